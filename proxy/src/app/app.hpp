@@ -1,0 +1,14 @@
+// The daemon's lifecycle: load the config, serve, reload on SIGHUP, drain on SIGTERM / SIGINT.
+#pragma once
+
+#include <string>
+
+namespace orc::app {
+
+// Runs the daemon in the foreground. Returns the process exit code.
+int serve(const std::string& config_path);
+
+// Validates the config file without starting. Returns the process exit code (0 valid, 1 invalid).
+int check(const std::string& config_path);
+
+}  // namespace orc::app

@@ -1,0 +1,65 @@
+// Command-line parsing of the openrisk-cache executable.
+#include "app/cli.hpp"
+
+#include <iostream>
+
+#include "app/app.hpp"
+
+namespace orc::app {
+
+namespace {
+
+constexpr const char* kUsage = R"(openrisk-cache: a caching reverse proxy for the OpenRisk API
+
+Usage:
+  openrisk-cache serve --config FILE   run the proxy in the foreground
+  openrisk-cache check --config FILE   validate FILE and exit (0 valid, 1 invalid)
+  openrisk-cache --help                this text
+  openrisk-cache --version             the version
+
+Signals (serve):
+  SIGTERM, SIGINT   stop accepting, finish in-flight requests (timeouts.drain), exit 0
+  SIGHUP            reload FILE; on errors keep the running configuration
+
+Docs: docs/configuration.md
+)";
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (args[0] == "--version" || args[0] == "-V") {
+    std::cout << "openrisk-cache " << ORC_VERSION << '\n';
+    return 0;
+  }
+  const std::string& command = args[0];
+  if (command != "serve" && command != "check") {
+    std::cerr << "openrisk-cache: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+  }
+  std::string config_path;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if ((args[i] == "--config" || args[i] == "-c") && i + 1 < args.size()) {
+      config_path = args[++i];
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      config_path = args[i].substr(9);
+    } else {
+      std::cerr << "openrisk-cache " << command << ": unexpected argument '" << args[i] << "'\n\n" << kUsage;
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::cerr << "openrisk-cache " << command << ": --config FILE is required\n";
+    return 2;
+  }
+  return command == "serve" ? serve(config_path) : check(config_path);
+}
+
+}  // namespace orc::app

@@ -1,0 +1,70 @@
+// The daemon's settings as plain structs. The YAML layer (config_loader) fills them; runtime code never sees
+// YAML. Every default lives here, once; docs/configuration.md documents each field.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace orc::config {
+
+using Duration = std::chrono::milliseconds;
+
+struct HostPort {
+  std::string host;  // numeric IPv4/IPv6 literal or a name
+  std::uint16_t port = 0;
+  std::string to_string() const;
+};
+
+struct UpstreamConfig {
+  std::string url = "http://127.0.0.1:8081";
+  HostPort target{"127.0.0.1", 8081};        // derived from url
+  std::string authority = "127.0.0.1:8081";  // derived from url: the Host sent when the client sent none
+  Duration connect_timeout{std::chrono::seconds(2)};
+  Duration first_byte_timeout{std::chrono::seconds(30)};
+  Duration read_timeout{std::chrono::seconds(60)};
+  Duration send_timeout{std::chrono::seconds(30)};
+  Duration idle_timeout{std::chrono::seconds(60)};
+  std::uint32_t max_idle_connections = 64;
+};
+
+struct LimitsConfig {
+  std::uint64_t header_bytes = 16 * 1024;
+  std::uint32_t header_count = 100;
+  std::uint64_t uri_length = 8 * 1024;
+  std::uint64_t request_body = 4 * 1024 * 1024;
+  std::uint32_t max_connections = 10000;
+};
+
+struct TimeoutsConfig {
+  Duration client_header{std::chrono::seconds(10)};
+  Duration keepalive{std::chrono::seconds(75)};
+  Duration client_body{std::chrono::seconds(30)};
+  Duration client_send{std::chrono::seconds(60)};
+  Duration drain{std::chrono::seconds(30)};
+};
+
+enum class LogFormat { text, json };
+
+struct LoggingConfig {
+  std::string level = "info";
+  LogFormat format = LogFormat::text;
+  bool access_log = true;
+  std::vector<std::string> redact_query{"token", "access_token", "refresh_token", "password"};
+};
+
+struct Config {
+  std::string source_file;
+  HostPort listen{"0.0.0.0", 8080};
+  std::uint32_t threads = 0;  // 0: one per core
+  UpstreamConfig upstream;
+  LimitsConfig limits;
+  TimeoutsConfig timeouts;
+  LoggingConfig logging;
+
+  // `threads` resolved against the machine.
+  std::uint32_t effective_threads() const;
+};
+
+}  // namespace orc::config

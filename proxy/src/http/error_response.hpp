@@ -1,0 +1,17 @@
+// Responses the proxy writes itself (400/413/414/431/502/504...), in the backend's own error shape.
+#pragma once
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <string_view>
+
+namespace orc::http {
+
+namespace bhttp = boost::beast::http;
+
+// {"error": true, "msg": "..."} with Content-Type application/json, the OpenRisk error envelope.
+bhttp::response<bhttp::string_body> make_error_response(unsigned status, std::string_view message,
+                                                        std::string_view request_id, bool keep_alive);
+
+}  // namespace orc::http

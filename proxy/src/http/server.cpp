@@ -1,0 +1,96 @@
+// The listener and its workers.
+#include "http/server.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
+#include "http/worker.hpp"
+
+namespace orc::http {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+Server::Server(std::shared_ptr<const config::Config> cfg) : cfg_(std::move(cfg)) {}
+
+Server::~Server() {
+  for (auto& w : workers_) w->stop();
+  for (auto& w : workers_) w->join();
+}
+
+std::shared_ptr<const config::Config> Server::current_config() const {
+  std::lock_guard lock(cfg_mutex_);
+  return cfg_;
+}
+
+void Server::update_config(std::shared_ptr<const config::Config> cfg) {
+  std::lock_guard lock(cfg_mutex_);
+  cfg_ = std::move(cfg);
+}
+
+void Server::start() {
+  auto cfg = current_config();
+  auto address = asio::ip::make_address(cfg->listen.host);
+  tcp::endpoint endpoint(address, cfg->listen.port);
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+
+  auto threads = cfg->effective_threads();
+  for (std::size_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  for (auto& w : workers_) w->start();
+  accept_loop();
+}
+
+config::HostPort Server::bound_address() const {
+  auto ep = acceptor_.local_endpoint();
+  return {ep.address().to_string(), ep.port()};
+}
+
+void Server::accept_loop() {
+  // Each socket is accepted straight into the next worker's io_context.
+  auto& worker = *workers_[next_worker_];
+  next_worker_ = (next_worker_ + 1) % workers_.size();
+  acceptor_.async_accept(worker.context(), [this, &worker](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || draining_.load()) return;
+    if (ec) {
+      // EMFILE and friends: log and keep accepting; the pending connection stays in the backlog.
+      spdlog::error("accept failed: {}", ec.message());
+    } else if (open_connections_.load(std::memory_order_relaxed) >=
+               current_config()->limits.max_connections) {
+      spdlog::warn("connection limit ({}) reached: refusing a connection",
+                   current_config()->limits.max_connections);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    } else {
+      worker.adopt(std::move(socket));
+    }
+    accept_loop();
+  });
+}
+
+void Server::begin_shutdown() {
+  if (draining_.exchange(true)) return;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  for (auto& w : workers_) w->begin_drain();
+}
+
+bool Server::wait_drained() {
+  auto drain = current_config()->timeouts.drain;
+  bool in_time;
+  {
+    std::unique_lock lock(done_mutex_);
+    in_time = done_cv_.wait_for(lock, drain, [this] { return workers_done_ == workers_.size(); });
+  }
+  if (!in_time) {
+    spdlog::warn("drain timeout ({} ms) reached with {} connection(s) open: closing them", drain.count(),
+                 open_connections());
+    for (auto& w : workers_) w->stop();
+  }
+  for (auto& w : workers_) w->join();
+  return in_time;
+}
+
+}  // namespace orc::http

@@ -1,0 +1,67 @@
+// The listener and its worker threads: one io_context per worker (single-threaded, so each connection's
+// coroutine and the worker's upstream pool need no locks), one acceptor handing sockets out round-robin.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace orc::http {
+
+class Worker;
+
+class Server {
+ public:
+  explicit Server(std::shared_ptr<const config::Config> cfg);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listener and starts the workers. Throws std::system_error when the address cannot be bound.
+  void start();
+  // The address actually bound (port 0 in the config picks a free port).
+  config::HostPort bound_address() const;
+
+  // The io_context of the calling (main) thread: acceptor and signals live here.
+  boost::asio::io_context& main_context() { return main_ctx_; }
+
+  // Swaps in a new config for requests that start from now on (listen and threads need a restart).
+  void update_config(std::shared_ptr<const config::Config> cfg);
+  std::shared_ptr<const config::Config> current_config() const;
+
+  // Stops accepting; idle keep-alive connections close; in-flight requests finish. Returns immediately.
+  void begin_shutdown();
+  // Waits until every connection has finished or the drain timeout passed; then stops the workers.
+  // Returns true when everything finished in time.
+  bool wait_drained();
+
+  std::size_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+
+ private:
+  friend class Worker;
+  void accept_loop();
+
+  boost::asio::io_context main_ctx_{1};
+  boost::asio::ip::tcp::acceptor acceptor_{main_ctx_};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::size_t next_worker_ = 0;
+  std::atomic<std::size_t> open_connections_{0};
+  std::atomic<bool> draining_{false};
+
+  mutable std::mutex cfg_mutex_;
+  std::shared_ptr<const config::Config> cfg_;
+
+  std::mutex done_mutex_;
+  std::condition_variable done_cv_;
+  std::size_t workers_done_ = 0;
+};
+
+}  // namespace orc::http

@@ -1,0 +1,69 @@
+// One worker thread: its io_context, its upstream pool and the registry of its connections.
+#include "http/worker.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+
+#include "http/server.hpp"
+#include "http/session.hpp"
+
+namespace orc::http {
+
+namespace asio = boost::asio;
+
+Worker::Worker(Server& server, std::size_t index)
+    : server_(server), index_(index), guard_(asio::make_work_guard(ctx_)), pool_(ctx_.get_executor()) {}
+
+Worker::~Worker() {
+  join();
+}
+
+std::shared_ptr<const config::Config> Worker::config() const {
+  return server_.current_config();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    try {
+      ctx_.run();
+    } catch (const std::exception& e) {
+      spdlog::critical("worker {} stopped by an unexpected exception: {}", index_, e.what());
+    }
+    {
+      std::lock_guard lock(server_.done_mutex_);
+      ++server_.workers_done_;
+    }
+    server_.done_cv_.notify_all();
+  });
+}
+
+void Worker::adopt(asio::ip::tcp::socket socket) {
+  server_.open_connections_.fetch_add(1, std::memory_order_relaxed);
+  asio::co_spawn(ctx_, run_session(std::move(socket), *this), [this](std::exception_ptr e) {
+    server_.open_connections_.fetch_sub(1, std::memory_order_relaxed);
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("connection ended by an unexpected exception: {}", ex.what());
+    }
+  });
+}
+
+void Worker::begin_drain() {
+  asio::post(ctx_, [this] {
+    draining_ = true;
+    for (auto* c : connections_)
+      if (c->idle) c->stream->cancel();
+    pool_.clear();
+    guard_.reset();  // run() returns once the last connection finishes
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace orc::http

@@ -1,0 +1,61 @@
+// One worker thread: its io_context, its upstream pool and the registry of its connections (for draining).
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <memory>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+
+#include "config/config.hpp"
+#include "http/upstream_pool.hpp"
+
+namespace orc::http {
+
+class Server;
+
+// What a connection's coroutine shares with its worker, touched only on the worker's thread.
+struct ConnectionState {
+  boost::beast::tcp_stream* stream = nullptr;
+  bool idle = false;  // waiting for the next request: safe to close when draining
+};
+
+class Worker {
+ public:
+  Worker(Server& server, std::size_t index);
+  ~Worker();
+
+  boost::asio::io_context& context() { return ctx_; }
+  UpstreamPool& pool() { return pool_; }
+  Server& server() { return server_; }
+  std::size_t index() const { return index_; }
+  bool draining() const { return draining_; }
+  std::shared_ptr<const config::Config> config() const;
+
+  void start();
+  // Adopts an accepted socket (already bound to this worker's context) and runs its session.
+  void adopt(boost::asio::ip::tcp::socket socket);
+  // Posted on shutdown: mark draining, close idle connections, let the context run out of work.
+  void begin_drain();
+  void stop() { ctx_.stop(); }
+  void join();
+
+  void register_connection(ConnectionState* c) { connections_.insert(c); }
+  void unregister_connection(ConnectionState* c) { connections_.erase(c); }
+
+ private:
+  Server& server_;
+  std::size_t index_;
+  boost::asio::io_context ctx_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
+  UpstreamPool pool_;
+  std::thread thread_;
+  bool draining_ = false;
+  std::unordered_set<ConnectionState*> connections_;
+};
+
+}  // namespace orc::http

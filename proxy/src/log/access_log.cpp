@@ -1,0 +1,62 @@
+// Access-log lines: one per request, never a raw credential, query secrets redacted.
+#include "log/access_log.hpp"
+
+#include <fmt/format.h>
+
+#include "log/logging.hpp"
+#include "util/strings.hpp"
+
+namespace orc::log {
+
+std::string redact_target(std::string_view target, const std::vector<std::string>& names) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos || names.empty()) return std::string(target);
+  std::string out(target.substr(0, q + 1));
+  std::string_view query = target.substr(q + 1);
+  bool first = true;
+  while (true) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (!first) out += '&';
+    first = false;
+    auto eq = pair.find('=');
+    std::string_view name = pair.substr(0, eq);
+    bool secret = false;
+    for (const auto& n : names)
+      if (util::iequals(n, name)) secret = true;
+    if (secret && eq != std::string_view::npos) {
+      out.append(name);
+      out += "=REDACTED";
+    } else {
+      out.append(pair);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::string format_access(const AccessRecord& r, const std::vector<std::string>& redact,
+                          config::LogFormat format) {
+  std::string target = redact_target(r.target, redact);
+  double total_ms = static_cast<double>(r.total.count()) / 1000.0;
+  double upstream_ms = static_cast<double>(r.upstream.count()) / 1000.0;
+  if (format == config::LogFormat::json) {
+    return fmt::format(
+        R"("client":"{}","method":"{}","path":"{}","status":{},"bytes":{},"duration_ms":{:.3f},"upstream_ms":{:.3f},"request_id":"{}","outcome":"{}")",
+        util::json_escape(r.client), util::json_escape(r.method), util::json_escape(target), r.status,
+        r.bytes_sent, total_ms, upstream_ms, util::json_escape(r.request_id), r.outcome);
+  }
+  // Control characters in the target cannot forge extra log lines.
+  return fmt::format("{} {} {} {} {} {:.3f}ms upstream={:.3f}ms id={} outcome={}", r.client, r.method,
+                     util::json_escape(target), r.status, r.bytes_sent, total_ms, upstream_ms, r.request_id,
+                     r.outcome);
+}
+
+void write_access(const AccessRecord& r, const config::LoggingConfig& cfg) {
+  auto logger = access_logger();
+  if (!logger) return;
+  logger->info(format_access(r, cfg.redact_query, cfg.format));
+}
+
+}  // namespace orc::log

@@ -1,0 +1,22 @@
+// Small string helpers shared by the config, HTTP and logging layers.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace orc::util {
+
+bool iequals(std::string_view a, std::string_view b);
+std::string to_lower(std::string_view s);
+std::string_view trim(std::string_view s);
+// Splits on `sep`, trimming each piece and dropping empty ones.
+std::vector<std::string_view> split_list(std::string_view s, char sep);
+// Edit distance, for "did you mean" suggestions.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+// The candidate closest to `word` when it is close enough to be a likely typo, else empty.
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+// Escapes a string for inclusion in a JSON string literal (without the quotes).
+std::string json_escape(std::string_view s);
+
+}  // namespace orc::util

@@ -1,0 +1,182 @@
+// Unit tests for config/config_loader: defaults, every section, and errors with file, line and column.
+#include "config/config_loader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace orc::config {
+namespace {
+
+using std::chrono::milliseconds;
+
+LoadResult load(const std::string& yaml) {
+  return load_config_string(yaml, "test.yaml");
+}
+
+std::string all_errors(const LoadResult& r) {
+  std::string out;
+  for (const auto& e : r.errors) out += e.to_string() + "\n";
+  return out;
+}
+
+TEST(ConfigLoader, EmptyFileGivesDocumentedDefaults) {
+  auto r = load("");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const Config& c = *r.config;
+  EXPECT_EQ(c.listen.to_string(), "0.0.0.0:8080");
+  EXPECT_EQ(c.limits.header_bytes, 16u * 1024);
+  EXPECT_EQ(c.limits.header_count, 100u);
+  EXPECT_EQ(c.limits.uri_length, 8u * 1024);
+  EXPECT_EQ(c.limits.request_body, 4u * 1024 * 1024);
+  EXPECT_EQ(c.upstream.connect_timeout, milliseconds(2000));
+  EXPECT_EQ(c.logging.format, LogFormat::text);
+  EXPECT_GE(c.effective_threads(), 1u);
+}
+
+TEST(ConfigLoader, ReadsEverySection) {
+  auto r = load(R"(
+listen: 127.0.0.1:9000
+threads: 3
+upstream:
+  url: http://backend.local:8081
+  connect_timeout: 250ms
+  first_byte_timeout: 5s
+  read_timeout: 1m
+  send_timeout: 7s
+  idle_timeout: 20s
+  max_idle_connections: 8
+limits: { header_bytes: 32KiB, header_count: 50, uri_length: 4KiB, request_body: 1MiB, max_connections: 500 }
+timeouts: { client_header: 3s, keepalive: 30s, client_body: 9s, client_send: 11s, drain: 0 }
+logging: { level: debug, format: json, access_log: false, redact_query: [token, sig] }
+)");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const Config& c = *r.config;
+  EXPECT_EQ(c.listen.host, "127.0.0.1");
+  EXPECT_EQ(c.listen.port, 9000);
+  EXPECT_EQ(c.threads, 3u);
+  EXPECT_EQ(c.upstream.target.host, "backend.local");
+  EXPECT_EQ(c.upstream.target.port, 8081);
+  EXPECT_EQ(c.upstream.connect_timeout, milliseconds(250));
+  EXPECT_EQ(c.upstream.first_byte_timeout, milliseconds(5000));
+  EXPECT_EQ(c.upstream.read_timeout, milliseconds(60000));
+  EXPECT_EQ(c.upstream.send_timeout, milliseconds(7000));
+  EXPECT_EQ(c.upstream.idle_timeout, milliseconds(20000));
+  EXPECT_EQ(c.upstream.max_idle_connections, 8u);
+  EXPECT_EQ(c.limits.header_bytes, 32u * 1024);
+  EXPECT_EQ(c.limits.header_count, 50u);
+  EXPECT_EQ(c.limits.uri_length, 4u * 1024);
+  EXPECT_EQ(c.limits.request_body, 1u * 1024 * 1024);
+  EXPECT_EQ(c.limits.max_connections, 500u);
+  EXPECT_EQ(c.timeouts.client_header, milliseconds(3000));
+  EXPECT_EQ(c.timeouts.keepalive, milliseconds(30000));
+  EXPECT_EQ(c.timeouts.client_body, milliseconds(9000));
+  EXPECT_EQ(c.timeouts.client_send, milliseconds(11000));
+  EXPECT_EQ(c.timeouts.drain, milliseconds(0));
+  EXPECT_EQ(c.logging.level, "debug");
+  EXPECT_EQ(c.logging.format, LogFormat::json);
+  EXPECT_FALSE(c.logging.access_log);
+  EXPECT_EQ(c.logging.redact_query, (std::vector<std::string>{"token", "sig"}));
+}
+
+TEST(ConfigLoader, UpstreamPortDefaultsTo80) {
+  auto r = load("upstream: { url: http://backend }\n");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_EQ(r.config->upstream.target.port, 80);
+}
+
+TEST(ConfigLoader, UnknownKeyNamesLineColumnAndSuggestion) {
+  auto r = load("listen: 127.0.0.1:1\nupstream:\n  url: http://a:1\n  conect_timeout: 2s\n");
+  ASSERT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].line, 4);
+  EXPECT_EQ(r.errors[0].column, 3);
+  EXPECT_EQ(r.errors[0].to_string(),
+            "test.yaml:4:3: error: unknown key 'upstream.conect_timeout'; did you mean 'connect_timeout'?");
+}
+
+TEST(ConfigLoader, ReportsEveryErrorAtOnce) {
+  auto r =
+      load("listn: 1\nthreads: many\nlimits:\n  header_bytes: lots\ntimeouts:\n  keepalive: 5 minutes\n");
+  ASSERT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 4u) << all_errors(r);
+  auto text = all_errors(r);
+  EXPECT_NE(text.find("test.yaml:1:1: error: unknown key 'listn'; did you mean 'listen'?"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("test.yaml:2:10: error: 'threads': expected a whole number"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("test.yaml:4:17: error: 'limits.header_bytes': expected a size"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("test.yaml:6:14: error: 'timeouts.keepalive': expected a duration"), std::string::npos)
+      << text;
+}
+
+TEST(ConfigLoader, WrongTypesAreErrors) {
+  auto r = load("upstream: [1, 2]\nlogging:\n  redact_query: token\n  access_log: maybe\n");
+  ASSERT_FALSE(r.config);
+  auto text = all_errors(r);
+  EXPECT_NE(text.find("test.yaml:1:11: error: 'upstream' must be a mapping"), std::string::npos) << text;
+  EXPECT_NE(text.find("'logging.redact_query': expected a list of strings"), std::string::npos) << text;
+  EXPECT_NE(text.find("'logging.access_log': expected true or false, got 'maybe'"), std::string::npos)
+      << text;
+}
+
+TEST(ConfigLoader, BadValuesAreErrors) {
+  auto r = load(
+      "listen: nowhere\nupstream: { url: 'https://x:1/api' }\nlogging: { level: loud, format: xml }\n"
+      "timeouts: { client_header: 0 }\n");
+  ASSERT_FALSE(r.config);
+  auto text = all_errors(r);
+  EXPECT_NE(text.find("test.yaml:1:9: error: 'listen': expected host:port"), std::string::npos) << text;
+  EXPECT_NE(text.find("'upstream.url': expected http://host[:port] (no path)"), std::string::npos) << text;
+  EXPECT_NE(text.find("'logging.level': expected one of trace"), std::string::npos) << text;
+  EXPECT_NE(text.find("'logging.format': expected text or json, got 'xml'"), std::string::npos) << text;
+  EXPECT_NE(text.find("'timeouts.client_header': expected a duration greater than zero"), std::string::npos)
+      << text;
+}
+
+TEST(ConfigLoader, InvalidYamlHasPosition) {
+  auto r = load("listen: 1\nupstream: {url: x\n");
+  ASSERT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_GT(r.errors[0].line, 0);
+  EXPECT_NE(r.errors[0].message.find("invalid YAML"), std::string::npos);
+}
+
+TEST(ConfigLoader, UriLimitMustFitInHeaderLimit) {
+  auto r = load("limits: { header_bytes: 4KiB, uri_length: 8KiB }\n");
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(all_errors(r).find("'limits.uri_length' (8KiB) must not exceed 'limits.header_bytes' (4KiB)"),
+            std::string::npos);
+}
+
+TEST(ConfigLoader, SubstitutesEnvironmentVariables) {
+  ::setenv("ORC_TEST_UPSTREAM", "http://127.0.0.1:7777", 1);
+  auto r = load("upstream: { url: '${ORC_TEST_UPSTREAM}' }\n");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_EQ(r.config->upstream.target.port, 7777);
+
+  ::unsetenv("ORC_TEST_UNSET_VAR");
+  auto bad = load("upstream: { url: '${ORC_TEST_UNSET_VAR}' }\n");
+  ASSERT_FALSE(bad.config);
+  EXPECT_NE(all_errors(bad).find("environment variable 'ORC_TEST_UNSET_VAR' is not set"), std::string::npos);
+}
+
+TEST(ConfigLoader, MissingFileIsAnError) {
+  auto r = load_config_file("/nonexistent/openrisk-cache.yaml");
+  ASSERT_FALSE(r.config);
+  EXPECT_EQ(r.errors[0].to_string(), "/nonexistent/openrisk-cache.yaml: error: cannot read the config file");
+}
+
+TEST(ParseHostPort, Forms) {
+  EXPECT_EQ(parse_host_port("127.0.0.1:80")->to_string(), "127.0.0.1:80");
+  EXPECT_EQ(parse_host_port(":8080")->to_string(), "0.0.0.0:8080");
+  EXPECT_EQ(parse_host_port("[::1]:8080")->to_string(), "[::1]:8080");
+  EXPECT_FALSE(parse_host_port("::1:8080"));
+  EXPECT_FALSE(parse_host_port("host:70000"));
+  EXPECT_FALSE(parse_host_port("host"));
+  EXPECT_FALSE(parse_host_port("host:"));
+}
+
+}  // namespace
+}  // namespace orc::config

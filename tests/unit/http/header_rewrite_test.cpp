@@ -1,0 +1,87 @@
+// Unit tests for http/header_rewrite: hop-by-hop removal and the headers the proxy adds.
+#include "http/header_rewrite.hpp"
+
+#include <gtest/gtest.h>
+
+namespace orc::http {
+namespace {
+
+TEST(StripHopByHop, RemovesStandardHopByHopHeaders) {
+  bhttp::fields f;
+  for (const char* name : {"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
+                           "Transfer-Encoding", "Upgrade", "Proxy-Authenticate", "Proxy-Authorization"})
+    f.set(name, "x");
+  f.set("Authorization", "Bearer keep-me");
+  f.set("Content-Type", "application/json");
+  strip_hop_by_hop(f);
+  EXPECT_EQ(std::distance(f.begin(), f.end()), 2);
+  EXPECT_EQ(f["Authorization"], "Bearer keep-me");
+  EXPECT_EQ(f["Content-Type"], "application/json");
+}
+
+TEST(StripHopByHop, RemovesHeadersNamedInConnection) {
+  bhttp::fields f;
+  f.insert("Connection", "keep-alive, X-Secret-Hop");
+  f.insert("Connection", "x-other");
+  f.set("X-Secret-Hop", "1");
+  f.set("X-Other", "2");
+  f.set("X-Stays", "3");
+  strip_hop_by_hop(f);
+  EXPECT_EQ(f.count("X-Secret-Hop"), 0u);
+  EXPECT_EQ(f.count("X-Other"), 0u);
+  EXPECT_EQ(f["X-Stays"], "3");
+}
+
+TEST(StripHopByHop, ConnectionCannotRemoveFramingOrHost) {
+  bhttp::fields f;
+  f.set("Connection", "Content-Length, Host");
+  f.set("Content-Length", "5");
+  f.set("Host", "example");
+  strip_hop_by_hop(f);
+  EXPECT_EQ(f["Content-Length"], "5");
+  EXPECT_EQ(f["Host"], "example");
+}
+
+TEST(ForwardingHeaders, AddsViaForwardedAndRequestId) {
+  bhttp::fields f;
+  f.set("Host", "api.example");
+  f.set("X-Forwarded-For", "10.0.0.1");
+  f.set("X-Forwarded-Proto", "https-spoofed");
+  add_forwarding_headers(f, {"192.0.2.7", "abc123"});
+  EXPECT_EQ(f["Via"], "1.1 openrisk-cache");
+  EXPECT_EQ(f["X-Forwarded-For"], "10.0.0.1, 192.0.2.7");
+  EXPECT_EQ(f["X-Forwarded-Proto"], "http");
+  EXPECT_EQ(f["X-Forwarded-Host"], "api.example");
+  EXPECT_EQ(f["X-Request-ID"], "abc123");
+}
+
+TEST(ForwardingHeaders, AppendsToExistingViaAndFoldsRepeats) {
+  bhttp::fields f;
+  f.insert("Via", "1.0 first");
+  f.insert("Via", "1.1 second");
+  add_forwarding_headers(f, {"127.0.0.1", "id"});
+  EXPECT_EQ(f.count("Via"), 1u);
+  EXPECT_EQ(f["Via"], "1.0 first, 1.1 second, 1.1 openrisk-cache");
+  EXPECT_EQ(f.count("X-Forwarded-Host"), 0u);  // no Host, nothing to forward
+}
+
+TEST(ResponseHeaders, AddsViaAndRequestId) {
+  bhttp::fields f;
+  f.set("X-Request-ID", "from-backend");
+  add_response_headers(f, "ours");
+  EXPECT_EQ(f["Via"], "1.1 openrisk-cache");
+  EXPECT_EQ(f["X-Request-ID"], "ours");
+}
+
+TEST(RequestId, OnlySafeShortIdsAreKept) {
+  EXPECT_TRUE(valid_request_id("3f2a9c1e-77b0-4b8e-9f5e-0d6c2b1a4e33"));
+  EXPECT_TRUE(valid_request_id("req_01:abc.DEF"));
+  EXPECT_FALSE(valid_request_id(""));
+  EXPECT_FALSE(valid_request_id("has space"));
+  EXPECT_FALSE(valid_request_id("line\nbreak"));
+  EXPECT_FALSE(valid_request_id("quote\"d"));
+  EXPECT_FALSE(valid_request_id(std::string(129, 'a')));
+}
+
+}  // namespace
+}  // namespace orc::http

@@ -1,0 +1,48 @@
+// Unit tests for log/access_log: query redaction and both line formats.
+#include "log/access_log.hpp"
+
+#include <gtest/gtest.h>
+
+namespace orc::log {
+namespace {
+
+TEST(RedactTarget, ReplacesOnlyNamedValues) {
+  std::vector<std::string> names{"token", "access_token"};
+  EXPECT_EQ(redact_target("/x?token=s3cret&a=1", names), "/x?token=REDACTED&a=1");
+  EXPECT_EQ(redact_target("/x?a=1&TOKEN=s3cret", names), "/x?a=1&TOKEN=REDACTED");
+  EXPECT_EQ(redact_target("/x?a=1&access_token=z&tokenish=keep", names),
+            "/x?a=1&access_token=REDACTED&tokenish=keep");
+  EXPECT_EQ(redact_target("/x?token", names), "/x?token");  // a flag without a value has nothing to hide
+  EXPECT_EQ(redact_target("/x", names), "/x");
+  EXPECT_EQ(redact_target("/x?token=a&token=b", names), "/x?token=REDACTED&token=REDACTED");
+}
+
+AccessRecord sample(std::string_view target) {
+  AccessRecord r;
+  r.client = "127.0.0.1";
+  r.method = "GET";
+  r.target = target;
+  r.status = 200;
+  r.bytes_sent = 42;
+  r.total = std::chrono::microseconds(1500);
+  r.upstream = std::chrono::microseconds(1000);
+  r.request_id = "rid";
+  r.outcome = "proxied";
+  return r;
+}
+
+TEST(FormatAccess, TextLine) {
+  auto line = format_access(sample("/r?token=abc"), {"token"}, config::LogFormat::text);
+  EXPECT_EQ(line, "127.0.0.1 GET /r?token=REDACTED 200 42 1.500ms upstream=1.000ms id=rid outcome=proxied");
+}
+
+TEST(FormatAccess, JsonLineEscapesAndRedacts) {
+  auto line = format_access(sample("/r?token=abc&q=\"x\""), {"token"}, config::LogFormat::json);
+  EXPECT_EQ(
+      line,
+      R"("client":"127.0.0.1","method":"GET","path":"/r?token=REDACTED&q=\"x\"","status":200,"bytes":42,)"
+      R"("duration_ms":1.500,"upstream_ms":1.000,"request_id":"rid","outcome":"proxied")");
+}
+
+}  // namespace
+}  // namespace orc::log
