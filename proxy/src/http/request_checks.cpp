@@ -73,13 +73,13 @@ RequestProblem check_request_head(const bhttp::request_header<>& head, bool chun
   return RequestProblem::none;
 }
 
-RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_view buffered,
+RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_view parsed_target,
                                     const config::LimitsConfig& limits) {
   if (ec == bhttp::error::header_limit) {
-    auto eol = buffered.find("\r\n");
-    std::size_t line = eol == std::string_view::npos ? buffered.size() : eol;
-    // "METHOD SP target SP HTTP/1.1": the request line is a few bytes longer than its target.
-    if (line > limits.uri_length) return RequestProblem::uri_too_long;
+    // No request line yet means the request line alone filled the header limit: its target is too long
+    // (uri_length never exceeds header_bytes).
+    if (parsed_target.empty() || parsed_target.size() > limits.uri_length)
+      return RequestProblem::uri_too_long;
     return RequestProblem::header_too_large;
   }
   if (ec == bhttp::error::body_limit) return RequestProblem::body_too_large;

@@ -35,9 +35,10 @@ RequestProblem check_request_head(const bhttp::request_header<>& head, bool chun
                                   std::optional<std::uint64_t> content_length,
                                   const config::LimitsConfig& limits);
 
-// After the parser failed: which problem that was. `buffered` holds the bytes read but not parsed, to tell an
-// over-long request line (414) from an over-long header block (431).
-RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_view buffered,
+// After the parser failed: which problem that was. `parsed_target` is the request-target when the parser got
+// past the request line (Beast parses the head incrementally), else empty: it tells an over-long request
+// line (414) from an over-long header block (431).
+RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_view parsed_target,
                                     const config::LimitsConfig& limits);
 
 // The target in origin-form ("/path?q"). Absolute-form ("http://host/path") is reduced to origin-form;

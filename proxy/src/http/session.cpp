@@ -35,6 +35,7 @@ namespace {
 
 constexpr std::size_t kChunk = 16 * 1024;
 constexpr std::size_t kUpstreamHeaderLimit = 64 * 1024;
+constexpr std::size_t kUpstreamBuffer = 64 * 1024;
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
@@ -156,12 +157,13 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   auto [hec, hn] = co_await bhttp::async_read_header(x.client, x.client_buf, parser, use_tuple);
   if (hec) {
     if (hec == bhttp::error::end_of_stream || hec == asio::error::eof || hec == asio::error::connection_reset)
-      co_return false;  // the client went away between or inside a request head
-    RequestProblem problem =
-        is_timeout(hec)
-            ? RequestProblem::client_timeout
-            : classify_parse_error(
-                  hec, {static_cast<const char*>(x.client_buf.data().data()), x.client_buf.size()}, limits);
+      co_return false;                     // the client went away between or inside a request head
+    if (!parser.get().target().empty()) {  // the request line parsed: log what was asked
+      x.method = std::string(parser.get().method_string());
+      x.target = std::string(parser.get().target());
+    }
+    RequestProblem problem = is_timeout(hec) ? RequestProblem::client_timeout
+                                             : classify_parse_error(hec, parser.get().target(), limits);
     x.outcome = "rejected";
     spdlog::info("rejected request from {}: {} ({})", x.peer, describe(problem), hec.message());
     co_await x.send_error(status_for(problem), describe(problem), false);
@@ -211,6 +213,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
 
   std::unique_ptr<UpstreamConnection> up;
   beast::flat_buffer up_buf;
+  up_buf.reserve(kUpstreamBuffer);  // Beast reads at most the free capacity: a small buffer means tiny reads
   std::optional<bhttp::response_parser<bhttp::buffer_body>> rp;
   auto upstream_start = Clock::now();
   bool body_consumed = !has_body;
@@ -348,7 +351,14 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     co_return false;
   }
 
-  bool upstream_clean = true;
+  // Back to the pool only when the exchange ended cleanly and nothing unasked followed it.
+  auto release_upstream = [&] {
+    if (!up) return;
+    x.upstream_time = since(upstream_start);
+    if (rp->is_done() && rp->keep_alive() && up_buf.size() == 0)
+      x.worker.pool().release(std::move(up), x.cfg.upstream);
+    up.reset();
+  };
   if (!no_body) {
     std::array<char, kChunk> data;
     while (!rp->is_done()) {
@@ -382,6 +392,9 @@ asio::awaitable<bool> handle_request(Exchange& x) {
       }
       x.bytes_sent += got;
     }
+    // The backend is done: its connection can serve the next request (of any client) before the last
+    // chunk reaches this one.
+    release_upstream();
     res.body().data = nullptr;
     res.body().size = 0;
     res.body().more = false;
@@ -394,9 +407,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
       co_return false;
     }
   }
-  x.upstream_time = since(upstream_start);
-  upstream_clean = rp->is_done() && rp->keep_alive() && up_buf.size() == 0;
-  if (upstream_clean) x.worker.pool().release(std::move(up), x.cfg.upstream);
+  release_upstream();
   x.log_access();
   co_return client_keep_alive;
 }

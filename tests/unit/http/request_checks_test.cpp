@@ -76,11 +76,13 @@ TEST(CheckRequestHead, TransferEncodingMustEndInChunkedAndStandAlone) {
 
 TEST(ClassifyParseError, TellsUriFromHeaderOverflow) {
   auto limits = small_limits();
-  std::string long_line = "GET /" + std::string(40, 'a') + " HTTP/1.1\r\nHost: x\r\n";
-  EXPECT_EQ(classify_parse_error(bhttp::error::header_limit, long_line, limits),
+  // The head overflowed before the request line was complete: the target is what is too long.
+  EXPECT_EQ(classify_parse_error(bhttp::error::header_limit, "", limits), RequestProblem::uri_too_long);
+  // The request line parsed, with a target over the URI limit.
+  EXPECT_EQ(classify_parse_error(bhttp::error::header_limit, "/" + std::string(40, 'a'), limits),
             RequestProblem::uri_too_long);
-  EXPECT_EQ(classify_parse_error(bhttp::error::header_limit, "GET / HTTP/1.1\r\nX: " + std::string(100, 'b'),
-                                 limits),
+  // A short target: the header fields are what is too large.
+  EXPECT_EQ(classify_parse_error(bhttp::error::header_limit, "/short", limits),
             RequestProblem::header_too_large);
   EXPECT_EQ(status_for(RequestProblem::uri_too_long), 414u);
   EXPECT_EQ(status_for(RequestProblem::header_too_large), 431u);

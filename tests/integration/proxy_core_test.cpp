@@ -1,0 +1,349 @@
+// Black-box tests of the proxy core's relaying: keep-alive, pipelining, body framing both ways, streaming,
+// bounded memory, bodiless responses and 100-continue, against the real daemon and a scripted backend.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+
+#include "proxy_fixture.hpp"
+
+namespace orc::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Deterministic, non-repeating-looking content so that a reordered or dropped piece shows.
+std::string pattern_body(std::size_t size) {
+  std::string out(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return out;
+}
+
+TEST_F(ProxyTest, ForwardsRequestAndRelaysResponse) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    HeaderList h;
+    h.add("X-Backend", "yes");
+    w.respond(201, req.method + " " + req.target + " " + req.body, h);
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+
+  HttpResponse r = send_request(make_request("POST", "/api/items?x=1", {}, "payload"));
+
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 201) << r.describe();
+  EXPECT_EQ(r.body, "POST /api/items?x=1 payload");
+  EXPECT_EQ(r.headers.get("X-Backend"), "yes");
+  ASSERT_EQ(backend_.request_count(), 1u);
+  EXPECT_EQ(backend_.requests()[0].body, "payload");
+}
+
+TEST_F(ProxyTest, ReusesOneUpstreamConnectionForSequentialClients) {
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  constexpr int kRequests = 5;
+
+  for (int i = 0; i < kRequests; ++i) {
+    HttpResponse r = send_request(make_request("GET", "/n/" + std::to_string(i)));
+    ASSERT_TRUE(r.ok()) << r.describe();
+    ASSERT_EQ(r.status, 200) << r.describe();
+  }
+
+  EXPECT_EQ(backend_.request_count(), static_cast<std::size_t>(kRequests));
+  EXPECT_EQ(backend_.connections_accepted(), 1u)
+      << "each client connection should reuse the pooled upstream one";
+}
+
+TEST_F(ProxyTest, KeepsClientConnectionOpenBetweenRequests) {
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client.send(make_request("GET", "/k/" + std::to_string(i))));
+    HttpResponse r = client.read_response();
+    ASSERT_TRUE(r.ok()) << "request " << i << ": " << r.describe();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "ok");
+  }
+  EXPECT_EQ(backend_.request_count(), 3u);
+}
+
+TEST_F(ProxyTest, ClientConnectionCloseIsHonoured) {
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  HeaderList h;
+  h.add("Connection", "close");
+  ASSERT_TRUE(client.send(make_request("GET", "/bye", h)));
+
+  HttpResponse r = client.read_response();
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 200);
+  std::string extra;
+  EXPECT_TRUE(client.wait_closed(deadline_in(), &extra)) << "the proxy kept the connection open";
+  EXPECT_EQ(extra, "");
+}
+
+TEST_F(ProxyTest, PipelinedResponsesComeBackInRequestOrder) {
+  // The first request is answered last when the proxy works on pipelined requests concurrently: its handler
+  // waits for the others to reach the backend. A proxy that forwards them one at a time never lets them
+  // reach it, so that wait is bounded and short (its expiry is a normal outcome, not a failure).
+  int others_started = 0;
+  backend_.set_handler([&](const BackendRequest& req, ResponseWriter& w) {
+    if (req.target == "/first") {
+      w.wait_until([&] { return others_started == 3; }, deadline_in(300ms));
+      w.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfi");
+      w.write("rst");
+      return;
+    }
+    w.update([&] { ++others_started; });
+    w.respond(200, req.target.substr(1) + (req.body.empty() ? "" : ":" + req.body));
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+
+  ASSERT_TRUE(client.send(make_request("GET", "/first") + make_request("GET", "/second") +
+                          make_request("POST", "/third", {}, "with-body") + make_request("GET", "/fourth")));
+
+  for (std::string expected : {"first", "second", "third:with-body", "fourth"}) {
+    HttpResponse r = client.read_response();
+    ASSERT_TRUE(r.ok()) << "waiting for " << expected << ": " << r.describe();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, expected);
+  }
+  EXPECT_EQ(backend_.request_count(), 4u);
+}
+
+TEST_F(ProxyTest, ChunkedRequestBodyIsForwardedChunkedAndIntact) {
+  backend_.set_handler(
+      [](const BackendRequest& req, ResponseWriter& w) { w.respond(200, std::to_string(req.body.size())); });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  const std::string big = pattern_body(10000);
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  HeaderList h;
+  h.add("Transfer-Encoding", "chunked");
+
+  // Head and chunks in separate writes, one chunk with an extension, sizes in both hex cases.
+  ASSERT_TRUE(client.send(make_request("POST", "/upload", h)));
+  ASSERT_TRUE(client.send("5\r\nhello\r\n"));
+  ASSERT_TRUE(client.send("1;ext=1\r\n-\r\n"));
+  ASSERT_TRUE(client.send(make_chunk(big)));
+  ASSERT_TRUE(client.send("A\r\n0123456789\r\n"));
+  ASSERT_TRUE(client.send(kLastChunk));
+  HttpResponse r = client.read_response();
+
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 200) << r.describe();
+  ASSERT_EQ(backend_.request_count(), 1u);
+  BackendRequest up = backend_.requests()[0];
+  EXPECT_TRUE(up.chunked) << "a chunked request body should be forwarded chunked\n" << up.headers.to_string();
+  EXPECT_FALSE(up.headers.has("Content-Length")) << up.headers.to_string();
+  EXPECT_EQ(up.body, "hello-" + big + "0123456789");
+}
+
+TEST_F(ProxyTest, ChunkedResponseIsRelayedChunked) {
+  const std::string middle = pattern_body(30000);
+  backend_.set_handler([&](const BackendRequest&, ResponseWriter& w) {
+    w.begin_chunked(200);
+    w.write_chunk("alpha");
+    w.write_chunk(middle);
+    w.write_chunk("gamma");
+    w.end_chunks();
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+
+  HttpResponse r = send_request(make_request("GET", "/chunked"));
+
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.chunked) << r.describe();
+  EXPECT_FALSE(r.headers.has("Content-Length")) << r.describe();
+  EXPECT_EQ(r.body, "alpha" + middle + "gamma");
+  EXPECT_FALSE(r.chunk_sizes.empty());
+}
+
+TEST_F(ProxyTest, ContentLengthResponseKeepsContentLength) {
+  const std::string body = pattern_body(100000);
+  backend_.set_handler([&](const BackendRequest&, ResponseWriter& w) { w.respond(200, body); });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+
+  HttpResponse r = send_request(make_request("GET", "/fixed"));
+
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.get("Content-Length"), "100000") << r.describe();
+  EXPECT_FALSE(r.chunked) << r.describe();
+  EXPECT_EQ(r.body, body);
+}
+
+TEST_F(ProxyTest, ServerSentEventsArriveOneByOne) {
+  // The backend writes event k only once the client has event k-1: a proxy that buffers the stream
+  // deadlocks this exchange and the client's deadline fails the test.
+  constexpr int kEvents = 5;
+  int client_has = 0;
+  std::atomic<bool> backend_gave_up = false;
+  backend_.set_handler([&](const BackendRequest&, ResponseWriter& w) {
+    HeaderList h;
+    h.add("Content-Type", "text/event-stream");
+    h.add("Cache-Control", "no-cache");
+    w.begin_chunked(200, h);
+    for (int k = 1; k <= kEvents; ++k) {
+      if (k > 1 && !w.wait_until([&] { return client_has >= k - 1; })) {
+        backend_gave_up = true;
+        return;
+      }
+      w.write_chunk("id: " + std::to_string(k) + "\ndata: event " + std::to_string(k) + "\n\n");
+    }
+    w.end_chunks();
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  ASSERT_TRUE(client.send(make_request("GET", "/events", [] {
+    HeaderList h;
+    h.add("Accept", "text/event-stream");
+    return h;
+  }())));
+
+  HttpResponse head = client.read_head();
+  ASSERT_TRUE(head.ok()) << head.describe();
+  ASSERT_EQ(head.status, 200) << head.describe();
+  EXPECT_EQ(head.headers.get("Content-Type"), "text/event-stream");
+  std::string received;
+  for (int k = 1; k <= kEvents; ++k) {
+    const std::string event = "data: event " + std::to_string(k) + "\n\n";
+    while (received.find(event) == std::string::npos) {
+      ASSERT_FALSE(client.body_done()) << "the stream ended before event " << k << "; got: " << received;
+      auto part = client.read_body_part();
+      ASSERT_TRUE(part.has_value()) << "event " << k
+                                    << " did not arrive while the backend waited for it: " << client.error()
+                                    << "; got so far: " << received;
+      received += *part;
+    }
+    backend_.update([&] { client_has = k; });
+  }
+  while (!client.body_done()) {
+    auto part = client.read_body_part();
+    ASSERT_TRUE(part.has_value()) << client.error();
+    received += *part;
+  }
+  EXPECT_FALSE(backend_gave_up.load());
+  EXPECT_EQ(received.find("id: 1\n"), 0u) << received;
+}
+
+TEST_F(ProxyTest, LargeDownloadStreamsWithBoundedMemory) {
+  constexpr std::uint64_t kSize = 1ull << 30;  // 1 GiB
+  constexpr std::uint64_t kMaxRss = 64ull << 20;
+  backend_.set_handler([&](const BackendRequest&, ResponseWriter& w) {
+    if (!w.write("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+                 std::to_string(kSize) + "\r\n\r\n"))
+      return;
+    const std::string block = pattern_body(256 * 1024);
+    for (std::uint64_t sent = 0; sent < kSize; sent += block.size())
+      if (!w.write(std::string_view(block).substr(0, std::min<std::uint64_t>(block.size(), kSize - sent))))
+        return;
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+
+  HttpResponse r =
+      send_request(make_request("GET", "/huge"), {.discard_body = true, .deadline = deadline_in(100s)});
+
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.get("Content-Length"), std::to_string(kSize));
+  EXPECT_EQ(r.body_bytes, kSize);
+  auto rss = daemon_->peak_rss_bytes();
+  ASSERT_TRUE(rss.has_value()) << "cannot read VmHWM of the daemon";
+  RecordProperty("daemon_peak_rss_bytes", std::to_string(*rss));
+  EXPECT_LT(*rss, kMaxRss) << "peak RSS " << (*rss >> 20) << " MiB while relaying 1 GiB";
+}
+
+TEST_F(ProxyTest, HeadResponseHasNoBody) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    if (req.method == "HEAD")
+      w.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1234\r\n\r\n");
+    else
+      w.respond(200, "after");
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+
+  ASSERT_TRUE(client.send(make_request("HEAD", "/thing")));
+  HttpResponse head = client.read_response({.head_request = true});
+  ASSERT_TRUE(head.ok()) << head.describe();
+  EXPECT_EQ(head.status, 200);
+  // Any body byte after the HEAD response would corrupt the next response on this connection.
+  ASSERT_TRUE(client.send(make_request("GET", "/after")));
+  HttpResponse next = client.read_response();
+  ASSERT_TRUE(next.ok()) << next.describe();
+  EXPECT_EQ(next.status, 200) << next.describe();
+  EXPECT_EQ(next.body, "after");
+  ASSERT_EQ(backend_.request_count(), 2u);
+  EXPECT_EQ(backend_.requests()[0].method, "HEAD");
+}
+
+TEST_F(ProxyTest, NoContentAndNotModifiedHaveNoBody) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    if (req.target == "/204")
+      w.write("HTTP/1.1 204 No Content\r\nX-Kind: none\r\n\r\n");
+    else if (req.target == "/304")  // Content-Length in a 304 is the selected representation's, not a body
+      w.write("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 42\r\n\r\n");
+    else
+      w.respond(200, "after");
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+
+  ASSERT_TRUE(client.send(make_request("DELETE", "/204")));
+  HttpResponse no_content = client.read_response();
+  ASSERT_TRUE(no_content.ok()) << no_content.describe();
+  EXPECT_EQ(no_content.status, 204);
+  EXPECT_FALSE(no_content.headers.has("Transfer-Encoding")) << no_content.describe();
+  EXPECT_FALSE(no_content.headers.has("Content-Length")) << "RFC 9110 8.6: not in a 204\n"
+                                                         << no_content.describe();
+
+  HeaderList conditional;
+  conditional.add("If-None-Match", "\"v1\"");
+  ASSERT_TRUE(client.send(make_request("GET", "/304", conditional)));
+  HttpResponse not_modified = client.read_response();
+  ASSERT_TRUE(not_modified.ok()) << not_modified.describe();
+  EXPECT_EQ(not_modified.status, 304);
+  EXPECT_EQ(not_modified.headers.get("ETag"), "\"v1\"");
+  EXPECT_FALSE(not_modified.headers.has("Transfer-Encoding")) << not_modified.describe();
+
+  ASSERT_TRUE(client.send(make_request("GET", "/after")));
+  HttpResponse next = client.read_response();
+  ASSERT_TRUE(next.ok()) << next.describe();
+  EXPECT_EQ(next.status, 200) << next.describe();
+  EXPECT_EQ(next.body, "after");
+}
+
+TEST_F(ProxyTest, ExpectContinueGetsInterimResponseBeforeBody) {
+  backend_.set_handler(
+      [](const BackendRequest& req, ResponseWriter& w) { w.respond(200, "got " + req.body); });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  HeaderList h;
+  h.add("Content-Length", "11");
+  h.add("Expect", "100-continue");
+
+  ASSERT_TRUE(client.send(make_request("POST", "/upload", h)));
+  HttpResponse interim = client.read_response();
+  ASSERT_TRUE(interim.ok()) << "no 100 Continue before the body was sent: " << interim.describe();
+  ASSERT_EQ(interim.status, 100) << interim.describe();
+  ASSERT_TRUE(client.send("hello world"));
+  HttpResponse final_response = client.read_response();
+
+  ASSERT_TRUE(final_response.ok()) << final_response.describe();
+  EXPECT_EQ(final_response.status, 200) << final_response.describe();
+  EXPECT_EQ(final_response.body, "got hello world");
+  ASSERT_EQ(backend_.request_count(), 1u);
+  EXPECT_FALSE(backend_.requests()[0].headers.has("Expect")) << backend_.requests()[0].headers.to_string();
+}
+
+}  // namespace
+}  // namespace orc::test

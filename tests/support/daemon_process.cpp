@@ -1,0 +1,215 @@
+// Spawning, watching and stopping the daemon under test.
+#include "support/daemon_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace orc::test {
+
+std::string ExitStatus::describe() const {
+  if (exited) return "exited with status " + std::to_string(code);
+  return "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
+}
+
+DaemonProcess::DaemonProcess(const std::string& executable, std::string_view config_yaml) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/orc-test-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr)
+    throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
+  dir_ = pattern;
+  config_path_ = dir_ + "/config.yaml";
+  {
+    std::ofstream out(config_path_, std::ios::binary);
+    out << config_yaml;
+    if (!out) throw std::runtime_error("cannot write " + config_path_);
+  }
+
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) < 0 || ::pipe2(err_pipe, O_CLOEXEC) < 0)
+    throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  std::vector<std::string> args = {executable, "serve", "--config", config_path_};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int rc = ::posix_spawn(&pid_, executable.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  if (rc != 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    throw std::runtime_error("posix_spawn " + executable + ": " + std::strerror(rc));
+  }
+  reader_ = std::thread([this, out = out_pipe[0], err = err_pipe[0]] { read_output(out, err); });
+  reaper_ = std::thread([this] { reap(); });
+}
+
+DaemonProcess::~DaemonProcess() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!exited_) ::kill(pid_, SIGKILL);
+  }
+  reaper_.join();
+  reader_.join();
+  std::remove(config_path_.c_str());
+  ::rmdir(dir_.c_str());
+}
+
+void DaemonProcess::read_output(int out_fd, int err_fd) {
+  int fds_open = 2;
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  char buf[64 * 1024];
+  while (fds_open > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;  // poll ignores negative descriptors
+        --fds_open;
+        continue;
+      }
+      {
+        std::lock_guard lock(mutex_);
+        (i == 0 ? stdout_ : stderr_).append(buf, static_cast<std::size_t>(n));
+      }
+      cv_.notify_all();
+    }
+  }
+  for (auto& f : fds)
+    if (f.fd >= 0) ::close(f.fd);
+  {
+    std::lock_guard lock(mutex_);
+    output_closed_ = true;
+  }
+  cv_.notify_all();
+}
+
+void DaemonProcess::reap() {
+  // Wait without reaping first: while the zombie exists its pid cannot be reused, and exited_ is set
+  // under the lock before the pid is released, so send_signal() never hits a stranger.
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  int status = 0;
+  {
+    std::lock_guard lock(mutex_);
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    status_.exited = WIFEXITED(status);
+    status_.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    status_.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    exited_ = true;
+  }
+  cv_.notify_all();
+}
+
+std::optional<LogMatch> DaemonProcess::wait_for_log(const std::string& pattern, Deadline deadline,
+                                                    std::size_t from) {
+  const std::regex re(pattern);
+  std::unique_lock lock(mutex_);
+  std::size_t pos = from;
+  auto try_line = [&](std::size_t begin, std::size_t end) -> std::optional<LogMatch> {
+    std::string line = stderr_.substr(begin, end - begin);
+    std::smatch m;
+    if (!std::regex_search(line, m, re)) return std::nullopt;
+    LogMatch match;
+    for (const auto& g : m) match.groups.push_back(g.str());
+    match.line = std::move(line);
+    match.end_offset = std::min(end + 1, stderr_.size());
+    return match;
+  };
+  for (;;) {
+    for (auto nl = stderr_.find('\n', pos); nl != std::string::npos; nl = stderr_.find('\n', pos)) {
+      auto match = try_line(pos, nl);
+      pos = nl + 1;
+      if (match) return match;
+    }
+    if (output_closed_) return pos < stderr_.size() ? try_line(pos, stderr_.size()) : std::nullopt;
+    if (Clock::now() >= deadline) return std::nullopt;
+    cv_.wait_until(lock, deadline);
+  }
+}
+
+bool DaemonProcess::wait_listening(Deadline deadline) {
+  auto match = wait_for_log(R"(listening on 127\.0\.0\.1:(\d+))", deadline);
+  if (!match) return false;
+  port_ = static_cast<std::uint16_t>(std::stoi(match->groups[1]));
+  return port_ != 0;
+}
+
+bool DaemonProcess::send_signal(int signal) {
+  std::lock_guard lock(mutex_);
+  if (exited_) return false;
+  return ::kill(pid_, signal) == 0;
+}
+
+std::optional<ExitStatus> DaemonProcess::wait_exit(Deadline deadline) {
+  std::unique_lock lock(mutex_);
+  if (!cv_.wait_until(lock, deadline, [&] { return exited_; })) return std::nullopt;
+  // The reader may still be draining the pipes: callers expect all of stderr once the daemon has exited.
+  cv_.wait_until(lock, deadline, [&] { return output_closed_; });
+  return status_;
+}
+
+bool DaemonProcess::running() const {
+  std::lock_guard lock(mutex_);
+  return !exited_;
+}
+
+std::string DaemonProcess::stderr_text() const {
+  std::lock_guard lock(mutex_);
+  return stderr_;
+}
+
+std::string DaemonProcess::stdout_text() const {
+  std::lock_guard lock(mutex_);
+  return stdout_;
+}
+
+std::size_t DaemonProcess::stderr_size() const {
+  std::lock_guard lock(mutex_);
+  return stderr_.size();
+}
+
+std::optional<std::uint64_t> DaemonProcess::peak_rss_bytes() const {
+  std::lock_guard lock(mutex_);  // keeps the pid ours while /proc is read
+  if (exited_) return std::nullopt;
+  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) != 0) continue;
+    std::istringstream fields(line.substr(6));
+    std::uint64_t kib = 0;
+    if (fields >> kib) return kib * 1024;
+  }
+  return std::nullopt;
+}
+
+}  // namespace orc::test
