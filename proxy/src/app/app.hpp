@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "app/explain.hpp"
+
 namespace orc::app {
 
 // Runs the daemon in the foreground. Returns the process exit code.
@@ -10,5 +12,8 @@ int serve(const std::string& config_path);
 
 // Validates the config file without starting. Returns the process exit code (0 valid, 1 invalid).
 int check(const std::string& config_path);
+
+// Explains one request against the config file. Returns the process exit code.
+int explain(const std::string& config_path, const ExplainRequest& req);
 
 }  // namespace orc::app

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "config/rule_config.hpp"
+
 namespace orc::config {
 
 using Duration = std::chrono::milliseconds;
@@ -62,6 +64,12 @@ struct Config {
   LimitsConfig limits;
   TimeoutsConfig timeouts;
   LoggingConfig logging;
+  IdentityConfig identity;
+  CacheEngineConfig cache;
+  RedisConfig redis;
+  AdminConfig admin;
+  std::vector<RuleConfig> rules;   // in file order, included files at the place of `include`
+  std::vector<std::string> files;  // the config file and every included file
 
   // `threads` resolved against the machine.
   std::uint32_t effective_threads() const;

@@ -5,11 +5,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <sstream>
 
+#include "config/rules_loader.hpp"
+#include "config/yaml_reader.hpp"
 #include "util/strings.hpp"
 #include "util/units.hpp"
 
@@ -19,7 +22,7 @@ std::string Diagnostic::to_string() const {
   std::ostringstream out;
   out << file;
   if (line > 0) out << ':' << line << ':' << column;
-  out << ": error: " << message;
+  out << (warning ? ": warning: " : ": error: ") << message;
   return out.str();
 }
 
@@ -53,207 +56,8 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
 
 namespace {
 
-class Errors {
- public:
-  explicit Errors(std::string file) : file_(std::move(file)) {}
-  void add(const YAML::Mark& mark, std::string message) {
-    list_.push_back({file_, mark.line + 1, mark.column + 1, std::move(message)});
-  }
-  void add_unpositioned(std::string message) { list_.push_back({file_, 0, 0, std::move(message)}); }
-  std::vector<Diagnostic>& list() { return list_; }
-
- private:
-  std::string file_;
-  std::vector<Diagnostic> list_;
-};
-
-// Replaces ${NAME} with the environment variable NAME; an unset variable is an error (never a silent "").
-std::optional<std::string> substitute_env(const std::string& in, std::string& missing) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < in.size()) {
-    auto start = in.find("${", i);
-    if (start == std::string::npos) {
-      out.append(in, i);
-      break;
-    }
-    auto end = in.find('}', start);
-    if (end == std::string::npos) {
-      out.append(in, i);
-      break;
-    }
-    out.append(in, i, start - i);
-    std::string name = in.substr(start + 2, end - start - 2);
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr) {
-      missing = name;
-      return std::nullopt;
-    }
-    out += value;
-    i = end + 1;
-  }
-  return out;
-}
-
-// A mapping of the config file being read. Every read marks its key as known; finish() reports the rest.
-class Section {
- public:
-  Section(YAML::Node node, std::string path, Errors& errors)
-      : node_(std::move(node)), path_(std::move(path)), errors_(errors) {
-    if (node_ && !node_.IsNull() && !node_.IsMap()) {
-      errors_.add(node_.Mark(), "'" + display_path() + "' must be a mapping of keys to values");
-      node_ = YAML::Node();
-    }
-  }
-
-  // Calls `read` with the node of `key` when the key is present and not null.
-  void with(const std::string& key, const std::function<void(const YAML::Node&)>& read) {
-    known_.push_back(key);
-    if (!node_ || !node_.IsMap()) return;
-    YAML::Node child = node_[key];
-    if (!child || child.IsNull()) return;
-    read(child);
-  }
-
-  void string(const std::string& key, std::string& out) {
-    with(key, [&](const YAML::Node& n) {
-      if (auto s = scalar(n, key, "a string")) out = *s;
-    });
-  }
-
-  void boolean(const std::string& key, bool& out) {
-    with(key, [&](const YAML::Node& n) {
-      auto s = scalar(n, key, "true or false");
-      if (!s) return;
-      if (*s == "true" || *s == "yes" || *s == "on")
-        out = true;
-      else if (*s == "false" || *s == "no" || *s == "off")
-        out = false;
-      else
-        errors_.add(n.Mark(), "'" + child_path(key) + "': expected true or false, got '" + *s + "'");
-    });
-  }
-
-  void duration(const std::string& key, Duration& out, bool allow_zero = false) {
-    with(key, [&](const YAML::Node& n) {
-      auto s = scalar(n, key, "a duration");
-      if (!s) return;
-      auto d = util::parse_duration(*s);
-      if (!d)
-        errors_.add(n.Mark(), "'" + child_path(key) +
-                                  "': expected a duration such as 250ms, 2s, 5m or 1h, got '" + *s + "'");
-      else if (d->count() == 0 && !allow_zero)
-        errors_.add(n.Mark(), "'" + child_path(key) + "': expected a duration greater than zero");
-      else
-        out = *d;
-    });
-  }
-
-  void size(const std::string& key, std::uint64_t& out) {
-    with(key, [&](const YAML::Node& n) {
-      auto s = scalar(n, key, "a size");
-      if (!s) return;
-      auto v = util::parse_size(*s);
-      if (!v || *v == 0)
-        errors_.add(n.Mark(), "'" + child_path(key) +
-                                  "': expected a size greater than zero such as 16KiB or 4MiB, got '" + *s +
-                                  "'");
-      else
-        out = *v;
-    });
-  }
-
-  void count(const std::string& key, std::uint32_t& out, std::uint32_t min, std::uint32_t max) {
-    with(key, [&](const YAML::Node& n) {
-      auto s = scalar(n, key, "a whole number");
-      if (!s) return;
-      char* end = nullptr;
-      unsigned long long v = std::strtoull(s->c_str(), &end, 10);
-      if (s->empty() || *end != '\0' || (*s)[0] == '-' || v < min || v > max)
-        errors_.add(n.Mark(), "'" + child_path(key) + "': expected a whole number from " +
-                                  std::to_string(min) + " to " + std::to_string(max) + ", got '" + *s + "'");
-      else
-        out = static_cast<std::uint32_t>(v);
-    });
-  }
-
-  void string_list(const std::string& key, std::vector<std::string>& out) {
-    with(key, [&](const YAML::Node& n) {
-      if (!n.IsSequence()) {
-        errors_.add(n.Mark(), "'" + child_path(key) + "': expected a list of strings");
-        return;
-      }
-      std::vector<std::string> values;
-      for (const auto& item : n)
-        if (auto s = scalar(item, key, "a string")) values.push_back(*s);
-      out = std::move(values);
-    });
-  }
-
-  // Parses a scalar with `parse`; `expected` describes a valid value for the error message.
-  template <typename T>
-  void parsed(const std::string& key, T& out, const std::string& expected,
-              const std::function<std::optional<T>(const std::string&)>& parse) {
-    with(key, [&](const YAML::Node& n) {
-      auto s = scalar(n, key, expected);
-      if (!s) return;
-      if (auto v = parse(*s))
-        out = *v;
-      else
-        errors_.add(n.Mark(), "'" + child_path(key) + "': expected " + expected + ", got '" + *s + "'");
-    });
-  }
-
-  Section sub(const std::string& key) {
-    known_.push_back(key);
-    YAML::Node child = (node_ && node_.IsMap()) ? node_[key] : YAML::Node();
-    return Section(child, child_path(key), errors_);
-  }
-
-  // Reports every key that no read asked for, with a suggestion when it looks like a typo.
-  void finish() {
-    if (!node_ || !node_.IsMap()) return;
-    for (const auto& kv : node_) {
-      std::string key = kv.first.Scalar();
-      if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
-      std::string message = "unknown key '" + child_path(key) + "'";
-      auto suggestion = util::closest_match(key, known_);
-      if (!suggestion.empty())
-        message += "; did you mean '" + suggestion + "'?";
-      else
-        message += "; expected one of: " + join_known();
-      errors_.add(kv.first.Mark(), message);
-    }
-  }
-
-  // The scalar at `n` with ${ENV} substituted; reports an error (and returns empty) otherwise.
-  std::optional<std::string> scalar(const YAML::Node& n, const std::string& key,
-                                    const std::string& expected) {
-    if (!n.IsScalar()) {
-      errors_.add(n.Mark(), "'" + child_path(key) + "': expected " + expected);
-      return std::nullopt;
-    }
-    std::string missing;
-    auto value = substitute_env(n.Scalar(), missing);
-    if (!value)
-      errors_.add(n.Mark(), "'" + child_path(key) + "': environment variable '" + missing + "' is not set");
-    return value;
-  }
-
- private:
-  std::string display_path() const { return path_.empty() ? "<top level>" : path_; }
-  std::string child_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-  std::string join_known() const {
-    std::string out;
-    for (const auto& k : known_) out += (out.empty() ? "" : ", ") + k;
-    return out;
-  }
-
-  YAML::Node node_;
-  std::string path_;
-  Errors& errors_;
-  std::vector<std::string> known_;
-};
+using detail::Errors;
+using detail::Section;
 
 std::optional<HostPort> parse_upstream_url(const std::string& url, std::string& authority) {
   const std::string scheme = "http://";
@@ -270,7 +74,7 @@ std::optional<HostPort> parse_upstream_url(const std::string& url, std::string& 
   return parse_host_port(has_port ? rest : rest + ":80");
 }
 
-void read_config(const YAML::Node& root, Config& c, Errors& errors) {
+void read_config(const YAML::Node& root, Config& c, Errors& errors, const std::string& base_dir) {
   Section top(root, "", errors);
   top.parsed<HostPort>("listen", c.listen, "host:port such as 0.0.0.0:8080",
                        [](const std::string& s) { return parse_host_port(s); });
@@ -332,6 +136,7 @@ void read_config(const YAML::Node& root, Config& c, Errors& errors) {
   log.string_list("redact_query", c.logging.redact_query);
   log.finish();
 
+  detail::read_rulebook_sections(top, c, errors, base_dir);
   top.finish();
 
   if (c.limits.uri_length > c.limits.header_bytes)
@@ -347,12 +152,14 @@ LoadResult load_config_string(std::string_view yaml, const std::string& name) {
   Errors errors(name);
   Config config;
   config.source_file = name;
+  config.files.push_back(name);
+  std::string base_dir = std::filesystem::path(name).parent_path().string();
   try {
     YAML::Node root = YAML::Load(std::string(yaml));
     if (root && !root.IsNull() && !root.IsMap())
       errors.add(root.Mark(), "the config file must be a mapping of keys to values");
     else
-      read_config(root, config, errors);
+      read_config(root, config, errors, base_dir);
   } catch (const YAML::Exception& e) {
     errors.add(e.mark, "invalid YAML: " + e.msg);
   }

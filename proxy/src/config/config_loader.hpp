@@ -15,7 +15,8 @@ struct Diagnostic {
   int line = 0;    // 1-based; 0 when the problem has no position (e.g. unreadable file)
   int column = 0;  // 1-based
   std::string message;
-  std::string to_string() const;  // "file:line:column: error: message"
+  bool warning = false;
+  std::string to_string() const;  // "file:line:column: error: message" (or "warning:")
 };
 
 struct LoadResult {

@@ -1,0 +1,54 @@
+// Cache keys: material and hash.
+#include "cache/cache_key.hpp"
+
+#include <algorithm>
+
+#include "util/strings.hpp"
+
+namespace orc::cache {
+
+std::optional<std::string> key_query(const config::CacheAction& rule, std::string_view query) {
+  std::vector<std::pair<std::string_view, std::string_view>> kept;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (!pair.empty()) {
+      auto eq = pair.find('=');
+      std::string_view name = pair.substr(0, eq);
+      std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+      bool named = std::find(rule.key_query.begin(), rule.key_query.end(), name) != rule.key_query.end();
+      if (named)
+        kept.emplace_back(name, value);
+      else if (rule.other_query_bypass)
+        return std::nullopt;
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  std::stable_sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  for (const auto& [k, v] : kept) {
+    if (!out.empty()) out += '&';
+    out.append(k);
+    out += '=';
+    out.append(v);
+  }
+  return out;
+}
+
+CacheKey build_cache_key(const rules::CompiledRule& rule, const rules::Match& match,
+                         std::string_view query_part, const identity::HeaderLookup& headers,
+                         std::string_view scope_key_part, std::string_view prefix) {
+  CacheKey k;
+  k.material = "rule=" + rule.cfg.name + "\nmethod=GET\npath=" + rules::join_path(match.segments) +
+               "\nquery=" + std::string(query_part) + "\n";
+  for (const auto& h : rule.cfg.cache.key_headers) {
+    auto v = headers(h);
+    k.material += "header." + util::to_lower(h) + "=" + (v ? std::string(*v) : std::string()) + "\n";
+  }
+  k.material += "scope=" + std::string(scope_key_part) + "\n";
+  k.key = std::string(prefix) + "e:" + identity::sha256_hex(k.material);
+  return k;
+}
+
+}  // namespace orc::cache

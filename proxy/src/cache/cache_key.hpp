@@ -1,0 +1,28 @@
+// Cache keys (design.md section 4): the key material names everything a response may depend on; the key
+// itself is a fixed-length hash of it. An entry keeps its material so a hit is served only on an exact match.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "identity/caller.hpp"
+#include "rules/rulebook.hpp"
+
+namespace orc::cache {
+
+struct CacheKey {
+  std::string material;  // human-readable, one "name=value" per line; never contains a raw credential
+  std::string key;       // <prefix>e:<sha256 of material>
+};
+
+// The query parameters the rule keys on, sorted by name (duplicates kept in request order), as "a=1&b=2".
+// Empty optional: the request carries a parameter the rule does not name and the rule says `bypass`.
+std::optional<std::string> key_query(const config::CacheAction& rule, std::string_view query);
+
+CacheKey build_cache_key(const rules::CompiledRule& rule, const rules::Match& match,
+                         std::string_view query_part, const identity::HeaderLookup& headers,
+                         std::string_view scope_key_part, std::string_view prefix);
+
+}  // namespace orc::cache

@@ -1,0 +1,103 @@
+// The rulebook and its companions (identity, cache engine, redis, admin) as plain structs, as written in the
+// file: the rules layer (proxy/src/rules) compiles and checks them. Positions are kept for error messages.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace orc::config {
+
+using Duration = std::chrono::milliseconds;
+
+struct SourcePos {
+  std::string file;
+  int line = 0;    // 1-based
+  int column = 0;  // 1-based
+};
+
+enum class ActionKind { cache, invalidate, pass, stream };
+enum class Scope { public_, credential, user, tenant };
+
+std::string_view to_string(ActionKind a);
+std::string_view to_string(Scope s);
+
+struct Positioned {
+  std::string value;
+  SourcePos pos;
+};
+
+struct CacheAction {
+  bool ttl_origin = false;  // `ttl: origin`: freshness from the backend's Cache-Control / Expires
+  Duration ttl{std::chrono::minutes(5)};
+  Scope scope = Scope::credential;
+  std::vector<std::string> key_query;
+  bool other_query_bypass = false;  // `other_query: bypass`
+  std::vector<std::string> key_headers;
+  std::vector<Positioned> tags;
+  std::vector<unsigned> statuses{200, 203, 204, 300, 301, 404, 410};
+  std::uint64_t max_body = 1024 * 1024;
+  Duration stale_while_revalidate{0};
+  Duration stale_if_error{0};
+  SourcePos ttl_pos, scope_pos, statuses_pos;
+};
+
+struct RuleConfig {
+  std::string name;
+  SourcePos pos;                     // of the rule (its mapping)
+  std::vector<std::string> methods;  // upper case; empty = every method
+  std::string path;
+  SourcePos path_pos;
+  std::string host;  // empty = any
+  std::vector<std::string> require_query;
+  std::vector<std::string> require_headers;
+  ActionKind action = ActionKind::pass;
+  CacheAction cache;                   // action == cache
+  std::vector<Positioned> invalidate;  // action == invalidate: tag templates
+};
+
+struct CredentialSource {
+  enum class Kind { header, cookie, query } kind = Kind::header;
+  std::string name;
+};
+
+struct JwtConfig {
+  bool enabled = false;
+  std::string algorithm = "RS256";  // RS256 | HS256
+  std::string public_key_file;      // RS256: PEM
+  std::string secret;               // HS256 (from `secret` or `secret_file`)
+  std::string issuer;               // checked when not empty
+  std::string audience;             // checked when not empty
+  std::string user_claim = "sub";
+  std::string tenant_claim = "tenant_id";
+  Duration leeway{std::chrono::seconds(30)};
+  SourcePos pos;
+};
+
+struct IdentityConfig {
+  std::vector<CredentialSource> credential{{CredentialSource::Kind::header, "Authorization"}};
+  JwtConfig jwt;
+};
+
+struct CacheEngineConfig {
+  std::string key_secret;  // HMAC key of the `credential` scope (from key_secret or key_secret_file)
+  std::uint64_t memory_budget = 256ull * 1024 * 1024;
+};
+
+struct RedisConfig {
+  bool enabled = false;
+  std::string url = "redis://127.0.0.1:6379/0";
+  std::string key_prefix = "orc:";
+  std::uint32_t pool_size = 4;
+  Duration connect_timeout{std::chrono::seconds(1)};
+  Duration command_timeout{std::chrono::milliseconds(50)};
+};
+
+struct AdminConfig {
+  std::string listen = "127.0.0.1:9464";
+  std::string token;  // from token or token_file; empty = the mutating admin endpoints are off
+};
+
+}  // namespace orc::config

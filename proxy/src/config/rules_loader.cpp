@@ -1,0 +1,323 @@
+// The YAML layer of the rulebook sections: identity, cache, redis, admin, defaults, include and rules.
+// Syntax and types only; what the rules mean is checked by the rules layer (rules/rulebook.cpp).
+#include "config/rules_loader.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace orc::config::detail {
+
+namespace {
+
+std::optional<std::string> read_secret_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// `key: value` or `key_file: path` (the secret read from the file, trailing newline removed).
+void secret(Section& sec, const std::string& key, std::string& out) {
+  sec.string(key, out);
+  std::string file;
+  sec.string(key + "_file", file);
+  if (file.empty()) return;
+  if (!out.empty()) {
+    sec.errors().add(sec.node()[key + "_file"].Mark(), "'" + sec.child_path(key) + "' and '" +
+                                                           sec.child_path(key + "_file") + "' are exclusive");
+    return;
+  }
+  if (auto s = read_secret_file(file))
+    out = *s;
+  else
+    sec.errors().add(sec.node()[key + "_file"].Mark(),
+                     "'" + sec.child_path(key + "_file") + "': cannot read '" + file + "'");
+}
+
+const std::vector<std::string> kMethods{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"};
+
+std::optional<Scope> parse_scope(const std::string& s) {
+  if (s == "public") return Scope::public_;
+  if (s == "credential") return Scope::credential;
+  if (s == "user") return Scope::user;
+  if (s == "tenant") return Scope::tenant;
+  return std::nullopt;
+}
+
+void read_cache_fields(Section& c, CacheAction& a, bool allow_tags) {
+  c.with("ttl", [&](const YAML::Node& n) {
+    a.ttl_pos = c.errors().pos(n.Mark());
+    auto s = c.scalar(n, "ttl", "a duration or 'origin'");
+    if (!s) return;
+    if (*s == "origin") {
+      a.ttl_origin = true;
+      return;
+    }
+    auto d = util::parse_duration(*s);
+    if (!d) {
+      c.errors().add(n.Mark(), "'" + c.child_path("ttl") +
+                                   "': expected a duration such as 30s or 5m, or 'origin', got '" + *s + "'");
+      return;
+    }
+    a.ttl_origin = false;
+    a.ttl = *d;
+  });
+  c.with("scope", [&](const YAML::Node& n) { a.scope_pos = c.errors().pos(n.Mark()); });
+  c.parsed<Scope>("scope", a.scope, "one of public, credential, user, tenant", parse_scope);
+  Section key = c.sub("key");
+  key.string_list("query", a.key_query);
+  key.parsed<bool>("other_query", a.other_query_bypass, "ignore or bypass",
+                   [](const std::string& s) -> std::optional<bool> {
+                     if (s == "ignore") return false;
+                     if (s == "bypass") return true;
+                     return std::nullopt;
+                   });
+  key.string_list("headers", a.key_headers);
+  key.finish();
+  if (allow_tags) c.positioned_list("tags", a.tags);
+  c.with("statuses", [&](const YAML::Node& n) {
+    a.statuses_pos = c.errors().pos(n.Mark());
+    if (!n.IsSequence()) {
+      c.errors().add(n.Mark(), "'" + c.child_path("statuses") + "': expected a list of status codes");
+      return;
+    }
+    std::vector<unsigned> codes;
+    for (const auto& item : n) {
+      auto s = c.scalar(item, "statuses", "a status code");
+      if (!s) continue;
+      char* end = nullptr;
+      unsigned long v = std::strtoul(s->c_str(), &end, 10);
+      if (s->empty() || *end != '\0' || v < 100 || v > 599)
+        c.errors().add(item.Mark(), "'" + c.child_path("statuses") +
+                                        "': expected a status code from 100 to 599, got '" + *s + "'");
+      else
+        codes.push_back(static_cast<unsigned>(v));
+    }
+    a.statuses = std::move(codes);
+  });
+  c.size("max_body", a.max_body);
+  c.duration("stale_while_revalidate", a.stale_while_revalidate, true);
+  c.duration("stale_if_error", a.stale_if_error, true);
+}
+
+void read_rule(const YAML::Node& node, std::size_t index, const CacheAction& defaults, Config& c,
+               Errors& errors) {
+  RuleConfig rule;
+  rule.pos = errors.pos(node.Mark());
+  Section r(node, "rules[" + std::to_string(index) + "]", errors);
+  r.string("name", rule.name);
+  if (!r.has("name")) errors.add(node.Mark(), "'" + r.path() + "': every rule needs a 'name'");
+
+  Section m = r.sub("match");
+  if (!r.has("match")) errors.add(node.Mark(), "'" + r.path() + "': every rule needs a 'match'");
+  m.one_or_many("method", rule.methods);
+  for (auto& method : rule.methods) {
+    method = util::to_lower(method);
+    for (auto& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (std::find(kMethods.begin(), kMethods.end(), method) == kMethods.end()) {
+      std::string message = "'" + m.child_path("method") + "': unknown method '" + method + "'";
+      auto suggestion = util::closest_match(method, kMethods);
+      if (!suggestion.empty()) message += "; did you mean '" + suggestion + "'?";
+      errors.add(m.node()["method"].Mark(), message);
+    }
+  }
+  m.with("path", [&](const YAML::Node& n) { rule.path_pos = errors.pos(n.Mark()); });
+  m.string("path", rule.path);
+  if (r.has("match") && !m.has("path"))
+    errors.add(m.node().Mark(), "'" + m.path() + "': a 'path' is required");
+  m.string("host", rule.host);
+  m.string_list("query", rule.require_query);
+  m.string_list("headers", rule.require_headers);
+  m.finish();
+
+  int actions = 0;
+  if (r.has("cache")) {
+    ++actions;
+    rule.action = ActionKind::cache;
+    rule.cache = defaults;
+    Section cs = r.sub("cache");
+    read_cache_fields(cs, rule.cache, true);
+    cs.finish();
+  } else {
+    r.sub("cache");  // known key
+  }
+  if (r.has("invalidate")) {
+    ++actions;
+    rule.action = ActionKind::invalidate;
+    r.positioned_list("invalidate", rule.invalidate);
+    if (rule.invalidate.empty())
+      errors.add(node["invalidate"].Mark(),
+                 "'" + r.child_path("invalidate") + "': expected at least one tag to purge");
+  } else {
+    r.sub("invalidate");
+  }
+  for (const char* flag : {"pass", "stream"}) {
+    bool value = false;
+    r.boolean(flag, value);
+    if (!r.has(flag)) continue;
+    ++actions;
+    if (!value)
+      errors.add(node[flag].Mark(),
+                 "'" + r.child_path(flag) + "': write it as '" + flag + ": true' or remove it");
+    rule.action = std::string_view(flag) == "pass" ? ActionKind::pass : ActionKind::stream;
+  }
+  if (actions != 1)
+    errors.add(node.Mark(),
+               "rule '" + (rule.name.empty() ? r.path() : rule.name) +
+                   "': expected exactly one action of cache, invalidate, pass or stream, found " +
+                   std::to_string(actions));
+  r.finish();
+  c.rules.push_back(std::move(rule));
+}
+
+void read_rule_list(const YAML::Node& list, const CacheAction& defaults, Config& c, Errors& errors) {
+  if (!list || list.IsNull()) return;
+  if (!list.IsSequence()) {
+    errors.add(list.Mark(), "'rules': expected a list of rules");
+    return;
+  }
+  for (const auto& item : list) {
+    if (!item.IsMap()) {
+      errors.add(item.Mark(),
+                 "'rules': every item must be a rule (a mapping with name, match and an action)");
+      continue;
+    }
+    read_rule(item, c.rules.size(), defaults, c, errors);
+  }
+}
+
+void read_include(const std::string& path, const CacheAction& defaults, Config& c, Errors& errors) {
+  std::string previous = errors.file();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    errors.set_file(path);
+    errors.add_unpositioned("cannot read the included rule file");
+    errors.set_file(previous);
+    return;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  errors.set_file(path);
+  c.files.push_back(path);
+  try {
+    YAML::Node root = YAML::Load(text.str());
+    Section top(root, "", errors);
+    top.with("rules", [&](const YAML::Node& n) { read_rule_list(n, defaults, c, errors); });
+    top.finish();
+  } catch (const YAML::Exception& e) {
+    errors.add(e.mark, "invalid YAML: " + e.msg);
+  }
+  errors.set_file(previous);
+}
+
+}  // namespace
+
+void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::string& base_dir) {
+  Section id = top.sub("identity");
+  id.with("credential", [&](const YAML::Node& n) {
+    if (!n.IsSequence()) {
+      errors.add(
+          n.Mark(),
+          "'identity.credential': expected a list such as [{header: Authorization}, {cookie: or_access}]");
+      return;
+    }
+    std::vector<CredentialSource> sources;
+    for (const auto& item : n) {
+      Section src(item, "identity.credential[" + std::to_string(sources.size()) + "]", errors);
+      CredentialSource cs;
+      int kinds = 0;
+      for (auto [key, kind] : {std::pair{"header", CredentialSource::Kind::header},
+                               std::pair{"cookie", CredentialSource::Kind::cookie},
+                               std::pair{"query", CredentialSource::Kind::query}}) {
+        std::string name;
+        src.string(key, name);
+        if (name.empty()) continue;
+        ++kinds;
+        cs.kind = kind;
+        cs.name = name;
+      }
+      src.finish();
+      if (kinds != 1)
+        errors.add(item.Mark(),
+                   "'identity.credential': each source is exactly one of header, cookie or query");
+      else
+        sources.push_back(cs);
+    }
+    c.identity.credential = std::move(sources);
+  });
+  Section jwt = id.sub("jwt");
+  if (id.has("jwt")) {
+    auto& j = c.identity.jwt;
+    j.enabled = true;
+    j.pos = jwt.pos();
+    jwt.parsed<std::string>("algorithm", j.algorithm, "RS256 or HS256",
+                            [](const std::string& s) -> std::optional<std::string> {
+                              if (s == "RS256" || s == "HS256") return s;
+                              return std::nullopt;
+                            });
+    jwt.string("public_key_file", j.public_key_file);
+    secret(jwt, "secret", j.secret);
+    jwt.string("issuer", j.issuer);
+    jwt.string("audience", j.audience);
+    jwt.string("user_claim", j.user_claim);
+    jwt.string("tenant_claim", j.tenant_claim);
+    jwt.duration("leeway", j.leeway, true);
+    if (j.algorithm == "RS256" && j.public_key_file.empty())
+      errors.add(jwt.node().Mark(), "'identity.jwt': RS256 needs 'public_key_file'");
+    if (j.algorithm == "HS256" && j.secret.empty())
+      errors.add(jwt.node().Mark(), "'identity.jwt': HS256 needs 'secret' or 'secret_file'");
+  }
+  jwt.finish();
+  id.finish();
+
+  Section cache = top.sub("cache");
+  secret(cache, "key_secret", c.cache.key_secret);
+  cache.size("memory_budget", c.cache.memory_budget);
+  cache.finish();
+
+  Section redis = top.sub("redis");
+  if (top.has("redis")) {
+    c.redis.enabled = true;
+    redis.string("url", c.redis.url);
+    if (c.redis.url.rfind("redis://", 0) != 0)
+      errors.add(redis.node()["url"] ? redis.node()["url"].Mark() : redis.node().Mark(),
+                 "'redis.url': expected redis://[user:password@]host:port[/db]");
+    redis.string("key_prefix", c.redis.key_prefix);
+    redis.count("pool_size", c.redis.pool_size, 1, 64);
+    redis.duration("connect_timeout", c.redis.connect_timeout);
+    redis.duration("command_timeout", c.redis.command_timeout);
+  }
+  redis.finish();
+
+  Section admin = top.sub("admin");
+  admin.parsed<std::string>("listen", c.admin.listen, "host:port such as 127.0.0.1:9464",
+                            [](const std::string& s) -> std::optional<std::string> {
+                              if (parse_host_port(s)) return s;
+                              return std::nullopt;
+                            });
+  secret(admin, "token", c.admin.token);
+  admin.finish();
+
+  CacheAction defaults;
+  Section def = top.sub("defaults");
+  Section dc = def.sub("cache");
+  read_cache_fields(dc, defaults, false);
+  dc.finish();
+  def.finish();
+
+  top.with("rules", [&](const YAML::Node& n) { read_rule_list(n, defaults, c, errors); });
+
+  std::vector<std::string> includes;
+  top.string_list("include", includes);
+  for (const auto& inc : includes) {
+    std::filesystem::path p(inc);
+    if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
+    read_include(p.lexically_normal().string(), defaults, c, errors);
+  }
+}
+
+}  // namespace orc::config::detail

@@ -1,0 +1,143 @@
+// Who is calling: credential lookup, HMAC fingerprints and the identity each cache scope keys on.
+#include "identity/caller.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "rules/tag_template.hpp"
+#include "util/strings.hpp"
+
+namespace orc::identity {
+
+namespace {
+std::string hex(const unsigned char* data, std::size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(n * 2, '0');
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = digits[data[i] >> 4];
+    out[2 * i + 1] = digits[data[i] & 0xF];
+  }
+  return out;
+}
+}  // namespace
+
+std::string FoundCredential::describe() const {
+  switch (source.kind) {
+    case config::CredentialSource::Kind::header:
+      return "header " + source.name;
+    case config::CredentialSource::Kind::cookie:
+      return "cookie " + source.name;
+    case config::CredentialSource::Kind::query:
+      return "query " + source.name;
+  }
+  return source.name;
+}
+
+std::optional<std::string_view> cookie_value(std::string_view cookie_header, std::string_view name) {
+  for (auto pair : util::split_list(cookie_header, ';')) {
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (util::trim(pair.substr(0, eq)) == name) return util::trim(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+std::optional<FoundCredential> find_credential(const config::IdentityConfig& id, const HeaderLookup& headers,
+                                               std::string_view query) {
+  for (const auto& src : id.credential) {
+    std::optional<std::string_view> v;
+    switch (src.kind) {
+      case config::CredentialSource::Kind::header:
+        v = headers(src.name);
+        break;
+      case config::CredentialSource::Kind::cookie:
+        if (auto c = headers("Cookie")) v = cookie_value(*c, src.name);
+        break;
+      case config::CredentialSource::Kind::query:
+        v = rules::query_value(query, src.name);
+        break;
+    }
+    if (v && !util::trim(*v).empty()) return FoundCredential{std::string(util::trim(*v)), src};
+  }
+  return std::nullopt;
+}
+
+std::string_view bearer_token(std::string_view credential) {
+  if (credential.size() > 7 && util::iequals(credential.substr(0, 7), "bearer "))
+    return util::trim(credential.substr(7));
+  return credential;
+}
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
+  return hex(mac, len);
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  return hex(md, len);
+}
+
+ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& id,
+                            const JwtVerifier* verifier, std::string_view key_secret,
+                            const HeaderLookup& headers, std::string_view query, long long now) {
+  ScopeIdentity out;
+  out.credential = find_credential(id, headers, query);
+  if (out.credential && !key_secret.empty())
+    out.credential_fingerprint = hmac_sha256_hex(key_secret, out.credential->value).substr(0, 12);
+  if (out.credential && verifier) {
+    JwtError err;
+    out.claims = verifier->verify(bearer_token(out.credential->value), now, err);
+    if (!out.claims && scope != config::Scope::public_ && scope != config::Scope::credential) {
+      out.bypass = true;
+      out.bypass_reason = "jwt_" + std::string(to_string(err));
+      return out;
+    }
+  }
+  switch (scope) {
+    case config::Scope::public_:
+      out.key_part = "public";
+      break;
+    case config::Scope::credential:
+      if (!out.credential || key_secret.empty()) {
+        out.bypass = true;
+        out.bypass_reason = "no_credential";
+        break;
+      }
+      out.key_part = "cred:" + hmac_sha256_hex(key_secret, out.credential->value);
+      break;
+    case config::Scope::user:
+    case config::Scope::tenant: {
+      if (!out.credential) {
+        out.bypass = true;
+        out.bypass_reason = "no_credential";
+        break;
+      }
+      if (!out.claims) {
+        out.bypass = true;
+        out.bypass_reason = "jwt_unverified";
+        break;
+      }
+      const std::string& v = scope == config::Scope::user ? out.claims->user : out.claims->tenant;
+      if (v.empty()) {
+        out.bypass = true;
+        out.bypass_reason = "missing_claim";
+        break;
+      }
+      // A user can belong to several tenants (switch-org): a user entry is per user *in* a tenant.
+      if (scope == config::Scope::user && !out.claims->tenant.empty())
+        out.key_part = "user:" + out.claims->tenant + ":" + v;
+      else
+        out.key_part = (scope == config::Scope::user ? "user:" : "tenant:") + v;
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace orc::identity

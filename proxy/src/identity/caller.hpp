@@ -1,0 +1,49 @@
+// Who is calling: the credential found where the rulebook's `identity` says, and what each cache scope keys
+// on. Raw credentials stay inside this module: everything it hands out is an HMAC or a verified claim.
+#pragma once
+
+#include <ctime>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/rule_config.hpp"
+#include "identity/jwt_verifier.hpp"
+
+namespace orc::identity {
+
+using HeaderLookup = std::function<std::optional<std::string_view>(std::string_view name)>;
+
+struct FoundCredential {
+  std::string value;  // raw: never log it, never store it
+  config::CredentialSource source;
+  std::string describe() const;  // "header Authorization", "cookie or_access", "query token"
+};
+
+std::optional<FoundCredential> find_credential(const config::IdentityConfig& id, const HeaderLookup& headers,
+                                               std::string_view query);
+// The token inside a credential ("Bearer x" -> "x"; a cookie or query value as is).
+std::string_view bearer_token(std::string_view credential);
+std::optional<std::string_view> cookie_value(std::string_view cookie_header, std::string_view name);
+
+// Lower-case hex HMAC-SHA256.
+std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+std::string sha256_hex(std::string_view data);
+
+struct ScopeIdentity {
+  bool bypass = false;        // the request cannot be cached under this scope (no or bad credential)
+  std::string bypass_reason;  // closed set: no_credential, jwt_<JwtError>, missing_claim
+  std::string key_part;  // what enters the cache key: "public", "cred:<hmac>", "user:<id>", "tenant:<id>"
+  std::string credential_fingerprint;  // first 12 hex digits of the credential's HMAC (for explain / logs)
+  std::optional<FoundCredential> credential;
+  std::optional<VerifiedClaims> claims;  // when a JWT verified
+};
+
+// Resolves `scope` for one request. `verifier` may be null when no JWT verification is configured.
+ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& id,
+                            const JwtVerifier* verifier, std::string_view key_secret,
+                            const HeaderLookup& headers, std::string_view query,
+                            long long now = static_cast<long long>(std::time(nullptr)));
+
+}  // namespace orc::identity

@@ -1,0 +1,219 @@
+// JWT verification with OpenSSL (RS256 / HS256) and Boost.JSON for the header and claims.
+#include "identity/jwt_verifier.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <stdexcept>
+
+namespace orc::identity {
+
+namespace json = boost::json;
+
+std::string_view to_string(JwtError e) {
+  switch (e) {
+    case JwtError::none:
+      return "ok";
+    case JwtError::malformed:
+      return "malformed";
+    case JwtError::wrong_algorithm:
+      return "wrong_algorithm";
+    case JwtError::bad_signature:
+      return "bad_signature";
+    case JwtError::expired:
+      return "expired";
+    case JwtError::not_yet_valid:
+      return "not_yet_valid";
+    case JwtError::wrong_issuer:
+      return "wrong_issuer";
+    case JwtError::wrong_audience:
+      return "wrong_audience";
+    case JwtError::not_access_token:
+      return "not_access_token";
+  }
+  return "malformed";
+}
+
+std::optional<std::string> base64url_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-')
+      v = 62;
+    else if (c == '_')
+      v = 63;
+    else
+      return std::nullopt;
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xFF);
+    }
+  }
+  if (bits >= 6) return std::nullopt;  // a lone trailing character cannot encode a byte
+  return out;
+}
+
+std::string base64url_encode(std::string_view in) {
+  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += table[(buffer >> bits) & 0x3F];
+    }
+  }
+  if (bits > 0) out += table[(buffer << (6 - bits)) & 0x3F];
+  return out;
+}
+
+struct JwtVerifier::Key {
+  EVP_PKEY* pkey = nullptr;
+  std::string secret;
+  ~Key() { EVP_PKEY_free(pkey); }
+};
+
+JwtVerifier::JwtVerifier(const config::JwtConfig& cfg) : cfg_(cfg), key_(std::make_unique<Key>()) {
+  if (cfg.algorithm == "HS256") {
+    if (cfg.secret.empty()) throw std::runtime_error("identity.jwt: HS256 needs a secret");
+    key_->secret = cfg.secret;
+    return;
+  }
+  FILE* f = std::fopen(cfg.public_key_file.c_str(), "rb");
+  if (!f) throw std::runtime_error("identity.jwt.public_key_file: cannot read '" + cfg.public_key_file + "'");
+  key_->pkey = PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  if (!key_->pkey || EVP_PKEY_base_id(key_->pkey) != EVP_PKEY_RSA)
+    throw std::runtime_error("identity.jwt.public_key_file: '" + cfg.public_key_file +
+                             "' is not a PEM RSA public key");
+}
+
+JwtVerifier::~JwtVerifier() = default;
+
+namespace {
+
+std::optional<json::object> parse_object(std::string_view b64) {
+  auto raw = base64url_decode(b64);
+  if (!raw) return std::nullopt;
+  boost::system::error_code ec;
+  auto v = json::parse(*raw, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return v.as_object();
+}
+
+std::optional<long long> number_claim(const json::object& o, std::string_view name) {
+  auto it = o.find(name);
+  if (it == o.end()) return std::nullopt;
+  if (it->value().is_int64()) return it->value().as_int64();
+  if (it->value().is_uint64()) return static_cast<long long>(it->value().as_uint64());
+  if (it->value().is_double()) return static_cast<long long>(it->value().as_double());
+  return std::nullopt;
+}
+
+std::string string_claim(const json::object& o, std::string_view name) {
+  auto it = o.find(name);
+  if (it == o.end()) return {};
+  if (it->value().is_string()) return std::string(it->value().as_string());
+  if (it->value().is_int64()) return std::to_string(it->value().as_int64());
+  if (it->value().is_uint64()) return std::to_string(it->value().as_uint64());
+  return {};
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+std::optional<VerifiedClaims> JwtVerifier::verify(std::string_view token, long long now,
+                                                  JwtError& error) const {
+  error = JwtError::malformed;
+  auto dot1 = token.find('.');
+  if (dot1 == std::string_view::npos) return std::nullopt;
+  auto dot2 = token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
+    return std::nullopt;
+  auto header = parse_object(token.substr(0, dot1));
+  auto claims = parse_object(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  auto signature = base64url_decode(token.substr(dot2 + 1));
+  if (!header || !claims || !signature) return std::nullopt;
+
+  // The algorithm is the configured one, never the token's choice (no "none", no RS/HS confusion).
+  if (string_claim(*header, "alg") != cfg_.algorithm) {
+    error = JwtError::wrong_algorithm;
+    return std::nullopt;
+  }
+  std::string_view signing_input = token.substr(0, dot2);
+  bool valid = false;
+  if (cfg_.algorithm == "HS256") {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    HMAC(EVP_sha256(), key_->secret.data(), static_cast<int>(key_->secret.size()),
+         reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac, &mac_len);
+    valid = constant_time_equal(std::string_view(reinterpret_cast<char*>(mac), mac_len), *signature);
+  } else {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    valid = ctx && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key_->pkey) == 1 &&
+            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature->data()),
+                             signature->size(), reinterpret_cast<const unsigned char*>(signing_input.data()),
+                             signing_input.size()) == 1;
+    EVP_MD_CTX_free(ctx);
+  }
+  if (!valid) {
+    error = JwtError::bad_signature;
+    return std::nullopt;
+  }
+  const long long leeway = cfg_.leeway.count() / 1000;
+  auto exp = number_claim(*claims, "exp");
+  if (!exp || now > *exp + leeway) {  // a token without exp never expires: refuse it
+    error = JwtError::expired;
+    return std::nullopt;
+  }
+  if (auto nbf = number_claim(*claims, "nbf"); nbf && now + leeway < *nbf) {
+    error = JwtError::not_yet_valid;
+    return std::nullopt;
+  }
+  if (!cfg_.issuer.empty() && string_claim(*claims, "iss") != cfg_.issuer) {
+    error = JwtError::wrong_issuer;
+    return std::nullopt;
+  }
+  if (!cfg_.audience.empty()) {
+    bool ok = string_claim(*claims, "aud") == cfg_.audience;
+    if (auto it = claims->find("aud"); it != claims->end() && it->value().is_array())
+      for (const auto& a : it->value().as_array())
+        if (a.is_string() && a.as_string() == cfg_.audience) ok = true;
+    if (!ok) {
+      error = JwtError::wrong_audience;
+      return std::nullopt;
+    }
+  }
+  if (!string_claim(*claims, "type").empty()) {
+    error = JwtError::not_access_token;
+    return std::nullopt;
+  }
+  error = JwtError::none;
+  return VerifiedClaims{string_claim(*claims, cfg_.user_claim), string_claim(*claims, cfg_.tenant_claim),
+                        *exp};
+}
+
+}  // namespace orc::identity

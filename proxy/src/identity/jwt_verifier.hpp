@@ -1,0 +1,56 @@
+// Verifies the JWTs the backend issues (RS256 or HS256) with OpenSSL, so `user` and `tenant` scopes can key
+// on claims the proxy has checked itself: signature, exp, nbf, and optionally iss and aud. Tokens with a
+// `type` claim (OpenRisk's MFA_REQUIRED / MFA_ENROLLMENT step tokens) are refused: only access tokens
+// identify.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/rule_config.hpp"
+
+namespace orc::identity {
+
+enum class JwtError {
+  none,
+  malformed,        // not three base64url parts of JSON
+  wrong_algorithm,  // alg differs from the configured one (never "none")
+  bad_signature,
+  expired,
+  not_yet_valid,
+  wrong_issuer,
+  wrong_audience,
+  not_access_token,  // carries a `type` claim (e.g. the backend's MFA step tokens): not a session
+};
+std::string_view to_string(JwtError e);
+
+struct VerifiedClaims {
+  std::string user;    // the configured user claim; may be empty when absent
+  std::string tenant;  // the configured tenant claim; may be empty when absent
+  long long exp = 0;
+};
+
+class JwtVerifier {
+ public:
+  // Loads the key material; throws std::runtime_error with a readable reason (startup / reload only).
+  explicit JwtVerifier(const config::JwtConfig& cfg);
+  ~JwtVerifier();
+  JwtVerifier(const JwtVerifier&) = delete;
+  JwtVerifier& operator=(const JwtVerifier&) = delete;
+
+  // `now` in seconds since the epoch (injectable for tests).
+  std::optional<VerifiedClaims> verify(std::string_view token, long long now, JwtError& error) const;
+
+ private:
+  struct Key;
+  config::JwtConfig cfg_;
+  std::unique_ptr<Key> key_;
+};
+
+// base64url without padding (RFC 7515 section 2); empty on invalid input.
+std::optional<std::string> base64url_decode(std::string_view in);
+std::string base64url_encode(std::string_view in);
+
+}  // namespace orc::identity

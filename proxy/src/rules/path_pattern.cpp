@@ -1,0 +1,148 @@
+// Path patterns of the rulebook and request-path normalisation.
+#include "rules/path_pattern.hpp"
+
+#include <cctype>
+#include <unordered_set>
+
+namespace orc::rules {
+
+namespace {
+
+bool identifier(std::string_view s) {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool unreserved(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+// Decodes %XX only where it stands for an unreserved character (RFC 3986 section 6.2.2.2); other escapes
+// stay, upper-cased, so "/" encoded as %2F never becomes a separator.
+std::string normalise_segment(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      char c = static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      if (unreserved(c)) {
+        out += c;
+      } else {
+        out += '%';
+        out += static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 1])));
+        out += static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 2])));
+      }
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool PathPattern::has_param(std::string_view name) const {
+  for (const auto& s : segments)
+    if (s.kind == Segment::Kind::param && s.text == name) return true;
+  return false;
+}
+
+std::string PathPattern::shape() const {
+  std::string out;
+  for (const auto& s : segments) {
+    out += '/';
+    if (s.kind == Segment::Kind::literal) out += s.text;
+    if (s.kind == Segment::Kind::param) out += ':';
+    if (s.kind == Segment::Kind::rest) out += "**";
+  }
+  return out.empty() ? "/" : out;
+}
+
+std::optional<PathPattern> parse_path_pattern(std::string_view text, std::string& error) {
+  if (text.empty() || text.front() != '/') {
+    error = "a path starting with '/'";
+    return std::nullopt;
+  }
+  PathPattern p;
+  std::unordered_set<std::string> names;
+  std::string_view rest = text.substr(1);
+  while (!rest.empty()) {
+    auto slash = rest.find('/');
+    std::string_view seg = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    if (seg.empty()) {
+      if (rest.empty()) break;  // a trailing slash
+      error = "no empty segment ('//') in a path pattern";
+      return std::nullopt;
+    }
+    if (!p.segments.empty() && p.segments.back().kind == Segment::Kind::rest) {
+      error = "'**' only as the last segment";
+      return std::nullopt;
+    }
+    if (seg == "**") {
+      p.segments.push_back({Segment::Kind::rest, ""});
+    } else if (seg.front() == ':') {
+      std::string name(seg.substr(1));
+      if (!identifier(name)) {
+        error = "a parameter name after ':' (letters, digits, '_'), got '" + std::string(seg) + "'";
+        return std::nullopt;
+      }
+      if (!names.insert(name).second) {
+        error = "each parameter name once, but ':" + name + "' appears twice";
+        return std::nullopt;
+      }
+      p.segments.push_back({Segment::Kind::param, name});
+    } else {
+      std::string literal = normalise_segment(seg);  // decoded first: "%2e%2e" is a dot segment too
+      if (seg.find('*') != std::string_view::npos || seg.find(':') != std::string_view::npos ||
+          seg.find('?') != std::string_view::npos || literal == "." || literal == "..") {
+        error = "literal segments without '*', ':', '?' or dot segments, got '" + std::string(seg) + "'";
+        return std::nullopt;
+      }
+      p.segments.push_back({Segment::Kind::literal, std::move(literal)});
+    }
+  }
+  return p;
+}
+
+std::optional<std::vector<std::string>> split_request_path(std::string_view path) {
+  std::vector<std::string> out;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    auto slash = path.find('/');
+    std::string seg = normalise_segment(path.substr(0, slash));
+    if (seg == "." || seg == "..") return std::nullopt;
+    out.push_back(std::move(seg));
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
+  }
+  return out;
+}
+
+std::string join_path(const std::vector<std::string>& segments) {
+  if (segments.empty()) return "/";
+  std::string out;
+  for (const auto& s : segments) {
+    out += '/';
+    out += s;
+  }
+  return out;
+}
+
+}  // namespace orc::rules

@@ -1,0 +1,129 @@
+// Tag templates: parsing, rendering and the glob overlap used by the rulebook checks.
+#include "rules/tag_template.hpp"
+
+#include <functional>
+
+namespace orc::rules {
+
+bool TagTemplate::uses(TemplatePart::Kind k) const {
+  for (const auto& p : parts)
+    if (p.kind == k) return true;
+  return false;
+}
+
+std::string TagTemplate::glob() const {
+  std::string out;
+  for (const auto& p : parts) {
+    if (p.kind == TemplatePart::Kind::literal)
+      out += p.text;
+    else if (out.empty() || out.back() != '*')
+      out += '*';
+  }
+  return out;
+}
+
+std::optional<TagTemplate> parse_tag_template(std::string_view text, std::string& error) {
+  TagTemplate t;
+  t.source = std::string(text);
+  if (text.empty()) {
+    error = "a non-empty tag";
+    return std::nullopt;
+  }
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == '}') {
+      error = "'{' before '}' in '" + std::string(text) + "'";
+      return std::nullopt;
+    }
+    if (text[i] != '{') {
+      auto next = text.find_first_of("{}", i);
+      t.parts.push_back({TemplatePart::Kind::literal, std::string(text.substr(i, next - i))});
+      i = next == std::string_view::npos ? text.size() : next;
+      continue;
+    }
+    auto close = text.find('}', i);
+    if (close == std::string_view::npos) {
+      error = "a closing '}' in '" + std::string(text) + "'";
+      return std::nullopt;
+    }
+    std::string name(text.substr(i + 1, close - i - 1));
+    if (name.empty() || name.find('{') != std::string::npos) {
+      error = "a placeholder name inside '{}' in '" + std::string(text) + "'";
+      return std::nullopt;
+    }
+    if (name == "tenant")
+      t.parts.push_back({TemplatePart::Kind::tenant, ""});
+    else if (name == "user")
+      t.parts.push_back({TemplatePart::Kind::user, ""});
+    else if (name.rfind("query.", 0) == 0 && name.size() > 6)
+      t.parts.push_back({TemplatePart::Kind::query, name.substr(6)});
+    else
+      t.parts.push_back({TemplatePart::Kind::param, name});
+    i = close + 1;
+  }
+  return t;
+}
+
+std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name)
+      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> render(const TagTemplate& t, const TagContext& ctx) {
+  std::string out;
+  for (const auto& p : t.parts) {
+    switch (p.kind) {
+      case TemplatePart::Kind::literal:
+        out += p.text;
+        break;
+      case TemplatePart::Kind::param:
+        if (ctx.params)
+          for (const auto& [k, v] : *ctx.params)
+            if (k == p.text) out += v;
+        break;
+      case TemplatePart::Kind::query:
+        if (auto v = query_value(ctx.query, p.text)) out += *v;
+        break;
+      case TemplatePart::Kind::tenant:
+        if (ctx.tenant.empty()) return std::nullopt;
+        out += ctx.tenant;
+        break;
+      case TemplatePart::Kind::user:
+        if (ctx.user.empty()) return std::nullopt;
+        out += ctx.user;
+        break;
+    }
+  }
+  return out;
+}
+
+bool globs_intersect(std::string_view a, std::string_view b) {
+  // memo[i][j]: 0 unknown, 1 false, 2 true. Tags are short, so the table is small.
+  std::vector<std::vector<char>> memo(a.size() + 1, std::vector<char>(b.size() + 1, 0));
+  std::function<bool(std::size_t, std::size_t)> f = [&](std::size_t i, std::size_t j) -> bool {
+    char& m = memo[i][j];
+    if (m) return m == 2;
+    bool r;
+    if (i == a.size() && j == b.size())
+      r = true;
+    else if (i < a.size() && a[i] == '*')
+      r = f(i + 1, j) || (j < b.size() && f(i, j + 1));
+    else if (j < b.size() && b[j] == '*')
+      r = f(i, j + 1) || (i < a.size() && f(i + 1, j));
+    else
+      r = i < a.size() && j < b.size() && a[i] == b[j] && f(i + 1, j + 1);
+    m = r ? 2 : 1;
+    return r;
+  };
+  return f(0, 0);
+}
+
+}  // namespace orc::rules

@@ -1,0 +1,258 @@
+// Unit tests for app/explain: what the proxy would do with one request, as text and as --json.
+#include "app/explain.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <ctime>
+#include <sstream>
+
+#include "identity/caller.hpp"
+#include "test_helpers.hpp"
+
+namespace orc::app {
+namespace {
+
+namespace json = boost::json;
+
+class Explain : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto pem = test::rsa_key().write_public_pem(dir_.file("jwt.pem"));
+    auto path = dir_.write("openrisk-cache.yaml", R"(cache:
+  key_secret: test-key-secret
+identity:
+  credential: [{header: Authorization}]
+  jwt:
+    algorithm: RS256
+    public_key_file: ')" + pem + R"('
+    issuer: openrisk
+rules:
+  - name: risk-read
+    match: { method: GET, path: /api/v1/risks/:id }
+    cache:
+      ttl: 5m
+      scope: tenant
+      key: { query: [expand] }
+      tags: ["risk:{tenant}:{id}", "risks:{tenant}"]
+  - name: risk-write
+    match: { method: [PUT, PATCH, DELETE], path: /api/v1/risks/:id }
+    invalidate: ["risk:{tenant}:{id}", "risks:{tenant}"]
+  - name: login
+    match: { path: /auth/** }
+    pass: true
+  - name: events
+    match: { method: GET, path: /api/v1/events/stream }
+    stream: true
+)");
+    loaded_ = load_all(path);
+    std::string diags;
+    for (const auto& d : loaded_.errors) diags += d.to_string() + "\n";
+    for (const auto& d : loaded_.warnings) diags += d.to_string() + "\n";
+    ASSERT_TRUE(loaded_.ok()) << diags;
+    ASSERT_TRUE(loaded_.warnings.empty()) << diags;
+    ASSERT_TRUE(loaded_.verifier);
+    long long exp = static_cast<long long>(std::time(nullptr)) + 3600;
+    token_ = test::rs256_token(test::rsa_key(), R"({"sub":"u-3","tenant_id":"t-7","iss":"openrisk","exp":)" +
+                                                    std::to_string(exp) + "}");
+    forged_ =
+        test::rs256_token(test::other_rsa_key(), R"({"sub":"u-3","tenant_id":"t-7","iss":"openrisk","exp":)" +
+                                                     std::to_string(exp) + "}");
+  }
+
+  std::string text(const std::string& method, const std::string& url, const std::string& token) const {
+    return run(method, url, token, false);
+  }
+  json::object object(const std::string& method, const std::string& url, const std::string& token) const {
+    auto out = run(method, url, token, true);
+    boost::system::error_code ec;
+    auto v = json::parse(out, ec);
+    EXPECT_FALSE(ec) << out;
+    EXPECT_TRUE(v.is_object()) << out;
+    return v.is_object() ? v.as_object() : json::object{};
+  }
+
+  std::string run(const std::string& method, const std::string& url, const std::string& token,
+                  bool as_json) const {
+    ExplainRequest req;
+    req.method = method;
+    req.url = url;
+    if (!token.empty()) req.headers.emplace_back("Authorization", "Bearer " + token);
+    req.json = as_json;
+    std::ostringstream out;
+    EXPECT_EQ(explain(loaded_, req, out), 0);
+    std::string s = out.str();
+    if (!token.empty()) {
+      EXPECT_EQ(s.find(token), std::string::npos) << "the raw credential leaked:\n" << s;
+      EXPECT_EQ(s.find(token.substr(token.rfind('.') + 1)), std::string::npos) << "the signature leaked:\n"
+                                                                               << s;
+    }
+    return s;
+  }
+
+  static std::string str(const json::value& v) {
+    return v.is_string() ? std::string(v.as_string()) : "(not a string)";
+  }
+
+  test::TempDir dir_;
+  Loaded loaded_;
+  std::string token_, forged_;
+};
+
+bool has_line(const std::string& text, const std::string& line) {
+  return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
+}
+
+TEST_F(Explain, CachedReadAsText) {
+  auto out = text("get", "/api/v1/risks/42?expand=owner&utm=x", token_);
+  EXPECT_TRUE(has_line(out, "request             GET /api/v1/risks/42?expand=owner&utm=x")) << out;
+  EXPECT_TRUE(has_line(out, "rule                risk-read")) << out;
+  EXPECT_TRUE(has_line(out, "defined_at          " + dir_.file("openrisk-cache.yaml") + ":10:5")) << out;
+  EXPECT_TRUE(has_line(out, "action              cache")) << out;
+  EXPECT_TRUE(has_line(out, "scope               tenant")) << out;
+  EXPECT_TRUE(has_line(out, "ttl                 5m")) << out;
+  EXPECT_TRUE(has_line(out, "cacheable           true")) << out;
+  EXPECT_TRUE(has_line(out, "params              id=42")) << out;
+  std::string fp = identity::hmac_sha256_hex("test-key-secret", "Bearer " + token_).substr(0, 12);
+  EXPECT_TRUE(has_line(out, "identity            header Authorization, hmac " + fp +
+                                "...; jwt verified (user u-3, tenant t-7)"))
+      << out;
+  EXPECT_TRUE(has_line(out, "key material")) << out;
+  EXPECT_TRUE(has_line(out, "    path=/api/v1/risks/42")) << out;
+  EXPECT_TRUE(has_line(out, "    query=expand=owner")) << out;
+  EXPECT_TRUE(has_line(out, "    scope=tenant:t-7")) << out;
+  EXPECT_TRUE(has_line(out, "tags                risk:t-7:42, risks:t-7")) << out;
+  EXPECT_NE(out.find("\nkey                 orc:e:"), std::string::npos) << out;
+}
+
+TEST_F(Explain, CachedReadAsJson) {
+  auto o = object("GET", "http://api.example.com/api/v1/risks/42?expand=owner", token_);
+  EXPECT_EQ(str(o["rule"]), "risk-read");
+  EXPECT_EQ(str(o["action"]), "cache");
+  EXPECT_EQ(str(o["scope"]), "tenant");
+  EXPECT_EQ(str(o["ttl"]), "5m");
+  ASSERT_TRUE(o["cacheable"].is_bool());
+  EXPECT_TRUE(o["cacheable"].as_bool());
+  EXPECT_EQ(str(o["request"].as_object()["path"]), "/api/v1/risks/42");
+  EXPECT_EQ(str(o["request"].as_object()["query"]), "expand=owner");
+  EXPECT_EQ(str(o["params"].as_object()["id"]), "42");
+  auto key = str(o["key"]);
+  EXPECT_EQ(key.size(), std::string("orc:e:").size() + 64) << key;
+  EXPECT_EQ(key.rfind("orc:e:", 0), 0u) << key;
+  EXPECT_NE(str(o["key_material"]).find("scope=tenant:t-7\n"), std::string::npos);
+  ASSERT_TRUE(o["tags"].is_array());
+  EXPECT_EQ(o["tags"].as_array(), (json::array{"risk:t-7:42", "risks:t-7"}));
+  auto& id = o["identity"].as_object();
+  EXPECT_EQ(str(id["credential_from"]), "header Authorization");
+  EXPECT_EQ(str(id["credential_hmac_prefix"]).size(), 12u);
+  EXPECT_EQ(str(id["jwt"]), "verified");
+  EXPECT_EQ(str(id["user"]), "u-3");
+  EXPECT_EQ(str(id["tenant"]), "t-7");
+}
+
+TEST_F(Explain, EquivalentReadsShareTheKey) {
+  auto a = object("GET", "/api/v1/risks/42?expand=owner&utm=1", token_);
+  auto b = object("HEAD", "/api/v1/risks//42/?utm=2&expand=owner", token_);
+  EXPECT_EQ(str(a["key"]), str(b["key"]));
+  auto other_id = object("GET", "/api/v1/risks/43?expand=owner", token_);
+  EXPECT_NE(str(a["key"]), str(other_id["key"]));
+}
+
+TEST_F(Explain, ReadWithAnUnverifiableToken) {
+  auto o = object("GET", "/api/v1/risks/42", forged_);
+  EXPECT_EQ(str(o["rule"]), "risk-read");
+  ASSERT_TRUE(o["cacheable"].is_bool());
+  EXPECT_FALSE(o["cacheable"].as_bool());
+  EXPECT_EQ(str(o["why"]), "bypass: jwt_bad_signature");
+  EXPECT_FALSE(o.contains("key"));
+  EXPECT_FALSE(o.contains("tags"));
+  EXPECT_EQ(str(o["identity"].as_object()["jwt"]), "not verified");
+  EXPECT_FALSE(o["identity"].as_object().contains("tenant"));
+
+  auto out = text("GET", "/api/v1/risks/42", forged_);
+  EXPECT_TRUE(has_line(out, "cacheable           false")) << out;
+  EXPECT_TRUE(has_line(out, "why                 bypass: jwt_bad_signature")) << out;
+  EXPECT_EQ(out.find("key material"), std::string::npos) << out;
+}
+
+TEST_F(Explain, ReadWithoutACredential) {
+  auto o = object("GET", "/api/v1/risks/42", "");
+  EXPECT_FALSE(o["cacheable"].as_bool());
+  EXPECT_EQ(str(o["why"]), "bypass: no_credential");
+  EXPECT_TRUE(o["identity"].as_object()["credential_from"].is_null());
+  auto out = text("GET", "/api/v1/risks/42", "");
+  EXPECT_TRUE(has_line(out, "identity            no credential")) << out;
+}
+
+TEST_F(Explain, QueryOutsideTheKeyWithNoBypassIsStillCacheable) {
+  auto o = object("GET", "/api/v1/risks/42?page=9", token_);
+  EXPECT_TRUE(o["cacheable"].as_bool());
+  EXPECT_NE(str(o["key_material"]).find("\nquery=\n"), std::string::npos) << str(o["key_material"]);
+}
+
+TEST_F(Explain, Write) {
+  auto o = object("PUT", "/api/v1/risks/42", token_);
+  EXPECT_EQ(str(o["rule"]), "risk-write");
+  EXPECT_EQ(str(o["action"]), "invalidate");
+  EXPECT_EQ(o["purges_tags"].as_array(), (json::array{"risk:t-7:42", "risks:t-7"}));
+  EXPECT_EQ(o["purges_entries_of"].as_array(), (json::array{"risk-read"}));
+  EXPECT_EQ(str(o["also_purges_get_of"]), "risk-read");
+  EXPECT_FALSE(o.contains("cacheable"));
+  EXPECT_FALSE(o.contains("key"));
+
+  auto out = text("DELETE", "/api/v1/risks/42", token_);
+  EXPECT_TRUE(has_line(out, "action              invalidate")) << out;
+  EXPECT_TRUE(has_line(out, "purges_tags         risk:t-7:42, risks:t-7")) << out;
+  EXPECT_TRUE(has_line(out, "purges_entries_of   risk-read")) << out;
+  EXPECT_TRUE(has_line(out, "also_purges_get_of  risk-read")) << out;
+}
+
+TEST_F(Explain, WriteWithoutAVerifiedTokenShowsTheTemplates) {
+  auto o = object("PATCH", "/api/v1/risks/42", forged_);
+  EXPECT_EQ(o["purges_tags"].as_array(), (json::array{"risk:{tenant}:{id} (needs a verified JWT)",
+                                                      "risks:{tenant} (needs a verified JWT)"}));
+}
+
+TEST_F(Explain, PassRoute) {
+  auto o = object("POST", "/auth/login", token_);
+  EXPECT_EQ(str(o["rule"]), "login");
+  EXPECT_EQ(str(o["action"]), "pass");
+  EXPECT_EQ(str(o["why"]), "forwarded untouched and never cached");
+  EXPECT_EQ(str(o["params"].as_object()["**"]), "login");
+  EXPECT_FALSE(o.contains("key"));
+  auto out = text("POST", "/auth/login", token_);
+  EXPECT_TRUE(has_line(out, "rule                login")) << out;
+  EXPECT_TRUE(has_line(out, "action              pass")) << out;
+  EXPECT_TRUE(has_line(out, "why                 forwarded untouched and never cached")) << out;
+}
+
+TEST_F(Explain, StreamRoute) {
+  auto o = object("GET", "/api/v1/events/stream", token_);
+  EXPECT_EQ(str(o["rule"]), "events");
+  EXPECT_EQ(str(o["action"]), "stream");
+  EXPECT_EQ(str(o["why"]), "forwarded without buffering and never cached");
+  auto out = text("GET", "/api/v1/events/stream", token_);
+  EXPECT_TRUE(has_line(out, "action              stream")) << out;
+}
+
+TEST_F(Explain, NoMatch) {
+  auto o = object("GET", "/nothing/here?x=1", token_);
+  EXPECT_TRUE(o["rule"].is_null());
+  EXPECT_EQ(str(o["action"]), "pass");
+  EXPECT_EQ(str(o["why"]), "no rule matches: the request is forwarded and never cached");
+  EXPECT_FALSE(o.contains("identity"));
+  auto out = text("GET", "/nothing/here?x=1", token_);
+  EXPECT_TRUE(has_line(out, "request             GET /nothing/here?x=1")) << out;
+  EXPECT_TRUE(has_line(out, "rule                -")) << out;
+  EXPECT_TRUE(has_line(out, "why                 no rule matches: the request is forwarded and never cached"))
+      << out;
+}
+
+TEST_F(Explain, WriteMethodOnACacheRuleIsNotServedFromTheCache) {
+  // POST matches no rule of /api/v1/risks/:id (risk-read is GET only, risk-write has no POST).
+  auto o = object("POST", "/api/v1/risks/42", token_);
+  EXPECT_TRUE(o["rule"].is_null());
+}
+
+}  // namespace
+}  // namespace orc::app

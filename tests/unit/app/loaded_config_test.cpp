@@ -1,0 +1,82 @@
+// Unit tests for app/loaded_config: one file read, compiled and checked, with every error and warning.
+#include "app/loaded_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include "test_helpers.hpp"
+
+namespace orc::app {
+namespace {
+
+std::string diagnostics(const Loaded& l) {
+  std::string out;
+  for (const auto& d : l.errors) out += d.to_string() + "\n";
+  for (const auto& d : l.warnings) out += d.to_string() + "\n";
+  return out;
+}
+
+TEST(LoadAll, ValidFileGivesConfigRulebookAndVerifier) {
+  test::TempDir dir;
+  auto pem = test::rsa_key().write_public_pem(dir.file("jwt.pem"));
+  auto path = dir.write(
+      "c.yaml", "identity: { jwt: { algorithm: RS256, public_key_file: '" + pem +
+                    "' } }\nrules:\n  - { name: r, match: { path: /r }, cache: { scope: user, ttl: 0 } }\n");
+  auto l = load_all(path);
+  ASSERT_TRUE(l.ok()) << diagnostics(l);
+  ASSERT_TRUE(l.config);
+  ASSERT_TRUE(l.rulebook);
+  EXPECT_TRUE(l.verifier);
+  EXPECT_EQ(l.rulebook->rules().size(), 1u);
+  // Warnings do not stop the load.
+  ASSERT_EQ(l.warnings.size(), 1u) << diagnostics(l);
+  EXPECT_EQ(l.warnings[0].to_string(), path + ":3:64: warning: rule 'r' has ttl 0: nothing is ever fresh");
+}
+
+TEST(LoadAll, NoJwtNoVerifier) {
+  test::TempDir dir;
+  auto l = load_all(dir.write("c.yaml", "rules:\n  - { name: r, match: { path: /r }, pass: true }\n"));
+  ASSERT_TRUE(l.ok()) << diagnostics(l);
+  EXPECT_FALSE(l.verifier);
+  EXPECT_TRUE(l.rulebook);
+}
+
+TEST(LoadAll, MissingFile) {
+  test::TempDir dir;
+  auto l = load_all(dir.file("absent.yaml"));
+  EXPECT_FALSE(l.ok());
+  EXPECT_FALSE(l.config);
+  EXPECT_FALSE(l.rulebook);
+  ASSERT_EQ(l.errors.size(), 1u);
+  EXPECT_EQ(l.errors[0].to_string(), dir.file("absent.yaml") + ": error: cannot read the config file");
+}
+
+TEST(LoadAll, RuleErrorsAndAnUnreadableKeyAreAllReported) {
+  test::TempDir dir;
+  auto key = dir.file("missing.pem");
+  auto path = dir.write("c.yaml", "identity:\n  jwt:\n    algorithm: RS256\n    public_key_file: '" + key +
+                                      "'\nrules:\n  - { name: r, match: { path: /r }, cache: {} }\n");
+  auto l = load_all(path);
+  EXPECT_FALSE(l.ok());
+  EXPECT_FALSE(l.config);
+  EXPECT_FALSE(l.rulebook);
+  EXPECT_FALSE(l.verifier && l.ok());
+  ASSERT_EQ(l.errors.size(), 2u) << diagnostics(l);
+  EXPECT_EQ(l.errors[0].to_string(), path +
+                                         ":6:5: error: rule 'r': scope 'credential' keys on an HMAC of the "
+                                         "credential: set 'cache.key_secret' (or cache.key_secret_file)");
+  EXPECT_EQ(l.errors[1].to_string(),
+            path + ":3:5: error: identity.jwt.public_key_file: cannot read '" + key + "'");
+}
+
+TEST(LoadAll, KeyFileThatIsNotAnRsaKey) {
+  test::TempDir dir;
+  auto key = dir.write("k.pem", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+  auto l = load_all(
+      dir.write("c.yaml", "identity: { jwt: { algorithm: RS256, public_key_file: '" + key + "' } }\n"));
+  EXPECT_FALSE(l.ok());
+  ASSERT_EQ(l.errors.size(), 1u) << diagnostics(l);
+  EXPECT_NE(l.errors[0].message.find("is not a PEM RSA public key"), std::string::npos) << diagnostics(l);
+}
+
+}  // namespace
+}  // namespace orc::app

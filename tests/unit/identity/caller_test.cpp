@@ -1,0 +1,294 @@
+// Unit tests for identity/caller: credential lookup, cookies, bearer tokens, scope resolution and HMACs.
+#include "identity/caller.hpp"
+
+#include <gtest/gtest.h>
+#include <strings.h>
+
+#include <map>
+
+#include "test_helpers.hpp"
+
+namespace orc::identity {
+namespace {
+
+using Kind = config::CredentialSource::Kind;
+
+constexpr long long kNow = 1'700'000'000;
+const std::string kKeySecret = "key-secret";
+const std::string kJwtSecret = "jwt-secret";
+
+// Case-insensitive header lookup over a fixed set.
+HeaderLookup lookup(std::map<std::string, std::string> headers) {
+  return [h = std::move(headers)](std::string_view name) -> std::optional<std::string_view> {
+    for (const auto& [k, v] : h)
+      if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0)
+        return std::string_view(v);
+    return std::nullopt;
+  };
+}
+
+config::IdentityConfig three_sources() {
+  config::IdentityConfig id;
+  id.credential = {{Kind::header, "X-Api-Key"}, {Kind::cookie, "sid"}, {Kind::query, "token"}};
+  return id;
+}
+
+TEST(FindCredential, HeaderThenCookieThenQuery) {
+  auto id = three_sources();
+  auto all = find_credential(id, lookup({{"x-api-key", "from-header"}, {"Cookie", "sid=from-cookie"}}),
+                             "token=from-query");
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->value, "from-header");
+  EXPECT_EQ(all->source.kind, Kind::header);
+  EXPECT_EQ(all->describe(), "header X-Api-Key");
+
+  auto cookie = find_credential(id, lookup({{"Cookie", "a=1; sid=from-cookie"}}), "token=from-query");
+  ASSERT_TRUE(cookie);
+  EXPECT_EQ(cookie->value, "from-cookie");
+  EXPECT_EQ(cookie->describe(), "cookie sid");
+
+  auto query = find_credential(id, lookup({{"Cookie", "other=1"}}), "a=1&token=from-query");
+  ASSERT_TRUE(query);
+  EXPECT_EQ(query->value, "from-query");
+  EXPECT_EQ(query->describe(), "query token");
+
+  EXPECT_FALSE(find_credential(id, lookup({{"Authorization", "Bearer x"}}), "tokens=1"));
+}
+
+TEST(FindCredential, BlankValuesAreSkippedAndValuesTrimmed) {
+  auto id = three_sources();
+  auto c = find_credential(id, lookup({{"X-Api-Key", "   "}, {"Cookie", "sid=  abc  "}}), "");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->value, "abc");
+  EXPECT_EQ(c->source.kind, Kind::cookie);
+  EXPECT_FALSE(find_credential(id, lookup({{"Cookie", "sid="}}), "token="));
+}
+
+TEST(FindCredential, DefaultIsTheAuthorizationHeader) {
+  config::IdentityConfig id;
+  auto c = find_credential(id, lookup({{"authorization", "Bearer t"}}), "token=q");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->value, "Bearer t");
+  EXPECT_EQ(c->describe(), "header Authorization");
+  EXPECT_FALSE(find_credential(id, lookup({}), "token=q"));
+}
+
+TEST(CookieValue, Parsing) {
+  EXPECT_EQ(cookie_value("a=1; sid=xyz ; b=2", "sid"), "xyz");
+  EXPECT_EQ(cookie_value("sid=first; sid=second", "sid"), "first");
+  EXPECT_EQ(cookie_value("  sid = spaced ", "sid"), "spaced");
+  EXPECT_EQ(cookie_value("flag; sid=v=w", "sid"), "v=w");
+  EXPECT_EQ(cookie_value("sid=", "sid"), "");
+  EXPECT_FALSE(cookie_value("sidx=1; xsid=2", "sid"));
+  EXPECT_FALSE(cookie_value("sid", "sid"));
+  EXPECT_FALSE(cookie_value("", "sid"));
+  EXPECT_FALSE(cookie_value("SID=1", "sid"));
+}
+
+TEST(BearerToken, StripsTheScheme) {
+  EXPECT_EQ(bearer_token("Bearer abc.def"), "abc.def");
+  EXPECT_EQ(bearer_token("bearer   abc"), "abc");
+  EXPECT_EQ(bearer_token("BEARER abc"), "abc");
+  EXPECT_EQ(bearer_token("abc.def"), "abc.def");
+  EXPECT_EQ(bearer_token("Basic dXNlcjpw"), "Basic dXNlcjpw");
+  EXPECT_EQ(bearer_token("Bearer "), "Bearer ");
+  EXPECT_EQ(bearer_token("Bearerabc"), "Bearerabc");
+}
+
+TEST(Hmac, Rfc4231TestCase2) {
+  EXPECT_EQ(hmac_sha256_hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Hmac, Rfc4231TestCase1) {
+  EXPECT_EQ(hmac_sha256_hex(std::string(20, '\x0b'), "Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+}
+
+TEST(Sha256, KnownVector) {
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+class ResolveScope : public ::testing::Test {
+ protected:
+  ResolveScope() : verifier_(jwt_config()) {}
+  static config::JwtConfig jwt_config() {
+    config::JwtConfig j;
+    j.enabled = true;
+    j.algorithm = "HS256";
+    j.secret = kJwtSecret;
+    j.leeway = std::chrono::seconds(0);
+    return j;
+  }
+  static std::string token(const std::string& claims) { return test::hs256_token(kJwtSecret, claims); }
+  static std::string good_token() {
+    return token(R"({"sub":"u-1","tenant_id":"t-1","exp":)" + std::to_string(kNow + 60) + "}");
+  }
+  ScopeIdentity resolve(config::Scope scope, std::map<std::string, std::string> headers,
+                        bool with_verifier = true, std::string_view key_secret = kKeySecret) {
+    return resolve_scope(scope, id_, with_verifier ? &verifier_ : nullptr, key_secret,
+                         lookup(std::move(headers)), "", kNow);
+  }
+
+  config::IdentityConfig id_;
+  JwtVerifier verifier_;
+};
+
+TEST_F(ResolveScope, PublicIgnoresTheCaller) {
+  auto none = resolve(config::Scope::public_, {});
+  EXPECT_FALSE(none.bypass);
+  EXPECT_EQ(none.key_part, "public");
+  EXPECT_FALSE(none.credential);
+  // A bad token does not stop a public entry.
+  auto bad = resolve(config::Scope::public_, {{"Authorization", "Bearer not-a-jwt"}});
+  EXPECT_FALSE(bad.bypass);
+  EXPECT_EQ(bad.key_part, "public");
+  EXPECT_FALSE(bad.claims);
+}
+
+TEST_F(ResolveScope, CredentialKeysOnTheHmacOfTheWholeCredential) {
+  std::string raw = "Bearer opaque-api-token";
+  auto s = resolve(config::Scope::credential, {{"Authorization", raw}});
+  EXPECT_FALSE(s.bypass);
+  EXPECT_EQ(s.key_part, "cred:" + hmac_sha256_hex(kKeySecret, raw));
+  EXPECT_EQ(s.key_part.size(), 5u + 64u);
+  EXPECT_EQ(s.credential_fingerprint, hmac_sha256_hex(kKeySecret, raw).substr(0, 12));
+  EXPECT_EQ(s.key_part.find("opaque-api-token"), std::string::npos);
+  EXPECT_EQ(s.credential_fingerprint.find("opaque"), std::string::npos);
+  // An unverifiable JWT does not stop the credential scope either.
+  EXPECT_FALSE(s.claims);
+
+  auto other = resolve(config::Scope::credential, {{"Authorization", "Bearer another-token"}});
+  EXPECT_NE(other.key_part, s.key_part);
+  auto other_secret = resolve(config::Scope::credential, {{"Authorization", raw}}, true, "rotated");
+  EXPECT_NE(other_secret.key_part, s.key_part);
+}
+
+TEST_F(ResolveScope, CredentialWithoutACredentialOrSecretBypasses) {
+  auto none = resolve(config::Scope::credential, {});
+  EXPECT_TRUE(none.bypass);
+  EXPECT_EQ(none.bypass_reason, "no_credential");
+  EXPECT_EQ(none.key_part, "");
+
+  auto no_secret = resolve(config::Scope::credential, {{"Authorization", "Bearer x"}}, true, "");
+  EXPECT_TRUE(no_secret.bypass);
+  EXPECT_EQ(no_secret.bypass_reason, "no_credential");
+  EXPECT_EQ(no_secret.credential_fingerprint, "");
+  EXPECT_EQ(no_secret.key_part, "");
+}
+
+TEST_F(ResolveScope, UserAndTenantKeyOnVerifiedClaims) {
+  std::string t = good_token();
+  auto user = resolve(config::Scope::user, {{"Authorization", "Bearer " + t}});
+  EXPECT_FALSE(user.bypass) << user.bypass_reason;
+  EXPECT_EQ(user.key_part, "user:t-1:u-1");  // a user entry is per user in a tenant
+  ASSERT_TRUE(user.claims);
+  EXPECT_EQ(user.claims->tenant, "t-1");
+  auto tenant = resolve(config::Scope::tenant, {{"Authorization", "Bearer " + t}});
+  EXPECT_FALSE(tenant.bypass) << tenant.bypass_reason;
+  EXPECT_EQ(tenant.key_part, "tenant:t-1");
+  // A bare token (no "Bearer ") verifies too.
+  EXPECT_EQ(resolve(config::Scope::tenant, {{"Authorization", t}}).key_part, "tenant:t-1");
+  for (const auto& s : {user, tenant}) {
+    EXPECT_EQ(s.key_part.find(t), std::string::npos);
+    EXPECT_EQ(s.bypass_reason.find(t), std::string::npos);
+  }
+}
+
+TEST_F(ResolveScope, UserAndTenantBypassReasons) {
+  auto none = resolve(config::Scope::tenant, {});
+  EXPECT_TRUE(none.bypass);
+  EXPECT_EQ(none.bypass_reason, "no_credential");
+
+  auto forged = resolve(
+      config::Scope::tenant,
+      {{"Authorization", "Bearer " + test::hs256_token("wrong", R"({"tenant_id":"t","exp":)" +
+                                                                    std::to_string(kNow + 60) + "}")}});
+  EXPECT_TRUE(forged.bypass);
+  EXPECT_EQ(forged.bypass_reason, "jwt_bad_signature");
+  EXPECT_EQ(forged.key_part, "");
+
+  auto expired = resolve(
+      config::Scope::user,
+      {{"Authorization", "Bearer " + token(R"({"sub":"u","exp":)" + std::to_string(kNow - 1) + "}")}});
+  EXPECT_TRUE(expired.bypass);
+  EXPECT_EQ(expired.bypass_reason, "jwt_expired");
+
+  auto garbage = resolve(config::Scope::user, {{"Authorization", "Bearer garbage"}});
+  EXPECT_EQ(garbage.bypass_reason, "jwt_malformed");
+
+  auto no_tenant = resolve(
+      config::Scope::tenant,
+      {{"Authorization", "Bearer " + token(R"({"sub":"u","exp":)" + std::to_string(kNow + 60) + "}")}});
+  EXPECT_TRUE(no_tenant.bypass);
+  EXPECT_EQ(no_tenant.bypass_reason, "missing_claim");
+
+  auto unverified = resolve(config::Scope::user, {{"Authorization", "Bearer " + good_token()}}, false);
+  EXPECT_TRUE(unverified.bypass);
+  EXPECT_EQ(unverified.bypass_reason, "jwt_unverified");
+}
+
+TEST_F(ResolveScope, CredentialNeverAppearsRawInTheKeyPart) {
+  std::string raw = "Bearer " + good_token();
+  for (auto scope :
+       {config::Scope::public_, config::Scope::credential, config::Scope::user, config::Scope::tenant}) {
+    auto s = resolve(scope, {{"Authorization", raw}});
+    EXPECT_FALSE(s.bypass) << config::to_string(scope) << ": " << s.bypass_reason;
+    EXPECT_FALSE(s.key_part.empty());
+    EXPECT_EQ(s.key_part.find(good_token()), std::string::npos) << config::to_string(scope);
+    EXPECT_EQ(s.credential_fingerprint.size(), 12u);
+    EXPECT_EQ(s.credential_fingerprint, hmac_sha256_hex(kKeySecret, raw).substr(0, 12));
+  }
+}
+
+// docs/rulebook.md section 1.3: scope `user` keys on "verified tenant claim + user claim". One user who is a
+// member of two tenants (OpenRisk: /invitations/accept) must not share user-scoped entries across tenants.
+TEST_F(ResolveScope, UserScopeKeysOnTenantAndUser) {
+  auto in_tenant = [&](const std::string& tenant) {
+    auto t =
+        token(R"({"sub":"u-1","tenant_id":")" + tenant + R"(","exp":)" + std::to_string(kNow + 60) + "}");
+    return resolve(config::Scope::user, {{"Authorization", "Bearer " + t}});
+  };
+  auto a = in_tenant("t-1");
+  auto b = in_tenant("t-2");
+  ASSERT_FALSE(a.bypass) << a.bypass_reason;
+  ASSERT_FALSE(b.bypass) << b.bypass_reason;
+  EXPECT_NE(a.key_part, b.key_part) << "user u-1 shares user-scoped entries between tenants t-1 and t-2";
+}
+
+// docs/rulebook.md section 2.1: with an empty tenant_claim, `scope: user` keys on the user alone.
+TEST_F(ResolveScope, UserScopeWithoutATenantClaimKeysOnTheUserAlone) {
+  auto cfg = jwt_config();
+  cfg.tenant_claim = "";
+  JwtVerifier single_tenant(cfg);
+  auto headers = lookup({{"Authorization", "Bearer " + good_token()}});
+  auto user = resolve_scope(config::Scope::user, id_, &single_tenant, kKeySecret, headers, "", kNow);
+  EXPECT_FALSE(user.bypass) << user.bypass_reason;
+  EXPECT_EQ(user.key_part, "user:u-1");
+  auto tenant = resolve_scope(config::Scope::tenant, id_, &single_tenant, kKeySecret, headers, "", kNow);
+  EXPECT_TRUE(tenant.bypass);
+  EXPECT_EQ(tenant.bypass_reason, "missing_claim");
+}
+
+TEST_F(ResolveScope, MfaStepTokenDoesNotIdentify) {
+  auto t = token(R"({"sub":"u-1","tenant_id":"t-1","type":"MFA_REQUIRED","exp":)" +
+                 std::to_string(kNow + 60) + "}");
+  auto s = resolve(config::Scope::user, {{"Authorization", "Bearer " + t}});
+  EXPECT_TRUE(s.bypass);
+  EXPECT_EQ(s.bypass_reason, "jwt_not_access_token");
+  EXPECT_EQ(s.key_part, "");
+}
+
+TEST_F(ResolveScope, CredentialFromTheQuery) {
+  id_.credential = {{Kind::query, "access_token"}};
+  auto s = resolve_scope(config::Scope::user, id_, &verifier_, kKeySecret, lookup({}),
+                         "x=1&access_token=" + good_token(), kNow);
+  EXPECT_FALSE(s.bypass) << s.bypass_reason;
+  EXPECT_EQ(s.key_part, "user:t-1:u-1");
+  ASSERT_TRUE(s.credential);
+  EXPECT_EQ(s.credential->describe(), "query access_token");
+}
+
+}  // namespace
+}  // namespace orc::identity

@@ -1,0 +1,130 @@
+// Unit tests for rules/path_pattern: pattern parsing, shapes and request-path normalisation.
+#include "rules/path_pattern.hpp"
+
+#include <gtest/gtest.h>
+
+namespace orc::rules {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+PathPattern parse_ok(std::string_view text) {
+  std::string error;
+  auto p = parse_path_pattern(text, error);
+  EXPECT_TRUE(p) << text << ": " << error;
+  return p ? *p : PathPattern{};
+}
+
+std::string parse_error(std::string_view text) {
+  std::string error;
+  auto p = parse_path_pattern(text, error);
+  EXPECT_FALSE(p) << text << " parsed";
+  return error;
+}
+
+TEST(PathPattern, ParsesLiteralsParamsAndRest) {
+  auto p = parse_ok("/api/v1/risks/:risk_id/**");
+  ASSERT_EQ(p.segments.size(), 5u);
+  EXPECT_EQ(p.segments[0].kind, Segment::Kind::literal);
+  EXPECT_EQ(p.segments[0].text, "api");
+  EXPECT_EQ(p.segments[2].text, "risks");
+  EXPECT_EQ(p.segments[3].kind, Segment::Kind::param);
+  EXPECT_EQ(p.segments[3].text, "risk_id");
+  EXPECT_EQ(p.segments[4].kind, Segment::Kind::rest);
+  EXPECT_EQ(p.segments[4].text, "");
+  EXPECT_TRUE(p.has_param("risk_id"));
+  EXPECT_FALSE(p.has_param("risks"));  // a literal is not a parameter
+  EXPECT_FALSE(p.has_param("id"));
+}
+
+TEST(PathPattern, ShapeIgnoresParameterNames) {
+  EXPECT_EQ(parse_ok("/api/v1/risks/:id/**").shape(), "/api/v1/risks/:/**");
+  EXPECT_EQ(parse_ok("/api/v1/risks/:x/**").shape(), parse_ok("/api/v1/risks/:id/**").shape());
+  EXPECT_NE(parse_ok("/api/:id").shape(), parse_ok("/api/id").shape());
+  EXPECT_EQ(parse_ok("/").shape(), "/");
+  EXPECT_TRUE(parse_ok("/").segments.empty());
+}
+
+TEST(PathPattern, TrailingSlashIsIgnored) {
+  auto p = parse_ok("/a/b/");
+  ASSERT_EQ(p.segments.size(), 2u);
+  EXPECT_EQ(p.shape(), "/a/b");
+}
+
+TEST(PathPattern, LiteralEscapesAreNormalisedLikeRequestPaths) {
+  auto p = parse_ok("/users/%7ebob/a%2fb");
+  ASSERT_EQ(p.segments.size(), 3u);
+  EXPECT_EQ(p.segments[0].text, "users");
+  EXPECT_EQ(p.segments[1].text, "~bob");
+  EXPECT_EQ(p.segments[2].text, "a%2Fb");
+}
+
+TEST(PathPattern, Errors) {
+  EXPECT_EQ(parse_error(""), "a path starting with '/'");
+  EXPECT_EQ(parse_error("api/v1"), "a path starting with '/'");
+  EXPECT_EQ(parse_error("/a//b"), "no empty segment ('//') in a path pattern");
+  EXPECT_EQ(parse_error("/a/**/b"), "'**' only as the last segment");
+  EXPECT_EQ(parse_error("/a/:"), "a parameter name after ':' (letters, digits, '_'), got ':'");
+  EXPECT_EQ(parse_error("/a/:1st"), "a parameter name after ':' (letters, digits, '_'), got ':1st'");
+  EXPECT_EQ(parse_error("/a/:id-x"), "a parameter name after ':' (letters, digits, '_'), got ':id-x'");
+  EXPECT_EQ(parse_error("/a/:id/b/:id"), "each parameter name once, but ':id' appears twice");
+  EXPECT_EQ(parse_error("/a/b*"), "literal segments without '*', ':', '?' or dot segments, got 'b*'");
+  EXPECT_EQ(parse_error("/a/*"), "literal segments without '*', ':', '?' or dot segments, got '*'");
+  EXPECT_EQ(parse_error("/a/b:c"), "literal segments without '*', ':', '?' or dot segments, got 'b:c'");
+  EXPECT_EQ(parse_error("/a?x=1"), "literal segments without '*', ':', '?' or dot segments, got 'a?x=1'");
+  EXPECT_EQ(parse_error("/a/./b"), "literal segments without '*', ':', '?' or dot segments, got '.'");
+  EXPECT_EQ(parse_error("/a/../b"), "literal segments without '*', ':', '?' or dot segments, got '..'");
+}
+
+// An escaped dot segment normalises to a dot segment, which no request path can contain (split_request_path
+// refuses them): the pattern must be refused like its unescaped form rather than yield a rule that never
+// matches.
+TEST(PathPattern, EscapedDotSegmentsAreErrorsToo) {
+  std::string error;
+  EXPECT_FALSE(parse_path_pattern("/a/%2e%2e/b", error)) << "parsed into a literal '..' segment";
+  EXPECT_FALSE(parse_path_pattern("/a/%2E", error)) << "parsed into a literal '.' segment";
+}
+
+TEST(PathPattern, ParamNamesMayHoldDigitsAfterTheFirstCharacter) {
+  auto p = parse_ok("/a/:v2_id");
+  EXPECT_TRUE(p.has_param("v2_id"));
+}
+
+TEST(SplitRequestPath, DropsEmptySegments) {
+  EXPECT_EQ(split_request_path("/a//b/"), (Strings{"a", "b"}));
+  EXPECT_EQ(split_request_path("/"), Strings{});
+  EXPECT_EQ(split_request_path(""), Strings{});
+  EXPECT_EQ(split_request_path("//"), Strings{});
+}
+
+TEST(SplitRequestPath, DecodesOnlyUnreservedEscapes) {
+  EXPECT_EQ(split_request_path("/%61%70%69/%7Euser"), (Strings{"api", "~user"}));
+  EXPECT_EQ(split_request_path("/a%2d%5F%2E"), (Strings{"a-_."}));
+  // A reserved or other character stays escaped (upper-cased): %2F never becomes a separator.
+  EXPECT_EQ(split_request_path("/a%2fb/c%20d"), (Strings{"a%2Fb", "c%20d"}));
+  // Not an escape: left alone.
+  EXPECT_EQ(split_request_path("/100%/%zz/%4"), (Strings{"100%", "%zz", "%4"}));
+}
+
+TEST(SplitRequestPath, RejectsDotSegments) {
+  EXPECT_FALSE(split_request_path("/a/./b"));
+  EXPECT_FALSE(split_request_path("/a/../b"));
+  EXPECT_FALSE(split_request_path("/.."));
+  EXPECT_FALSE(split_request_path("/a/.."));
+  // Escaped dots decode to dot segments and are rejected too.
+  EXPECT_FALSE(split_request_path("/a/%2e%2e/b"));
+  EXPECT_FALSE(split_request_path("/a/.%2E/b"));
+  EXPECT_FALSE(split_request_path("/a/%2E"));
+  // Dots inside a segment are fine.
+  EXPECT_EQ(split_request_path("/a/..b/.c/d."), (Strings{"a", "..b", ".c", "d."}));
+}
+
+TEST(JoinPath, JoinsSegments) {
+  EXPECT_EQ(join_path({}), "/");
+  EXPECT_EQ(join_path({"a"}), "/a");
+  EXPECT_EQ(join_path({"api", "v1", "x%2Fy"}), "/api/v1/x%2Fy");
+  EXPECT_EQ(join_path(*split_request_path("/a//%62/")), "/a/b");
+}
+
+}  // namespace
+}  // namespace orc::rules

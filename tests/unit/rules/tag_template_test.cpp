@@ -1,0 +1,126 @@
+// Unit tests for rules/tag_template: parsing, globs, rendering, query values and glob overlap.
+#include "rules/tag_template.hpp"
+
+#include <gtest/gtest.h>
+
+namespace orc::rules {
+namespace {
+
+using Kind = TemplatePart::Kind;
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+TagTemplate parse_ok(std::string_view text) {
+  std::string error;
+  auto t = parse_tag_template(text, error);
+  EXPECT_TRUE(t) << text << ": " << error;
+  return t ? *t : TagTemplate{};
+}
+
+std::string parse_error(std::string_view text) {
+  std::string error;
+  auto t = parse_tag_template(text, error);
+  EXPECT_FALSE(t) << text << " parsed";
+  return error;
+}
+
+TEST(TagTemplate, ParsesEveryPlaceholderKind) {
+  auto t = parse_ok("risk:{tenant}:{id}:{query.page}:{user}");
+  EXPECT_EQ(t.source, "risk:{tenant}:{id}:{query.page}:{user}");
+  ASSERT_EQ(t.parts.size(), 8u);
+  EXPECT_EQ(t.parts[0].kind, Kind::literal);
+  EXPECT_EQ(t.parts[0].text, "risk:");
+  EXPECT_EQ(t.parts[1].kind, Kind::tenant);
+  EXPECT_EQ(t.parts[2].kind, Kind::literal);
+  EXPECT_EQ(t.parts[2].text, ":");
+  EXPECT_EQ(t.parts[3].kind, Kind::param);
+  EXPECT_EQ(t.parts[3].text, "id");
+  EXPECT_EQ(t.parts[5].kind, Kind::query);
+  EXPECT_EQ(t.parts[5].text, "page");
+  EXPECT_EQ(t.parts[7].kind, Kind::user);
+  EXPECT_TRUE(t.uses(Kind::tenant));
+  EXPECT_TRUE(t.uses(Kind::user));
+  EXPECT_TRUE(t.uses(Kind::query));
+}
+
+TEST(TagTemplate, LiteralOnly) {
+  auto t = parse_ok("risks");
+  ASSERT_EQ(t.parts.size(), 1u);
+  EXPECT_EQ(t.parts[0].kind, Kind::literal);
+  EXPECT_FALSE(t.uses(Kind::tenant));
+  EXPECT_FALSE(t.uses(Kind::param));
+  EXPECT_EQ(t.glob(), "risks");
+}
+
+TEST(TagTemplate, ParseErrors) {
+  EXPECT_EQ(parse_error(""), "a non-empty tag");
+  EXPECT_EQ(parse_error("risk}"), "'{' before '}' in 'risk}'");
+  EXPECT_EQ(parse_error("risk:{id"), "a closing '}' in 'risk:{id'");
+  EXPECT_EQ(parse_error("risk:{}"), "a placeholder name inside '{}' in 'risk:{}'");
+  EXPECT_EQ(parse_error("risk:{a{b}"), "a placeholder name inside '{}' in 'risk:{a{b}'");
+  EXPECT_EQ(parse_error("{id}}"), "'{' before '}' in '{id}}'");
+}
+
+TEST(TagTemplate, GlobReplacesPlaceholdersWithOneStar) {
+  EXPECT_EQ(parse_ok("risk:{tenant}:{id}").glob(), "risk:*:*");
+  EXPECT_EQ(parse_ok("{tenant}{id}:x").glob(), "*:x");
+  EXPECT_EQ(parse_ok("list:{query.page}").glob(), "list:*");
+}
+
+TEST(Render, FromParamsQueryTenantAndUser) {
+  Params params{{"id", "42"}, {"kind", "controls"}};
+  TagContext ctx{&params, "page=3&sort=name", "t-1", "u-9"};
+  EXPECT_EQ(render(parse_ok("risk:{tenant}:{id}"), ctx), "risk:t-1:42");
+  EXPECT_EQ(render(parse_ok("{kind}:{query.page}:{query.sort}"), ctx), "controls:3:name");
+  EXPECT_EQ(render(parse_ok("mine:{user}"), ctx), "mine:u-9");
+  EXPECT_EQ(render(parse_ok("static"), ctx), "static");
+}
+
+TEST(Render, MissingParamOrQueryRendersEmpty) {
+  Params params{{"id", "42"}};
+  TagContext ctx{&params, "other=1", "", ""};
+  EXPECT_EQ(render(parse_ok("x:{nope}:{query.page}"), ctx), "x::");
+  TagContext no_params{nullptr, "", "", ""};
+  EXPECT_EQ(render(parse_ok("risk:{id}"), no_params), "risk:");
+}
+
+TEST(Render, TenantOrUserWithoutAValueRendersNothing) {
+  Params params{{"id", "42"}};
+  EXPECT_FALSE(render(parse_ok("risk:{tenant}:{id}"), TagContext{&params, "", "", "u"}));
+  EXPECT_FALSE(render(parse_ok("mine:{user}"), TagContext{&params, "", "t", ""}));
+  EXPECT_EQ(render(parse_ok("risk:{tenant}:{id}"), TagContext{&params, "", "t", ""}), "risk:t:42");
+}
+
+TEST(QueryValue, FirstValueRawAndExactName) {
+  EXPECT_EQ(query_value("a=1&b=2", "b"), "2");
+  EXPECT_EQ(query_value("a=1&a=2", "a"), "1");
+  EXPECT_EQ(query_value("flag&x=1", "flag"), "");
+  EXPECT_TRUE(query_value("flag&x=1", "flag").has_value());
+  EXPECT_EQ(query_value("q=a%20b", "q"), "a%20b");
+  EXPECT_EQ(query_value("x=a=b", "x"), "a=b");
+  EXPECT_FALSE(query_value("ab=1&b", "a"));
+  EXPECT_FALSE(query_value("", "a"));
+  EXPECT_FALSE(query_value("a=1", "A"));
+}
+
+TEST(GlobsIntersect, Cases) {
+  EXPECT_TRUE(globs_intersect("risk:*", "risk:42"));
+  EXPECT_TRUE(globs_intersect("risk:42", "risk:*"));
+  EXPECT_TRUE(globs_intersect("risk:*:x", "risk:t1:*"));
+  EXPECT_TRUE(globs_intersect("*", ""));
+  EXPECT_TRUE(globs_intersect("*", "anything"));
+  EXPECT_TRUE(globs_intersect("", ""));
+  EXPECT_TRUE(globs_intersect("*a", "b*"));  // "ba"
+  EXPECT_TRUE(globs_intersect("x*", "*y"));  // "xy"
+  EXPECT_TRUE(globs_intersect("risks", "risks"));
+  EXPECT_TRUE(globs_intersect("risk:*:*", "risk:*"));
+  EXPECT_FALSE(globs_intersect("a*", "b*"));
+  EXPECT_FALSE(globs_intersect("abc", "abd"));
+  EXPECT_FALSE(globs_intersect("a*b", "*c"));
+  EXPECT_FALSE(globs_intersect("", "a"));
+  EXPECT_FALSE(globs_intersect("risk", "risks"));
+  EXPECT_FALSE(globs_intersect("risk:*", "risks:*"));
+  EXPECT_FALSE(globs_intersect("risk:*:x", "risk:*:y"));
+}
+
+}  // namespace
+}  // namespace orc::rules

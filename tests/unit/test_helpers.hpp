@@ -1,0 +1,64 @@
+// Shared unit-test helpers: a temporary directory, an RSA key pair, and JWTs signed in the test.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+typedef struct evp_pkey_st EVP_PKEY;
+
+namespace orc::test {
+
+// A fresh directory under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  // The absolute path of `relative` inside the directory (not created).
+  std::string file(const std::string& relative) const;
+  // Writes `content` to `relative` (creating parent directories) and returns its absolute path.
+  std::string write(const std::string& relative, std::string_view content) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A 2048-bit RSA key pair generated with OpenSSL.
+class RsaKey {
+ public:
+  RsaKey();
+  ~RsaKey();
+  RsaKey(const RsaKey&) = delete;
+  RsaKey& operator=(const RsaKey&) = delete;
+
+  // Writes the public key as PEM (SubjectPublicKeyInfo) to `path`; returns `path`.
+  std::string write_public_pem(const std::string& path) const;
+  // RSASSA-PKCS1-v1_5 with SHA-256 over `data` (the JWS RS256 signature), raw bytes.
+  std::string sign(std::string_view data) const;
+
+ private:
+  EVP_PKEY* pkey_ = nullptr;
+};
+
+// Keys shared by the tests of one binary (generating RSA keys is slow).
+const RsaKey& rsa_key();
+const RsaKey& other_rsa_key();
+
+std::string base64url(std::string_view raw);
+// HMAC-SHA256 of `data` under `secret`, raw bytes.
+std::string hmac_sha256(std::string_view secret, std::string_view data);
+
+// base64url(header) "." base64url(payload) "." base64url(signature of the first two parts).
+std::string rs256_token(const RsaKey& key, std::string_view payload_json,
+                        std::string_view header_json = R"({"alg":"RS256","typ":"JWT"})");
+std::string hs256_token(std::string_view secret, std::string_view payload_json,
+                        std::string_view header_json = R"({"alg":"HS256","typ":"JWT"})");
+// A token whose signature part is given as is (already base64url).
+std::string unsigned_token(std::string_view header_json, std::string_view payload_json,
+                           std::string_view signature_b64 = "");
+
+}  // namespace orc::test
