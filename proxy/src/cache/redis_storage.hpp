@@ -1,0 +1,61 @@
+// The `redis` storage backend, shared by every proxy instance (design.md section 6). Layout, under the
+// configured prefix: the entry is its blob under the caller's key (which already carries the prefix) with a
+// PX ttl; `<prefix>t:<tag>` is the set of entry keys under a tag (expiring no earlier than its newest entry);
+// `<prefix>g:<tag>` its generation (missing = 0). Fills and purges are one Lua script each, so they are
+// atomic against each other. No KEYS or SCAN anywhere.
+//
+// One instance per worker, on that worker's RedisPool; Redis failures come back as StorageStatus, never as
+// exceptions.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cache/storage.hpp"
+#include "config/rule_config.hpp"
+#include "redis/redis_pool.hpp"
+
+namespace orc::cache {
+
+class RedisStorage final : public Storage {
+ public:
+  // On a pool of the caller's; `pool` must outlive this storage.
+  RedisStorage(redis::RedisPool& pool, std::string prefix);
+  // With a pool of its own on `executor` (a worker's), from the `redis:` config section. Throws
+  // std::invalid_argument when the URL is malformed (startup only). Construct, use and destroy it on
+  // that executor's thread.
+  RedisStorage(boost::asio::any_io_executor executor, const config::RedisConfig& cfg);
+
+  std::string_view name() const override { return "redis"; }
+  void close() override;
+  boost::asio::awaitable<StorageResult<std::optional<std::string>>> get(const std::string& key) override;
+  boost::asio::awaitable<StorageResult<Generations>> generations(
+      const std::vector<std::string>& tags) override;
+  boost::asio::awaitable<StorageResult<bool>> put_if_current(const std::string& key, const std::string& blob,
+                                                             std::chrono::milliseconds ttl,
+                                                             const std::vector<std::string>& tags,
+                                                             const Generations& seen) override;
+  boost::asio::awaitable<StorageResult<std::uint64_t>> purge(const std::vector<std::string>& tags,
+                                                             const std::vector<std::string>& keys) override;
+
+  std::string tag_set_key(const std::string& tag) const { return prefix_ + "t:" + tag; }
+  std::string generation_key(const std::string& tag) const { return prefix_ + "g:" + tag; }
+  redis::RedisPool& pool() { return pool_; }
+
+ private:
+  std::unique_ptr<redis::RedisPool> owned_pool_;  // set by the config constructor only
+  redis::RedisPool& pool_;
+  std::string prefix_;
+  redis::RedisScript fill_script_;
+  redis::RedisScript purge_script_;
+};
+
+// StorageStatus for a Redis outcome.
+StorageStatus to_storage_status(redis::RedisStatus s);
+
+// The adapter's options from the `redis:` config section (the breaker and back-off keep their defaults).
+// Empty optional when the URL is malformed; `error` then says why.
+std::optional<redis::RedisOptions> redis_options(const config::RedisConfig& cfg,
+                                                 std::string* error = nullptr);
+
+}  // namespace orc::cache

@@ -1,0 +1,374 @@
+// The hiredis/Asio adapter: hiredis's event hooks become waits on an Asio descriptor that only watches
+// hiredis's socket; hiredis owns the socket and the context and frees both itself after a failure.
+#include "redis/redis_connection.hpp"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <cassert>
+
+namespace orc::redis {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+RedisValue to_value(const redisReply* r) {
+  RedisValue v;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+      v.type = RedisValue::Type::string;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      v.type = RedisValue::Type::error;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      v.type = RedisValue::Type::integer;
+      v.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      v.type = RedisValue::Type::array;
+      v.elements.reserve(r->elements);
+      for (std::size_t i = 0; i < r->elements; ++i) v.elements.push_back(to_value(r->element[i]));
+      break;
+    default:
+      v.type = RedisValue::Type::nil;
+      break;
+  }
+  return v;
+}
+
+// Completes `handler` through its own executor: never inline, so a caller's continuation can neither
+// re-enter hiredis from inside one of its callbacks nor destroy the connection under it.
+void post_completion(RedisConnection::Completion handler, RedisReply reply,
+                     const boost::asio::any_io_executor& executor) {
+  handler.post(std::move(reply), executor);
+}
+
+}  // namespace
+
+// The privdata of one hiredis command: freed by on_reply_cb, which hiredis calls exactly once per
+// accepted command (with a NULL reply when the context goes away).
+struct RedisConnection::Pending {
+  RedisConnection* owner = nullptr;
+  Completion handler;                        // a caller's command...
+  std::function<void(RedisReply)> internal;  // ...or one of the connection's own (AUTH, SELECT)
+  SteadyClock::time_point deadline;
+};
+
+RedisConnection::RedisConnection(boost::asio::any_io_executor executor,
+                                 std::shared_ptr<const RedisOptions> options)
+    : executor_(executor),
+      options_(std::move(options)),
+      resolver_(executor),
+      socket_(executor),
+      connect_timer_(executor),
+      command_timer_(executor),
+      backoff_timer_(executor),
+      backoff_(options_->reconnect_initial) {}
+
+RedisConnection::~RedisConnection() {
+  state_ = State::stopped;
+  // Fails the pending commands and runs the cleanup hook, which releases the descriptor.
+  if (ac_ != nullptr) redisAsyncFree(ac_);
+}
+
+void RedisConnection::start() {
+  if (state_ != State::idle) return;
+  resolve();
+}
+
+void RedisConnection::stop() {
+  state_ = State::stopped;
+  resolver_.cancel();
+  backoff_timer_.cancel();
+  connect_timer_.cancel();
+  if (ac_ != nullptr) drop(RedisStatus::unavailable);
+}
+
+void RedisConnection::submit(std::vector<std::string> args, Completion handler) {
+  if (state_ != State::ready || dropping_ || ac_ == nullptr) {
+    post_completion(std::move(handler), RedisReply::failure(RedisStatus::unavailable, "not connected"),
+                    executor_);
+    return;
+  }
+  auto pending = std::make_unique<Pending>();
+  pending->owner = this;
+  pending->handler = std::move(handler);
+  pending->deadline = SteadyClock::now() + options_->command_timeout;
+  send(std::move(args), std::move(pending));
+}
+
+bool RedisConnection::send(std::vector<std::string> args, std::unique_ptr<Pending> pending) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  // hiredis copies the arguments into its output buffer; `args` may die after this call.
+  int rc = args.empty() ? REDIS_ERR
+                        : redisAsyncCommandArgv(ac_, &RedisConnection::on_reply_cb, pending.get(),
+                                                static_cast<int>(args.size()), argv.data(), lens.data());
+  if (rc != REDIS_OK) {  // hiredis did not take the privdata: it is ours to free (unique_ptr)
+    complete(*pending, RedisReply::failure(args.empty() ? RedisStatus::error : RedisStatus::unavailable,
+                                           args.empty() ? "empty command" : "connection closing"));
+    return false;
+  }
+  in_flight_.push_back(pending.release());
+  peak_in_flight_ = std::max(peak_in_flight_, in_flight_.size());
+  arm_command_timer();
+  return true;
+}
+
+void RedisConnection::complete(Pending& pending, RedisReply reply) {
+  if (pending.internal) {
+    pending.internal(std::move(reply));
+  } else if (pending.handler) {
+    post_completion(std::move(pending.handler), std::move(reply), executor_);
+  }
+}
+
+void RedisConnection::on_reply_cb(redisAsyncContext* /*ac*/, void* reply, void* privdata) {
+  std::unique_ptr<Pending> pending(static_cast<Pending*>(privdata));  // freed even on a NULL reply
+  if (!pending) return;
+  RedisConnection* self = pending->owner;
+  if (auto it = std::find(self->in_flight_.begin(), self->in_flight_.end(), pending.get());
+      it != self->in_flight_.end())
+    self->in_flight_.erase(it);
+  RedisReply r;
+  if (reply == nullptr) {  // the context is being freed: dropped (timeout), closed, or failed
+    r = RedisReply::failure(self->drop_reason_, "connection dropped");
+  } else {
+    r.value = to_value(static_cast<const redisReply*>(reply));
+    r.status = r.value.is_error() ? RedisStatus::error : RedisStatus::ok;
+  }
+  self->complete(*pending, std::move(r));
+}
+
+void RedisConnection::resolve() {
+  state_ = State::resolving;
+  // hiredis would resolve with a blocking getaddrinfo(); Asio resolves off the worker thread.
+  resolver_.async_resolve(
+      options_->endpoint.host, std::to_string(options_->endpoint.port),
+      [weak = weak_from_this()](const boost::system::error_code& ec,
+                                const boost::asio::ip::tcp::resolver::results_type& results) {
+        if (auto self = weak.lock()) self->on_resolved(ec, results);
+      });
+}
+
+void RedisConnection::on_resolved(const boost::system::error_code& ec,
+                                  const boost::asio::ip::tcp::resolver::results_type& results) {
+  if (state_ != State::resolving) return;  // stopped meanwhile
+  if (ec || results.empty()) {
+    schedule_reconnect();
+    return;
+  }
+  const auto endpoint = results.begin()->endpoint();
+  const std::string ip = endpoint.address().to_string();  // numeric: hiredis's lookup does not block
+  redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), endpoint.port());
+  if (ac == nullptr) {
+    schedule_reconnect();
+    return;
+  }
+  if (ac->err != 0) {  // failed before any hook was attached: ours to free, and nothing else runs
+    redisAsyncFree(ac);
+    schedule_reconnect();
+    return;
+  }
+  boost::system::error_code assign_ec;
+  socket_.assign(ac->c.fd, assign_ec);
+  if (assign_ec) {
+    redisAsyncFree(ac);
+    schedule_reconnect();
+    return;
+  }
+  ac_ = ac;
+  ac->data = this;
+  ac->ev.data = this;
+  ac->ev.addRead = &RedisConnection::hook_add_read;
+  ac->ev.delRead = &RedisConnection::hook_del_read;
+  ac->ev.addWrite = &RedisConnection::hook_add_write;
+  ac->ev.delWrite = &RedisConnection::hook_del_write;
+  ac->ev.cleanup = &RedisConnection::hook_cleanup;
+  state_ = State::connecting;
+
+  connect_timer_.expires_after(options_->connect_timeout);
+  connect_timer_.async_wait([weak = weak_from_this(), epoch = epoch_](const boost::system::error_code& e) {
+    auto self = weak.lock();
+    if (!self || e || epoch != self->epoch_) return;
+    if (self->state_ == State::connecting || self->state_ == State::handshaking)
+      self->drop(RedisStatus::unavailable);
+  });
+  // Arms the first write wait: the socket turning writable is how hiredis learns the connect finished.
+  redisAsyncSetConnectCallback(ac, &RedisConnection::on_connect_cb);
+}
+
+void RedisConnection::on_connect_cb(const redisAsyncContext* ac, int status) {
+  static_cast<RedisConnection*>(ac->data)->on_connected(status == REDIS_OK);
+}
+
+void RedisConnection::on_connected(bool ok) {
+  // On failure hiredis frees the context right after this callback (never free it here); the cleanup
+  // hook then schedules the next attempt.
+  if (!ok) return;
+  handshake();
+}
+
+void RedisConnection::handshake() {
+  state_ = State::handshaking;
+  const auto& ep = options_->endpoint;
+  std::vector<std::vector<std::string>> commands;
+  if (!ep.password.empty()) {
+    if (ep.user.empty())
+      commands.push_back({"AUTH", ep.password});
+    else
+      commands.push_back({"AUTH", ep.user, ep.password});
+  }
+  if (ep.db != 0) commands.push_back({"SELECT", std::to_string(ep.db)});
+  if (commands.empty()) {
+    become_ready();
+    return;
+  }
+  handshake_pending_ = static_cast<int>(commands.size());
+  const auto deadline = SteadyClock::now() + options_->connect_timeout;
+  for (auto& cmd : commands) {
+    auto pending = std::make_unique<Pending>();
+    pending->owner = this;
+    pending->deadline = deadline;
+    pending->internal = [this](RedisReply r) {
+      if (r.status == RedisStatus::error) {  // wrong password, no such database: try again later
+        drop(RedisStatus::unavailable);
+        return;
+      }
+      if (!r.ok()) return;  // the context is going away already
+      if (--handshake_pending_ == 0 && state_ == State::handshaking && !dropping_) become_ready();
+    };
+    if (!send(std::move(cmd), std::move(pending))) return;
+  }
+}
+
+void RedisConnection::become_ready() {
+  state_ = State::ready;
+  connect_timer_.cancel();
+  backoff_ = options_->reconnect_initial;
+  ++connects_;
+}
+
+void RedisConnection::schedule_reconnect() {
+  if (state_ == State::stopped) return;
+  state_ = State::waiting;
+  backoff_timer_.expires_after(backoff_);
+  backoff_ = std::min(backoff_ * 2, options_->reconnect_max);
+  backoff_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (!self || ec || self->state_ != State::waiting) return;
+    self->resolve();
+  });
+}
+
+void RedisConnection::drop(RedisStatus reason) {
+  if (ac_ == nullptr || dropping_) return;
+  dropping_ = true;
+  drop_reason_ = reason;
+  // Pipelined replies cannot be cancelled one by one: free the whole context. hiredis runs every pending
+  // callback with a NULL reply, then the cleanup hook (deferred until the current callback returns when
+  // called from inside one).
+  redisAsyncFree(ac_);
+}
+
+void RedisConnection::on_context_gone() {
+  // Idempotent. release(), never close(): hiredis closes its own fd right after this hook.
+  if (socket_.is_open()) socket_.release();
+  ac_ = nullptr;
+  ++epoch_;
+  want_read_ = want_write_ = false;
+  read_armed_ = write_armed_ = false;
+  command_timer_armed_ = false;
+  command_timer_.cancel();
+  connect_timer_.cancel();
+  dropping_ = false;
+  drop_reason_ = RedisStatus::unavailable;
+  handshake_pending_ = 0;
+  assert(in_flight_.empty());
+  in_flight_.clear();
+  if (state_ != State::stopped) schedule_reconnect();
+}
+
+void RedisConnection::hook_add_read(void* data) {
+  static_cast<RedisConnection*>(data)->want(true, true);
+}
+void RedisConnection::hook_del_read(void* data) {
+  static_cast<RedisConnection*>(data)->want(true, false);
+}
+void RedisConnection::hook_add_write(void* data) {
+  static_cast<RedisConnection*>(data)->want(false, true);
+}
+void RedisConnection::hook_del_write(void* data) {
+  static_cast<RedisConnection*>(data)->want(false, false);
+}
+void RedisConnection::hook_cleanup(void* data) {
+  static_cast<RedisConnection*>(data)->on_context_gone();
+}
+
+void RedisConnection::want(bool read, bool on) {
+  (read ? want_read_ : want_write_) = on;
+  // A wait that is no longer wanted is left to complete: its handler sees the flag and does nothing.
+  if (on) arm(read);
+}
+
+void RedisConnection::arm(bool read) {
+  bool& armed = read ? read_armed_ : write_armed_;
+  if (armed || !socket_.is_open()) return;
+  armed = true;
+  socket_.async_wait(read ? boost::asio::posix::stream_descriptor::wait_read
+                          : boost::asio::posix::stream_descriptor::wait_write,
+                     [weak = weak_from_this(), epoch = epoch_, read](const boost::system::error_code& ec) {
+                       if (auto self = weak.lock()) self->on_ready_io(epoch, read, ec);
+                     });
+}
+
+void RedisConnection::on_ready_io(std::uint64_t epoch, bool read, const boost::system::error_code& ec) {
+  if (epoch != epoch_) return;  // a wait on a context that is gone
+  (read ? read_armed_ : write_armed_) = false;
+  if (ec == boost::asio::error::operation_aborted || ac_ == nullptr) return;
+  if (ec) {
+    drop(RedisStatus::unavailable);
+    return;
+  }
+  if (!(read ? want_read_ : want_write_)) return;
+  // Either call may free the context (EOF, error, failed connect): the cleanup hook bumps the epoch.
+  if (read)
+    redisAsyncHandleRead(ac_);
+  else
+    redisAsyncHandleWrite(ac_);
+  if (epoch == epoch_ && ac_ != nullptr && (read ? want_read_ : want_write_)) arm(read);
+}
+
+void RedisConnection::arm_command_timer() {
+  if (command_timer_armed_ || in_flight_.empty()) return;
+  command_timer_armed_ = true;
+  command_timer_.expires_at(in_flight_.front()->deadline);
+  command_timer_.async_wait([weak = weak_from_this(), epoch = epoch_](const boost::system::error_code& ec) {
+    if (auto self = weak.lock()) self->on_command_timer(epoch, ec);
+  });
+}
+
+void RedisConnection::on_command_timer(std::uint64_t epoch, const boost::system::error_code& ec) {
+  if (epoch != epoch_) return;
+  command_timer_armed_ = false;
+  if (ec == boost::asio::error::operation_aborted || in_flight_.empty()) return;
+  // Replies come in send order, so the oldest command is the one that may be late.
+  if (in_flight_.front()->deadline <= SteadyClock::now()) {
+    drop(RedisStatus::timeout);
+    return;
+  }
+  arm_command_timer();
+}
+
+}  // namespace orc::redis

@@ -1,0 +1,133 @@
+// Round-robin over ready connections, the circuit breaker around every command, and EVALSHA with reload.
+#include "redis/redis_pool.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+namespace orc::redis {
+
+RedisPool::Core::Core(std::shared_ptr<const RedisOptions> o, CircuitBreaker::Clock clock)
+    : options(std::move(o)),
+      breaker(options->breaker_threshold, options->breaker_cooldown, options->breaker_cooldown_max,
+              std::move(clock)) {}
+
+std::shared_ptr<RedisConnection> RedisPool::Core::pick() {
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    auto& c = connections[(next + i) % connections.size()];
+    if (c->ready()) {
+      next = (next + i + 1) % connections.size();
+      return c;
+    }
+  }
+  return nullptr;
+}
+
+RedisPool::RedisPool(boost::asio::any_io_executor executor, RedisOptions options, CircuitBreaker::Clock clock)
+    : executor_(std::move(executor)),
+      core_(std::make_shared<Core>(std::make_shared<const RedisOptions>(std::move(options)),
+                                   std::move(clock))) {
+  const std::size_t n = std::max<std::size_t>(core_->options->connections, 1);
+  core_->connections.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto conn = std::make_shared<RedisConnection>(executor_, core_->options);
+    core_->connections.push_back(conn);
+    // Started from the executor, so even a pool built on another thread touches hiredis only there.
+    boost::asio::post(executor_, [weak = std::weak_ptr<RedisConnection>(conn)] {
+      if (auto c = weak.lock()) c->start();
+    });
+  }
+}
+
+RedisPool::~RedisPool() {
+  close();
+}
+
+void RedisPool::close() {
+  if (core_->closed) return;
+  core_->closed = true;
+  for (auto& c : core_->connections) c->stop();
+}
+
+boost::asio::awaitable<RedisReply> RedisPool::command(std::vector<std::string> args) {
+  return run(core_, std::move(args));
+}
+
+boost::asio::awaitable<RedisReply> RedisPool::eval(RedisScript& script, std::vector<std::string> keys,
+                                                   std::vector<std::string> args) {
+  return run_script(core_, script, std::move(keys), std::move(args));
+}
+
+boost::asio::awaitable<RedisReply> RedisPool::run(std::shared_ptr<Core> core, std::vector<std::string> args) {
+  if (core->closed) co_return RedisReply::failure(RedisStatus::unavailable, "pool closed");
+  if (!core->breaker.allow()) co_return RedisReply::failure(RedisStatus::unavailable, "circuit open");
+  RedisReply reply;
+  if (auto conn = core->pick()) {
+    // The shared_ptr keeps the connection alive until its completion has run.
+    reply = co_await conn->async_command(std::move(args), boost::asio::use_awaitable);
+  } else {
+    reply = RedisReply::failure(RedisStatus::unavailable, "no connection");
+  }
+  core->breaker.record(reply.status != RedisStatus::unavailable && reply.status != RedisStatus::timeout);
+  co_return reply;
+}
+
+boost::asio::awaitable<RedisReply> RedisPool::load(std::shared_ptr<Core> core, RedisScript& script) {
+  std::vector<std::string> cmd{"SCRIPT", "LOAD", script.source()};  // (not a braced list in co_await: GCC 12)
+  RedisReply r = co_await run(core, std::move(cmd));
+  if (r.ok()) {
+    if (!r.value.is_string())
+      co_return RedisReply::failure(RedisStatus::error, "SCRIPT LOAD: unexpected reply");
+    script.sha_ = r.value.str;
+    ++script.loads_;
+  }
+  co_return r;
+}
+
+boost::asio::awaitable<RedisReply> RedisPool::run_script(std::shared_ptr<Core> core, RedisScript& script,
+                                                         std::vector<std::string> keys,
+                                                         std::vector<std::string> args) {
+  if (script.sha_.empty()) {
+    RedisReply loaded = co_await load(core, script);
+    if (!loaded.ok()) co_return loaded;
+  }
+  auto evalsha = [&] {
+    std::vector<std::string> cmd;
+    cmd.reserve(3 + keys.size() + args.size());
+    cmd.push_back("EVALSHA");
+    cmd.push_back(script.sha_);
+    cmd.push_back(std::to_string(keys.size()));
+    cmd.insert(cmd.end(), keys.begin(), keys.end());
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    return cmd;
+  };
+  RedisReply r = co_await run(core, evalsha());
+  if (r.status == RedisStatus::error && r.error_text().starts_with("NOSCRIPT")) {
+    // Redis restarted or SCRIPT FLUSH ran: load again and retry once.
+    RedisReply loaded = co_await load(core, script);
+    if (!loaded.ok()) co_return loaded;
+    r = co_await run(core, evalsha());
+  }
+  co_return r;
+}
+
+bool RedisPool::up() const {
+  if (core_->breaker.state() == CircuitBreaker::State::open) return false;
+  return std::any_of(core_->connections.begin(), core_->connections.end(),
+                     [](const auto& c) { return c->ready(); });
+}
+
+RedisPoolStats RedisPool::stats() const {
+  RedisPoolStats s;
+  s.breaker_opens = core_->breaker.opens();
+  for (const auto& c : core_->connections) {
+    s.connects += c->connects();
+    s.connected += c->ready() ? 1 : 0;
+    s.in_flight += c->in_flight();
+    s.peak_in_flight = std::max(s.peak_in_flight, c->peak_in_flight());
+  }
+  return s;
+}
+
+}  // namespace orc::redis

@@ -1,0 +1,98 @@
+// A worker's Redis client: a few pipelined connections on the worker's executor, commands handed
+// round-robin to the connected ones, Lua scripts by EVALSHA, and a circuit breaker so a dead or slow Redis
+// fails requests at once instead of holding them (the proxy fails open).
+//
+// Threading: one pool per worker; construct it, call it and destroy it on the worker's executor (single
+// threaded, or a strand). Destroying the pool with commands in flight is safe: they complete with
+// `unavailable` (their coroutines hold the pool's state, not the pool).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "redis/circuit_breaker.hpp"
+#include "redis/redis_connection.hpp"
+#include "redis/redis_reply.hpp"
+
+namespace orc::redis {
+
+// A Lua script, loaded with SCRIPT LOAD the first time it runs and again after Redis forgot it (NOSCRIPT).
+class RedisScript {
+ public:
+  explicit RedisScript(std::string source) : source_(std::move(source)) {}
+  const std::string& source() const { return source_; }
+  const std::string& sha() const { return sha_; }  // empty until loaded
+  std::uint64_t loads() const { return loads_; }   // successful SCRIPT LOADs so far
+
+ private:
+  friend class RedisPool;
+  std::string source_;
+  std::string sha_;
+  std::uint64_t loads_ = 0;
+};
+
+struct RedisPoolStats {
+  std::uint64_t connects = 0;       // connections that became ready, over the pool's life
+  std::uint64_t breaker_opens = 0;  // times the circuit opened
+  std::size_t connected = 0;        // connections ready now
+  std::size_t in_flight = 0;        // commands sent and not answered yet
+  std::size_t peak_in_flight = 0;   // the most commands ever in flight on one connection
+};
+
+class RedisPool {
+ public:
+  // Starts connecting (options.connections connections) as soon as the executor runs. Until one is ready,
+  // commands fail with `unavailable`.
+  RedisPool(boost::asio::any_io_executor executor, RedisOptions options, CircuitBreaker::Clock clock = {});
+  // Calls close().
+  ~RedisPool();
+  RedisPool(const RedisPool&) = delete;
+  RedisPool& operator=(const RedisPool&) = delete;
+
+  // One command, e.g. {"SET", key, value, "PX", "5000"}. Never throws for Redis failures: the status says.
+  boost::asio::awaitable<RedisReply> command(std::vector<std::string> args);
+
+  // EVALSHA of `script` with `keys` and `args`; loads the script first when needed and, on NOSCRIPT,
+  // reloads it and retries once.
+  boost::asio::awaitable<RedisReply> eval(RedisScript& script, std::vector<std::string> keys,
+                                          std::vector<std::string> args);
+
+  // Stops every connection for good (idempotent): pending and later commands complete with `unavailable`,
+  // and the pool no longer keeps its executor busy (so a draining io_context can run out of work).
+  void close();
+
+  // A connection is ready and the circuit is not open (a circuit whose cool-down has passed counts as up:
+  // the next command is its probe).
+  bool up() const;
+  CircuitBreaker::State breaker_state() const { return core_->breaker.state(); }
+  RedisPoolStats stats() const;
+  const RedisOptions& options() const { return *core_->options; }
+  const boost::asio::any_io_executor& executor() const { return executor_; }
+
+ private:
+  struct Core {
+    Core(std::shared_ptr<const RedisOptions> o, CircuitBreaker::Clock clock);
+    std::shared_ptr<RedisConnection> pick();
+
+    std::shared_ptr<const RedisOptions> options;
+    std::vector<std::shared_ptr<RedisConnection>> connections;
+    std::size_t next = 0;
+    CircuitBreaker breaker;
+    bool closed = false;  // the pool is gone: coroutines still running fail without touching Redis
+  };
+  static boost::asio::awaitable<RedisReply> run(std::shared_ptr<Core> core, std::vector<std::string> args);
+  static boost::asio::awaitable<RedisReply> load(std::shared_ptr<Core> core, RedisScript& script);
+  static boost::asio::awaitable<RedisReply> run_script(std::shared_ptr<Core> core, RedisScript& script,
+                                                       std::vector<std::string> keys,
+                                                       std::vector<std::string> args);
+
+  boost::asio::any_io_executor executor_;
+  std::shared_ptr<Core> core_;
+};
+
+}  // namespace orc::redis

@@ -1,0 +1,22 @@
+// The Redis endpoint from `redis://[user:password@]host[:port][/db]` (user and password percent-decoded).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace orc::redis {
+
+struct RedisEndpoint {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::string user;      // empty: AUTH with the password only (the `default` user)
+  std::string password;  // empty: no AUTH
+  int db = 0;            // SELECTed on connect when not 0
+};
+
+// Empty optional when the URL is malformed; `error` (when given) then says why.
+std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::string* error = nullptr);
+
+}  // namespace orc::redis

@@ -1,0 +1,47 @@
+// A real redis-server for tests: a free loopback port, a temp dir, no persistence. It waits until the
+// server answers PING, can stop and restart it on the same port, and kills it (by PID) on destruction.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace orc::test {
+
+class RedisServer {
+ public:
+  // `extra_args` go after the defaults, e.g. {"--requirepass", "secret"}. Starts the server and waits
+  // until it answers PING; throws std::runtime_error when it does not within `timeout`.
+  explicit RedisServer(std::vector<std::string> extra_args = {},
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  const std::string& host() const { return host_; }
+  // redis://127.0.0.1:PORT (no credentials, database 0)
+  std::string url() const;
+
+  // SIGKILLs the server and reaps it: clients see their connections reset.
+  void stop();
+  // Starts it again on the same port (empty: nothing persisted) and waits for PING.
+  void start(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  bool spawn();
+  bool wait_ready(std::chrono::steady_clock::time_point deadline);
+
+  std::string host_ = "127.0.0.1";
+  std::uint16_t port_ = 0;
+  std::string dir_;
+  std::vector<std::string> extra_args_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace orc::test

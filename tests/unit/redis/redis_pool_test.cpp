@@ -1,0 +1,265 @@
+// The hiredis/Asio adapter against a real redis-server on a free loopback port.
+#include "redis/redis_pool.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+#include <numeric>
+
+#include "redis/redis_test_util.hpp"
+#include "support/redis_server.hpp"
+
+namespace orc::redis {
+namespace {
+
+using boost::asio::awaitable;
+using namespace std::chrono_literals;
+using test::run_on;
+using test::run_until;
+
+RedisOptions options_for(const std::string& url, std::size_t connections = 2) {
+  std::string error;
+  auto ep = parse_redis_url(url, &error);
+  EXPECT_TRUE(ep) << error;
+  RedisOptions o;
+  if (ep) o.endpoint = *ep;
+  o.connections = connections;
+  o.command_timeout = 1s;  // generous: these tests are about behaviour, not latency
+  return o;
+}
+
+RedisReply run_command(boost::asio::io_context& io, RedisPool& pool, std::vector<std::string> args) {
+  auto r = run_on(io, pool.command(std::move(args)));
+  return r ? *r : RedisReply::failure(RedisStatus::error, "test deadline");
+}
+
+TEST(RedisPool, AnswersEveryReplyType) {
+  test::RedisServer server;
+  boost::asio::io_context io;
+  RedisPool pool(io.get_executor(), options_for(server.url()));
+  ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
+
+  auto set = run_command(io, pool, {"SET", "k", std::string("a\0b", 3)});
+  ASSERT_EQ(set.status, RedisStatus::ok);
+  EXPECT_EQ(set.value.str, "OK");
+  auto get = run_command(io, pool, {"GET", "k"});
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(get.value.str, std::string("a\0b", 3));  // binary-safe both ways
+  EXPECT_TRUE(run_command(io, pool, {"GET", "missing"}).value.is_nil());
+  auto incr = run_command(io, pool, {"INCR", "n"});
+  ASSERT_TRUE(incr.value.is_integer());
+  EXPECT_EQ(incr.value.integer, 1);
+  run_command(io, pool, {"RPUSH", "l", "x", "y"});
+  auto range = run_command(io, pool, {"LRANGE", "l", "0", "-1"});
+  ASSERT_TRUE(range.value.is_array());
+  ASSERT_EQ(range.value.elements.size(), 2u);
+  EXPECT_EQ(range.value.elements[1].str, "y");
+  auto wrong = run_command(io, pool, {"INCR", "l"});
+  EXPECT_EQ(wrong.status, RedisStatus::error);
+  EXPECT_TRUE(wrong.error_text().starts_with("WRONGTYPE")) << wrong.error_text();
+  EXPECT_TRUE(pool.up());  // an error reply is an answer: the breaker stays closed
+}
+
+TEST(RedisPool, PipelinesCommandsOnOneConnection) {
+  test::RedisServer server;
+  boost::asio::io_context io;
+  RedisPool pool(io.get_executor(), options_for(server.url(), 1));
+  ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
+
+  constexpr int kCommands = 50;
+  std::vector<long long> results;
+  for (int i = 0; i < kCommands; ++i) {
+    boost::asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          std::vector<std::string> cmd{"INCR", "counter"};
+          auto r = co_await pool.command(std::move(cmd));
+          results.push_back(r.ok() ? r.value.integer : -1);
+        },
+        boost::asio::detached);
+  }
+  ASSERT_TRUE(run_until(io, [&] { return results.size() == kCommands; }));
+  std::vector<long long> expected(kCommands);
+  std::iota(expected.begin(), expected.end(), 1);
+  EXPECT_EQ(results, expected);  // one connection, replies in send order
+  EXPECT_GT(pool.stats().peak_in_flight, 1u) << "commands were not pipelined";
+  EXPECT_EQ(pool.stats().in_flight, 0u);
+}
+
+TEST(RedisPool, AuthenticatesWithPasswordAndSelectsTheDatabase) {
+  test::RedisServer server({"--requirepass", "s3cret"});
+  boost::asio::io_context io;
+  const std::string base = "redis://:s3cret@127.0.0.1:" + std::to_string(server.port());
+  RedisPool db5(io.get_executor(), options_for(base + "/5"));
+  RedisPool db0(io.get_executor(), options_for(base));
+  ASSERT_TRUE(run_until(io, [&] { return db5.up() && db0.up(); }));
+
+  ASSERT_TRUE(run_command(io, db5, {"SET", "where", "five"}).ok());
+  auto info = run_command(io, db5, {"CLIENT", "INFO"});
+  ASSERT_TRUE(info.ok()) << info.error_text();
+  EXPECT_NE(info.value.str.find(" db=5 "), std::string::npos) << info.value.str;
+  EXPECT_TRUE(run_command(io, db0, {"GET", "where"}).value.is_nil());
+  EXPECT_EQ(run_command(io, db5, {"GET", "where"}).value.str, "five");
+}
+
+TEST(RedisPool, AuthenticatesAnAclUser) {
+  test::RedisServer server({"--user", "alice", "on", ">pw", "~*", "&*", "+@all"});
+  boost::asio::io_context io;
+  RedisPool pool(io.get_executor(),
+                 options_for("redis://alice:pw@127.0.0.1:" + std::to_string(server.port())));
+  ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
+  auto who = run_command(io, pool, {"ACL", "WHOAMI"});
+  ASSERT_TRUE(who.ok()) << who.error_text();
+  EXPECT_EQ(who.value.str, "alice");
+}
+
+TEST(RedisPool, WrongPasswordNeverComesUpAndFailsFast) {
+  test::RedisServer server({"--requirepass", "s3cret"});
+  boost::asio::io_context io;
+  RedisPool pool(io.get_executor(), options_for("redis://:wrong@127.0.0.1:" + std::to_string(server.port())));
+  // Several failed handshakes (each one a connect, a refused AUTH and a back-off) and still not up.
+  EXPECT_FALSE(run_until(
+      io, [&] { return pool.up(); }, 300ms));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(run_command(io, pool, {"PING"}).status, RedisStatus::unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 50ms);
+  EXPECT_EQ(pool.stats().connects, 0u);
+}
+
+TEST(RedisPool, ReloadsAScriptAfterNoscript) {
+  test::RedisServer server;
+  boost::asio::io_context io;
+  RedisPool pool(io.get_executor(), options_for(server.url()));
+  ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
+  RedisScript script("return {KEYS[1], ARGV[1]}");
+
+  auto first = run_on(io, pool.eval(script, {"k"}, {"v"}));
+  ASSERT_TRUE(first && first->ok()) << (first ? first->error_text() : "");
+  ASSERT_EQ(first->value.elements.size(), 2u);
+  EXPECT_EQ(first->value.elements[0].str, "k");
+  EXPECT_EQ(first->value.elements[1].str, "v");
+  EXPECT_EQ(script.loads(), 1u);
+  EXPECT_EQ(script.sha().size(), 40u);
+
+  ASSERT_TRUE(run_on(io, pool.eval(script, {"k"}, {"v"}))->ok());
+  EXPECT_EQ(script.loads(), 1u);  // loaded once
+
+  ASSERT_TRUE(run_command(io, pool, {"SCRIPT", "FLUSH"}).ok());
+  auto again = run_on(io, pool.eval(script, {"k2"}, {"v2"}));
+  ASSERT_TRUE(again && again->ok()) << (again ? again->error_text() : "");
+  EXPECT_EQ(again->value.elements[0].str, "k2");
+  EXPECT_EQ(script.loads(), 2u);
+}
+
+TEST(RedisPool, CommandTimeoutDropsTheConnectionAndTheNextCommandSucceedsOnAFreshOne) {
+  test::RedisServer server;
+  boost::asio::io_context io;
+  auto options = options_for(server.url(), 1);
+  options.command_timeout = 100ms;
+  RedisPool pool(io.get_executor(), options);
+  ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
+  ASSERT_EQ(pool.stats().connects, 1u);
+
+  const auto start = std::chrono::steady_clock::now();
+  auto slow = run_command(io, pool, {"DEBUG", "SLEEP", "1"});
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(slow.status, RedisStatus::timeout);
+  EXPECT_GE(took, 90ms);
+  EXPECT_LT(took, 600ms);
+
+  // Redis is still asleep for most of a second: poll, bounded, until a command answers.
+  auto recovered = run_on(
+      io,
+      [&]() -> awaitable<bool> {
+        for (int i = 0; i < 100; ++i) {
+          std::vector<std::string> cmd{"PING"};
+          auto r = co_await pool.command(std::move(cmd));
+          if (r.ok()) co_return true;
+          co_await test::pause(20ms);
+        }
+        co_return false;
+      }(),
+      10s);
+  ASSERT_TRUE(recovered && *recovered);
+  EXPECT_GE(pool.stats().connects, 2u) << "the timed-out connection should have been replaced";
+}
+
+TEST(RedisPool, StoppedRedisFailsFastOpensTheBreakerAndRestartedRedisIsUsedAgain) {
+  test::RedisServer server;
+  boost::asio::io_context io;
+  auto options = options_for(server.url(), 2);
+  options.command_timeout = 200ms;
+  options.breaker_threshold = 3;
+  options.breaker_cooldown = 200ms;
+  options.breaker_cooldown_max = 400ms;
+  options.reconnect_max = 200ms;
+  RedisPool pool(io.get_executor(), options);
+  ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
+  ASSERT_TRUE(run_command(io, pool, {"SET", "k", "v"}).ok());
+
+  server.stop();
+  int failures = 0;
+  for (int i = 0; i < 20 && pool.breaker_state() != CircuitBreaker::State::open; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = run_command(io, pool, {"GET", "k"});
+    EXPECT_EQ(r.status, RedisStatus::unavailable) << to_string(r.status);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 150ms) << "a dead Redis must fail fast";
+    ++failures;
+  }
+  EXPECT_EQ(pool.breaker_state(), CircuitBreaker::State::open);
+  EXPECT_LE(failures, 4);
+  EXPECT_FALSE(pool.up());
+  EXPECT_EQ(pool.stats().breaker_opens, 1u);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(run_command(io, pool, {"GET", "k"}).status, RedisStatus::unavailable);  // open: no attempt
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 20ms);
+
+  server.start();
+  ASSERT_TRUE(run_until(
+      io, [&] { return pool.up(); }, 10s))
+      << "the pool did not reconnect";
+  auto pong = run_command(io, pool, {"PING"});
+  EXPECT_TRUE(pong.ok()) << pong.error_text();
+  EXPECT_EQ(pool.breaker_state(), CircuitBreaker::State::closed);
+  EXPECT_TRUE(run_command(io, pool, {"GET", "k"}).value.is_nil());  // a fresh server, nothing persisted
+}
+
+TEST(RedisPool, DestroyingThePoolFailsPendingCommands) {
+  test::RedisServer server;
+  boost::asio::io_context io;
+  auto pool = std::make_unique<RedisPool>(io.get_executor(), options_for(server.url(), 1));
+  ASSERT_TRUE(run_until(io, [&] { return pool->up(); }));
+  std::optional<RedisReply> reply;
+  boost::asio::co_spawn(
+      io,
+      [&, p = pool.get()]() -> awaitable<void> {
+        std::vector<std::string> cmd{"DEBUG", "SLEEP", "0.3"};
+        reply = co_await p->command(std::move(cmd));
+      },
+      boost::asio::detached);
+  ASSERT_TRUE(run_until(io, [&] { return pool->stats().in_flight == 1; }));
+  pool.reset();
+  ASSERT_TRUE(run_until(
+      io, [&] { return reply.has_value(); }, 2s));
+  EXPECT_EQ(reply->status, RedisStatus::unavailable);
+}
+
+TEST(RedisPool, CloseLetsTheIoContextRunOutOfWork) {
+  test::RedisServer server;
+  boost::asio::io_context io;
+  RedisPool pool(io.get_executor(), options_for(server.url()));
+  ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
+  pool.close();
+  EXPECT_FALSE(pool.up());
+  io.run_for(2s);  // returns early only when nothing is left to do
+  EXPECT_TRUE(io.stopped()) << "a closed pool still keeps its executor busy";
+  io.restart();
+  EXPECT_EQ(run_command(io, pool, {"PING"}).status, RedisStatus::unavailable);
+}
+
+}  // namespace
+}  // namespace orc::redis
