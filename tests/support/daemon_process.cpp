@@ -25,7 +25,8 @@ std::string ExitStatus::describe() const {
   return "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
 }
 
-DaemonProcess::DaemonProcess(const std::string& executable, std::string_view config_yaml) {
+DaemonProcess::DaemonProcess(const std::string& executable, std::string_view config_yaml,
+                             const std::vector<std::string>& env) {
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/orc-test-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr)
@@ -52,7 +53,20 @@ DaemonProcess::DaemonProcess(const std::string& executable, std::string_view con
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  int rc = ::posix_spawn(&pid_, executable.c_str(), &actions, nullptr, argv.data(), environ);
+  // The inherited environment without the names `env` sets, then `env`.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view var(*e);
+    bool replaced = false;
+    for (const auto& add : env)
+      if (var.substr(0, var.find('=') + 1) == std::string_view(add).substr(0, add.find('=') + 1)) replaced = true;
+    if (!replaced) env_strings.emplace_back(var);
+  }
+  env_strings.insert(env_strings.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int rc = ::posix_spawn(&pid_, executable.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);

@@ -33,9 +33,11 @@ struct ExitStatus {
 
 class DaemonProcess {
  public:
-  // Writes `config_yaml` to a fresh temp dir and starts `<executable> serve --config <that file>`.
+  // Writes `config_yaml` to a fresh temp dir and starts `<executable> serve --config <that file>`, with this
+  // process's environment plus `env` ("NAME=value" entries, replacing variables of the same name).
   // Throws std::runtime_error when the temp dir or the process cannot be created.
-  DaemonProcess(const std::string& executable, std::string_view config_yaml);
+  DaemonProcess(const std::string& executable, std::string_view config_yaml,
+                const std::vector<std::string>& env = {});
   // SIGKILLs the daemon when it still runs, reaps it, removes the temp dir.
   ~DaemonProcess();
   DaemonProcess(const DaemonProcess&) = delete;

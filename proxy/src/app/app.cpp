@@ -4,10 +4,15 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
+#include <tuple>
 
-#include "config/config_loader.hpp"
+#include "app/explain.hpp"
+#include "app/loaded_config.hpp"
+#include "cache/memory_storage.hpp"
+#include "cache/redis_storage.hpp"
 #include "http/server.hpp"
 #include "log/logging.hpp"
 #include "util/units.hpp"
@@ -18,24 +23,53 @@ namespace asio = boost::asio;
 
 namespace {
 
-void print_errors(const std::vector<config::Diagnostic>& errors) {
-  for (const auto& e : errors) std::cerr << e.to_string() << '\n';
-  std::cerr << errors.size() << (errors.size() == 1 ? " error" : " errors") << " in the configuration\n";
+void print_diagnostics(const Loaded& loaded, std::ostream& out) {
+  std::vector<config::Diagnostic> all = loaded.errors;
+  all.insert(all.end(), loaded.warnings.begin(), loaded.warnings.end());
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+  });
+  for (const auto& d : all) out << d.to_string() << '\n';
+  if (!loaded.errors.empty())
+    out << loaded.errors.size() << (loaded.errors.size() == 1 ? " error" : " errors")
+        << " in the configuration\n";
+}
+
+std::shared_ptr<const http::Runtime> runtime_of(const Loaded& loaded) {
+  return std::make_shared<const http::Runtime>(
+      http::Runtime{loaded.config, loaded.rulebook, loaded.verifier});
+}
+
+// Storage is chosen once at start (a reload does not move the cache): Redis when configured, one pool per
+// worker; otherwise one in-process store shared by all workers.
+http::StorageFactory storage_factory(const config::Config& cfg) {
+  if (cfg.redis.enabled) {
+    auto redis = cfg.redis;
+    spdlog::info("cache storage: redis {} (prefix '{}')", redis.url, redis.key_prefix);
+    return [redis](asio::any_io_executor ex) -> std::shared_ptr<cache::Storage> {
+      return std::make_shared<cache::RedisStorage>(ex, redis);
+    };
+  }
+  auto memory = std::make_shared<cache::MemoryStorage>(cfg.cache.memory_budget);
+  spdlog::info("cache storage: memory ({} budget, this process only)",
+               util::format_size(cfg.cache.memory_budget));
+  return [memory](asio::any_io_executor) -> std::shared_ptr<cache::Storage> { return memory; };
 }
 
 void reload(const std::string& path, http::Server& server) {
-  auto result = config::load_config_file(path);
-  if (!result.config) {
-    for (const auto& e : result.errors) spdlog::error("reload: {}", e.to_string());
-    spdlog::error("reload failed with {} error(s); keeping the previous configuration", result.errors.size());
+  auto loaded = load_all(path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) spdlog::error("reload: {}", e.to_string());
+    spdlog::error("reload failed with {} error(s); keeping the previous configuration", loaded.errors.size());
     return;
   }
+  for (const auto& w : loaded.warnings) spdlog::warn("reload: {}", w.to_string());
   auto old = server.current_config();
-  auto next = std::make_shared<const config::Config>(std::move(*result.config));
+  auto next = loaded.config;
   if (next->listen.to_string() != old->listen.to_string() || next->threads != old->threads)
     spdlog::warn("reload: 'listen' and 'threads' take effect only after a restart");
   log::init(next->logging);
-  server.update_config(next);
+  server.update_runtime(runtime_of(loaded));
   spdlog::info("configuration reloaded from {}", path);
 }
 
@@ -59,27 +93,37 @@ void wait_for_signals(asio::signal_set& signals, const std::string& path, http::
 }  // namespace
 
 int check(const std::string& config_path) {
-  auto result = config::load_config_file(config_path);
-  if (!result.config) {
-    print_errors(result.errors);
+  auto loaded = load_all(config_path);
+  print_diagnostics(loaded, std::cerr);
+  if (!loaded.ok()) return 1;
+  std::cout << config_path << ": ok, " << loaded.rulebook->rules().size() << " rules";
+  if (!loaded.warnings.empty()) std::cout << ", " << loaded.warnings.size() << " warning(s)";
+  std::cout << '\n';
+  return 0;
+}
+
+int explain(const std::string& config_path, const ExplainRequest& req) {
+  auto loaded = load_all(config_path);
+  if (!loaded.ok()) {
+    print_diagnostics(loaded, std::cerr);
     return 1;
   }
-  std::cout << config_path << ": ok\n";
-  return 0;
+  return app::explain(loaded, req, std::cout);
 }
 
 int serve(const std::string& config_path) {
   log::init_bootstrap();
-  auto result = config::load_config_file(config_path);
-  if (!result.config) {
-    print_errors(result.errors);
+  auto loaded = load_all(config_path);
+  if (!loaded.ok()) {
+    print_diagnostics(loaded, std::cerr);
     return 1;
   }
-  auto cfg = std::make_shared<const config::Config>(std::move(*result.config));
+  auto cfg = loaded.config;
   log::init(cfg->logging);
+  for (const auto& w : loaded.warnings) spdlog::warn("{}", w.to_string());
   std::signal(SIGPIPE, SIG_IGN);
 
-  http::Server server(cfg);
+  http::Server server(runtime_of(loaded), storage_factory(*cfg));
   try {
     server.start();
   } catch (const std::exception& e) {

@@ -11,21 +11,22 @@ namespace orc::http {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-Server::Server(std::shared_ptr<const config::Config> cfg) : cfg_(std::move(cfg)) {}
+Server::Server(std::shared_ptr<const Runtime> runtime, StorageFactory storage)
+    : runtime_(std::move(runtime)), storage_factory_(std::move(storage)) {}
 
 Server::~Server() {
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
 }
 
-std::shared_ptr<const config::Config> Server::current_config() const {
-  std::lock_guard lock(cfg_mutex_);
-  return cfg_;
+std::shared_ptr<const Runtime> Server::current_runtime() const {
+  std::lock_guard lock(runtime_mutex_);
+  return runtime_;
 }
 
-void Server::update_config(std::shared_ptr<const config::Config> cfg) {
-  std::lock_guard lock(cfg_mutex_);
-  cfg_ = std::move(cfg);
+void Server::update_runtime(std::shared_ptr<const Runtime> runtime) {
+  std::lock_guard lock(runtime_mutex_);
+  runtime_ = std::move(runtime);
 }
 
 void Server::start() {
@@ -38,7 +39,11 @@ void Server::start() {
   acceptor_.listen(asio::socket_base::max_listen_connections);
 
   auto threads = cfg->effective_threads();
-  for (std::size_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  for (std::size_t i = 0; i < threads; ++i) {
+    workers_.push_back(std::make_unique<Worker>(*this, i));
+    if (storage_factory_)
+      workers_.back()->set_storage(storage_factory_(workers_.back()->context().get_executor()));
+  }
   for (auto& w : workers_) w->start();
   accept_loop();
 }

@@ -7,20 +7,28 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "cache/storage.hpp"
 #include "config/config.hpp"
+#include "http/coalescer.hpp"
+#include "http/runtime.hpp"
 
 namespace orc::http {
 
 class Worker;
 
+// Makes the storage a worker uses: the memory backend hands every worker the same store, the redis
+// backend gives each worker its own connection pool on the worker's executor.
+using StorageFactory = std::function<std::shared_ptr<cache::Storage>(boost::asio::any_io_executor)>;
+
 class Server {
  public:
-  explicit Server(std::shared_ptr<const config::Config> cfg);
+  Server(std::shared_ptr<const Runtime> runtime, StorageFactory storage);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -33,9 +41,11 @@ class Server {
   // The io_context of the calling (main) thread: acceptor and signals live here.
   boost::asio::io_context& main_context() { return main_ctx_; }
 
-  // Swaps in a new config for requests that start from now on (listen and threads need a restart).
-  void update_config(std::shared_ptr<const config::Config> cfg);
-  std::shared_ptr<const config::Config> current_config() const;
+  // Swaps in a new runtime for requests that start from now on (listen and threads need a restart).
+  void update_runtime(std::shared_ptr<const Runtime> runtime);
+  std::shared_ptr<const Runtime> current_runtime() const;
+  std::shared_ptr<const config::Config> current_config() const { return current_runtime()->config; }
+  Coalescer& coalescer() { return coalescer_; }
 
   // Stops accepting; idle keep-alive connections close; in-flight requests finish. Returns immediately.
   void begin_shutdown();
@@ -56,8 +66,10 @@ class Server {
   std::atomic<std::size_t> open_connections_{0};
   std::atomic<bool> draining_{false};
 
-  mutable std::mutex cfg_mutex_;
-  std::shared_ptr<const config::Config> cfg_;
+  mutable std::mutex runtime_mutex_;
+  std::shared_ptr<const Runtime> runtime_;
+  StorageFactory storage_factory_;
+  Coalescer coalescer_;
 
   std::mutex done_mutex_;
   std::condition_variable done_cv_;

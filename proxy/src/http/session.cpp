@@ -1,20 +1,16 @@
 // One downstream connection. Requests are handled one after another, so pipelined requests are answered
-// strictly in order; bodies are relayed in fixed-size chunks in both directions and never held whole.
+// strictly in order; each request is validated, matched against the rulebook and handed to its flow.
 #include "http/session.hpp"
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
 
 #include <array>
 #include <chrono>
 #include <optional>
 
 #include "http/error_response.hpp"
+#include "http/exchange.hpp"
 #include "http/header_rewrite.hpp"
 #include "http/request_checks.hpp"
 #include "http/server.hpp"
@@ -25,126 +21,33 @@
 
 namespace orc::http {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+void Exchange::log_access() {
+  if (status == 0 && method == "-") return;  // the client left before sending a request: nothing to log
+  log::AccessRecord rec{peer,          method,     target,  status, bytes_sent, since(start),
+                        upstream_time, request_id, outcome, rule,   cache};
+  log::write_access(rec, cfg.logging);
+}
+
+std::string Exchange::safe_target() const {
+  return log::redact_target(target, cfg.logging.redact_query);
+}
+
+asio::awaitable<bool> Exchange::send_error(unsigned code, std::string_view message, bool keep_alive) {
+  if (request_id.empty()) request_id = util::random_request_id();
+  status = code;
+  auto res = make_error_response(code, message, request_id, keep_alive && !worker.draining());
+  client.expires_after(cfg.timeouts.client_send);
+  auto [ec, n] = co_await bhttp::async_write(client, res, use_tuple);
+  bytes_sent += res.body().size();
+  co_return !ec && res.keep_alive();
+}
 
 namespace {
 
-constexpr std::size_t kChunk = 16 * 1024;
-constexpr std::size_t kUpstreamHeaderLimit = 64 * 1024;
-constexpr std::size_t kUpstreamBuffer = 64 * 1024;
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 constexpr auto kLingerTime = std::chrono::seconds(2);
-
-bool is_timeout(const beast::error_code& ec) {
-  return ec == beast::error::timeout;
-}
-
-bool idempotent(bhttp::verb v) {
-  switch (v) {
-    case bhttp::verb::get:
-    case bhttp::verb::head:
-    case bhttp::verb::options:
-    case bhttp::verb::trace:
-    case bhttp::verb::put:
-    case bhttp::verb::delete_:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// The connection died under a pooled request before the backend said anything: safe to retry once.
-bool dead_connection_error(const beast::error_code& ec) {
-  return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted;
-}
-
-std::chrono::microseconds since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t);
-}
-
-// Everything one request needs, in one place, so the steps below stay small.
-struct Exchange {
-  beast::tcp_stream& client;
-  beast::flat_buffer& client_buf;
-  Worker& worker;
-  const config::Config& cfg;
-  const std::string& peer;
-
-  Clock::time_point start = Clock::now();
-  std::string request_id;
-  std::string method = "-";
-  std::string target = "-";
-  unsigned status = 0;
-  std::uint64_t bytes_sent = 0;
-  std::chrono::microseconds upstream_time{0};
-  std::string_view outcome = "proxied";
-
-  void log_access() {
-    log::AccessRecord rec{peer,         method,        target,     status, bytes_sent,
-                          since(start), upstream_time, request_id, outcome};
-    log::write_access(rec, cfg.logging);
-  }
-
-  // Writes a proxy-generated error. Returns whether the connection may carry another request.
-  asio::awaitable<bool> send_error(unsigned code, std::string_view message, bool keep_alive) {
-    if (request_id.empty()) request_id = util::random_request_id();
-    status = code;
-    auto res = make_error_response(code, message, request_id, keep_alive && !worker.draining());
-    client.expires_after(cfg.timeouts.client_send);
-    auto [ec, n] = co_await bhttp::async_write(client, res, use_tuple);
-    bytes_sent += res.body().size();
-    co_return !ec && res.keep_alive();
-  }
-};
-
-// Relays the request body from the client to the backend, chunk by chunk. Returns the problem on the
-// client side (none when all went well) and sets `upstream_ec` when the backend side failed.
-asio::awaitable<RequestProblem> relay_request_body(Exchange& x,
-                                                   bhttp::request_parser<bhttp::buffer_body>& parser,
-                                                   bhttp::request<bhttp::buffer_body>& up_req,
-                                                   bhttp::request_serializer<bhttp::buffer_body>& sr,
-                                                   UpstreamConnection& up, beast::error_code& upstream_ec) {
-  std::array<char, kChunk> data;
-  while (!parser.is_done()) {
-    parser.get().body().data = data.data();
-    parser.get().body().size = data.size();
-    x.client.expires_after(x.cfg.timeouts.client_body);
-    auto [ec, n] = co_await bhttp::async_read_some(x.client, x.client_buf, parser, use_tuple);
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) {
-      if (is_timeout(ec)) co_return RequestProblem::client_timeout;
-      co_return classify_parse_error(ec, {}, x.cfg.limits);
-    }
-    std::size_t got = data.size() - parser.get().body().size;
-    if (got == 0 && !parser.is_done()) continue;
-    up_req.body().data = got ? data.data() : nullptr;
-    up_req.body().size = got;
-    up_req.body().more = !parser.is_done();
-    up.stream.expires_after(x.cfg.upstream.send_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(up.stream, sr, use_tuple);
-    if (wec == bhttp::error::need_buffer) wec = {};
-    if (wec) {
-      upstream_ec = wec;
-      co_return RequestProblem::none;
-    }
-  }
-  if (!sr.is_done()) {
-    // The last read completed the message with no new bytes: finish the upstream message (last chunk).
-    up_req.body().data = nullptr;
-    up_req.body().size = 0;
-    up_req.body().more = false;
-    up.stream.expires_after(x.cfg.upstream.send_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(up.stream, sr, use_tuple);
-    if (wec == bhttp::error::need_buffer) wec = {};
-    if (wec) upstream_ec = wec;
-  }
-  co_return RequestProblem::none;
-}
 
 // Handles one request on the connection. Returns whether the connection may carry another one.
 asio::awaitable<bool> handle_request(Exchange& x) {
@@ -167,7 +70,6 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     x.outcome = "rejected";
     spdlog::info("rejected request from {}: {} ({})", x.peer, describe(problem), hec.message());
     co_await x.send_error(status_for(problem), describe(problem), false);
-    x.log_access();
     co_return false;
   }
 
@@ -180,236 +82,47 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   std::optional<std::uint64_t> content_length;
   if (auto cl = parser.content_length()) content_length = *cl;
   RequestProblem problem = check_request_head(req.base(), parser.chunked(), content_length, limits);
-  std::optional<std::string> target;
   if (problem == RequestProblem::none) {
-    target = origin_form_target(req.target(), req.method());
-    if (!target) problem = RequestProblem::bad_target;
+    auto target = origin_form_target(req.target(), req.method());
+    if (target)
+      x.origin_target = std::move(*target);
+    else
+      problem = RequestProblem::bad_target;
   }
-  const bool has_body = parser.chunked() || content_length.value_or(0) > 0;
   if (problem != RequestProblem::none) {
     x.outcome = "rejected";
     spdlog::info("rejected request {} from {}: {}", x.request_id, x.peer, describe(problem));
     co_await x.send_error(status_for(problem), describe(problem), false);
-    x.log_access();
     co_return false;
   }
 
-  const bhttp::verb method = req.method();
-  bool client_keep_alive = req.keep_alive() && !x.worker.draining();
-  const unsigned client_version = req.version();
-  const bool expect_continue = has_body && util::iequals(req[bhttp::field::expect], "100-continue");
-
-  // The request as it leaves for the backend.
-  bhttp::request<bhttp::buffer_body> up_req;
-  up_req.base() = req.base();
-  up_req.version(11);
-  up_req.target(*target);
-  strip_hop_by_hop(up_req.base());
-  up_req.erase(bhttp::field::expect);  // the proxy answers 100-continue itself
-  if (up_req.find(bhttp::field::host) == up_req.end())
-    up_req.set(bhttp::field::host, x.cfg.upstream.authority);
-  add_forwarding_headers(up_req.base(), {x.peer, x.request_id});
-  if (parser.chunked()) up_req.chunked(true);
-
-  std::unique_ptr<UpstreamConnection> up;
-  beast::flat_buffer up_buf;
-  up_buf.reserve(kUpstreamBuffer);  // Beast reads at most the free capacity: a small buffer means tiny reads
-  std::optional<bhttp::response_parser<bhttp::buffer_body>> rp;
-  auto upstream_start = Clock::now();
-  bool body_consumed = !has_body;
-
-  for (int attempt = 0;; ++attempt) {
-    upstream_start = Clock::now();
-    auto [aec, conn] = co_await x.worker.pool().acquire(x.cfg.upstream, attempt > 0);
-    if (aec) {
-      x.upstream_time = since(upstream_start);
-      x.outcome = "upstream_error";
-      bool timed_out = is_timeout(aec);
-      spdlog::warn("request {} {} {}: cannot connect to upstream {}: {}", x.request_id, x.method, x.target,
-                   x.cfg.upstream.target.to_string(), timed_out ? "connect timeout" : aec.message());
-      bool keep = co_await x.send_error(timed_out ? 504 : 502,
-                                        timed_out ? "upstream connect timeout" : "upstream unavailable",
-                                        client_keep_alive && body_consumed);
-      x.log_access();
-      co_return keep;
-    }
-    up = std::move(conn);
-    const bool retryable = up->reused && attempt == 0 && !has_body && idempotent(method);
-
-    bhttp::request_serializer<bhttp::buffer_body> sr(up_req);
-    up_req.body().data = nullptr;
-    up_req.body().size = 0;
-    up_req.body().more = has_body;
-    up->stream.expires_after(x.cfg.upstream.send_timeout);
-    beast::error_code send_ec;
-    if (has_body) {
-      auto [wec, wn] = co_await bhttp::async_write_header(up->stream, sr, use_tuple);
-      send_ec = wec;
-    } else {
-      auto [wec, wn] = co_await bhttp::async_write(up->stream, sr, use_tuple);
-      send_ec = wec;
-    }
-    if (send_ec && retryable && dead_connection_error(send_ec)) continue;
-
-    if (!send_ec && has_body) {
-      if (expect_continue) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        x.client.expires_after(x.cfg.timeouts.client_send);
-        auto [cec, cn] = co_await asio::async_write(x.client, asio::buffer(kContinue), use_tuple);
-        if (cec) co_return false;
-      }
-      RequestProblem body_problem = co_await relay_request_body(x, parser, up_req, sr, *up, send_ec);
-      if (body_problem != RequestProblem::none) {
-        x.outcome = "rejected";
-        spdlog::info("request {} from {}: {} while reading the body", x.request_id, x.peer,
-                     describe(body_problem));
-        co_await x.send_error(status_for(body_problem), describe(body_problem), false);
-        x.log_access();
-        co_return false;
-      }
-      body_consumed = true;
-    }
-
-    if (!send_ec) {
-      // Response head; informational (1xx) responses are relayed and the real one awaited.
-      up->stream.expires_after(x.cfg.upstream.first_byte_timeout);
-      for (;;) {
-        rp.emplace();
-        rp->header_limit(kUpstreamHeaderLimit);
-        rp->body_limit(boost::none);
-        if (method == bhttp::verb::head) rp->skip(true);
-        auto [rec, rn] = co_await bhttp::async_read_header(up->stream, up_buf, *rp, use_tuple);
-        if (rec) {
-          send_ec = rec;
-          break;
-        }
-        unsigned code = rp->get().result_int();
-        if (code < 100 || code >= 200 || code == 101) break;
-        if (code != 100 && client_version == 11) {
-          bhttp::response<bhttp::empty_body> info{rp->get().result(), 11};
-          info.base() = rp->get().base();
-          strip_hop_by_hop(info.base());
-          x.client.expires_after(x.cfg.timeouts.client_send);
-          auto [iec, in] = co_await bhttp::async_write(x.client, info, use_tuple);
-          if (iec) co_return false;
-        }
-      }
-    }
-
-    if (send_ec) {
-      if (retryable && up_buf.size() == 0 && dead_connection_error(send_ec)) {
-        spdlog::debug("request {}: pooled upstream connection was closed ({}); retrying on a new one",
-                      x.request_id, send_ec.message());
-        continue;
-      }
-      x.upstream_time = since(upstream_start);
-      x.outcome = "upstream_error";
-      bool timed_out = is_timeout(send_ec);
-      spdlog::warn("request {} {} {}: upstream {} failed: {}", x.request_id, x.method, x.target,
-                   x.cfg.upstream.target.to_string(),
-                   timed_out ? "timeout waiting for the response" : send_ec.message());
-      bool keep = co_await x.send_error(timed_out ? 504 : 502,
-                                        timed_out ? "upstream timeout" : "upstream connection failed",
-                                        client_keep_alive && body_consumed);
-      x.log_access();
-      co_return keep;
-    }
-    break;
+  // The rulebook decides: cache (reads), invalidate (writes), pass or stream (forwarded as they are).
+  std::optional<rules::Match> match;
+  if (x.rt.rulebook) {
+    auto q = x.origin_target.find('?');
+    std::string_view path = std::string_view(x.origin_target).substr(0, q);
+    std::string_view query =
+        q == std::string::npos ? std::string_view{} : std::string_view(x.origin_target).substr(q + 1);
+    match = x.rt.rulebook->match({req.method_string(), path, query, req[bhttp::field::host],
+                                  [&req](std::string_view name) { return req.find(name) != req.end(); }});
   }
-
-  // The response as it leaves for the client.
-  auto& up_res = rp->get();
-  const unsigned code = up_res.result_int();
-  x.status = code;
-  const bool no_body = method == bhttp::verb::head || code == 204 || code == 304;
-  const bool up_chunked = rp->chunked();
-  const bool up_has_length = rp->content_length().has_value();
-
-  bhttp::response<bhttp::buffer_body> res;
-  res.base() = up_res.base();
-  res.version(11);
-  strip_hop_by_hop(res.base());
-  add_response_headers(res.base(), x.request_id);
-  if (!no_body && (up_chunked || !up_has_length)) {
-    if (client_version == 11)
-      res.chunked(true);  // keep chunked framing; a close-delimited body becomes chunked too
-    else
-      client_keep_alive = false;  // HTTP/1.0 has no chunked encoding: the close delimits the body
+  if (match) {
+    x.rule = match->rule->cfg.name;
+    const auto action = match->rule->cfg.action;
+    const bool read = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
+    if (action == config::ActionKind::cache && read && x.worker.storage())
+      co_return co_await handle_cacheable(x, parser, *match);
+    if (action == config::ActionKind::invalidate) co_return co_await handle_invalidate(x, parser, *match);
   }
-  if (x.worker.draining()) client_keep_alive = false;
-  res.keep_alive(client_keep_alive);
-
-  bhttp::response_serializer<bhttp::buffer_body> rs(res);
-  res.body().data = nullptr;
-  res.body().size = 0;
-  res.body().more = !no_body;
-  x.client.expires_after(x.cfg.timeouts.client_send);
-  auto [wec, wn] = co_await bhttp::async_write_header(x.client, rs, use_tuple);
-  if (wec) {
-    x.outcome = "client_gone";
-    x.log_access();
-    co_return false;
-  }
-
-  // Back to the pool only when the exchange ended cleanly and nothing unasked followed it.
-  auto release_upstream = [&] {
-    if (!up) return;
-    x.upstream_time = since(upstream_start);
-    if (rp->is_done() && rp->keep_alive() && up_buf.size() == 0)
-      x.worker.pool().release(std::move(up), x.cfg.upstream);
-    up.reset();
+  x.cache = "pass";
+  ForwardHooks hooks;
+  hooks.on_head = [&x](const bhttp::response_header<>&,
+                       bhttp::response_header<>& out) -> asio::awaitable<void> {
+    out.set("X-Cache", "BYPASS");
+    co_return;
   };
-  if (!no_body) {
-    std::array<char, kChunk> data;
-    while (!rp->is_done()) {
-      up_res.body().data = data.data();
-      up_res.body().size = data.size();
-      up->stream.expires_after(x.cfg.upstream.read_timeout);
-      auto [rec, rn] = co_await bhttp::async_read_some(up->stream, up_buf, *rp, use_tuple);
-      if (rec == bhttp::error::need_buffer) rec = {};
-      if (rec) {
-        // Headers are gone already: the only honest signal left is an incomplete body.
-        x.outcome = "upstream_error";
-        x.upstream_time = since(upstream_start);
-        spdlog::warn("request {} {} {}: upstream failed mid-body after {} bytes: {}", x.request_id, x.method,
-                     x.target, x.bytes_sent, rec.message());
-        x.log_access();
-        co_return false;
-      }
-      std::size_t got = data.size() - up_res.body().size;
-      if (got == 0) continue;
-      res.body().data = data.data();
-      res.body().size = got;
-      res.body().more = true;
-      x.client.expires_after(x.cfg.timeouts.client_send);
-      auto [cec, cn] = co_await bhttp::async_write(x.client, rs, use_tuple);
-      if (cec == bhttp::error::need_buffer) cec = {};
-      if (cec) {
-        x.outcome = "client_gone";
-        x.upstream_time = since(upstream_start);
-        x.log_access();
-        co_return false;
-      }
-      x.bytes_sent += got;
-    }
-    // The backend is done: its connection can serve the next request (of any client) before the last
-    // chunk reaches this one.
-    release_upstream();
-    res.body().data = nullptr;
-    res.body().size = 0;
-    res.body().more = false;
-    x.client.expires_after(x.cfg.timeouts.client_send);
-    auto [fec, fn] = co_await bhttp::async_write(x.client, rs, use_tuple);
-    if (fec == bhttp::error::need_buffer) fec = {};
-    if (fec) {
-      x.outcome = "client_gone";
-      x.log_access();
-      co_return false;
-    }
-  }
-  release_upstream();
-  x.log_access();
-  co_return client_keep_alive;
+  auto result = co_await forward(x, parser, hooks);
+  co_return result.keep_alive;
 }
 
 }  // namespace
@@ -432,7 +145,8 @@ asio::awaitable<void> run_session(tcp::socket socket, Worker& worker) {
   beast::flat_buffer buf;
   bool first = true;
   for (;;) {
-    auto cfg = worker.config();
+    auto rt = worker.runtime();
+    const auto* cfg = rt->config.get();
     if (buf.size() == 0) {
       // Between requests: wait for the first byte under the keep-alive (or first-request) deadline.
       if (worker.draining()) break;
@@ -444,8 +158,9 @@ asio::awaitable<void> run_session(tcp::socket socket, Worker& worker) {
       buf.commit(n);
     }
     first = false;
-    Exchange x{client, buf, worker, *cfg, peer};
+    Exchange x{client, buf, worker, *rt, *cfg, peer};
     bool keep = co_await handle_request(x);
+    x.log_access();
     if (!keep) break;
   }
   // Lingering close: half-close, then read and discard for a moment, so that unread request bytes do not

@@ -20,8 +20,8 @@ Worker::~Worker() {
   join();
 }
 
-std::shared_ptr<const config::Config> Worker::config() const {
-  return server_.current_config();
+std::shared_ptr<const Runtime> Worker::runtime() const {
+  return server_.current_runtime();
 }
 
 void Worker::start() {
@@ -58,7 +58,8 @@ void Worker::begin_drain() {
     for (auto* c : connections_)
       if (c->idle) c->stream->cancel();
     pool_.clear();
-    guard_.reset();  // run() returns once the last connection finishes
+    if (storage_) storage_->close();  // a Redis pool keeps the context busy until it is closed
+    guard_.reset();                   // run() returns once the last connection finishes
   });
 }
 

@@ -11,7 +11,9 @@
 #include <thread>
 #include <unordered_set>
 
+#include "cache/storage.hpp"
 #include "config/config.hpp"
+#include "http/runtime.hpp"
 #include "http/upstream_pool.hpp"
 
 namespace orc::http {
@@ -34,7 +36,10 @@ class Worker {
   Server& server() { return server_; }
   std::size_t index() const { return index_; }
   bool draining() const { return draining_; }
-  std::shared_ptr<const config::Config> config() const;
+  std::shared_ptr<const Runtime> runtime() const;
+  // Null when caching is off (no storage configured).
+  cache::Storage* storage() const { return storage_.get(); }
+  void set_storage(std::shared_ptr<cache::Storage> s) { storage_ = std::move(s); }
 
   void start();
   // Adopts an accepted socket (already bound to this worker's context) and runs its session.
@@ -53,6 +58,7 @@ class Worker {
   boost::asio::io_context ctx_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
   UpstreamPool pool_;
+  std::shared_ptr<cache::Storage> storage_;
   std::thread thread_;
   bool draining_ = false;
   std::unordered_set<ConnectionState*> connections_;

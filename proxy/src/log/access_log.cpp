@@ -43,14 +43,15 @@ std::string format_access(const AccessRecord& r, const std::vector<std::string>&
   double upstream_ms = static_cast<double>(r.upstream.count()) / 1000.0;
   if (format == config::LogFormat::json) {
     return fmt::format(
-        R"("client":"{}","method":"{}","path":"{}","status":{},"bytes":{},"duration_ms":{:.3f},"upstream_ms":{:.3f},"request_id":"{}","outcome":"{}")",
+        R"("client":"{}","method":"{}","path":"{}","status":{},"bytes":{},"duration_ms":{:.3f},"upstream_ms":{:.3f},"request_id":"{}","outcome":"{}","rule":"{}","cache":"{}")",
         util::json_escape(r.client), util::json_escape(r.method), util::json_escape(target), r.status,
-        r.bytes_sent, total_ms, upstream_ms, util::json_escape(r.request_id), r.outcome);
+        r.bytes_sent, total_ms, upstream_ms, util::json_escape(r.request_id), r.outcome,
+        util::json_escape(r.rule), r.cache);
   }
   // Control characters in the target cannot forge extra log lines.
-  return fmt::format("{} {} {} {} {} {:.3f}ms upstream={:.3f}ms id={} outcome={}", r.client, r.method,
-                     util::json_escape(target), r.status, r.bytes_sent, total_ms, upstream_ms, r.request_id,
-                     r.outcome);
+  return fmt::format("{} {} {} {} {} {:.3f}ms upstream={:.3f}ms id={} outcome={} rule={} cache={}", r.client,
+                     r.method, util::json_escape(target), r.status, r.bytes_sent, total_ms, upstream_ms,
+                     r.request_id, r.outcome, r.rule, r.cache);
 }
 
 void write_access(const AccessRecord& r, const config::LoggingConfig& cfg) {

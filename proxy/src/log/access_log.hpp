@@ -20,7 +20,9 @@ struct AccessRecord {
   std::chrono::microseconds total{0};
   std::chrono::microseconds upstream{0};  // zero when the backend was not asked
   std::string_view request_id;
-  std::string_view outcome;  // closed enum: "proxied", "error", ...
+  std::string_view outcome;      // closed enum: "proxied", "rejected", "upstream_error", "client_gone"
+  std::string_view rule = "-";   // the rulebook rule that matched
+  std::string_view cache = "-";  // closed enum: hit, miss, stale, bypass, pass, purge
 };
 
 // Replaces the values of the named query parameters with REDACTED (names compared case-insensitively).

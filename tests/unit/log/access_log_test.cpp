@@ -28,12 +28,17 @@ AccessRecord sample(std::string_view target) {
   r.upstream = std::chrono::microseconds(1000);
   r.request_id = "rid";
   r.outcome = "proxied";
+  r.rule = "risk-list";
+  r.cache = "hit";
   return r;
 }
 
 TEST(FormatAccess, TextLine) {
   auto line = format_access(sample("/r?token=abc"), {"token"}, config::LogFormat::text);
-  EXPECT_EQ(line, "127.0.0.1 GET /r?token=REDACTED 200 42 1.500ms upstream=1.000ms id=rid outcome=proxied");
+  EXPECT_EQ(
+      line,
+      "127.0.0.1 GET /r?token=REDACTED 200 42 1.500ms upstream=1.000ms id=rid outcome=proxied rule=risk-list "
+      "cache=hit");
 }
 
 TEST(FormatAccess, JsonLineEscapesAndRedacts) {
@@ -41,7 +46,8 @@ TEST(FormatAccess, JsonLineEscapesAndRedacts) {
   EXPECT_EQ(
       line,
       R"("client":"127.0.0.1","method":"GET","path":"/r?token=REDACTED&q=\"x\"","status":200,"bytes":42,)"
-      R"("duration_ms":1.500,"upstream_ms":1.000,"request_id":"rid","outcome":"proxied")");
+      R"("duration_ms":1.500,"upstream_ms":1.000,"request_id":"rid","outcome":"proxied","rule":"risk-list",)"
+      R"("cache":"hit")");
 }
 
 }  // namespace

@@ -1,0 +1,97 @@
+// The binary form of a cache entry: a version byte, then fixed-width integers and length-prefixed strings.
+#include "cache/cache_entry.hpp"
+
+#include <cstring>
+
+namespace orc::cache {
+
+namespace {
+
+constexpr char kVersion = 1;
+
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+void put_str(std::string& out, std::string_view s) {
+  put_u64(out, s.size());
+  out.append(s);
+}
+
+struct Reader {
+  std::string_view in;
+  bool ok = true;
+  std::uint64_t u64() {
+    if (in.size() < 8) {
+      ok = false;
+      return 0;
+    }
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+    in.remove_prefix(8);
+    return v;
+  }
+  std::string str() {
+    auto n = u64();
+    if (!ok || n > in.size()) {
+      ok = false;
+      return {};
+    }
+    std::string s(in.substr(0, n));
+    in.remove_prefix(n);
+    return s;
+  }
+};
+
+}  // namespace
+
+std::string serialize(const CacheEntry& e) {
+  std::string out;
+  out.reserve(e.body.size() + e.material.size() + 256);
+  out += kVersion;
+  put_u64(out, e.status);
+  put_u64(out, static_cast<std::uint64_t>(e.stored_at_ms));
+  put_u64(out, static_cast<std::uint64_t>(e.fresh_until_ms));
+  put_u64(out, static_cast<std::uint64_t>(e.swr_until_ms));
+  put_u64(out, static_cast<std::uint64_t>(e.sie_until_ms));
+  put_u64(out, e.initial_age_s);
+  put_u64(out, e.vary_marker ? 1 : 0);
+  put_str(out, e.material);
+  put_str(out, e.etag);
+  put_u64(out, e.vary_names.size());
+  for (const auto& v : e.vary_names) put_str(out, v);
+  put_u64(out, e.headers.size());
+  for (const auto& [k, v] : e.headers) {
+    put_str(out, k);
+    put_str(out, v);
+  }
+  put_str(out, e.body);
+  return out;
+}
+
+std::optional<CacheEntry> deserialize(std::string_view blob) {
+  if (blob.empty() || blob[0] != kVersion) return std::nullopt;
+  Reader r{blob.substr(1)};
+  CacheEntry e;
+  e.status = static_cast<unsigned>(r.u64());
+  e.stored_at_ms = static_cast<std::int64_t>(r.u64());
+  e.fresh_until_ms = static_cast<std::int64_t>(r.u64());
+  e.swr_until_ms = static_cast<std::int64_t>(r.u64());
+  e.sie_until_ms = static_cast<std::int64_t>(r.u64());
+  e.initial_age_s = r.u64();
+  e.vary_marker = r.u64() != 0;
+  e.material = r.str();
+  e.etag = r.str();
+  auto nvary = r.u64();
+  for (std::uint64_t i = 0; r.ok && i < nvary; ++i) e.vary_names.push_back(r.str());
+  auto nheaders = r.u64();
+  for (std::uint64_t i = 0; r.ok && i < nheaders; ++i) {
+    auto k = r.str();
+    auto v = r.str();
+    e.headers.emplace_back(std::move(k), std::move(v));
+  }
+  e.body = r.str();
+  if (!r.ok || !r.in.empty()) return std::nullopt;
+  return e;
+}
+
+}  // namespace orc::cache

@@ -1,0 +1,71 @@
+// Cache policy as pure functions (Envoy's split: policy apart from storage and orchestration). Outcomes are
+// closed enums that double as log fields and metric labels.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/cache_entry.hpp"
+#include "config/rule_config.hpp"
+
+namespace orc::cache {
+
+// Why a response is (not) stored (design.md section 5).
+enum class Storability {
+  storable,
+  status_not_allowed,
+  set_cookie,
+  no_store,      // Cache-Control: no-store
+  private_,      // Cache-Control: private
+  vary_star,     // Vary: *
+  too_large,     // body over max_body
+  no_freshness,  // ttl: origin and the backend gave no freshness (or no-cache)
+};
+std::string_view to_string(Storability s);
+
+// A header lookup over the backend's response head.
+struct ResponseHead {
+  unsigned status = 0;
+  const HeaderList* headers = nullptr;
+  std::optional<std::string_view> get(std::string_view name) const;
+  std::vector<std::string_view> all(std::string_view name) const;
+};
+
+struct Freshness {
+  std::int64_t lifetime_ms = 0;     // how long the response is fresh after it was received
+  std::uint64_t initial_age_s = 0;  // Age already spent upstream
+  bool must_revalidate = false;     // no stale serving
+};
+
+// Freshness from the rule (`ttl`) or, with `ttl: origin`, from Cache-Control s-maxage / max-age, Expires and
+// Date, minus Age, as an RFC 9111 shared cache computes it. Empty: nothing to store for.
+std::optional<Freshness> freshness(const config::CacheAction& rule, const ResponseHead& head,
+                                   std::int64_t now_ms);
+
+// Whether the head allows storing (the body size is checked as it streams).
+Storability storable_head(const config::CacheAction& rule, const ResponseHead& head);
+
+// The Vary header names (lower case); `star` when Vary: * is present.
+std::vector<std::string> vary_names(const ResponseHead& head, bool& star);
+
+// Strong ETag of a body: "\"<32 hex digits of its SHA-256>\"".
+std::string strong_etag(std::string_view body);
+
+// If-None-Match against an ETag (weak comparison, "*" matches anything).
+bool if_none_match(std::string_view header, std::string_view etag);
+
+// Request Cache-Control directives the cache honours: no-store (do not use or fill), no-cache (revalidate:
+// fetch from the backend, then store).
+struct RequestDirectives {
+  bool no_store = false;
+  bool no_cache = false;
+};
+RequestDirectives request_directives(std::string_view cache_control, std::string_view pragma);
+
+// Parses an HTTP-date (IMF-fixdate); empty on anything else.
+std::optional<std::int64_t> parse_http_date_ms(std::string_view s);
+
+}  // namespace orc::cache

@@ -1,0 +1,453 @@
+// The cache flows around forward(): reads that match a cache rule (lookup, HIT / STALE, coalesced MISS and
+// fill) and writes that match an invalidate rule (purge before the response head reaches the client).
+// Storage failures never fail a request: the cache steps aside (X-Cache: BYPASS) and the backend answers.
+#include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/beast/http/span_body.hpp>
+
+#include <atomic>
+
+#include "cache/cache_key.hpp"
+#include "cache/cache_policy.hpp"
+#include "cache/storage.hpp"
+#include "http/exchange.hpp"
+#include "http/header_rewrite.hpp"
+#include "http/server.hpp"
+#include "http/upstream_pool.hpp"
+#include "http/worker.hpp"
+#include "identity/caller.hpp"
+#include "util/strings.hpp"
+
+namespace orc::http {
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One warning per interval at most: a dead Redis must not flood the log.
+void warn_storage(std::string_view what, cache::StorageStatus status) {
+  static std::atomic<std::int64_t> last{0};
+  auto now = now_ms();
+  auto prev = last.load(std::memory_order_relaxed);
+  if (now - prev < 5000 || !last.compare_exchange_strong(prev, now)) return;
+  spdlog::warn("cache storage {} failed ({}): serving from the backend (fail open)", what,
+               cache::to_string(status));
+}
+
+std::string uri_tag(const rules::Match& m) {
+  return "uri:" + rules::join_path(m.segments);
+}
+
+// The entry's tags: the rule's templates rendered for this request, plus the URI tag that lets a write to the
+// same path purge it (RFC 9111 section 4.4). Empty optional when a template cannot be rendered.
+std::optional<std::vector<std::string>> render_tags(const rules::CompiledRule& rule, const rules::Match& m,
+                                                    std::string_view query,
+                                                    const identity::ScopeIdentity& id) {
+  std::string_view tenant, user;
+  if (id.claims) {
+    tenant = id.claims->tenant;
+    user = id.claims->user;
+  }
+  rules::TagContext ctx{&m.params, query, tenant, user};
+  std::vector<std::string> out;
+  for (const auto& t : rule.tags) {
+    auto v = rules::render(t, ctx);
+    if (!v) return std::nullopt;
+    out.push_back(std::move(*v));
+  }
+  out.push_back(uri_tag(m));
+  return out;
+}
+
+identity::HeaderLookup header_lookup(const bhttp::request_header<>& req) {
+  return [&req](std::string_view name) -> std::optional<std::string_view> {
+    auto it = req.find(name);
+    if (it == req.end()) return std::nullopt;
+    return std::string_view(it->value().data(), it->value().size());
+  };
+}
+
+std::string vary_part(const std::vector<std::string>& names, const identity::HeaderLookup& headers) {
+  std::string out;
+  for (const auto& n : names) {
+    auto v = headers(n);
+    out += "vary." + n + "=" + (v ? std::string(*v) : std::string()) + "\n";
+  }
+  return out;
+}
+
+std::string vary_key(const std::string& key, const std::string& part) {
+  return key + ":v:" + identity::sha256_hex(part).substr(0, 32);
+}
+
+cache::HeaderList copy_headers(const bhttp::response_header<>& h) {
+  cache::HeaderList out;
+  for (const auto& f : h) out.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  return out;
+}
+
+// The headers kept in an entry: the backend's end-to-end headers, without what is per-response.
+cache::HeaderList stored_headers(const cache::HeaderList& in) {
+  cache::HeaderList out;
+  for (const auto& [k, v] : in) {
+    if (util::iequals(k, "Content-Length") || util::iequals(k, "Age") || util::iequals(k, "X-Request-ID") ||
+        util::iequals(k, "Set-Cookie") || util::iequals(k, "X-Cache") || util::iequals(k, "Cache-Status"))
+      continue;
+    out.emplace_back(k, v);
+  }
+  return out;
+}
+
+struct Lookup {
+  std::optional<cache::CacheEntry> entry;  // matching entry (fresh or not)
+  bool failed = false;                     // storage unavailable: fail open
+};
+
+asio::awaitable<Lookup> lookup(cache::Storage& storage, const std::string& key, const std::string& material,
+                               const identity::HeaderLookup& headers) {
+  Lookup out;
+  auto got = co_await storage.get(key);
+  if (!got.ok()) {
+    warn_storage("get", got.status);
+    out.failed = true;
+    co_return out;
+  }
+  if (!got.value) co_return out;
+  auto e = cache::deserialize(*got.value);
+  if (e && e->vary_marker) {
+    auto part = vary_part(e->vary_names, headers);
+    auto second = co_await storage.get(vary_key(key, part));
+    if (!second.ok()) {
+      warn_storage("get", second.status);
+      out.failed = true;
+      co_return out;
+    }
+    e = second.value ? cache::deserialize(*second.value) : std::nullopt;
+    if (e && e->material != material + part) e.reset();
+  } else if (e && e->material != material) {
+    e.reset();  // a hash collision or a foreign entry: never serve it
+  }
+  out.entry = std::move(e);
+  co_return out;
+}
+
+// Builds the entry for a complete response, stores it if no purge intervened, and returns it (null when it
+// was not stored).
+asio::awaitable<SharedEntry> store(cache::Storage& storage, const config::CacheAction& rule,
+                                   const cache::CacheKey& key, const std::vector<std::string>& tags,
+                                   const cache::Generations& seen, unsigned status,
+                                   const cache::HeaderList& head, std::string body,
+                                   const identity::HeaderLookup& req_headers) {
+  cache::ResponseHead rh{status, &head};
+  auto now = now_ms();
+  auto fresh = cache::freshness(rule, rh, now);
+  if (!fresh) co_return nullptr;
+  bool star = false;
+  auto names = cache::vary_names(rh, star);
+  if (star) co_return nullptr;
+
+  auto e = std::make_shared<cache::CacheEntry>();
+  e->status = status;
+  e->headers = stored_headers(head);
+  e->etag = cache::strong_etag(body);
+  e->body = std::move(body);
+  e->stored_at_ms = now;
+  e->initial_age_s = fresh->initial_age_s;
+  e->fresh_until_ms = now + fresh->lifetime_ms;
+  e->swr_until_ms =
+      fresh->must_revalidate ? e->fresh_until_ms : e->fresh_until_ms + rule.stale_while_revalidate.count();
+  e->sie_until_ms =
+      fresh->must_revalidate ? e->fresh_until_ms : e->fresh_until_ms + rule.stale_if_error.count();
+  auto ttl = std::chrono::milliseconds(std::max({e->fresh_until_ms, e->swr_until_ms, e->sie_until_ms}) - now);
+
+  std::string entry_key = key.key;
+  if (!names.empty()) {
+    auto part = vary_part(names, req_headers);
+    e->material = key.material + part;
+    entry_key = vary_key(key.key, part);
+    cache::CacheEntry marker;
+    marker.vary_marker = true;
+    marker.vary_names = names;
+    marker.material = key.material;
+    auto m = co_await storage.put_if_current(key.key, cache::serialize(marker), ttl, tags, seen);
+    if (!m.ok() || !m.value) co_return nullptr;
+  } else {
+    e->material = key.material;
+  }
+  auto put = co_await storage.put_if_current(entry_key, cache::serialize(*e), ttl, tags, seen);
+  if (!put.ok()) {
+    warn_storage("store", put.status);
+    co_return nullptr;
+  }
+  if (!put.value) co_return nullptr;  // a write purged one of the tags meanwhile: the body may be pre-write
+  co_return e;
+}
+
+std::string cache_status(std::string_view detail) {
+  return "openrisk-cache; " + std::string(detail);
+}
+
+// A bypass: the request goes to the backend as it is, marked so.
+asio::awaitable<bool> forward_bypass(Exchange& x, RequestParser& parser, std::string_view why) {
+  x.cache = "bypass";
+  ForwardHooks hooks;
+  std::string status = cache_status("fwd=bypass; detail=" + std::string(why));
+  hooks.on_head = [&](const bhttp::response_header<>&,
+                      bhttp::response_header<>& out) -> asio::awaitable<void> {
+    out.set("X-Cache", "BYPASS");
+    out.set("Cache-Status", status);
+    co_return;
+  };
+  co_return (co_await forward(x, parser, hooks)).keep_alive;
+}
+
+// A fetch for the cache alone (stale-while-revalidate refresh): GET without a client, body bounded.
+asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<const Runtime> rt,
+                                            bhttp::request<bhttp::empty_body> req, config::CacheAction rule,
+                                            cache::CacheKey key, std::vector<std::string> tags,
+                                            Coalescer::Lead lead) {
+  auto* storage = worker.storage();
+  const auto& cfg = *rt->config;
+  auto gens = co_await storage->generations(tags);
+  if (!gens.ok()) co_return;
+  auto [aec, up] = co_await worker.pool().acquire(cfg.upstream, true);
+  if (aec) co_return;
+  up->stream.expires_after(cfg.upstream.send_timeout);
+  auto [wec, wn] = co_await bhttp::async_write(up->stream, req, use_tuple);
+  if (wec) co_return;
+  beast::flat_buffer buf;
+  bhttp::response_parser<bhttp::string_body> rp;
+  rp.body_limit(rule.max_body);
+  up->stream.expires_after(cfg.upstream.first_byte_timeout + cfg.upstream.read_timeout);
+  auto [rec, rn] = co_await bhttp::async_read(up->stream, buf, rp, use_tuple);
+  if (rec) co_return;
+  auto res = rp.release();
+  cache::HeaderList head = copy_headers(res.base());
+  cache::ResponseHead rh{res.result_int(), &head};
+  if (cache::storable_head(rule, rh) != cache::Storability::storable) co_return;
+  identity::HeaderLookup none = [](std::string_view) -> std::optional<std::string_view> {
+    return std::nullopt;
+  };
+  auto stored = co_await store(*storage, rule, key, tags, gens.value, res.result_int(), head,
+                               std::move(res.body()), header_lookup(req.base()));
+  if (res.keep_alive()) worker.pool().release(std::move(up), cfg.upstream);
+  lead.finish(stored);
+}
+
+}  // namespace
+
+asio::awaitable<bool> serve_entry(Exchange& x, const RequestParser& parser, const cache::CacheEntry& entry,
+                                  std::string_view x_cache, std::string_view status_detail) {
+  const auto& req = parser.get();
+  const bool head_only = req.method() == bhttp::verb::head;
+  const auto age_s =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now_ms() - entry.stored_at_ms) / 1000)) +
+      entry.initial_age_s;
+  const auto ttl_s = (entry.fresh_until_ms - now_ms()) / 1000;
+  const bool keep_alive = req.keep_alive() && !x.worker.draining();
+  auto inm = req[bhttp::field::if_none_match];
+  const bool not_modified = !inm.empty() && cache::if_none_match(inm, entry.etag);
+
+  bhttp::response<bhttp::span_body<const char>> res{
+      static_cast<bhttp::status>(not_modified ? 304 : entry.status), 11};
+  for (const auto& [k, v] : entry.headers) res.insert(k, v);
+  res.set(bhttp::field::etag, entry.etag);
+  add_response_headers(res.base(), x.request_id);
+  res.set(bhttp::field::age, std::to_string(age_s));
+  res.set("X-Cache", x_cache);
+  res.set("Cache-Status", cache_status(std::string(status_detail) + "; ttl=" + std::to_string(ttl_s)));
+  res.keep_alive(keep_alive);
+  bool has_body = !not_modified && entry.status != 204 && entry.status != 304;
+  if (has_body) {
+    res.body() = {entry.body.data(), entry.body.size()};
+    res.content_length(entry.body.size());
+  } else {
+    res.erase(bhttp::field::content_length);
+  }
+  x.status = not_modified ? 304 : entry.status;
+  x.client.expires_after(x.cfg.timeouts.client_send);
+  beast::error_code ec;
+  if (head_only || !has_body) {
+    bhttp::response_serializer<bhttp::span_body<const char>> sr(res);
+    auto [wec, wn] = co_await bhttp::async_write_header(x.client, sr, use_tuple);
+    ec = wec;
+  } else {
+    auto [wec, wn] = co_await bhttp::async_write(x.client, res, use_tuple);
+    ec = wec;
+    if (!ec) x.bytes_sent += entry.body.size();
+  }
+  if (ec) x.outcome = "client_gone";
+  co_return !ec && keep_alive;
+}
+
+asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const rules::Match& match) {
+  auto& req = parser.get();
+  const auto& rule = *match.rule;
+  const auto& c = rule.cfg.cache;
+  auto& storage = *x.worker.storage();
+  auto headers = header_lookup(req.base());
+  std::string_view target = x.origin_target;
+  auto q = target.find('?');
+  std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+
+  if (parser.chunked() || (parser.content_length() && *parser.content_length() > 0))
+    co_return co_await forward_bypass(x, parser, "request-body");
+  auto directives = cache::request_directives(req[bhttp::field::cache_control], req[bhttp::field::pragma]);
+  if (directives.no_store) co_return co_await forward_bypass(x, parser, "no-store");
+
+  auto id = identity::resolve_scope(c.scope, x.cfg.identity, x.rt.verifier.get(), x.cfg.cache.key_secret,
+                                    headers, query);
+  if (id.bypass) co_return co_await forward_bypass(x, parser, id.bypass_reason);
+  auto kq = cache::key_query(c, query);
+  if (!kq) co_return co_await forward_bypass(x, parser, "other-query");
+  auto tags = render_tags(rule, match, query, id);
+  if (!tags) co_return co_await forward_bypass(x, parser, "tag-needs-identity");
+  auto key = cache::build_cache_key(rule, match, *kq, headers, id.key_part, x.cfg.redis.key_prefix);
+
+  std::optional<cache::CacheEntry> stale;
+  if (!directives.no_cache) {
+    auto found = co_await lookup(storage, key.key, key.material, headers);
+    if (found.failed) co_return co_await forward_bypass(x, parser, "storage-unavailable");
+    if (found.entry) {
+      auto now = now_ms();
+      if (now < found.entry->fresh_until_ms) {
+        x.cache = "hit";
+        co_return co_await serve_entry(x, parser, *found.entry, "HIT", "hit");
+      }
+      if (now < found.entry->swr_until_ms && req.method() == bhttp::verb::get) {
+        // Serve stale now; one refresh per key per process (the coalescer makes it "once").
+        SharedEntry ignored;
+        bool followed = false;
+        auto lead = co_await x.worker.server().coalescer().lead_or_follow(
+            key.key, std::chrono::milliseconds(0), ignored, followed);
+        if (lead) {
+          bhttp::request<bhttp::empty_body> up{bhttp::verb::get, x.origin_target, 11};
+          up.base() = req.base();
+          up.method(bhttp::verb::get);
+          up.target(x.origin_target);
+          up.version(11);
+          strip_hop_by_hop(up.base());
+          up.erase(bhttp::field::if_none_match);
+          add_forwarding_headers(up.base(), {x.peer, x.request_id});
+          asio::co_spawn(x.client.get_executor(),
+                         refresh_in_background(x.worker, x.worker.runtime(), std::move(up), c, key, *tags,
+                                               std::move(lead)),
+                         asio::detached);
+        }
+        x.cache = "stale";
+        co_return co_await serve_entry(x, parser, *found.entry, "STALE", "hit; fwd=stale");
+      }
+      if (now < found.entry->sie_until_ms) stale = std::move(found.entry);
+    }
+  }
+
+  ForwardHooks hooks;
+  hooks.on_failure = [&](unsigned) -> asio::awaitable<std::optional<bool>> {
+    if (!stale || now_ms() >= stale->sie_until_ms) co_return std::nullopt;
+    x.cache = "stale";
+    x.outcome = "proxied";
+    spdlog::warn("request {} {}: backend failed, serving a stale entry (stale_if_error)", x.request_id,
+                 x.safe_target());
+    co_return co_await serve_entry(x, parser, *stale, "STALE", "hit; fwd=stale; detail=stale-if-error");
+  };
+  x.cache = "miss";
+
+  // HEAD misses and keys recently found not storable go straight to the backend.
+  const bool fill =
+      req.method() == bhttp::verb::get && !x.worker.server().coalescer().recently_not_storable(key.key);
+  Coalescer::Lead lead;
+  if (fill) {
+    SharedEntry shared;
+    bool followed = false;
+    auto wait = x.cfg.upstream.first_byte_timeout + x.cfg.upstream.read_timeout;
+    lead = co_await x.worker.server().coalescer().lead_or_follow(key.key, wait, shared, followed);
+    if (followed && shared && shared->material == key.material + vary_part(shared->vary_names, headers)) {
+      x.cache = "hit";
+      co_return co_await serve_entry(x, parser, *shared, "HIT", "hit; collapsed");
+    }
+  }
+
+  cache::Generations seen;
+  bool can_store = false;
+  if (lead) {
+    auto gens = co_await storage.generations(*tags);
+    if (gens.ok()) {
+      seen = std::move(gens.value);
+      can_store = true;
+    } else {
+      warn_storage("generations", gens.status);
+    }
+  }
+  std::string body;
+  unsigned status = 0;
+  cache::HeaderList head;
+  hooks.on_head = [&](const bhttp::response_header<>& upstream,
+                      bhttp::response_header<>& out) -> asio::awaitable<void> {
+    status = upstream.result_int();
+    head = copy_headers(upstream);
+    out.set("X-Cache", "MISS");
+    out.set("Cache-Status", cache_status("fwd=miss"));
+    cache::ResponseHead rh{status, &head};
+    if (can_store && cache::storable_head(c, rh) == cache::Storability::storable) {
+      hooks.tee = &body;
+      hooks.tee_limit = c.max_body;
+    }
+    co_return;
+  };
+  auto result = co_await forward(x, parser, hooks);
+  SharedEntry stored;
+  if (lead && hooks.tee && result.complete && !hooks.tee_overflow)
+    stored = co_await store(storage, c, key, *tags, seen, status, head, std::move(body), headers);
+  if (lead) lead.finish(stored);
+  co_return result.keep_alive;
+}
+
+asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, const rules::Match& match) {
+  auto& req = parser.get();
+  const auto& rule = *match.rule;
+  auto headers = header_lookup(req.base());
+  std::string_view target = x.origin_target;
+  auto q = target.find('?');
+  std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  x.cache = "pass";
+  ForwardHooks hooks;
+  hooks.on_head = [&](const bhttp::response_header<>& upstream,
+                      bhttp::response_header<>& out) -> asio::awaitable<void> {
+    out.set("X-Cache", "BYPASS");
+    unsigned code = upstream.result_int();
+    auto* storage = x.worker.storage();
+    if (code < 200 || code >= 300 || !storage) co_return;
+    // The backend accepted the write: purge before the client can see the answer (read-your-writes).
+    auto id = identity::resolve_scope(config::Scope::public_, x.cfg.identity, x.rt.verifier.get(),
+                                      x.cfg.cache.key_secret, headers, query);
+    std::string_view tenant = id.claims ? std::string_view(id.claims->tenant) : std::string_view{};
+    std::string_view user = id.claims ? std::string_view(id.claims->user) : std::string_view{};
+    rules::TagContext ctx{&match.params, query, tenant, user};
+    std::vector<std::string> tags;
+    for (const auto& t : rule.tags) {
+      if (auto v = rules::render(t, ctx))
+        tags.push_back(std::move(*v));
+      else
+        spdlog::warn(
+            "request {} {}: rule '{}' cannot render tag '{}' without a verified JWT; those entries stay "
+            "until they expire",
+            x.request_id, x.safe_target(), rule.cfg.name, t.source);
+    }
+    tags.push_back(uri_tag(match));
+    auto purged = co_await storage->purge(tags, {});
+    x.cache = "purge";
+    if (!purged.ok())
+      spdlog::error(
+          "request {} {}: purge of {} tag(s) failed ({}): cached reads may be stale until they expire",
+          x.request_id, x.safe_target(), tags.size(), cache::to_string(purged.status));
+    co_return;
+  };
+  co_return (co_await forward(x, parser, hooks)).keep_alive;
+}
+
+}  // namespace orc::http

@@ -1,0 +1,100 @@
+// Internal to the HTTP layer: one request in flight (Exchange) and the steps that serve it: forward() relays
+// it to the backend and back; the cache flows (cache_flow.cpp) wrap forward() with lookups, fills and purges.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "cache/cache_entry.hpp"
+#include "http/runtime.hpp"
+#include "rules/rulebook.hpp"
+
+namespace orc::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+class Worker;
+
+inline std::chrono::microseconds since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t);
+}
+inline bool is_timeout(const beast::error_code& ec) {
+  return ec == beast::error::timeout;
+}
+
+using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
+
+// Everything one request needs, in one place, so the steps stay small.
+struct Exchange {
+  beast::tcp_stream& client;
+  beast::flat_buffer& client_buf;
+  Worker& worker;
+  const Runtime& rt;
+  const config::Config& cfg;
+  const std::string& peer;
+
+  Clock::time_point start = Clock::now();
+  std::string request_id;
+  std::string method = "-";
+  std::string target = "-";   // as received (logged redacted)
+  std::string origin_target;  // origin-form target sent upstream
+  unsigned status = 0;
+  std::uint64_t bytes_sent = 0;
+  std::chrono::microseconds upstream_time{0};
+  std::string_view outcome = "proxied";  // closed set, see docs/configuration.md
+  std::string_view cache = "-";          // closed set: hit, miss, stale, bypass, pass, purge, -
+  std::string rule = "-";
+
+  void log_access();
+  // The target with secret query values redacted, for any log line.
+  std::string safe_target() const;
+  // Writes a proxy-generated error. Returns whether the connection may carry another request.
+  asio::awaitable<bool> send_error(unsigned code, std::string_view message, bool keep_alive);
+};
+
+struct ForwardHooks {
+  // The backend failed (502 / 504 about to be sent). Returning a value means the hook answered the client
+  // itself (stale-if-error); the value is whether the connection may carry another request.
+  std::function<asio::awaitable<std::optional<bool>>(unsigned status)> on_failure;
+  // The backend's response head, before it goes to the client: the hook may purge (writes) or decide to
+  // tee the body (fills), and may add headers to `client_head`.
+  std::function<asio::awaitable<void>(const bhttp::response_header<>& upstream_head,
+                                      bhttp::response_header<>& client_head)>
+      on_head;
+  // When set by on_head: the body is copied here while it streams, up to tee_limit bytes.
+  std::string* tee = nullptr;
+  std::uint64_t tee_limit = 0;
+  bool tee_overflow = false;
+};
+
+struct ForwardResult {
+  bool keep_alive = false;
+  bool complete = false;  // the backend's response was relayed whole
+};
+
+// Relays the request (head already parsed into `parser`) to the backend and the response back.
+asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, ForwardHooks& hooks);
+
+// Serves a stored entry (HIT or STALE) to the client; answers 304 when If-None-Match matches the ETag.
+asio::awaitable<bool> serve_entry(Exchange& x, const RequestParser& parser, const cache::CacheEntry& entry,
+                                  std::string_view x_cache, std::string_view cache_status);
+
+// The request matched a cache rule with GET or HEAD.
+asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const rules::Match& match);
+// The request matched an invalidate rule.
+asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, const rules::Match& match);
+
+}  // namespace orc::http
