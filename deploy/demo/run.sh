@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: the OpenRisk simulator on 127.0.0.1:8081 and openrisk-cache in front of it on 127.0.0.1:8080,
-# in the foreground. Ctrl-C stops both (only the processes this script started).
+# and a throw-away redis-server, in the foreground. Ctrl-C stops all three (only what this script started).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -31,7 +31,7 @@ wait_for() {
 
 # A throw-away Redis: loopback only, its own directory, no persistence.
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$workdir" --save "" --appendonly no \
-  --daemonize no --loglevel warning &
+  --daemonize no --loglevel warning --logfile "$workdir/redis.log" &
 pids+=($!)
 for _ in $(seq 1 100); do
   redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
@@ -39,7 +39,7 @@ for _ in $(seq 1 100); do
 done
 export ORC_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 
-"$BUILD_DIR/openrisk-sim" --listen "127.0.0.1:$SIM_PORT" --jwt-key-out "$workdir/jwt-public.pem" &
+"$BUILD_DIR/load_tests/openrisk_sim/openrisk-sim" --listen "127.0.0.1:$SIM_PORT" --jwt-key-out "$workdir/jwt-public.pem" &
 pids+=($!)
 wait_for "http://127.0.0.1:$SIM_PORT/api/v1/health"
 
@@ -66,7 +66,7 @@ cat <<EOT
     curl -si $PROXY_URL/api/v1/stats -H "Authorization: Bearer \$TOKEN"    # twice: X-Cache MISS, then HIT
     curl -sN "$PROXY_URL/api/v1/mitigations/events?token=\$TOKEN"     # server-sent events
 
-  Ctrl-C stops both.
+  Ctrl-C stops all three.
 EOT
 
 # Stay in the foreground until one of them exits or Ctrl-C.
