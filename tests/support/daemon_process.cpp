@@ -36,6 +36,11 @@ DaemonProcess::DaemonProcess(const std::string& executable, std::string_view con
   {
     std::ofstream out(config_path_, std::ios::binary);
     out << config_yaml;
+    // Every listener of a test daemon binds a free port: the admin listener's default (127.0.0.1:9464)
+    // would collide between daemons running side by side.
+    std::string_view text = config_yaml;
+    if (text.rfind("admin:", 0) != 0 && text.find("\nadmin:") == std::string_view::npos)
+      out << (text.empty() || text.back() == '\n' ? "" : "\n") << "admin: { listen: 127.0.0.1:0 }\n";
     if (!out) throw std::runtime_error("cannot write " + config_path_);
   }
 
@@ -59,7 +64,8 @@ DaemonProcess::DaemonProcess(const std::string& executable, std::string_view con
     std::string_view var(*e);
     bool replaced = false;
     for (const auto& add : env)
-      if (var.substr(0, var.find('=') + 1) == std::string_view(add).substr(0, add.find('=') + 1)) replaced = true;
+      if (var.substr(0, var.find('=') + 1) == std::string_view(add).substr(0, add.find('=') + 1))
+        replaced = true;
     if (!replaced) env_strings.emplace_back(var);
   }
   env_strings.insert(env_strings.end(), env.begin(), env.end());

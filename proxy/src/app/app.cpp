@@ -9,12 +9,15 @@
 #include <iostream>
 #include <tuple>
 
+#include "admin/admin_server.hpp"
 #include "app/explain.hpp"
 #include "app/loaded_config.hpp"
 #include "cache/memory_storage.hpp"
 #include "cache/redis_storage.hpp"
 #include "http/server.hpp"
 #include "log/logging.hpp"
+#include "metrics/metrics.hpp"
+#include "redis/redis_url.hpp"
 #include "util/units.hpp"
 
 namespace orc::app {
@@ -36,8 +39,7 @@ void print_diagnostics(const Loaded& loaded, std::ostream& out) {
 }
 
 std::shared_ptr<const http::Runtime> runtime_of(const Loaded& loaded) {
-  return std::make_shared<const http::Runtime>(
-      http::Runtime{loaded.config, loaded.rulebook, loaded.verifier});
+  return http::make_runtime(loaded.config, loaded.rulebook, loaded.verifier);
 }
 
 // Storage is chosen once at start (a reload does not move the cache): Redis when configured, one pool per
@@ -45,7 +47,10 @@ std::shared_ptr<const http::Runtime> runtime_of(const Loaded& loaded) {
 http::StorageFactory storage_factory(const config::Config& cfg) {
   if (cfg.redis.enabled) {
     auto redis = cfg.redis;
-    spdlog::info("cache storage: redis {} (prefix '{}')", redis.url, redis.key_prefix);
+    auto endpoint = redis::parse_redis_url(redis.url);  // validated by load_all; never log the password
+    spdlog::info("cache storage: redis {}:{}/{} (prefix '{}')", endpoint->host, endpoint->port, endpoint->db,
+                 redis.key_prefix);
+    metrics::Metrics::get().set_storage("redis");
     return [redis](asio::any_io_executor ex) -> std::shared_ptr<cache::Storage> {
       return std::make_shared<cache::RedisStorage>(ex, redis);
     };
@@ -53,16 +58,24 @@ http::StorageFactory storage_factory(const config::Config& cfg) {
   auto memory = std::make_shared<cache::MemoryStorage>(cfg.cache.memory_budget);
   spdlog::info("cache storage: memory ({} budget, this process only)",
                util::format_size(cfg.cache.memory_budget));
+  metrics::Metrics::get().set_storage("memory");
+  metrics::Metrics::get().set_redis_up(true);  // nothing that could be unreachable
   return [memory](asio::any_io_executor) -> std::shared_ptr<cache::Storage> { return memory; };
 }
 
-void reload(const std::string& path, http::Server& server) {
+// SIGHUP and POST /admin/reload: on any error the running configuration stays.
+admin::ReloadOutcome reload(const std::string& path, http::Server& server) {
+  admin::ReloadOutcome outcome;
   auto loaded = load_all(path);
+  for (const auto& e : loaded.errors) outcome.errors.push_back(e.to_string());
+  for (const auto& w : loaded.warnings) outcome.warnings.push_back(w.to_string());
   if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) spdlog::error("reload: {}", e.to_string());
+    for (const auto& e : outcome.errors) spdlog::error("reload: {}", e);
     spdlog::error("reload failed with {} error(s); keeping the previous configuration", loaded.errors.size());
-    return;
+    metrics::Metrics::get().reload(false);
+    return outcome;
   }
+  outcome.ok = true;
   for (const auto& w : loaded.warnings) spdlog::warn("reload: {}", w.to_string());
   auto old = server.current_config();
   auto next = loaded.config;
@@ -70,7 +83,9 @@ void reload(const std::string& path, http::Server& server) {
     spdlog::warn("reload: 'listen' and 'threads' take effect only after a restart");
   log::init(next->logging);
   server.update_runtime(runtime_of(loaded));
+  metrics::Metrics::get().reload(true);
   spdlog::info("configuration reloaded from {}", path);
+  return outcome;
 }
 
 void wait_for_signals(asio::signal_set& signals, const std::string& path, http::Server& server) {
@@ -132,6 +147,18 @@ int serve(const std::string& config_path) {
   }
   asio::signal_set signals(server.main_context(), SIGINT, SIGTERM, SIGHUP);
   wait_for_signals(signals, config_path, server);
+  admin::AdminServer admin(server.main_context(), server, [&] { return reload(config_path, server); });
+  auto admin_listen = config::parse_host_port(cfg->admin.listen);
+  try {
+    admin.start(*admin_listen);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot listen on {} (admin.listen): {}", cfg->admin.listen, e.what());
+    server.begin_shutdown();
+    server.wait_drained();
+    return 1;
+  }
+  spdlog::info("admin endpoints on {} (metrics, health; admin API {})", admin.bound_address().to_string(),
+               cfg->admin.token.empty() ? "off: no admin.token" : "on");
   spdlog::info("openrisk-cache {} listening on {} with {} worker thread(s), upstream {}", ORC_VERSION,
                server.bound_address().to_string(), cfg->effective_threads(), cfg->upstream.url);
 

@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "redis/redis_url.hpp"
+
 namespace orc::app {
 
 Loaded load_all(const std::string& path) {
@@ -23,6 +25,11 @@ Loaded load_all(const std::string& path) {
       const auto& pos = cfg->identity.jwt.pos;
       out.errors.push_back({pos.file, pos.line, pos.column, e.what(), false});
     }
+  }
+  if (cfg->redis.enabled) {
+    std::string why;
+    if (!redis::parse_redis_url(cfg->redis.url, &why))
+      out.errors.push_back({cfg->source_file, 0, 0, "'redis.url': " + why, false});
   }
   if (!out.errors.empty()) return out;
   out.config = std::move(cfg);

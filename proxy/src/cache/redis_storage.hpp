@@ -28,6 +28,7 @@ class RedisStorage final : public Storage {
 
   std::string_view name() const override { return "redis"; }
   void close() override;
+  bool up() const override { return pool_.up(); }
   boost::asio::awaitable<StorageResult<std::optional<std::string>>> get(const std::string& key) override;
   boost::asio::awaitable<StorageResult<Generations>> generations(
       const std::vector<std::string>& tags) override;

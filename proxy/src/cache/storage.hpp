@@ -41,6 +41,9 @@ class Storage {
   // io_context can run out of work. Later calls fail with `unavailable` (the proxy then fails open).
   virtual void close() {}
 
+  // Whether the storage is answering (a Redis pool with a ready connection and a closed breaker).
+  virtual bool up() const { return true; }
+
   // The blob stored under `key`, or empty when there is none (or it expired).
   virtual boost::asio::awaitable<StorageResult<std::optional<std::string>>> get(const std::string& key) = 0;
 

@@ -70,6 +70,7 @@ struct Config {
   AdminConfig admin;
   std::vector<RuleConfig> rules;   // in file order, included files at the place of `include`
   std::vector<std::string> files;  // the config file and every included file
+  std::string content_sha256;      // of the texts of `files`, as loaded (shown by GET /admin/rules)
 
   // `threads` resolved against the machine.
   std::uint32_t effective_threads() const;

@@ -13,6 +13,7 @@
 
 #include "config/rules_loader.hpp"
 #include "config/yaml_reader.hpp"
+#include "util/digest.hpp"
 #include "util/strings.hpp"
 #include "util/units.hpp"
 
@@ -163,6 +164,8 @@ LoadResult load_config_string(std::string_view yaml, const std::string& name) {
   } catch (const YAML::Exception& e) {
     errors.add(e.mark, "invalid YAML: " + e.msg);
   }
+  // content_sha256 collected the included files' texts while loading; hash them with the main text.
+  config.content_sha256 = util::sha256_hex(std::string(yaml) + config.content_sha256);
   result.errors = std::move(errors.list());
   if (result.errors.empty()) result.config = std::move(config);
   return result;

@@ -203,6 +203,7 @@ void read_include(const std::string& path, const CacheAction& defaults, Config& 
   text << in.rdbuf();
   errors.set_file(path);
   c.files.push_back(path);
+  c.content_sha256 += "\n--- " + path + "\n" + text.str();  // hashed once loading is done
   try {
     YAML::Node root = YAML::Load(text.str());
     Section top(root, "", errors);

@@ -39,6 +39,14 @@ void warn_storage(std::string_view what, cache::StorageStatus status) {
                cache::to_string(status));
 }
 
+// Storage operations are counted as redis_* metrics when the storage is Redis (the memory backend cannot
+// fail or be slow in a way worth a metric).
+void count_op(cache::Storage& s, metrics::StorageOp op, cache::StorageStatus status, Clock::time_point t0) {
+  if (s.name() != "redis") return;
+  metrics::Metrics::get().storage_op(op, static_cast<std::size_t>(status),
+                                     std::chrono::duration<double>(Clock::now() - t0).count());
+}
+
 std::string uri_tag(const rules::Match& m) {
   return "uri:" + rules::join_path(m.segments);
 }
@@ -111,7 +119,9 @@ struct Lookup {
 asio::awaitable<Lookup> lookup(cache::Storage& storage, const std::string& key, const std::string& material,
                                const identity::HeaderLookup& headers) {
   Lookup out;
+  auto t0 = Clock::now();
   auto got = co_await storage.get(key);
+  count_op(storage, metrics::StorageOp::get, got.status, t0);
   if (!got.ok()) {
     warn_storage("get", got.status);
     out.failed = true;
@@ -121,7 +131,9 @@ asio::awaitable<Lookup> lookup(cache::Storage& storage, const std::string& key, 
   auto e = cache::deserialize(*got.value);
   if (e && e->vary_marker) {
     auto part = vary_part(e->vary_names, headers);
+    t0 = Clock::now();
     auto second = co_await storage.get(vary_key(key, part));
+    count_op(storage, metrics::StorageOp::get, second.status, t0);
     if (!second.ok()) {
       warn_storage("get", second.status);
       out.failed = true;
@@ -174,17 +186,22 @@ asio::awaitable<SharedEntry> store(cache::Storage& storage, const config::CacheA
     marker.vary_marker = true;
     marker.vary_names = names;
     marker.material = key.material;
+    auto t0 = Clock::now();
     auto m = co_await storage.put_if_current(key.key, cache::serialize(marker), ttl, tags, seen);
+    count_op(storage, metrics::StorageOp::fill, m.status, t0);
     if (!m.ok() || !m.value) co_return nullptr;
   } else {
     e->material = key.material;
   }
+  auto t0 = Clock::now();
   auto put = co_await storage.put_if_current(entry_key, cache::serialize(*e), ttl, tags, seen);
+  count_op(storage, metrics::StorageOp::fill, put.status, t0);
   if (!put.ok()) {
     warn_storage("store", put.status);
     co_return nullptr;
   }
   if (!put.value) co_return nullptr;  // a write purged one of the tags meanwhile: the body may be pre-write
+  metrics::Metrics::get().stored_bytes(e->body.size());
   co_return e;
 }
 
@@ -368,6 +385,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
     lead = co_await x.worker.server().coalescer().lead_or_follow(key.key, wait, shared, followed);
     if (followed && shared && shared->material == key.material + vary_part(shared->vary_names, headers)) {
       x.cache = "hit";
+      x.rule_metrics->coalesced();
       co_return co_await serve_entry(x, parser, *shared, "HIT", "hit; collapsed");
     }
   }
@@ -375,7 +393,9 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   cache::Generations seen;
   bool can_store = false;
   if (lead) {
+    auto t0 = Clock::now();
     auto gens = co_await storage.generations(*tags);
+    count_op(storage, metrics::StorageOp::generations, gens.status, t0);
     if (gens.ok()) {
       seen = std::move(gens.value);
       can_store = true;
@@ -439,9 +459,14 @@ asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, cons
             x.request_id, x.safe_target(), rule.cfg.name, t.source);
     }
     tags.push_back(uri_tag(match));
+    auto t0 = Clock::now();
     auto purged = co_await storage->purge(tags, {});
+    count_op(*storage, metrics::StorageOp::purge, purged.status, t0);
     x.cache = "purge";
-    if (!purged.ok())
+    if (purged.ok()) {
+      x.rule_metrics->invalidation();
+      metrics::Metrics::get().invalidated_entries(purged.value);
+    } else
       spdlog::error(
           "request {} {}: purge of {} tag(s) failed ({}): cached reads may be stale until they expire",
           x.request_id, x.safe_target(), tags.size(), cache::to_string(purged.status));

@@ -57,7 +57,10 @@ struct Exchange {
   std::string_view outcome = "proxied";  // closed set, see docs/configuration.md
   std::string_view cache = "-";          // closed set: hit, miss, stale, bypass, pass, purge, -
   std::string rule = "-";
+  metrics::RuleMetrics* rule_metrics = nullptr;  // of the matched rule, or of "none"
 
+  // Counts the finished request in the metrics and writes its access-log line.
+  void record();
   void log_access();
   // The target with secret query values redacted, for any log line.
   std::string safe_target() const;

@@ -119,6 +119,7 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
     auto [aec, conn] = co_await x.worker.pool().acquire(x.cfg.upstream, attempt > 0);
     if (aec) {
       x.upstream_time = since(upstream_start);
+      x.rule_metrics->upstream(0, std::chrono::duration<double>(x.upstream_time).count());
       x.outcome = "upstream_error";
       bool timed_out = is_timeout(aec);
       spdlog::warn("request {} {} {}: cannot connect to upstream {}: {}", x.request_id, x.method,
@@ -201,6 +202,7 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
         continue;
       }
       x.upstream_time = since(upstream_start);
+      x.rule_metrics->upstream(0, std::chrono::duration<double>(x.upstream_time).count());
       x.outcome = "upstream_error";
       bool timed_out = is_timeout(send_ec);
       spdlog::warn("request {} {} {}: upstream {} failed: {}", x.request_id, x.method, x.safe_target(),
@@ -220,6 +222,7 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
   // The response as it leaves for the client.
   auto& up_res = rp->get();
   const unsigned code = up_res.result_int();
+  x.rule_metrics->upstream(code, std::chrono::duration<double>(since(upstream_start)).count());
   x.status = code;
   const bool no_body = method == bhttp::verb::head || code == 204 || code == 304;
   const bool up_chunked = rp->chunked();

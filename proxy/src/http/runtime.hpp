@@ -6,6 +6,7 @@
 
 #include "config/config.hpp"
 #include "identity/jwt_verifier.hpp"
+#include "metrics/metrics.hpp"
 #include "rules/rulebook.hpp"
 
 namespace orc::http {
@@ -14,6 +15,14 @@ struct Runtime {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<const rules::Rulebook> rulebook;        // null: no rules (everything is passed)
   std::shared_ptr<const identity::JwtVerifier> verifier;  // null without identity.jwt
+  // Metric handles by rule index, resolved when the snapshot is built (never per request).
+  std::vector<metrics::RuleMetrics*> rule_metrics;
+  metrics::RuleMetrics* unmatched_metrics = nullptr;  // rule="none"
 };
+
+// Builds a snapshot and resolves its metric handles.
+std::shared_ptr<const Runtime> make_runtime(std::shared_ptr<const config::Config> config,
+                                            std::shared_ptr<const rules::Rulebook> rulebook,
+                                            std::shared_ptr<const identity::JwtVerifier> verifier);
 
 }  // namespace orc::http

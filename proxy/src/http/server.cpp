@@ -11,6 +11,20 @@ namespace orc::http {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+std::shared_ptr<const Runtime> make_runtime(std::shared_ptr<const config::Config> config,
+                                            std::shared_ptr<const rules::Rulebook> rulebook,
+                                            std::shared_ptr<const identity::JwtVerifier> verifier) {
+  auto rt = std::make_shared<Runtime>();
+  rt->config = std::move(config);
+  rt->rulebook = std::move(rulebook);
+  rt->verifier = std::move(verifier);
+  auto& m = metrics::Metrics::get();
+  if (rt->rulebook)
+    for (const auto& r : rt->rulebook->rules()) rt->rule_metrics.push_back(&m.rule(r.cfg.name));
+  rt->unmatched_metrics = &m.rule("none");
+  return rt;
+}
+
 Server::Server(std::shared_ptr<const Runtime> runtime, StorageFactory storage)
     : runtime_(std::move(runtime)), storage_factory_(std::move(storage)) {}
 

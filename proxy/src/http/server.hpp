@@ -54,6 +54,8 @@ class Server {
   bool wait_drained();
 
   std::size_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+  // The first worker (the admin endpoints run their storage calls on it: storage belongs to a worker).
+  Worker& first_worker() { return *workers_.front(); }
 
  private:
   friend class Worker;

@@ -23,8 +23,16 @@ namespace orc::http {
 
 using tcp = asio::ip::tcp;
 
+void Exchange::record() {
+  if (status == 0 && method == "-") return;  // the client left before sending a request: nothing to count
+  auto result = metrics::result_of(cache, outcome);
+  rule_metrics->request(metrics::method_index(method), result,
+                        std::chrono::duration<double>(Clock::now() - start).count());
+  metrics::Metrics::get().served_bytes(result, bytes_sent);
+  log_access();
+}
+
 void Exchange::log_access() {
-  if (status == 0 && method == "-") return;  // the client left before sending a request: nothing to log
   log::AccessRecord rec{peer,          method,     target,  status, bytes_sent, since(start),
                         upstream_time, request_id, outcome, rule,   cache};
   log::write_access(rec, cfg.logging);
@@ -108,6 +116,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   }
   if (match) {
     x.rule = match->rule->cfg.name;
+    x.rule_metrics = x.rt.rule_metrics[match->rule->index];
     const auto action = match->rule->cfg.action;
     const bool read = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
     if (action == config::ActionKind::cache && read && x.worker.storage())
@@ -159,8 +168,12 @@ asio::awaitable<void> run_session(tcp::socket socket, Worker& worker) {
     }
     first = false;
     Exchange x{client, buf, worker, *rt, *cfg, peer};
+    x.rule_metrics = rt->unmatched_metrics;
+    auto& m = metrics::Metrics::get();
+    m.inflight().Increment();
     bool keep = co_await handle_request(x);
-    x.log_access();
+    m.inflight().Decrement();
+    x.record();
     if (!keep) break;
   }
   // Lingering close: half-close, then read and discard for a moment, so that unread request bytes do not

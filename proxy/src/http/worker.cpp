@@ -8,6 +8,7 @@
 
 #include "http/server.hpp"
 #include "http/session.hpp"
+#include "metrics/metrics.hpp"
 
 namespace orc::http {
 
@@ -41,8 +42,10 @@ void Worker::start() {
 
 void Worker::adopt(asio::ip::tcp::socket socket) {
   server_.open_connections_.fetch_add(1, std::memory_order_relaxed);
+  metrics::Metrics::get().open_connections().Increment();
   asio::co_spawn(ctx_, run_session(std::move(socket), *this), [this](std::exception_ptr e) {
     server_.open_connections_.fetch_sub(1, std::memory_order_relaxed);
+    metrics::Metrics::get().open_connections().Decrement();
     if (!e) return;
     try {
       std::rethrow_exception(e);

@@ -1,25 +1,10 @@
 // Who is calling: credential lookup, HMAC fingerprints and the identity each cache scope keys on.
 #include "identity/caller.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "rules/tag_template.hpp"
 #include "util/strings.hpp"
 
 namespace orc::identity {
-
-namespace {
-std::string hex(const unsigned char* data, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    out[2 * i] = digits[data[i] >> 4];
-    out[2 * i + 1] = digits[data[i] & 0xF];
-  }
-  return out;
-}
-}  // namespace
 
 std::string FoundCredential::describe() const {
   switch (source.kind) {
@@ -66,21 +51,6 @@ std::string_view bearer_token(std::string_view credential) {
   if (credential.size() > 7 && util::iequals(credential.substr(0, 7), "bearer "))
     return util::trim(credential.substr(7));
   return credential;
-}
-
-std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  return hex(mac, len);
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return hex(md, len);
 }
 
 ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& id,

@@ -10,6 +10,7 @@
 
 #include "config/rule_config.hpp"
 #include "identity/jwt_verifier.hpp"
+#include "util/digest.hpp"
 
 namespace orc::identity {
 
@@ -27,9 +28,8 @@ std::optional<FoundCredential> find_credential(const config::IdentityConfig& id,
 std::string_view bearer_token(std::string_view credential);
 std::optional<std::string_view> cookie_value(std::string_view cookie_header, std::string_view name);
 
-// Lower-case hex HMAC-SHA256.
-std::string hmac_sha256_hex(std::string_view key, std::string_view data);
-std::string sha256_hex(std::string_view data);
+using util::hmac_sha256_hex;
+using util::sha256_hex;
 
 struct ScopeIdentity {
   bool bypass = false;        // the request cannot be cached under this scope (no or bad credential)

@@ -1,0 +1,275 @@
+// The admin listener: metrics, health, readiness, purge, reload and the loaded rules.
+#include "admin/admin_server.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include "cache/storage.hpp"
+#include "config/config_loader.hpp"
+#include "http/server.hpp"
+#include "http/worker.hpp"
+#include "metrics/metrics.hpp"
+#include "rules/path_pattern.hpp"
+#include "util/strings.hpp"
+#include "util/units.hpp"
+
+namespace orc::admin {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+constexpr auto kTimeout = std::chrono::seconds(10);
+constexpr std::size_t kBodyLimit = 64 * 1024;
+
+using Request = bhttp::request<bhttp::string_body>;
+using Response = bhttp::response<bhttp::string_body>;
+
+Response reply(const Request& req, unsigned status, std::string body,
+               std::string_view type = "application/json") {
+  Response res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, type);
+  res.set(bhttp::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  return res;
+}
+
+Response json_reply(const Request& req, unsigned status, const json::value& v) {
+  return reply(req, status, json::serialize(v) + "\n");
+}
+
+Response error(const Request& req, unsigned status, std::string_view msg) {
+  return json_reply(req, status, json::object{{"error", true}, {"msg", msg}});
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char d = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return d == 0;
+}
+
+// The purge itself, run on a worker: the storage (a Redis pool) belongs to a worker's executor. Plain
+// pointers as parameters: GCC 12 mishandles moved-from class parameters of coroutine lambdas.
+asio::awaitable<cache::StorageResult<std::uint64_t>> purge_in_worker(
+    http::Worker* worker, std::shared_ptr<const std::vector<std::string>> tags) {
+  co_return co_await worker->storage()->purge(*tags, {});
+}
+
+asio::awaitable<bool> backend_reachable(const config::UpstreamConfig& up) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  auto [rec, endpoints] =
+      co_await resolver.async_resolve(up.target.host, std::to_string(up.target.port), use_tuple);
+  if (rec) co_return false;
+  beast::tcp_stream s(ex);
+  s.expires_after(up.connect_timeout);
+  auto [cec, ep] = co_await s.async_connect(endpoints, use_tuple);
+  co_return !cec;
+}
+
+asio::awaitable<Response> purge(http::Server& server, const Request& req) {
+  boost::system::error_code ec;
+  auto body = json::parse(req.body(), ec);
+  if (ec || !body.is_object())
+    co_return error(
+        req, 400,
+        R"(expected a JSON object: {"tags": [...]}, {"rule": "...", "path": "..."} or {"url": "..."})");
+  const auto& o = body.as_object();
+  auto rt = server.current_runtime();
+  std::vector<std::string> tags;
+  if (auto it = o.find("tags"); it != o.end()) {
+    if (!it->value().is_array()) co_return error(req, 400, "'tags' must be a list of strings");
+    for (const auto& t : it->value().as_array()) {
+      if (!t.is_string() || t.as_string().empty())
+        co_return error(req, 400, "'tags' must be a list of strings");
+      tags.emplace_back(t.as_string());
+    }
+  } else if (o.contains("url") || o.contains("path")) {
+    std::string url(o.contains("url") ? o.at("url").as_string() : o.at("path").as_string());
+    auto start = url.find("://");
+    if (start != std::string::npos)
+      url = url.substr(url.find('/', start + 3) == std::string::npos ? url.size() : url.find('/', start + 3));
+    std::string path = url.substr(0, url.find('?'));
+    if (auto rule = o.find("rule"); rule != o.end()) {
+      // By rule and path: the path must be one that rule caches.
+      if (!rt->rulebook) co_return error(req, 404, "no rules are loaded");
+      auto m = rt->rulebook->match({"GET", path, "", "", [](std::string_view) { return true; }});
+      if (!m || !rule->value().is_string() || m->rule->cfg.name != rule->value().as_string())
+        co_return error(req, 404, "that path is not cached by that rule");
+    }
+    auto segments = rules::split_request_path(path);
+    if (!segments || path.empty() || path[0] != '/')
+      co_return error(req, 400, "expected a path starting with '/'");
+    tags.push_back("uri:" + rules::join_path(*segments));  // every entry of that path, any query and scope
+  } else {
+    co_return error(req, 400, "expected 'tags', 'url', or 'rule' with 'path'");
+  }
+  if (!server.first_worker().storage()) co_return error(req, 503, "caching is off");
+  auto& worker = server.first_worker();
+  auto result = co_await asio::co_spawn(
+      worker.context(), purge_in_worker(&worker, std::make_shared<const std::vector<std::string>>(tags)),
+      asio::use_awaitable);
+  if (!result.ok()) co_return error(req, 503, "storage " + std::string(cache::to_string(result.status)));
+  metrics::Metrics::get().invalidated_entries(result.value);
+  json::array t;
+  for (const auto& tag : tags) t.emplace_back(tag);
+  spdlog::info("admin: purged {} entr{} for {}", result.value, result.value == 1 ? "y" : "ies",
+               json::serialize(t));
+  co_return json_reply(req, 200, json::object{{"purged", result.value}, {"tags", t}});
+}
+
+Response rules_listing(http::Server& server, const Request& req) {
+  auto rt = server.current_runtime();
+  json::array list;
+  if (rt->rulebook)
+    for (const auto& r : rt->rulebook->rules()) {
+      json::object o{{"name", r.cfg.name}, {"path", r.cfg.path}, {"action", config::to_string(r.cfg.action)}};
+      json::array methods;
+      for (const auto& m : r.cfg.methods) methods.emplace_back(m);
+      o["methods"] = methods;
+      json::array tags;
+      for (const auto& t : r.tags) tags.emplace_back(t.source);
+      if (r.cfg.action == config::ActionKind::cache) {
+        o["scope"] = config::to_string(r.cfg.cache.scope);
+        o["ttl"] = r.cfg.cache.ttl_origin ? std::string("origin") : util::format_duration(r.cfg.cache.ttl);
+      }
+      o["tags"] = tags;
+      o["defined_at"] = r.cfg.pos.file + ":" + std::to_string(r.cfg.pos.line);
+      list.emplace_back(std::move(o));
+    }
+  json::array files;
+  for (const auto& f : rt->config->files) files.emplace_back(f);
+  return json_reply(req, 200,
+                    json::object{{"source", rt->config->source_file},
+                                 {"files", files},
+                                 {"sha256", rt->config->content_sha256},
+                                 {"rules", list}});
+}
+
+asio::awaitable<Response> route(http::Server& server, const std::function<ReloadOutcome()>& reload,
+                                const Request& req) {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  const bool get = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
+  if (path == "/healthz") co_return json_reply(req, 200, json::object{{"status", "ok"}});
+  if (path == "/metrics" && get) {
+    auto& m = metrics::Metrics::get();
+    if (auto* s = server.first_worker().storage()) m.set_redis_up(s->up());
+    co_return reply(req, 200, m.render(), "text/plain; version=0.0.4; charset=utf-8");
+  }
+  if (path == "/readyz" && get) {
+    auto rt = server.current_runtime();
+    bool backend = co_await backend_reachable(rt->config->upstream);
+    auto* s = server.first_worker().storage();
+    json::object o{{"ready", backend},
+                   {"config", rt->config->source_file},
+                   {"backend", backend ? "up" : "down"},
+                   {"storage", s ? json::value(std::string(s->name())) : json::value(nullptr)},
+                   {"storage_up", s ? s->up() : false}};
+    co_return json_reply(req, backend ? 200 : 503, o);
+  }
+  if (path.rfind("/admin/", 0) == 0) {
+    const std::string& token = server.current_config()->admin.token;
+    if (token.empty())
+      co_return error(req, 404, "admin endpoints are off: set admin.token (or admin.token_file)");
+    std::string_view auth = req[bhttp::field::authorization];
+    if (auth.size() < 7 || !util::iequals(auth.substr(0, 7), "bearer ") ||
+        !constant_time_equal(util::trim(auth.substr(7)), token)) {
+      spdlog::warn("admin: {} {} refused: missing or wrong bearer token", req.method_string(), path);
+      Response res = error(req, 401, "missing or wrong bearer token");
+      res.set(bhttp::field::www_authenticate, "Bearer");
+      co_return res;
+    }
+    if (path == "/admin/purge" && req.method() == bhttp::verb::post) co_return co_await purge(server, req);
+    if (path == "/admin/reload" && req.method() == bhttp::verb::post) {
+      auto outcome = reload();
+      json::array errors, warnings;
+      for (const auto& e : outcome.errors) errors.emplace_back(e);
+      for (const auto& w : outcome.warnings) warnings.emplace_back(w);
+      spdlog::info("admin: reload requested: {}", outcome.ok ? "ok" : "failed, previous configuration kept");
+      co_return json_reply(req, outcome.ok ? 200 : 422,
+                           json::object{{"ok", outcome.ok}, {"errors", errors}, {"warnings", warnings}});
+    }
+    if (path == "/admin/rules" && get) co_return rules_listing(server, req);
+  }
+  co_return error(req, 404, "not found");
+}
+
+asio::awaitable<void> session(tcp::socket socket, http::Server& server,
+                              std::function<ReloadOutcome()> reload) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buf;
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(8 * 1024);
+    parser.body_limit(kBodyLimit);
+    stream.expires_after(kTimeout);
+    auto [ec, n] = co_await bhttp::async_read(stream, buf, parser, use_tuple);
+    if (ec) {
+      if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout && ec != asio::error::eof) {
+        Request dummy;
+        auto res = error(dummy, 400, "malformed request");
+        res.keep_alive(false);
+        co_await bhttp::async_write(stream, res, use_tuple);
+      }
+      break;
+    }
+    Request req = parser.release();
+    Response res = co_await route(server, reload, req);
+    if (req.method() == bhttp::verb::head) res.body().clear();
+    stream.expires_after(kTimeout);
+    auto [wec, wn] = co_await bhttp::async_write(stream, res, use_tuple);
+    if (wec || !res.keep_alive()) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace
+
+AdminServer::AdminServer(asio::io_context& ctx, http::Server& server, std::function<ReloadOutcome()> reload)
+    : ctx_(ctx), server_(server), reload_(std::move(reload)), acceptor_(ctx) {}
+
+void AdminServer::start(const config::HostPort& listen) {
+  tcp::endpoint ep(asio::ip::make_address(listen.host), listen.port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(ep);
+  acceptor_.listen();
+  accept();
+}
+
+config::HostPort AdminServer::bound_address() const {
+  auto ep = acceptor_.local_endpoint();
+  return {ep.address().to_string(), ep.port()};
+}
+
+void AdminServer::stop() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+void AdminServer::accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) asio::co_spawn(ctx_, session(std::move(socket), server_, reload_), asio::detached);
+    accept();
+  });
+}
+
+}  // namespace orc::admin

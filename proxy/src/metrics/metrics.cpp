@@ -1,0 +1,234 @@
+// The daemon's Prometheus metrics.
+#include "metrics/metrics.hpp"
+
+#include <prometheus/text_serializer.h>
+
+#include <chrono>
+#include <sstream>
+
+#ifndef ORC_VERSION
+#define ORC_VERSION "dev"
+#endif
+
+namespace orc::metrics {
+
+namespace {
+
+constexpr std::string_view kResultNames[kResults] = {"hit",  "miss",  "stale", "bypass",
+                                                     "pass", "purge", "error"};
+constexpr std::string_view kMethodNames[kMethods] = {"GET",   "HEAD",   "POST",    "PUT",
+                                                     "PATCH", "DELETE", "OPTIONS", "other"};
+constexpr std::string_view kClassNames[6] = {"1xx", "2xx", "3xx", "4xx", "5xx", "error"};
+constexpr std::string_view kOpNames[kStorageOps] = {"get", "generations", "fill", "purge"};
+constexpr std::string_view kOutcomeNames[kStorageOutcomes] = {"ok", "unavailable", "timeout", "error"};
+
+// Resolves a lazily created handle: the first caller adds it under the lock, later ones read the pointer.
+template <typename T, typename Make>
+T& resolve(std::atomic<T*>& slot, std::mutex& mutex, Make&& make) {
+  if (T* p = slot.load(std::memory_order_acquire)) return *p;
+  std::lock_guard lock(mutex);
+  if (T* p = slot.load(std::memory_order_relaxed)) return *p;
+  T* p = &make();
+  slot.store(p, std::memory_order_release);
+  return *p;
+}
+
+std::mutex g_add_mutex;  // guards Family::Add of lazily created handles
+
+}  // namespace
+
+std::string_view to_string(Result r) {
+  return kResultNames[static_cast<std::size_t>(r)];
+}
+
+Result result_of(std::string_view cache, std::string_view outcome) {
+  if (outcome == "rejected" || outcome == "upstream_error") return Result::error;
+  if (cache == "hit") return Result::hit;
+  if (cache == "miss") return Result::miss;
+  if (cache == "stale") return Result::stale;
+  if (cache == "bypass") return Result::bypass;
+  if (cache == "purge") return Result::purge;
+  return Result::pass;
+}
+
+std::size_t method_index(std::string_view method) {
+  for (std::size_t i = 0; i + 1 < kMethods; ++i)
+    if (kMethodNames[i] == method) return i;
+  return kMethods - 1;
+}
+
+const prometheus::Histogram::BucketBoundaries& latency_buckets() {
+  static const prometheus::Histogram::BucketBoundaries b{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return b;
+}
+
+void RuleMetrics::request(std::size_t method, Result r, double seconds) {
+  auto ri = static_cast<std::size_t>(r);
+  resolve(requests_[method][ri], g_add_mutex, [&]() -> prometheus::Counter& {
+    return m_.requests_->Add({{"rule", rule_},
+                              {"method", std::string(kMethodNames[method])},
+                              {"result", std::string(kResultNames[ri])}});
+  }).Increment();
+  resolve(durations_[ri], g_add_mutex, [&]() -> prometheus::Histogram& {
+    return m_.durations_->Add({{"rule", rule_}, {"result", std::string(kResultNames[ri])}},
+                              latency_buckets());
+  }).Observe(seconds);
+}
+
+void RuleMetrics::upstream(unsigned status, double seconds) {
+  std::size_t ci = (status >= 100 && status < 600) ? status / 100 - 1 : 5;
+  resolve(upstream_[ci], g_add_mutex, [&]() -> prometheus::Counter& {
+    return m_.upstream_->Add({{"rule", rule_}, {"code_class", std::string(kClassNames[ci])}});
+  }).Increment();
+  resolve(upstream_duration_, g_add_mutex, [&]() -> prometheus::Histogram& {
+    return m_.upstream_duration_->Add({{"rule", rule_}}, latency_buckets());
+  }).Observe(seconds);
+}
+
+void RuleMetrics::invalidation() {
+  resolve(invalidations_, g_add_mutex, [&]() -> prometheus::Counter& {
+    return m_.invalidations_->Add({{"rule", rule_}});
+  }).Increment();
+}
+
+void RuleMetrics::coalesced() {
+  resolve(coalesced_, g_add_mutex, [&]() -> prometheus::Counter& {
+    return m_.coalesced_->Add({{"rule", rule_}});
+  }).Increment();
+}
+
+Metrics& Metrics::get() {
+  static Metrics m;
+  return m;
+}
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& r = *registry_;
+  const std::string p = "openrisk_cache_";
+  requests_ = &prometheus::BuildCounter()
+                   .Name(p + "requests_total")
+                   .Help("Requests by rule, method and result.")
+                   .Register(r);
+  durations_ = &prometheus::BuildHistogram()
+                    .Name(p + "request_duration_seconds")
+                    .Help("Time from the request head to the end of the response, by rule and result.")
+                    .Register(r);
+  upstream_ = &prometheus::BuildCounter()
+                   .Name(p + "upstream_requests_total")
+                   .Help("Requests sent to the backend, by rule and status class (error: no response).")
+                   .Register(r);
+  upstream_duration_ = &prometheus::BuildHistogram()
+                            .Name(p + "upstream_duration_seconds")
+                            .Help("Time spent with the backend per request, by rule.")
+                            .Register(r);
+  invalidations_ = &prometheus::BuildCounter()
+                        .Name(p + "invalidations_total")
+                        .Help("Writes accepted by the backend whose tags were purged, by rule.")
+                        .Register(r);
+  coalesced_ = &prometheus::BuildCounter()
+                    .Name(p + "coalesced_requests_total")
+                    .Help("Requests served by another request's backend fetch (coalesced misses), by rule.")
+                    .Register(r);
+  auto& commands = prometheus::BuildCounter()
+                       .Name(p + "redis_commands_total")
+                       .Help("Cache storage operations by command and outcome.")
+                       .Register(r);
+  auto& storage_duration = prometheus::BuildHistogram()
+                               .Name(p + "redis_duration_seconds")
+                               .Help("Cache storage operation latency by command.")
+                               .Register(r);
+  for (std::size_t op = 0; op < kStorageOps; ++op) {
+    for (std::size_t o = 0; o < kStorageOutcomes; ++o)
+      storage_commands_[op][o] =
+          &commands.Add({{"command", std::string(kOpNames[op])}, {"outcome", std::string(kOutcomeNames[o])}});
+    storage_duration_[op] =
+        &storage_duration.Add({{"command", std::string(kOpNames[op])}}, latency_buckets());
+  }
+  redis_up_ =
+      &prometheus::BuildGauge()
+           .Name(p + "redis_up")
+           .Help("1 when the cache storage answers, 0 while it is unreachable (the cache fails open).")
+           .Register(r)
+           .Add({});
+  storage_info_ = &prometheus::BuildGauge()
+                       .Name(p + "storage_info")
+                       .Help("The cache storage backend in use.")
+                       .Register(r);
+  invalidated_entries_ = &prometheus::BuildCounter()
+                              .Name(p + "invalidated_entries_total")
+                              .Help("Cache entries deleted by purges.")
+                              .Register(r)
+                              .Add({});
+  stored_bytes_ = &prometheus::BuildCounter()
+                       .Name(p + "stored_bytes_total")
+                       .Help("Response body bytes stored in the cache.")
+                       .Register(r)
+                       .Add({});
+  auto& served = prometheus::BuildCounter()
+                     .Name(p + "served_bytes_total")
+                     .Help("Response body bytes sent to clients, by result.")
+                     .Register(r);
+  for (std::size_t i = 0; i < kResults; ++i)
+    served_bytes_[i] = &served.Add({{"result", std::string(kResultNames[i])}});
+  inflight_ = &prometheus::BuildGauge()
+                   .Name(p + "inflight_requests")
+                   .Help("Requests being served.")
+                   .Register(r)
+                   .Add({});
+  open_connections_ = &prometheus::BuildGauge()
+                           .Name(p + "open_connections")
+                           .Help("Open client connections.")
+                           .Register(r)
+                           .Add({});
+  auto& reloads = prometheus::BuildCounter()
+                      .Name(p + "config_reloads_total")
+                      .Help("Configuration reloads by outcome.")
+                      .Register(r);
+  reloads_[0] = &reloads.Add({{"outcome", "ok"}});
+  reloads_[1] = &reloads.Add({{"outcome", "error"}});
+  last_reload_ = &prometheus::BuildGauge()
+                      .Name(p + "config_last_reload_success_timestamp_seconds")
+                      .Help("When the running configuration was loaded (start or last successful reload).")
+                      .Register(r)
+                      .Add({});
+  prometheus::BuildGauge()
+      .Name(p + "build_info")
+      .Help("The running version.")
+      .Register(r)
+      .Add({{"version", ORC_VERSION}})
+      .Set(1);
+  last_reload_->SetToCurrentTime();
+}
+
+RuleMetrics& Metrics::rule(std::string_view name) {
+  std::lock_guard lock(rules_mutex_);
+  auto it = rules_.find(std::string(name));
+  if (it != rules_.end()) return *it->second;
+  auto [ins, ok] = rules_.emplace(std::string(name),
+                                  std::unique_ptr<RuleMetrics>(new RuleMetrics(*this, std::string(name))));
+  return *ins->second;
+}
+
+void Metrics::storage_op(StorageOp op, std::size_t outcome, double seconds) {
+  auto i = static_cast<std::size_t>(op);
+  storage_commands_[i][outcome < kStorageOutcomes ? outcome : kStorageOutcomes - 1]->Increment();
+  storage_duration_[i]->Observe(seconds);
+}
+
+void Metrics::reload(bool ok) {
+  reloads_[ok ? 0 : 1]->Increment();
+  if (ok) last_reload_->SetToCurrentTime();
+}
+
+void Metrics::set_storage(std::string_view backend) {
+  storage_info_->Add({{"backend", std::string(backend)}}).Set(1);
+}
+
+std::string Metrics::render() const {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+}  // namespace orc::metrics

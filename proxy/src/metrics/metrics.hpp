@@ -1,0 +1,111 @@
+// The daemon's Prometheus metrics (design.md section 7), a thin layer over prometheus-cpp's core registry.
+// Labels are bounded (rule names of the rulebook, closed enums). Labelled handles are resolved once: the
+// first use of a (rule, method, result) combination adds it (Family::Add locks and allocates), later uses
+// read a cached pointer. Rendering happens only at scrape time.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace orc::metrics {
+
+enum class Result { hit, miss, stale, bypass, pass, purge, error };
+inline constexpr std::size_t kResults = 7;
+std::string_view to_string(Result r);
+// The cache / outcome fields of a request, mapped to the metric's result label.
+Result result_of(std::string_view cache, std::string_view outcome);
+
+inline constexpr std::size_t kMethods = 8;  // GET HEAD POST PUT PATCH DELETE OPTIONS other
+std::size_t method_index(std::string_view method);
+
+enum class StorageOp { get, generations, fill, purge };
+inline constexpr std::size_t kStorageOps = 4;
+inline constexpr std::size_t kStorageOutcomes = 4;  // ok unavailable timeout error
+
+class Metrics;
+
+// Everything labelled by one rule name.
+class RuleMetrics {
+ public:
+  void request(std::size_t method, Result r, double seconds);
+  void upstream(unsigned status_or_zero, double seconds);  // 0: no response (connect failure, timeout)
+  void invalidation();
+  void coalesced();
+
+ private:
+  friend class Metrics;
+  RuleMetrics(Metrics& m, std::string rule) : m_(m), rule_(std::move(rule)) {}
+  Metrics& m_;
+  std::string rule_;
+  std::array<std::array<std::atomic<prometheus::Counter*>, kResults>, kMethods> requests_{};
+  std::array<std::atomic<prometheus::Histogram*>, kResults> durations_{};
+  std::array<std::atomic<prometheus::Counter*>, 6> upstream_{};  // 1xx..5xx, error
+  std::atomic<prometheus::Histogram*> upstream_duration_{nullptr};
+  std::atomic<prometheus::Counter*> invalidations_{nullptr};
+  std::atomic<prometheus::Counter*> coalesced_{nullptr};
+};
+
+class Metrics {
+ public:
+  // The process-wide instance (one registry per process, like the process itself).
+  static Metrics& get();
+
+  // Per-rule handles, created on first use and kept for the life of the process (rule names are bounded
+  // by the rulebooks loaded).
+  RuleMetrics& rule(std::string_view name);
+
+  void storage_op(StorageOp op, std::size_t outcome, double seconds);  // outcome: index of StorageStatus
+  void invalidated_entries(std::uint64_t n) { invalidated_entries_->Increment(static_cast<double>(n)); }
+  void stored_bytes(std::uint64_t n) { stored_bytes_->Increment(static_cast<double>(n)); }
+  void served_bytes(Result r, std::uint64_t n) {
+    served_bytes_[static_cast<std::size_t>(r)]->Increment(static_cast<double>(n));
+  }
+  prometheus::Gauge& inflight() { return *inflight_; }
+  prometheus::Gauge& open_connections() { return *open_connections_; }
+  void reload(bool ok);
+  void set_storage(std::string_view backend);  // storage_info{backend} = 1
+  void set_redis_up(bool up) { redis_up_->Set(up ? 1 : 0); }
+
+  // The exposition text (text format 0.0.4).
+  std::string render() const;
+
+ private:
+  friend class RuleMetrics;
+  Metrics();
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Histogram>* durations_;
+  prometheus::Family<prometheus::Counter>* upstream_;
+  prometheus::Family<prometheus::Histogram>* upstream_duration_;
+  prometheus::Family<prometheus::Counter>* invalidations_;
+  prometheus::Family<prometheus::Counter>* coalesced_;
+  std::array<std::array<prometheus::Counter*, kStorageOutcomes>, kStorageOps> storage_commands_{};
+  std::array<prometheus::Histogram*, kStorageOps> storage_duration_{};
+  prometheus::Counter* invalidated_entries_;
+  prometheus::Counter* stored_bytes_;
+  std::array<prometheus::Counter*, kResults> served_bytes_{};
+  prometheus::Gauge* inflight_;
+  prometheus::Gauge* open_connections_;
+  prometheus::Gauge* redis_up_;
+  prometheus::Family<prometheus::Gauge>* storage_info_;
+  std::array<prometheus::Counter*, 2> reloads_{};
+  prometheus::Gauge* last_reload_;
+
+  std::mutex rules_mutex_;
+  std::unordered_map<std::string, std::unique_ptr<RuleMetrics>> rules_;
+};
+
+// Latency buckets: sub-millisecond for hits, a boundary at each SLO (10 ms hits, 1 s misses).
+const prometheus::Histogram::BucketBoundaries& latency_buckets();
+
+}  // namespace orc::metrics
