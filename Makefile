@@ -9,7 +9,8 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Everything the build, the tests and the demo need, as Debian 12 packages.
 APT_PACKAGES := build-essential cmake ninja-build ccache pkg-config git \
   libboost1.81-dev libhiredis-dev libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev \
-  libssl-dev libgtest-dev redis-server curl procps python3 python3-jsonschema python3-yaml
+  libssl-dev libgtest-dev redis-server curl procps python3 python3-jsonschema python3-yaml \
+  prometheus prometheus-alertmanager docker-compose
 
 .PHONY: deps configure build test run clean format
 

@@ -384,9 +384,10 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
     auto wait = x.cfg.upstream.first_byte_timeout + x.cfg.upstream.read_timeout;
     lead = co_await x.worker.server().coalescer().lead_or_follow(key.key, wait, shared, followed);
     if (followed && shared && shared->material == key.material + vary_part(shared->vary_names, headers)) {
-      x.cache = "hit";
+      // It waited for the backend like a miss (and is counted as one); it just did not ask it again.
+      x.cache = "miss";
       x.rule_metrics->coalesced();
-      co_return co_await serve_entry(x, parser, *shared, "HIT", "hit; collapsed");
+      co_return co_await serve_entry(x, parser, *shared, "MISS", "fwd=miss; collapsed");
     }
   }
 
