@@ -130,6 +130,12 @@ echo "openrisk-cache    $PROXY, admin 127.0.0.1:$ADMIN_PORT"
 SCRAPE_TARGET=127.0.0.1:$ADMIN_PORT
 if wait_http "http://$SCRAPE_TARGET/metrics" 50; then
   ok "admin listener serves /metrics on $SCRAPE_TARGET"
+  # A real scrape must be valid exposition text with nothing promtool would complain about.
+  if lint=$(curl -sf "http://$SCRAPE_TARGET/metrics" | promtool check metrics 2>&1) && [ -z "$lint" ]; then
+    ok "promtool check metrics: a real scrape has no problem"
+  else
+    fail "promtool check metrics: $lint"
+  fi
 else
   fail "admin listener serves /metrics on $SCRAPE_TARGET (not implemented yet? the rest will find no data)"
 fi
@@ -157,7 +163,17 @@ else
   echo "$passed passed, $failed failed"
   exit 1
 fi
-sleep 2 # a scrape before the traffic, so that counters have a starting point
+# A scrape before the traffic, so that counters have a starting point: poll (bounded) until Prometheus
+# holds a sample of the proxy's target.
+scraped=""
+for _ in $(seq 1 100); do
+  if curl -sf --max-time 1 "$PROM/api/v1/query?query=up%7Bjob%3D%22openrisk-cache%22%7D" | grep -q '"value"'; then
+    scraped=1
+    break
+  fi
+  sleep 0.1
+done
+[ -n "$scraped" ] && ok "prometheus scraped the proxy before the traffic" || fail "prometheus scraped the proxy before the traffic"
 
 # ---- traffic: a bounded burst of hits, misses, coalesced misses, bypasses, passes, writes, a reload -------------
 TOKEN=$(curl -sf -X POST "$PROXY/api/v1/auth/login" -H 'Content-Type: application/json' \
