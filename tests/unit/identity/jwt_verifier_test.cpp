@@ -113,14 +113,14 @@ TEST_F(Rs256, ExpiryWithLeeway) {
   std::string token = test::rs256_token(test::rsa_key(), claims(kNow));
   JwtError err;
   EXPECT_TRUE(verify(token, kNow, err));
-  EXPECT_TRUE(verify(token, kNow + 30, err)) << "at exp + leeway the token is still accepted";
+  EXPECT_TRUE(verify(token, kNow + 29, err)) << "within the leeway the token is still accepted";
   EXPECT_EQ(err, JwtError::none);
-  EXPECT_FALSE(verify(token, kNow + 31, err));
+  EXPECT_FALSE(verify(token, kNow + 30, err)) << "RFC 7519: not accepted on or after exp (+ leeway)";
   EXPECT_EQ(err, JwtError::expired);
 
   cfg_.leeway = std::chrono::seconds(0);
-  EXPECT_TRUE(verify(token, kNow, err));
-  EXPECT_FALSE(verify(token, kNow + 1, err));
+  EXPECT_TRUE(verify(token, kNow - 1, err));
+  EXPECT_FALSE(verify(token, kNow, err));
   EXPECT_EQ(err, JwtError::expired);
 }
 

@@ -1,0 +1,229 @@
+// Black-box tests of the admin listener: health, metrics, the token gate, purge by tag / rule and path /
+// URL (the next read is a MISS), and reload (a broken file keeps the old rules and reports its errors).
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+
+#include "integration/proxy_fixture.hpp"
+
+namespace orc::test {
+namespace {
+
+constexpr const char* kToken = "admin-test-token";
+
+// A cached route on the scriptable backend: every response carries a counter so a MISS is visible.
+class AdminApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backend_.set_handler([this](const BackendRequest&, ResponseWriter& w) {
+      int n = ++served_;
+      w.respond(200, "{\"n\":" + std::to_string(n) + "}", HeaderList{{{"Content-Type", "application/json"}}});
+    });
+  }
+
+  std::string config(bool with_token, const std::string& ttl = "5m") const {
+    std::string y = "listen: 127.0.0.1:0\nthreads: 1\nupstream: { url: " + backend_.url() + " }\n";
+    y += "admin:\n  listen: 127.0.0.1:0\n";
+    if (with_token) y += std::string("  token: ") + kToken + "\n";
+    y += "rules:\n"
+         "  - name: items\n"
+         "    match: { method: GET, path: \"/items/:id\" }\n"
+         "    cache: { ttl: " +
+         ttl +
+         ", scope: public, tags: [\"item:{id}\"] }\n"
+         "  - name: item-write\n"
+         "    match: { method: PATCH, path: \"/items/:id\" }\n"
+         "    invalidate: [\"item:{id}\"]\n";
+    return y;
+  }
+
+  void start(bool with_token = true) {
+    daemon_ = std::make_unique<DaemonProcess>(daemon_path(), config(with_token));
+    ASSERT_TRUE(daemon_->wait_listening()) << daemon_->stderr_text();
+    auto admin = daemon_->wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
+    ASSERT_TRUE(admin) << daemon_->stderr_text();
+    admin_port_ = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
+  }
+
+  HttpResponse get(std::string_view target) {
+    return roundtrip(daemon_->port(), make_request("GET", target));
+  }
+  HttpResponse admin(std::string_view method, std::string_view target, std::string_view body = "",
+                     std::optional<std::string> token = kToken) {
+    HeaderList h;
+    if (token) h.add("Authorization", "Bearer " + *token);
+    if (!body.empty()) h.add("Content-Type", "application/json");
+    return roundtrip(admin_port_, make_request(method, target, h, body));
+  }
+  // Prime /items/<id>: a MISS, then a HIT with the same body.
+  void prime(const std::string& id) {
+    auto first = get("/items/" + id);
+    ASSERT_EQ(first.status, 200);
+    ASSERT_EQ(first.headers.get("X-Cache"), "MISS");
+    auto second = get("/items/" + id);
+    ASSERT_EQ(second.headers.get("X-Cache"), "HIT");
+    ASSERT_EQ(second.body, first.body);
+  }
+
+  TestBackend backend_;
+  std::atomic<int> served_{0};
+  std::unique_ptr<DaemonProcess> daemon_;
+  std::uint16_t admin_port_ = 0;
+};
+
+TEST_F(AdminApiTest, HealthAndMetricsNeedNoToken) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  auto health = admin("GET", "/healthz", "", std::nullopt);
+  EXPECT_EQ(health.status, 200);
+  EXPECT_NE(health.body.find("\"ok\""), std::string::npos);
+  auto ready = admin("GET", "/readyz", "", std::nullopt);
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  EXPECT_NE(ready.body.find("\"backend\":\"up\""), std::string::npos) << ready.body;
+
+  ASSERT_NO_FATAL_FAILURE(prime("1"));
+  // A request is counted just before its access line is written: wait for the line, then scrape.
+  ASSERT_TRUE(daemon_->wait_for_log("rule=items cache=hit"));
+  auto metrics = admin("GET", "/metrics", "", std::nullopt);
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.headers.get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(metrics.body.find(R"(openrisk_cache_requests_total{method="GET",result="hit",rule="items"} 1)"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find(R"(openrisk_cache_requests_total{method="GET",result="miss",rule="items"} 1)"),
+            std::string::npos);
+}
+
+TEST_F(AdminApiTest, ReadinessFailsWhenTheBackendIsDown) {
+  // No backend behind this daemon: /readyz says so with 503, /healthz stays 200.
+  std::string y = "listen: 127.0.0.1:0\nupstream: { url: http://127.0.0.1:" + std::to_string(unused_port()) +
+                  ", connect_timeout: 500ms }\nadmin: { listen: 127.0.0.1:0 }\n";
+  daemon_ = std::make_unique<DaemonProcess>(daemon_path(), y);
+  ASSERT_TRUE(daemon_->wait_listening()) << daemon_->stderr_text();
+  auto a = daemon_->wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
+  ASSERT_TRUE(a);
+  admin_port_ = static_cast<std::uint16_t>(std::stoi(a->groups[1]));
+  EXPECT_EQ(admin("GET", "/healthz", "", std::nullopt).status, 200);
+  auto ready = admin("GET", "/readyz", "", std::nullopt);
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("\"backend\":\"down\""), std::string::npos) << ready.body;
+}
+
+TEST_F(AdminApiTest, AdminEndpointsNeedTheBearerToken) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  for (auto [method, target] : {std::pair{"POST", "/admin/purge"}, std::pair{"POST", "/admin/reload"},
+                                std::pair{"GET", "/admin/rules"}}) {
+    auto none = admin(method, target, "{\"tags\":[\"item:1\"]}", std::nullopt);
+    EXPECT_EQ(none.status, 401) << target;
+    EXPECT_EQ(none.headers.get("WWW-Authenticate"), "Bearer");
+    auto wrong = admin(method, target, "{\"tags\":[\"item:1\"]}", std::string("not-the-token"));
+    EXPECT_EQ(wrong.status, 401) << target;
+  }
+  EXPECT_TRUE(daemon_->wait_for_log("admin: POST /admin/purge refused"));
+}
+
+TEST_F(AdminApiTest, AdminEndpointsAreOffWithoutAConfiguredToken) {
+  ASSERT_NO_FATAL_FAILURE(start(/*with_token=*/false));
+  auto r = admin("POST", "/admin/purge", "{\"tags\":[\"item:1\"]}", std::string(""));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("admin endpoints are off"), std::string::npos) << r.body;
+}
+
+TEST_F(AdminApiTest, PurgeByTagRemovesTheEntry) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(prime("1"));
+  ASSERT_NO_FATAL_FAILURE(prime("2"));
+  auto purge = admin("POST", "/admin/purge", R"({"tags":["item:1"]})");
+  ASSERT_EQ(purge.status, 200) << purge.body;
+  EXPECT_NE(purge.body.find("\"purged\":1"), std::string::npos) << purge.body;
+  EXPECT_EQ(get("/items/1").headers.get("X-Cache"), "MISS");
+  EXPECT_EQ(get("/items/2").headers.get("X-Cache"), "HIT");  // another tag: untouched
+  EXPECT_TRUE(daemon_->wait_for_log(R"(admin: purged 1 entry for \["item:1"\])"));
+}
+
+TEST_F(AdminApiTest, PurgeByRuleAndPathRemovesTheEntry) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(prime("7"));
+  auto wrong_rule = admin("POST", "/admin/purge", R"({"rule":"item-write","path":"/items/7"})");
+  EXPECT_EQ(wrong_rule.status, 404) << wrong_rule.body;
+  EXPECT_EQ(get("/items/7").headers.get("X-Cache"), "HIT");
+  auto purge = admin("POST", "/admin/purge", R"({"rule":"items","path":"/items/7"})");
+  ASSERT_EQ(purge.status, 200) << purge.body;
+  EXPECT_EQ(get("/items/7").headers.get("X-Cache"), "MISS");
+}
+
+TEST_F(AdminApiTest, PurgeByUrlRemovesTheEntry) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(prime("9"));
+  auto purge = admin("POST", "/admin/purge", R"({"url":"http://api.example/items/9?x=1"})");
+  ASSERT_EQ(purge.status, 200) << purge.body;
+  EXPECT_NE(purge.body.find("uri:/items/9"), std::string::npos) << purge.body;
+  EXPECT_EQ(get("/items/9").headers.get("X-Cache"), "MISS");
+}
+
+TEST_F(AdminApiTest, MalformedPurgeIsA400) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  EXPECT_EQ(admin("POST", "/admin/purge", "not json").status, 400);
+  EXPECT_EQ(admin("POST", "/admin/purge", R"({"tags":"item:1"})").status, 400);
+  EXPECT_EQ(admin("POST", "/admin/purge", R"({})").status, 400);
+}
+
+TEST_F(AdminApiTest, ReloadWithABrokenFileKeepsTheOldRulesAndReportsTheErrors) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(prime("1"));
+  auto before = admin("GET", "/admin/rules");
+  ASSERT_EQ(before.status, 200);
+  EXPECT_NE(before.body.find("\"name\":\"items\""), std::string::npos) << before.body;
+
+  {
+    std::ofstream out(daemon_->config_path(), std::ios::trunc);
+    out << config(true) << "  - name: broken\n    match: { path: /x }\n    cache: { ttl: soon }\n";
+  }
+  auto reload = admin("POST", "/admin/reload");
+  EXPECT_EQ(reload.status, 422) << reload.body;
+  EXPECT_NE(reload.body.find("\"ok\":false"), std::string::npos);
+  EXPECT_NE(reload.body.find(":16:19: error: 'rules[2].cache.ttl'"), std::string::npos) << reload.body;
+  EXPECT_TRUE(daemon_->wait_for_log("reload failed with 1 error"));
+  // The old rules still serve: the entry is still a HIT, and the listing did not change.
+  EXPECT_EQ(get("/items/1").headers.get("X-Cache"), "HIT");
+  EXPECT_EQ(admin("GET", "/admin/rules").body, before.body);
+  auto metrics = admin("GET", "/metrics", "", std::nullopt);
+  EXPECT_NE(metrics.body.find(R"(openrisk_cache_config_reloads_total{outcome="error"} 1)"),
+            std::string::npos);
+}
+
+TEST_F(AdminApiTest, ReloadWithAGoodFileSwapsTheRules) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  auto before = admin("GET", "/admin/rules");
+  {
+    std::ofstream out(daemon_->config_path(), std::ios::trunc);
+    out << config(true, "30s");
+  }
+  auto reload = admin("POST", "/admin/reload");
+  EXPECT_EQ(reload.status, 200) << reload.body;
+  auto after = admin("GET", "/admin/rules");
+  EXPECT_NE(after.body.find("\"ttl\":\"30s\""), std::string::npos) << after.body;
+  // The content hash follows the file.
+  std::regex sha("\"sha256\":\"([0-9a-f]{64})\"");
+  std::smatch a, b;
+  ASSERT_TRUE(std::regex_search(before.body, b, sha));
+  ASSERT_TRUE(std::regex_search(after.body, a, sha));
+  EXPECT_NE(a[1].str(), b[1].str());
+}
+
+TEST_F(AdminApiTest, SighupWithABrokenFileKeepsServing) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(prime("3"));
+  {
+    std::ofstream out(daemon_->config_path(), std::ios::trunc);
+    out << "listen: [not, a, string]\n";
+  }
+  auto from = daemon_->stderr_size();
+  ASSERT_TRUE(daemon_->send_signal(SIGHUP));
+  EXPECT_TRUE(daemon_->wait_for_log("keeping the previous configuration", deadline_in(), from));
+  EXPECT_EQ(get("/items/3").headers.get("X-Cache"), "HIT");
+}
+
+}  // namespace
+}  // namespace orc::test

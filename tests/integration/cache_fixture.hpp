@@ -1,0 +1,140 @@
+// Shared set-up of the black-box cache tests: the real openrisk-sim as the backend, the daemon in front of it
+// (memory or a real redis-server as storage), and helpers to log in, count backend requests and read headers.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "support/daemon_process.hpp"
+#include "support/raw_client.hpp"
+#include "support/redis_server.hpp"
+
+namespace orc::test {
+
+// openrisk-sim as a child process: `--listen 127.0.0.1:0 --jwt-key-out <tmp>/key.pem` plus `args`; the
+// constructor waits for its "listening on" line (throws when it does not come).
+class SimServer {
+ public:
+  explicit SimServer(const std::vector<std::string>& args = {});
+  ~SimServer();  // SIGTERM, SIGKILL when it has not exited within 10 s
+  SimServer(const SimServer&) = delete;
+  SimServer& operator=(const SimServer&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  const std::string& key_path() const { return key_path_; }
+  std::string stderr_text() const;
+
+ private:
+  void read_stderr(int fd);
+  std::optional<std::string> wait_for_line(const std::string& needle, Deadline deadline);
+
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  std::string dir_;
+  std::string key_path_;
+  std::thread reader_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::string stderr_;
+  bool eof_ = false;
+};
+
+enum class Storage { memory, redis };
+std::string storage_name(const ::testing::TestParamInfo<Storage>& info);
+
+// One request on a fresh connection; HEAD responses are read without a body.
+HttpResponse http(std::uint16_t port, std::string_view method, std::string_view target,
+                  const HeaderList& headers = {}, std::string_view body = "");
+HeaderList bearer(const std::string& token);
+HeaderList with(HeaderList headers, std::string name, std::string value);
+std::string header(const HttpResponse& r, std::string_view name);  // empty when absent
+std::string x_cache(const HttpResponse& r);
+std::uint64_t sim_version(const HttpResponse& r);  // X-Sim-Version; a test failure when absent
+// The ttl=N of Cache-Status; empty when there is none.
+std::optional<long> cache_status_ttl(const HttpResponse& r);
+
+// The first string value of "key":"..." in a JSON text (empty when absent).
+std::string json_string(const std::string& json, const std::string& key);
+
+// Simulator ground truth and control (on the simulator's own port).
+std::string sim_login(std::uint16_t sim_port, const std::string& email);
+int sim_route_count(std::uint16_t sim_port, const std::string& route);  // GET /__sim/stats
+std::vector<std::string> sim_sample_risks(std::uint16_t sim_port, std::size_t tenant_index);
+void sim_add_fault(std::uint16_t sim_port, const std::string& json);
+void sim_clear_faults(std::uint16_t sim_port);
+
+// JWT surgery for the identity tests (no signing key needed).
+std::string base64url_decode(std::string_view in);
+std::string base64url_encode(std::string_view in);
+std::vector<std::string> jwt_parts(const std::string& token);
+
+// Calls `probe` until it returns true or the deadline passes; short pauses between calls. For conditions the
+// test can observe but not be notified of (an entry expiring, a request count reaching a value).
+bool poll_until(const std::function<bool()>& probe, Deadline deadline = deadline_in());
+
+// Rules written for the simulator: see kSimRules in cache_fixture.cpp.
+extern const char* const kSimRules;
+
+class CacheTest : public ::testing::Test {
+ protected:
+  void TearDown() override;
+
+  // Starts the simulator (once per test) with extra flags.
+  void start_sim(const std::vector<std::string>& args = {});
+  // Starts a redis-server for this test (kept in redis_).
+  void start_redis();
+  // The daemon config: listen, threads 2, upstream = `upstream_url` (the simulator when empty) with
+  // `upstream_extra` lines, identity with the simulator's key, cache.key_secret, redis when redis_ runs and
+  // `use_redis`, then `rules` (a YAML "rules:" block).
+  std::string config_yaml(const std::string& rules, bool use_redis, const std::string& upstream_extra = "",
+                          const std::string& upstream_url = "", const std::string& jwt_extra = "") const;
+  // Starts one more daemon with `yaml` (and `env`), waits until it listens; nullptr (and a failure)
+  // otherwise. Then GETs `warmup` (a cached route no test counts) until the answer is not a BYPASS: the
+  // daemon announces "listening" before its Redis connections are up, and requests until then bypass the
+  // cache.
+  DaemonProcess* start_proxy(const std::string& yaml, const std::vector<std::string>& env = {},
+                             const std::string& warmup = "/api/v1/health");
+
+  std::uint16_t sim_port() const { return sim_->port(); }
+  std::uint16_t proxy_port(std::size_t i = 0) const { return proxies_.at(i)->port(); }
+
+  // One request through proxy `i`. Returns once the daemon has logged the exchange (its access line, found by
+  // X-Request-ID): a fill is stored after the client has the last byte, and the line comes after the store,
+  // so the next request sees the entry.
+  HttpResponse through(std::size_t i, std::string_view method, std::string_view target,
+                       const HeaderList& headers = {}, std::string_view body = "");
+  // GET through proxy `i` with a bearer token.
+  HttpResponse get(const std::string& target, const std::string& token, std::size_t i = 0) {
+    return through(i, "GET", target, bearer(token));
+  }
+
+  std::unique_ptr<SimServer> sim_;
+  std::unique_ptr<RedisServer> redis_;
+  std::vector<std::unique_ptr<DaemonProcess>> proxies_;
+};
+
+// CacheTest run once with the in-process storage and once with a real redis-server.
+class CacheStorageTest : public CacheTest, public ::testing::WithParamInterface<Storage> {
+ protected:
+  bool use_redis() const { return GetParam() == Storage::redis; }
+  // Simulator (with `sim_args`), redis when the parameter says so, one daemon with `rules`.
+  void start_all(const std::string& rules, const std::vector<std::string>& sim_args = {},
+                 const std::string& upstream_extra = "", const std::string& jwt_extra = "");
+};
+
+// Runs `n` copies of `fn(i)` on their own threads, released together, and returns their results in order.
+std::vector<HttpResponse> run_concurrently(std::size_t n, const std::function<HttpResponse(std::size_t)>& fn);
+
+}  // namespace orc::test

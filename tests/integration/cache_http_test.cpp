@@ -1,0 +1,181 @@
+// Black-box tests of what the cache stores and how it answers, against a scripted backend: ETag and 304,
+// HEAD from the GET entry, Set-Cookie / no-store / private never stored, Vary splitting entries.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "cache_fixture.hpp"
+#include "proxy_fixture.hpp"
+#include "support/test_backend.hpp"
+
+namespace orc::test {
+namespace {
+
+const char* const kPublicRules = R"(rules:
+  - name: pub
+    match: { method: GET, path: "/pub/**" }
+    cache: { ttl: 5m, scope: public }
+)";
+
+class CacheHttpTest : public CacheStorageTest {
+ protected:
+  void SetUp() override {
+    backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+      HeaderList h;
+      h.add("Content-Type", "text/plain");
+      std::string body = "body of " + req.target;
+      if (req.target == "/pub/cookie") {
+        h.add("Set-Cookie", "session=secret-session; Path=/; HttpOnly");
+      } else if (req.target == "/pub/no-store") {
+        h.add("Cache-Control", "no-store");
+      } else if (req.target == "/pub/private") {
+        h.add("Cache-Control", "private, max-age=60");
+      } else if (req.target == "/pub/vary") {
+        h.add("Vary", "Accept-Language");
+        body = "language " + req.headers.get("Accept-Language").value_or("none");
+      }
+      w.respond(200, body, h);
+    });
+    if (use_redis()) {
+      ASSERT_NO_THROW(start_redis());
+    }
+    ASSERT_NE(start_proxy(config_yaml(kPublicRules, use_redis(), "", backend_.url()), {}, "/pub/warmup"),
+              nullptr);
+  }
+  void TearDown() override {
+    CacheStorageTest::TearDown();  // the daemons go before the backend
+  }
+
+  std::size_t backend_count(const std::string& target) const {
+    std::size_t n = 0;
+    for (const auto& r : backend_.requests())
+      if (r.target == target) ++n;
+    return n;
+  }
+
+  HttpResponse get_pub(const std::string& target, const HeaderList& h = {}) {
+    return through(0, "GET", target, h);
+  }
+
+  TestBackend backend_;
+};
+
+TEST_P(CacheHttpTest, IfNoneMatchWithTheEtagOfAHitGets304) {
+  HttpResponse miss = get_pub("/pub/plain");
+  ASSERT_EQ(miss.status, 200) << miss.describe();
+  EXPECT_EQ(x_cache(miss), "MISS") << miss.describe();
+  HttpResponse hit = get_pub("/pub/plain");
+  ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
+  const std::string etag = header(hit, "ETag");
+  ASSERT_FALSE(etag.empty()) << hit.describe();
+
+  HeaderList h;
+  h.add("If-None-Match", etag);
+  HttpResponse not_modified = get_pub("/pub/plain", h);
+  ASSERT_TRUE(not_modified.ok()) << not_modified.describe();
+  EXPECT_EQ(not_modified.status, 304) << not_modified.describe();
+  EXPECT_TRUE(not_modified.body.empty()) << not_modified.describe();
+  EXPECT_EQ(header(not_modified, "ETag"), etag);
+
+  HeaderList other;
+  other.add("If-None-Match", "\"some-other-etag\"");
+  HttpResponse full = get_pub("/pub/plain", other);
+  EXPECT_EQ(full.status, 200) << full.describe();
+  EXPECT_EQ(full.body, miss.body);
+  EXPECT_EQ(backend_count("/pub/plain"), 1u);
+}
+
+TEST_P(CacheHttpTest, HeadAfterGetIsAHitWithoutBody) {
+  HttpResponse miss = get_pub("/pub/plain");
+  ASSERT_EQ(miss.status, 200) << miss.describe();
+  HttpResponse head = through(0, "HEAD", "/pub/plain");
+  ASSERT_TRUE(head.ok()) << head.describe();
+  EXPECT_EQ(head.status, 200) << head.describe();
+  EXPECT_EQ(x_cache(head), "HIT") << head.describe();
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_EQ(header(head, "Content-Length"), std::to_string(miss.body.size())) << head.describe();
+  // The connection carries no stray body: a request after the HEAD on the same connection is read cleanly.
+  RawClient client(proxy_port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.send(make_request("HEAD", "/pub/plain") + make_request("GET", "/pub/plain")));
+  ReadOptions head_read;
+  head_read.head_request = true;
+  HttpResponse h2 = client.read_response(head_read);
+  HttpResponse g2 = client.read_response();
+  EXPECT_EQ(h2.status, 200) << h2.describe();
+  EXPECT_EQ(g2.status, 200) << g2.describe();
+  EXPECT_EQ(g2.body, miss.body);
+  EXPECT_EQ(backend_count("/pub/plain"), 1u);
+}
+
+TEST_P(CacheHttpTest, ResponseWithSetCookieIsNotStored) {
+  for (int i = 1; i <= 3; ++i) {
+    HttpResponse r = get_pub("/pub/cookie");
+    ASSERT_EQ(r.status, 200) << r.describe();
+    EXPECT_NE(x_cache(r), "HIT") << r.describe();
+    EXPECT_EQ(header(r, "Set-Cookie").find("session=secret-session"), 0u)
+        << "the backend's cookie is relayed\n"
+        << r.describe();
+    EXPECT_EQ(backend_count("/pub/cookie"), static_cast<std::size_t>(i));
+  }
+}
+
+TEST_P(CacheHttpTest, NoStoreAndPrivateResponsesAreNotStored) {
+  for (const std::string target : {"/pub/no-store", "/pub/private"}) {
+    SCOPED_TRACE(target);
+    for (int i = 1; i <= 3; ++i) {
+      HttpResponse r = get_pub(target);
+      ASSERT_EQ(r.status, 200) << r.describe();
+      EXPECT_NE(x_cache(r), "HIT") << r.describe();
+      EXPECT_EQ(backend_count(target), static_cast<std::size_t>(i));
+    }
+  }
+}
+
+TEST_P(CacheHttpTest, RequestNoStoreBypassesAndNoCacheRefreshes) {
+  ASSERT_EQ(get_pub("/pub/plain").status, 200);
+  ASSERT_EQ(x_cache(get_pub("/pub/plain")), "HIT");
+
+  HeaderList no_store;
+  no_store.add("Cache-Control", "no-store");
+  HttpResponse bypass = get_pub("/pub/plain", no_store);
+  EXPECT_EQ(x_cache(bypass), "BYPASS") << bypass.describe();
+  EXPECT_EQ(backend_count("/pub/plain"), 2u);
+
+  HeaderList no_cache;
+  no_cache.add("Cache-Control", "no-cache");
+  HttpResponse refreshed = get_pub("/pub/plain", no_cache);
+  EXPECT_EQ(refreshed.status, 200) << refreshed.describe();
+  EXPECT_NE(x_cache(refreshed), "HIT") << refreshed.describe();
+  EXPECT_EQ(backend_count("/pub/plain"), 3u);
+  EXPECT_EQ(x_cache(get_pub("/pub/plain")), "HIT");
+  EXPECT_EQ(backend_count("/pub/plain"), 3u);
+}
+
+TEST_P(CacheHttpTest, VaryAcceptLanguageSplitsEntries) {
+  HeaderList en;
+  en.add("Accept-Language", "en");
+  HeaderList de;
+  de.add("Accept-Language", "de");
+
+  HttpResponse en1 = get_pub("/pub/vary", en);
+  HttpResponse de1 = get_pub("/pub/vary", de);
+  EXPECT_EQ(x_cache(en1), "MISS") << en1.describe();
+  EXPECT_EQ(x_cache(de1), "MISS") << "the German request got the English entry\n" << de1.describe();
+  EXPECT_EQ(en1.body, "language en");
+  EXPECT_EQ(de1.body, "language de");
+
+  HttpResponse en2 = get_pub("/pub/vary", en);
+  HttpResponse de2 = get_pub("/pub/vary", de);
+  EXPECT_EQ(x_cache(en2), "HIT") << en2.describe();
+  EXPECT_EQ(x_cache(de2), "HIT") << de2.describe();
+  EXPECT_EQ(en2.body, "language en");
+  EXPECT_EQ(de2.body, "language de");
+  EXPECT_EQ(backend_count("/pub/vary"), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Storages, CacheHttpTest, ::testing::Values(Storage::memory, Storage::redis),
+                         storage_name);
+
+}  // namespace
+}  // namespace orc::test

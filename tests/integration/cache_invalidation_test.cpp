@@ -1,0 +1,316 @@
+// Black-box tests of read-your-writes: every write family of the shipped rulebook purges the cached reads it
+// changes, and a slow fill that races with a write never plants pre-write data (simulator and scripted).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "cache_fixture.hpp"
+#include "support/test_backend.hpp"
+
+namespace orc::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// config/openrisk.yaml as shipped, with only the daemon settings changed: listen on a free port, 2 threads,
+// the simulator upstream, a slower Redis command timeout (a loaded test machine), no redis section for
+// memory.
+std::string shipped_config(const std::string& sim_url, bool with_redis) {
+  std::ifstream in(std::string(ORC_SOURCE_DIR) + "/config/openrisk.yaml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  EXPECT_FALSE(text.empty()) << "cannot read config/openrisk.yaml";
+  auto replace = [&](const std::string& pattern, const std::string& by) {
+    std::regex re(pattern, std::regex::multiline);
+    EXPECT_TRUE(std::regex_search(text, re)) << "config/openrisk.yaml has no " << pattern;
+    text = std::regex_replace(text, re, by, std::regex_constants::format_first_only);
+  };
+  replace("^listen: .*$", "listen: 127.0.0.1:0");
+  replace("^threads: .*$", "threads: 2");
+  replace(R"(^(upstream:\n(?:  #.*\n)*)  url: .*$)", "$1  url: " + sim_url);
+  if (with_redis)
+    replace(R"(^(redis:\n(?:  .*\n)*?)  command_timeout: .*$)", "$1  command_timeout: 200ms");
+  else
+    replace(R"(^redis:\n(?:  .*\n)*)", "");
+  return text;
+}
+
+bool is_2xx(const HttpResponse& r) {
+  return r.status >= 200 && r.status < 300;
+}
+
+// The shipped rulebook between a client and the simulator; every test logs in as Acme's admin.
+class CacheRulebookTest : public CacheStorageTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_THROW(start_sim());
+    if (use_redis()) {
+      ASSERT_NO_THROW(start_redis());
+    }
+    std::vector<std::string> env = {"ORC_JWT_PUBLIC_KEY_FILE=" + sim_->key_path(),
+                                    "ORC_KEY_SECRET=test-secret"};
+    if (use_redis()) env.push_back("ORC_REDIS_URL=" + redis_->url() + "/0");
+    ASSERT_NE(start_proxy(shipped_config(sim_->url(), use_redis()), env), nullptr);
+    token_ = sim_login(sim_port(), "admin@acme.test");
+    risk_ = sim_sample_risks(sim_port(), 0).at(0);
+  }
+
+  // Creates a plan with two sub-actions on risk_ straight on the simulator (the proxy does not see it).
+  void create_plan() {
+    HttpResponse r = http(sim_port(), "POST", "/api/v1/risks/" + risk_ + "/mitigations", bearer(token_),
+                          R"({"title":"plan-by-test","sub_actions":["first step","second step"]})");
+    ASSERT_EQ(r.status, 201) << r.describe();
+    plan_ = json_string(r.body, "id");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.body, m, std::regex(R"re("sub_actions":\[\{"id":"([^"]+)")re")))
+        << r.body;
+    sub_action_ = m[1];
+  }
+
+  // Reads every target twice through the proxy (the second must be a HIT). The body may not change with
+  // every write (a title does not change /stats); X-Sim-Version always does, so it tells pre- from
+  // post-write.
+  void prime(const std::vector<std::string>& reads) {
+    for (const auto& target : reads) {
+      HttpResponse first = get(target, token_);
+      EXPECT_EQ(first.status, 200) << target << "\n" << first.describe();
+      HttpResponse hit = get(target, token_);
+      EXPECT_EQ(x_cache(hit), "HIT") << "not cached, the test proves nothing for " << target << "\n"
+                                     << hit.describe();
+    }
+  }
+
+  // Primes `reads`, sends the write through the proxy, and reads again: none may be pre-write data.
+  HttpResponse write_then_read(const std::vector<std::string>& reads, const std::string& method,
+                               const std::string& target, const std::string& body,
+                               std::map<std::string, HttpResponse>* after = nullptr) {
+    prime(reads);
+    HttpResponse w = through(0, method, target, bearer(token_), body);
+    EXPECT_TRUE(is_2xx(w)) << method << " " << target << "\n" << w.describe();
+    EXPECT_EQ(x_cache(w), "BYPASS") << w.describe();
+    const std::uint64_t written = sim_version(w);
+    for (const auto& read : reads) {
+      HttpResponse r = get(read, token_);
+      EXPECT_GE(sim_version(r), written)
+          << "pre-write data for GET " << read << " after " << method << " " << target << "\n"
+          << r.describe();
+      EXPECT_NE(x_cache(r), "HIT") << "GET " << read << " after " << method << " " << target << "\n"
+                                   << r.describe();
+      if (after != nullptr) (*after)[read] = r;
+    }
+    return w;
+  }
+
+  std::string token_;
+  std::string risk_;
+  std::string plan_;
+  std::string sub_action_;
+};
+
+TEST_P(CacheRulebookTest, RiskPatchPurgesRiskReads) {
+  const std::string detail = "/api/v1/risks/" + risk_;
+  std::map<std::string, HttpResponse> after;
+  write_then_read({detail, "/api/v1/risks?limit=5", "/api/v1/stats", "/api/v1/assets",
+                   detail + "/mitigations", "/api/v1/mitigations"},
+                  "PATCH", detail, R"({"title":"patched-by-cache-test"})", &after);
+  EXPECT_NE(after[detail].body.find("patched-by-cache-test"), std::string::npos);
+}
+
+TEST_P(CacheRulebookTest, RiskCreatePurgesRiskLists) {
+  std::map<std::string, HttpResponse> after;
+  write_then_read({"/api/v1/risks?limit=5", "/api/v1/stats", "/api/v1/assets"}, "POST", "/api/v1/risks",
+                  R"({"title":"created-by-cache-test","impact":3,"probability":3})", &after);
+  EXPECT_NE(after["/api/v1/risks?limit=5"].body.find("created-by-cache-test"), std::string::npos);
+}
+
+TEST_P(CacheRulebookTest, RiskDeletePurgesTheDetail) {
+  const std::string detail = "/api/v1/risks/" + risk_;
+  std::map<std::string, HttpResponse> after;
+  write_then_read({detail, "/api/v1/risks?limit=5", "/api/v1/mitigations"}, "DELETE", detail, "", &after);
+  EXPECT_EQ(after[detail].status, 404) << after[detail].describe();
+}
+
+TEST_P(CacheRulebookTest, MitigationPatchPurgesPlanAndRiskReads) {
+  ASSERT_NO_FATAL_FAILURE(create_plan());
+  const std::string plan = "/api/v1/mitigations/" + plan_;
+  std::map<std::string, HttpResponse> after;
+  write_then_read({plan, "/api/v1/mitigations", "/api/v1/risks/" + risk_ + "/mitigations",
+                   "/api/v1/risks/" + risk_, "/api/v1/stats/mitigation-metrics", "/api/v1/risks?limit=5"},
+                  "PATCH", plan, R"({"title":"plan-patched-by-cache-test"})", &after);
+  EXPECT_NE(after[plan].body.find("plan-patched-by-cache-test"), std::string::npos);
+  EXPECT_NE(after["/api/v1/risks/" + risk_].body.find("plan-patched-by-cache-test"), std::string::npos);
+}
+
+TEST_P(CacheRulebookTest, MitigationCreateOnARiskPurgesItsPlans) {
+  std::map<std::string, HttpResponse> after;
+  const std::string plans = "/api/v1/risks/" + risk_ + "/mitigations";
+  write_then_read(
+      {plans, "/api/v1/mitigations", "/api/v1/risks/" + risk_, "/api/v1/stats/mitigation-metrics"}, "POST",
+      plans, R"({"title":"plan-created-by-cache-test"})", &after);
+  EXPECT_NE(after[plans].body.find("plan-created-by-cache-test"), std::string::npos);
+}
+
+TEST_P(CacheRulebookTest, MitigationDeletePurgesThePlan) {
+  ASSERT_NO_FATAL_FAILURE(create_plan());
+  const std::string plan = "/api/v1/mitigations/" + plan_;
+  std::map<std::string, HttpResponse> after;
+  write_then_read({plan, "/api/v1/mitigations", "/api/v1/risks/" + risk_ + "/mitigations"}, "DELETE", plan,
+                  "", &after);
+  EXPECT_EQ(after[plan].status, 404) << after[plan].describe();
+}
+
+TEST_P(CacheRulebookTest, SubActionWritesPurgeThePlanAndItsRisk) {
+  ASSERT_NO_FATAL_FAILURE(create_plan());
+  const std::string plan = "/api/v1/mitigations/" + plan_;
+  const std::string sub = plan + "/sub-actions/" + sub_action_;
+  const std::vector<std::string> reads = {plan, "/api/v1/mitigations", "/api/v1/risks/" + risk_,
+                                          "/api/v1/risks/" + risk_ + "/mitigations"};
+  const std::vector<std::tuple<std::string, std::string, std::string>> writes = {
+      {"POST", plan + "/sub-actions", R"({"title":"third step"})"},
+      {"PATCH", sub, R"({"title":"first step renamed"})"},
+      {"POST", sub + "/complete", ""},
+      {"POST", sub + "/revert", ""},
+      {"DELETE", sub, ""},
+  };
+  for (const auto& [method, target, body] : writes) {
+    SCOPED_TRACE(method + " " + target);
+    write_then_read(reads, method, target, body);
+  }
+}
+
+TEST_P(CacheRulebookTest, AssetCreatePurgesAssetAndRiskReads) {
+  std::map<std::string, HttpResponse> after;
+  write_then_read({"/api/v1/assets", "/api/v1/risks?limit=5", "/api/v1/risks/" + risk_, "/api/v1/stats"},
+                  "POST", "/api/v1/assets", R"({"name":"asset-by-cache-test","type":"server"})", &after);
+  EXPECT_NE(after["/api/v1/assets"].body.find("asset-by-cache-test"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Storages, CacheRulebookTest, ::testing::Values(Storage::memory, Storage::redis),
+                         storage_name);
+
+// ---- the fill / write race
+// ----------------------------------------------------------------------------------
+
+class CacheRaceTest : public CacheStorageTest {};
+
+TEST_P(CacheRaceTest, WriteDuringSlowFillIsNotHiddenBySimulatorRead) {
+  // Reads take 600 ms in the simulator, writes are not slowed: the PATCH completes while the GET is pending.
+  ASSERT_NO_FATAL_FAILURE(start_all(kSimRules, {"--class-latency", "read=600ms"}));
+  const std::string token = sim_login(sim_port(), "admin@acme.test");
+  const std::string target = "/api/v1/risks/" + sim_sample_risks(sim_port(), 0).at(3);
+  const std::string route = "GET /api/v1/risks/:id";
+
+  HttpResponse slow;
+  std::thread reader([&] { slow = get(target, token); });
+  // The GET has reached the simulator (counted on arrival, before its latency).
+  bool arrived = poll_until([&] { return sim_route_count(sim_port(), route) == 1; }, deadline_in(10s));
+  HttpResponse write;
+  if (arrived) write = through(0, "PATCH", target, bearer(token), R"({"title":"written-during-fill"})");
+  reader.join();
+  ASSERT_TRUE(arrived) << "the slow GET never reached the simulator";
+  ASSERT_EQ(write.status, 200) << write.describe();
+  ASSERT_EQ(slow.status, 200) << slow.describe();
+  const std::uint64_t written = sim_version(write);
+
+  for (int i = 0; i < 2; ++i) {  // the entry (if any) and a second look at it
+    HttpResponse next = get(target, token);
+    ASSERT_EQ(next.status, 200) << next.describe();
+    EXPECT_GE(sim_version(next), written) << "pre-write data after the write\n" << next.describe();
+    EXPECT_NE(next.body.find("written-during-fill"), std::string::npos) << next.describe();
+  }
+}
+
+const char* const kScriptedRaceRules = R"(rules:
+  - name: items
+    match: { method: GET, path: /items }
+    cache: { ttl: 5m, scope: public, tags: ["items"] }
+  - name: items-write
+    match: { method: [POST, PATCH], path: /items }
+    invalidate: ["items"]
+  - name: warmup
+    match: { method: GET, path: /warmup }
+    cache: { ttl: 1s, scope: public }
+)";
+
+// The scripted backend makes the race exact: the GET's body is read before the write, and is sent only after
+// the write's response (and purge) reached the client.
+class CacheScriptedRaceTest : public CacheStorageTest {
+ protected:
+  void SetUp() override {
+    backend_.set_handler([this](const BackendRequest& req, ResponseWriter& w) {
+      if (req.method == "PATCH") {
+        w.update([&] { ++version_; });
+        w.respond(200, "patched");
+        return;
+      }
+      int seen = 0;
+      bool first = false;
+      w.update([&] {
+        seen = version_;
+        first = req.target == "/items" && !get_arrived_;
+        if (first) get_arrived_ = true;
+      });
+      if (first) w.wait_until([&] { return release_get_; }, deadline_in(20s));
+      w.respond(200, "version=" + std::to_string(seen));
+    });
+    if (use_redis()) {
+      ASSERT_NO_THROW(start_redis());
+    }
+    ASSERT_NE(start_proxy(config_yaml(kScriptedRaceRules, use_redis(), "", backend_.url()), {}, "/warmup"),
+              nullptr);
+  }
+  void TearDown() override { CacheStorageTest::TearDown(); }  // the daemons go before the backend
+
+  // A GET of /items that reads version 0, held until a PATCH through the proxy has completed.
+  void race() {
+    HttpResponse slow;
+    std::thread reader([&] { slow = through(0, "GET", "/items"); });
+    bool arrived = backend_.wait_until([&] { return get_arrived_; }, deadline_in(10s));
+    HttpResponse write;
+    if (arrived) write = through(0, "PATCH", "/items", {}, R"({"x":1})");
+    backend_.update([&] { release_get_ = true; });
+    reader.join();
+    ASSERT_TRUE(arrived) << "the GET never reached the backend";
+    ASSERT_EQ(write.status, 200) << write.describe();
+    EXPECT_EQ(slow.status, 200) << slow.describe();
+    EXPECT_EQ(slow.body, "version=0") << "the GET that started before the write sees pre-write data";
+  }
+
+  int version_ = 0;  // these three under the backend's lock
+  bool get_arrived_ = false;
+  bool release_get_ = false;
+  TestBackend backend_;
+};
+
+TEST_P(CacheScriptedRaceTest, FillThatRacedWithAWriteIsNotStored) {
+  ASSERT_NO_FATAL_FAILURE(race());
+  HttpResponse next = through(0, "GET", "/items");
+  EXPECT_EQ(next.status, 200) << next.describe();
+  EXPECT_EQ(next.body, "version=1") << "the racing fill planted pre-write data\n" << next.describe();
+  EXPECT_NE(x_cache(next), "HIT") << next.describe();
+}
+
+TEST_P(CacheScriptedRaceTest, KeyIsCachedAgainRightAfterARefusedFill) {
+  ASSERT_NO_FATAL_FAILURE(race());
+  HttpResponse next = through(0, "GET", "/items");
+  ASSERT_EQ(next.body, "version=1") << next.describe();
+  HttpResponse again = through(0, "GET", "/items");
+  EXPECT_EQ(again.body, "version=1") << again.describe();
+  EXPECT_EQ(x_cache(again), "HIT") << "the post-write response (a plain storable 200) was not cached\n"
+                                   << again.describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(Storages, CacheScriptedRaceTest, ::testing::Values(Storage::memory, Storage::redis),
+                         storage_name);
+
+INSTANTIATE_TEST_SUITE_P(Storages, CacheRaceTest, ::testing::Values(Storage::memory, Storage::redis),
+                         storage_name);
+
+}  // namespace
+}  // namespace orc::test

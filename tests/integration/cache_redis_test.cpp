@@ -1,0 +1,118 @@
+// Black-box tests of the shared Redis storage: the proxy fails open while Redis is gone and resumes hitting
+// once it is back, and two proxy instances share entries and purges.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "cache_fixture.hpp"
+
+namespace orc::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class CacheRedisTest : public CacheTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_THROW(start_sim());
+    ASSERT_NO_THROW(start_redis());
+    token_ = sim_login(sim_port(), "admin@acme.test");
+    detail_ = "/api/v1/risks/" + sim_sample_risks(sim_port(), 0).at(0);
+  }
+
+  std::string token_;
+  std::string detail_;
+};
+
+TEST_F(CacheRedisTest, RedisOutageFailsOpenAndHitsResumeAfterRestart) {
+  DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true));
+  ASSERT_NE(proxy, nullptr);
+  ASSERT_EQ(get(detail_, token_).status, 200);
+  HttpResponse hit = get(detail_, token_);
+  ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
+
+  redis_->stop();
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse r = get(detail_, token_);
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_EQ(r.status, 200) << r.describe();
+    EXPECT_TRUE(x_cache(r) == "BYPASS" || x_cache(r) == "MISS") << r.describe();
+    HttpResponse list = get("/api/v1/risks?limit=2", token_);
+    EXPECT_EQ(list.status, 200) << list.describe();
+    EXPECT_TRUE(x_cache(list) == "BYPASS" || x_cache(list) == "MISS") << list.describe();
+  }
+  HttpResponse write = through(0, "PATCH", detail_, bearer(token_), R"({"title":"written-without-redis"})");
+  EXPECT_EQ(write.status, 200) << write.describe();
+  const std::uint64_t written = sim_version(write);
+  HttpResponse after_write = get(detail_, token_);
+  EXPECT_EQ(after_write.status, 200) << after_write.describe();
+  EXPECT_GE(sim_version(after_write), written) << after_write.describe();
+
+  ASSERT_NO_THROW(redis_->start());  // same port, empty
+  HttpResponse r;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        r = get(detail_, token_);
+        EXPECT_EQ(r.status, 200) << r.describe();
+        return x_cache(r) == "HIT";
+      },
+      deadline_in(30s)))
+      << "no HIT after Redis came back; last:\n"
+      << r.describe();
+  EXPECT_GE(sim_version(r), written) << r.describe();
+  EXPECT_NE(r.body.find("written-without-redis"), std::string::npos);
+  EXPECT_TRUE(proxy->running());
+}
+
+TEST_F(CacheRedisTest, FirstRequestAfterListeningUsesRedis) {
+  // Redis is up before the daemon starts: the daemon's first request should not have to step aside.
+  DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true), {}, "");
+  ASSERT_NE(proxy, nullptr);
+  HttpResponse first = get(detail_, token_);
+  EXPECT_EQ(first.status, 200) << first.describe();
+  EXPECT_EQ(x_cache(first), "MISS") << "the cache stepped aside although Redis was running\n"
+                                    << first.describe();
+}
+
+TEST_F(CacheRedisTest, TwoInstancesShareEntriesAndPurges) {
+  const std::string yaml = config_yaml(kSimRules, true);
+  ASSERT_NE(start_proxy(yaml), nullptr);
+  ASSERT_NE(start_proxy(yaml), nullptr);
+  const std::size_t a = 0;
+  const std::size_t b = 1;
+  const std::string list = "/api/v1/risks?limit=4";
+
+  HttpResponse primed = get(detail_, token_, a);
+  ASSERT_EQ(primed.status, 200) << primed.describe();
+  EXPECT_EQ(x_cache(primed), "MISS") << primed.describe();
+  HttpResponse via_b = get(detail_, token_, b);
+  EXPECT_EQ(x_cache(via_b), "HIT") << "instance B does not see instance A's entry\n" << via_b.describe();
+  EXPECT_EQ(via_b.body, primed.body);
+  EXPECT_EQ(sim_route_count(sim_port(), "GET /api/v1/risks/:id"), 1);
+
+  HttpResponse list_b = get(list, token_, b);
+  ASSERT_EQ(list_b.status, 200) << list_b.describe();
+  HttpResponse list_a = get(list, token_, a);
+  EXPECT_EQ(x_cache(list_a), "HIT") << list_a.describe();
+
+  HttpResponse write = through(b, "PATCH", detail_, bearer(token_), R"({"title":"written-through-b"})");
+  ASSERT_EQ(write.status, 200) << write.describe();
+  const std::uint64_t written = sim_version(write);
+
+  for (const std::string& target : {detail_, list}) {
+    HttpResponse after = get(target, token_, a);
+    EXPECT_EQ(after.status, 200) << after.describe();
+    EXPECT_GE(sim_version(after), written) << "instance A served pre-write data for " << target << "\n"
+                                           << after.describe();
+    EXPECT_NE(x_cache(after), "HIT") << after.describe();
+  }
+  HttpResponse detail_a = get(detail_, token_, a);
+  EXPECT_NE(detail_a.body.find("written-through-b"), std::string::npos);
+  HttpResponse detail_b = get(detail_, token_, b);
+  EXPECT_EQ(x_cache(detail_b), "HIT") << "instance B does not see the entry A refilled\n"
+                                      << detail_b.describe();
+  EXPECT_GE(sim_version(detail_b), written);
+}
+
+}  // namespace
+}  // namespace orc::test
