@@ -169,7 +169,7 @@ asio::awaitable<Response> route(http::Server& server, const std::function<Reload
   if (path == "/healthz") co_return json_reply(req, 200, json::object{{"status", "ok"}});
   if (path == "/metrics" && get) {
     auto& m = metrics::Metrics::get();
-    if (auto* s = server.first_worker().storage()) m.set_redis_up(s->up());
+    m.set_redis_up(server.first_worker().storage_up());
     co_return reply(req, 200, m.render(), "text/plain; version=0.0.4; charset=utf-8");
   }
   if (path == "/readyz" && get) {
@@ -180,7 +180,7 @@ asio::awaitable<Response> route(http::Server& server, const std::function<Reload
                    {"config", rt->config->source_file},
                    {"backend", backend ? "up" : "down"},
                    {"storage", s ? json::value(std::string(s->name())) : json::value(nullptr)},
-                   {"storage_up", s ? s->up() : false}};
+                   {"storage_up", server.first_worker().storage_up()}};
     co_return json_reply(req, backend ? 200 : 503, o);
   }
   if (path.rfind("/admin/", 0) == 0) {

@@ -420,11 +420,21 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
     }
     co_return;
   };
-  auto result = co_await forward(x, parser, hooks);
   SharedEntry stored;
-  if (lead && hooks.tee && result.complete && !hooks.tee_overflow)
-    stored = co_await store(storage, c, key, *tags, seen, status, head, std::move(body), headers);
-  if (lead) lead.finish(stored);
+  hooks.on_body_complete = [&]() -> asio::awaitable<void> {
+    if (lead && hooks.tee && !hooks.tee_overflow)
+      stored = co_await store(storage, c, key, *tags, seen, status, head, std::move(body), headers);
+  };
+  auto result = co_await forward(x, parser, hooks);
+  if (lead) {
+    const bool storable = hooks.tee && !hooks.tee_overflow;
+    if (stored)
+      lead.finish(stored);
+    else if (can_store && !storable)
+      lead.finish(nullptr);  // the response itself is not storable: do not queue behind this key for a while
+    else
+      lead.abandon();  // a purge intervened, the storage failed, or the relay broke: the next one may fill
+  }
   co_return result.keep_alive;
 }
 

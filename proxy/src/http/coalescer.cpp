@@ -18,11 +18,17 @@ constexpr std::size_t kNotStorableMax = 10000;
 
 void Coalescer::Lead::finish(SharedEntry result) {
   if (!c_) return;
-  c_->complete(key_, std::move(result));
+  c_->complete(key_, std::move(result), true);
   c_ = nullptr;
 }
 
-void Coalescer::complete(const std::string& key, SharedEntry result) {
+void Coalescer::Lead::abandon() {
+  if (!c_) return;
+  c_->complete(key_, nullptr, false);
+  c_ = nullptr;
+}
+
+void Coalescer::complete(const std::string& key, SharedEntry result, bool remember_not_storable) {
   std::vector<std::function<void(SharedEntry)>> waiters;
   {
     std::lock_guard lock(mutex_);
@@ -31,7 +37,7 @@ void Coalescer::complete(const std::string& key, SharedEntry result) {
       waiters = std::move(it->second->waiters);
       flights_.erase(it);
     }
-    if (!result) {
+    if (!result && remember_not_storable) {
       if (not_storable_.size() >= kNotStorableMax) not_storable_.clear();  // bounded memory
       not_storable_[key] = std::chrono::steady_clock::now() + kNotStorableMemory;
     } else {

@@ -37,8 +37,12 @@ class Coalescer {
       return *this;
     }
     ~Lead() { finish(nullptr); }
-    // Hands the result to every follower (null: not storable; they fetch on their own).
+    // Hands the result to every follower (null: not storable; they fetch on their own, and the key is
+    // remembered as not storable for a while).
     void finish(SharedEntry result);
+    // Releases the followers to fetch on their own without marking the key: the response was storable but
+    // was not stored (a write purged a tag meanwhile, or the storage failed).
+    void abandon();
     explicit operator bool() const { return c_ != nullptr; }
 
    private:
@@ -59,7 +63,7 @@ class Coalescer {
   struct Flight {
     std::vector<std::function<void(SharedEntry)>> waiters;
   };
-  void complete(const std::string& key, SharedEntry result);
+  void complete(const std::string& key, SharedEntry result, bool remember_not_storable);
 
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;

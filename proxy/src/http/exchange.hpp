@@ -77,6 +77,8 @@ struct ForwardHooks {
   std::function<asio::awaitable<void>(const bhttp::response_header<>& upstream_head,
                                       bhttp::response_header<>& client_head)>
       on_head;
+  // The backend's body is complete (and teed), the client does not have its last bytes yet.
+  std::function<asio::awaitable<void>()> on_body_complete;
   // When set by on_head: the body is copied here while it streams, up to tee_limit bytes.
   std::string* tee = nullptr;
   std::uint64_t tee_limit = 0;

@@ -262,6 +262,7 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
       x.worker.pool().release(std::move(up), x.cfg.upstream);
     up.reset();
   };
+  bool body_complete_called = false;
   if (!no_body) {
     std::array<char, kChunk> data;
     while (!rp->is_done()) {
@@ -279,6 +280,20 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
         co_return ForwardResult{};
       }
       std::size_t got = data.size() - up_res.body().size;
+      if (got > 0 && hooks.tee && !hooks.tee_overflow) {
+        if (hooks.tee->size() + got > hooks.tee_limit) {
+          hooks.tee_overflow = true;  // past the limit: stop caching, keep relaying
+          hooks.tee->clear();
+        } else {
+          hooks.tee->append(data.data(), got);
+        }
+      }
+      if (rp->is_done() && !body_complete_called && hooks.on_body_complete) {
+        // Stored before the client has the last bytes: its next request finds the entry.
+        body_complete_called = true;
+        release_upstream();
+        co_await hooks.on_body_complete();
+      }
       if (got == 0) continue;
       res.body().data = data.data();
       res.body().size = got;
@@ -292,18 +307,14 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
         co_return ForwardResult{};
       }
       x.bytes_sent += got;
-      if (hooks.tee && !hooks.tee_overflow) {
-        if (hooks.tee->size() + got > hooks.tee_limit) {
-          hooks.tee_overflow = true;  // past the limit: stop caching, keep relaying
-          hooks.tee->clear();
-        } else {
-          hooks.tee->append(data.data(), got);
-        }
-      }
     }
     // The backend is done: its connection can serve the next request (of any client) before the last
     // chunk reaches this one.
     release_upstream();
+    if (!body_complete_called && hooks.on_body_complete) {
+      body_complete_called = true;
+      co_await hooks.on_body_complete();
+    }
     res.body().data = nullptr;
     res.body().size = 0;
     res.body().more = false;

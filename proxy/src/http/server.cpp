@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
+#include <thread>
 
 #include "http/worker.hpp"
 
@@ -59,6 +60,16 @@ void Server::start() {
       workers_.back()->set_storage(storage_factory_(workers_.back()->context().get_executor()));
   }
   for (auto& w : workers_) w->start();
+  // Give the storage its connect time before the first request, so that request is not a needless bypass.
+  // Bounded by redis.connect_timeout; past it the cache fails open until Redis answers.
+  if (cfg->redis.enabled) {
+    auto deadline = std::chrono::steady_clock::now() + cfg->redis.connect_timeout;
+    for (auto& w : workers_)
+      while (!w->storage_up() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!workers_.front()->storage_up())
+      spdlog::warn("cache storage not reachable yet: serving from the backend until it is (fail open)");
+  }
   accept_loop();
 }
 

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <future>
 
 #include "http/server.hpp"
 #include "http/session.hpp"
@@ -64,6 +65,14 @@ void Worker::begin_drain() {
     if (storage_) storage_->close();  // a Redis pool keeps the context busy until it is closed
     guard_.reset();                   // run() returns once the last connection finishes
   });
+}
+
+bool Worker::storage_up() {
+  if (!storage_) return true;
+  std::promise<bool> answer;
+  auto result = answer.get_future();
+  asio::post(ctx_, [this, &answer] { answer.set_value(storage_->up()); });
+  return result.get();
 }
 
 void Worker::join() {

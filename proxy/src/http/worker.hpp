@@ -40,6 +40,9 @@ class Worker {
   // Null when caching is off (no storage configured).
   cache::Storage* storage() const { return storage_.get(); }
   void set_storage(std::shared_ptr<cache::Storage> s) { storage_ = std::move(s); }
+  // Whether the storage answers, asked on this worker's thread (the storage is not thread-safe); callable
+  // from any other thread while the worker runs. True when there is no storage.
+  bool storage_up();
 
   void start();
   // Adopts an accepted socket (already bound to this worker's context) and runs its session.

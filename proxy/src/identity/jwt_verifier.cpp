@@ -185,7 +185,7 @@ std::optional<VerifiedClaims> JwtVerifier::verify(std::string_view token, long l
   }
   const long long leeway = cfg_.leeway.count() / 1000;
   auto exp = number_claim(*claims, "exp");
-  if (!exp || now > *exp + leeway) {  // a token without exp never expires: refuse it
+  if (!exp || now >= *exp + leeway) {  // expired at exp (RFC 7519 4.1.4); without exp it never would: refuse
     error = JwtError::expired;
     return std::nullopt;
   }
