@@ -12,6 +12,8 @@
 
 #include <stdexcept>
 
+#include "util/base64url.hpp"
+
 namespace orc::sim {
 
 namespace json = boost::json;
@@ -85,59 +87,6 @@ const char* token_error_name(TokenError e) {
   return "?";
 }
 
-std::string base64url_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-  } else if (i + 2 == in.size()) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-  }
-  return out;
-}
-
-bool base64url_decode(std::string_view in, std::string& out) {
-  out.clear();
-  unsigned acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-')
-      v = 62;
-    else if (c == '_')
-      v = 63;
-    else
-      return false;
-    acc = (acc << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return bits < 6;  // one leftover sextet cannot come from a whole byte
-}
-
 JwtCodec::JwtCodec(JwtMode mode, std::unique_ptr<Key> key, std::string material)
     : mode_(mode), key_(std::move(key)), key_material_(std::move(material)) {}
 
@@ -168,9 +117,9 @@ std::unique_ptr<JwtCodec> JwtCodec::make_hs256(std::string secret) {
 std::string JwtCodec::sign(const json::object& claims) const {
   const char* header =
       mode_ == JwtMode::rs256 ? R"({"alg":"RS256","typ":"JWT"})" : R"({"alg":"HS256","typ":"JWT"})";
-  std::string input = base64url_encode(header) + "." + base64url_encode(json::serialize(claims));
+  std::string input = util::base64url_encode(header) + "." + util::base64url_encode(json::serialize(claims));
   std::string sig = mode_ == JwtMode::rs256 ? rsa_sign(key_->pkey, input) : hmac_sha256(key_->secret, input);
-  return input + "." + base64url_encode(sig);
+  return input + "." + util::base64url_encode(sig);
 }
 
 std::variant<json::object, TokenError> JwtCodec::verify(std::string_view token, std::int64_t now) const {
@@ -180,10 +129,13 @@ std::variant<json::object, TokenError> JwtCodec::verify(std::string_view token, 
   if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos)
     return TokenError::malformed;
   std::string header_raw, payload_raw, sig;
-  if (!base64url_decode(token.substr(0, d1), header_raw) ||
-      !base64url_decode(token.substr(d1 + 1, d2 - d1 - 1), payload_raw) ||
-      !base64url_decode(token.substr(d2 + 1), sig))
-    return TokenError::malformed;
+  auto header_b = util::base64url_decode(token.substr(0, d1));
+  auto payload_b = util::base64url_decode(token.substr(d1 + 1, d2 - d1 - 1));
+  auto sig_b = util::base64url_decode(token.substr(d2 + 1));
+  if (header_b) header_raw = std::move(*header_b);
+  if (payload_b) payload_raw = std::move(*payload_b);
+  if (sig_b) sig = std::move(*sig_b);
+  if (!header_b || !payload_b || !sig_b) return TokenError::malformed;
   boost::system::error_code ec;
   json::value header = json::parse(header_raw, ec);
   if (ec || !header.is_object()) return TokenError::malformed;

@@ -42,8 +42,4 @@ class JwtCodec {
   std::string key_material_;
 };
 
-std::string base64url_encode(std::string_view in);
-// False on a character outside the base64url alphabet or an impossible length.
-bool base64url_decode(std::string_view in, std::string& out);
-
 }  // namespace orc::sim

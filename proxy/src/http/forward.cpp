@@ -114,25 +114,29 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
   auto upstream_start = Clock::now();
   bool body_consumed = !has_body;
 
+  // The backend could not be reached or did not answer: 502 / 504 in its error shape (or a stale entry).
+  auto fail = [&](beast::error_code ec, bool connecting) -> asio::awaitable<ForwardResult> {
+    x.upstream_time = since(upstream_start);
+    x.rule_metrics->upstream(0, std::chrono::duration<double>(x.upstream_time).count());
+    x.outcome = "upstream_error";
+    const bool timed_out = is_timeout(ec);
+    const unsigned code = timed_out ? 504 : 502;
+    spdlog::warn(
+        "request {} {} {}: upstream {} failed: {}", x.request_id, x.method, x.safe_target(),
+        x.cfg.upstream.target.to_string(),
+        timed_out ? (connecting ? "connect timeout" : "timeout waiting for the response") : ec.message());
+    if (hooks.on_failure && body_consumed)
+      if (auto handled = co_await hooks.on_failure(code)) co_return ForwardResult{*handled, false};
+    std::string_view msg = timed_out ? (connecting ? "upstream connect timeout" : "upstream timeout")
+                                     : (connecting ? "upstream unavailable" : "upstream connection failed");
+    bool keep = co_await x.send_error(code, msg, client_keep_alive && body_consumed);
+    co_return ForwardResult{keep, false};
+  };
+
   for (int attempt = 0;; ++attempt) {
     upstream_start = Clock::now();
     auto [aec, conn] = co_await x.worker.pool().acquire(x.cfg.upstream, attempt > 0);
-    if (aec) {
-      x.upstream_time = since(upstream_start);
-      x.rule_metrics->upstream(0, std::chrono::duration<double>(x.upstream_time).count());
-      x.outcome = "upstream_error";
-      bool timed_out = is_timeout(aec);
-      spdlog::warn("request {} {} {}: cannot connect to upstream {}: {}", x.request_id, x.method,
-                   x.safe_target(), x.cfg.upstream.target.to_string(),
-                   timed_out ? "connect timeout" : aec.message());
-      if (hooks.on_failure && body_consumed)
-        if (auto handled = co_await hooks.on_failure(timed_out ? 504 : 502))
-          co_return ForwardResult{*handled, false};
-      bool keep = co_await x.send_error(timed_out ? 504 : 502,
-                                        timed_out ? "upstream connect timeout" : "upstream unavailable",
-                                        client_keep_alive && body_consumed);
-      co_return ForwardResult{keep, false};
-    }
+    if (aec) co_return co_await fail(aec, true);
     up = std::move(conn);
     const bool retryable = up->reused && attempt == 0 && !has_body && idempotent(method);
 
@@ -201,20 +205,7 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
                       x.request_id, send_ec.message());
         continue;
       }
-      x.upstream_time = since(upstream_start);
-      x.rule_metrics->upstream(0, std::chrono::duration<double>(x.upstream_time).count());
-      x.outcome = "upstream_error";
-      bool timed_out = is_timeout(send_ec);
-      spdlog::warn("request {} {} {}: upstream {} failed: {}", x.request_id, x.method, x.safe_target(),
-                   x.cfg.upstream.target.to_string(),
-                   timed_out ? "timeout waiting for the response" : send_ec.message());
-      if (hooks.on_failure && body_consumed)
-        if (auto handled = co_await hooks.on_failure(timed_out ? 504 : 502))
-          co_return ForwardResult{*handled, false};
-      bool keep = co_await x.send_error(timed_out ? 504 : 502,
-                                        timed_out ? "upstream timeout" : "upstream connection failed",
-                                        client_keep_alive && body_consumed);
-      co_return ForwardResult{keep, false};
+      co_return co_await fail(send_ec, false);
     }
     break;
   }

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "config/rule_config.hpp"
+#include "util/base64url.hpp"
 
 namespace orc::identity {
 
@@ -49,8 +50,7 @@ class JwtVerifier {
   std::unique_ptr<Key> key_;
 };
 
-// base64url without padding (RFC 7515 section 2); empty on invalid input.
-std::optional<std::string> base64url_decode(std::string_view in);
-std::string base64url_encode(std::string_view in);
+using util::base64url_decode;
+using util::base64url_encode;
 
 }  // namespace orc::identity
