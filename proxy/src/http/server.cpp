@@ -21,7 +21,11 @@ std::shared_ptr<const Runtime> make_runtime(std::shared_ptr<const config::Config
   rt->verifier = std::move(verifier);
   auto& m = metrics::Metrics::get();
   if (rt->rulebook)
-    for (const auto& r : rt->rulebook->rules()) rt->rule_metrics.push_back(&m.rule(r.cfg.name));
+    for (const auto& r : rt->rulebook->rules()) {
+      auto& rm = m.rule(r.cfg.name);
+      rm.init(r.cfg.action == config::ActionKind::cache, r.cfg.action == config::ActionKind::invalidate);
+      rt->rule_metrics.push_back(&rm);
+    }
   rt->unmatched_metrics = &m.rule("none");
   return rt;
 }

@@ -87,15 +87,28 @@ void RuleMetrics::upstream(unsigned status, double seconds) {
 }
 
 void RuleMetrics::invalidation() {
-  resolve(invalidations_, g_add_mutex, [&]() -> prometheus::Counter& {
-    return m_.invalidations_->Add({{"rule", rule_}});
-  }).Increment();
+  invalidations().Increment();
 }
 
 void RuleMetrics::coalesced() {
-  resolve(coalesced_, g_add_mutex, [&]() -> prometheus::Counter& {
+  coalesced_counter().Increment();
+}
+
+prometheus::Counter& RuleMetrics::invalidations() {
+  return resolve(invalidations_, g_add_mutex, [&]() -> prometheus::Counter& {
+    return m_.invalidations_->Add({{"rule", rule_}});
+  });
+}
+
+prometheus::Counter& RuleMetrics::coalesced_counter() {
+  return resolve(coalesced_, g_add_mutex, [&]() -> prometheus::Counter& {
     return m_.coalesced_->Add({{"rule", rule_}});
-  }).Increment();
+  });
+}
+
+void RuleMetrics::init(bool cache_rule, bool invalidate_rule) {
+  if (cache_rule) coalesced_counter();
+  if (invalidate_rule) invalidations();
 }
 
 Metrics& Metrics::get() {

@@ -41,9 +41,14 @@ class RuleMetrics {
   void upstream(unsigned status_or_zero, double seconds);  // 0: no response (connect failure, timeout)
   void invalidation();
   void coalesced();
+  // Creates the rule's event counters at 0, so a rule that has not purged or coalesced yet still has a
+  // series (rates read 0 instead of "no data").
+  void init(bool cache_rule, bool invalidate_rule);
 
  private:
   friend class Metrics;
+  prometheus::Counter& invalidations();
+  prometheus::Counter& coalesced_counter();
   RuleMetrics(Metrics& m, std::string rule) : m_(m), rule_(std::move(rule)) {}
   Metrics& m_;
   std::string rule_;
