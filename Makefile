@@ -10,7 +10,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential cmake ninja-build ccache pkg-config git \
   libboost1.81-dev libhiredis-dev libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev \
   libssl-dev libgtest-dev redis-server curl procps python3 python3-jsonschema python3-yaml \
-  prometheus prometheus-alertmanager docker-compose
+  prometheus prometheus-alertmanager docker-compose wrk nginx gnuplot-nox nodejs
 
 .PHONY: deps configure build test run clean format
 
