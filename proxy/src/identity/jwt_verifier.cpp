@@ -5,13 +5,19 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace orc::identity {
 
 namespace json = boost::json;
+
+namespace {
+std::atomic<std::uint64_t> g_next_verifier_id{1};
+}  // namespace
 
 std::string_view to_string(JwtError e) {
   switch (e) {
@@ -43,7 +49,8 @@ struct JwtVerifier::Key {
   ~Key() { EVP_PKEY_free(pkey); }
 };
 
-JwtVerifier::JwtVerifier(const config::JwtConfig& cfg) : cfg_(cfg), key_(std::make_unique<Key>()) {
+JwtVerifier::JwtVerifier(const config::JwtConfig& cfg)
+    : cfg_(cfg), key_(std::make_unique<Key>()), id_(g_next_verifier_id.fetch_add(1)) {
   if (cfg.algorithm == "HS256") {
     if (cfg.secret.empty()) throw std::runtime_error("identity.jwt: HS256 needs a secret");
     key_->secret = cfg.secret;
@@ -98,8 +105,45 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+namespace {
+
+// Positive results only, bounded, one per thread (workers never share it), dropped when the verifier
+// changes (reload). Entries are checked against `now` on every use, so an expired token is refused.
+struct VerifiedCache {
+  std::uint64_t owner = 0;
+  std::unordered_map<std::string, VerifiedClaims> entries;
+};
+constexpr std::size_t kVerifiedCacheMax = 4096;
+
+}  // namespace
+
 std::optional<VerifiedClaims> JwtVerifier::verify(std::string_view token, long long now,
                                                   JwtError& error) const {
+  thread_local VerifiedCache cache;
+  if (cache.owner != id_) {
+    cache.entries.clear();
+    cache.owner = id_;
+  }
+  const long long leeway = cfg_.leeway.count() / 1000;
+  if (auto it = cache.entries.find(std::string(token)); it != cache.entries.end()) {
+    if (now < it->second.exp + leeway) {
+      error = JwtError::none;
+      return it->second;
+    }
+    cache.entries.erase(it);
+    error = JwtError::expired;
+    return std::nullopt;
+  }
+  auto claims = verify_uncached(token, now, error);
+  if (claims) {
+    if (cache.entries.size() >= kVerifiedCacheMax) cache.entries.clear();  // bounded; refills as tokens recur
+    cache.entries.emplace(std::string(token), *claims);
+  }
+  return claims;
+}
+
+std::optional<VerifiedClaims> JwtVerifier::verify_uncached(std::string_view token, long long now,
+                                                           JwtError& error) const {
   error = JwtError::malformed;
   auto dot1 = token.find('.');
   if (dot1 == std::string_view::npos) return std::nullopt;

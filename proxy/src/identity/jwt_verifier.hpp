@@ -41,13 +41,17 @@ class JwtVerifier {
   JwtVerifier(const JwtVerifier&) = delete;
   JwtVerifier& operator=(const JwtVerifier&) = delete;
 
-  // `now` in seconds since the epoch (injectable for tests).
+  // `now` in seconds since the epoch (injectable for tests). A token that verified before is answered from
+  // a per-thread cache (its expiry is still checked against `now`): the signature check, the costly part,
+  // runs once per token per worker thread, not once per request.
   std::optional<VerifiedClaims> verify(std::string_view token, long long now, JwtError& error) const;
 
  private:
+  std::optional<VerifiedClaims> verify_uncached(std::string_view token, long long now, JwtError& error) const;
   struct Key;
   config::JwtConfig cfg_;
   std::unique_ptr<Key> key_;
+  std::uint64_t id_;  // distinguishes verifiers across reloads in the per-thread caches
 };
 
 using util::base64url_decode;
