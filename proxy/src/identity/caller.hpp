@@ -2,7 +2,7 @@
 // on. Raw credentials stay inside this module: everything it hands out is an HMAC or a verified claim.
 #pragma once
 
-#include <ctime>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -40,10 +40,18 @@ struct ScopeIdentity {
   std::optional<VerifiedClaims> claims;  // when a JWT verified
 };
 
+// The wall clock in whole seconds, from the precise clock: glibc's time() reads the coarse clock, which can
+// lag a few milliseconds behind at a second boundary, long enough to accept a token the backend (reading
+// the precise clock) already refuses as expired.
+inline long long unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // Resolves `scope` for one request. `verifier` may be null when no JWT verification is configured.
 ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& id,
                             const JwtVerifier* verifier, std::string_view key_secret,
                             const HeaderLookup& headers, std::string_view query,
-                            long long now = static_cast<long long>(std::time(nullptr)));
+                            long long now = unix_seconds());
 
 }  // namespace orc::identity
