@@ -247,9 +247,6 @@ asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<cons
   cache::HeaderList head = copy_headers(res.base());
   cache::ResponseHead rh{res.result_int(), &head};
   if (cache::storable_head(rule, rh) != cache::Storability::storable) co_return;
-  identity::HeaderLookup none = [](std::string_view) -> std::optional<std::string_view> {
-    return std::nullopt;
-  };
   auto stored = co_await store(*storage, rule, key, tags, gens.value, res.result_int(), head,
                                std::move(res.body()), header_lookup(req.base()));
   if (res.keep_alive()) worker.pool().release(std::move(up), cfg.upstream);

@@ -30,13 +30,13 @@ class Coalescer {
     Lead(Lead&& o) noexcept : c_(std::exchange(o.c_, nullptr)), key_(std::move(o.key_)) {}
     Lead& operator=(Lead&& o) noexcept {
       if (this != &o) {
-        finish(nullptr);
+        abandon();
         c_ = std::exchange(o.c_, nullptr);
         key_ = std::move(o.key_);
       }
       return *this;
     }
-    ~Lead() { finish(nullptr); }
+    ~Lead() { abandon(); }  // an abandoned fetch (error, early return) says nothing about storability
     // Hands the result to every follower (null: not storable; they fetch on their own, and the key is
     // remembered as not storable for a while).
     void finish(SharedEntry result);

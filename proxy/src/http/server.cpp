@@ -39,13 +39,11 @@ Server::~Server() {
 }
 
 std::shared_ptr<const Runtime> Server::current_runtime() const {
-  std::lock_guard lock(runtime_mutex_);
-  return runtime_;
+  return runtime_.load();
 }
 
 void Server::update_runtime(std::shared_ptr<const Runtime> runtime) {
-  std::lock_guard lock(runtime_mutex_);
-  runtime_ = std::move(runtime);
+  runtime_.store(std::move(runtime));
 }
 
 void Server::start() {

@@ -68,8 +68,8 @@ class Server {
   std::atomic<std::size_t> open_connections_{0};
   std::atomic<bool> draining_{false};
 
-  mutable std::mutex runtime_mutex_;
-  std::shared_ptr<const Runtime> runtime_;
+  // Read once per request by every worker: an atomic snapshot, no lock on the hot path.
+  std::atomic<std::shared_ptr<const Runtime>> runtime_;
   StorageFactory storage_factory_;
   Coalescer coalescer_;
 

@@ -35,7 +35,6 @@ class UpstreamPool {
 
   // Closes every idle connection (shutdown).
   void clear() { idle_.clear(); }
-  std::size_t idle_count() const { return idle_.size(); }
 
  private:
   struct Idle {
