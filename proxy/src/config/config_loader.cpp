@@ -6,7 +6,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -14,6 +13,7 @@
 #include "config/rules_loader.hpp"
 #include "config/yaml_reader.hpp"
 #include "util/digest.hpp"
+#include "util/files.hpp"
 #include "util/strings.hpp"
 #include "util/units.hpp"
 
@@ -172,15 +172,14 @@ LoadResult load_config_string(std::string_view yaml, const std::string& name) {
 }
 
 LoadResult load_config_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string error;
+  auto text = util::read_regular_file(path, util::max_config_file_bytes, error);
+  if (!text) {
     LoadResult r;
-    r.errors.push_back({path, 0, 0, "cannot read the config file"});
+    r.errors.push_back({path, 0, 0, "cannot read the config file: " + error});
     return r;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_config_string(text.str(), path);
+  return load_config_string(*text, path);
 }
 
 }  // namespace orc::config

@@ -3,19 +3,17 @@
 #include "config/rules_loader.hpp"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "util/files.hpp"
 
 namespace orc::config::detail {
 
 namespace {
 
-std::optional<std::string> read_secret_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
+std::optional<std::string> read_secret_file(const std::string& path, std::string& error) {
+  auto content = util::read_regular_file(path, util::max_secret_file_bytes, error);
+  if (!content) return std::nullopt;
+  std::string s = std::move(*content);
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
 }
@@ -31,11 +29,12 @@ void secret(Section& sec, const std::string& key, std::string& out) {
                                                            sec.child_path(key + "_file") + "' are exclusive");
     return;
   }
-  if (auto s = read_secret_file(file))
+  std::string error;
+  if (auto s = read_secret_file(file, error))
     out = *s;
   else
     sec.errors().add(sec.node()[key + "_file"].Mark(),
-                     "'" + sec.child_path(key + "_file") + "': cannot read '" + file + "'");
+                     "'" + sec.child_path(key + "_file") + "': cannot read '" + file + "': " + error);
 }
 
 const std::vector<std::string> kMethods{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"};
@@ -192,20 +191,19 @@ void read_rule_list(const YAML::Node& list, const CacheAction& defaults, Config&
 
 void read_include(const std::string& path, const CacheAction& defaults, Config& c, Errors& errors) {
   std::string previous = errors.file();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string error;
+  auto text = util::read_regular_file(path, util::max_config_file_bytes, error);
+  if (!text) {
     errors.set_file(path);
-    errors.add_unpositioned("cannot read the included rule file");
+    errors.add_unpositioned("cannot read the included rule file: " + error);
     errors.set_file(previous);
     return;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
   errors.set_file(path);
   c.files.push_back(path);
-  c.content_sha256 += "\n--- " + path + "\n" + text.str();  // hashed once loading is done
+  c.content_sha256 += "\n--- " + path + "\n" + *text;  // hashed once loading is done
   try {
-    YAML::Node root = YAML::Load(text.str());
+    YAML::Node root = YAML::Load(*text);
     Section top(root, "", errors);
     top.with("rules", [&](const YAML::Node& n) { read_rule_list(n, defaults, c, errors); });
     top.finish();

@@ -7,9 +7,10 @@
 
 #include <atomic>
 #include <boost/json.hpp>
-#include <cstdio>
 #include <stdexcept>
 #include <unordered_map>
+
+#include "util/files.hpp"
 
 namespace orc::identity {
 
@@ -56,10 +57,16 @@ JwtVerifier::JwtVerifier(const config::JwtConfig& cfg)
     key_->secret = cfg.secret;
     return;
   }
-  FILE* f = std::fopen(cfg.public_key_file.c_str(), "rb");
-  if (!f) throw std::runtime_error("identity.jwt.public_key_file: cannot read '" + cfg.public_key_file + "'");
-  key_->pkey = PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
-  std::fclose(f);
+  std::string error;
+  auto pem = util::read_regular_file(cfg.public_key_file, util::max_secret_file_bytes, error);
+  if (!pem)
+    throw std::runtime_error("identity.jwt.public_key_file: cannot read '" + cfg.public_key_file +
+                             "': " + error);
+  BIO* bio = BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size()));
+  if (bio) {
+    key_->pkey = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+  }
   if (!key_->pkey || EVP_PKEY_base_id(key_->pkey) != EVP_PKEY_RSA)
     throw std::runtime_error("identity.jwt.public_key_file: '" + cfg.public_key_file +
                              "' is not a PEM RSA public key");

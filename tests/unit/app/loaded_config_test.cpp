@@ -47,7 +47,9 @@ TEST(LoadAll, MissingFile) {
   EXPECT_FALSE(l.config);
   EXPECT_FALSE(l.rulebook);
   ASSERT_EQ(l.errors.size(), 1u);
-  EXPECT_EQ(l.errors[0].to_string(), dir.file("absent.yaml") + ": error: cannot read the config file");
+  EXPECT_EQ(l.errors[0].to_string(),
+            dir.file("absent.yaml") +
+                ": error: cannot read the config file: cannot open: No such file or directory");
 }
 
 TEST(LoadAll, RuleErrorsAndAnUnreadableKeyAreAllReported) {
@@ -64,8 +66,8 @@ TEST(LoadAll, RuleErrorsAndAnUnreadableKeyAreAllReported) {
   EXPECT_EQ(l.errors[0].to_string(), path +
                                          ":6:5: error: rule 'r': scope 'credential' keys on an HMAC of the "
                                          "credential: set 'cache.key_secret' (or cache.key_secret_file)");
-  EXPECT_EQ(l.errors[1].to_string(),
-            path + ":3:5: error: identity.jwt.public_key_file: cannot read '" + key + "'");
+  EXPECT_EQ(l.errors[1].to_string(), path + ":3:5: error: identity.jwt.public_key_file: cannot read '" + key +
+                                         "': cannot open: No such file or directory");
 }
 
 TEST(LoadAll, KeyFileThatIsNotAnRsaKey) {

@@ -165,7 +165,9 @@ TEST(ConfigLoader, SubstitutesEnvironmentVariables) {
 TEST(ConfigLoader, MissingFileIsAnError) {
   auto r = load_config_file("/nonexistent/openrisk-cache.yaml");
   ASSERT_FALSE(r.config);
-  EXPECT_EQ(r.errors[0].to_string(), "/nonexistent/openrisk-cache.yaml: error: cannot read the config file");
+  EXPECT_EQ(r.errors[0].to_string(),
+            "/nonexistent/openrisk-cache.yaml: error: cannot read the config file: cannot open: No such file "
+            "or directory");
 }
 
 TEST(ParseHostPort, Forms) {

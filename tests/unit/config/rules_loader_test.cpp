@@ -429,8 +429,8 @@ TEST(RulesLoader, SecretAndSecretFileAreExclusiveAndAMissingFileIsAnError) {
   auto missing = load("cache:\n  key_secret_file: '" + missing_path + "'\n");
   ASSERT_FALSE(missing.config);
   ASSERT_EQ(missing.errors.size(), 1u) << all_errors(missing);
-  EXPECT_EQ(missing.errors[0].to_string(),
-            "test.yaml:2:20: error: 'cache.key_secret_file': cannot read '" + missing_path + "'");
+  EXPECT_EQ(missing.errors[0].to_string(), "test.yaml:2:20: error: 'cache.key_secret_file': cannot read '" +
+                                               missing_path + "': cannot open: No such file or directory");
 }
 
 TEST(RulesLoader, RedisAndAdminSections) {
@@ -501,7 +501,8 @@ TEST(RulesLoader, UnreadableOrInvalidIncludedFile) {
   ASSERT_FALSE(r.config);
   ASSERT_EQ(r.errors.size(), 2u) << all_errors(r);
   EXPECT_EQ(r.errors[0].to_string(),
-            dir.file("missing.yaml") + ": error: cannot read the included rule file");
+            dir.file("missing.yaml") +
+                ": error: cannot read the included rule file: cannot open: No such file or directory");
   EXPECT_EQ(r.errors[1].file, dir.file("bad.yaml"));
   EXPECT_GT(r.errors[1].line, 0);
   EXPECT_NE(r.errors[1].message.find("invalid YAML"), std::string::npos);

@@ -214,8 +214,8 @@ TEST(JwtVerifierKeys, MissingOrInvalidKeyFileThrows) {
     JwtVerifier v(cfg);
     FAIL() << "no exception";
   } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "identity.jwt.public_key_file: cannot read '" + cfg.public_key_file + "'");
+    EXPECT_EQ(std::string(e.what()), "identity.jwt.public_key_file: cannot read '" + cfg.public_key_file +
+                                         "': cannot open: No such file or directory");
   }
   cfg.public_key_file = dir.write("garbage.pem", "not a key\n");
   try {
