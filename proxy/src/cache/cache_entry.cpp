@@ -42,6 +42,19 @@ struct Reader {
   }
 };
 
+bool valid_header_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (unsigned char c : name)
+    if (c <= 0x20 || c >= 0x7f || std::strchr("\"(),/:;<=>?@[\\]{}", c)) return false;
+  return true;
+}
+
+bool valid_header_value(std::string_view value) {
+  for (unsigned char c : value)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
+}
+
 }  // namespace
 
 std::string serialize(const CacheEntry& e) {
@@ -91,6 +104,13 @@ std::optional<CacheEntry> deserialize(std::string_view blob) {
   }
   e.body = r.str();
   if (!r.ok || !r.in.empty()) return std::nullopt;
+  // Redis may be shared or tampered with: refuse what serialize() of a stored response never writes, rather
+  // than serve a status Beast cannot send or a header value that splits the response.
+  if (e.status < 100 || e.status > 599) return std::nullopt;
+  for (const auto& [k, v] : e.headers)
+    if (!valid_header_name(k) || !valid_header_value(v)) return std::nullopt;
+  for (const auto& name : e.vary_names)
+    if (!valid_header_name(name)) return std::nullopt;
   return e;
 }
 

@@ -164,5 +164,26 @@ TEST(CacheEntry, SerialisesEveryFieldAndRejectsDamage) {
   EXPECT_FALSE(deserialize(other_version));
 }
 
+// Redis may be shared: a blob that serialize() of a stored response never writes is refused, not served.
+TEST(CacheEntry, RefusesStatusesAndHeadersNoBackendResponseHas) {
+  auto decodes = [](auto change) {
+    CacheEntry e;
+    e.headers = {{"Content-Type", "application/json"}};
+    e.vary_names = {"accept-language"};
+    change(e);
+    return deserialize(serialize(e)).has_value();
+  };
+  EXPECT_TRUE(decodes([](CacheEntry&) {}));
+  EXPECT_TRUE(decodes([](CacheEntry& e) { e.status = 100; }));
+  EXPECT_TRUE(decodes([](CacheEntry& e) { e.status = 599; }));
+  EXPECT_FALSE(decodes([](CacheEntry& e) { e.status = 99; }));
+  EXPECT_FALSE(decodes([](CacheEntry& e) { e.status = 600; }));
+  EXPECT_FALSE(decodes([](CacheEntry& e) { e.headers.emplace_back("X-Split", "a\r\nSet-Cookie: s=1"); }));
+  EXPECT_FALSE(decodes([](CacheEntry& e) { e.headers.emplace_back("X-Nul", std::string("a\0b", 3)); }));
+  EXPECT_FALSE(decodes([](CacheEntry& e) { e.headers.emplace_back("Bad Name", "v"); }));
+  EXPECT_FALSE(decodes([](CacheEntry& e) { e.headers.emplace_back("", "v"); }));
+  EXPECT_FALSE(decodes([](CacheEntry& e) { e.vary_names.push_back("a:b"); }));
+}
+
 }  // namespace
 }  // namespace orc::cache
