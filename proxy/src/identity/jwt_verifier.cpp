@@ -5,8 +5,10 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <limits>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -88,9 +90,19 @@ std::optional<json::object> parse_object(std::string_view b64) {
 std::optional<long long> number_claim(const json::object& o, std::string_view name) {
   auto it = o.find(name);
   if (it == o.end()) return std::nullopt;
+  // NumericDate values outside long long are clamped, keeping their meaning (a far future or past): the
+  // conversion of such a double is undefined behaviour (found by tests/fuzz/fuzz_jwt).
+  constexpr auto max = std::numeric_limits<long long>::max();
+  constexpr auto min = std::numeric_limits<long long>::min();
   if (it->value().is_int64()) return it->value().as_int64();
-  if (it->value().is_uint64()) return static_cast<long long>(it->value().as_uint64());
-  if (it->value().is_double()) return static_cast<long long>(it->value().as_double());
+  if (it->value().is_uint64())
+    return static_cast<long long>(std::min<std::uint64_t>(it->value().as_uint64(), max));
+  if (it->value().is_double()) {
+    double d = it->value().as_double();
+    if (d >= 9.2e18) return max;
+    if (d <= -9.2e18) return min;
+    return static_cast<long long>(d);
+  }
   return std::nullopt;
 }
 
@@ -133,7 +145,7 @@ std::optional<VerifiedClaims> JwtVerifier::verify(std::string_view token, long l
   }
   const long long leeway = cfg_.leeway.count() / 1000;
   if (auto it = cache.entries.find(std::string(token)); it != cache.entries.end()) {
-    if (now < it->second.exp + leeway) {
+    if (now - leeway < it->second.exp) {  // not exp + leeway: exp may be LLONG_MAX
       error = JwtError::none;
       return it->second;
     }
@@ -189,7 +201,7 @@ std::optional<VerifiedClaims> JwtVerifier::verify_uncached(std::string_view toke
   }
   const long long leeway = cfg_.leeway.count() / 1000;
   auto exp = number_claim(*claims, "exp");
-  if (!exp || now >= *exp + leeway) {  // expired at exp (RFC 7519 4.1.4); without exp it never would: refuse
+  if (!exp || now - leeway >= *exp) {  // expired at exp (RFC 7519 4.1.4); without exp it never would: refuse
     error = JwtError::expired;
     return std::nullopt;
   }

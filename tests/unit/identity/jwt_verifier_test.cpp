@@ -132,6 +132,21 @@ TEST_F(Rs256, MissingExpIsExpired) {
   EXPECT_EQ(err, JwtError::expired);
 }
 
+// Found by tests/fuzz/fuzz_jwt: NumericDates beyond long long were converted with undefined behaviour.
+TEST_F(Rs256, HugeNumericDatesKeepTheirMeaning) {
+  JwtError err;
+  for (std::string far : {"1e300", "18446744073709551615", "9223372036854775807"}) {
+    auto token = test::rs256_token(test::rsa_key(), R"({"sub":"u","tenant_id":"t","exp":)" + far + "}");
+    EXPECT_TRUE(verify(token, kNow, err)) << far << ": " << to_string(err);
+  }
+  auto past = test::rs256_token(test::rsa_key(), R"({"sub":"u","tenant_id":"t","exp":-1e300})");
+  EXPECT_FALSE(verify(past, kNow, err));
+  EXPECT_EQ(err, JwtError::expired);
+  auto later = test::rs256_token(test::rsa_key(), claims(kNow + 60, R"(,"nbf":1e300)"));
+  EXPECT_FALSE(verify(later, kNow, err));
+  EXPECT_EQ(err, JwtError::not_yet_valid);
+}
+
 TEST_F(Rs256, NotBeforeInTheFuture) {
   JwtError err;
   auto nbf = [&](long long t) {
