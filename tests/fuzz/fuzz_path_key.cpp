@@ -1,0 +1,131 @@
+// Fuzzes the path matcher and the key builder (rules/path_pattern, rules/rulebook, identity/caller,
+// cache/cache_key) the way a request reaches them. Input fields, one per line: method, request target,
+// Authorization value, Accept-Language value, and a path pattern for the pattern parser.
+// Invariants: path normalisation is idempotent (what is keyed is what would be forwarded again); keys are
+// deterministic and carry the prefix; two different credentials never share a key of the credential scope;
+// the raw credential never enters the key material.
+#include <optional>
+#include <string>
+
+#include "cache/cache_key.hpp"
+#include "config/config_loader.hpp"
+#include "fuzz_check.hpp"
+#include "identity/caller.hpp"
+#include "rules/path_pattern.hpp"
+#include "rules/rulebook.hpp"
+
+namespace {
+
+const char kRules[] = R"(cache: { key_secret: fuzz-key }
+rules:
+  - name: items
+    match: { method: GET, path: "/api/v1/items/:id" }
+    cache: { ttl: 1m, scope: credential, key: { query: [page, sort], headers: [Accept-Language] }, tags: ["item:{id}"] }
+  - name: item-files
+    match: { method: GET, path: "/api/v1/items/:id/files/**" }
+    cache: { ttl: 1m, scope: credential, key: { query: [q], other_query: bypass } }
+  - name: me
+    match: { method: GET, path: /api/v1/users/me }
+    cache: { ttl: 1m, scope: credential }
+  - name: health
+    match: { method: [GET, HEAD], path: /api/v1/health }
+    cache: { ttl: 10s, scope: public }
+  - name: static
+    match: { method: GET, path: "/static/**" }
+    cache: { ttl: 1h, scope: public }
+  - name: item-write
+    match: { method: [PATCH, DELETE], path: "/api/v1/items/:id" }
+    invalidate: ["item:{id}"]
+)";
+constexpr std::string_view kPrefix = "orc:";
+
+struct Loaded {
+  orc::config::Config cfg;
+  std::shared_ptr<const orc::rules::Rulebook> rulebook;
+};
+
+const Loaded& loaded() {
+  static const Loaded l = [] {
+    auto r = orc::config::load_config_string(kRules, "fuzz-rules.yaml");
+    if (!r.config) orc::fuzz::fail("the fuzz rulebook does not load");
+    auto c = orc::rules::Rulebook::compile(*r.config);
+    if (!c.rulebook) orc::fuzz::fail("the fuzz rulebook does not compile");
+    return Loaded{*r.config, c.rulebook};
+  }();
+  return l;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::optional<orc::cache::CacheKey> key_for(const orc::rules::Match& match, std::string_view query,
+                                            std::string_view authorization, std::string_view language) {
+  orc::identity::HeaderLookup headers = [&](std::string_view name) -> std::optional<std::string_view> {
+    if (iequals(name, "Authorization") && !authorization.empty()) return authorization;
+    if (iequals(name, "Accept-Language") && !language.empty()) return language;
+    return std::nullopt;
+  };
+  const auto& l = loaded();
+  const auto& action = match.rule->cfg.cache;
+  auto id = orc::identity::resolve_scope(action.scope, l.cfg.identity, nullptr, l.cfg.cache.key_secret,
+                                         headers, query);
+  if (id.bypass) return std::nullopt;
+  auto kq = orc::cache::key_query(action, query);
+  if (!kq) return std::nullopt;
+  return orc::cache::build_cache_key(*match.rule, match, *kq, headers, id.key_part, kPrefix);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  auto f = orc::fuzz::fields(orc::fuzz::as_text(data, size), 5);
+  f.resize(5);
+  std::string_view method = f[0], target = f[1], authorization = f[2], language = f[3], pattern = f[4];
+
+  std::string error;
+  if (auto p = orc::rules::parse_path_pattern(pattern, error)) {
+    std::string again_error;
+    ORC_FUZZ_CHECK(orc::rules::parse_path_pattern(p->shape(), again_error).has_value());
+  } else {
+    ORC_FUZZ_CHECK(!error.empty());
+  }
+
+  auto q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  auto segments = orc::rules::split_request_path(path);
+  if (!segments) return 0;
+  auto normalised = orc::rules::join_path(*segments);
+  auto again = orc::rules::split_request_path(normalised);
+  ORC_FUZZ_CHECK(again.has_value());
+  ORC_FUZZ_CHECK(*again == *segments);
+
+  orc::rules::RequestView req{method, path, query, "fuzz.test", [&](std::string_view name) {
+                                return (iequals(name, "Authorization") && !authorization.empty()) ||
+                                       (iequals(name, "Accept-Language") && !language.empty());
+                              }};
+  auto match = loaded().rulebook->match(req);
+  if (!match || match->rule->cfg.action != orc::config::ActionKind::cache) return 0;
+
+  auto key = key_for(*match, query, authorization, language);
+  if (!key) return 0;
+  auto same = key_for(*match, query, authorization, language);
+  ORC_FUZZ_CHECK(same && same->key == key->key && same->material == key->material);
+  ORC_FUZZ_CHECK(key->key.starts_with(kPrefix));
+
+  if (match->rule->cfg.cache.scope == orc::config::Scope::credential) {
+    std::string other = std::string(authorization) + "x";
+    auto theirs = key_for(*match, query, other, language);
+    ORC_FUZZ_CHECK(theirs.has_value());
+    ORC_FUZZ_CHECK(theirs->key != key->key);
+    if (authorization.size() >= 16 && target.find(authorization) == std::string_view::npos &&
+        language.find(authorization) == std::string_view::npos)
+      ORC_FUZZ_CHECK(key->material.find(authorization) == std::string::npos);
+  }
+  return 0;
+}
