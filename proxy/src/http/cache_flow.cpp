@@ -209,6 +209,32 @@ std::string cache_status(std::string_view detail) {
   return "openrisk-cache; " + std::string(detail);
 }
 
+// Retries the purges that failed after accepted writes (cache/pending_purges.hpp) once this worker's storage
+// answers again. One replay at a time per process; failures leave them owed.
+asio::awaitable<void> replay_pending_purges(Worker& worker) {
+  auto* storage = worker.storage();
+  auto& owed = worker.server().pending_purges();
+  if (!storage || owed.empty() || !storage->up()) co_return;
+  auto batch = owed.claim();
+  if (batch.tags.empty()) co_return;
+  struct Release {
+    cache::PendingPurges& owed;
+    bool settled = false;
+    ~Release() {
+      if (!settled) owed.release();
+    }
+  } release{owed};
+  auto t0 = Clock::now();
+  auto purged = co_await storage->purge(batch.tags, {});
+  count_op(*storage, metrics::StorageOp::purge, purged.status, t0);
+  if (!purged.ok()) co_return;
+  owed.settle(batch);
+  release.settled = true;
+  metrics::Metrics::get().invalidated_entries(purged.value);
+  spdlog::info("replayed the failed purge of {} tag(s): {} entr(ies) removed; {} tag(s) still owed",
+               batch.tags.size(), purged.value, owed.size());
+}
+
 // A bypass: the request goes to the backend as it is, marked so.
 asio::awaitable<bool> forward_bypass(Exchange& x, RequestParser& parser, std::string_view why) {
   x.cache = "bypass";
@@ -247,6 +273,7 @@ asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<cons
   cache::HeaderList head = copy_headers(res.base());
   cache::ResponseHead rh{res.result_int(), &head};
   if (cache::storable_head(rule, rh) != cache::Storability::storable) co_return;
+  if (worker.server().pending_purges().any(tags)) co_return;
   auto stored = co_await store(*storage, rule, key, tags, gens.value, res.result_int(), head,
                                std::move(res.body()), header_lookup(req.base()));
   if (res.keep_alive()) worker.pool().release(std::move(up), cfg.upstream);
@@ -322,6 +349,13 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   auto tags = render_tags(rule, match, query, id);
   if (!tags) co_return co_await forward_bypass(x, parser, "tag-needs-identity");
   auto key = cache::build_cache_key(rule, match, *kq, headers, id.key_part, x.cfg.redis.key_prefix);
+  // A write's purge of one of these tags failed: nothing cached under them may be served or stored until a
+  // replay of that purge succeeds.
+  auto& owed = x.worker.server().pending_purges();
+  if (!owed.empty()) {
+    co_await replay_pending_purges(x.worker);
+    if (owed.any(*tags)) co_return co_await forward_bypass(x, parser, "purge-pending");
+  }
 
   std::optional<cache::CacheEntry> stale;
   if (!directives.no_cache) {
@@ -419,7 +453,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   };
   SharedEntry stored;
   hooks.on_body_complete = [&]() -> asio::awaitable<void> {
-    if (lead && hooks.tee && !hooks.tee_overflow)
+    if (lead && hooks.tee && !hooks.tee_overflow && !owed.any(*tags))
       stored = co_await store(storage, c, key, *tags, seen, status, head, std::move(body), headers);
   };
   auto result = co_await forward(x, parser, hooks);
@@ -474,10 +508,16 @@ asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, cons
     if (purged.ok()) {
       x.rule_metrics->invalidation();
       metrics::Metrics::get().invalidated_entries(purged.value);
-    } else
+      co_await replay_pending_purges(x.worker);
+    } else {
+      // Owed until a replay succeeds: reads of these tags bypass the cache meanwhile (never pre-write data).
+      x.worker.server().pending_purges().add(tags);
       spdlog::error(
-          "request {} {}: purge of {} tag(s) failed ({}): cached reads may be stale until they expire",
+          "request {} {}: purge of {} tag(s) failed ({}): reads of them bypass the cache until a replay of "
+          "the "
+          "purge succeeds",
           x.request_id, x.safe_target(), tags.size(), cache::to_string(purged.status));
+    }
     co_return;
   };
   co_return (co_await forward(x, parser, hooks)).keep_alive;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "cache/pending_purges.hpp"
 #include "cache/storage.hpp"
 #include "config/config.hpp"
 #include "http/coalescer.hpp"
@@ -46,6 +47,7 @@ class Server {
   std::shared_ptr<const Runtime> current_runtime() const;
   std::shared_ptr<const config::Config> current_config() const { return current_runtime()->config; }
   Coalescer& coalescer() { return coalescer_; }
+  cache::PendingPurges& pending_purges() { return pending_purges_; }
 
   // Stops accepting; idle keep-alive connections close; in-flight requests finish. Returns immediately.
   void begin_shutdown();
@@ -72,6 +74,7 @@ class Server {
   std::atomic<std::shared_ptr<const Runtime>> runtime_;
   StorageFactory storage_factory_;
   Coalescer coalescer_;
+  cache::PendingPurges pending_purges_;
 
   std::mutex done_mutex_;
   std::condition_variable done_cv_;
