@@ -1,6 +1,8 @@
 // Spawning, watching and stopping the daemon under test.
 #include "support/daemon_process.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -92,6 +94,15 @@ DaemonProcess::~DaemonProcess() {
   }
   reaper_.join();
   reader_.join();
+  // A sanitizer build (make test-asan / test-tsan) reports on stderr and may go on running: a report fails
+  // the test that started this daemon.
+  for (const char* marker :
+       {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "WARNING: ThreadSanitizer"}) {
+    auto at = stderr_.find(marker);
+    if (at == std::string::npos) continue;
+    ADD_FAILURE() << "sanitizer report from the daemon (" << marker << "):\n" << stderr_.substr(at, 6000);
+    break;
+  }
   std::remove(config_path_.c_str());
   ::rmdir(dir_.c_str());
 }
