@@ -1,6 +1,9 @@
 # The two commands of the README, for a fresh Debian 12 machine:
 #   make run    install what is missing, build (Release), start the demo in the foreground (Ctrl-C stops it)
-#   make test   install what is missing, build, run every test through CTest
+#   make test   install what is missing, build, run every test: the Release suite through CTest, then the
+#               suite under ASan + UBSan, the multi-threaded integration tests under TSan, and each fuzzer
+#               for FUZZ_SECONDS (what CI runs; docs/security.md)
+# Parts of it: make check (Release suite only), make test-asan, make test-tsan, make fuzz.
 BUILD_DIR  ?= build
 BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -10,9 +13,19 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential cmake ninja-build ccache pkg-config git \
   libboost1.81-dev libhiredis-dev libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev \
   libssl-dev libgtest-dev redis-server curl procps python3 python3-jsonschema python3-yaml \
-  prometheus prometheus-alertmanager docker-compose wrk nginx gnuplot-nox nodejs
+  prometheus prometheus-alertmanager docker-compose wrk nginx gnuplot-nox nodejs \
+  clang libclang-rt-14-dev
 
-.PHONY: deps configure build test run clean format
+ASAN_DIR     ?= build-asan
+TSAN_DIR     ?= build-tsan
+FUZZ_SECONDS ?= 60
+# The integration tests that run the daemon's threads against each other (several workers, shared state,
+# reloads, Redis reconnects, coalescing): the TSan job runs these.
+TSAN_TESTS   ?= Storages/CacheFlowTest.*:CacheRedisTest.*:AdminApiTest.*:Fault*:Reload*:ProxyTest.Pipelined*:ProxyTest.Sig*
+# Sanitizer builds: -O1 with line tables, assertions on.
+SAN_FLAGS    := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DORC_BUILD_TESTS=ON
+
+.PHONY: deps configure build check test test-asan test-tsan fuzz run clean format
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -27,8 +40,33 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-test: build
+check: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
+
+test: check test-asan test-tsan fuzz
+
+# ASan + UBSan (clang, with libFuzzer instrumentation so the fuzzers share the build): the unit tests and the
+# fuzz corpora through CTest in that build, then the Release integration suite against its daemon.
+$(ASAN_DIR)/build.ninja: | deps
+	CXX=clang++ cmake -S . -B $(ASAN_DIR) -G Ninja $(SAN_FLAGS) -DORC_SANITIZE=address,undefined -DORC_FUZZ=ON
+
+test-asan: build $(ASAN_DIR)/build.ninja
+	cmake --build $(ASAN_DIR) -j$(JOBS) --target openrisk-cache unit_tests \
+	  fuzz_config fuzz_path_key fuzz_entry fuzz_jwt fuzz_request_head
+	cd $(ASAN_DIR) && ctest --output-on-failure --timeout 600 -R '^(unit|fuzz)\.'
+	ORC_TEST_DAEMON=$(abspath $(ASAN_DIR))/openrisk-cache $(BUILD_DIR)/tests/integration/integration_tests
+
+# TSan (gcc): the daemon only; the Release integration binary drives it through the multi-threaded tests.
+$(TSAN_DIR)/build.ninja: | deps
+	cmake -S . -B $(TSAN_DIR) -G Ninja $(SAN_FLAGS) -DORC_SANITIZE=thread
+
+test-tsan: build $(TSAN_DIR)/build.ninja
+	cmake --build $(TSAN_DIR) -j$(JOBS) --target openrisk-cache
+	ORC_TEST_DAEMON=$(abspath $(TSAN_DIR))/openrisk-cache \
+	  $(BUILD_DIR)/tests/integration/integration_tests --gtest_filter='$(TSAN_TESTS)'
+
+fuzz: test-asan
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(ASAN_DIR)
 
 run: build
 	BUILD_DIR=$(BUILD_DIR) deploy/demo/run.sh
@@ -37,4 +75,4 @@ format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR)
