@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <iostream>
 #include <regex>
@@ -48,17 +49,31 @@ const char* const kSimRules = R"(rules:
 // ---- SimServer
 // ----------------------------------------------------------------------------------------------
 
-SimServer::SimServer(const std::vector<std::string>& args) {
+SimServer::SimServer(const std::vector<std::string>& args) : args_(args) {
   char tmpl[] = "/tmp/orc-cache-sim-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
   key_path_ = dir_ + "/key.pem";
-  std::vector<std::string> argv_s = {ORC_SIM_PATH, "--listen", "127.0.0.1:0", "--jwt-key-out", key_path_};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  try {
+    spawn("127.0.0.1:0");
+  } catch (...) {
+    std::filesystem::remove_all(dir_);
+    throw;
+  }
+}
+
+void SimServer::spawn(const std::string& listen) {
+  std::vector<std::string> argv_s = {ORC_SIM_PATH, "--listen", listen, "--jwt-key-out", key_path_};
+  argv_s.insert(argv_s.end(), args_.begin(), args_.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  {
+    std::lock_guard lock(mutex_);
+    stderr_.clear();
+    eof_ = false;
+  }
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   posix_spawn_file_actions_t fa;
@@ -70,7 +85,7 @@ SimServer::SimServer(const std::vector<std::string>& args) {
   ::close(fds[1]);
   if (rc != 0) {
     ::close(fds[0]);
-    std::filesystem::remove_all(dir_);
+    pid_ = -1;
     throw std::runtime_error("posix_spawn " ORC_SIM_PATH " failed");
   }
   reader_ = std::thread([this, fd = fds[0]] { read_stderr(fd); });
@@ -78,17 +93,34 @@ SimServer::SimServer(const std::vector<std::string>& args) {
   std::smatch m;
   if (!line || !std::regex_search(*line, m, std::regex(R"(listening on 127\.0\.0\.1:(\d+))"))) {
     std::string text = stderr_text();
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    reader_.join();
-    std::filesystem::remove_all(dir_);
+    kill();
     throw std::runtime_error("openrisk-sim did not start:\n" + text);
   }
   port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
 }
 
+void SimServer::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  if (reader_.joinable()) reader_.join();  // stderr reaches EOF with the process
+}
+
+void SimServer::restart() {
+  if (pid_ > 0) return;
+  spawn("127.0.0.1:" + std::to_string(port_));
+}
+
 SimServer::~SimServer() {
+  if (pid_ <= 0) {
+    if (reader_.joinable()) reader_.join();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    return;
+  }
   ::kill(pid_, SIGTERM);
   bool reaped = false;
   // No exit notification with a deadline for a child: poll waitpid (bounded).

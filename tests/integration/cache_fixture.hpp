@@ -31,12 +31,20 @@ class SimServer {
   SimServer(const SimServer&) = delete;
   SimServer& operator=(const SimServer&) = delete;
 
+  // SIGKILLs the simulator and reaps it: the backend dies the hard way, its connections reset.
+  void kill();
+  // Starts it again on the same port with the same flags (throws when it does not come up). Its data is
+  // the seed again and its RS256 key is new: log in again for a token.
+  void restart();
+  bool running() const { return pid_ > 0; }
+
   std::uint16_t port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   const std::string& key_path() const { return key_path_; }
   std::string stderr_text() const;
 
  private:
+  void spawn(const std::string& listen);
   void read_stderr(int fd);
   std::optional<std::string> wait_for_line(const std::string& needle, Deadline deadline);
 
@@ -44,6 +52,7 @@ class SimServer {
   std::uint16_t port_ = 0;
   std::string dir_;
   std::string key_path_;
+  std::vector<std::string> args_;
   std::thread reader_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;

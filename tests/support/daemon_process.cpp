@@ -15,8 +15,9 @@
 #include <cstring>
 #include <fstream>
 #include <regex>
-#include <sstream>
 #include <stdexcept>
+
+#include "support/proc_stats.hpp"
 
 extern char** environ;
 
@@ -232,15 +233,19 @@ std::size_t DaemonProcess::stderr_size() const {
 std::optional<std::uint64_t> DaemonProcess::peak_rss_bytes() const {
   std::lock_guard lock(mutex_);  // keeps the pid ours while /proc is read
   if (exited_) return std::nullopt;
-  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) != 0) continue;
-    std::istringstream fields(line.substr(6));
-    std::uint64_t kib = 0;
-    if (fields >> kib) return kib * 1024;
-  }
-  return std::nullopt;
+  return proc_peak_rss_bytes(pid_);
+}
+
+std::optional<std::uint64_t> DaemonProcess::rss_bytes() const {
+  std::lock_guard lock(mutex_);
+  if (exited_) return std::nullopt;
+  return proc_rss_bytes(pid_);
+}
+
+std::optional<std::size_t> DaemonProcess::fd_count() const {
+  std::lock_guard lock(mutex_);
+  if (exited_) return std::nullopt;
+  return proc_fd_count(pid_);
 }
 
 }  // namespace orc::test

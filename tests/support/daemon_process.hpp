@@ -66,6 +66,10 @@ class DaemonProcess {
 
   // VmHWM of /proc/PID/status in bytes: the peak resident set so far. Empty once the daemon has exited.
   std::optional<std::uint64_t> peak_rss_bytes() const;
+  // VmRSS in bytes: the resident set now. Empty once the daemon has exited.
+  std::optional<std::uint64_t> rss_bytes() const;
+  // The number of open file descriptors (/proc/PID/fd). Empty once the daemon has exited.
+  std::optional<std::size_t> fd_count() const;
 
  private:
   void read_output(int out_fd, int err_fd);

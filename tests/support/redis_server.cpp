@@ -177,4 +177,38 @@ void RedisServer::start(std::chrono::milliseconds timeout) {
     throw std::runtime_error("redis-server did not restart on port " + std::to_string(port_));
 }
 
+std::optional<std::string> redis_command(std::uint16_t port, const std::vector<std::string>& args,
+                                         std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  std::string request;
+  request.append("*").append(std::to_string(args.size())).append("\r\n");
+  for (const auto& a : args)
+    request.append("$").append(std::to_string(a.size())).append("\r\n").append(a).append("\r\n");
+  std::optional<std::string> reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+    std::string got;
+    while (got.find("\r\n") == std::string::npos) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) != 1) break;
+      char buf[256];
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    if (auto end = got.find("\r\n"); end != std::string::npos) reply = got.substr(0, end);
+  }
+  ::close(fd);
+  return reply;
+}
+
 }  // namespace orc::test

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,5 +47,11 @@ class RedisServer {
   std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
 };
+
+// Sends one command (RESP array of bulk strings) to the redis-server on 127.0.0.1:`port` on a fresh
+// connection and returns the first line of the reply ("+OK", "-ERR ...", ":1", "$5"...), or nothing when
+// the server does not answer within `timeout`. Blocks until the reply: run DEBUG SLEEP on its own thread.
+std::optional<std::string> redis_command(std::uint16_t port, const std::vector<std::string>& args,
+                                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace orc::test

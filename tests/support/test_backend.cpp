@@ -101,6 +101,15 @@ std::size_t TestBackend::connections_accepted() const {
   return accepted_;
 }
 
+std::size_t TestBackend::open_connections() const {
+  std::lock_guard lock(mutex_);
+  return open_fds_.size();
+}
+
+bool TestBackend::wait_open_connections_at_most(std::size_t n, Deadline deadline) {
+  return wait_until([&] { return open_fds_.size() <= n; }, deadline);
+}
+
 std::size_t TestBackend::request_count() const {
   std::lock_guard lock(mutex_);
   return requests_.size();
@@ -157,8 +166,11 @@ void TestBackend::accept_loop() {
 }
 
 void TestBackend::forget_connection(std::size_t connection_id) {
-  std::lock_guard lock(mutex_);
-  open_fds_.erase(connection_id);
+  {
+    std::lock_guard lock(mutex_);
+    open_fds_.erase(connection_id);
+  }
+  cv_.notify_all();
 }
 
 void TestBackend::serve(int fd, std::size_t connection_id) {

@@ -82,6 +82,10 @@ class TestBackend {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   std::size_t connections_accepted() const;
+  // Connections still open: accepted and not yet closed by either side.
+  std::size_t open_connections() const;
+  // Waits until at most `n` connections are open (the proxy closed the others, or the handlers ended them).
+  bool wait_open_connections_at_most(std::size_t n, Deadline deadline = deadline_in());
   std::size_t request_count() const;
   std::vector<BackendRequest> requests() const;
   bool wait_for_requests(std::size_t n, Deadline deadline = deadline_in());
