@@ -254,14 +254,16 @@ const char* const kSwrRules = R"(rules:
     cache: { ttl: 1s, scope: public }
   - name: stats
     match: { method: GET, path: /api/v1/stats }
-    cache: { ttl: 2s, scope: tenant, stale_while_revalidate: 5m, stale_if_error: 0s, tags: ["risks:{tenant}"] }
+    cache: { ttl: 4s, scope: tenant, stale_while_revalidate: 5m, stale_if_error: 0s, tags: ["risks:{tenant}"] }
   - name: risk-write
     match: { method: [POST, PATCH, DELETE], path: "/api/v1/risks/:id/**" }
     invalidate: ["risks:{tenant}"]
 )";
 
 TEST_P(CacheFlowTest, StaleWhileRevalidateServesStaleAndRefreshesOnce) {
-  // Reads take 500 ms, so the background refresh is still running while the next requests arrive.
+  // Reads take 500 ms, so the background refresh is still running while the next requests arrive. The 4 s TTL
+  // leaves the refreshed entry fresh while the test looks at it, even on a loaded machine (with 2 s, a slow
+  // poll can see it expire again and trigger a second, legitimate refresh; it failed once under load).
   ASSERT_NO_FATAL_FAILURE(start_all(kSwrRules, {"--class-latency", "read=500ms"}));
   const std::string token = sim_login(sim_port(), "admin@acme.test");
   const std::string route = "GET /api/v1/stats";

@@ -76,7 +76,7 @@ TEST_F(CacheRedisTest, FailedPurgeIsReplayedAndItsReadsBypassMeanwhile) {
   ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
   const std::uint64_t before = sim_version(hit);
 
-  ASSERT_EQ(redis_->command({"CLIENT", "PAUSE", "60000", "WRITE"}), "+OK");
+  ASSERT_EQ(redis_command(redis_->port(), {"CLIENT", "PAUSE", "60000", "WRITE"}), "+OK");
   HttpResponse write = through(0, "PATCH", detail_, bearer(token_), R"({"title":"purge-failed-write"})");
   ASSERT_EQ(write.status, 200) << write.describe();
   const std::uint64_t written = sim_version(write);
@@ -92,7 +92,7 @@ TEST_F(CacheRedisTest, FailedPurgeIsReplayedAndItsReadsBypassMeanwhile) {
         << r.describe();
   }
 
-  ASSERT_EQ(redis_->command({"CLIENT", "UNPAUSE"}), "+OK");
+  ASSERT_EQ(redis_command(redis_->port(), {"CLIENT", "UNPAUSE"}), "+OK");
   HttpResponse r;
   EXPECT_TRUE(poll_until(
       [&] {

@@ -40,37 +40,10 @@ std::uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
-// Sends one command (RESP array of bulk strings) and returns the first line of the reply ("+OK",
-// "-ERR ...", ":1"); empty when nothing answered within 500 ms.
-std::string send_command(std::uint16_t port, const std::vector<std::string>& args) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return {};
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  std::string reply;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string req = "*" + std::to_string(args.size()) + "\r\n";
-    for (const auto& a : args) req += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      pollfd p{fd, POLLIN, 0};
-      char buf[512];
-      if (::poll(&p, 1, 500) == 1) {
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n > 0) reply.assign(buf, static_cast<std::size_t>(n));
-      }
-    }
-  }
-  ::close(fd);
-  if (auto eol = reply.find("\r\n"); eol != std::string::npos) reply.resize(eol);
-  return reply;
-}
-
 // True when something on the port answers a RESP PING (+PONG, or -NOAUTH when a password is set).
 bool answers_ping(std::uint16_t port) {
-  auto reply = send_command(port, {"PING"});
-  return !reply.empty() && (reply[0] == '+' || reply[0] == '-');
+  auto reply = redis_command(port, {"PING"}, std::chrono::milliseconds(500));
+  return reply && !reply->empty() && ((*reply)[0] == '+' || (*reply)[0] == '-');
 }
 
 }  // namespace
@@ -165,10 +138,6 @@ void RedisServer::stop() {
   while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
   pid_ = -1;
-}
-
-std::string RedisServer::command(const std::vector<std::string>& args) const {
-  return send_command(port_, args);
 }
 
 void RedisServer::start(std::chrono::milliseconds timeout) {

@@ -32,9 +32,6 @@ class RedisServer {
   // Starts it again on the same port (empty: nothing persisted) and waits for PING.
   void start(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   bool running() const { return pid_ > 0; }
-  // Sends one command on a fresh connection; the first line of the reply ("+OK", "-ERR ...", ":1"), or
-  // empty when nothing answered within 500 ms.
-  std::string command(const std::vector<std::string>& args) const;
   pid_t pid() const { return pid_; }
 
  private:
