@@ -63,9 +63,11 @@ class Server {
   friend class Worker;
   void accept_loop();
 
+  // Declared first, destroyed last: the acceptor's pending accept holds a socket of a worker's io_context,
+  // destroyed with main_ctx_ (found by UBSan at exit).
+  std::vector<std::unique_ptr<Worker>> workers_;
   boost::asio::io_context main_ctx_{1};
   boost::asio::ip::tcp::acceptor acceptor_{main_ctx_};
-  std::vector<std::unique_ptr<Worker>> workers_;
   std::size_t next_worker_ = 0;
   std::atomic<std::size_t> open_connections_{0};
   std::atomic<bool> draining_{false};
