@@ -3,6 +3,7 @@
 
 #include <boost/beast/http/error.hpp>
 
+#include "rules/path_pattern.hpp"
 #include "util/strings.hpp"
 
 namespace orc::http {
@@ -150,7 +151,11 @@ std::optional<std::string> origin_form_target(std::string_view target, std::stri
     if (rest[end] == '?') return "/" + std::string(rest.substr(end));
     path_and_query = rest.substr(end);
   }
-  return std::string(path_and_query);
+  auto q = path_and_query.find('?');
+  auto path = rules::normalise_request_path(path_and_query.substr(0, q));
+  if (!path) return std::nullopt;
+  if (q != std::string_view::npos) path->append(path_and_query.substr(q));
+  return path;
 }
 
 }  // namespace orc::http

@@ -49,9 +49,10 @@ HeadScan scan_request_head(std::string_view data);
 RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_view parsed_target,
                                     const config::LimitsConfig& limits);
 
-// The target in origin-form ("/path?q"). Absolute-form ("http://host/path") is reduced to origin-form when its
-// authority is `host` (the Host field). Empty when the target is not acceptable: asterisk-form,
-// authority-form, another scheme or host.
+// The target as it is forwarded: origin-form ("/path?q") with the path normalised
+// (rules::normalise_request_path), the query as it came. Absolute-form ("http://host/path") is reduced to
+// origin-form when its authority is `host` (the Host field). Empty when the target is not acceptable:
+// asterisk-form, authority-form, another scheme or host, or a path that does not normalise.
 std::optional<std::string> origin_form_target(std::string_view target, std::string_view host);
 
 }  // namespace orc::http

@@ -175,5 +175,19 @@ TEST(OriginFormTarget, Forms) {
   EXPECT_FALSE(origin_form_target("a/b", "host"));
 }
 
+TEST(OriginFormTarget, PathIsNormalisedAndTheQueryKept) {
+  EXPECT_EQ(origin_form_target("/a//b/?q=%2F..", "h"), "/a/b?q=%2F..");
+  EXPECT_EQ(origin_form_target("//a/%62/%7e%2a", "h"), "/a/b/~%2A");
+  EXPECT_EQ(origin_form_target("http://h//a/", "h"), "/a");
+  EXPECT_EQ(origin_form_target("/", "h"), "/");
+  EXPECT_EQ(origin_form_target("/?x", "h"), "/?x");
+}
+
+TEST(OriginFormTarget, AmbiguousPathsAreRefused) {
+  for (const char* t : {"/a/../b", "/a/./b", "/a/%2e%2E/b", "/a/.%2e", "/a%2Fb", "/a%2fb", "/a%5Cb", "/a\\b",
+                        "/a%00b", "/a;b", "/a/b;x.css", "http://h/a/..;/b"})
+    EXPECT_FALSE(origin_form_target(t, "h")) << t;
+}
+
 }  // namespace
 }  // namespace orc::http

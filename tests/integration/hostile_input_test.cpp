@@ -1,0 +1,175 @@
+// Black-box tests of hostile input that is not about framing (that is SmugglingTest in
+// proxy_limits_test.cpp): cache poisoning through what is not in the key, cache deception through path
+// variants, path normalisation (the key and the forwarded path must agree), credentials in logs and the admin
+// token gate.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "cache_fixture.hpp"
+#include "proxy_fixture.hpp"
+
+namespace orc::test {
+namespace {
+
+constexpr const char* kAdminToken = "s3cret-admin-token-0123456789";
+
+// The daemon in front of a scriptable backend that, like a permissive framework, answers from whatever the
+// request says: the body names the target, the caller, and every URL/host/method-rewriting header it saw,
+// and a counter shows whether the backend was asked. `?status=N` makes it answer N.
+class HostileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backend_.set_handler([this](const BackendRequest& req, ResponseWriter& w) {
+      int n = ++served_;
+      std::string body = "n=" + std::to_string(n) + " target=" + req.target;
+      for (const char* h : {"Authorization", "Accept-Language", "X-Forwarded-Host", "X-Forwarded-Proto",
+                            "X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "Forwarded",
+                            "X-Host", "X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix"})
+        if (auto v = req.headers.get(h)) body += std::string(" ") + h + "=" + *v;
+      int status = 200;
+      if (auto q = req.target.find("status="); q != std::string::npos)
+        status = std::stoi(req.target.substr(q + 7));
+      w.respond(status, body);
+    });
+  }
+
+  void start(const std::string& logging = "") {
+    std::string y = "listen: 127.0.0.1:0\nthreads: 1\nupstream: { url: " + backend_.url() + " }\n";
+    y += std::string("admin: { listen: 127.0.0.1:0, token: ") + kAdminToken + " }\n";
+    y += logging;
+    y += "rules:\n"
+         "  - name: items\n"
+         "    match: { method: GET, path: \"/items/:id\" }\n"
+         "    cache: { ttl: 5m, scope: public, key: { headers: [Accept-Language] } }\n"
+         "  - name: flaky\n"
+         "    match: { method: GET, path: \"/flaky/:id\" }\n"
+         "    cache: { ttl: 5m, scope: public, statuses: [200, 503] }\n";
+    daemon_ = std::make_unique<DaemonProcess>(daemon_path(), y);
+    ASSERT_TRUE(daemon_->wait_listening()) << daemon_->stderr_text();
+    auto admin = daemon_->wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
+    ASSERT_TRUE(admin) << daemon_->stderr_text();
+    admin_port_ = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
+  }
+
+  // One GET on a fresh connection; returns once the daemon logged the exchange (a fill is stored by then).
+  HttpResponse get(const std::string& target, const HeaderList& headers = {}) {
+    HttpResponse r = roundtrip(daemon_->port(), make_request("GET", target, headers));
+    std::string id = r.headers.get("X-Request-ID").value_or("");
+    EXPECT_FALSE(id.empty()) << r.describe();
+    if (!id.empty()) {
+      EXPECT_TRUE(daemon_->wait_for_log(" id=" + id + " ")) << "no access line for " << id;
+    }
+    return r;
+  }
+
+  std::vector<std::string> backend_targets() const {
+    std::vector<std::string> out;
+    for (const auto& r : backend_.requests()) out.push_back(r.target);
+    return out;
+  }
+
+  TestBackend backend_;
+  std::atomic<int> served_{0};
+  std::unique_ptr<DaemonProcess> daemon_;
+  std::uint16_t admin_port_ = 0;
+};
+
+// ---- Path normalisation: the backend is asked for the path the key names
+
+TEST_F(HostileTest, PathVariantsAreForwardedAsTheNormalisedPathTheKeyNames) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  // The first variant fills; the plain path and every other variant are hits on the same entry, and the only
+  // request the backend saw was for the plain path: the entry holds what the plain path returns.
+  HttpResponse fill = get("/items//4%32/");
+  ASSERT_EQ(fill.status, 200) << fill.describe();
+  EXPECT_EQ(x_cache(fill), "MISS") << fill.describe();
+  EXPECT_NE(fill.body.find("target=/items/42 "), std::string::npos) << fill.body;
+  for (const char* variant : {"/items/42", "//items/42", "/items/%34%32", "/items/42/", "/items/42//"}) {
+    HttpResponse r = get(variant);
+    EXPECT_EQ(x_cache(r), "HIT") << variant << "\n" << r.describe();
+    EXPECT_EQ(r.body, fill.body) << variant;
+  }
+  EXPECT_EQ(backend_targets(), std::vector<std::string>{"/items/42"});
+
+  // Unmatched and passed-through requests are normalised the same way; the query is forwarded as it came.
+  HttpResponse pass = get("/other//%70ath/?a=%2F..&b");
+  ASSERT_EQ(pass.status, 200) << pass.describe();
+  EXPECT_EQ(backend_targets().back(), "/other/path?a=%2F..&b");
+}
+
+struct AmbiguousPath {
+  const char* name;
+  const char* target;
+};
+
+class AmbiguousPathTest : public HostileTest, public ::testing::WithParamInterface<AmbiguousPath> {};
+
+// A path the proxy cannot normalise without guessing how the backend reads it: 400 and close, like the
+// framing errors, and nothing forwarded. Dot segments: clients resolve them before sending (RFC 3986 5.2);
+// encoded '/', '\' and NUL: servers differ on decoding them before routing; ';': some servers strip path
+// parameters before routing ("/users/me;x.css" is /users/me to them, a different key to the proxy).
+TEST_P(AmbiguousPathTest, IsRejectedWith400AndNothingForwarded) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  RawClient client(daemon_->port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  ASSERT_TRUE(client.send(make_request("GET", GetParam().target)));
+  HttpResponse r = client.read_response();
+  expect_json_error(r, 400);
+  auto connection = r.headers.tokens("Connection");
+  EXPECT_NE(std::find(connection.begin(), connection.end(), "close"), connection.end()) << r.describe();
+  EXPECT_TRUE(client.wait_closed(deadline_in())) << "the proxy kept the connection open";
+  EXPECT_EQ(backend_.request_count(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(HostileTest, AmbiguousPathTest,
+                         ::testing::Values(AmbiguousPath{"DotDot", "/items/../admin"},
+                                           AmbiguousPath{"Dot", "/items/./42"},
+                                           AmbiguousPath{"EncodedDotDot", "/items/%2e%2E/admin"},
+                                           AmbiguousPath{"HalfEncodedDotDot", "/items/.%2e/admin"},
+                                           AmbiguousPath{"DotDotAtTheEnd", "/items/42/.."},
+                                           AmbiguousPath{"EncodedSlash", "/items/a%2Fb"},
+                                           AmbiguousPath{"EncodedSlashLowerCase", "/items/..%2fadmin"},
+                                           AmbiguousPath{"EncodedBackslash", "/items/..%5Cadmin"},
+                                           AmbiguousPath{"RawBackslash", "/items/..\\admin"},
+                                           AmbiguousPath{"EncodedNul", "/items/42%00.css"},
+                                           AmbiguousPath{"PathParameter", "/items/42;x.css"},
+                                           AmbiguousPath{"DotDotWithPathParameter", "/items/..;/admin"}),
+                         [](const ::testing::TestParamInfo<AmbiguousPath>& info) {
+                           return std::string(info.param.name);
+                         });
+
+// ---- The same against the real simulator and a shipped-style rulebook
+
+class HostileSimTest : public CacheTest {
+ protected:
+  void SetUp() override {
+    start_sim();
+    ASSERT_NE(start_proxy(config_yaml(kSimRules, false)), nullptr);
+  }
+};
+
+// Cache deception: a private route dressed up as a static file, or as another route through ';' or an encoded
+// slash, is never stored: the second caller is answered for themselves, never from the first one's entry.
+TEST_F(HostileSimTest, DeceptionVariantsOfUsersMeAreNeverServedToAnotherCaller) {
+  const std::string admin = sim_login(sim_port(), "admin@acme.test");
+  const std::string analyst = sim_login(sim_port(), "analyst@acme.test");
+  for (const char* target :
+       {"/api/v1/users/me/x.css", "/api/v1/users/me/.css", "/api/v1/users/me;x.css",
+        "/api/v1/users/me%2Fx.css", "/api/v1/users%2Fme", "/api/v1/risks/..%2Fusers%2Fme",
+        "/api/v1/risks/..;/users/me", "/api/v1/risks/%2e%2e/users/me"}) {
+    HttpResponse first = get(target, admin);
+    HttpResponse second = get(target, analyst);
+    EXPECT_NE(x_cache(second), "HIT") << target << "\n" << second.describe();
+    EXPECT_EQ(second.body.find("admin@acme.test"), std::string::npos)
+        << target << ": the analyst got the admin's data\n"
+        << second.body;
+    EXPECT_NE(first.status, 200) << target << " is not a route of the API\n" << first.describe();
+  }
+}
+
+}  // namespace
+}  // namespace orc::test
