@@ -142,6 +142,51 @@ INSTANTIATE_TEST_SUITE_P(HostileTest, AmbiguousPathTest,
                            return std::string(info.param.name);
                          });
 
+// ---- Credentials
+
+// The admin token gate: missing, malformed, wrong tokens of every length and tokens sharing a prefix with the
+// real one all get the same 401, byte for byte (the comparison itself is over equal-length digests with
+// CRYPTO_memcmp; timing is not measured here).
+TEST_F(HostileTest, AdminRejectsEveryWrongTokenIdentically) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  const std::string token = kAdminToken;
+  auto call = [&](const std::optional<std::string>& authorization) {
+    HeaderList h;
+    if (authorization) h.add("Authorization", *authorization);
+    return roundtrip(admin_port_, make_request("GET", "/admin/rules", h));
+  };
+  auto canonical = [](const HttpResponse& r) {
+    std::string out = std::to_string(r.status) + "\n";
+    for (const auto& [k, v] : r.headers.fields) out += k + ": " + v + "\n";
+    return out + r.body;
+  };
+
+  std::vector<std::optional<std::string>> wrong = {std::nullopt,     "",         "Bearer", "Bearer ",
+                                                   "Basic " + token, "Bearer  ", token,    "bearer" + token};
+  for (std::size_t n = 0; n <= token.size() + 2; ++n) {
+    if (n == token.size()) continue;  // that one is the token
+    wrong.push_back("Bearer " + token.substr(0, std::min(n, token.size())) +
+                    std::string(n > token.size() ? n - token.size() : 0, 'x'));  // prefixes and extensions
+    wrong.push_back("Bearer " + std::string(n, 'z'));                            // every length
+  }
+  std::string last = token;
+  last.back() = last.back() == 'a' ? 'b' : 'a';
+  wrong.push_back("Bearer " + last);  // all but the last byte right
+  wrong.push_back("Bearer " + token + token);
+
+  const HttpResponse reference = call(std::nullopt);
+  ASSERT_EQ(reference.status, 401) << reference.describe();
+  EXPECT_EQ(reference.headers.get("WWW-Authenticate").value_or(""), "Bearer");
+  for (const auto& w : wrong) {
+    HttpResponse r = call(w);
+    EXPECT_EQ(canonical(r), canonical(reference)) << (w ? *w : std::string("(no Authorization)"));
+  }
+  HttpResponse right = call("Bearer " + token);
+  EXPECT_EQ(right.status, 200) << right.describe();
+  HttpResponse right_case = call("bearer " + token);
+  EXPECT_EQ(right_case.status, 200) << "the scheme is case-insensitive\n" << right_case.describe();
+}
+
 // ---- The same against the real simulator and a shipped-style rulebook
 
 class HostileSimTest : public CacheTest {
