@@ -144,6 +144,33 @@ INSTANTIATE_TEST_SUITE_P(HostileTest, AmbiguousPathTest,
 
 // ---- Credentials
 
+TEST_F(HostileTest, QueryTokensAreRedactedFromEveryLogLineWhateverTheirSpelling) {
+  // The default redact_query list; a backend failure adds a warning line with the target to the log too.
+  ASSERT_NO_FATAL_FAILURE(start());
+  const std::vector<std::string> targets = {
+      "/items/t1?token=s3cretA",           "/items/t2?%74oken=s3cretB",
+      "/items/t3?TOKEN=s3cretC",           "/items/t4?a=1&access_token=s3cretD",
+      "/items/t5?refresh%5Ftoken=s3cretE", "/items/t6?pass%77ord=s3cretF",
+  };
+  for (const auto& t : targets) {
+    HttpResponse r = get(t);
+    ASSERT_EQ(r.status, 200) << r.describe();
+  }
+  ASSERT_NO_FATAL_FAILURE(backend_.set_handler([](const BackendRequest&, ResponseWriter& w) {
+    w.close_connection();  // no response at all: 502 and a warning naming the request
+  }));
+  HttpResponse failed = get("/other?%74oken=s3cretG");
+  EXPECT_EQ(failed.status, 502) << failed.describe();
+  ASSERT_TRUE(daemon_->wait_for_log("upstream .* failed"));
+
+  const std::string log = daemon_->stderr_text();
+  for (const char* secret : {"s3cretA", "s3cretB", "s3cretC", "s3cretD", "s3cretE", "s3cretF", "s3cretG"})
+    EXPECT_EQ(log.find(secret), std::string::npos) << secret << " is in the log:\n" << log;
+  EXPECT_NE(log.find("%74oken=REDACTED"), std::string::npos) << log;
+  // The backend got them as they were: redaction is for the log only.
+  EXPECT_NE(backend_targets().at(1).find("%74oken=s3cretB"), std::string::npos);
+}
+
 // The admin token gate: missing, malformed, wrong tokens of every length and tokens sharing a prefix with the
 // real one all get the same 401, byte for byte (the comparison itself is over equal-length digests with
 // CRYPTO_memcmp; timing is not measured here).
@@ -214,6 +241,35 @@ TEST_F(HostileSimTest, DeceptionVariantsOfUsersMeAreNeverServedToAnotherCaller) 
         << second.body;
     EXPECT_NE(first.status, 200) << target << " is not a route of the API\n" << first.describe();
   }
+}
+
+// A query parameter name the key skipped because it was percent-encoded ("%73everity" is "severity" to the
+// backend) filtered the list stored for the whole tenant.
+TEST_F(HostileSimTest, EncodedQueryNamesCannotPoisonTheUnfilteredList) {
+  const std::string admin = sim_login(sim_port(), "admin@acme.test");
+  const std::string analyst = sim_login(sim_port(), "analyst@acme.test");
+  const std::string plain = "/api/v1/risks?limit=50";
+  const std::string expected = get(plain, admin).body;  // fills the entry other tenant members get
+  ASSERT_FALSE(expected.empty());
+
+  // Ground truth first: a filter changes the answer.
+  HttpResponse filtered = get("/api/v1/risks?limit=50&severity=CRITICAL", admin);
+  ASSERT_EQ(filtered.status, 200) << filtered.describe();
+  ASSERT_NE(filtered.body, expected) << "pick a filter that changes the list";
+
+  // The same filter, encoded, on a fresh key (another limit) ...
+  const std::string fresh = "/api/v1/risks?limit=49";
+  HttpResponse attack = get("/api/v1/risks?limit=49&%73everity=CRITICAL", admin);
+  ASSERT_EQ(attack.status, 200) << attack.describe();
+  // ... must not be what another member of the tenant gets for the unfiltered list.
+  HttpResponse victim = get(fresh, analyst);
+  ASSERT_EQ(victim.status, 200) << victim.describe();
+  EXPECT_NE(x_cache(victim), "HIT") << "the encoded filter filled the unfiltered key\n" << victim.describe();
+  EXPECT_NE(victim.body, attack.body);
+  // And the encoded spelling shares the entry of the plain one: the key reads names as the backend does.
+  HttpResponse plain_filter = get("/api/v1/risks?limit=49&severity=CRITICAL", analyst);
+  EXPECT_EQ(x_cache(plain_filter), "HIT") << plain_filter.describe();
+  EXPECT_EQ(plain_filter.body, attack.body);
 }
 
 }  // namespace
