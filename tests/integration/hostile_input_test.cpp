@@ -78,6 +78,48 @@ class HostileTest : public ::testing::Test {
   std::uint16_t admin_port_ = 0;
 };
 
+// ---- Cache poisoning: what is not in the key cannot change what is stored for others
+
+TEST_F(HostileTest, RewritingHeadersCannotChangeTheStoredEntry) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  const std::vector<std::pair<std::string, std::string>> attacks = {
+      {"X-Forwarded-Host", "evil.example"}, {"X-Forwarded-Proto", "gopher"},
+      {"X-Original-URL", "/admin"},         {"X-Rewrite-URL", "/admin"},
+      {"X-HTTP-Method-Override", "DELETE"}, {"Forwarded", "host=evil.example;proto=https"},
+      {"X-Host", "evil.example"},           {"X-Forwarded-Scheme", "nothttp"},
+      {"X-Forwarded-Port", "31337"},        {"X-Forwarded-Prefix", "/evil"},
+      {"Connection", "Accept-Language"},  // asks the hop to drop a header the key names
+  };
+  for (std::size_t i = 0; i < attacks.size(); ++i) {
+    const auto& [name, value] = attacks[i];
+    const std::string target = "/items/" + std::to_string(i);
+    HeaderList h;
+    h.add(name, value);
+    h.add("Accept-Language", "de");
+    HttpResponse attacker = get(target, h);
+    ASSERT_EQ(attacker.status, 200) << name << "\n" << attacker.describe();
+
+    // The victim: same key (same path, same Accept-Language), no rewriting header.
+    HeaderList plain;
+    plain.add("Accept-Language", "de");
+    HttpResponse victim = get(target, plain);
+    ASSERT_EQ(victim.status, 200) << victim.describe();
+    EXPECT_EQ(victim.body.find("evil"), std::string::npos) << name << " reached another caller\n"
+                                                           << victim.body;
+    if (name != "Connection") {
+      EXPECT_EQ(victim.body.find(value), std::string::npos) << name << " reached another caller\n"
+                                                            << victim.body;
+    }
+    EXPECT_NE(victim.body.find("Accept-Language=de"), std::string::npos)
+        << name << ": the victim was served an answer to another request\n"
+        << victim.body;
+    // And what the victim got is what is stored now.
+    HttpResponse again = get(target, plain);
+    EXPECT_EQ(x_cache(again), "HIT") << name << "\n" << again.describe();
+    EXPECT_EQ(again.body, victim.body) << name;
+  }
+}
+
 // ---- Path normalisation: the backend is asked for the path the key names
 
 TEST_F(HostileTest, PathVariantsAreForwardedAsTheNormalisedPathTheKeyNames) {
