@@ -120,6 +120,59 @@ TEST_F(HostileTest, RewritingHeadersCannotChangeTheStoredEntry) {
   }
 }
 
+TEST_F(HostileTest, ForwardedHostAndProtoReachTheBackendAsTheProxySetsThem) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  HeaderList h;
+  h.add("X-Forwarded-Host", "evil.example");
+  h.add("X-Forwarded-Proto", "gopher");
+  HttpResponse r = get("/items/x", h);
+  ASSERT_EQ(r.status, 200) << r.describe();
+  ASSERT_EQ(backend_.request_count(), 1u);
+  auto req = backend_.requests()[0];
+  EXPECT_EQ(req.headers.get("X-Forwarded-Host").value_or(""), "test.local");
+  EXPECT_EQ(req.headers.get("X-Forwarded-Proto").value_or(""), "http");
+}
+
+TEST_F(HostileTest, GetWithABodyIsNotCached) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  // Content-Length body, then a chunked one: both forwarded (the backend may read them), neither stored.
+  HttpResponse with_length = roundtrip(daemon_->port(), make_request("GET", "/items/b", {}, "q=other"));
+  ASSERT_EQ(with_length.status, 200) << with_length.describe();
+  EXPECT_EQ(x_cache(with_length), "BYPASS") << with_length.describe();
+  HeaderList chunked;
+  chunked.add("Transfer-Encoding", "chunked");
+  HttpResponse with_chunks = roundtrip(daemon_->port(), make_request("GET", "/items/b", chunked) +
+                                                            make_chunk("q=other") + std::string(kLastChunk));
+  ASSERT_EQ(with_chunks.status, 200) << with_chunks.describe();
+  EXPECT_EQ(x_cache(with_chunks), "BYPASS") << with_chunks.describe();
+
+  HttpResponse plain = get("/items/b");
+  EXPECT_EQ(x_cache(plain), "MISS") << "a GET with a body filled the entry\n" << plain.describe();
+  EXPECT_EQ(backend_.request_count(), 3u);
+  ASSERT_EQ(backend_.requests()[0].body, "q=other");
+}
+
+TEST_F(HostileTest, ErrorResponsesAreNotStoredUnlessTheRuleAllowsThem) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  for (int code : {400, 401, 403, 429, 500, 502, 503, 504}) {
+    const std::string target = "/items/e" + std::to_string(code);
+    // The status parameter is not in the key (other_query: ignore): the error would land on the plain key.
+    HttpResponse error = get(target + "?status=" + std::to_string(code));
+    ASSERT_EQ(error.status, code) << error.describe();
+    const auto before = backend_.request_count();
+    HttpResponse next = get(target);
+    EXPECT_EQ(next.status, 200) << code << " was stored\n" << next.describe();
+    EXPECT_NE(x_cache(next), "HIT") << code;
+    EXPECT_EQ(backend_.request_count(), before + 1) << code;
+  }
+  // The flaky rule lists 503: there it is stored (and only there).
+  HttpResponse stored = get("/flaky/1?status=503");
+  ASSERT_EQ(stored.status, 503) << stored.describe();
+  HttpResponse hit = get("/flaky/1");
+  EXPECT_EQ(hit.status, 503) << hit.describe();
+  EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
+}
+
 // ---- Path normalisation: the backend is asked for the path the key names
 
 TEST_F(HostileTest, PathVariantsAreForwardedAsTheNormalisedPathTheKeyNames) {
