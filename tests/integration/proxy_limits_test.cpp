@@ -10,6 +10,8 @@
 namespace orc::test {
 namespace {
 
+using namespace std::string_view_literals;
+
 constexpr std::size_t kHeaderBytes = 4096;
 constexpr int kHeaderCount = 20;
 constexpr std::size_t kUriLength = 1024;
@@ -112,9 +114,33 @@ TEST_F(ProxyLimitsTest, ChunkedBodyGrowingPastLimitGets413) {
   EXPECT_EQ(backend_.request_count(), 0u) << "a body over the limit reached the backend complete";
 }
 
+// The accepted side of the target and framing rules: absolute-form naming the request's own Host is reduced
+// to origin-form (RFC 9112 3.2.2: a server must accept it), and a well-formed chunk extension is allowed and
+// dropped (the proxy re-frames the body), so the backend sees neither.
+TEST_F(ProxyTest, AbsoluteFormNamingItsOwnHostIsForwardedInOriginForm) {
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  HttpResponse r = send_request("GET http://Test.Local/s//x?a=1 HTTP/1.1\r\nHost: test.local\r\n\r\n");
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 200) << r.describe();
+  ASSERT_EQ(backend_.request_count(), 1u);
+  EXPECT_EQ(backend_.requests()[0].target, "/s/x?a=1");
+  EXPECT_EQ(backend_.requests()[0].headers.get("Host").value_or(""), "test.local");
+}
+
+TEST_F(ProxyTest, WellFormedChunkExtensionsAreAcceptedAndNotForwarded) {
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  HttpResponse r = send_request(
+      "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5 ; a=b;c=\"d;e\"\r\nhello\r\n0;z\r\n\r\n");
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 200) << r.describe();
+  ASSERT_EQ(backend_.request_count(), 1u);
+  EXPECT_EQ(backend_.requests()[0].body, "hello");
+}
+
 struct SmugglingCase {
   const char* name;
-  const char* request;
+  std::string_view request;  // a view: some requests hold NUL bytes
 };
 
 class SmugglingTest : public ProxyTest, public ::testing::WithParamInterface<SmugglingCase> {};
@@ -157,7 +183,107 @@ INSTANTIATE_TEST_SUITE_P(
         SmugglingCase{"TransferEncodingNotEndingInChunked",
                       "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\nabc"},
         SmugglingCase{"ChunkedNotLastTransferEncoding",
-                      "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"}),
+                      "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"},
+        // Transfer-Encoding shapes other than one final "chunked".
+        SmugglingCase{"ChunkedTwiceInOneField",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"},
+        SmugglingCase{
+            "TransferEncodingFieldTwice",
+            "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"
+            "\r\n0\r\n\r\n"},
+        SmugglingCase{
+            "TransferEncodingIdentity",
+            "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity\r\nContent-Length: 3\r\n\r\nabc"},
+        SmugglingCase{"TransferEncodingNearMiss",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"},
+        SmugglingCase{"TransferEncodingEmpty", "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: \r\n\r\n"},
+        SmugglingCase{"SpaceBeforeColonInTransferEncoding",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"},
+        // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means the framing is faulty (nginx: 400).
+        SmugglingCase{"TransferEncodingInHttp10",
+                      "POST /s HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+        // Content-Length shapes. A repeated identical value ("5" twice, or "5, 5") is one RFC 9110 8.6 lets a
+        // recipient accept; like nginx the proxy rejects it: nothing it forwards can be read two ways.
+        SmugglingCase{"TwoIdenticalContentLengths",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"},
+        SmugglingCase{"ContentLengthListWithSameValues",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5\r\n\r\nhello"},
+        SmugglingCase{"ContentLengthWithPlusSign",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: +5\r\n\r\nhello"},
+        SmugglingCase{"NegativeContentLength",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\nhello"},
+        SmugglingCase{"HexContentLength", "POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: 0x5\r\n\r\nhello"},
+        SmugglingCase{"EmptyContentLength", "POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: \r\n\r\nhello"},
+        SmugglingCase{"ContentLengthWithInnerSpace",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: 1 0\r\n\r\nhello"},
+        // Past 2^64: not a size over the limit (413) but no number at all.
+        SmugglingCase{"ContentLengthOverflowing64Bits",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: 184467440737095516160\r\n\r\nhello"},
+        // Chunk sizes and extensions.
+        SmugglingCase{"ChunkSizeOverflowing64Bits",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "10000000000000005\r\nhello\r\n0\r\n\r\n"},
+        SmugglingCase{
+            "NegativeChunkSize",
+            "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n"},
+        SmugglingCase{
+            "ChunkSizeWithHexPrefix",
+            "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n"},
+        SmugglingCase{
+            "EmptyChunkSize",
+            "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\r\nhello\r\n0\r\n\r\n"},
+        SmugglingCase{
+            "ChunkDataLongerThanItsSize",
+            "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n"},
+        SmugglingCase{
+            "ChunkSizeEndingInBareLf",
+            "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"},
+        SmugglingCase{
+            "ChunkExtensionWithoutName",
+            "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n"},
+        // A quoted extension value running past the line end. (With no closing quote at all, Beast waits for
+        // one: the client gets 408 once timeouts.client_body passes; nothing of the body was forwarded by
+        // then.)
+        SmugglingCase{"ChunkExtensionQuoteSpanningTheLineEnd",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "5;a=\"b\r\nhel\"lo\r\n0\r\n\r\n"},
+        SmugglingCase{"ChunkExtensionWithBareLf",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "5;a\nb\r\nhello\r\n0\r\n\r\n"},
+        // Line structure: obsolete folding (RFC 9112 5.2 allows rejecting it, as nginx does), bare LF and
+        // bare CR as line ends (RFC 9112 2.2 lets a recipient accept bare LF; nginx does, but a proxy that
+        // does and a backend that does not disagree on where a header ends), NUL bytes.
+        SmugglingCase{"ObsoleteLineFolding", "GET /s HTTP/1.1\r\nHost: t\r\nX-Folded: a\r\n b\r\n\r\n"},
+        SmugglingCase{"ObsoleteLineFoldingOfTransferEncoding",
+                      "POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n"},
+        SmugglingCase{"BareLfLineEnds", "GET /s HTTP/1.1\nHost: t\n\n"},
+        SmugglingCase{
+            "BareLfInsideTheHead",
+            "POST /s HTTP/1.1\r\nHost: t\r\nX-A: 1\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+            "abc"},
+        SmugglingCase{"BareCrInAHeaderValue", "GET /s HTTP/1.1\r\nHost: t\r\nX-A: 1\rX-B: 2\r\n\r\n"},
+        SmugglingCase{"NulInAHeaderValue", "GET /s HTTP/1.1\r\nHost: t\r\nX-A: a\0b\r\n\r\n"sv},
+        SmugglingCase{"NulInTheTarget", "GET /s\0x HTTP/1.1\r\nHost: t\r\n\r\n"sv},
+        SmugglingCase{"NulInAHeaderName", "GET /s HTTP/1.1\r\nHost: t\r\nX\0A: a\r\n\r\n"sv},
+        // Request-target forms (RFC 9112 3.2). Asterisk-form: nginx rejects it, and this API has no
+        // server-wide OPTIONS; for any other method it is not a valid target at all.
+        SmugglingCase{"AsteriskFormOptions", "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n"},
+        SmugglingCase{"AsteriskFormGet", "GET * HTTP/1.1\r\nHost: t\r\n\r\n"},
+        // Absolute-form is accepted when its authority is the Host header (see
+        // AbsoluteFormNamingItsOwnHostIsForwardedInOriginForm); one that names another host (the backend
+        // would be told one host, the rules another), an https or other scheme, or userinfo is rejected.
+        SmugglingCase{"AbsoluteFormNamingAnotherHost",
+                      "GET http://evil.example/s HTTP/1.1\r\nHost: t\r\n\r\n"},
+        SmugglingCase{"AbsoluteFormWithUserinfo", "GET http://u@t/s HTTP/1.1\r\nHost: t\r\n\r\n"},
+        SmugglingCase{"AbsoluteFormHttps", "GET https://t/s HTTP/1.1\r\nHost: t\r\n\r\n"},
+        SmugglingCase{"AbsoluteFormWithoutAuthority", "GET http:///s HTTP/1.1\r\nHost: t\r\n\r\n"},
+        SmugglingCase{"AuthorityForm", "CONNECT t:443 HTTP/1.1\r\nHost: t\r\n\r\n"},
+        SmugglingCase{"RelativeTarget", "GET s HTTP/1.1\r\nHost: t\r\n\r\n"},
+        // Host (RFC 9112 3.2): an HTTP/1.1 request without one, or with two, must get 400: rules and the
+        // backend could each pick a different one.
+        SmugglingCase{"MissingHostInHttp11", "GET /s HTTP/1.1\r\nX-A: 1\r\n\r\n"},
+        SmugglingCase{"TwoHostFields", "GET /s HTTP/1.1\r\nHost: t\r\nHost: evil.example\r\n\r\n"},
+        SmugglingCase{"HostListInOneField", "GET /s HTTP/1.1\r\nHost: t, evil.example\r\n\r\n"}),
     [](const ::testing::TestParamInfo<SmugglingCase>& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "http/worker.hpp"
 #include "metrics/metrics.hpp"
 #include "rules/path_pattern.hpp"
+#include "util/digest.hpp"
 #include "util/strings.hpp"
 #include "util/units.hpp"
 
@@ -54,13 +55,6 @@ Response json_reply(const Request& req, unsigned status, const json::value& v) {
 
 Response error(const Request& req, unsigned status, std::string_view msg) {
   return json_reply(req, status, json::object{{"error", true}, {"msg", msg}});
-}
-
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char d = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return d == 0;
 }
 
 // The purge itself, run on a worker: the storage (a Redis pool) belongs to a worker's executor. Plain
@@ -189,7 +183,7 @@ asio::awaitable<Response> route(http::Server& server, const std::function<Reload
       co_return error(req, 404, "admin endpoints are off: set admin.token (or admin.token_file)");
     std::string_view auth = req[bhttp::field::authorization];
     if (auth.size() < 7 || !util::iequals(auth.substr(0, 7), "bearer ") ||
-        !constant_time_equal(util::trim(auth.substr(7)), token)) {
+        !util::secret_equal(token, util::trim(auth.substr(7)))) {
       spdlog::warn("admin: {} {} refused: missing or wrong bearer token", req.method_string(), path);
       Response res = error(req, 401, "missing or wrong bearer token");
       res.set(bhttp::field::www_authenticate, "Bearer");

@@ -14,11 +14,12 @@ std::optional<std::string> key_query(const config::CacheAction& rule, std::strin
     std::string_view pair = query.substr(0, amp);
     if (!pair.empty()) {
       auto eq = pair.find('=');
-      std::string_view name = pair.substr(0, eq);
+      // The name as the backend decodes it: "%73everity" is "severity" to it, so it must be to the key too.
+      const std::string decoded = util::query_decode(pair.substr(0, eq));
       std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-      bool named = std::find(rule.key_query.begin(), rule.key_query.end(), name) != rule.key_query.end();
-      if (named)
-        kept.emplace_back(name, value);
+      auto named = std::find(rule.key_query.begin(), rule.key_query.end(), decoded);
+      if (named != rule.key_query.end())
+        kept.emplace_back(*named, value);
       else if (rule.other_query_bypass)
         return std::nullopt;
     }

@@ -111,6 +111,35 @@ cache::HeaderList stored_headers(const cache::HeaderList& in) {
   return out;
 }
 
+// Whether the request carries what can make the backend answer for another URL, host or method than the key
+// names (headers frameworks honour: X-Original-URL, X-HTTP-Method-Override, Forwarded, ...), or a Connection
+// field naming end-to-end fields: the hop removes those, so the backend would not see a header the key (or
+// Vary) recorded. Such a response must not be stored for callers who did not send them. X-Forwarded-Host and
+// X-Forwarded-Proto need no check: the proxy sets them itself.
+bool rewrites_outside_the_key(const bhttp::request_header<>& req) {
+  static constexpr std::string_view kRewriting[] = {"X-Original-URL",
+                                                    "X-Rewrite-URL",
+                                                    "X-HTTP-Method-Override",
+                                                    "X-HTTP-Method",
+                                                    "X-Method-Override",
+                                                    "Forwarded",
+                                                    "X-Forwarded-Port",
+                                                    "X-Forwarded-Prefix",
+                                                    "X-Forwarded-Server",
+                                                    "X-Forwarded-Scheme",
+                                                    "X-Host",
+                                                    "X-Original-Host"};
+  for (auto name : kRewriting)
+    if (req.find(name) != req.end()) return true;
+  auto [first, last] = req.equal_range(bhttp::field::connection);
+  for (auto it = first; it != last; ++it)
+    for (auto token : util::split_list(it->value(), ','))
+      if (!util::iequals(token, "close") && !util::iequals(token, "keep-alive") &&
+          !util::iequals(token, "te") && !util::iequals(token, "upgrade"))
+        return true;
+  return false;
+}
+
 struct Lookup {
   std::optional<cache::CacheEntry> entry;  // matching entry (fresh or not)
   bool failed = false;                     // storage unavailable: fail open
@@ -338,6 +367,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
 
   if (parser.chunked() || (parser.content_length() && *parser.content_length() > 0))
     co_return co_await forward_bypass(x, parser, "request-body");
+  if (rewrites_outside_the_key(req)) co_return co_await forward_bypass(x, parser, "rewrite-header");
   auto directives = cache::request_directives(req[bhttp::field::cache_control], req[bhttp::field::pragma]);
   if (directives.no_store) co_return co_await forward_bypass(x, parser, "no-store");
 

@@ -3,6 +3,7 @@
 
 #include <boost/beast/http/error.hpp>
 
+#include "rules/path_pattern.hpp"
 #include "util/strings.hpp"
 
 namespace orc::http {
@@ -59,18 +60,59 @@ RequestProblem check_request_head(const bhttp::request_header<>& head, bool chun
   std::size_t count = 0;
   std::size_t transfer_encodings = 0;
   std::size_t content_lengths = 0;
+  std::size_t hosts = 0;
   for (const auto& f : head) {
     ++count;
     if (f.name() == bhttp::field::transfer_encoding) ++transfer_encodings;
     if (f.name() == bhttp::field::content_length) ++content_lengths;
+    if (f.name() == bhttp::field::host) {
+      ++hosts;
+      if (f.value().find(',') != std::string_view::npos) return RequestProblem::malformed;  // not a list
+    }
   }
   if (count > limits.header_count) return RequestProblem::too_many_headers;
+  // One Content-Length of digits only. Beast accepts a repeated identical value ("5" twice, "5, 5"), which
+  // RFC 9110 8.6 allows; like nginx the proxy does not: a recipient that reads it differently is one too
+  // many.
+  if (content_lengths > 1) return RequestProblem::bad_framing;
+  if (content_lengths == 1) {
+    auto v = head[bhttp::field::content_length];
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string_view::npos)
+      return RequestProblem::bad_framing;
+  }
+  // Exactly one Host in HTTP/1.1, at most one in 1.0 (RFC 9112 3.2): with two, rules and backend could each
+  // read a different one.
+  if (hosts > 1 || (hosts == 0 && head.version() == 11)) return RequestProblem::malformed;
+  // Transfer-Encoding in an HTTP/1.0 request: faulty framing (RFC 9112 6.1).
+  if (transfer_encodings > 0 && head.version() == 10) return RequestProblem::bad_framing;
   // Any Transfer-Encoding must end in chunked, and must never come with a Content-Length (RFC 9112 6.1, 6.3).
   if (transfer_encodings > 0 && (!chunked || content_lengths > 0)) return RequestProblem::bad_framing;
   if (transfer_encodings > 1) return RequestProblem::bad_framing;
   if (content_length && *content_length > limits.request_body) return RequestProblem::body_too_large;
   if (head.version() != 11 && head.version() != 10) return RequestProblem::malformed;
   return RequestProblem::none;
+}
+
+HeadScan scan_request_head(std::string_view data) {
+  std::size_t i = 0;
+  while (i + 1 < data.size() && data[i] == '\r' && data[i + 1] == '\n')
+    i += 2;  // empty lines first (9112 2.2)
+  for (; i < data.size(); ++i) {
+    const auto c = static_cast<unsigned char>(data[i]);
+    if (c == '\r') {
+      if (i + 2 >= data.size()) return HeadScan::incomplete;
+      if (data[i + 1] != '\n') return HeadScan::bad;                        // bare CR
+      if (data[i + 2] == ' ' || data[i + 2] == '\t') return HeadScan::bad;  // obs-fold
+      if (data[i + 2] == '\r') {
+        if (i + 3 >= data.size()) return HeadScan::incomplete;
+        return data[i + 3] == '\n' ? HeadScan::complete : HeadScan::bad;
+      }
+      ++i;
+    } else if (c == '\n' || (c < 0x20 && c != '\t') || c == 0x7f) {
+      return HeadScan::bad;  // bare LF, NUL and the other controls
+    }
+  }
+  return HeadScan::incomplete;
 }
 
 RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_view parsed_target,
@@ -91,18 +133,29 @@ RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_vie
   return RequestProblem::malformed;
 }
 
-std::optional<std::string> origin_form_target(std::string_view target, bhttp::verb method) {
-  if (!target.empty() && target.front() == '/') return std::string(target);
-  if (target == "*" && method == bhttp::verb::options) return std::string(target);
-  constexpr std::string_view scheme = "http://";
-  if (target.size() > scheme.size() && util::iequals(target.substr(0, scheme.size()), scheme)) {
+std::optional<std::string> origin_form_target(std::string_view target, std::string_view host) {
+  std::string_view path_and_query;
+  if (!target.empty() && target.front() == '/') {
+    path_and_query = target;
+  } else {
+    // Absolute-form (RFC 9112 3.2.2) only when it names the Host the request carries: the rules match on the
+    // Host field, the backend gets it, and an authority naming another host would make the two disagree.
+    constexpr std::string_view scheme = "http://";
+    if (target.size() <= scheme.size() || !util::iequals(target.substr(0, scheme.size()), scheme))
+      return std::nullopt;  // asterisk-form, authority-form, other schemes, relative paths
     auto rest = target.substr(scheme.size());
-    auto slash = rest.find_first_of("/?");
-    if (slash == std::string_view::npos) return std::string("/");
-    if (rest[slash] == '?') return "/" + std::string(rest.substr(slash));
-    return std::string(rest.substr(slash));
+    auto end = rest.find_first_of("/?");
+    auto authority = rest.substr(0, end);
+    if (authority.empty() || !util::iequals(authority, host)) return std::nullopt;
+    if (end == std::string_view::npos) return std::string("/");
+    if (rest[end] == '?') return "/" + std::string(rest.substr(end));
+    path_and_query = rest.substr(end);
   }
-  return std::nullopt;
+  auto q = path_and_query.find('?');
+  auto path = rules::normalise_request_path(path_and_query.substr(0, q));
+  if (!path) return std::nullopt;
+  if (q != std::string_view::npos) path->append(path_and_query.substr(q));
+  return path;
 }
 
 }  // namespace orc::http

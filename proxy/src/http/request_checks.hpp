@@ -35,14 +35,24 @@ RequestProblem check_request_head(const bhttp::request_header<>& head, bool chun
                                   std::optional<std::uint64_t> content_length,
                                   const config::LimitsConfig& limits);
 
+// The raw bytes of a request head as they arrive, before Beast parses them. Beast unfolds obsolete line
+// folding (RFC 9112 5.2 allows that, but a parser behind another proxy may not), so its result cannot tell;
+// this scan rejects it, as nginx does, together with what no head may hold in any case: a bare CR, a bare LF,
+// NUL and the other control bytes. `complete` once the head's empty line is in `data` and every byte before
+// it passed; `incomplete` when more bytes are needed to tell.
+enum class HeadScan { incomplete, complete, bad };
+HeadScan scan_request_head(std::string_view data);
+
 // After the parser failed: which problem that was. `parsed_target` is the request-target when the parser got
 // past the request line (Beast parses the head incrementally), else empty: it tells an over-long request
 // line (414) from an over-long header block (431).
 RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_view parsed_target,
                                     const config::LimitsConfig& limits);
 
-// The target in origin-form ("/path?q"). Absolute-form ("http://host/path") is reduced to origin-form;
-// "*" is allowed for OPTIONS. Empty when the target is not acceptable.
-std::optional<std::string> origin_form_target(std::string_view target, bhttp::verb method);
+// The target as it is forwarded: origin-form ("/path?q") with the path normalised
+// (rules::normalise_request_path), the query as it came. Absolute-form ("http://host/path") is reduced to
+// origin-form when its authority is `host` (the Host field). Empty when the target is not acceptable:
+// asterisk-form, authority-form, another scheme or host, or a path that does not normalise.
+std::optional<std::string> origin_form_target(std::string_view target, std::string_view host);
 
 }  // namespace orc::http

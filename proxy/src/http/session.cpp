@@ -65,7 +65,32 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   parser.body_limit(limits.request_body);
 
   x.client.expires_after(x.cfg.timeouts.client_header);
-  auto [hec, hn] = co_await bhttp::async_read_header(x.client, x.client_buf, parser, use_tuple);
+  // The raw head first (see scan_request_head); then Beast parses it from the buffer. Past the header limit
+  // the scan stops and the parser reports the limit.
+  beast::error_code hec;
+  for (;;) {
+    const auto* data = static_cast<const char*>(x.client_buf.data().data());
+    auto scan = scan_request_head(std::string_view(data, x.client_buf.size()));
+    if (scan == HeadScan::bad) {
+      x.outcome = "rejected";
+      spdlog::info("rejected request from {}: {} (bare CR or LF, folded line or control byte in the head)",
+                   x.peer, describe(RequestProblem::bad_framing));
+      co_await x.send_error(status_for(RequestProblem::bad_framing), describe(RequestProblem::bad_framing),
+                            false);
+      co_return false;
+    }
+    if (scan == HeadScan::complete || x.client_buf.size() > limits.header_bytes) break;
+    auto [rec, rn] = co_await x.client.async_read_some(x.client_buf.prepare(4096), use_tuple);
+    if (rec) {
+      hec = rec;
+      break;
+    }
+    x.client_buf.commit(rn);
+  }
+  if (!hec) {
+    auto [ec, hn] = co_await bhttp::async_read_header(x.client, x.client_buf, parser, use_tuple);
+    hec = ec;
+  }
   if (hec) {
     if (hec == bhttp::error::end_of_stream || hec == asio::error::eof || hec == asio::error::connection_reset)
       co_return false;                     // the client went away between or inside a request head
@@ -91,7 +116,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   if (auto cl = parser.content_length()) content_length = *cl;
   RequestProblem problem = check_request_head(req.base(), parser.chunked(), content_length, limits);
   if (problem == RequestProblem::none) {
-    auto target = origin_form_target(req.target(), req.method());
+    auto target = origin_form_target(req.target(), req[bhttp::field::host]);
     if (target)
       x.origin_target = std::move(*target);
     else

@@ -22,8 +22,9 @@ std::string redact_target(std::string_view target, const std::vector<std::string
     auto eq = pair.find('=');
     std::string_view name = pair.substr(0, eq);
     bool secret = false;
+    const std::string decoded = util::query_decode(name);  // "%74oken" is "token" to the backend
     for (const auto& n : names)
-      if (util::iequals(n, name)) secret = true;
+      if (util::iequals(n, decoded)) secret = true;
     if (secret && eq != std::string_view::npos) {
       out.append(name);
       out += "=REDACTED";

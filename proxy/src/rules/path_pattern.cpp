@@ -145,4 +145,19 @@ std::string join_path(const std::vector<std::string>& segments) {
   return out;
 }
 
+std::optional<std::string> normalise_request_path(std::string_view path) {
+  if (path.empty() || path.front() != '/') return std::nullopt;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == ';' || path[i] == '\\') return std::nullopt;
+    if (path[i] == '%' && i + 2 < path.size()) {
+      int v = hex(path[i + 1]) * 16 + hex(path[i + 2]);
+      if (hex(path[i + 1]) >= 0 && hex(path[i + 2]) >= 0 && (v == '/' || v == '\\' || v == 0))
+        return std::nullopt;
+    }
+  }
+  auto segments = split_request_path(path);
+  if (!segments) return std::nullopt;
+  return join_path(*segments);
+}
+
 }  // namespace orc::rules

@@ -30,4 +30,10 @@ std::optional<std::vector<std::string>> split_request_path(std::string_view path
 // The normalised path ("/" + segments joined by "/"), as it enters cache keys.
 std::string join_path(const std::vector<std::string>& segments);
 
+// A request path as the proxy forwards it: join_path(split_request_path(path)), so the backend is asked for
+// exactly the path the rules matched and the cache key names. Empty when the path cannot be normalised
+// without guessing how the backend reads it: a dot segment (also percent-encoded), an encoded '/', '\' or
+// NUL (%2F, %5C, %00), a raw '\', or a ';' (path parameters, which some servers strip before routing).
+std::optional<std::string> normalise_request_path(std::string_view path);
+
 }  // namespace orc::rules

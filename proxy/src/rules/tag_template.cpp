@@ -3,6 +3,8 @@
 
 #include <functional>
 
+#include "util/strings.hpp"
+
 namespace orc::rules {
 
 bool TagTemplate::uses(TemplatePart::Kind k) const {
@@ -69,7 +71,7 @@ std::optional<std::string_view> query_value(std::string_view query, std::string_
     auto amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
     auto eq = pair.find('=');
-    if (pair.substr(0, eq) == name)
+    if (util::query_decode(pair.substr(0, eq)) == name)  // compared as the backend decodes it
       return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);

@@ -1,6 +1,7 @@
 // SHA-256 and HMAC-SHA256 as lower-case hex.
 #include "util/digest.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -31,6 +32,17 @@ std::string sha256_hex(std::string_view data) {
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
   return hex(md, len);
+}
+
+bool secret_equal(std::string_view secret, std::string_view candidate) {
+  unsigned char a[EVP_MAX_MD_SIZE];
+  unsigned char b[EVP_MAX_MD_SIZE];
+  unsigned int alen = 0;
+  unsigned int blen = 0;
+  if (EVP_Digest(secret.data(), secret.size(), a, &alen, EVP_sha256(), nullptr) != 1 ||
+      EVP_Digest(candidate.data(), candidate.size(), b, &blen, EVP_sha256(), nullptr) != 1 || alen != blen)
+    return false;
+  return CRYPTO_memcmp(a, b, alen) == 0;
 }
 
 }  // namespace orc::util

@@ -9,5 +9,8 @@ namespace orc::util {
 
 std::string sha256_hex(std::string_view data);
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+// Whether a secret and a candidate are equal, in time that depends on neither their contents nor the
+// secret's length: their SHA-256 digests (equal length whatever the inputs) are compared with CRYPTO_memcmp.
+bool secret_equal(std::string_view secret, std::string_view candidate);
 
 }  // namespace orc::util

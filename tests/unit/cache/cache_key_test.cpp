@@ -31,6 +31,15 @@ TEST(KeyQuery, DuplicatesAreKeptInRequestOrder) {
   EXPECT_NE(key_query(a, "b=2&b=1"), key_query(a, "b=1&b=2"));
 }
 
+TEST(KeyQuery, NamesAreReadDecodedAsTheBackendReadsThem) {
+  auto a = keyed_on({"severity", "page"});
+  EXPECT_EQ(key_query(a, "%73everity=high&page=1"), "page=1&severity=high");
+  EXPECT_EQ(key_query(a, "%73everity=high"), key_query(a, "severity=high"));
+  EXPECT_EQ(key_query(a, "sev%65rity=a%20b"), "severity=a%20b");  // values stay as they came
+  EXPECT_EQ(key_query(keyed_on({"page"}, true), "p%61ge=1"), "page=1");
+  EXPECT_FALSE(key_query(keyed_on({"page"}, true), "%73everity=high"));  // still another parameter
+}
+
 TEST(KeyQuery, EmptyPairsAndValuelessParameters) {
   auto a = keyed_on({"a", "flag"});
   EXPECT_EQ(key_query(a, "&&a=1&"), "a=1");

@@ -9,7 +9,7 @@ namespace {
 
 config::LimitsConfig small_limits() {
   config::LimitsConfig l;
-  l.header_count = 3;
+  l.header_count = 4;  // Host and three more
   l.uri_length = 16;
   l.request_body = 100;
   return l;
@@ -20,6 +20,7 @@ bhttp::request_header<> head(std::string target) {
   h.method(bhttp::verb::get);
   h.target(target);
   h.version(11);
+  h.set("Host", "x");
   return h;
 }
 
@@ -27,6 +28,27 @@ TEST(CheckRequestHead, AcceptsAPlainRequest) {
   auto h = head("/api/v1/risks");
   h.set("Host", "x");
   EXPECT_EQ(check_request_head(h, false, std::nullopt, small_limits()), RequestProblem::none);
+}
+
+TEST(CheckRequestHead, ExactlyOneHostInHttp11) {
+  auto none = head("/");
+  none.erase("Host");
+  EXPECT_EQ(check_request_head(none, false, std::nullopt, small_limits()), RequestProblem::malformed);
+  none.version(10);
+  EXPECT_EQ(check_request_head(none, false, std::nullopt, small_limits()), RequestProblem::none);
+  auto two = head("/");
+  two.insert("Host", "y");
+  EXPECT_EQ(check_request_head(two, false, std::nullopt, small_limits()), RequestProblem::malformed);
+  auto list = head("/");
+  list.set("Host", "x, y");
+  EXPECT_EQ(check_request_head(list, false, std::nullopt, small_limits()), RequestProblem::malformed);
+}
+
+TEST(CheckRequestHead, TransferEncodingInHttp10IsBadFraming) {
+  auto h = head("/");
+  h.version(10);
+  h.insert("Transfer-Encoding", "chunked");
+  EXPECT_EQ(check_request_head(h, true, std::nullopt, small_limits()), RequestProblem::bad_framing);
 }
 
 TEST(CheckRequestHead, UriLength) {
@@ -98,15 +120,73 @@ TEST(ClassifyParseError, FramingErrorsAreBadFraming) {
   EXPECT_EQ(status_for(RequestProblem::bad_framing), 400u);
 }
 
+TEST(ScanRequestHead, CompleteOnlyOnACleanHead) {
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), HeadScan::complete);
+  EXPECT_EQ(scan_request_head("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\nbody\n\0"), HeadScan::complete);
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r\nX: a\tb\xff\r\n\r\n"), HeadScan::complete);
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r\nHost: a\r\n"), HeadScan::incomplete);
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r\nHost: a\r\n\r"), HeadScan::incomplete);
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r"), HeadScan::incomplete);
+  EXPECT_EQ(scan_request_head(""), HeadScan::incomplete);
+}
+
+TEST(ScanRequestHead, RejectsWhatAnotherParserMayReadDifferently) {
+  using namespace std::string_view_literals;
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\nHost: a"), HeadScan::bad);
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r\nX: a\rY: b\r\n\r\n"), HeadScan::bad);
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"), HeadScan::bad);
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n"), HeadScan::bad);
+  EXPECT_EQ(scan_request_head("GET /\0 HTTP/1.1\r\n"sv), HeadScan::bad);
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r\nX: \x01\r\n"), HeadScan::bad);
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r\nX: \x7f\r\n"), HeadScan::bad);
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r\nHost: a\r\n\rX"), HeadScan::bad);
+}
+
+TEST(CheckRequestHead, ContentLengthIsOneNumber) {
+  for (const char* v : {"5, 5", "+5", "-1", "0x5", "", "1 0"}) {
+    auto h = head("/");
+    h.insert("Content-Length", v);
+    EXPECT_EQ(check_request_head(h, false, std::nullopt, small_limits()), RequestProblem::bad_framing) << v;
+  }
+  auto twice = head("/");
+  twice.insert("Content-Length", "5");
+  twice.insert("Content-Length", "5");
+  EXPECT_EQ(check_request_head(twice, false, 5, small_limits()), RequestProblem::bad_framing);
+  auto ok = head("/");
+  ok.insert("Content-Length", "5");
+  EXPECT_EQ(check_request_head(ok, false, 5, small_limits()), RequestProblem::none);
+}
+
 TEST(OriginFormTarget, Forms) {
-  EXPECT_EQ(origin_form_target("/a?b=1", bhttp::verb::get), "/a?b=1");
-  EXPECT_EQ(origin_form_target("http://host:1/a/b?c", bhttp::verb::get), "/a/b?c");
-  EXPECT_EQ(origin_form_target("http://host?x=1", bhttp::verb::get), "/?x=1");
-  EXPECT_EQ(origin_form_target("http://host", bhttp::verb::get), "/");
-  EXPECT_EQ(origin_form_target("*", bhttp::verb::options), "*");
-  EXPECT_FALSE(origin_form_target("*", bhttp::verb::get));
-  EXPECT_FALSE(origin_form_target("host:443", bhttp::verb::connect));
-  EXPECT_FALSE(origin_form_target("ftp://x/y", bhttp::verb::get));
+  EXPECT_EQ(origin_form_target("/a?b=1", "host"), "/a?b=1");
+  EXPECT_EQ(origin_form_target("http://host:1/a/b?c", "host:1"), "/a/b?c");
+  EXPECT_EQ(origin_form_target("HTTP://HOST:1/a/b?c", "host:1"), "/a/b?c");
+  EXPECT_EQ(origin_form_target("http://host?x=1", "host"), "/?x=1");
+  EXPECT_EQ(origin_form_target("http://host", "host"), "/");
+  // Absolute-form naming another host than the Host field, or none, or with userinfo.
+  EXPECT_FALSE(origin_form_target("http://other/a", "host"));
+  EXPECT_FALSE(origin_form_target("http://host:2/a", "host:1"));
+  EXPECT_FALSE(origin_form_target("http:///a", "host"));
+  EXPECT_FALSE(origin_form_target("http://u@host/a", "host"));
+  EXPECT_FALSE(origin_form_target("https://host/a", "host"));
+  EXPECT_FALSE(origin_form_target("*", "host"));
+  EXPECT_FALSE(origin_form_target("host:443", "host"));
+  EXPECT_FALSE(origin_form_target("ftp://x/y", "x"));
+  EXPECT_FALSE(origin_form_target("a/b", "host"));
+}
+
+TEST(OriginFormTarget, PathIsNormalisedAndTheQueryKept) {
+  EXPECT_EQ(origin_form_target("/a//b/?q=%2F..", "h"), "/a/b?q=%2F..");
+  EXPECT_EQ(origin_form_target("//a/%62/%7e%2a", "h"), "/a/b/~%2A");
+  EXPECT_EQ(origin_form_target("http://h//a/", "h"), "/a");
+  EXPECT_EQ(origin_form_target("/", "h"), "/");
+  EXPECT_EQ(origin_form_target("/?x", "h"), "/?x");
+}
+
+TEST(OriginFormTarget, AmbiguousPathsAreRefused) {
+  for (const char* t : {"/a/../b", "/a/./b", "/a/%2e%2E/b", "/a/.%2e", "/a%2Fb", "/a%2fb", "/a%5Cb", "/a\\b",
+                        "/a%00b", "/a;b", "/a/b;x.css", "http://h/a/..;/b"})
+    EXPECT_FALSE(origin_form_target(t, "h")) << t;
 }
 
 }  // namespace

@@ -17,6 +17,14 @@ TEST(RedactTarget, ReplacesOnlyNamedValues) {
   EXPECT_EQ(redact_target("/x?token=a&token=b", names), "/x?token=REDACTED&token=REDACTED");
 }
 
+TEST(RedactTarget, NamesAreComparedDecoded) {
+  std::vector<std::string> names{"token", "access_token"};
+  EXPECT_EQ(redact_target("/x?%74oken=s3cret", names), "/x?%74oken=REDACTED");
+  EXPECT_EQ(redact_target("/x?%54OKEN=s3cret&a=1", names), "/x?%54OKEN=REDACTED&a=1");
+  EXPECT_EQ(redact_target("/x?access%5Ftoken=s3cret", names), "/x?access%5Ftoken=REDACTED");
+  EXPECT_EQ(redact_target("/x?%74oke=keep", names), "/x?%74oke=keep");
+}
+
 AccessRecord sample(std::string_view target) {
   AccessRecord r;
   r.client = "127.0.0.1";
