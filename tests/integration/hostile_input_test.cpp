@@ -232,7 +232,9 @@ INSTANTIATE_TEST_SUITE_P(HostileTest, AmbiguousPathTest,
                                            AmbiguousPath{"RawBackslash", "/items/..\\admin"},
                                            AmbiguousPath{"EncodedNul", "/items/42%00.css"},
                                            AmbiguousPath{"PathParameter", "/items/42;x.css"},
-                                           AmbiguousPath{"DotDotWithPathParameter", "/items/..;/admin"}),
+                                           AmbiguousPath{"DotDotWithPathParameter", "/items/..;/admin"},
+                                           AmbiguousPath{"StrayPercent", "/items/100%"},
+                                           AmbiguousPath{"PercentFormingAnEscape", "/items/%%355"}),
                          [](const ::testing::TestParamInfo<AmbiguousPath>& info) {
                            return std::string(info.param.name);
                          });

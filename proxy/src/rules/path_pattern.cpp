@@ -127,7 +127,13 @@ std::optional<std::vector<std::string>> split_request_path(std::string_view path
       continue;
     }
     auto slash = path.find('/');
-    std::string seg = normalise_segment(path.substr(0, slash));
+    auto raw = path.substr(0, slash);
+    // A '%' that does not start an escape is not a URI (RFC 3986 2.1). Kept, it could form one with what
+    // follows once its neighbours are decoded ("%%355" -> "%55"), and the backend would decode the path
+    // the key names once more (found by tests/fuzz/fuzz_request_head).
+    for (std::size_t i = raw.find('%'); i != std::string_view::npos; i = raw.find('%', i + 1))
+      if (i + 2 >= raw.size() || hex(raw[i + 1]) < 0 || hex(raw[i + 2]) < 0) return std::nullopt;
+    std::string seg = normalise_segment(raw);
     if (seg == "." || seg == "..") return std::nullopt;
     out.push_back(std::move(seg));
     path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);

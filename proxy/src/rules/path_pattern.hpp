@@ -24,7 +24,8 @@ struct PathPattern {
 std::optional<PathPattern> parse_path_pattern(std::string_view text, std::string& error);
 
 // Splits a request path (no query) into segments; empty segments (a doubled or trailing slash) are dropped
-// and unreserved percent-escapes are decoded. Empty when the path contains a dot segment.
+// and unreserved percent-escapes are decoded. Empty when the path contains a dot segment or a '%' that does
+// not start an escape.
 std::optional<std::vector<std::string>> split_request_path(std::string_view path);
 
 // The normalised path ("/" + segments joined by "/"), as it enters cache keys.

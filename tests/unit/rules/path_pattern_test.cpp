@@ -102,8 +102,12 @@ TEST(SplitRequestPath, DecodesOnlyUnreservedEscapes) {
   EXPECT_EQ(split_request_path("/a%2d%5F%2E"), (Strings{"a-_."}));
   // A reserved or other character stays escaped (upper-cased): %2F never becomes a separator.
   EXPECT_EQ(split_request_path("/a%2fb/c%20d"), (Strings{"a%2Fb", "c%20d"}));
-  // Not an escape: left alone.
-  EXPECT_EQ(split_request_path("/100%/%zz/%4"), (Strings{"100%", "%zz", "%4"}));
+  // A '%' that starts no escape is not a URI: refused, since decoding its neighbours could make one
+  // ("%%355" would become "%55", which the backend decodes once more).
+  EXPECT_FALSE(split_request_path("/100%"));
+  EXPECT_FALSE(split_request_path("/%zz"));
+  EXPECT_FALSE(split_request_path("/%4"));
+  EXPECT_FALSE(split_request_path("/a/%%355"));
 }
 
 TEST(SplitRequestPath, RejectsDotSegments) {
