@@ -1,8 +1,9 @@
 // Fuzzes the request-head path of a client connection: Beast's parser with the proxy's limits, then the
-// proxy's own checks in the order http/session.cpp runs them (classify_parse_error when the parser fails,
-// check_request_head and origin_form_target when it succeeds). Invariants: every refusal maps to a 4xx; an
-// accepted request's forwarded target is origin-form ("/..." or "*") with no byte a backend could split on;
-// a chunked request never also carries a Content-Length.
+// proxy's own checks in the order http/session.cpp runs them (scan_request_head on the raw bytes first, then
+// classify_parse_error when the parser fails, check_request_head and origin_form_target when it succeeds).
+// Invariants: every refusal maps to a 4xx; an accepted request's forwarded target is origin-form ("/...")
+// with no byte a backend could split on and normalises to itself; a chunked request never also carries a
+// Content-Length.
 #include <boost/beast/core/buffers_prefix.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -30,6 +31,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.header_count = 32;
   limits.uri_length = 1024;
   limits.request_body = 8192;
+
+  auto raw = orc::fuzz::as_text(data, size);
+  auto scan = orc::http::scan_request_head(raw.substr(0, limits.header_bytes + 1));
+  if (scan == orc::http::HeadScan::bad) return 0;  // 400 and close, before Beast sees a byte
+  if (scan == orc::http::HeadScan::incomplete && raw.size() <= limits.header_bytes) return 0;
 
   bhttp::request_parser<bhttp::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.header_bytes));
@@ -63,11 +69,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   ORC_FUZZ_CHECK(!(parser.chunked() && req.count(bhttp::field::content_length) > 0));
-  auto target = orc::http::origin_form_target(req.target(), req.method());
+  auto target = orc::http::origin_form_target(req.target(), req[bhttp::field::host]);
   if (!target) return 0;
   ORC_FUZZ_CHECK(!target->empty());
-  ORC_FUZZ_CHECK((*target)[0] == '/' || *target == "*");
+  ORC_FUZZ_CHECK((*target)[0] == '/');
   for (unsigned char c : *target) ORC_FUZZ_CHECK(c > 0x20 && c != 0x7f);
+  // What is forwarded normalises to itself: the backend routes the path the cache key names.
+  auto again = orc::http::origin_form_target(*target, req[bhttp::field::host]);
+  ORC_FUZZ_CHECK(again && *again == *target);
 
   // The body, when framed: parsing it must end in a result or a clean error, never a crash.
   while (in.size() > 0 && !parser.is_done()) {
