@@ -3,7 +3,7 @@
 #   make test   install what is missing, build, run every test: the Release suite through CTest, then the
 #               suite under ASan + UBSan, the multi-threaded integration tests under TSan, and each fuzzer
 #               for FUZZ_SECONDS (what CI runs; docs/security.md)
-# Parts of it: make check (Release suite only), make test-asan, make test-tsan, make fuzz.
+# Parts of it: make check (Release suite only), make test-asan, make test-tsan, make fuzz. Not in it: make soak.
 BUILD_DIR  ?= build
 BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -25,7 +25,7 @@ TSAN_TESTS   ?= Storages/CacheFlowTest.*:CacheRedisTest.*:AdminApiTest.*:Fault*:
 # Sanitizer builds: -O1 with line tables, assertions on.
 SAN_FLAGS    := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DORC_BUILD_TESTS=ON
 
-.PHONY: deps configure build check test test-asan test-tsan fuzz run clean format
+.PHONY: deps configure build check test test-asan test-tsan fuzz soak run clean format
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -67,6 +67,12 @@ test-tsan: build $(TSAN_DIR)/build.ninja
 
 fuzz: test-asan
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(ASAN_DIR)
+
+# The soak (not part of make test): mixed load for DURATION seconds (default 600) while Redis and the backend
+# are killed at random, against the ASan build (load_tests/README.md, "Soak").
+soak: $(ASAN_DIR)/build.ninja
+	cmake --build $(ASAN_DIR) -j$(JOBS) --target openrisk-cache openrisk-sim
+	BUILD_DIR=$(ASAN_DIR) load_tests/soak
 
 run: build
 	BUILD_DIR=$(BUILD_DIR) deploy/demo/run.sh
