@@ -21,7 +21,7 @@ TSAN_DIR     ?= build-tsan
 FUZZ_SECONDS ?= 60
 # The integration tests that run the daemon's threads against each other (several workers, shared state,
 # reloads, Redis reconnects, coalescing): the TSan job runs these.
-TSAN_TESTS   ?= Storages/CacheFlowTest.*:CacheRedisTest.*:AdminApiTest.*:Fault*:Reload*:ProxyTest.Pipelined*:ProxyTest.Sig*
+TSAN_TESTS   ?= *CacheFlowTest.*:CacheRedisTest.*:AdminApiTest.*:*Fault*:Reload*:ProxyTest.Pipelined*:ProxyTest.Sig*
 # Sanitizer builds: -O1 with line tables, assertions on.
 SAN_FLAGS    := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DORC_BUILD_TESTS=ON
 
