@@ -39,11 +39,14 @@ Server::~Server() {
 }
 
 std::shared_ptr<const Runtime> Server::current_runtime() const {
-  return runtime_.load();
+  std::lock_guard lock(runtime_mutex_);
+  return runtime_;
 }
 
 void Server::update_runtime(std::shared_ptr<const Runtime> runtime) {
-  runtime_.store(std::move(runtime));
+  std::lock_guard lock(runtime_mutex_);
+  runtime_ = std::move(runtime);
+  runtime_version_.fetch_add(1, std::memory_order_release);
 }
 
 void Server::start() {

@@ -23,7 +23,12 @@ Worker::~Worker() {
 }
 
 std::shared_ptr<const Runtime> Worker::runtime() const {
-  return server_.current_runtime();
+  auto version = server_.runtime_version();
+  if (!runtime_ || version != runtime_version_) {
+    runtime_ = server_.current_runtime();  // may already be newer than `version`: re-read next time, harmless
+    runtime_version_ = version;
+  }
+  return runtime_;
 }
 
 void Worker::start() {

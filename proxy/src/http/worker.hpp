@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -36,6 +37,7 @@ class Worker {
   Server& server() { return server_; }
   std::size_t index() const { return index_; }
   bool draining() const { return draining_; }
+  // The current runtime snapshot; called on this worker's thread only (a per-worker copy, no lock).
   std::shared_ptr<const Runtime> runtime() const;
   // Null when caching is off (no storage configured).
   cache::Storage* storage() const { return storage_.get(); }
@@ -62,6 +64,8 @@ class Worker {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
   UpstreamPool pool_;
   std::shared_ptr<cache::Storage> storage_;
+  mutable std::shared_ptr<const Runtime> runtime_;  // runtime(): a copy of the server's, by version
+  mutable std::uint64_t runtime_version_ = 0;
   std::thread thread_;
   bool draining_ = false;
   std::unordered_set<ConnectionState*> connections_;
