@@ -13,8 +13,11 @@
 #include "identity/caller.hpp"
 #include "rules/path_pattern.hpp"
 #include "rules/rulebook.hpp"
+#include "util/strings.hpp"
 
 namespace {
+
+using orc::util::iequals;
 
 const char kRules[] = R"(cache: { key_secret: fuzz-key }
 rules:
@@ -53,14 +56,6 @@ const Loaded& loaded() {
     return Loaded{*r.config, c.rulebook};
   }();
   return l;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
 }
 
 std::optional<orc::cache::CacheKey> key_for(const orc::rules::Match& match, std::string_view query,
