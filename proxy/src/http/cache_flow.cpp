@@ -543,9 +543,8 @@ asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, cons
       // Owed until a replay succeeds: reads of these tags bypass the cache meanwhile (never pre-write data).
       x.worker.server().pending_purges().add(tags);
       spdlog::error(
-          "request {} {}: purge of {} tag(s) failed ({}): reads of them bypass the cache until a replay of "
-          "the "
-          "purge succeeds",
+          "request {} {}: purge of {} tag(s) failed ({}): reads of them bypass the cache until a "
+          "replay of the purge succeeds",
           x.request_id, x.safe_target(), tags.size(), cache::to_string(purged.status));
     }
     co_return;
