@@ -71,6 +71,15 @@ TEST_F(CacheRedisTest, RedisOutageFailsOpenAndHitsResumeAfterRestart) {
 TEST_F(CacheRedisTest, FailedPurgeIsReplayedAndItsReadsBypassMeanwhile) {
   DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true));
   ASSERT_NE(proxy, nullptr);
+  auto admin = proxy->wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
+  ASSERT_TRUE(admin) << proxy->stderr_text();
+  const auto admin_port = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
+  auto owed_tags = [&] {
+    HttpResponse m = http(admin_port, "GET", "/metrics");
+    EXPECT_EQ(m.status, 200) << m.describe();
+    return metric_sample(m.body, "openrisk_cache_purges_owed_tags");
+  };
+  EXPECT_EQ(owed_tags(), 0.0);
   ASSERT_EQ(get(detail_, token_).status, 200);
   HttpResponse hit = get(detail_, token_);
   ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
@@ -82,6 +91,7 @@ TEST_F(CacheRedisTest, FailedPurgeIsReplayedAndItsReadsBypassMeanwhile) {
   const std::uint64_t written = sim_version(write);
   ASSERT_GT(written, before);
   ASSERT_TRUE(proxy->wait_for_log("purge of .* failed", deadline_in(10s))) << proxy->stderr_text();
+  EXPECT_GE(owed_tags().value_or(0), 1.0) << "the owed tags are not in the metric";
 
   for (int i = 0; i < 3; ++i) {  // Redis still answers reads, and still holds the pre-write entry
     HttpResponse r = get(detail_, token_);
@@ -106,6 +116,7 @@ TEST_F(CacheRedisTest, FailedPurgeIsReplayedAndItsReadsBypassMeanwhile) {
       << r.describe();
   EXPECT_NE(r.body.find("purge-failed-write"), std::string::npos) << r.describe();
   EXPECT_TRUE(proxy->wait_for_log("replayed the failed purge", deadline_in(10s))) << proxy->stderr_text();
+  EXPECT_EQ(owed_tags(), 0.0);
 }
 
 TEST_F(CacheRedisTest, FirstRequestAfterListeningUsesRedis) {

@@ -82,9 +82,8 @@ class ReloadUnderLoadTest : public ::testing::Test {
   long metric(const std::string& sample) {
     HttpResponse m = admin("GET", "/metrics", false);
     EXPECT_EQ(m.status, 200) << m.describe();
-    auto at = m.body.find("\n" + sample + " ");
-    if (at == std::string::npos) return -1;
-    return std::stol(m.body.substr(at + sample.size() + 2));
+    auto v = metric_sample(m.body, sample);
+    return v ? static_cast<long>(*v) : -1;
   }
 
   // Client threads reading /items/0../items/7; anything but a complete 200 is a failure.

@@ -158,4 +158,12 @@ std::string reason_phrase(int status) {
   }
 }
 
+std::optional<double> metric_sample(std::string_view exposition, std::string_view series) {
+  std::string needle = "\n" + std::string(series) + " ";
+  std::string text = "\n" + std::string(exposition);
+  auto at = text.find(needle);
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtod(text.c_str() + at + needle.size(), nullptr);
+}
+
 }  // namespace orc::test

@@ -65,4 +65,8 @@ inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
 std::string reason_phrase(int status);
 
+// The value of one sample of a Prometheus text exposition, the whole series as written
+// (`openrisk_cache_config_reloads_total{outcome="ok"}`); empty when the exposition has no such line.
+std::optional<double> metric_sample(std::string_view exposition, std::string_view series);
+
 }  // namespace orc::test

@@ -6,7 +6,7 @@ void PendingPurges::add(const std::vector<std::string>& tags) {
   std::lock_guard lock(mutex_);
   ++seq_;
   for (const auto& t : tags) owed_[t] = seq_;
-  count_.store(owed_.size(), std::memory_order_release);
+  changed();
 }
 
 bool PendingPurges::any(const std::vector<std::string>& tags) const {
@@ -34,8 +34,13 @@ void PendingPurges::settle(const Batch& batch) {
     auto it = owed_.find(t);
     if (it != owed_.end() && it->second <= batch.seq) owed_.erase(it);
   }
-  count_.store(owed_.size(), std::memory_order_release);
+  changed();
   replaying_ = false;
+}
+
+void PendingPurges::changed() {
+  count_.store(owed_.size(), std::memory_order_release);
+  if (on_size_) on_size_(owed_.size());
 }
 
 void PendingPurges::release() {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -15,6 +16,10 @@ namespace orc::cache {
 
 class PendingPurges {
  public:
+  // `on_size` is called with the number of owed tags after every change, under the lock (so calls are in
+  // order): the metric.
+  explicit PendingPurges(std::function<void(std::size_t)> on_size = {}) : on_size_(std::move(on_size)) {}
+
   struct Batch {
     std::vector<std::string> tags;
     std::uint64_t seq = 0;  // the newest failure included
@@ -40,6 +45,8 @@ class PendingPurges {
   std::uint64_t seq_ = 0;
   std::atomic<std::size_t> count_{0};
   bool replaying_ = false;
+  std::function<void(std::size_t)> on_size_;
+  void changed();  // with mutex_ held
 };
 
 }  // namespace orc::cache

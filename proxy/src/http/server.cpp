@@ -31,7 +31,9 @@ std::shared_ptr<const Runtime> make_runtime(std::shared_ptr<const config::Config
 }
 
 Server::Server(std::shared_ptr<const Runtime> runtime, StorageFactory storage)
-    : runtime_(std::move(runtime)), storage_factory_(std::move(storage)) {}
+    : runtime_(std::move(runtime)),
+      storage_factory_(std::move(storage)),
+      pending_purges_([](std::size_t n) { metrics::Metrics::get().set_purges_owed(n); }) {}
 
 Server::~Server() {
   for (auto& w : workers_) w->stop();

@@ -164,6 +164,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
            .Help("1 when the cache storage answers, 0 while it is unreachable (the cache fails open).")
            .Register(r)
            .Add({});
+  purges_owed_ = &prometheus::BuildGauge()
+                      .Name(p + "purges_owed_tags")
+                      .Help(
+                          "Tags whose purge failed after an accepted write and is not replayed yet; reads of "
+                          "them bypass the cache meanwhile.")
+                      .Register(r)
+                      .Add({});
   storage_info_ = &prometheus::BuildGauge()
                        .Name(p + "storage_info")
                        .Help("The cache storage backend in use.")

@@ -80,6 +80,8 @@ class Metrics {
   void reload(bool ok);
   void set_storage(std::string_view backend);  // storage_info{backend} = 1
   void set_redis_up(bool up) { redis_up_->Set(up ? 1 : 0); }
+  // Tags whose purge failed after an accepted write and has not been replayed (cache/pending_purges.hpp).
+  void set_purges_owed(std::size_t tags) { purges_owed_->Set(static_cast<double>(tags)); }
 
   // The exposition text (text format 0.0.4).
   std::string render() const;
@@ -102,6 +104,7 @@ class Metrics {
   prometheus::Gauge* inflight_;
   prometheus::Gauge* open_connections_;
   prometheus::Gauge* redis_up_;
+  prometheus::Gauge* purges_owed_;
   prometheus::Family<prometheus::Gauge>* storage_info_;
   std::array<prometheus::Counter*, 2> reloads_{};
   prometheus::Gauge* last_reload_;
