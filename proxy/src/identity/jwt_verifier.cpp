@@ -1,6 +1,7 @@
 // JWT verification with OpenSSL (RS256 / HS256) and Boost.JSON for the header and claims.
 #include "identity/jwt_verifier.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -115,13 +116,6 @@ std::string string_claim(const json::object& o, std::string_view name) {
   return {};
 }
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 }  // namespace
 
 namespace {
@@ -186,7 +180,7 @@ std::optional<VerifiedClaims> JwtVerifier::verify_uncached(std::string_view toke
     unsigned int mac_len = 0;
     HMAC(EVP_sha256(), key_->secret.data(), static_cast<int>(key_->secret.size()),
          reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac, &mac_len);
-    valid = constant_time_equal(std::string_view(reinterpret_cast<char*>(mac), mac_len), *signature);
+    valid = signature->size() == mac_len && CRYPTO_memcmp(mac, signature->data(), mac_len) == 0;
   } else {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     valid = ctx && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key_->pkey) == 1 &&

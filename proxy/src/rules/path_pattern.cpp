@@ -4,6 +4,8 @@
 #include <cctype>
 #include <unordered_set>
 
+#include "util/strings.hpp"
+
 namespace orc::rules {
 
 namespace {
@@ -18,13 +20,6 @@ bool identifier(std::string_view s) {
   return true;
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool unreserved(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
          c == '_' || c == '~';
@@ -36,8 +31,8 @@ std::string normalise_segment(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      char c = static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+    if (int escaped = util::percent_escape_at(s, i); escaped >= 0) {
+      char c = static_cast<char>(escaped);
       if (unreserved(c)) {
         out += c;
       } else {
@@ -132,7 +127,7 @@ std::optional<std::vector<std::string>> split_request_path(std::string_view path
     // follows once its neighbours are decoded ("%%355" -> "%55"), and the backend would decode the path
     // the key names once more (found by tests/fuzz/fuzz_request_head).
     for (std::size_t i = raw.find('%'); i != std::string_view::npos; i = raw.find('%', i + 1))
-      if (i + 2 >= raw.size() || hex(raw[i + 1]) < 0 || hex(raw[i + 2]) < 0) return std::nullopt;
+      if (util::percent_escape_at(raw, i) < 0) return std::nullopt;
     std::string seg = normalise_segment(raw);
     if (seg == "." || seg == "..") return std::nullopt;
     out.push_back(std::move(seg));
@@ -155,11 +150,7 @@ std::optional<std::string> normalise_request_path(std::string_view path) {
   if (path.empty() || path.front() != '/') return std::nullopt;
   for (std::size_t i = 0; i < path.size(); ++i) {
     if (path[i] == ';' || path[i] == '\\') return std::nullopt;
-    if (path[i] == '%' && i + 2 < path.size()) {
-      int v = hex(path[i + 1]) * 16 + hex(path[i + 2]);
-      if (hex(path[i + 1]) >= 0 && hex(path[i + 2]) >= 0 && (v == '/' || v == '\\' || v == 0))
-        return std::nullopt;
-    }
+    if (int v = util::percent_escape_at(path, i); v == '/' || v == '\\' || v == 0) return std::nullopt;
   }
   auto segments = split_request_path(path);
   if (!segments) return std::nullopt;

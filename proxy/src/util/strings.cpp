@@ -19,20 +19,27 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string query_decode(std::string_view s) {
+int percent_escape_at(std::string_view s, std::size_t i) {
   auto hex = [](char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
+  if (i + 2 >= s.size() || s[i] != '%') return -1;
+  int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+std::string query_decode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
+    int escaped = percent_escape_at(s, i);
     if (s[i] == '+') {
       out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+    } else if (escaped >= 0) {
+      out += static_cast<char>(escaped);
       i += 2;
     } else {
       out += s[i];

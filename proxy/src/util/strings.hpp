@@ -16,6 +16,8 @@ std::vector<std::string_view> split_list(std::string_view s, char sep);
 std::size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word` when it is close enough to be a likely typo, else empty.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+// The byte of the %XX escape that starts at s[i] (s[i] == '%'), or -1 when two hex digits do not follow.
+int percent_escape_at(std::string_view s, std::size_t i);
 // A query component decoded the way backends read it: %XX escapes and '+' as a space (malformed escapes
 // stay).
 std::string query_decode(std::string_view s);
