@@ -20,8 +20,10 @@ ASAN_DIR     ?= build-asan
 TSAN_DIR     ?= build-tsan
 FUZZ_SECONDS ?= 60
 # The integration tests that run the daemon's threads against each other (several workers, shared state,
-# reloads, Redis reconnects, coalescing): the TSan job runs these.
-TSAN_TESTS   ?= *CacheFlowTest.*:CacheRedisTest.*:AdminApiTest.*:*Fault*:Reload*:ProxyTest.Pipelined*:ProxyTest.Sig*
+# reloads, Redis reconnects, coalescing): the TSan job runs these. Not ProxyTest.Sig*: under TSan a SIGINT
+# sent to an idle daemon (every thread in epoll_wait) is sometimes never handled (TSan defers handlers to the
+# next intercepted call); the Release and ASan jobs run those, and the reload tests send SIGHUP under TSan.
+TSAN_TESTS   ?= *CacheFlowTest.*:CacheRedisTest.*:AdminApiTest.*:*Fault*:Reload*:ProxyTest.Pipelined*
 # Sanitizer builds: -O1 with line tables, assertions on.
 SAN_FLAGS    := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DORC_BUILD_TESTS=ON
 
