@@ -397,7 +397,8 @@ std::string CacheTest::config_yaml(const std::string& rules, bool use_redis,
     out += "identity:\n  credential: [{header: Authorization}]\n";
     out += "  jwt: { algorithm: RS256, public_key_file: " + sim_->key_path() + jwt_extra + " }\n";
   }
-  out += "cache: { key_secret: test-secret }\n";
+  out +=
+      "cache: { key_secret: test-secret" + std::string(use_redis && l1_ ? ", l1_budget: 8MiB" : "") + " }\n";
   if (use_redis) {
     if (!redis_) {
       ADD_FAILURE() << "config with redis but no redis-server started";

@@ -106,7 +106,7 @@ class CacheTest : public ::testing::Test {
   void start_redis();
   // The daemon config: listen, threads 2, upstream = `upstream_url` (the simulator when empty) with
   // `upstream_extra` lines, identity with the simulator's key, cache.key_secret, redis when redis_ runs and
-  // `use_redis`, then `rules` (a YAML "rules:" block).
+  // `use_redis` (with the L1 on unless l1_ is false), then `rules` (a YAML "rules:" block).
   std::string config_yaml(const std::string& rules, bool use_redis, const std::string& upstream_extra = "",
                           const std::string& upstream_url = "", const std::string& jwt_extra = "") const;
   // Starts one more daemon with `yaml` (and `env`), waits until it listens; nullptr (and a failure)
@@ -131,6 +131,7 @@ class CacheTest : public ::testing::Test {
 
   std::unique_ptr<SimServer> sim_;
   std::unique_ptr<RedisServer> redis_;
+  bool l1_ = true;  // cache.l1_budget in configs with Redis, as the shipped config has it
   std::vector<std::unique_ptr<DaemonProcess>> proxies_;
 };
 

@@ -2,6 +2,7 @@
 // once it is back, and two proxy instances share entries and purges.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 
 #include "cache_fixture.hpp"
@@ -129,7 +130,10 @@ TEST_F(CacheRedisTest, FirstRequestAfterListeningUsesRedis) {
                                     << first.describe();
 }
 
+// Without the L1, read-your-writes holds across instances with no window at all: the purge is in Redis before
+// the writer's answer leaves. (With the L1 the other instance learns of it by a message: the next test.)
 TEST_F(CacheRedisTest, TwoInstancesShareEntriesAndPurges) {
+  l1_ = false;
   const std::string yaml = config_yaml(kSimRules, true);
   ASSERT_NE(start_proxy(yaml), nullptr);
   ASSERT_NE(start_proxy(yaml), nullptr);
@@ -167,6 +171,106 @@ TEST_F(CacheRedisTest, TwoInstancesShareEntriesAndPurges) {
   EXPECT_EQ(x_cache(detail_b), "HIT") << "instance B does not see the entry A refilled\n"
                                       << detail_b.describe();
   EXPECT_GE(sim_version(detail_b), written);
+}
+
+// Polls `series` on a daemon's admin port until `want` returns true for its value.
+bool wait_metric(DaemonProcess& proxy, std::string_view series, const std::function<bool(double)>& want) {
+  auto admin = proxy.wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
+  if (!admin) return false;
+  const auto port = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
+  return poll_until(
+      [&] {
+        auto v = metric_sample(http(port, "GET", "/metrics").body, series);
+        return v && want(*v);
+      },
+      deadline_in(20s));
+}
+
+double metric_now(DaemonProcess& proxy, std::string_view series) {
+  auto admin = proxy.wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
+  if (!admin) return -1;
+  const auto port = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
+  return metric_sample(http(port, "GET", "/metrics").body, series).value_or(-1);
+}
+
+// How many GETs Redis ran since the last CONFIG RESETSTAT (INFO commandstats).
+long redis_gets(std::uint16_t port) {
+  auto reply = redis_command(port, {"EVAL",
+                                    "local s = redis.call('INFO', 'commandstats') "
+                                    "return tonumber(string.match(s, 'cmdstat_get:calls=(%d+)') or '0')",
+                                    "0"});
+  return reply && reply->size() > 1 && (*reply)[0] == ':' ? std::stol(reply->substr(1)) : -1;
+}
+
+TEST_F(CacheRedisTest, L1ServesHitsWithoutRedisAndForgetsWhatAnotherInstancePurged) {
+  const std::string yaml = config_yaml(kSimRules, true);
+  DaemonProcess* a = start_proxy(yaml);
+  DaemonProcess* b = start_proxy(yaml);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  for (auto* p : {a, b})
+    ASSERT_TRUE(wait_metric(*p, "openrisk_cache_l1_up", [](double v) { return v == 1; })) << p->stderr_text();
+
+  HttpResponse primed = get(detail_, token_, 0);
+  ASSERT_EQ(x_cache(primed), "MISS") << primed.describe();
+  HttpResponse from_redis = get(detail_, token_, 1);  // B: from Redis, into B's L1
+  ASSERT_EQ(x_cache(from_redis), "HIT") << from_redis.describe();
+  const double l1_hits = metric_now(*b, "openrisk_cache_l1_hits_total");
+  ASSERT_EQ(redis_command(redis_->port(), {"CONFIG", "RESETSTAT"}), "+OK");
+  HttpResponse from_l1 = get(detail_, token_, 1);
+  ASSERT_EQ(x_cache(from_l1), "HIT") << from_l1.describe();
+  EXPECT_EQ(from_l1.body, primed.body);
+  EXPECT_EQ(redis_gets(redis_->port()), 0) << "the hit asked Redis";
+  EXPECT_EQ(metric_now(*b, "openrisk_cache_l1_hits_total"), l1_hits + 1);
+  EXPECT_GT(metric_now(*b, "openrisk_cache_l1_entries"), 0);
+
+  // A write through A: B's L1 hears of the purge (it would keep the old entry for l1_max_age, 30 s, else).
+  HttpResponse write = through(0, "PATCH", detail_, bearer(token_), R"({"title":"written-through-a"})");
+  ASSERT_EQ(write.status, 200) << write.describe();
+  const std::uint64_t written = sim_version(write);
+  HttpResponse r;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        r = get(detail_, token_, 1);
+        return sim_version(r) >= written;
+      },
+      deadline_in(5s)))
+      << "instance B kept serving pre-write data from its L1; last:\n"
+      << r.describe();
+  EXPECT_NE(r.body.find("written-through-a"), std::string::npos) << r.describe();
+}
+
+TEST_F(CacheRedisTest, L1IsOffWhileRedisIsGoneAndEmptyWhenItIsBack) {
+  const std::string yaml = config_yaml(kSimRules, true);
+  DaemonProcess* a = start_proxy(yaml);
+  DaemonProcess* b = start_proxy(yaml);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(wait_metric(*a, "openrisk_cache_l1_up", [](double v) { return v == 1; })) << a->stderr_text();
+  ASSERT_EQ(x_cache(get(detail_, token_, 0)), "MISS");
+  HttpResponse cached = get(detail_, token_, 0);
+  ASSERT_EQ(x_cache(cached), "HIT") << cached.describe();
+  ASSERT_GT(metric_now(*a, "openrisk_cache_l1_entries"), 0);
+
+  redis_->stop();
+  ASSERT_TRUE(wait_metric(*a, "openrisk_cache_l1_up", [](double v) { return v == 0; })) << a->stderr_text();
+  EXPECT_EQ(metric_now(*a, "openrisk_cache_l1_entries"), 0);
+  // Another instance writes while Redis is gone: its purge fails (owed there, not here). A must not serve
+  // what its L1 held before.
+  HttpResponse write =
+      through(1, "PATCH", detail_, bearer(token_), R"({"title":"written-while-redis-down"})");
+  ASSERT_EQ(write.status, 200) << write.describe();
+  const std::uint64_t written = sim_version(write);
+  HttpResponse during = get(detail_, token_, 0);
+  EXPECT_EQ(during.status, 200) << during.describe();
+  EXPECT_NE(x_cache(during), "HIT") << during.describe();
+  EXPECT_GE(sim_version(during), written) << during.describe();
+
+  ASSERT_NO_THROW(redis_->start());
+  ASSERT_TRUE(wait_metric(*a, "openrisk_cache_l1_up", [](double v) { return v == 1; })) << a->stderr_text();
+  HttpResponse after = get(detail_, token_, 0);
+  EXPECT_EQ(after.status, 200) << after.describe();
+  EXPECT_GE(sim_version(after), written) << "pre-outage data after Redis came back\n" << after.describe();
 }
 
 }  // namespace

@@ -118,6 +118,7 @@ asio::awaitable<Response> purge(http::Server& server, const Request& req) {
   auto result = co_await asio::co_spawn(
       worker.context(), purge_in_worker(&worker, std::make_shared<const std::vector<std::string>>(tags)),
       asio::use_awaitable);
+  if (auto* l1 = server.l1()) l1->invalidate(tags);  // after Redis: see handle_invalidate
   if (!result.ok()) co_return error(req, 503, "storage " + std::string(cache::to_string(result.status)));
   metrics::Metrics::get().invalidated_entries(result.value);
   json::array t;

@@ -12,11 +12,13 @@
 #include "admin/admin_server.hpp"
 #include "app/explain.hpp"
 #include "app/loaded_config.hpp"
+#include "cache/l1_cache.hpp"
 #include "cache/memory_storage.hpp"
 #include "cache/redis_storage.hpp"
 #include "http/server.hpp"
 #include "log/logging.hpp"
 #include "metrics/metrics.hpp"
+#include "redis/purge_listener.hpp"
 #include "redis/redis_url.hpp"
 #include "util/units.hpp"
 
@@ -61,6 +63,41 @@ http::StorageFactory storage_factory(const config::Config& cfg) {
   metrics::Metrics::get().set_storage("memory");
   metrics::Metrics::get().set_redis_up(true);  // nothing that could be unreachable
   return [memory](asio::any_io_executor) -> std::shared_ptr<cache::Storage> { return memory; };
+}
+
+// The L1 in front of Redis (cache.l1_budget > 0 with a redis section), and the listener that keeps it in
+// step with every instance's purges: it is on only while the listener is subscribed. Like the storage, it
+// is set up once at start.
+std::unique_ptr<redis::PurgeListener> start_l1(const config::Config& cfg, http::Server& server) {
+  auto& m = metrics::Metrics::get();
+  m.set_l1_up(false);
+  if (!cfg.redis.enabled || cfg.cache.l1_budget == 0) return nullptr;
+  auto l1 = std::make_shared<cache::L1Cache>(
+      cfg.cache.l1_budget, cfg.cache.l1_max_age,
+      [&m](std::size_t bytes, std::size_t entries) { m.set_l1_size(bytes, entries); });
+  server.set_l1(l1);
+  redis::PurgeListener::Options o;
+  o.endpoint = *redis::parse_redis_url(cfg.redis.url);  // validated by load_all
+  o.channel = cache::purge_channel(cfg.redis.key_prefix);
+  o.connect_timeout = cfg.redis.connect_timeout;
+  redis::PurgeListener::Hooks hooks;
+  hooks.subscribed = [l1, &m] {
+    l1->enable();
+    m.set_l1_up(true);
+  };
+  hooks.lost = [l1, &m] {
+    if (l1->enabled())
+      spdlog::warn("purge listener: lost the Redis subscription: the L1 is off until it is back");
+    l1->disable();
+    m.set_l1_up(false);
+  };
+  hooks.purged = [l1](std::vector<std::string> tags) { l1->invalidate(tags); };
+  auto listener = std::make_unique<redis::PurgeListener>(std::move(o), std::move(hooks));
+  listener->start();
+  spdlog::info("cache L1: {} budget, entries kept at most {}; on once subscribed to '{}'",
+               util::format_size(cfg.cache.l1_budget), util::format_duration(cfg.cache.l1_max_age),
+               cache::purge_channel(cfg.redis.key_prefix));
+  return listener;
 }
 
 // SIGHUP and POST /admin/reload: on any error the running configuration stays.
@@ -139,6 +176,7 @@ int serve(const std::string& config_path) {
   std::signal(SIGPIPE, SIG_IGN);
 
   http::Server server(runtime_of(loaded), storage_factory(*cfg));
+  auto listener = start_l1(*cfg, server);
   try {
     server.start();
   } catch (const std::exception& e) {

@@ -1,6 +1,8 @@
 // The Redis storage backend: GET, MGET of generations, and the fill and purge Lua scripts.
 #include "cache/redis_storage.hpp"
 
+#include "redis/purge_listener.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
@@ -26,7 +28,8 @@ end
 return 1
 )lua";
 
-// KEYS: n generations, n tag sets, then the extra keys. ARGV: n. Returns the number of entries deleted.
+// KEYS: n generations, n tag sets, then the extra keys. ARGV: n, then optionally the channel and the message
+// that tell every instance's L1 (redis/purge_listener.hpp). Returns the number of entries deleted.
 constexpr const char* kPurgeScript = R"lua(
 local n = tonumber(ARGV[1])
 local deleted = 0
@@ -39,6 +42,7 @@ for i = n + 1, 2 * n do
   redis.call('DEL', KEYS[i])
 end
 for i = 2 * n + 1, #KEYS do deleted = deleted + redis.call('DEL', KEYS[i]) end
+if ARGV[3] then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return deleted
 )lua";
 
@@ -168,6 +172,10 @@ boost::asio::awaitable<StorageResult<std::uint64_t>> RedisStorage::purge(
   for (const auto& tag : tags) script_keys.push_back(tag_set_key(tag));
   script_keys.insert(script_keys.end(), keys.begin(), keys.end());
   std::vector<std::string> args{std::to_string(tags.size())};
+  if (!tags.empty()) {
+    args.push_back(purge_channel(prefix_));
+    args.push_back(redis::encode_purge_message(tags));
+  }
   auto r = co_await pool_.eval(purge_script_, std::move(script_keys), std::move(args));
   if (!r.ok()) co_return Result{to_storage_status(r.status), 0};
   if (!r.value.is_integer() || r.value.integer < 0) co_return Result{StorageStatus::error, 0};

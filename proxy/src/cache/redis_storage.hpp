@@ -2,7 +2,8 @@
 // configured prefix: the entry is its blob under the caller's key (which already carries the prefix) with a
 // PX ttl; `<prefix>t:<tag>` is the set of entry keys under a tag (expiring no earlier than its newest entry);
 // `<prefix>g:<tag>` its generation (missing = 0). Fills and purges are one Lua script each, so they are
-// atomic against each other. No KEYS or SCAN anywhere.
+// atomic against each other. No KEYS or SCAN anywhere. A purge also publishes its tags on
+// `<prefix>purges` (purge_channel()), which every instance's L1 listens to (redis/purge_listener.hpp).
 //
 // One instance per worker, on that worker's RedisPool; Redis failures come back as StorageStatus, never as
 // exceptions.
@@ -50,6 +51,11 @@ class RedisStorage final : public Storage {
   redis::RedisScript fill_script_;
   redis::RedisScript purge_script_;
 };
+
+// The channel purges are published on: one per key prefix, so deployments sharing a Redis stay apart.
+inline std::string purge_channel(const std::string& prefix) {
+  return prefix + "purges";
+}
 
 // StorageStatus for a Redis outcome.
 StorageStatus to_storage_status(redis::RedisStatus s);

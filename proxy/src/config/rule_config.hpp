@@ -84,6 +84,9 @@ struct IdentityConfig {
 struct CacheEngineConfig {
   std::string key_secret;  // HMAC key of the `credential` scope (from key_secret or key_secret_file)
   std::uint64_t memory_budget = 256ull * 1024 * 1024;
+  // The in-process L1 in front of Redis (cache/l1_cache.hpp); 0 = off. Used only with a `redis` section.
+  std::uint64_t l1_budget = 0;
+  Duration l1_max_age{std::chrono::seconds(30)};  // the longest an entry stays in the L1
 };
 
 struct RedisConfig {

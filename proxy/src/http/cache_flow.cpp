@@ -141,13 +141,26 @@ bool rewrites_outside_the_key(const bhttp::request_header<>& req) {
 }
 
 struct Lookup {
-  std::optional<cache::CacheEntry> entry;  // matching entry (fresh or not)
-  bool failed = false;                     // storage unavailable: fail open
+  SharedEntry entry;    // matching entry (fresh or not)
+  bool failed = false;  // storage unavailable: fail open
+  bool from_l1 = false;
 };
 
-asio::awaitable<Lookup> lookup(cache::Storage& storage, const std::string& key, const std::string& material,
-                               const identity::HeaderLookup& headers) {
+// One entry by its full key: from the L1 when it has it (and the storage is up: a Redis that went away
+// takes the L1 with it at once, before the purge listener notices), else from the storage, then kept in
+// the L1 unless a purge ran meanwhile.
+asio::awaitable<Lookup> fetch(cache::Storage& storage, cache::L1Cache* l1, const std::string& key,
+                              const std::vector<std::string>& tags) {
   Lookup out;
+  if (l1 && !storage.up()) l1 = nullptr;
+  if (l1) {
+    if (auto e = l1->get(key, now_ms())) {
+      out.entry = std::move(e);
+      out.from_l1 = true;
+      co_return out;
+    }
+  }
+  const auto epoch = l1 ? l1->epoch() : 0;
   auto t0 = Clock::now();
   auto got = co_await storage.get(key);
   count_op(storage, metrics::StorageOp::get, got.status, t0);
@@ -158,31 +171,34 @@ asio::awaitable<Lookup> lookup(cache::Storage& storage, const std::string& key, 
   }
   if (!got.value) co_return out;
   auto e = cache::deserialize(*got.value);
-  if (e && e->vary_marker) {
-    auto part = vary_part(e->vary_names, headers);
-    t0 = Clock::now();
-    auto second = co_await storage.get(vary_key(key, part));
-    count_op(storage, metrics::StorageOp::get, second.status, t0);
-    if (!second.ok()) {
-      warn_storage("get", second.status);
-      out.failed = true;
-      co_return out;
-    }
-    e = second.value ? cache::deserialize(*second.value) : std::nullopt;
-    if (e && e->material != material + part) e.reset();
-  } else if (e && e->material != material) {
-    e.reset();  // a hash collision or a foreign entry: never serve it
+  if (!e) co_return out;
+  out.entry = std::make_shared<const cache::CacheEntry>(std::move(*e));
+  if (l1) l1->insert(key, out.entry, tags, epoch, now_ms());
+  co_return out;
+}
+
+asio::awaitable<Lookup> lookup(cache::Storage& storage, cache::L1Cache* l1, const std::string& key,
+                               const std::string& material, const identity::HeaderLookup& headers,
+                               const std::vector<std::string>& tags) {
+  auto out = co_await fetch(storage, l1, key, tags);
+  if (out.failed) co_return out;
+  if (out.entry && out.entry->vary_marker) {
+    auto part = vary_part(out.entry->vary_names, headers);
+    out = co_await fetch(storage, l1, vary_key(key, part), tags);
+    if (out.entry && out.entry->material != material + part) out.entry.reset();
+  } else if (out.entry && out.entry->material != material) {
+    out.entry.reset();  // a hash collision or a foreign entry: never serve it
   }
-  out.entry = std::move(e);
+  if (out.entry && out.from_l1) metrics::Metrics::get().l1_hit();
   co_return out;
 }
 
 // Builds the entry for a complete response, stores it if no purge intervened, and returns it (null when it
 // was not stored).
-asio::awaitable<SharedEntry> store(cache::Storage& storage, const config::CacheAction& rule,
-                                   const cache::CacheKey& key, const std::vector<std::string>& tags,
-                                   const cache::Generations& seen, unsigned status,
-                                   const cache::HeaderList& head, std::string body,
+asio::awaitable<SharedEntry> store(cache::Storage& storage, cache::L1Cache* l1, std::uint64_t l1_epoch,
+                                   const config::CacheAction& rule, const cache::CacheKey& key,
+                                   const std::vector<std::string>& tags, const cache::Generations& seen,
+                                   unsigned status, const cache::HeaderList& head, std::string body,
                                    const identity::HeaderLookup& req_headers) {
   cache::ResponseHead rh{status, &head};
   auto now = now_ms();
@@ -207,16 +223,21 @@ asio::awaitable<SharedEntry> store(cache::Storage& storage, const config::CacheA
   auto ttl = std::chrono::milliseconds(std::max({e->fresh_until_ms, e->swr_until_ms, e->sie_until_ms}) - now);
 
   std::string entry_key = key.key;
+  std::shared_ptr<cache::CacheEntry> marker;
   if (!names.empty()) {
     auto part = vary_part(names, req_headers);
     e->material = key.material + part;
     entry_key = vary_key(key.key, part);
-    cache::CacheEntry marker;
-    marker.vary_marker = true;
-    marker.vary_names = names;
-    marker.material = key.material;
+    marker = std::make_shared<cache::CacheEntry>();
+    marker->vary_marker = true;
+    marker->vary_names = names;
+    marker->material = key.material;
+    marker->stored_at_ms = now;
+    marker->fresh_until_ms = e->fresh_until_ms;
+    marker->swr_until_ms = e->swr_until_ms;
+    marker->sie_until_ms = e->sie_until_ms;
     auto t0 = Clock::now();
-    auto m = co_await storage.put_if_current(key.key, cache::serialize(marker), ttl, tags, seen);
+    auto m = co_await storage.put_if_current(key.key, cache::serialize(*marker), ttl, tags, seen);
     count_op(storage, metrics::StorageOp::fill, m.status, t0);
     if (!m.ok() || !m.value) co_return nullptr;
   } else {
@@ -231,6 +252,12 @@ asio::awaitable<SharedEntry> store(cache::Storage& storage, const config::CacheA
   }
   if (!put.value) co_return nullptr;  // a write purged one of the tags meanwhile: the body may be pre-write
   metrics::Metrics::get().stored_bytes(e->body.size());
+  if (l1) {
+    // The epoch was read with `seen`: a purge since then (here or, through the listener, anywhere) refuses
+    // it.
+    if (marker) l1->insert(key.key, marker, tags, l1_epoch, now_ms());
+    l1->insert(entry_key, e, tags, l1_epoch, now_ms());
+  }
   co_return e;
 }
 
@@ -256,6 +283,7 @@ asio::awaitable<void> replay_pending_purges(Worker& worker) {
   auto t0 = Clock::now();
   auto purged = co_await storage->purge(batch.tags, {});
   count_op(*storage, metrics::StorageOp::purge, purged.status, t0);
+  if (auto* l1 = worker.server().l1()) l1->invalidate(batch.tags);
   if (!purged.ok()) co_return;
   owed.settle(batch);
   release.settled = true;
@@ -284,7 +312,9 @@ asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<cons
                                             cache::CacheKey key, std::vector<std::string> tags,
                                             Coalescer::Lead lead) {
   auto* storage = worker.storage();
+  auto* l1 = worker.server().l1();
   const auto& cfg = *rt->config;
+  const auto l1_epoch = l1 ? l1->epoch() : 0;
   auto gens = co_await storage->generations(tags);
   if (!gens.ok()) co_return;
   auto [aec, up] = co_await worker.pool().acquire(cfg.upstream, true);
@@ -303,7 +333,7 @@ asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<cons
   cache::ResponseHead rh{res.result_int(), &head};
   if (cache::storable_head(rule, rh) != cache::Storability::storable) co_return;
   if (worker.server().pending_purges().any(tags)) co_return;
-  auto stored = co_await store(*storage, rule, key, tags, gens.value, res.result_int(), head,
+  auto stored = co_await store(*storage, l1, l1_epoch, rule, key, tags, gens.value, res.result_int(), head,
                                std::move(res.body()), header_lookup(req.base()));
   if (res.keep_alive()) worker.pool().release(std::move(up), cfg.upstream);
   lead.finish(stored);
@@ -387,9 +417,10 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
     if (owed.any(*tags)) co_return co_await forward_bypass(x, parser, "purge-pending");
   }
 
-  std::optional<cache::CacheEntry> stale;
+  auto* l1 = x.worker.server().l1();
+  SharedEntry stale;
   if (!directives.no_cache) {
-    auto found = co_await lookup(storage, key.key, key.material, headers);
+    auto found = co_await lookup(storage, l1, key.key, key.material, headers, *tags);
     if (found.failed) co_return co_await forward_bypass(x, parser, "storage-unavailable");
     if (found.entry) {
       auto now = now_ms();
@@ -454,6 +485,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
 
   cache::Generations seen;
   bool can_store = false;
+  const auto l1_epoch = l1 ? l1->epoch() : 0;  // read with the generations: see store()
   if (lead) {
     auto t0 = Clock::now();
     auto gens = co_await storage.generations(*tags);
@@ -484,7 +516,8 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   SharedEntry stored;
   hooks.on_body_complete = [&]() -> asio::awaitable<void> {
     if (lead && hooks.tee && !hooks.tee_overflow && !owed.any(*tags))
-      stored = co_await store(storage, c, key, *tags, seen, status, head, std::move(body), headers);
+      stored =
+          co_await store(storage, l1, l1_epoch, c, key, *tags, seen, status, head, std::move(body), headers);
   };
   auto result = co_await forward(x, parser, hooks);
   if (lead) {
@@ -534,6 +567,9 @@ asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, cons
     auto t0 = Clock::now();
     auto purged = co_await storage->purge(tags, {});
     count_op(*storage, metrics::StorageOp::purge, purged.status, t0);
+    // After Redis (a read that fetched the old entry before the purge carries an older epoch), before the
+    // client sees the answer; also when the purge failed (the tags are owed then).
+    if (auto* l1 = x.worker.server().l1()) l1->invalidate(tags);
     x.cache = "purge";
     if (purged.ok()) {
       x.rule_metrics->invalidation();

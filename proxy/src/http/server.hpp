@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "cache/l1_cache.hpp"
 #include "cache/pending_purges.hpp"
 #include "cache/storage.hpp"
 #include "config/config.hpp"
@@ -50,6 +51,9 @@ class Server {
   std::shared_ptr<const config::Config> current_config() const { return current_runtime()->config; }
   Coalescer& coalescer() { return coalescer_; }
   cache::PendingPurges& pending_purges() { return pending_purges_; }
+  // The in-process L1 in front of Redis, or null when there is none. Set before start().
+  void set_l1(std::shared_ptr<cache::L1Cache> l1) { l1_ = std::move(l1); }
+  cache::L1Cache* l1() const { return l1_.get(); }
 
   // Stops accepting; idle keep-alive connections close; in-flight requests finish. Returns immediately.
   void begin_shutdown();
@@ -83,6 +87,7 @@ class Server {
   StorageFactory storage_factory_;
   Coalescer coalescer_;
   cache::PendingPurges pending_purges_;
+  std::shared_ptr<cache::L1Cache> l1_;
 
   std::mutex done_mutex_;
   std::condition_variable done_cv_;

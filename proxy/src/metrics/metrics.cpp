@@ -171,6 +171,28 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                           "them bypass the cache meanwhile.")
                       .Register(r)
                       .Add({});
+  l1_up_ = &prometheus::BuildGauge()
+                .Name(p + "l1_up")
+                .Help(
+                    "1 while the in-process L1 serves hits (its purge listener is subscribed), 0 while it is "
+                    "off or not configured.")
+                .Register(r)
+                .Add({});
+  l1_bytes_ = &prometheus::BuildGauge()
+                   .Name(p + "l1_bytes")
+                   .Help("Bytes held by the in-process L1 (bodies, headers, keys), against cache.l1_budget.")
+                   .Register(r)
+                   .Add({});
+  l1_entries_ = &prometheus::BuildGauge()
+                     .Name(p + "l1_entries")
+                     .Help("Entries held by the in-process L1.")
+                     .Register(r)
+                     .Add({});
+  l1_hits_ = &prometheus::BuildCounter()
+                  .Name(p + "l1_hits_total")
+                  .Help("Cache lookups answered by the in-process L1, without a Redis round trip.")
+                  .Register(r)
+                  .Add({});
   storage_info_ = &prometheus::BuildGauge()
                        .Name(p + "storage_info")
                        .Help("The cache storage backend in use.")

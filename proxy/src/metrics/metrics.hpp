@@ -82,6 +82,13 @@ class Metrics {
   void set_redis_up(bool up) { redis_up_->Set(up ? 1 : 0); }
   // Tags whose purge failed after an accepted write and has not been replayed (cache/pending_purges.hpp).
   void set_purges_owed(std::size_t tags) { purges_owed_->Set(static_cast<double>(tags)); }
+  // The in-process L1 (cache/l1_cache.hpp): on or off, its size, and the hits it served without Redis.
+  void set_l1_up(bool up) { l1_up_->Set(up ? 1 : 0); }
+  void set_l1_size(std::size_t bytes, std::size_t entries) {
+    l1_bytes_->Set(static_cast<double>(bytes));
+    l1_entries_->Set(static_cast<double>(entries));
+  }
+  void l1_hit() { l1_hits_->Increment(); }
 
   // The exposition text (text format 0.0.4).
   std::string render() const;
@@ -105,6 +112,10 @@ class Metrics {
   prometheus::Gauge* open_connections_;
   prometheus::Gauge* redis_up_;
   prometheus::Gauge* purges_owed_;
+  prometheus::Gauge* l1_up_;
+  prometheus::Gauge* l1_bytes_;
+  prometheus::Gauge* l1_entries_;
+  prometheus::Counter* l1_hits_;
   prometheus::Family<prometheus::Gauge>* storage_info_;
   std::array<prometheus::Counter*, 2> reloads_{};
   prometheus::Gauge* last_reload_;

@@ -1,0 +1,124 @@
+// The in-process L1 in front of Redis.
+#include "cache/l1_cache.hpp"
+
+#include <algorithm>
+
+namespace orc::cache {
+namespace {
+
+std::size_t cost_of(const std::string& key, const CacheEntry& e, const std::vector<std::string>& tags) {
+  std::size_t n = 256 + key.size() + e.body.size() + e.material.size() + e.etag.size();
+  for (const auto& [k, v] : e.headers) n += 32 + k.size() + v.size();
+  for (const auto& v : e.vary_names) n += 32 + v.size();
+  for (const auto& t : tags) n += 64 + t.size();
+  return n;
+}
+
+}  // namespace
+
+L1Cache::L1Cache(std::size_t max_bytes, std::chrono::milliseconds max_age, SizeHook on_size)
+    : max_bytes_(max_bytes), max_age_(max_age), on_size_(std::move(on_size)) {}
+
+void L1Cache::erase_locked(Map::iterator it) {
+  for (const auto& tag : it->second.tags) {
+    auto t = tag_members_.find(tag);
+    if (t == tag_members_.end()) continue;
+    t->second.erase(it->first);
+    if (t->second.empty()) tag_members_.erase(t);
+  }
+  bytes_ -= it->second.cost;
+  lru_.erase(it->second.lru);
+  items_.erase(it);
+}
+
+void L1Cache::clear_locked() {
+  items_.clear();
+  lru_.clear();
+  tag_members_.clear();
+  bytes_ = 0;
+  changed_locked();
+}
+
+L1Cache::Entry L1Cache::get(const std::string& key, std::int64_t now_ms) {
+  if (!enabled()) return nullptr;
+  std::lock_guard lock(mutex_);
+  auto it = items_.find(key);
+  if (it == items_.end()) return nullptr;
+  if (now_ms >= it->second.expires_ms) {
+    erase_locked(it);
+    changed_locked();
+    return nullptr;
+  }
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  return it->second.entry;
+}
+
+bool L1Cache::insert(const std::string& key, Entry entry, const std::vector<std::string>& tags,
+                     std::uint64_t epoch_seen, std::int64_t now_ms) {
+  if (!entry || max_bytes_ == 0) return false;
+  const std::int64_t last_use = std::max({entry->fresh_until_ms, entry->swr_until_ms, entry->sie_until_ms});
+  const std::int64_t expires = std::min(last_use, now_ms + max_age_.count());
+  if (expires <= now_ms) return false;
+  const std::size_t cost = cost_of(key, *entry, tags);
+  if (cost > max_bytes_) return false;
+
+  std::lock_guard lock(mutex_);
+  // Both checks under the lock that invalidate() and disable() take: no purge can slip in between.
+  if (!enabled_.load(std::memory_order_relaxed) || epoch_.load(std::memory_order_relaxed) != epoch_seen)
+    return false;
+  if (auto old = items_.find(key); old != items_.end()) erase_locked(old);
+  while (bytes_ + cost > max_bytes_ && !lru_.empty()) erase_locked(items_.find(lru_.back()));
+
+  lru_.push_front(key);
+  Item item{std::move(entry), expires, cost, {}, lru_.begin()};
+  item.tags.reserve(tags.size());
+  for (const auto& tag : tags) {
+    if (std::find(item.tags.begin(), item.tags.end(), tag) != item.tags.end()) continue;
+    item.tags.push_back(tag);
+    tag_members_[tag].insert(key);
+  }
+  items_.emplace(key, std::move(item));
+  bytes_ += cost;
+  changed_locked();
+  return true;
+}
+
+void L1Cache::invalidate(const std::vector<std::string>& tags) {
+  std::lock_guard lock(mutex_);
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  for (const auto& tag : tags) {
+    auto t = tag_members_.find(tag);
+    if (t == tag_members_.end()) continue;
+    auto keys = std::move(t->second);  // erase_locked() edits tag_members_
+    tag_members_.erase(t);
+    for (const auto& k : keys)
+      if (auto it = items_.find(k); it != items_.end()) erase_locked(it);
+  }
+  changed_locked();
+}
+
+void L1Cache::enable() {
+  std::lock_guard lock(mutex_);
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  clear_locked();
+  enabled_.store(max_bytes_ > 0, std::memory_order_release);
+}
+
+void L1Cache::disable() {
+  std::lock_guard lock(mutex_);
+  enabled_.store(false, std::memory_order_release);
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  clear_locked();
+}
+
+std::size_t L1Cache::bytes() const {
+  std::lock_guard lock(mutex_);
+  return bytes_;
+}
+
+std::size_t L1Cache::entries() const {
+  std::lock_guard lock(mutex_);
+  return items_.size();
+}
+
+}  // namespace orc::cache

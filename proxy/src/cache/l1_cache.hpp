@@ -1,0 +1,98 @@
+// The L1: an in-process first level in front of Redis (design.md section 2, step 3). It keeps deserialised
+// entries, shared by every worker thread, bounded by bytes (least recently used go first) and by age, so a
+// hit needs no Redis round trip, no copy of the blob and no decoding.
+//
+// It must never serve what a purge removed from Redis:
+// * every purge, this process's (after Redis confirmed it) and every other instance's (through the Redis
+//   channel redis/purge_listener subscribes to), drops the entries of its tags and moves the epoch;
+// * an insert carries the epoch read before the Redis read (or the fill) that produced the entry, and is
+//   refused when the epoch moved meanwhile: a purge may have removed what that read saw;
+// * while the purge listener is not subscribed (Redis down, restarted, unreachable), the L1 is off: empty,
+//   every get misses, every insert is refused.
+// The one window left is the delivery of another instance's purge message (about a millisecond on a local
+// network): a read through this instance may still see the pre-write entry during it. docs/caching.md
+// section "L1" says so; `cache.l1_budget: 0` turns the L1 off.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "cache/cache_entry.hpp"
+
+namespace orc::cache {
+
+class L1Cache {
+ public:
+  using Entry = std::shared_ptr<const CacheEntry>;
+
+  // `max_bytes`: the budget (bodies, headers and keys); `max_age`: how long an entry is kept at most, a bound
+  // on staleness should a purge message ever be lost. Starts off: enable() once the purge listener is
+  // subscribed. `on_size` (bytes, entries) is called under the lock after every change: the metrics.
+  using SizeHook = std::function<void(std::size_t bytes, std::size_t entries)>;
+  L1Cache(std::size_t max_bytes, std::chrono::milliseconds max_age, SizeHook on_size = {});
+
+  // Read before the storage read (or the fill's generations read) whose result will be inserted.
+  std::uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
+
+  // The entry under `key` (a full storage key, a Vary marker's or a variant's), or null. `now_ms`: wall
+  // clock.
+  Entry get(const std::string& key, std::int64_t now_ms);
+
+  // Keeps `entry` under `key`, indexed under `tags`, until min(now + max_age, the end of its last stale
+  // window). Refused (false) when the L1 is off, when the epoch is not `epoch_seen` any more, or when the
+  // entry is larger than the budget.
+  bool insert(const std::string& key, Entry entry, const std::vector<std::string>& tags,
+              std::uint64_t epoch_seen, std::int64_t now_ms);
+
+  // A purge of `tags` reached Redis: their entries go, and fills in flight will not be inserted.
+  void invalidate(const std::vector<std::string>& tags);
+
+  // On: the purge listener is subscribed (every purge from now on reaches this process). Off: empties the
+  // L1 and refuses everything until the next enable(). Both move the epoch.
+  void enable();
+  void disable();
+  bool enabled() const { return enabled_.load(std::memory_order_acquire); }
+
+  std::size_t bytes() const;
+  std::size_t entries() const;
+  std::size_t max_bytes() const { return max_bytes_; }
+  std::chrono::milliseconds max_age() const { return max_age_; }
+
+ private:
+  struct Item {
+    Entry entry;
+    std::int64_t expires_ms;
+    std::size_t cost;
+    std::vector<std::string> tags;
+    std::list<std::string>::iterator lru;
+  };
+  using Map = std::unordered_map<std::string, Item>;
+
+  void erase_locked(Map::iterator it);
+  void clear_locked();
+  void changed_locked() {
+    if (on_size_) on_size_(bytes_, items_.size());
+  }
+
+  const std::size_t max_bytes_;
+  const std::chrono::milliseconds max_age_;
+  std::atomic<std::uint64_t> epoch_{0};
+  std::atomic<bool> enabled_{false};
+  mutable std::mutex mutex_;
+  Map items_;
+  std::list<std::string> lru_;  // front: most recently used
+  std::unordered_map<std::string, std::unordered_set<std::string>> tag_members_;
+  std::size_t bytes_ = 0;
+  SizeHook on_size_;
+};
+
+}  // namespace orc::cache

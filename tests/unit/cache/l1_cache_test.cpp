@@ -1,0 +1,160 @@
+// The in-process L1: what it keeps, for how long, and every way a purge or a lost subscription empties it.
+#include "cache/l1_cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace orc::cache {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::int64_t kNow = 1'000'000;
+
+L1Cache::Entry entry(std::string body, std::int64_t fresh_ms = 60'000, std::int64_t stale_ms = 0) {
+  auto e = std::make_shared<CacheEntry>();
+  e->body = std::move(body);
+  e->stored_at_ms = kNow;
+  e->fresh_until_ms = kNow + fresh_ms;
+  e->swr_until_ms = kNow + fresh_ms;
+  e->sie_until_ms = kNow + fresh_ms + stale_ms;
+  return e;
+}
+
+TEST(L1Cache, IsOffUntilEnabledAndOffAgainAfterDisable) {
+  L1Cache l1(1 << 20, 30s);
+  EXPECT_FALSE(l1.enabled());
+  EXPECT_FALSE(l1.insert("k", entry("a"), {"t"}, l1.epoch(), kNow));
+  EXPECT_EQ(l1.get("k", kNow), nullptr);
+
+  l1.enable();
+  ASSERT_TRUE(l1.insert("k", entry("a"), {"t"}, l1.epoch(), kNow));
+  ASSERT_NE(l1.get("k", kNow), nullptr);
+  EXPECT_EQ(l1.get("k", kNow)->body, "a");
+
+  l1.disable();  // the purge listener lost its subscription: nothing kept may be served
+  EXPECT_EQ(l1.entries(), 0u);
+  EXPECT_EQ(l1.get("k", kNow), nullptr);
+  l1.enable();  // and subscribing again does not bring it back
+  EXPECT_EQ(l1.get("k", kNow), nullptr);
+}
+
+TEST(L1Cache, ZeroBudgetNeverTurnsOn) {
+  L1Cache l1(0, 30s);
+  l1.enable();
+  EXPECT_FALSE(l1.enabled());
+  EXPECT_FALSE(l1.insert("k", entry("a"), {}, l1.epoch(), kNow));
+}
+
+TEST(L1Cache, InsertIsRefusedWhenAPurgeRanSinceTheReadBegan) {
+  L1Cache l1(1 << 20, 30s);
+  l1.enable();
+  auto before = l1.epoch();
+  l1.invalidate({"unrelated"});  // any purge: the read may have seen what it removed
+  EXPECT_FALSE(l1.insert("k", entry("pre-write"), {"t"}, before, kNow));
+  EXPECT_EQ(l1.get("k", kNow), nullptr);
+  EXPECT_TRUE(l1.insert("k", entry("post-write"), {"t"}, l1.epoch(), kNow));
+
+  auto before_toggle = l1.epoch();
+  l1.disable();
+  l1.enable();  // a gap in the subscription: purges may have been missed
+  EXPECT_FALSE(l1.insert("k", entry("x"), {"t"}, before_toggle, kNow));
+}
+
+TEST(L1Cache, InvalidateDropsTheEntriesOfItsTagsOnly) {
+  L1Cache l1(1 << 20, 30s);
+  l1.enable();
+  ASSERT_TRUE(l1.insert("risk-1", entry("1"), {"risk:1", "risks"}, l1.epoch(), kNow));
+  ASSERT_TRUE(l1.insert("risk-2", entry("2"), {"risk:2", "risks"}, l1.epoch(), kNow));
+  ASSERT_TRUE(l1.insert("stats", entry("s"), {"stats"}, l1.epoch(), kNow));
+
+  l1.invalidate({"risk:1"});
+  EXPECT_EQ(l1.get("risk-1", kNow), nullptr);
+  EXPECT_NE(l1.get("risk-2", kNow), nullptr);
+
+  l1.invalidate({"risks"});
+  EXPECT_EQ(l1.get("risk-2", kNow), nullptr);
+  EXPECT_NE(l1.get("stats", kNow), nullptr);
+  EXPECT_EQ(l1.entries(), 1u);
+}
+
+TEST(L1Cache, KeepsAnEntryUntilItsLastStaleWindowOrMaxAgeWhicheverIsFirst) {
+  L1Cache l1(1 << 20, 30s);
+  l1.enable();
+  // Fresh 10 s, stale_if_error 5 s more: kept 15 s (under max_age).
+  ASSERT_TRUE(l1.insert("short", entry("s", 10'000, 5'000), {}, l1.epoch(), kNow));
+  EXPECT_NE(l1.get("short", kNow + 14'999), nullptr);
+  EXPECT_EQ(l1.get("short", kNow + 15'000), nullptr);
+  // Fresh 5 min: kept max_age (30 s) only, then Redis is asked again.
+  ASSERT_TRUE(l1.insert("long", entry("l", 300'000), {}, l1.epoch(), kNow));
+  EXPECT_NE(l1.get("long", kNow + 29'999), nullptr);
+  EXPECT_EQ(l1.get("long", kNow + 30'000), nullptr);
+  // Already past every window: not kept at all.
+  EXPECT_FALSE(l1.insert("old", entry("o", 1'000), {}, l1.epoch(), kNow + 2'000));
+}
+
+TEST(L1Cache, StaysWithinItsBudgetDroppingTheLeastRecentlyUsed) {
+  std::size_t reported_bytes = 0, reported_entries = 0;
+  L1Cache l1(12'000, 30s, [&](std::size_t b, std::size_t n) {
+    reported_bytes = b;
+    reported_entries = n;
+  });
+  l1.enable();
+  const std::string body(3'000, 'x');
+  ASSERT_TRUE(l1.insert("a", entry(body), {"t"}, l1.epoch(), kNow));
+  ASSERT_TRUE(l1.insert("b", entry(body), {"t"}, l1.epoch(), kNow));
+  ASSERT_TRUE(l1.insert("c", entry(body), {"t"}, l1.epoch(), kNow));
+  ASSERT_NE(l1.get("a", kNow), nullptr);  // "b" is now the least recently used
+  ASSERT_TRUE(l1.insert("d", entry(body), {"t"}, l1.epoch(), kNow));
+  EXPECT_EQ(l1.get("b", kNow), nullptr);
+  EXPECT_NE(l1.get("a", kNow), nullptr);
+  EXPECT_NE(l1.get("d", kNow), nullptr);
+  EXPECT_LE(l1.bytes(), l1.max_bytes());
+  EXPECT_EQ(reported_bytes, l1.bytes());
+  EXPECT_EQ(reported_entries, l1.entries());
+
+  EXPECT_FALSE(l1.insert("huge", entry(std::string(20'000, 'x')), {}, l1.epoch(), kNow));
+  l1.invalidate({"t"});
+  EXPECT_EQ(reported_bytes, 0u);
+  EXPECT_EQ(reported_entries, 0u);
+}
+
+TEST(L1Cache, ReplacingAKeyMovesItsTags) {
+  L1Cache l1(1 << 20, 30s);
+  l1.enable();
+  ASSERT_TRUE(l1.insert("k", entry("v1"), {"old"}, l1.epoch(), kNow));
+  ASSERT_TRUE(l1.insert("k", entry("v2"), {"new"}, l1.epoch(), kNow));
+  EXPECT_EQ(l1.entries(), 1u);
+  l1.invalidate({"old"});
+  ASSERT_NE(l1.get("k", kNow), nullptr);
+  EXPECT_EQ(l1.get("k", kNow)->body, "v2");
+  l1.invalidate({"new"});
+  EXPECT_EQ(l1.get("k", kNow), nullptr);
+}
+
+// Workers and the purge listener use it from several threads at once: the accounting stays exact.
+TEST(L1Cache, ConcurrentInsertsReadsAndPurgesKeepTheBooksExact) {
+  L1Cache l1(1 << 16, 30s);
+  l1.enable();
+  std::atomic<bool> stop{false};
+  std::thread purger([&] {
+    while (!stop) l1.invalidate({"t"});
+  });
+  std::thread reader([&] {
+    while (!stop)
+      for (int i = 0; i < 64; ++i) l1.get("k" + std::to_string(i), kNow);
+  });
+  for (int i = 0; i < 20'000; ++i)
+    l1.insert("k" + std::to_string(i % 64), entry(std::string(i % 2000, 'x')), {"t"}, l1.epoch(), kNow);
+  stop = true;
+  purger.join();
+  reader.join();
+  EXPECT_LE(l1.bytes(), l1.max_bytes());
+  l1.invalidate({"t"});
+  EXPECT_EQ(l1.entries(), 0u);
+  EXPECT_EQ(l1.bytes(), 0u);
+}
+
+}  // namespace
+}  // namespace orc::cache
