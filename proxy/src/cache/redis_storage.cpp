@@ -53,6 +53,24 @@ std::optional<std::uint64_t> parse_u64(const std::string& s) {
   return v;
 }
 
+// The generations in an MGET reply from element `first` on (a missing key is 0).
+std::optional<Generations> parse_generations(const std::vector<redis::RedisValue>& elements,
+                                             std::size_t first) {
+  Generations out;
+  out.reserve(elements.size() - first);
+  for (std::size_t i = first; i < elements.size(); ++i) {
+    const auto& e = elements[i];
+    if (e.is_nil()) {
+      out.push_back(0);
+      continue;
+    }
+    auto v = e.is_string() ? parse_u64(e.str) : std::nullopt;
+    if (!v) return std::nullopt;
+    out.push_back(*v);
+  }
+  return out;
+}
+
 }  // namespace
 
 StorageStatus to_storage_status(redis::RedisStatus s) {
@@ -112,6 +130,30 @@ boost::asio::awaitable<StorageResult<std::optional<std::string>>> RedisStorage::
   co_return Result{StorageStatus::ok, std::move(r.value.str)};
 }
 
+boost::asio::awaitable<StorageResult<Storage::Snapshot>> RedisStorage::get_with_generations(
+    const std::string& key, const std::vector<std::string>& tags) {
+  using Result = StorageResult<Snapshot>;
+  std::vector<std::string> cmd;
+  cmd.reserve(tags.size() + 2);
+  cmd.push_back("MGET");
+  cmd.push_back(key);
+  for (const auto& tag : tags) cmd.push_back(generation_key(tag));
+  auto r = co_await pool_.command(std::move(cmd));
+  if (!r.ok()) co_return Result{to_storage_status(r.status), {}};
+  if (!r.value.is_array() || r.value.elements.size() != tags.size() + 1)
+    co_return Result{StorageStatus::error, {}};
+  Result out;
+  auto& first = r.value.elements.front();
+  if (first.is_string())
+    out.value.blob = std::move(first.str);
+  else if (!first.is_nil())
+    co_return Result{StorageStatus::error, {}};
+  auto gens = parse_generations(r.value.elements, 1);
+  if (!gens) co_return Result{StorageStatus::error, {}};
+  out.value.generations = std::move(*gens);
+  co_return out;
+}
+
 boost::asio::awaitable<StorageResult<Generations>> RedisStorage::generations(
     const std::vector<std::string>& tags) {
   using Result = StorageResult<Generations>;
@@ -124,18 +166,9 @@ boost::asio::awaitable<StorageResult<Generations>> RedisStorage::generations(
   if (!r.ok()) co_return Result{to_storage_status(r.status), {}};
   if (!r.value.is_array() || r.value.elements.size() != tags.size())
     co_return Result{StorageStatus::error, {}};
-  Generations out;
-  out.reserve(tags.size());
-  for (const auto& e : r.value.elements) {
-    if (e.is_nil()) {
-      out.push_back(0);
-      continue;
-    }
-    auto v = e.is_string() ? parse_u64(e.str) : std::nullopt;
-    if (!v) co_return Result{StorageStatus::error, {}};
-    out.push_back(*v);
-  }
-  co_return Result{StorageStatus::ok, std::move(out)};
+  auto gens = parse_generations(r.value.elements, 0);
+  if (!gens) co_return Result{StorageStatus::error, {}};
+  co_return Result{StorageStatus::ok, std::move(*gens)};
 }
 
 boost::asio::awaitable<StorageResult<bool>> RedisStorage::put_if_current(const std::string& key,

@@ -33,6 +33,9 @@ class RedisStorage final : public Storage {
   boost::asio::awaitable<StorageResult<std::optional<std::string>>> get(const std::string& key) override;
   boost::asio::awaitable<StorageResult<Generations>> generations(
       const std::vector<std::string>& tags) override;
+  // One MGET of the entry and the generation keys.
+  boost::asio::awaitable<StorageResult<Snapshot>> get_with_generations(
+      const std::string& key, const std::vector<std::string>& tags) override;
   boost::asio::awaitable<StorageResult<bool>> put_if_current(const std::string& key, const std::string& blob,
                                                              std::chrono::milliseconds ttl,
                                                              const std::vector<std::string>& tags,

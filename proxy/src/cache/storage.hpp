@@ -51,6 +51,15 @@ class Storage {
   virtual boost::asio::awaitable<StorageResult<Generations>> generations(
       const std::vector<std::string>& tags) = 0;
 
+  // get(key) and generations(tags) read together (one round trip with Redis), so that a miss can fill with
+  // the generations it read before asking the backend, without a second read.
+  struct Snapshot {
+    std::optional<std::string> blob;
+    Generations generations;
+  };
+  virtual boost::asio::awaitable<StorageResult<Snapshot>> get_with_generations(
+      const std::string& key, const std::vector<std::string>& tags);
+
   // Stores `blob` under `key` for `ttl`, indexed under every tag, only when the generation of every tag still
   // equals `seen` (read before the fill started). value=false: nothing was stored (a purge intervened, or
   // the backend refused the entry: larger than the memory budget, non-positive ttl). status=error when

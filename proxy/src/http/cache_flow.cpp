@@ -144,13 +144,16 @@ struct Lookup {
   SharedEntry entry;    // matching entry (fresh or not)
   bool failed = false;  // storage unavailable: fail open
   bool from_l1 = false;
+  std::optional<cache::Generations> generations;  // of the tags, read with the entry (for a fill)
+  std::uint64_t l1_epoch = 0;                     // read before that read
 };
 
 // One entry by its full key: from the L1 when it has it (and the storage is up: a Redis that went away
 // takes the L1 with it at once, before the purge listener notices), else from the storage, then kept in
-// the L1 unless a purge ran meanwhile.
+// the L1 unless a purge ran meanwhile. `with_generations`: a storage read also reads the tags' generations
+// (the same round trip), which a fill after a miss then uses.
 asio::awaitable<Lookup> fetch(cache::Storage& storage, cache::L1Cache* l1, const std::string& key,
-                              const std::vector<std::string>& tags) {
+                              const std::vector<std::string>& tags, bool with_generations) {
   Lookup out;
   if (l1 && !storage.up()) l1 = nullptr;
   if (l1) {
@@ -160,31 +163,45 @@ asio::awaitable<Lookup> fetch(cache::Storage& storage, cache::L1Cache* l1, const
       co_return out;
     }
   }
-  const auto epoch = l1 ? l1->epoch() : 0;
+  out.l1_epoch = l1 ? l1->epoch() : 0;
   auto t0 = Clock::now();
-  auto got = co_await storage.get(key);
-  count_op(storage, metrics::StorageOp::get, got.status, t0);
-  if (!got.ok()) {
-    warn_storage("get", got.status);
+  std::optional<std::string> blob;
+  cache::StorageStatus status;
+  if (with_generations) {
+    auto got = co_await storage.get_with_generations(key, tags);
+    status = got.status;
+    blob = std::move(got.value.blob);
+    if (got.ok()) out.generations = std::move(got.value.generations);
+  } else {
+    auto got = co_await storage.get(key);
+    status = got.status;
+    blob = std::move(got.value);
+  }
+  count_op(storage, metrics::StorageOp::get, status, t0);
+  if (status != cache::StorageStatus::ok) {
+    warn_storage("get", status);
     out.failed = true;
     co_return out;
   }
-  if (!got.value) co_return out;
-  auto e = cache::deserialize(*got.value);
+  if (!blob) co_return out;
+  auto e = cache::deserialize(*blob);
   if (!e) co_return out;
   out.entry = std::make_shared<const cache::CacheEntry>(std::move(*e));
-  if (l1) l1->insert(key, out.entry, tags, epoch, now_ms());
+  if (l1) l1->insert(key, out.entry, tags, out.l1_epoch, now_ms());
   co_return out;
 }
 
 asio::awaitable<Lookup> lookup(cache::Storage& storage, cache::L1Cache* l1, const std::string& key,
                                const std::string& material, const identity::HeaderLookup& headers,
-                               const std::vector<std::string>& tags) {
-  auto out = co_await fetch(storage, l1, key, tags);
+                               const std::vector<std::string>& tags, bool with_generations) {
+  auto out = co_await fetch(storage, l1, key, tags, with_generations);
   if (out.failed) co_return out;
   if (out.entry && out.entry->vary_marker) {
     auto part = vary_part(out.entry->vary_names, headers);
-    out = co_await fetch(storage, l1, vary_key(key, part), tags);
+    auto variant = co_await fetch(storage, l1, vary_key(key, part), tags, false);
+    out.failed = variant.failed;
+    out.from_l1 = variant.from_l1;
+    out.entry = std::move(variant.entry);  // the generations and epoch of the first read still hold
     if (out.entry && out.entry->material != material + part) out.entry.reset();
   } else if (out.entry && out.entry->material != material) {
     out.entry.reset();  // a hash collision or a foreign entry: never serve it
@@ -419,9 +436,14 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
 
   auto* l1 = x.worker.server().l1();
   SharedEntry stale;
+  std::optional<cache::Generations> read_generations;  // read with the lookup: a fill needs no second read
+  std::uint64_t l1_epoch = 0;
   if (!directives.no_cache) {
-    auto found = co_await lookup(storage, l1, key.key, key.material, headers, *tags);
+    auto found =
+        co_await lookup(storage, l1, key.key, key.material, headers, *tags, req.method() == bhttp::verb::get);
     if (found.failed) co_return co_await forward_bypass(x, parser, "storage-unavailable");
+    read_generations = std::move(found.generations);
+    l1_epoch = found.l1_epoch;
     if (found.entry) {
       auto now = now_ms();
       if (now < found.entry->fresh_until_ms) {
@@ -485,8 +507,12 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
 
   cache::Generations seen;
   bool can_store = false;
-  const auto l1_epoch = l1 ? l1->epoch() : 0;  // read with the generations: see store()
-  if (lead) {
+  if (lead && read_generations) {
+    // Read before the backend is asked, like the generations call below: a purge since then refuses the fill.
+    seen = std::move(*read_generations);
+    can_store = true;
+  } else if (lead) {
+    l1_epoch = l1 ? l1->epoch() : 0;  // read with the generations: see store()
     auto t0 = Clock::now();
     auto gens = co_await storage.generations(*tags);
     count_op(storage, metrics::StorageOp::generations, gens.status, t0);

@@ -136,6 +136,26 @@ TEST_P(StorageBehaviour, PutThenGetReturnsTheBlob) {
   EXPECT_EQ(s().name(), GetParam().name);
 }
 
+// The lookup of a fill-to-be: the blob (or none) and the generations at once; a purge in between the read and
+// the put refuses the put just as with generations() read on their own.
+TEST_P(StorageBehaviour, GetWithGenerationsReadsBothAndGuardsTheFill) {
+  ASSERT_TRUE(fill(key("a"), "blob", {"risks"}));
+  ASSERT_TRUE(purge({"stats"}).ok());
+  auto r = run_on(io_, s().get_with_generations(key("a"), {"risks", "stats", "never"}));
+  ASSERT_TRUE(r && r->ok());
+  EXPECT_EQ(r->value.blob.value_or(""), "blob");
+  EXPECT_EQ(r->value.generations, (Generations{0, 1, 0}));
+
+  auto miss = run_on(io_, s().get_with_generations(key("b"), {"risks"}));
+  ASSERT_TRUE(miss && miss->ok());
+  EXPECT_FALSE(miss->value.blob.has_value());
+  ASSERT_TRUE(purge({"risks"}).ok());  // a write lands while the backend is asked
+  auto refused = put(key("b"), "pre-write", 60s, {"risks"}, miss->value.generations);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused.value);
+  EXPECT_FALSE(present(key("b")));
+}
+
 TEST_P(StorageBehaviour, MissingKeyIsEmptyNotAnError) {
   auto r = get(key("never-stored"));
   EXPECT_TRUE(r.ok());
