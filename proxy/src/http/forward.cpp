@@ -238,11 +238,15 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
   res.body().data = nullptr;
   res.body().size = 0;
   res.body().more = !no_body;
-  x.client.expires_after(x.cfg.timeouts.client_send);
-  auto [wec, wn] = co_await bhttp::async_write_header(x.client, rs, use_tuple);
-  if (wec) {
-    x.outcome = "client_gone";
-    co_return ForwardResult{};
+  // The head goes out on its own only when no body bytes came with it (a stream, a slow backend): else it
+  // leaves with the first body bytes, in one write.
+  if (no_body || up_buf.size() == 0) {
+    x.client.expires_after(x.cfg.timeouts.client_send);
+    auto [wec, wn] = co_await bhttp::async_write_header(x.client, rs, use_tuple);
+    if (wec) {
+      x.outcome = "client_gone";
+      co_return ForwardResult{};
+    }
   }
 
   // Back to the pool only when the exchange ended cleanly and nothing unasked followed it.
