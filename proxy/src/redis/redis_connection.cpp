@@ -319,7 +319,29 @@ void RedisConnection::hook_cleanup(void* data) {
 void RedisConnection::want(bool read, bool on) {
   (read ? want_read_ : want_write_) = on;
   // A wait that is no longer wanted is left to complete: its handler sees the flag and does nothing.
-  if (on) arm(read);
+  if (!on) return;
+  if (!read && ac_ != nullptr && (ac_->c.flags & REDIS_CONNECTED) != 0) {
+    // Connected: the socket is nearly always writable, so write at once (after the current handler, which
+    // lets every command issued meanwhile go out in the same write) instead of a readiness wait, whose
+    // epoll registration and wake-up cost more than the write. A full socket buffer falls back to the wait.
+    if (write_posted_) return;
+    write_posted_ = true;
+    boost::asio::post(executor_, [weak = weak_from_this()] {
+      auto self = weak.lock();
+      if (!self) return;
+      self->write_posted_ = false;  // whichever context is current now (one may have replaced another)
+      if (self->ac_ == nullptr || !self->want_write_) return;
+      if ((self->ac_->c.flags & REDIS_CONNECTED) == 0) {
+        self->arm(false);
+        return;
+      }
+      const auto epoch = self->epoch_;
+      redisAsyncHandleWrite(self->ac_);  // may free the context: the cleanup hook bumps the epoch
+      if (epoch == self->epoch_ && self->ac_ != nullptr && self->want_write_) self->arm(false);
+    });
+    return;
+  }
+  arm(read);
 }
 
 void RedisConnection::arm(bool read) {

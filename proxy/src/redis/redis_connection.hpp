@@ -159,6 +159,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   bool want_read_ = false, want_write_ = false;
   bool read_armed_ = false, write_armed_ = false;
   bool command_timer_armed_ = false;
+  bool write_posted_ = false;  // a write attempt is queued on the executor (see want())
   bool dropping_ = false;
   RedisStatus drop_reason_ = RedisStatus::unavailable;  // what the pending commands of a dropped context get
   int handshake_pending_ = 0;
