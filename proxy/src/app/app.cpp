@@ -93,7 +93,13 @@ std::unique_ptr<redis::PurgeListener> start_l1(const config::Config& cfg, http::
   };
   hooks.purged = [l1](std::vector<std::string> tags) { l1->invalidate(tags); };
   auto listener = std::make_unique<redis::PurgeListener>(std::move(o), std::move(hooks));
-  listener->start();
+  try {
+    listener->start();
+  } catch (const std::exception& e) {
+    spdlog::error("cache L1: cannot start the purge listener ({}): running without the L1", e.what());
+    server.set_l1(nullptr);
+    return nullptr;
+  }
   spdlog::info("cache L1: {} budget, entries kept at most {}; on once subscribed to '{}'",
                util::format_size(cfg.cache.l1_budget), util::format_duration(cfg.cache.l1_max_age),
                cache::purge_channel(cfg.redis.key_prefix));
