@@ -39,26 +39,40 @@ void L1Cache::clear_locked() {
   changed_locked();
 }
 
-L1Cache::Entry L1Cache::get(const std::string& key, std::int64_t now_ms) {
+L1Cache::Entry L1Cache::get(const std::string& key, std::int64_t now_ms, bool* refresh) {
+  if (refresh) *refresh = false;
   if (!enabled()) return nullptr;
   std::lock_guard lock(mutex_);
   auto it = items_.find(key);
   if (it == items_.end()) return nullptr;
-  if (now_ms >= it->second.expires_ms) {
+  auto& item = it->second;
+  if (now_ms >= item.expires_ms) {
     erase_locked(it);
     changed_locked();
     return nullptr;
   }
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
-  return it->second.entry;
+  if (now_ms >= item.refresh_ms && now_ms >= item.refresh_claimed_ms + kRefreshClaim) {
+    item.refresh_claimed_ms = now_ms;  // this caller asks Redis; the others keep the entry meanwhile
+    if (refresh) *refresh = true;
+    return nullptr;
+  }
+  lru_.splice(lru_.begin(), lru_, item.lru);
+  return item.entry;
+}
+
+void L1Cache::erase(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  if (auto it = items_.find(key); it != items_.end()) {
+    erase_locked(it);
+    changed_locked();
+  }
 }
 
 bool L1Cache::insert(const std::string& key, Entry entry, const std::vector<std::string>& tags,
                      std::uint64_t epoch_seen, std::int64_t now_ms) {
   if (!entry || max_bytes_ == 0) return false;
   const std::int64_t last_use = std::max({entry->fresh_until_ms, entry->swr_until_ms, entry->sie_until_ms});
-  const std::int64_t expires = std::min(last_use, now_ms + max_age_.count());
-  if (expires <= now_ms) return false;
+  if (last_use <= now_ms) return false;
   const std::size_t cost = cost_of(key, *entry, tags);
   if (cost > max_bytes_) return false;
 
@@ -70,7 +84,8 @@ bool L1Cache::insert(const std::string& key, Entry entry, const std::vector<std:
   while (bytes_ + cost > max_bytes_ && !lru_.empty()) erase_locked(items_.find(lru_.back()));
 
   lru_.push_front(key);
-  Item item{std::move(entry), expires, cost, {}, lru_.begin()};
+  Item item{std::move(entry), last_use, now_ms + max_age_.count(), now_ms - kRefreshClaim, cost, {},
+            lru_.begin()};
   item.tags.reserve(tags.size());
   for (const auto& tag : tags) {
     if (std::find(item.tags.begin(), item.tags.end(), tag) != item.tags.end()) continue;

@@ -44,17 +44,23 @@ class L1Cache {
   std::uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
 
   // The entry under `key` (a full storage key, a Vary marker's or a variant's), or null. `now_ms`: wall
-  // clock.
-  Entry get(const std::string& key, std::int64_t now_ms);
+  // clock. An entry older than max_age is refreshed from Redis by one caller: that caller gets null and
+  // `*refresh` set (it must insert what Redis holds now, or erase() the key), while the others keep getting
+  // the entry for up to kRefreshClaim meanwhile, so the expiry of a hot entry sends one read to Redis, not a
+  // herd.
+  Entry get(const std::string& key, std::int64_t now_ms, bool* refresh = nullptr);
+  static constexpr std::int64_t kRefreshClaim = 1000;  // ms
 
-  // Keeps `entry` under `key`, indexed under `tags`, until min(now + max_age, the end of its last stale
-  // window). Refused (false) when the L1 is off, when the epoch is not `epoch_seen` any more, or when the
-  // entry is larger than the budget.
+  // Keeps `entry` under `key`, indexed under `tags`: served for max_age, then refreshed (get()), and never
+  // past the end of its last stale window. Refused (false) when the L1 is off, when the epoch is not
+  // `epoch_seen` any more, or when the entry is larger than the budget.
   bool insert(const std::string& key, Entry entry, const std::vector<std::string>& tags,
               std::uint64_t epoch_seen, std::int64_t now_ms);
 
   // A purge of `tags` reached Redis: their entries go, and fills in flight will not be inserted.
   void invalidate(const std::vector<std::string>& tags);
+  // Drops one key (a refresh found nothing in Redis, or could not read it).
+  void erase(const std::string& key);
 
   // On: the purge listener is subscribed (every purge from now on reaches this process). Off: empties the
   // L1 and refuses everything until the next enable(). Both move the epoch.
@@ -70,7 +76,9 @@ class L1Cache {
  private:
   struct Item {
     Entry entry;
-    std::int64_t expires_ms;
+    std::int64_t expires_ms;  // the end of its last stale window: gone then
+    std::int64_t refresh_ms;  // stored + max_age: refreshed from Redis from then on
+    std::int64_t refresh_claimed_ms;
     std::size_t cost;
     std::vector<std::string> tags;
     std::list<std::string>::iterator lru;

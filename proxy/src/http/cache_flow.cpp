@@ -156,8 +156,9 @@ asio::awaitable<Lookup> fetch(cache::Storage& storage, cache::L1Cache* l1, const
                               const std::vector<std::string>& tags, bool with_generations) {
   Lookup out;
   if (l1 && !storage.up()) l1 = nullptr;
+  bool refreshing = false;  // this request re-reads an L1 entry older than l1_max_age
   if (l1) {
-    if (auto e = l1->get(key, now_ms())) {
+    if (auto e = l1->get(key, now_ms(), &refreshing)) {
       out.entry = std::move(e);
       out.from_l1 = true;
       co_return out;
@@ -180,14 +181,15 @@ asio::awaitable<Lookup> fetch(cache::Storage& storage, cache::L1Cache* l1, const
   count_op(storage, metrics::StorageOp::get, status, t0);
   if (status != cache::StorageStatus::ok) {
     warn_storage("get", status);
+    if (refreshing) l1->erase(key);
     out.failed = true;
     co_return out;
   }
-  if (!blob) co_return out;
-  auto e = cache::deserialize(*blob);
-  if (!e) co_return out;
-  out.entry = std::make_shared<const cache::CacheEntry>(std::move(*e));
-  if (l1) l1->insert(key, out.entry, tags, out.l1_epoch, now_ms());
+  std::optional<cache::CacheEntry> e;
+  if (blob) e = cache::deserialize(*blob);
+  if (e) out.entry = std::make_shared<const cache::CacheEntry>(std::move(*e));
+  const bool kept = out.entry && l1 && l1->insert(key, out.entry, tags, out.l1_epoch, now_ms());
+  if (refreshing && !kept) l1->erase(key);  // what Redis holds now could not replace it: it goes
   co_return out;
 }
 

@@ -79,19 +79,53 @@ TEST(L1Cache, InvalidateDropsTheEntriesOfItsTagsOnly) {
   EXPECT_EQ(l1.entries(), 1u);
 }
 
-TEST(L1Cache, KeepsAnEntryUntilItsLastStaleWindowOrMaxAgeWhicheverIsFirst) {
+TEST(L1Cache, KeepsAnEntryUntilItsLastStaleWindow) {
   L1Cache l1(1 << 20, 30s);
   l1.enable();
   // Fresh 10 s, stale_if_error 5 s more: kept 15 s (under max_age).
   ASSERT_TRUE(l1.insert("short", entry("s", 10'000, 5'000), {}, l1.epoch(), kNow));
   EXPECT_NE(l1.get("short", kNow + 14'999), nullptr);
   EXPECT_EQ(l1.get("short", kNow + 15'000), nullptr);
-  // Fresh 5 min: kept max_age (30 s) only, then Redis is asked again.
+  // Fresh 5 min: served from the L1 for max_age (30 s), then Redis is asked again (below).
   ASSERT_TRUE(l1.insert("long", entry("l", 300'000), {}, l1.epoch(), kNow));
   EXPECT_NE(l1.get("long", kNow + 29'999), nullptr);
-  EXPECT_EQ(l1.get("long", kNow + 30'000), nullptr);
   // Already past every window: not kept at all.
   EXPECT_FALSE(l1.insert("old", entry("o", 1'000), {}, l1.epoch(), kNow + 2'000));
+}
+
+// Past max_age one caller re-reads Redis while the others keep the entry, for kRefreshClaim at most.
+TEST(L1Cache, AfterMaxAgeOneCallerRefreshesAndTheOthersKeepTheEntryMeanwhile) {
+  L1Cache l1(1 << 20, 30s);
+  l1.enable();
+  ASSERT_TRUE(l1.insert("k", entry("old", 300'000), {}, l1.epoch(), kNow));
+  bool refresh = true;
+  EXPECT_NE(l1.get("k", kNow + 29'999, &refresh), nullptr);
+  EXPECT_FALSE(refresh);
+
+  EXPECT_EQ(l1.get("k", kNow + 30'000, &refresh), nullptr);  // the one that asks Redis
+  EXPECT_TRUE(refresh);
+  auto other = l1.get("k", kNow + 30'001, &refresh);  // everyone else, meanwhile
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->body, "old");
+  EXPECT_FALSE(refresh);
+
+  // The refresh never came back (a lost request): after kRefreshClaim another caller asks.
+  EXPECT_EQ(l1.get("k", kNow + 30'000 + L1Cache::kRefreshClaim, &refresh), nullptr);
+  EXPECT_TRUE(refresh);
+  // Redis had a newer entry: it replaces the old one for another max_age.
+  ASSERT_TRUE(l1.insert("k", entry("new", 300'000), {}, l1.epoch(), kNow + 31'000));
+  auto renewed = l1.get("k", kNow + 60'999, &refresh);
+  ASSERT_NE(renewed, nullptr);
+  EXPECT_EQ(renewed->body, "new");
+  EXPECT_FALSE(refresh);
+
+  // Redis had nothing (purged, expired): the refresher erases it, and nobody gets it any more.
+  EXPECT_EQ(l1.get("k", kNow + 61'000, &refresh), nullptr);
+  ASSERT_TRUE(refresh);
+  l1.erase("k");
+  EXPECT_EQ(l1.get("k", kNow + 61'001, &refresh), nullptr);
+  EXPECT_FALSE(refresh);
+  EXPECT_EQ(l1.entries(), 0u);
 }
 
 TEST(L1Cache, StaysWithinItsBudgetDroppingTheLeastRecentlyUsed) {
