@@ -45,9 +45,9 @@ class L1Cache {
 
   // The entry under `key` (a full storage key, a Vary marker's or a variant's), or null. `now_ms`: wall
   // clock. An entry older than max_age is refreshed from Redis by one caller: that caller gets null and
-  // `*refresh` set (it must insert what Redis holds now, or erase() the key), while the others keep getting
-  // the entry for up to kRefreshClaim meanwhile, so the expiry of a hot entry sends one read to Redis, not a
-  // herd.
+  // `*refresh` set (it must insert what Redis holds now, or erase() the key when Redis has none), while the
+  // others keep getting the entry for up to kRefreshClaim meanwhile (and again after a read that failed), so
+  // the expiry of a hot entry sends one read a second to Redis, not a herd.
   Entry get(const std::string& key, std::int64_t now_ms, bool* refresh = nullptr);
   static constexpr std::int64_t kRefreshClaim = 1000;  // ms
 

@@ -148,14 +148,15 @@ struct Lookup {
   std::uint64_t l1_epoch = 0;                     // read before that read
 };
 
-// One entry by its full key: from the L1 when it has it (and the storage is up: a Redis that went away
-// takes the L1 with it at once, before the purge listener notices), else from the storage, then kept in
-// the L1 unless a purge ran meanwhile. `with_generations`: a storage read also reads the tags' generations
-// (the same round trip), which a fill after a miss then uses.
+// One entry by its full key: from the L1 when it has it, else from the storage, then kept in the L1 unless a
+// purge ran meanwhile. (The L1 does not step aside when this worker's Redis commands fail: one late reply
+// under load would then send every hit to a struggling Redis. A Redis that is gone or silent turns it off
+// through the purge listener: at once on a reset, within two seconds when it stops answering.)
+// `with_generations`: a storage read also reads the tags' generations (the same round trip), which a fill
+// after a miss then uses.
 asio::awaitable<Lookup> fetch(cache::Storage& storage, cache::L1Cache* l1, const std::string& key,
                               const std::vector<std::string>& tags, bool with_generations) {
   Lookup out;
-  if (l1 && !storage.up()) l1 = nullptr;
   bool refreshing = false;  // this request re-reads an L1 entry older than l1_max_age
   if (l1) {
     if (auto e = l1->get(key, now_ms(), &refreshing)) {
@@ -181,15 +182,14 @@ asio::awaitable<Lookup> fetch(cache::Storage& storage, cache::L1Cache* l1, const
   count_op(storage, metrics::StorageOp::get, status, t0);
   if (status != cache::StorageStatus::ok) {
     warn_storage("get", status);
-    if (refreshing) l1->erase(key);
-    out.failed = true;
+    out.failed = true;  // a refresh that failed keeps the L1's copy; another caller retries it in a second
     co_return out;
   }
   std::optional<cache::CacheEntry> e;
   if (blob) e = cache::deserialize(*blob);
   if (e) out.entry = std::make_shared<const cache::CacheEntry>(std::move(*e));
   const bool kept = out.entry && l1 && l1->insert(key, out.entry, tags, out.l1_epoch, now_ms());
-  if (refreshing && !kept) l1->erase(key);  // what Redis holds now could not replace it: it goes
+  if (refreshing && !kept) l1->erase(key);  // Redis has none now, or it could not replace the copy: it goes
   co_return out;
 }
 
