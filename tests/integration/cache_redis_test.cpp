@@ -25,6 +25,37 @@ class CacheRedisTest : public CacheTest {
   std::string detail_;
 };
 
+// One sample of `series` from a daemon's /metrics (empty when the admin port or the series is missing).
+std::optional<double> metric_of(DaemonProcess& proxy, std::string_view series) {
+  auto admin = proxy.wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
+  if (!admin) return std::nullopt;
+  const auto port = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
+  return metric_sample(http(port, "GET", "/metrics").body, series);
+}
+
+double metric_now(DaemonProcess& proxy, std::string_view series) {
+  return metric_of(proxy, series).value_or(-1);
+}
+
+// Polls `series` until `want` returns true for its value.
+bool wait_metric(DaemonProcess& proxy, std::string_view series, const std::function<bool(double)>& want) {
+  return poll_until(
+      [&] {
+        auto v = metric_of(proxy, series);
+        return v && want(*v);
+      },
+      deadline_in(20s));
+}
+
+// How many GETs Redis ran since the last CONFIG RESETSTAT (INFO commandstats).
+long redis_gets(std::uint16_t port) {
+  auto reply = redis_command(port, {"EVAL",
+                                    "local s = redis.call('INFO', 'commandstats') "
+                                    "return tonumber(string.match(s, 'cmdstat_get:calls=(%d+)') or '0')",
+                                    "0"});
+  return reply && reply->size() > 1 && (*reply)[0] == ':' ? std::stol(reply->substr(1)) : -1;
+}
+
 TEST_F(CacheRedisTest, RedisOutageFailsOpenAndHitsResumeAfterRestart) {
   DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true));
   ASSERT_NE(proxy, nullptr);
@@ -33,6 +64,8 @@ TEST_F(CacheRedisTest, RedisOutageFailsOpenAndHitsResumeAfterRestart) {
   ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
 
   redis_->stop();
+  // The L1 goes off as soon as its listener sees the reset (until then a hit may still come from memory).
+  ASSERT_TRUE(wait_metric(*proxy, "openrisk_cache_l1_up", [](double v) { return v == 0; }));
   for (int i = 0; i < 3; ++i) {
     HttpResponse r = get(detail_, token_);
     ASSERT_TRUE(r.ok()) << r.describe();
@@ -171,35 +204,6 @@ TEST_F(CacheRedisTest, TwoInstancesShareEntriesAndPurges) {
   EXPECT_EQ(x_cache(detail_b), "HIT") << "instance B does not see the entry A refilled\n"
                                       << detail_b.describe();
   EXPECT_GE(sim_version(detail_b), written);
-}
-
-// Polls `series` on a daemon's admin port until `want` returns true for its value.
-bool wait_metric(DaemonProcess& proxy, std::string_view series, const std::function<bool(double)>& want) {
-  auto admin = proxy.wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
-  if (!admin) return false;
-  const auto port = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
-  return poll_until(
-      [&] {
-        auto v = metric_sample(http(port, "GET", "/metrics").body, series);
-        return v && want(*v);
-      },
-      deadline_in(20s));
-}
-
-double metric_now(DaemonProcess& proxy, std::string_view series) {
-  auto admin = proxy.wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
-  if (!admin) return -1;
-  const auto port = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
-  return metric_sample(http(port, "GET", "/metrics").body, series).value_or(-1);
-}
-
-// How many GETs Redis ran since the last CONFIG RESETSTAT (INFO commandstats).
-long redis_gets(std::uint16_t port) {
-  auto reply = redis_command(port, {"EVAL",
-                                    "local s = redis.call('INFO', 'commandstats') "
-                                    "return tonumber(string.match(s, 'cmdstat_get:calls=(%d+)') or '0')",
-                                    "0"});
-  return reply && reply->size() > 1 && (*reply)[0] == ':' ? std::stol(reply->substr(1)) : -1;
 }
 
 TEST_F(CacheRedisTest, L1ServesHitsWithoutRedisAndForgetsWhatAnotherInstancePurged) {
