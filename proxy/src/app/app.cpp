@@ -100,7 +100,7 @@ std::unique_ptr<redis::PurgeListener> start_l1(const config::Config& cfg, http::
     server.set_l1(nullptr);
     return nullptr;
   }
-  spdlog::info("cache L1: {} budget, entries kept at most {}; on once subscribed to '{}'",
+  spdlog::info("cache L1: {} budget, entries re-read from Redis after {}; on once subscribed to '{}'",
                util::format_size(cfg.cache.l1_budget), util::format_duration(cfg.cache.l1_max_age),
                cache::purge_channel(cfg.redis.key_prefix));
   return listener;
