@@ -71,7 +71,6 @@ class L1Cache {
   std::size_t bytes() const;
   std::size_t entries() const;
   std::size_t max_bytes() const { return max_bytes_; }
-  std::chrono::milliseconds max_age() const { return max_age_; }
 
  private:
   struct Item {

@@ -111,12 +111,17 @@ std::unique_ptr<redis::RedisPool> make_pool(boost::asio::any_io_executor executo
 }  // namespace
 
 RedisStorage::RedisStorage(redis::RedisPool& pool, std::string prefix)
-    : pool_(pool), prefix_(std::move(prefix)), fill_script_(kFillScript), purge_script_(kPurgeScript) {}
+    : pool_(pool),
+      prefix_(std::move(prefix)),
+      channel_(purge_channel(prefix_)),
+      fill_script_(kFillScript),
+      purge_script_(kPurgeScript) {}
 
 RedisStorage::RedisStorage(boost::asio::any_io_executor executor, const config::RedisConfig& cfg)
     : owned_pool_(make_pool(std::move(executor), cfg)),
       pool_(*owned_pool_),
       prefix_(cfg.key_prefix),
+      channel_(purge_channel(prefix_)),
       fill_script_(kFillScript),
       purge_script_(kPurgeScript) {}
 
@@ -206,7 +211,7 @@ boost::asio::awaitable<StorageResult<std::uint64_t>> RedisStorage::purge(
   script_keys.insert(script_keys.end(), keys.begin(), keys.end());
   std::vector<std::string> args{std::to_string(tags.size())};
   if (!tags.empty()) {
-    args.push_back(purge_channel(prefix_));
+    args.push_back(channel_);
     args.push_back(redis::encode_purge_message(tags));
   }
   auto r = co_await pool_.eval(purge_script_, std::move(script_keys), std::move(args));

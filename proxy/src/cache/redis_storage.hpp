@@ -51,6 +51,7 @@ class RedisStorage final : public Storage {
   std::unique_ptr<redis::RedisPool> owned_pool_;  // set by the config constructor only
   redis::RedisPool& pool_;
   std::string prefix_;
+  std::string channel_;  // purge_channel(prefix_)
   redis::RedisScript fill_script_;
   redis::RedisScript purge_script_;
 };

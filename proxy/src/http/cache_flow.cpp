@@ -300,9 +300,8 @@ asio::awaitable<void> replay_pending_purges(Worker& worker) {
     }
   } release{owed};
   auto t0 = Clock::now();
-  auto purged = co_await storage->purge(batch.tags, {});
+  auto purged = co_await worker.purge(batch.tags);
   count_op(*storage, metrics::StorageOp::purge, purged.status, t0);
-  if (auto* l1 = worker.server().l1()) l1->invalidate(batch.tags);
   if (!purged.ok()) co_return;
   owed.settle(batch);
   release.settled = true;
@@ -593,11 +592,8 @@ asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, cons
     }
     tags.push_back(uri_tag(match));
     auto t0 = Clock::now();
-    auto purged = co_await storage->purge(tags, {});
+    auto purged = co_await x.worker.purge(tags);  // Redis and the L1, before the client sees the answer
     count_op(*storage, metrics::StorageOp::purge, purged.status, t0);
-    // After Redis (a read that fetched the old entry before the purge carries an older epoch), before the
-    // client sees the answer; also when the purge failed (the tags are owed then).
-    if (auto* l1 = x.worker.server().l1()) l1->invalidate(tags);
     x.cache = "purge";
     if (purged.ok()) {
       x.rule_metrics->invalidation();

@@ -80,6 +80,12 @@ bool Worker::storage_up() {
   return result.get();
 }
 
+asio::awaitable<cache::StorageResult<std::uint64_t>> Worker::purge(const std::vector<std::string>& tags) {
+  auto result = co_await storage_->purge(tags, {});
+  if (auto* l1 = server_.l1()) l1->invalidate(tags);
+  co_return result;
+}
+
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }

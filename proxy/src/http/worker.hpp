@@ -12,6 +12,8 @@
 #include <thread>
 #include <unordered_set>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "cache/storage.hpp"
 #include "config/config.hpp"
 #include "http/runtime.hpp"
@@ -45,6 +47,10 @@ class Worker {
   // Whether the storage answers, asked on this worker's thread (the storage is not thread-safe); callable
   // from any other thread while the worker runs. True when there is no storage.
   bool storage_up();
+  // Purges `tags` in the storage, then drops their entries from the process's L1 (also when the storage
+  // failed: the tags are owed then). After the storage, so that a read which fetched an old entry before the
+  // purge carries an older L1 epoch. Every purge goes through here. Needs storage().
+  boost::asio::awaitable<cache::StorageResult<std::uint64_t>> purge(const std::vector<std::string>& tags);
 
   void start();
   // Adopts an accepted socket (already bound to this worker's context) and runs its session.
