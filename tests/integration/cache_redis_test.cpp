@@ -21,6 +21,9 @@ class CacheRedisTest : public CacheTest {
     detail_ = "/api/v1/risks/" + sim_sample_risks(sim_port(), 0).at(0);
   }
 
+  // Two daemons sharing this test's Redis (proxies 0 and 1), each with its L1 on (subscribed).
+  void start_two_with_l1(DaemonProcess*& a, DaemonProcess*& b);
+
   std::string token_;
   std::string detail_;
 };
@@ -206,14 +209,19 @@ TEST_F(CacheRedisTest, TwoInstancesShareEntriesAndPurges) {
   EXPECT_GE(sim_version(detail_b), written);
 }
 
-TEST_F(CacheRedisTest, L1ServesHitsWithoutRedisAndForgetsWhatAnotherInstancePurged) {
+void CacheRedisTest::start_two_with_l1(DaemonProcess*& a, DaemonProcess*& b) {
   const std::string yaml = config_yaml(kSimRules, true);
-  DaemonProcess* a = start_proxy(yaml);
-  DaemonProcess* b = start_proxy(yaml);
+  a = start_proxy(yaml);
+  b = start_proxy(yaml);
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   for (auto* p : {a, b})
     ASSERT_TRUE(wait_metric(*p, "openrisk_cache_l1_up", [](double v) { return v == 1; })) << p->stderr_text();
+}
+
+TEST_F(CacheRedisTest, L1ServesHitsWithoutRedisAndForgetsWhatAnotherInstancePurged) {
+  DaemonProcess *a = nullptr, *b = nullptr;
+  ASSERT_NO_FATAL_FAILURE(start_two_with_l1(a, b));
 
   HttpResponse primed = get(detail_, token_, 0);
   ASSERT_EQ(x_cache(primed), "MISS") << primed.describe();
@@ -245,12 +253,8 @@ TEST_F(CacheRedisTest, L1ServesHitsWithoutRedisAndForgetsWhatAnotherInstancePurg
 }
 
 TEST_F(CacheRedisTest, L1IsOffWhileRedisIsGoneAndEmptyWhenItIsBack) {
-  const std::string yaml = config_yaml(kSimRules, true);
-  DaemonProcess* a = start_proxy(yaml);
-  DaemonProcess* b = start_proxy(yaml);
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  ASSERT_TRUE(wait_metric(*a, "openrisk_cache_l1_up", [](double v) { return v == 1; })) << a->stderr_text();
+  DaemonProcess *a = nullptr, *b = nullptr;
+  ASSERT_NO_FATAL_FAILURE(start_two_with_l1(a, b));
   ASSERT_EQ(x_cache(get(detail_, token_, 0)), "MISS");
   HttpResponse cached = get(detail_, token_, 0);
   ASSERT_EQ(x_cache(cached), "HIT") << cached.describe();
