@@ -92,10 +92,18 @@ JwtCodec::JwtCodec(JwtMode mode, std::unique_ptr<Key> key, std::string material)
 
 JwtCodec::~JwtCodec() = default;
 
-std::unique_ptr<JwtCodec> JwtCodec::make_rs256() {
+std::unique_ptr<JwtCodec> JwtCodec::make_rs256(const std::string& private_key_pem) {
   auto key = std::make_unique<Key>();
-  key->pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(2048));
-  if (!key->pkey) throw std::runtime_error("RSA key generation failed");
+  if (private_key_pem.empty()) {
+    key->pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(2048));
+    if (!key->pkey) throw std::runtime_error("RSA key generation failed");
+  } else {
+    BIO* in = BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size()));
+    key->pkey = in ? PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr) : nullptr;
+    BIO_free(in);
+    if (!key->pkey || EVP_PKEY_get_base_id(key->pkey) != EVP_PKEY_RSA)
+      throw std::runtime_error("--jwt-private-key: not a PEM RSA private key");
+  }
   BIO* bio = BIO_new(BIO_s_mem());
   if (!bio || PEM_write_bio_PUBKEY(bio, key->pkey) != 1) {
     BIO_free(bio);

@@ -1,5 +1,6 @@
 // Access tokens as the OpenRisk backend mints them: RS256 (HEAD) or HS256 (Phase 5), signed and verified
-// with OpenSSL. The key is generated at startup; only the public half (or the HS256 secret) is exported.
+// with OpenSSL. The RSA key is generated at startup or read from a file (--jwt-private-key); only the public
+// half (or the HS256 secret) is exported.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -19,8 +20,9 @@ const char* token_error_name(TokenError e);
 
 class JwtCodec {
  public:
-  // Startup only: throws std::runtime_error when OpenSSL cannot generate the key.
-  static std::unique_ptr<JwtCodec> make_rs256();
+  // Startup only. Signs with `private_key_pem` (a PEM RSA private key), or with a key generated now when it
+  // is empty; throws std::runtime_error when the key is not one or cannot be generated.
+  static std::unique_ptr<JwtCodec> make_rs256(const std::string& private_key_pem = {});
   static std::unique_ptr<JwtCodec> make_hs256(std::string secret);
   ~JwtCodec();
   JwtCodec(const JwtCodec&) = delete;

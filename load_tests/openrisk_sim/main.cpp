@@ -30,6 +30,16 @@ void write_key(const std::string& path, const std::string& material) {
   std::filesystem::rename(tmp, path);
 }
 
+// The whole file (a PEM key); empty for an empty path.
+std::string read_file(const std::string& path) {
+  if (path.empty()) return {};
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw std::runtime_error("cannot read " + path);
+  if (text.empty()) throw std::runtime_error("cannot read " + path + " (missing or empty)");
+  return text;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,8 +60,8 @@ int main(int argc, char** argv) {
   const SimOptions& opts = std::get<SimOptions>(parsed);
 
   try {
-    auto jwt =
-        opts.jwt_mode == JwtMode::rs256 ? JwtCodec::make_rs256() : JwtCodec::make_hs256(opts.jwt_secret);
+    auto jwt = opts.jwt_mode == JwtMode::rs256 ? JwtCodec::make_rs256(read_file(opts.jwt_private_key))
+                                               : JwtCodec::make_hs256(opts.jwt_secret);
     if (!opts.jwt_key_out.empty()) write_key(opts.jwt_key_out, jwt->key_material());
     Store store(SeedConfig{opts.seed, opts.tenants, opts.risks_per_tenant});
     RefreshSessions sessions;

@@ -97,6 +97,9 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         return bad();
     } else if (flag == "--jwt-key-out") {
       o.jwt_key_out = v;
+    } else if (flag == "--jwt-private-key") {
+      if (v.empty()) return bad();
+      o.jwt_private_key = v;
     } else if (flag == "--jwt-secret") {
       if (v.empty()) return bad();
       o.jwt_secret = v;
@@ -152,6 +155,8 @@ ParseResult parse_options(const std::vector<std::string>& args) {
     }
   }
   if (o.default_export_size > o.max_export_size) return ParseError{"--export-size exceeds --max-export-size"};
+  if (!o.jwt_private_key.empty() && o.jwt_mode != JwtMode::rs256)
+    return ParseError{"--jwt-private-key needs --jwt-mode rs256"};
   if (o.access_ttl.count() == 0)
     o.access_ttl = o.jwt_mode == JwtMode::rs256 ? std::chrono::seconds(900) : std::chrono::seconds(86400);
   return o;
@@ -163,6 +168,7 @@ std::string usage_text() {
   --threads N                io_context threads (default 2)
   --jwt-mode rs256|hs256     HEAD-style RS256 tokens with tenant (default) or Phase 5 HS256 tokens
   --jwt-key-out FILE         write the RS256 public key (PEM) or the HS256 secret to FILE
+  --jwt-private-key FILE     sign RS256 tokens with this PEM RSA private key (default: a new key each start)
   --jwt-secret TEXT          HS256 secret (default dev-secret-key)
   --access-ttl DUR           access token lifetime (default 15m rs256, 24h hs256)
   --latency DUR              added delay for every API response (default 0)

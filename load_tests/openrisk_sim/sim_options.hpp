@@ -27,6 +27,7 @@ struct SimOptions {
   int threads = 2;
   JwtMode jwt_mode = JwtMode::rs256;
   std::string jwt_key_out;                    // public key PEM (rs256) or secret (hs256); empty: not written
+  std::string jwt_private_key;                // rs256 signing key (PEM file); empty: generated at startup
   std::string jwt_secret = "dev-secret-key";  // P5's default JWT_SECRET
   std::chrono::seconds access_ttl{0};         // 0: the mode's default (15 min rs256, 24 h hs256)
   LatencySpec latency;                        // every API route unless its class overrides it

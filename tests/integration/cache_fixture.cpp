@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "proxy_fixture.hpp"
+#include "support/paths.hpp"
 
 extern char** environ;
 
@@ -63,7 +64,8 @@ SimServer::SimServer(const std::vector<std::string>& args) : args_(args) {
 }
 
 void SimServer::spawn(const std::string& listen) {
-  std::vector<std::string> argv_s = {ORC_SIM_PATH, "--listen", listen, "--jwt-key-out", key_path_};
+  std::vector<std::string> argv_s = {sim_path(), "--listen", listen, "--jwt-key-out", key_path_};
+  for (auto& flag : sim_key_flags(args_)) argv_s.push_back(std::move(flag));
   argv_s.insert(argv_s.end(), args_.begin(), args_.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -80,13 +82,13 @@ void SimServer::spawn(const std::string& listen) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-  int rc = ::posix_spawn(&pid_, ORC_SIM_PATH, &fa, nullptr, argv.data(), environ);
+  int rc = ::posix_spawn(&pid_, sim_path().c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   ::close(fds[1]);
   if (rc != 0) {
     ::close(fds[0]);
     pid_ = -1;
-    throw std::runtime_error("posix_spawn " ORC_SIM_PATH " failed");
+    throw std::runtime_error("posix_spawn " + sim_path() + " failed");
   }
   reader_ = std::thread([this, fd = fds[0]] { read_stderr(fd); });
   auto line = wait_for_line("listening on 127.0.0.1:", deadline_in(30s));

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cache_fixture.hpp"
+#include "support/paths.hpp"
 #include "support/test_backend.hpp"
 
 namespace orc::test {
@@ -21,7 +22,7 @@ using namespace std::chrono_literals;
 // the simulator upstream, a slower Redis command timeout (a loaded test machine), no redis section for
 // memory.
 std::string shipped_config(const std::string& sim_url, bool with_redis) {
-  std::ifstream in(std::string(ORC_SOURCE_DIR) + "/config/openrisk.yaml");
+  std::ifstream in(source_file("config/openrisk.yaml"));
   std::stringstream ss;
   ss << in.rdbuf();
   std::string text = ss.str();

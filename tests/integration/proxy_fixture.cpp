@@ -10,6 +10,8 @@
 #include <iostream>
 #include <regex>
 
+#include "support/paths.hpp"
+
 namespace orc::test {
 
 namespace {
@@ -34,7 +36,7 @@ std::string ProxyConfig::to_yaml() const {
 std::string daemon_path() {
   // ORC_TEST_DAEMON: another build of the daemon (the ASan and TSan jobs run this suite against theirs).
   if (const char* other = std::getenv("ORC_TEST_DAEMON"); other != nullptr && *other != '\0') return other;
-  return ORC_DAEMON_PATH;
+  return built_daemon_path();
 }
 
 std::string make_request(std::string_view method, std::string_view target, const HeaderList& headers,

@@ -1,6 +1,8 @@
 // Spawning, watching and stopping the simulator under test.
 #include "sim_process.hpp"
 
+#include "support/paths.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -23,7 +25,9 @@ SimProcess::SimProcess(std::vector<std::string> args) {
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
   key_path_ = dir_ + "/jwt_key";
-  std::vector<std::string> argv_s = {ORC_SIM_PATH, "--listen", "127.0.0.1:0", "--jwt-key-out", key_path_};
+  std::vector<std::string> argv_s = {orc::test::sim_path(), "--listen", "127.0.0.1:0", "--jwt-key-out",
+                                     key_path_};
+  for (auto& flag : orc::test::sim_key_flags(args)) argv_s.push_back(std::move(flag));
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -36,7 +40,7 @@ SimProcess::SimProcess(std::vector<std::string> args) {
   posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   posix_spawn_file_actions_addclose(&fa, fds[1]);
-  int rc = posix_spawn(&pid_, ORC_SIM_PATH, &fa, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid_, orc::test::sim_path().c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   close(fds[1]);
   if (rc != 0) {

@@ -17,8 +17,8 @@ namespace orc::sim::test {
 
 class SimProcess {
  public:
-  // Starts ORC_SIM_PATH with `--listen 127.0.0.1:0 --jwt-key-out <tmp>/key` plus `args`, and waits (up to
-  // 30 s) for its "listening on" line. Throws std::runtime_error when it does not come up.
+  // Starts openrisk-sim with `--listen 127.0.0.1:0 --jwt-key-out <tmp>/key` and the test key plus `args`, and
+  // waits (up to 30 s) for its "listening on" line. Throws std::runtime_error when it does not come up.
   explicit SimProcess(std::vector<std::string> args = {});
   ~SimProcess();  // SIGTERM, then SIGKILL if it has not exited within 10 s
   SimProcess(const SimProcess&) = delete;

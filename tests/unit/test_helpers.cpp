@@ -1,4 +1,4 @@
-// Shared unit-test helpers: a temporary directory, an RSA key pair, and JWTs signed in the test.
+// Shared unit-test helpers: a temporary directory, the test RSA keys, and JWTs signed in the test.
 #include "test_helpers.hpp"
 
 #include <openssl/evp.h>
@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
+
+#include "support/paths.hpp"
 
 namespace orc::test {
 
@@ -39,8 +41,12 @@ std::string TempDir::write(const std::string& relative, std::string_view content
   return p.string();
 }
 
-RsaKey::RsaKey() : pkey_(EVP_RSA_gen(2048)) {
-  if (pkey_ == nullptr) throw std::runtime_error("EVP_RSA_gen failed");
+RsaKey::RsaKey(const std::string& pem_path) {
+  FILE* f = std::fopen(pem_path.c_str(), "rb");
+  if (f == nullptr) throw std::runtime_error("cannot read " + pem_path);
+  pkey_ = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  if (pkey_ == nullptr) throw std::runtime_error(pem_path + ": not a PEM private key");
 }
 
 RsaKey::~RsaKey() {
@@ -75,12 +81,12 @@ std::string RsaKey::sign(std::string_view data) const {
 }
 
 const RsaKey& rsa_key() {
-  static const RsaKey key;
+  static const RsaKey key(source_file("tests/data/jwt/test-key-a.pem"));
   return key;
 }
 
 const RsaKey& other_rsa_key() {
-  static const RsaKey key;
+  static const RsaKey key(source_file("tests/data/jwt/test-key-b.pem"));
   return key;
 }
 

@@ -1,4 +1,4 @@
-// Shared unit-test helpers: a temporary directory, an RSA key pair, and JWTs signed in the test.
+// Shared unit-test helpers: a temporary directory, the test RSA keys, and JWTs signed in the test.
 #pragma once
 
 #include <filesystem>
@@ -27,10 +27,10 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// A 2048-bit RSA key pair generated with OpenSSL.
+// An RSA key pair read from a PEM private key file.
 class RsaKey {
  public:
-  RsaKey();
+  explicit RsaKey(const std::string& pem_path);
   ~RsaKey();
   RsaKey(const RsaKey&) = delete;
   RsaKey& operator=(const RsaKey&) = delete;
@@ -44,7 +44,7 @@ class RsaKey {
   EVP_PKEY* pkey_ = nullptr;
 };
 
-// Keys shared by the tests of one binary (generating RSA keys is slow).
+// Two fixed test keys (tests/data/jwt/test-key-a.pem and -b.pem): generating RSA keys is slow.
 const RsaKey& rsa_key();
 const RsaKey& other_rsa_key();
 

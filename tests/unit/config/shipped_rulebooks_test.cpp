@@ -13,6 +13,7 @@
 #include <set>
 
 #include "app/loaded_config.hpp"
+#include "support/paths.hpp"
 
 namespace orc {
 namespace {
@@ -43,7 +44,7 @@ class ShippedEnvironment {
 };
 
 std::string source(const std::string& relative) {
-  return std::string(ORC_SOURCE_DIR) + "/" + relative;
+  return test::source_file(relative);
 }
 
 std::string diagnostics(const app::Loaded& l) {

@@ -13,7 +13,7 @@ namespace {
 
 using Kind = config::CredentialSource::Kind;
 
-constexpr long long kNow = 1'700'000'000;
+constexpr long long kCallerNow = 1'700'000'000;
 const std::string kKeySecret = "key-secret";
 const std::string kJwtSecret = "jwt-secret";
 
@@ -123,12 +123,12 @@ class ResolveScope : public ::testing::Test {
   }
   static std::string token(const std::string& claims) { return test::hs256_token(kJwtSecret, claims); }
   static std::string good_token() {
-    return token(R"({"sub":"u-1","tenant_id":"t-1","exp":)" + std::to_string(kNow + 60) + "}");
+    return token(R"({"sub":"u-1","tenant_id":"t-1","exp":)" + std::to_string(kCallerNow + 60) + "}");
   }
   ScopeIdentity resolve(config::Scope scope, std::map<std::string, std::string> headers,
                         bool with_verifier = true, std::string_view key_secret = kKeySecret) {
     return resolve_scope(scope, id_, with_verifier ? &verifier_ : nullptr, key_secret,
-                         lookup(std::move(headers)), "", kNow);
+                         lookup(std::move(headers)), "", kCallerNow);
   }
 
   config::IdentityConfig id_;
@@ -204,14 +204,14 @@ TEST_F(ResolveScope, UserAndTenantBypassReasons) {
   auto forged = resolve(
       config::Scope::tenant,
       {{"Authorization", "Bearer " + test::hs256_token("wrong", R"({"tenant_id":"t","exp":)" +
-                                                                    std::to_string(kNow + 60) + "}")}});
+                                                                    std::to_string(kCallerNow + 60) + "}")}});
   EXPECT_TRUE(forged.bypass);
   EXPECT_EQ(forged.bypass_reason, "jwt_bad_signature");
   EXPECT_EQ(forged.key_part, "");
 
   auto expired = resolve(
       config::Scope::user,
-      {{"Authorization", "Bearer " + token(R"({"sub":"u","exp":)" + std::to_string(kNow - 1) + "}")}});
+      {{"Authorization", "Bearer " + token(R"({"sub":"u","exp":)" + std::to_string(kCallerNow - 1) + "}")}});
   EXPECT_TRUE(expired.bypass);
   EXPECT_EQ(expired.bypass_reason, "jwt_expired");
 
@@ -220,7 +220,7 @@ TEST_F(ResolveScope, UserAndTenantBypassReasons) {
 
   auto no_tenant = resolve(
       config::Scope::tenant,
-      {{"Authorization", "Bearer " + token(R"({"sub":"u","exp":)" + std::to_string(kNow + 60) + "}")}});
+      {{"Authorization", "Bearer " + token(R"({"sub":"u","exp":)" + std::to_string(kCallerNow + 60) + "}")}});
   EXPECT_TRUE(no_tenant.bypass);
   EXPECT_EQ(no_tenant.bypass_reason, "missing_claim");
 
@@ -246,8 +246,8 @@ TEST_F(ResolveScope, CredentialNeverAppearsRawInTheKeyPart) {
 // member of two tenants (OpenRisk: /invitations/accept) must not share user-scoped entries across tenants.
 TEST_F(ResolveScope, UserScopeKeysOnTenantAndUser) {
   auto in_tenant = [&](const std::string& tenant) {
-    auto t =
-        token(R"({"sub":"u-1","tenant_id":")" + tenant + R"(","exp":)" + std::to_string(kNow + 60) + "}");
+    auto t = token(R"({"sub":"u-1","tenant_id":")" + tenant + R"(","exp":)" +
+                   std::to_string(kCallerNow + 60) + "}");
     return resolve(config::Scope::user, {{"Authorization", "Bearer " + t}});
   };
   auto a = in_tenant("t-1");
@@ -263,17 +263,18 @@ TEST_F(ResolveScope, UserScopeWithoutATenantClaimKeysOnTheUserAlone) {
   cfg.tenant_claim = "";
   JwtVerifier single_tenant(cfg);
   auto headers = lookup({{"Authorization", "Bearer " + good_token()}});
-  auto user = resolve_scope(config::Scope::user, id_, &single_tenant, kKeySecret, headers, "", kNow);
+  auto user = resolve_scope(config::Scope::user, id_, &single_tenant, kKeySecret, headers, "", kCallerNow);
   EXPECT_FALSE(user.bypass) << user.bypass_reason;
   EXPECT_EQ(user.key_part, "user:u-1");
-  auto tenant = resolve_scope(config::Scope::tenant, id_, &single_tenant, kKeySecret, headers, "", kNow);
+  auto tenant =
+      resolve_scope(config::Scope::tenant, id_, &single_tenant, kKeySecret, headers, "", kCallerNow);
   EXPECT_TRUE(tenant.bypass);
   EXPECT_EQ(tenant.bypass_reason, "missing_claim");
 }
 
 TEST_F(ResolveScope, MfaStepTokenDoesNotIdentify) {
   auto t = token(R"({"sub":"u-1","tenant_id":"t-1","type":"MFA_REQUIRED","exp":)" +
-                 std::to_string(kNow + 60) + "}");
+                 std::to_string(kCallerNow + 60) + "}");
   auto s = resolve(config::Scope::user, {{"Authorization", "Bearer " + t}});
   EXPECT_TRUE(s.bypass);
   EXPECT_EQ(s.bypass_reason, "jwt_not_access_token");
@@ -283,7 +284,7 @@ TEST_F(ResolveScope, MfaStepTokenDoesNotIdentify) {
 TEST_F(ResolveScope, CredentialFromTheQuery) {
   id_.credential = {{Kind::query, "access_token"}};
   auto s = resolve_scope(config::Scope::user, id_, &verifier_, kKeySecret, lookup({}),
-                         "x=1&access_token=" + good_token(), kNow);
+                         "x=1&access_token=" + good_token(), kCallerNow);
   EXPECT_FALSE(s.bypass) << s.bypass_reason;
   EXPECT_EQ(s.key_part, "user:t-1:u-1");
   ASSERT_TRUE(s.credential);

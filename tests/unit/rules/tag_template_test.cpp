@@ -9,14 +9,14 @@ namespace {
 using Kind = TemplatePart::Kind;
 using Params = std::vector<std::pair<std::string, std::string>>;
 
-TagTemplate parse_ok(std::string_view text) {
+TagTemplate tag_ok(std::string_view text) {
   std::string error;
   auto t = parse_tag_template(text, error);
   EXPECT_TRUE(t) << text << ": " << error;
   return t ? *t : TagTemplate{};
 }
 
-std::string parse_error(std::string_view text) {
+std::string tag_error(std::string_view text) {
   std::string error;
   auto t = parse_tag_template(text, error);
   EXPECT_FALSE(t) << text << " parsed";
@@ -24,7 +24,7 @@ std::string parse_error(std::string_view text) {
 }
 
 TEST(TagTemplate, ParsesEveryPlaceholderKind) {
-  auto t = parse_ok("risk:{tenant}:{id}:{query.page}:{user}");
+  auto t = tag_ok("risk:{tenant}:{id}:{query.page}:{user}");
   EXPECT_EQ(t.source, "risk:{tenant}:{id}:{query.page}:{user}");
   ASSERT_EQ(t.parts.size(), 8u);
   EXPECT_EQ(t.parts[0].kind, Kind::literal);
@@ -43,7 +43,7 @@ TEST(TagTemplate, ParsesEveryPlaceholderKind) {
 }
 
 TEST(TagTemplate, LiteralOnly) {
-  auto t = parse_ok("risks");
+  auto t = tag_ok("risks");
   ASSERT_EQ(t.parts.size(), 1u);
   EXPECT_EQ(t.parts[0].kind, Kind::literal);
   EXPECT_FALSE(t.uses(Kind::tenant));
@@ -52,42 +52,42 @@ TEST(TagTemplate, LiteralOnly) {
 }
 
 TEST(TagTemplate, ParseErrors) {
-  EXPECT_EQ(parse_error(""), "a non-empty tag");
-  EXPECT_EQ(parse_error("risk}"), "'{' before '}' in 'risk}'");
-  EXPECT_EQ(parse_error("risk:{id"), "a closing '}' in 'risk:{id'");
-  EXPECT_EQ(parse_error("risk:{}"), "a placeholder name inside '{}' in 'risk:{}'");
-  EXPECT_EQ(parse_error("risk:{a{b}"), "a placeholder name inside '{}' in 'risk:{a{b}'");
-  EXPECT_EQ(parse_error("{id}}"), "'{' before '}' in '{id}}'");
+  EXPECT_EQ(tag_error(""), "a non-empty tag");
+  EXPECT_EQ(tag_error("risk}"), "'{' before '}' in 'risk}'");
+  EXPECT_EQ(tag_error("risk:{id"), "a closing '}' in 'risk:{id'");
+  EXPECT_EQ(tag_error("risk:{}"), "a placeholder name inside '{}' in 'risk:{}'");
+  EXPECT_EQ(tag_error("risk:{a{b}"), "a placeholder name inside '{}' in 'risk:{a{b}'");
+  EXPECT_EQ(tag_error("{id}}"), "'{' before '}' in '{id}}'");
 }
 
 TEST(TagTemplate, GlobReplacesPlaceholdersWithOneStar) {
-  EXPECT_EQ(parse_ok("risk:{tenant}:{id}").glob(), "risk:*:*");
-  EXPECT_EQ(parse_ok("{tenant}{id}:x").glob(), "*:x");
-  EXPECT_EQ(parse_ok("list:{query.page}").glob(), "list:*");
+  EXPECT_EQ(tag_ok("risk:{tenant}:{id}").glob(), "risk:*:*");
+  EXPECT_EQ(tag_ok("{tenant}{id}:x").glob(), "*:x");
+  EXPECT_EQ(tag_ok("list:{query.page}").glob(), "list:*");
 }
 
 TEST(Render, FromParamsQueryTenantAndUser) {
   Params params{{"id", "42"}, {"kind", "controls"}};
   TagContext ctx{&params, "page=3&sort=name", "t-1", "u-9"};
-  EXPECT_EQ(render(parse_ok("risk:{tenant}:{id}"), ctx), "risk:t-1:42");
-  EXPECT_EQ(render(parse_ok("{kind}:{query.page}:{query.sort}"), ctx), "controls:3:name");
-  EXPECT_EQ(render(parse_ok("mine:{user}"), ctx), "mine:u-9");
-  EXPECT_EQ(render(parse_ok("static"), ctx), "static");
+  EXPECT_EQ(render(tag_ok("risk:{tenant}:{id}"), ctx), "risk:t-1:42");
+  EXPECT_EQ(render(tag_ok("{kind}:{query.page}:{query.sort}"), ctx), "controls:3:name");
+  EXPECT_EQ(render(tag_ok("mine:{user}"), ctx), "mine:u-9");
+  EXPECT_EQ(render(tag_ok("static"), ctx), "static");
 }
 
 TEST(Render, MissingParamOrQueryRendersEmpty) {
   Params params{{"id", "42"}};
   TagContext ctx{&params, "other=1", "", ""};
-  EXPECT_EQ(render(parse_ok("x:{nope}:{query.page}"), ctx), "x::");
+  EXPECT_EQ(render(tag_ok("x:{nope}:{query.page}"), ctx), "x::");
   TagContext no_params{nullptr, "", "", ""};
-  EXPECT_EQ(render(parse_ok("risk:{id}"), no_params), "risk:");
+  EXPECT_EQ(render(tag_ok("risk:{id}"), no_params), "risk:");
 }
 
 TEST(Render, TenantOrUserWithoutAValueRendersNothing) {
   Params params{{"id", "42"}};
-  EXPECT_FALSE(render(parse_ok("risk:{tenant}:{id}"), TagContext{&params, "", "", "u"}));
-  EXPECT_FALSE(render(parse_ok("mine:{user}"), TagContext{&params, "", "t", ""}));
-  EXPECT_EQ(render(parse_ok("risk:{tenant}:{id}"), TagContext{&params, "", "t", ""}), "risk:t:42");
+  EXPECT_FALSE(render(tag_ok("risk:{tenant}:{id}"), TagContext{&params, "", "", "u"}));
+  EXPECT_FALSE(render(tag_ok("mine:{user}"), TagContext{&params, "", "t", ""}));
+  EXPECT_EQ(render(tag_ok("risk:{tenant}:{id}"), TagContext{&params, "", "t", ""}), "risk:t:42");
 }
 
 TEST(QueryValue, FirstValueRawAndExactName) {
