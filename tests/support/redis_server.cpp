@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -40,10 +41,15 @@ std::uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
-// True when something on the port answers a RESP PING (+PONG, or -NOAUTH when a password is set).
-bool answers_ping(std::uint16_t port) {
-  auto reply = redis_command(port, {"PING"}, std::chrono::milliseconds(500));
-  return reply && !reply->empty() && ((*reply)[0] == '+' || (*reply)[0] == '-');
+// True once the server whose log this is has bound its port ("Ready to accept connections", or "... ready to
+// accept connections at" with a unix socket): a PING alone could be answered by another test's
+// server that took the port first (tests run in parallel).
+bool logged_ready(const std::string& log_path) {
+  std::ifstream in(log_path);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find("eady to accept connections") != std::string::npos) return true;
+  return false;
 }
 
 }  // namespace
@@ -76,6 +82,8 @@ std::string RedisServer::url() const {
 }
 
 bool RedisServer::spawn() {
+  std::error_code ignored;
+  std::filesystem::remove(dir_ + "/redis.log", ignored);  // a restart must not find the last run's line
   std::vector<std::string> args = {"redis-server",
                                    "--port",
                                    std::to_string(port_),
@@ -125,7 +133,7 @@ bool RedisServer::wait_ready(std::chrono::steady_clock::time_point deadline) {
       pid_ = -1;
       return false;
     }
-    if (answers_ping(port_)) return true;
+    if (logged_ready(dir_ + "/redis.log")) return true;
     // Polling a process that gives no readiness signal of its own; each probe is bounded by the deadline.
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

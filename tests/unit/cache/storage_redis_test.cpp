@@ -68,12 +68,14 @@ TEST(RedisStorage, PurgeReloadsItsScriptAfterRedisForgotIt) {
 TEST(RedisStorage, FailsOpenWhenRedisIsDown) {
   test::RedisServer server;
   boost::asio::io_context io;
-  redis::RedisPool pool(io.get_executor(), options_for(server));
+  auto options = options_for(server);
+  options.command_timeout =
+      std::chrono::hours(1);  // failing open means never waiting for it (run_on's limit)
+  redis::RedisPool pool(io.get_executor(), options);
   RedisStorage store(pool, "orc:");
   ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
   server.stop();
 
-  const auto start = std::chrono::steady_clock::now();
   auto g = run_on(io, store.get("orc:e:1"));
   ASSERT_TRUE(g);
   EXPECT_EQ(g->status, StorageStatus::unavailable);
@@ -84,8 +86,7 @@ TEST(RedisStorage, FailsOpenWhenRedisIsDown) {
   EXPECT_EQ(put->status, StorageStatus::unavailable);
   EXPECT_FALSE(put->value);
   auto purge = run_on(io, store.purge({"a"}, {"orc:e:1"}));
-  EXPECT_EQ(purge->status, StorageStatus::unavailable);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms) << "failing open must be fast";
+  EXPECT_EQ(purge->status, StorageStatus::unavailable);  // each at once: unavailable, never a timeout
 }
 
 }  // namespace

@@ -120,13 +120,14 @@ TEST(RedisPool, AuthenticatesAnAclUser) {
 TEST(RedisPool, WrongPasswordNeverComesUpAndFailsFast) {
   test::RedisServer server({"--requirepass", "s3cret"});
   boost::asio::io_context io;
-  RedisPool pool(io.get_executor(), options_for("redis://:wrong@127.0.0.1:" + std::to_string(server.port())));
+  auto options = options_for("redis://:wrong@127.0.0.1:" + std::to_string(server.port()));
+  options.command_timeout = 1h;  // a command that waited for anything would outlast run_on's deadline
+  RedisPool pool(io.get_executor(), options);
   // Several failed handshakes (each one a connect, a refused AUTH and a back-off) and still not up.
   EXPECT_FALSE(run_until(
       io, [&] { return pool.up(); }, 300ms));
-  const auto start = std::chrono::steady_clock::now();
+  // Fails at once: `unavailable`, not a timeout, and no connection came up for it.
   EXPECT_EQ(run_command(io, pool, {"PING"}).status, RedisStatus::unavailable);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 50ms);
   EXPECT_EQ(pool.stats().connects, 0u);
 }
 
@@ -167,9 +168,9 @@ TEST(RedisPool, CommandTimeoutDropsTheConnectionAndTheNextCommandSucceedsOnAFres
   const auto start = std::chrono::steady_clock::now();
   auto slow = run_command(io, pool, {"DEBUG", "SLEEP", "1"});
   const auto took = std::chrono::steady_clock::now() - start;
+  // Timed out (DEBUG SLEEP 1 would have answered OK after a second), and not before the timeout.
   EXPECT_EQ(slow.status, RedisStatus::timeout);
-  EXPECT_GE(took, 90ms);
-  EXPECT_LT(took, 600ms);
+  EXPECT_GE(took, 100ms);
 
   // Redis is still asleep for most of a second: poll, bounded, until a command answers.
   auto recovered = run_on(
@@ -192,7 +193,7 @@ TEST(RedisPool, StoppedRedisFailsFastOpensTheBreakerAndRestartedRedisIsUsedAgain
   test::RedisServer server;
   boost::asio::io_context io;
   auto options = options_for(server.url(), 2);
-  options.command_timeout = 200ms;
+  options.command_timeout = 1h;  // failing fast means never waiting for it: a wait would outlast run_on
   options.breaker_threshold = 3;
   options.breaker_cooldown = 200ms;
   options.breaker_cooldown_max = 400ms;
@@ -204,19 +205,18 @@ TEST(RedisPool, StoppedRedisFailsFastOpensTheBreakerAndRestartedRedisIsUsedAgain
   server.stop();
   int failures = 0;
   for (int i = 0; i < 20 && pool.breaker_state() != CircuitBreaker::State::open; ++i) {
-    const auto start = std::chrono::steady_clock::now();
     auto r = run_command(io, pool, {"GET", "k"});
-    EXPECT_EQ(r.status, RedisStatus::unavailable) << to_string(r.status);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 150ms) << "a dead Redis must fail fast";
+    EXPECT_EQ(r.status, RedisStatus::unavailable) << "a dead Redis must fail at once, not time out";
     ++failures;
   }
   EXPECT_EQ(pool.breaker_state(), CircuitBreaker::State::open);
   EXPECT_LE(failures, 4);
   EXPECT_FALSE(pool.up());
   EXPECT_EQ(pool.stats().breaker_opens, 1u);
-  const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(run_command(io, pool, {"GET", "k"}).status, RedisStatus::unavailable);  // open: no attempt
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 20ms);
+  // Open: refused without an attempt (the breaker stays open and does not count another opening).
+  EXPECT_EQ(run_command(io, pool, {"GET", "k"}).status, RedisStatus::unavailable);
+  EXPECT_EQ(pool.breaker_state(), CircuitBreaker::State::open);
+  EXPECT_EQ(pool.stats().breaker_opens, 1u);
 
   server.start();
   ASSERT_TRUE(run_until(
