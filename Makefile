@@ -96,6 +96,10 @@ soak: $(ASAN_DIR)/build.ninja
 	cmake --build $(ASAN_DIR) -j$(JOBS) --target openrisk-cache openrisk-sim
 	BUILD_DIR=$(ASAN_DIR) load_tests/soak
 
+# The benchmark (load_tests/README.md): the Release build against the direct backend and nginx.
+bench: build
+	BUILD_DIR=$(BUILD_DIR) load_tests/bench
+
 run: build
 	BUILD_DIR=$(BUILD_DIR) deploy/demo/run.sh
 
