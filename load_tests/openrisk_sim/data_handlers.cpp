@@ -6,8 +6,7 @@
 #include <charconv>
 
 #include "openrisk_sim/handlers.hpp"
-#include "util/strings.hpp"
-#include "util/units.hpp"
+#include "openrisk_sim/text.hpp"
 
 namespace orc::sim {
 
@@ -28,7 +27,7 @@ int int_param(const Call& c, std::string_view name, int fallback, int lo, int hi
 std::vector<std::string> csv_upper(const std::optional<std::string>& v) {
   std::vector<std::string> out;
   if (!v) return out;
-  for (auto part : util::split_list(*v, ',')) {
+  for (auto part : split_list(*v, ',')) {
     std::string s(part);
     for (char& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     out.push_back(std::move(s));
@@ -71,7 +70,7 @@ Response risks_list(const Call& c) {
   q.criticalities.insert(q.criticalities.end(), crit.begin(), crit.end());
   auto search = query_param(c.req.query, "search");
   if (!search) search = query_param(c.req.query, "q");
-  if (search) q.search = util::to_lower(*search);
+  if (search) q.search = to_lower(*search);
   // `sort=-score` (or `score:desc`) as in the issue, or the backend's own sort_by + sort_dir.
   if (auto s = query_param(c.req.query, "sort"); s && !s->empty()) {
     std::string v = *s;
@@ -81,13 +80,13 @@ Response risks_list(const Call& c) {
       v.erase(0, 1);
     }
     if (auto colon = v.find(':'); colon != std::string::npos) {
-      q.descending = util::iequals(v.substr(colon + 1), "desc");
+      q.descending = iequals(v.substr(colon + 1), "desc");
       v.erase(colon);
     }
     q.sort_by = v;
   }
   if (auto s = query_param(c.req.query, "sort_by"); s && !s->empty()) q.sort_by = *s;
-  if (auto d = query_param(c.req.query, "sort_dir")) q.descending = !util::iequals(*d, "asc");
+  if (auto d = query_param(c.req.query, "sort_dir")) q.descending = !iequals(*d, "asc");
   return from_store(c.ctx.store.list_risks(tenant(c), q), tenant(c));
 }
 
@@ -228,7 +227,7 @@ Response mitigation_events(const Call& c) {
 Response export_pdf(const Call& c) {
   std::uint64_t size = c.ctx.opts.default_export_size;
   if (auto s = query_param(c.req.query, "size")) {
-    auto parsed = util::parse_size(*s);
+    auto parsed = parse_size(*s);
     if (!parsed) return error_reply(400, "size must be a byte count such as 1048576 or 4MiB");
     if (*parsed > c.ctx.opts.max_export_size) return error_reply(400, "size exceeds --max-export-size");
     size = *parsed;

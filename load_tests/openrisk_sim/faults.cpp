@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <random>
 
-#include "util/units.hpp"
+#include "openrisk_sim/text.hpp"
 
 namespace orc::sim {
 
@@ -67,7 +67,7 @@ std::variant<FaultRule, std::string> FaultTable::parse(const json::value& v) {
   }
   if (const json::value* d = o.if_contains("delay")) {
     std::optional<std::chrono::milliseconds> ms;
-    if (d->is_string()) ms = util::parse_duration(d->as_string());
+    if (d->is_string()) ms = parse_duration(d->as_string());
     if (d->is_int64() && d->as_int64() >= 0) ms = std::chrono::milliseconds(d->as_int64());
     if (!ms || *ms > std::chrono::hours(24)) return std::string("'delay' must be a duration such as \"2s\"");
     r.delay = *ms;

@@ -12,7 +12,7 @@
 
 #include <stdexcept>
 
-#include "util/base64url.hpp"
+#include "openrisk_sim/text.hpp"
 
 namespace orc::sim {
 
@@ -25,8 +25,6 @@ struct JwtCodec::Key {
 };
 
 namespace {
-
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string hmac_sha256(std::string_view secret, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -125,9 +123,9 @@ std::unique_ptr<JwtCodec> JwtCodec::make_hs256(std::string secret) {
 std::string JwtCodec::sign(const json::object& claims) const {
   const char* header =
       mode_ == JwtMode::rs256 ? R"({"alg":"RS256","typ":"JWT"})" : R"({"alg":"HS256","typ":"JWT"})";
-  std::string input = util::base64url_encode(header) + "." + util::base64url_encode(json::serialize(claims));
+  std::string input = base64url_encode(header) + "." + base64url_encode(json::serialize(claims));
   std::string sig = mode_ == JwtMode::rs256 ? rsa_sign(key_->pkey, input) : hmac_sha256(key_->secret, input);
-  return input + "." + util::base64url_encode(sig);
+  return input + "." + base64url_encode(sig);
 }
 
 std::variant<json::object, TokenError> JwtCodec::verify(std::string_view token, std::int64_t now) const {
@@ -137,9 +135,9 @@ std::variant<json::object, TokenError> JwtCodec::verify(std::string_view token, 
   if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos)
     return TokenError::malformed;
   std::string header_raw, payload_raw, sig;
-  auto header_b = util::base64url_decode(token.substr(0, d1));
-  auto payload_b = util::base64url_decode(token.substr(d1 + 1, d2 - d1 - 1));
-  auto sig_b = util::base64url_decode(token.substr(d2 + 1));
+  auto header_b = base64url_decode(token.substr(0, d1));
+  auto payload_b = base64url_decode(token.substr(d1 + 1, d2 - d1 - 1));
+  auto sig_b = base64url_decode(token.substr(d2 + 1));
   if (header_b) header_raw = std::move(*header_b);
   if (payload_b) payload_raw = std::move(*payload_b);
   if (sig_b) sig = std::move(*sig_b);

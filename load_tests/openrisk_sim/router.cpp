@@ -13,7 +13,7 @@
 #include "openrisk_sim/auth_sessions.hpp"
 #include "openrisk_sim/handlers.hpp"
 #include "openrisk_sim/jwt.hpp"
-#include "util/strings.hpp"
+#include "openrisk_sim/text.hpp"
 
 namespace orc::sim {
 
@@ -271,11 +271,11 @@ Response json_reply(int status, std::string body, std::uint64_t version, std::st
 }
 
 Response error_reply(int status, std::string_view message, std::uint64_t version) {
-  return json_reply(status, "{\"error\":\"" + util::json_escape(message) + "\"}", version);
+  return json_reply(status, "{\"error\":\"" + json_escape(message) + "\"}", version);
 }
 
 Response fiber_error(int status, std::string_view message, std::uint64_t version) {
-  return json_reply(status, "{\"error\":true,\"msg\":\"" + util::json_escape(message) + "\"}", version);
+  return json_reply(status, "{\"error\":true,\"msg\":\"" + json_escape(message) + "\"}", version);
 }
 
 Response from_store(StoreReply reply, const std::string& tenant_id) {
@@ -340,10 +340,10 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
 }
 
 std::optional<std::string> cookie_value(std::string_view header, std::string_view name) {
-  for (auto part : util::split_list(header, ';')) {
+  for (auto part : split_list(header, ';')) {
     auto eq = part.find('=');
-    if (eq != std::string_view::npos && util::trim(part.substr(0, eq)) == name)
-      return std::string(util::trim(part.substr(eq + 1)));
+    if (eq != std::string_view::npos && trim(part.substr(0, eq)) == name)
+      return std::string(trim(part.substr(eq + 1)));
   }
   return std::nullopt;
 }

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <optional>
 
-#include "util/units.hpp"
+#include "openrisk_sim/text.hpp"
 
 namespace orc::sim {
 namespace {
@@ -32,11 +32,11 @@ std::optional<std::pair<RouteClass, LatencySpec>> parse_class_latency(std::strin
   std::string_view rest = s.substr(eq + 1);
   LatencySpec spec;
   auto slash = rest.find('/');
-  auto base = util::parse_duration(rest.substr(0, slash));
+  auto base = parse_duration(rest.substr(0, slash));
   if (!base) return std::nullopt;
   spec.base = *base;
   if (slash != std::string_view::npos) {
-    auto j = util::parse_duration(rest.substr(slash + 1));
+    auto j = parse_duration(rest.substr(slash + 1));
     if (!j) return std::nullopt;
     spec.jitter = *j;
   }
@@ -104,11 +104,11 @@ ParseResult parse_options(const std::vector<std::string>& args) {
       if (v.empty()) return bad();
       o.jwt_secret = v;
     } else if (flag == "--access-ttl") {
-      auto d = util::parse_duration(v);
+      auto d = parse_duration(v);
       if (!d || *d < std::chrono::seconds(1)) return bad();
       o.access_ttl = std::chrono::duration_cast<std::chrono::seconds>(*d);
     } else if (flag == "--latency" || flag == "--jitter") {
-      auto d = util::parse_duration(v);
+      auto d = parse_duration(v);
       if (!d) return bad();
       (flag == "--latency" ? o.latency.base : o.latency.jitter) = *d;
     } else if (flag == "--class-latency") {
@@ -128,11 +128,11 @@ ParseResult parse_options(const std::vector<std::string>& args) {
       if (!n) return bad();
       o.risks_per_tenant = static_cast<int>(*n);
     } else if (flag == "--export-size" || flag == "--max-export-size") {
-      auto s = util::parse_size(v);
+      auto s = parse_size(v);
       if (!s) return bad();
       (flag == "--export-size" ? o.default_export_size : o.max_export_size) = *s;
     } else if (flag == "--sse-keepalive") {
-      auto d = util::parse_duration(v);
+      auto d = parse_duration(v);
       if (!d || *d < std::chrono::seconds(1)) return bad();
       o.sse_keepalive = std::chrono::duration_cast<std::chrono::seconds>(*d);
     } else if (flag == "--sse-queue") {
@@ -140,11 +140,11 @@ ParseResult parse_options(const std::vector<std::string>& args) {
       if (!n) return bad();
       o.sse_queue_limit = static_cast<std::size_t>(*n);
     } else if (flag == "--max-body") {
-      auto s = util::parse_size(v);
+      auto s = parse_size(v);
       if (!s || *s == 0) return bad();
       o.max_body = static_cast<std::size_t>(*s);
     } else if (flag == "--idle-timeout") {
-      auto d = util::parse_duration(v);
+      auto d = parse_duration(v);
       if (!d || *d < std::chrono::seconds(1)) return bad();
       o.idle_timeout = std::chrono::duration_cast<std::chrono::seconds>(*d);
     } else if (flag == "--log-requests") {

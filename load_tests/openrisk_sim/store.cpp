@@ -14,7 +14,7 @@
 #include <mutex>
 #include <shared_mutex>
 
-#include "util/strings.hpp"
+#include "openrisk_sim/text.hpp"
 
 namespace orc::sim {
 
@@ -563,7 +563,7 @@ void Store::set_mitigation_listener(std::function<void(const MitigationEvent&)> 
 }
 
 const User* Store::user_by_email(std::string_view email) const {
-  auto it = user_by_email_.find(util::to_lower(email));
+  auto it = user_by_email_.find(to_lower(email));
   return it == user_by_email_.end() ? nullptr : &users_[it->second];
 }
 
@@ -626,8 +626,8 @@ std::vector<const Risk*> sorted_risks(const std::unordered_map<std::string, Risk
     if (!q.criticalities.empty() && std::find(q.criticalities.begin(), q.criticalities.end(),
                                               level_for(r.score())) == q.criticalities.end())
       continue;
-    if (!q.search.empty() && util::to_lower(r.title).find(q.search) == std::string::npos &&
-        util::to_lower(r.description).find(q.search) == std::string::npos)
+    if (!q.search.empty() && to_lower(r.title).find(q.search) == std::string::npos &&
+        to_lower(r.description).find(q.search) == std::string::npos)
       continue;
     rows.push_back(&r);
   }
