@@ -1,5 +1,6 @@
 // Black-box tests of what the cache stores and how it answers, against a scripted backend: ETag and 304,
-// HEAD from the GET entry, Set-Cookie / no-store / private never stored, Vary splitting entries.
+// the origin's validators, hop-by-hop fields never stored, HEAD from the GET entry, Set-Cookie / no-store /
+// private never stored, Vary splitting entries.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -17,6 +18,9 @@ const char* const kPublicRules = R"(rules:
     cache: { ttl: 5m, scope: public }
 )";
 
+const char* const kOriginEtag = "\"origin-v1\"";
+const char* const kLastModified = "Tue, 01 Dec 2026 10:00:00 GMT";
+
 class CacheHttpTest : public CacheStorageTest {
  protected:
   void SetUp() override {
@@ -33,6 +37,18 @@ class CacheHttpTest : public CacheStorageTest {
       } else if (req.target == "/pub/vary") {
         h.add("Vary", "Accept-Language");
         body = "language " + req.headers.get("Accept-Language").value_or("none");
+      } else if (req.target == "/pub/validators") {
+        h.add("ETag", kOriginEtag);
+        h.add("Last-Modified", kLastModified);
+      } else if (req.target == "/pub/chunked") {
+        // Hop-by-hop fields of the backend's connection: Keep-Alive, a field Connection names, and the
+        // chunked framing itself.
+        h.add("Connection", "keep-alive, X-Hop-Secret");
+        h.add("Keep-Alive", "timeout=5, max=100");
+        h.add("X-Hop-Secret", "for-the-proxy-only");
+        h.add("X-End-To-End", "kept");
+        if (w.begin_chunked(200, h) && w.write_chunk("chunked ") && w.write_chunk("body")) w.end_chunks();
+        return;
       }
       w.respond(200, body, h);
     });
@@ -83,6 +99,75 @@ TEST_P(CacheHttpTest, IfNoneMatchWithTheEtagOfAHitGets304) {
   EXPECT_EQ(full.status, 200) << full.describe();
   EXPECT_EQ(full.body, miss.body);
   EXPECT_EQ(backend_count("/pub/plain"), 1u);
+}
+
+TEST_P(CacheHttpTest, OriginValidatorsAreKeptAndAnswerConditionals) {
+  HttpResponse miss = get_pub("/pub/validators");
+  ASSERT_EQ(miss.status, 200) << miss.describe();
+  EXPECT_EQ(header(miss, "ETag"), kOriginEtag) << miss.describe();
+  HttpResponse hit = get_pub("/pub/validators");
+  ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
+  EXPECT_EQ(header(hit, "ETag"), kOriginEtag) << "the origin's ETag was replaced\n" << hit.describe();
+  EXPECT_EQ(header(hit, "Last-Modified"), kLastModified) << hit.describe();
+
+  struct Case {
+    const char* field;
+    std::string value;
+    int status;
+  };
+  const Case cases[] = {
+      {"If-None-Match", kOriginEtag, 304},                      // the tag the miss returned
+      {"If-None-Match", std::string("W/") + kOriginEtag, 304},  // weak comparison (RFC 9110 section 8.8.3.2)
+      {"If-None-Match", "\"x\", " + std::string(kOriginEtag), 304},
+      {"If-None-Match", "\"origin-v2\"", 200},
+      {"If-Modified-Since", kLastModified, 304},  // not modified since that date
+      {"If-Modified-Since", "Wed, 02 Dec 2026 10:00:00 GMT", 304},
+      {"If-Modified-Since", "Mon, 30 Nov 2026 10:00:00 GMT", 200},  // modified since
+      {"If-Modified-Since", "not a date", 200},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.field) + ": " + c.value);
+    HeaderList h;
+    h.add(c.field, c.value);
+    HttpResponse r = get_pub("/pub/validators", h);
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_EQ(r.status, c.status) << r.describe();
+    EXPECT_EQ(x_cache(r), "HIT") << r.describe();
+    EXPECT_EQ(header(r, "ETag"), kOriginEtag) << r.describe();
+    EXPECT_EQ(r.body, c.status == 304 ? "" : miss.body);
+  }
+  // If-None-Match wins over If-Modified-Since (RFC 9110 section 13.2.2).
+  HeaderList both;
+  both.add("If-None-Match", "\"origin-v2\"");
+  both.add("If-Modified-Since", kLastModified);
+  EXPECT_EQ(get_pub("/pub/validators", both).status, 200);
+  EXPECT_EQ(backend_count("/pub/validators"), 1u);
+}
+
+TEST_P(CacheHttpTest, HopByHopFieldsOfAChunkedBackendAreNeverStored) {
+  HttpResponse miss = get_pub("/pub/chunked");
+  ASSERT_EQ(miss.status, 200) << miss.describe();
+  ASSERT_EQ(miss.body, "chunked body") << miss.describe();
+  for (const char* method : {"GET", "HEAD"}) {
+    SCOPED_TRACE(method);
+    HttpResponse hit = through(0, method, "/pub/chunked");
+    ASSERT_TRUE(hit.ok()) << hit.describe();
+    ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
+    EXPECT_EQ(hit.body, std::string(method) == "GET" ? "chunked body" : "") << hit.describe();
+    EXPECT_EQ(header(hit, "Content-Length"), "12") << hit.describe();
+    EXPECT_EQ(header(hit, "X-End-To-End"), "kept") << hit.describe();
+    for (const char* hop : {"Transfer-Encoding", "Keep-Alive", "X-Hop-Secret"})
+      EXPECT_EQ(header(hit, hop), "") << hop << " was stored\n" << hit.describe();
+  }
+  HeaderList h;
+  h.add("If-None-Match", header(get_pub("/pub/chunked"), "ETag"));
+  HttpResponse not_modified = get_pub("/pub/chunked", h);
+  ASSERT_EQ(not_modified.status, 304) << not_modified.describe();
+  for (const char* framing : {"Transfer-Encoding", "Content-Length", "Keep-Alive"})
+    EXPECT_EQ(header(not_modified, framing), "") << framing << " on a 304\n" << not_modified.describe();
+  // The connection is still in a known state: the 304 carried no body and no framing.
+  EXPECT_EQ(get_pub("/pub/chunked").body, "chunked body");
+  EXPECT_EQ(backend_count("/pub/chunked"), 1u);
 }
 
 TEST_P(CacheHttpTest, HeadAfterGetIsAHitWithoutBody) {

@@ -239,11 +239,25 @@ const char* const kScriptedRaceRules = R"(rules:
     cache: { ttl: 1s, scope: public }
 )";
 
+// The same rules keyed on the tenant (the simulator signs the tokens; the scripted backend ignores them).
+const char* const kScriptedTenantRaceRules = R"(rules:
+  - name: items
+    match: { method: GET, path: /items }
+    cache: { ttl: 5m, scope: tenant, tags: ["items"] }
+  - name: items-write
+    match: { method: [POST, PATCH], path: /items }
+    invalidate: ["items"]
+  - name: warmup
+    match: { method: GET, path: /warmup }
+    cache: { ttl: 1s, scope: public }
+)";
+
 // The scripted backend makes the race exact: the GET's body is read before the write, and is sent only after
 // the write's response (and purge) reached the client.
 class CacheScriptedRaceTest : public CacheStorageTest {
  protected:
-  void SetUp() override {
+  void SetUp() override { start(kScriptedRaceRules); }
+  void start(const char* rules) {
     backend_.set_handler([this](const BackendRequest& req, ResponseWriter& w) {
       if (req.method == "PATCH") {
         w.update([&] { ++version_; });
@@ -257,14 +271,14 @@ class CacheScriptedRaceTest : public CacheStorageTest {
         first = req.target == "/items" && !get_arrived_;
         if (first) get_arrived_ = true;
       });
+      if (req.target == "/items") w.update([&] { ++gets_; });
       if (first) w.wait_until([&] { return release_get_; }, deadline_in(20s));
       w.respond(200, "version=" + std::to_string(seen));
     });
     if (use_redis()) {
       ASSERT_NO_THROW(start_redis());
     }
-    ASSERT_NE(start_proxy(config_yaml(kScriptedRaceRules, use_redis(), "", backend_.url()), {}, "/warmup"),
-              nullptr);
+    ASSERT_NE(start_proxy(config_yaml(rules, use_redis(), "", backend_.url()), {}, "/warmup"), nullptr);
   }
   void TearDown() override { CacheStorageTest::TearDown(); }  // the daemons go before the backend
 
@@ -283,7 +297,39 @@ class CacheScriptedRaceTest : public CacheStorageTest {
     EXPECT_EQ(slow.body, "version=0") << "the GET that started before the write sees pre-write data";
   }
 
-  int version_ = 0;  // these three under the backend's lock
+  // A GET of /items by `writer` that reads version 0 and is held; a PATCH by `writer` completes; then a GET
+  // by `reader` (the same key: the writer, or another user of the tenant). That read starts after the write
+  // and must not be handed the held GET's pre-write answer: it asks the backend itself. The held GET is
+  // released only once that read reached the backend (or 10 s passed: then it waited for the held fetch).
+  void read_after_write(const HeaderList& writer, const HeaderList& reader) {
+    HttpResponse slow, write, next;
+    std::thread first([&] { slow = through(0, "GET", "/items", writer); });
+    bool arrived = backend_.wait_until([&] { return get_arrived_; }, deadline_in(10s));
+    bool fetched = false;
+    std::thread second;
+    if (arrived) {
+      write = through(0, "PATCH", "/items", writer, R"({"x":1})");
+      second = std::thread([&] { next = through(0, "GET", "/items", reader); });
+      fetched = backend_.wait_until([&] { return gets_ >= 2; }, deadline_in(10s));
+    }
+    backend_.update([&] { release_get_ = true; });
+    first.join();
+    if (second.joinable()) second.join();
+    ASSERT_TRUE(arrived) << "the GET never reached the backend";
+    ASSERT_EQ(write.status, 200) << write.describe();
+    EXPECT_EQ(slow.body, "version=0") << slow.describe();
+    EXPECT_TRUE(fetched) << "the read after the write joined the fetch from before it";
+    EXPECT_EQ(next.status, 200) << next.describe();
+    EXPECT_EQ(next.body, "version=1") << "pre-write data after the write\n" << next.describe();
+    EXPECT_EQ(header(next, "Cache-Status").find("collapsed"), std::string::npos) << next.describe();
+    // The read after the write filled the entry: the next one is a hit with post-write data.
+    HttpResponse hit = through(0, "GET", "/items", reader);
+    EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
+    EXPECT_EQ(hit.body, "version=1") << hit.describe();
+  }
+
+  int version_ = 0;  // these four under the backend's lock
+  int gets_ = 0;
   bool get_arrived_ = false;
   bool release_get_ = false;
   TestBackend backend_;
@@ -306,6 +352,33 @@ TEST_P(CacheScriptedRaceTest, KeyIsCachedAgainRightAfterARefusedFill) {
   EXPECT_EQ(x_cache(again), "HIT") << "the post-write response (a plain storable 200) was not cached\n"
                                    << again.describe();
 }
+
+TEST_P(CacheScriptedRaceTest, ReadAfterAWriteNeverJoinsAFetchFromBeforeIt) {
+  ASSERT_NO_FATAL_FAILURE(read_after_write({}, {}));
+}
+
+// Keyed on the tenant: the writer's own next read, and a colleague's, share the held GET's key.
+class CacheTenantRaceTest : public CacheScriptedRaceTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_THROW(start_sim());  // signs the tokens the proxy verifies
+    start(kScriptedTenantRaceRules);
+  }
+};
+
+TEST_P(CacheTenantRaceTest, WritersNextReadNeverJoinsAFetchFromBeforeTheWrite) {
+  const auto writer = bearer(sim_login(sim_port(), "admin@acme.test"));
+  ASSERT_NO_FATAL_FAILURE(read_after_write(writer, writer));
+}
+
+TEST_P(CacheTenantRaceTest, ColleaguesNextReadNeverJoinsAFetchFromBeforeTheWrite) {
+  const auto writer = bearer(sim_login(sim_port(), "admin@acme.test"));
+  const auto colleague = bearer(sim_login(sim_port(), "analyst@acme.test"));
+  ASSERT_NO_FATAL_FAILURE(read_after_write(writer, colleague));
+}
+
+INSTANTIATE_TEST_SUITE_P(Storages, CacheTenantRaceTest, ::testing::Values(Storage::memory, Storage::redis),
+                         storage_name);
 
 INSTANTIATE_TEST_SUITE_P(Storages, CacheScriptedRaceTest, ::testing::Values(Storage::memory, Storage::redis),
                          storage_name);

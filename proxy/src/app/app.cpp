@@ -91,7 +91,12 @@ std::unique_ptr<redis::PurgeListener> start_l1(const config::Config& cfg, http::
     l1->disable();
     m.set_l1_up(false);
   };
-  hooks.purged = [l1](std::vector<std::string> tags) { l1->invalidate(tags); };
+  // Another instance's purge (or this one's, echoed): the L1 forgets the tags, and the fetches in flight
+  // for them take no new followers.
+  hooks.purged = [l1, &server](std::vector<std::string> tags) {
+    l1->invalidate(tags);
+    server.coalescer().seal(tags);
+  };
   auto listener = std::make_unique<redis::PurgeListener>(std::move(o), std::move(hooks));
   try {
     listener->start();

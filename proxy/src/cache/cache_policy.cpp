@@ -164,6 +164,15 @@ std::string strong_etag(std::string_view body) {
   return "\"" + identity::sha256_hex(body).substr(0, 32) + "\"";
 }
 
+bool not_modified(std::string_view if_none_match_field, std::string_view if_modified_since,
+                  std::string_view etag, std::optional<std::string_view> last_modified) {
+  if (!util::trim(if_none_match_field).empty()) return if_none_match(if_none_match_field, etag);
+  if (if_modified_since.empty() || !last_modified) return false;
+  auto since = parse_http_date_ms(util::trim(if_modified_since));
+  auto modified = parse_http_date_ms(util::trim(*last_modified));
+  return since && modified && *modified <= *since;
+}
+
 bool if_none_match(std::string_view header, std::string_view etag) {
   auto opaque = [](std::string_view t) {
     t = util::trim(t);

@@ -57,6 +57,12 @@ std::string strong_etag(std::string_view body);
 // If-None-Match against an ETag (weak comparison, "*" matches anything).
 bool if_none_match(std::string_view header, std::string_view etag);
 
+// Whether a stored response answers a GET or HEAD with 304 (RFC 9110 section 13.2.2): If-None-Match against
+// its ETag when the request has one; otherwise If-Modified-Since against its Last-Modified (not modified
+// when that is no later than the date given; an invalid date or no Last-Modified: the whole response).
+bool not_modified(std::string_view if_none_match_field, std::string_view if_modified_since,
+                  std::string_view etag, std::optional<std::string_view> last_modified);
+
 // Request Cache-Control directives the cache honours: no-store (do not use or fill), no-cache (revalidate:
 // fetch from the backend, then store).
 struct RequestDirectives {

@@ -23,16 +23,13 @@ namespace orc::http {
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using cache::Coalescer;
+using cache::SharedEntry;
 
 // One warning per interval at most: a dead Redis must not flood the log.
 void warn_storage(std::string_view what, cache::StorageStatus status) {
   static std::atomic<std::int64_t> last{0};
-  auto now = now_ms();
+  auto now = util::SystemClock::instance().now_ms();
   auto prev = last.load(std::memory_order_relaxed);
   if (now - prev < 5000 || !last.compare_exchange_strong(prev, now)) return;
   spdlog::warn("cache storage {} failed ({}): serving from the backend (fail open)", what,
@@ -93,10 +90,21 @@ std::string vary_key(const std::string& key, const std::string& part) {
   return key + ":v:" + identity::sha256_hex(part).substr(0, 32);
 }
 
-cache::HeaderList copy_headers(const bhttp::response_header<>& h) {
+// The backend's end-to-end fields: never a hop-by-hop field (Connection and what it names, Keep-Alive,
+// Transfer-Encoding, TE, Trailer, Upgrade, Proxy-*), which belongs to the backend's connection, not the
+// response: a stored one would be replayed on every hit.
+cache::HeaderList end_to_end_headers(const bhttp::response_header<>& h) {
+  bhttp::response_header<> copy = h;
+  strip_hop_by_hop(copy);
   cache::HeaderList out;
-  for (const auto& f : h) out.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  for (const auto& f : copy) out.emplace_back(std::string(f.name_string()), std::string(f.value()));
   return out;
+}
+
+std::optional<std::string_view> find_header(const cache::HeaderList& fields, std::string_view name) {
+  for (const auto& [k, v] : fields)
+    if (util::iequals(k, name)) return v;
+  return std::nullopt;
 }
 
 // The headers kept in an entry: the backend's end-to-end headers, without what is per-response.
@@ -154,12 +162,13 @@ struct Lookup {
 // through the purge listener: at once on a reset, within two seconds when it stops answering.)
 // `with_generations`: a storage read also reads the tags' generations (the same round trip), which a fill
 // after a miss then uses.
-asio::awaitable<Lookup> fetch(cache::Storage& storage, cache::L1Cache* l1, const std::string& key,
-                              const std::vector<std::string>& tags, bool with_generations) {
+asio::awaitable<Lookup> fetch(const util::Clock& clock, cache::Storage& storage, cache::L1Cache* l1,
+                              const std::string& key, const std::vector<std::string>& tags,
+                              bool with_generations) {
   Lookup out;
   bool refreshing = false;  // this request re-reads an L1 entry older than l1_max_age
   if (l1) {
-    if (auto e = l1->get(key, now_ms(), &refreshing)) {
+    if (auto e = l1->get(key, clock.now_ms(), &refreshing)) {
       out.entry = std::move(e);
       out.from_l1 = true;
       co_return out;
@@ -188,19 +197,20 @@ asio::awaitable<Lookup> fetch(cache::Storage& storage, cache::L1Cache* l1, const
   std::optional<cache::CacheEntry> e;
   if (blob) e = cache::deserialize(*blob);
   if (e) out.entry = std::make_shared<const cache::CacheEntry>(std::move(*e));
-  const bool kept = out.entry && l1 && l1->insert(key, out.entry, tags, out.l1_epoch, now_ms());
+  const bool kept = out.entry && l1 && l1->insert(key, out.entry, tags, out.l1_epoch, clock.now_ms());
   if (refreshing && !kept) l1->erase(key);  // Redis has none now, or it could not replace the copy: it goes
   co_return out;
 }
 
-asio::awaitable<Lookup> lookup(cache::Storage& storage, cache::L1Cache* l1, const std::string& key,
-                               const std::string& material, const identity::HeaderLookup& headers,
-                               const std::vector<std::string>& tags, bool with_generations) {
-  auto out = co_await fetch(storage, l1, key, tags, with_generations);
+asio::awaitable<Lookup> lookup(const util::Clock& clock, cache::Storage& storage, cache::L1Cache* l1,
+                               const std::string& key, const std::string& material,
+                               const identity::HeaderLookup& headers, const std::vector<std::string>& tags,
+                               bool with_generations) {
+  auto out = co_await fetch(clock, storage, l1, key, tags, with_generations);
   if (out.failed) co_return out;
   if (out.entry && out.entry->vary_marker) {
     auto part = vary_part(out.entry->vary_names, headers);
-    auto variant = co_await fetch(storage, l1, vary_key(key, part), tags, false);
+    auto variant = co_await fetch(clock, storage, l1, vary_key(key, part), tags, false);
     out.failed = variant.failed;
     out.from_l1 = variant.from_l1;
     out.entry = std::move(variant.entry);  // the generations and epoch of the first read still hold
@@ -212,25 +222,40 @@ asio::awaitable<Lookup> lookup(cache::Storage& storage, cache::L1Cache* l1, cons
   co_return out;
 }
 
-// Builds the entry for a complete response, stores it if no purge intervened, and returns it (null when it
-// was not stored).
-asio::awaitable<SharedEntry> store(cache::Storage& storage, cache::L1Cache* l1, std::uint64_t l1_epoch,
-                                   const config::CacheAction& rule, const cache::CacheKey& key,
-                                   const std::vector<std::string>& tags, const cache::Generations& seen,
-                                   unsigned status, const cache::HeaderList& head, std::string body,
-                                   const identity::HeaderLookup& req_headers) {
+// What became of a complete response offered to the storage.
+struct Stored {
+  enum Outcome {
+    stored,        // kept: the next request finds it
+    not_storable,  // its freshness or Vary forbid it (no entry)
+    refused,       // a purge of one of its tags ran since the generations were read: it may predate a write
+    failed,        // the storage did not answer
+  } outcome = not_storable;
+  SharedEntry entry;  // the entry built for it (every outcome but not_storable)
+};
+
+// Builds the entry for a complete response and stores it if no purge intervened.
+asio::awaitable<Stored> store(const util::Clock& clock, cache::Storage& storage, cache::L1Cache* l1,
+                              std::uint64_t l1_epoch, const config::CacheAction& rule,
+                              const cache::CacheKey& key, const std::vector<std::string>& tags,
+                              const cache::Generations& seen, unsigned status, const cache::HeaderList& head,
+                              std::string body, const identity::HeaderLookup& req_headers) {
   cache::ResponseHead rh{status, &head};
-  auto now = now_ms();
+  auto now = clock.now_ms();
   auto fresh = cache::freshness(rule, rh, now);
-  if (!fresh) co_return nullptr;
+  if (!fresh) co_return Stored{};
   bool star = false;
   auto names = cache::vary_names(rh, star);
-  if (star) co_return nullptr;
+  if (star) co_return Stored{};
 
   auto e = std::make_shared<cache::CacheEntry>();
   e->status = status;
   e->headers = stored_headers(head);
-  e->etag = cache::strong_etag(body);
+  // The origin's validator when it sent one (a client's If-None-Match with the tag a miss returned must
+  // match on a hit); the proxy's own, from the body, only when it sent none.
+  if (auto origin_etag = find_header(e->headers, "ETag"))
+    e->etag = std::string(*origin_etag);
+  else
+    e->etag = cache::strong_etag(body);
   e->body = std::move(body);
   e->stored_at_ms = now;
   e->initial_age_s = fresh->initial_age_s;
@@ -243,8 +268,10 @@ asio::awaitable<SharedEntry> store(cache::Storage& storage, cache::L1Cache* l1, 
 
   std::string entry_key = key.key;
   std::shared_ptr<cache::CacheEntry> marker;
+  Stored out{Stored::stored, e};
   if (!names.empty()) {
     auto part = vary_part(names, req_headers);
+    e->vary_names = names;  // a variant says which request fields chose it (a follower of its flight checks)
     e->material = key.material + part;
     entry_key = vary_key(key.key, part);
     marker = std::make_shared<cache::CacheEntry>();
@@ -258,7 +285,11 @@ asio::awaitable<SharedEntry> store(cache::Storage& storage, cache::L1Cache* l1, 
     auto t0 = Clock::now();
     auto m = co_await storage.put_if_current(key.key, cache::serialize(*marker), ttl, tags, seen);
     count_op(storage, metrics::StorageOp::fill, m.status, t0);
-    if (!m.ok() || !m.value) co_return nullptr;
+    if (!m.ok()) warn_storage("store", m.status);
+    if (!m.ok() || !m.value) {
+      out.outcome = m.ok() ? Stored::refused : Stored::failed;
+      co_return out;
+    }
   } else {
     e->material = key.material;
   }
@@ -267,17 +298,37 @@ asio::awaitable<SharedEntry> store(cache::Storage& storage, cache::L1Cache* l1, 
   count_op(storage, metrics::StorageOp::fill, put.status, t0);
   if (!put.ok()) {
     warn_storage("store", put.status);
-    co_return nullptr;
+    out.outcome = Stored::failed;
+    co_return out;
   }
-  if (!put.value) co_return nullptr;  // a write purged one of the tags meanwhile: the body may be pre-write
+  if (!put.value) {  // a write purged one of the tags meanwhile: the body may be pre-write
+    out.outcome = Stored::refused;
+    co_return out;
+  }
   metrics::Metrics::get().stored_bytes(e->body.size());
   if (l1) {
     // The epoch was read with `seen`: a purge since then (here or, through the listener, anywhere) refuses
     // it.
-    if (marker) l1->insert(key.key, marker, tags, l1_epoch, now_ms());
-    l1->insert(entry_key, e, tags, l1_epoch, now_ms());
+    if (marker) l1->insert(key.key, marker, tags, l1_epoch, clock.now_ms());
+    l1->insert(entry_key, e, tags, l1_epoch, clock.now_ms());
   }
-  co_return e;
+  co_return out;
+}
+
+// Ends a fill's flight with what became of its response. Stored: every follower is served it. Refused by a
+// purge: when that purge sealed the flight, the followers all joined before it (later requests lead flights
+// of their own) and their reads overlapped the write, so they are served the answer too; that needs every
+// purge to reach this process (`purges_seen`: the memory storage, or the L1's purge listener subscribed),
+// else a purge elsewhere may have come before some of them, and they fetch on their own. Not storable: they
+// fetch on their own, and the key is remembered as such for a while.
+void end_flight(Coalescer::Lead& lead, const Stored& s, bool purges_seen) {
+  if (!lead) return;
+  if (s.outcome == Stored::stored || (s.outcome == Stored::refused && purges_seen && lead.sealed()))
+    lead.finish(s.entry);
+  else if (s.outcome == Stored::not_storable)
+    lead.finish(nullptr);
+  else
+    lead.abandon();
 }
 
 std::string cache_status(std::string_view detail) {
@@ -324,6 +375,12 @@ asio::awaitable<bool> forward_bypass(Exchange& x, RequestParser& parser, std::st
   co_return (co_await forward(x, parser, hooks)).keep_alive;
 }
 
+// Whether every purge, of any instance, reaches this process's coalescer (end_flight()).
+bool purges_seen(Worker& worker) {
+  auto* l1 = worker.server().l1();
+  return worker.storage()->name() == "memory" || (l1 && l1->enabled());
+}
+
 // A fetch for the cache alone (stale-while-revalidate refresh): GET without a client, body bounded.
 asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<const Runtime> rt,
                                             bhttp::request<bhttp::empty_body> req, config::CacheAction rule,
@@ -331,6 +388,7 @@ asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<cons
                                             Coalescer::Lead lead) {
   auto* storage = worker.storage();
   auto* l1 = worker.server().l1();
+  const auto& clock = worker.server().clock();
   const auto& cfg = *rt->config;
   const auto l1_epoch = l1 ? l1->epoch() : 0;
   auto gens = co_await storage->generations(tags);
@@ -347,14 +405,14 @@ asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<cons
   auto [rec, rn] = co_await bhttp::async_read(up->stream, buf, rp, use_tuple);
   if (rec) co_return;
   auto res = rp.release();
-  cache::HeaderList head = copy_headers(res.base());
+  cache::HeaderList head = end_to_end_headers(res.base());
   cache::ResponseHead rh{res.result_int(), &head};
   if (cache::storable_head(rule, rh) != cache::Storability::storable) co_return;
   if (worker.server().pending_purges().any(tags)) co_return;
-  auto stored = co_await store(*storage, l1, l1_epoch, rule, key, tags, gens.value, res.result_int(), head,
-                               std::move(res.body()), header_lookup(req.base()));
+  auto stored = co_await store(clock, *storage, l1, l1_epoch, rule, key, tags, gens.value, res.result_int(),
+                               head, std::move(res.body()), header_lookup(req.base()));
   if (res.keep_alive()) worker.pool().release(std::move(up), cfg.upstream);
-  lead.finish(stored);
+  end_flight(lead, stored, purges_seen(worker));
 }
 
 }  // namespace
@@ -363,13 +421,15 @@ asio::awaitable<bool> serve_entry(Exchange& x, const RequestParser& parser, cons
                                   std::string_view x_cache, std::string_view status_detail) {
   const auto& req = parser.get();
   const bool head_only = req.method() == bhttp::verb::head;
+  const auto now = x.worker.server().clock().now_ms();
   const auto age_s =
-      static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now_ms() - entry.stored_at_ms) / 1000)) +
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now - entry.stored_at_ms) / 1000)) +
       entry.initial_age_s;
-  const auto ttl_s = (entry.fresh_until_ms - now_ms()) / 1000;
+  const auto ttl_s = (entry.fresh_until_ms - now) / 1000;
   const bool keep_alive = req.keep_alive() && !x.worker.draining();
-  auto inm = req[bhttp::field::if_none_match];
-  const bool not_modified = !inm.empty() && cache::if_none_match(inm, entry.etag);
+  const bool not_modified =
+      cache::not_modified(req[bhttp::field::if_none_match], req[bhttp::field::if_modified_since], entry.etag,
+                          find_header(entry.headers, "Last-Modified"));
 
   bhttp::response<bhttp::span_body<const char>> res{
       static_cast<bhttp::status>(not_modified ? 304 : entry.status), 11};
@@ -436,28 +496,27 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   }
 
   auto* l1 = x.worker.server().l1();
+  const auto& clock = x.worker.server().clock();
+  auto& coalescer = x.worker.server().coalescer();
   SharedEntry stale;
   std::optional<cache::Generations> read_generations;  // read with the lookup: a fill needs no second read
   std::uint64_t l1_epoch = 0;
   if (!directives.no_cache) {
-    auto found =
-        co_await lookup(storage, l1, key.key, key.material, headers, *tags, req.method() == bhttp::verb::get);
+    auto found = co_await lookup(clock, storage, l1, key.key, key.material, headers, *tags,
+                                 req.method() == bhttp::verb::get);
     if (found.failed) co_return co_await forward_bypass(x, parser, "storage-unavailable");
     read_generations = std::move(found.generations);
     l1_epoch = found.l1_epoch;
     if (found.entry) {
-      auto now = now_ms();
+      auto now = clock.now_ms();
       if (now < found.entry->fresh_until_ms) {
         x.cache = "hit";
         co_return co_await serve_entry(x, parser, *found.entry, "HIT", "hit");
       }
       if (now < found.entry->swr_until_ms && req.method() == bhttp::verb::get) {
-        // Serve stale now; one refresh per key per process (the coalescer makes it "once").
-        SharedEntry ignored;
-        bool followed = false;
-        auto lead = co_await x.worker.server().coalescer().lead_or_follow(
-            key.key, std::chrono::milliseconds(0), ignored, followed);
-        if (lead) {
+        // Serve stale now; one refresh per key per process (the coalescer makes it "once"). A request that
+        // finds the refresh under way does not wait for it.
+        if (auto lead = coalescer.try_lead(key.key, *tags)) {
           bhttp::request<bhttp::empty_body> up{bhttp::verb::get, x.origin_target, 11};
           up.base() = req.base();
           up.method(bhttp::verb::get);
@@ -468,7 +527,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
           add_forwarding_headers(up.base(), {x.peer, x.request_id});
           asio::co_spawn(x.client.get_executor(),
                          refresh_in_background(x.worker, x.worker.runtime(), std::move(up), c, key, *tags,
-                                               std::move(lead)),
+                                               std::move(*lead)),
                          asio::detached);
         }
         x.cache = "stale";
@@ -480,7 +539,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
 
   ForwardHooks hooks;
   hooks.on_failure = [&](unsigned) -> asio::awaitable<std::optional<bool>> {
-    if (!stale || now_ms() >= stale->sie_until_ms) co_return std::nullopt;
+    if (!stale || clock.now_ms() >= stale->sie_until_ms) co_return std::nullopt;
     x.cache = "stale";
     x.outcome = "proxied";
     spdlog::warn("request {} {}: backend failed, serving a stale entry (stale_if_error)", x.request_id,
@@ -490,15 +549,20 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   x.cache = "miss";
 
   // HEAD misses and keys recently found not storable go straight to the backend.
-  const bool fill =
-      req.method() == bhttp::verb::get && !x.worker.server().coalescer().recently_not_storable(key.key);
+  const bool fill = req.method() == bhttp::verb::get && !coalescer.recently_not_storable(key.key);
   Coalescer::Lead lead;
-  if (fill) {
-    SharedEntry shared;
-    bool followed = false;
+  // Leads the key's flight or follows it. A follower is served the leader's answer when it is for the same
+  // request fields (a Vary variant for other values is not: that follower tries once more, and may lead).
+  for (int attempt = 0; fill && attempt < 2; ++attempt) {
     auto wait = x.cfg.upstream.first_byte_timeout + x.cfg.upstream.read_timeout;
-    lead = co_await x.worker.server().coalescer().lead_or_follow(key.key, wait, shared, followed);
-    if (followed && shared && shared->material == key.material + vary_part(shared->vary_names, headers)) {
+    auto joined = co_await coalescer.join(key.key, *tags, wait);
+    if (!joined.followed) {
+      lead = std::move(joined.lead);
+      break;
+    }
+    const auto& shared = joined.answer;
+    if (!shared) break;  // no answer to share: fetch on its own
+    if (shared->material == key.material + vary_part(shared->vary_names, headers)) {
       // It waited for the backend like a miss (and is counted as one); it just did not ask it again.
       x.cache = "miss";
       x.rule_metrics->coalesced();
@@ -530,7 +594,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   hooks.on_head = [&](const bhttp::response_header<>& upstream,
                       bhttp::response_header<>& out) -> asio::awaitable<void> {
     status = upstream.result_int();
-    head = copy_headers(upstream);
+    head = end_to_end_headers(upstream);
     out.set("X-Cache", "MISS");
     out.set("Cache-Status", cache_status("fwd=miss"));
     cache::ResponseHead rh{status, &head};
@@ -540,22 +604,25 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
     }
     co_return;
   };
-  SharedEntry stored;
+  // The flight ends here, before the client has the last bytes: from now on a request finds the entry (or,
+  // when none was stored, leads a new flight).
   hooks.on_body_complete = [&]() -> asio::awaitable<void> {
-    if (lead && hooks.tee && !hooks.tee_overflow && !owed.any(*tags))
-      stored =
-          co_await store(storage, l1, l1_epoch, c, key, *tags, seen, status, head, std::move(body), headers);
+    if (!lead) co_return;
+    if (!can_store) {
+      lead.abandon();  // the storage failed: the next one may fill
+    } else if (!hooks.tee || hooks.tee_overflow) {
+      lead.finish(nullptr);  // the response itself is not storable: do not queue behind this key for a while
+    } else if (owed.any(*tags)) {
+      lead.abandon();
+    } else {
+      auto stored = co_await store(clock, storage, l1, l1_epoch, c, key, *tags, seen, status, head,
+                                   std::move(body), headers);
+      end_flight(lead, stored, purges_seen(x.worker));
+    }
   };
   auto result = co_await forward(x, parser, hooks);
-  if (lead) {
-    const bool storable = hooks.tee && !hooks.tee_overflow;
-    if (stored)
-      lead.finish(stored);
-    else if (can_store && !storable)
-      lead.finish(nullptr);  // the response itself is not storable: do not queue behind this key for a while
-    else
-      lead.abandon();  // a purge intervened, the storage failed, or the relay broke: the next one may fill
-  }
+  // Not ended above: the backend or the client broke off (the destructor would do the same).
+  lead.abandon();
   co_return result.keep_alive;
 }
 

@@ -93,7 +93,8 @@ struct ForwardResult {
 // Relays the request (head already parsed into `parser`) to the backend and the response back.
 asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, ForwardHooks& hooks);
 
-// Serves a stored entry (HIT or STALE) to the client; answers 304 when If-None-Match matches the ETag.
+// Serves a stored entry (HIT or STALE) to the client; answers 304 to a conditional it satisfies
+// (cache::not_modified).
 asio::awaitable<bool> serve_entry(Exchange& x, const RequestParser& parser, const cache::CacheEntry& entry,
                                   std::string_view x_cache, std::string_view cache_status);
 

@@ -30,9 +30,11 @@ std::shared_ptr<const Runtime> make_runtime(std::shared_ptr<const config::Config
   return rt;
 }
 
-Server::Server(std::shared_ptr<const Runtime> runtime, StorageFactory storage)
+Server::Server(std::shared_ptr<const Runtime> runtime, StorageFactory storage, const util::Clock& clock)
     : runtime_(std::move(runtime)),
       storage_factory_(std::move(storage)),
+      clock_(clock),
+      coalescer_(clock),
       pending_purges_([](std::size_t n) { metrics::Metrics::get().set_purges_owed(n); }) {}
 
 Server::~Server() {

@@ -13,12 +13,13 @@
 #include <thread>
 #include <vector>
 
+#include "cache/coalescer.hpp"
 #include "cache/l1_cache.hpp"
 #include "cache/pending_purges.hpp"
 #include "cache/storage.hpp"
 #include "config/config.hpp"
-#include "http/coalescer.hpp"
 #include "http/runtime.hpp"
+#include "util/clock.hpp"
 
 namespace orc::http {
 
@@ -30,7 +31,9 @@ using StorageFactory = std::function<std::shared_ptr<cache::Storage>(boost::asio
 
 class Server {
  public:
-  Server(std::shared_ptr<const Runtime> runtime, StorageFactory storage);
+  // `clock`: the time every cache decision reads (tests pass a util::ManualClock). Outlives the server.
+  Server(std::shared_ptr<const Runtime> runtime, StorageFactory storage,
+         const util::Clock& clock = util::SystemClock::instance());
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -49,7 +52,8 @@ class Server {
   // Moves on every update_runtime(): a cheap check whether a copy of the runtime is still current.
   std::uint64_t runtime_version() const { return runtime_version_.load(std::memory_order_acquire); }
   std::shared_ptr<const config::Config> current_config() const { return current_runtime()->config; }
-  Coalescer& coalescer() { return coalescer_; }
+  const util::Clock& clock() const { return clock_; }
+  cache::Coalescer& coalescer() { return coalescer_; }
   cache::PendingPurges& pending_purges() { return pending_purges_; }
   // The in-process L1 in front of Redis, or null when there is none. Set before start().
   void set_l1(std::shared_ptr<cache::L1Cache> l1) { l1_ = std::move(l1); }
@@ -85,7 +89,8 @@ class Server {
   std::shared_ptr<const Runtime> runtime_;
   std::atomic<std::uint64_t> runtime_version_{0};
   StorageFactory storage_factory_;
-  Coalescer coalescer_;
+  const util::Clock& clock_;
+  cache::Coalescer coalescer_;
   cache::PendingPurges pending_purges_;
   std::shared_ptr<cache::L1Cache> l1_;
 

@@ -83,6 +83,8 @@ bool Worker::storage_up() {
 asio::awaitable<cache::StorageResult<std::uint64_t>> Worker::purge(const std::vector<std::string>& tags) {
   auto result = co_await storage_->purge(tags, {});
   if (auto* l1 = server_.l1()) l1->invalidate(tags);
+  // Fetches in flight for these tags may have begun before the write: requests from now on do not join them.
+  server_.coalescer().seal(tags);
   co_return result;
 }
 

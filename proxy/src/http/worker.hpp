@@ -47,9 +47,10 @@ class Worker {
   // Whether the storage answers, asked on this worker's thread (the storage is not thread-safe); callable
   // from any other thread while the worker runs. True when there is no storage.
   bool storage_up();
-  // Purges `tags` in the storage, then drops their entries from the process's L1 (also when the storage
-  // failed: the tags are owed then). After the storage, so that a read which fetched an old entry before the
-  // purge carries an older L1 epoch. Every purge goes through here. Needs storage().
+  // Purges `tags` in the storage, then drops their entries from the process's L1 and seals the coalescer's
+  // flights that carry them (also when the storage failed: the tags are owed then). After the storage, so
+  // that a read which fetched an old entry before the purge carries an older L1 epoch. Every purge goes
+  // through here. Needs storage().
   boost::asio::awaitable<cache::StorageResult<std::uint64_t>> purge(const std::vector<std::string>& tags);
 
   void start();

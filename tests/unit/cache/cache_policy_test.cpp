@@ -112,6 +112,25 @@ TEST(IfNoneMatch, WeakComparisonListsAndStar) {
   EXPECT_FALSE(if_none_match("abc", etag));
 }
 
+TEST(NotModified, IfNoneMatchFirstThenIfModifiedSince) {
+  // RFC 9110 section 13.2.2: If-None-Match when present (If-Modified-Since is then ignored), otherwise
+  // If-Modified-Since against Last-Modified.
+  const std::string etag = "\"v1\"";
+  const std::string_view lm = "Tue, 01 Dec 2026 10:00:00 GMT";
+  EXPECT_TRUE(not_modified("\"v1\"", "", etag, std::nullopt));
+  EXPECT_TRUE(not_modified("W/\"v1\"", "", etag, lm));
+  EXPECT_FALSE(not_modified("\"v2\"", "", etag, lm));
+  EXPECT_FALSE(not_modified("\"v2\"", "Tue, 01 Dec 2026 10:00:00 GMT", etag, lm)) << "If-None-Match wins";
+  EXPECT_TRUE(not_modified("", "Tue, 01 Dec 2026 10:00:00 GMT", etag, lm)) << "equal: not modified";
+  EXPECT_TRUE(not_modified(" ", "Wed, 02 Dec 2026 00:00:00 GMT", etag, lm))
+      << "a blank If-None-Match is absent";
+  EXPECT_FALSE(not_modified("", "Tue, 01 Dec 2026 09:59:59 GMT", etag, lm)) << "modified since";
+  EXPECT_FALSE(not_modified("", "garbage", etag, lm));
+  EXPECT_FALSE(not_modified("", "Wed, 02 Dec 2026 00:00:00 GMT", etag, std::nullopt)) << "no Last-Modified";
+  EXPECT_FALSE(not_modified("", "Wed, 02 Dec 2026 00:00:00 GMT", etag, "not a date"));
+  EXPECT_FALSE(not_modified("", "", etag, lm));
+}
+
 TEST(RequestDirectives, NoStoreAndNoCache) {
   EXPECT_TRUE(request_directives("no-store", "").no_store);
   EXPECT_TRUE(request_directives("no-cache", "").no_cache);
