@@ -200,6 +200,13 @@ HttpResponse http(std::uint16_t port, std::string_view method, std::string_view 
   return roundtrip(port, make_request(method, target, h, body), options);
 }
 
+std::optional<double> metric_of(DaemonProcess& proxy, std::string_view series) {
+  auto admin = proxy.wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
+  if (!admin) return std::nullopt;
+  const auto port = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
+  return metric_sample(http(port, "GET", "/metrics").body, series);
+}
+
 HeaderList bearer(const std::string& token) {
   HeaderList h;
   h.add("Authorization", "Bearer " + token);

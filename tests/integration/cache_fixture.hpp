@@ -67,6 +67,8 @@ std::string storage_name(const ::testing::TestParamInfo<Storage>& info);
 HttpResponse http(std::uint16_t port, std::string_view method, std::string_view target,
                   const HeaderList& headers = {}, std::string_view body = "");
 HeaderList bearer(const std::string& token);
+// One sample of `series` from a daemon's /metrics (empty when the admin port or the series is missing).
+std::optional<double> metric_of(DaemonProcess& proxy, std::string_view series);
 HeaderList with(HeaderList headers, std::string name, std::string value);
 std::string header(const HttpResponse& r, std::string_view name);  // empty when absent
 std::string x_cache(const HttpResponse& r);

@@ -28,14 +28,6 @@ class CacheRedisTest : public CacheTest {
   std::string detail_;
 };
 
-// One sample of `series` from a daemon's /metrics (empty when the admin port or the series is missing).
-std::optional<double> metric_of(DaemonProcess& proxy, std::string_view series) {
-  auto admin = proxy.wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
-  if (!admin) return std::nullopt;
-  const auto port = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
-  return metric_sample(http(port, "GET", "/metrics").body, series);
-}
-
 double metric_now(DaemonProcess& proxy, std::string_view series) {
   return metric_of(proxy, series).value_or(-1);
 }

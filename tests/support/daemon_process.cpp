@@ -248,4 +248,54 @@ std::optional<std::size_t> DaemonProcess::fd_count() const {
   return proc_fd_count(pid_);
 }
 
+std::string run_command(const std::vector<std::string>& argv, ExitStatus& status, Deadline deadline) {
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    throw std::runtime_error("posix_spawn " + argv.at(0) + " failed: " + std::strerror(rc));
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      ADD_FAILURE() << argv.at(0) << " did not finish in time; killed";
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) break;
+    if (p.revents == 0) continue;
+    auto n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int ws = 0;
+  while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+  }
+  status = {};
+  if (WIFEXITED(ws)) {
+    status.exited = true;
+    status.code = WEXITSTATUS(ws);
+  } else if (WIFSIGNALED(ws)) {
+    status.signal = WTERMSIG(ws);
+  }
+  return out;
+}
+
 }  // namespace orc::test

@@ -92,4 +92,10 @@ class DaemonProcess {
   std::thread reaper_;
 };
 
+// Runs `argv` (argv[0] the executable) to its end with stdin from /dev/null and returns what it wrote to
+// stdout; its stderr goes to this process's. `status` receives how it ended. A process still running at
+// `deadline` is killed (and a test failure added).
+std::string run_command(const std::vector<std::string>& argv, ExitStatus& status,
+                        Deadline deadline = deadline_in());
+
 }  // namespace orc::test

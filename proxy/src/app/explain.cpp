@@ -4,8 +4,12 @@
 #include <boost/json.hpp>
 #include <ostream>
 
-#include "cache/cache_key.hpp"
+#include <deque>
+
+#include "cache/plan.hpp"
+#include "http/request_checks.hpp"
 #include "identity/caller.hpp"
+#include "util/clock.hpp"
 #include "util/strings.hpp"
 #include "util/units.hpp"
 
@@ -19,12 +23,9 @@ std::string position(const config::SourcePos& p) {
   return p.file + ":" + std::to_string(p.line) + ":" + std::to_string(p.column);
 }
 
-json::array rendered_tags(const rules::CompiledRule& rule, const rules::TagContext& ctx) {
+json::array json_tags(const std::vector<std::string>& tags) {
   json::array out;
-  for (const auto& t : rule.tags) {
-    auto v = rules::render(t, ctx);
-    out.emplace_back(v ? json::value(*v) : json::value(t.source + " (needs a verified JWT)"));
-  }
+  for (const auto& t : tags) out.emplace_back(t);
   return out;
 }
 
@@ -33,27 +34,46 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
   std::string method = util::to_lower(req.method);
   for (auto& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
 
-  // Split the URL: absolute (http://host/path?q) or origin-form (/path?q).
+  // A field given more than once is one list, as the daemon sees it (RFC 9110 section 5.3).
+  std::deque<std::string> joined;
+  identity::HeaderLookup headers = [&](std::string_view name) -> std::optional<std::string_view> {
+    std::optional<std::string_view> first;
+    std::string all;
+    int n = 0;
+    for (const auto& [k, v] : req.headers)
+      if (util::iequals(k, name)) {
+        if (n++ == 0) first = v;
+        all += (all.empty() ? "" : ", ") + v;
+      }
+    if (n < 2) return first;
+    return joined.emplace_back(std::move(all));
+  };
+  // The target as the daemon forwards it: absolute-form (http://host/path?q) to origin-form, the path
+  // normalised (http::origin_form_target, the same function).
+  // The Host field when given (an absolute-form target naming another authority is then rejected, as the
+  // daemon does), else the target's authority.
   std::string_view url = req.url;
   std::string host;
-  if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) {
+  if (auto h = headers("Host")) {
+    host = std::string(*h);
+  } else if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) {
     auto start = url.find("://") + 3;
-    auto slash = url.find_first_of("/?", start);
-    host = std::string(url.substr(start, slash - start));
-    url = slash == std::string_view::npos ? std::string_view("/") : url.substr(slash);
+    host = std::string(url.substr(start, url.find_first_of("/?", start) - start));
   }
-  auto q = url.find('?');
-  std::string path(url.substr(0, q));
-  std::string query(q == std::string_view::npos ? std::string_view{} : url.substr(q + 1));
-  if (path.empty()) path = "/";
-
-  identity::HeaderLookup headers = [&](std::string_view name) -> std::optional<std::string_view> {
-    for (const auto& [k, v] : req.headers)
-      if (util::iequals(k, name)) return std::string_view(v);
-    return std::nullopt;
-  };
-  if (host.empty())
-    if (auto h = headers("Host")) host = std::string(*h);
+  auto target = http::origin_form_target(url, host);
+  if (!target) {
+    out["request"] = json::object{{"method", method}, {"path", req.url}, {"query", ""}};
+    out["rule"] = nullptr;
+    out["action"] = "reject";
+    out["x_cache"] = nullptr;
+    out["why"] =
+        "the daemon answers 400: the target is not origin-form or absolute-form for this host, or its "
+        "path does not normalise";
+    return out;
+  }
+  auto q = target->find('?');
+  std::string path = target->substr(0, q);
+  std::string query = q == std::string::npos ? std::string() : target->substr(q + 1);
 
   json::object request;
   request["method"] = method;
@@ -61,29 +81,41 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
   request["query"] = query;
   out["request"] = request;
 
-  rules::RequestView view{method, path, query, host,
-                          [&](std::string_view name) { return headers(name).has_value(); }};
-  auto match = loaded.rulebook->match(view);
-  if (!match) {
+  // A body as the daemon would see it: Content-Length above zero, or chunked.
+  bool has_body = false;
+  if (auto cl = headers("Content-Length")) has_body = util::trim(*cl) != "0";
+  if (auto te = headers("Transfer-Encoding")) has_body = has_body || !util::trim(*te).empty();
+
+  const auto& cfg = *loaded.config;
+  cache::RequestFacts facts{method, path, query, host, has_body, headers};
+  // The daemon always has a storage (Redis, or the in-process one); explain knows of no owed purge.
+  auto plan = cache::plan({facts, cfg, true, loaded.rulebook.get(), loaded.verifier.get(), nullptr,
+                           util::SystemClock::instance().now_s()});
+  auto predicted = cache::predict(plan);
+  out["decision"] = std::string(cache::to_string(plan.action));
+  out["x_cache"] = predicted.x_cache;
+  out["cache_status"] =
+      predicted.cache_status.empty() ? json::value(nullptr) : json::value(predicted.cache_status);
+  const auto* rule = plan.rule();
+  if (!rule) {
     out["rule"] = nullptr;
     out["action"] = "pass";
-    out["why"] = "no rule matches: the request is forwarded and never cached";
+    out["why"] = std::string(plan.why);
     return out;
   }
-  const auto& rule = *match->rule;
-  const auto& cfg = *loaded.config;
-  out["rule"] = rule.cfg.name;
-  out["defined_at"] = position(rule.cfg.pos);
-  out["action"] = std::string(config::to_string(rule.cfg.action));
+  out["rule"] = rule->cfg.name;
+  out["defined_at"] = position(rule->cfg.pos);
+  out["action"] = std::string(config::to_string(rule->cfg.action));
   json::object params;
-  for (const auto& [k, v] : match->params) params[k] = v;
+  for (const auto& [k, v] : plan.match->params) params[k] = v;
   out["params"] = params;
 
-  // Identity: what the scope keys on. A credential is only ever shown as a short HMAC prefix.
-  auto scope =
-      rule.cfg.action == config::ActionKind::cache ? rule.cfg.cache.scope : config::Scope::credential;
-  auto id = identity::resolve_scope(scope, cfg.identity, loaded.verifier.get(), cfg.cache.key_secret, headers,
-                                    query);
+  // Identity: what the scope keys on (the plan's; for pass and stream, shown for information). A credential
+  // is only ever shown as a short HMAC prefix.
+  auto id = plan.identity;
+  if (plan.action == cache::Action::pass || plan.action == cache::Action::stream)
+    id = identity::resolve_scope(config::Scope::public_, cfg.identity, loaded.verifier.get(),
+                                 cfg.cache.key_secret, headers, query);
   json::object ident;
   if (id.credential) {
     ident["credential_from"] = id.credential->describe();
@@ -102,54 +134,46 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
   }
   out["identity"] = ident;
 
-  rules::TagContext ctx{&match->params, query,
-                        id.claims ? std::string_view(id.claims->tenant) : std::string_view{},
-                        id.claims ? std::string_view(id.claims->user) : std::string_view{}};
-
-  switch (rule.cfg.action) {
+  switch (rule->cfg.action) {
     case config::ActionKind::cache: {
-      const auto& c = rule.cfg.cache;
+      const auto& c = rule->cfg.cache;
       out["scope"] = std::string(config::to_string(c.scope));
       out["ttl"] = c.ttl_origin ? std::string("origin") : util::format_duration(c.ttl);
-      if (method != "GET" && method != "HEAD") {
-        out["why"] = "only GET and HEAD are served from the cache";
-        break;
-      }
-      auto kq = cache::key_query(c, query);
-      if (!kq) {
+      if (plan.action == cache::Action::bypass) {
         out["cacheable"] = false;
-        out["why"] = "the query has a parameter the rule does not name, and key.other_query is bypass";
-        break;
+        out["bypass"] = std::string(cache::to_string(plan.bypass));
+        out["why"] =
+            "bypass: " + std::string(cache::to_string(plan.bypass)) + " (" + std::string(plan.why) + ")";
+      } else if (plan.action == cache::Action::lookup) {
+        out["cacheable"] = true;
+        out["key_material"] = plan.key.material;
+        out["key"] = plan.key.key;
+        out["tags"] = json_tags(plan.tags);
+        out["why"] = std::string(plan.why);
+      } else {
+        out["why"] = std::string(plan.why);
       }
-      if (id.bypass) {
-        out["cacheable"] = false;
-        out["why"] = "bypass: " + id.bypass_reason;
-        break;
-      }
-      auto key = cache::build_cache_key(rule, *match, *kq, headers, id.key_part, cfg.redis.key_prefix);
-      out["cacheable"] = true;
-      out["key_material"] = key.material;
-      out["key"] = key.key;
-      out["tags"] = rendered_tags(rule, ctx);
       break;
     }
     case config::ActionKind::invalidate: {
-      out["purges_tags"] = rendered_tags(rule, ctx);
+      json::array purged = json_tags(plan.tags);
+      for (const auto& t : plan.unrendered) purged.emplace_back(t + " (needs a verified JWT)");
+      out["purges_tags"] = purged;
       json::array reached;
-      for (const auto* r : loaded.rulebook->purged_by(rule)) reached.emplace_back(r->cfg.name);
+      for (const auto* r : loaded.rulebook->purged_by(*rule)) reached.emplace_back(r->cfg.name);
       out["purges_entries_of"] = reached;
-      // RFC 9111 section 4.4: a successful write also invalidates the cached GET of its own URI.
-      rules::RequestView get{"GET", path, query, host, view.has_header};
+      // RFC 9111 section 4.4: a successful write also invalidates the cached GET of its own URI (its uri:
+      // tag).
+      rules::RequestView get{"GET", path, query, host,
+                             [&](std::string_view n) { return headers(n).has_value(); }};
       if (auto own = loaded.rulebook->match(get); own && own->rule->cfg.action == config::ActionKind::cache)
         out["also_purges_get_of"] = own->rule->cfg.name;
-      out["why"] = "forwarded; when the backend answers 2xx the tags are purged before the response is sent";
+      out["why"] = std::string(plan.why);
       break;
     }
     case config::ActionKind::pass:
-      out["why"] = "forwarded untouched and never cached";
-      break;
     case config::ActionKind::stream:
-      out["why"] = "forwarded without buffering and never cached";
+      out["why"] = std::string(plan.why);
       break;
   }
   return out;
@@ -167,7 +191,7 @@ void print_text(const json::object& o, std::ostream& out) {
   const auto& r = o.at("request").as_object();
   out << "request             " << str(r.at("method")) << ' ' << str(r.at("path"))
       << (r.at("query").as_string().empty() ? "" : "?" + str(r.at("query"))) << '\n';
-  for (const char* k : {"rule", "defined_at", "action", "scope", "ttl", "cacheable"})
+  for (const char* k : {"rule", "defined_at", "action", "decision", "scope", "ttl", "cacheable", "bypass"})
     if (auto it = o.find(k); it != o.end()) line(k, it->value());
   if (auto it = o.find("params"); it != o.end() && !it->value().as_object().empty()) {
     std::string p;
@@ -194,7 +218,8 @@ void print_text(const json::object& o, std::ostream& out) {
     std::string m = str(it->value());
     for (auto piece : util::split_list(m, '\n')) out << "    " << piece << '\n';
   }
-  for (const char* k : {"key", "tags", "purges_tags", "purges_entries_of", "also_purges_get_of", "why"})
+  for (const char* k : {"key", "tags", "purges_tags", "purges_entries_of", "also_purges_get_of", "x_cache",
+                        "cache_status", "why"})
     if (auto it = o.find(k); it != o.end()) {
       if (it->value().is_array()) {
         std::string s;

@@ -1,5 +1,5 @@
-// The cache flows around forward(): reads that match a cache rule (lookup, HIT / STALE, coalesced MISS and
-// fill) and writes that match an invalidate rule (purge before the response head reaches the client).
+// The cache flows around forward(), as the plan (cache/plan.hpp) decided: reads (lookup, HIT / STALE,
+// coalesced MISS and fill), bypasses, and writes (purge before the response head reaches the client).
 // Storage failures never fail a request: the cache steps aside (X-Cache: BYPASS) and the backend answers.
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
@@ -7,6 +7,7 @@
 #include <boost/beast/http/span_body.hpp>
 
 #include <atomic>
+#include <deque>
 
 #include "cache/cache_key.hpp"
 #include "cache/cache_policy.hpp"
@@ -42,39 +43,6 @@ void count_op(cache::Storage& s, metrics::StorageOp op, cache::StorageStatus sta
   if (s.name() != "redis") return;
   metrics::Metrics::get().storage_op(op, static_cast<std::size_t>(status),
                                      std::chrono::duration<double>(Clock::now() - t0).count());
-}
-
-std::string uri_tag(const rules::Match& m) {
-  return "uri:" + rules::join_path(m.segments);
-}
-
-// The entry's tags: the rule's templates rendered for this request, plus the URI tag that lets a write to the
-// same path purge it (RFC 9111 section 4.4). Empty optional when a template cannot be rendered.
-std::optional<std::vector<std::string>> render_tags(const rules::CompiledRule& rule, const rules::Match& m,
-                                                    std::string_view query,
-                                                    const identity::ScopeIdentity& id) {
-  std::string_view tenant, user;
-  if (id.claims) {
-    tenant = id.claims->tenant;
-    user = id.claims->user;
-  }
-  rules::TagContext ctx{&m.params, query, tenant, user};
-  std::vector<std::string> out;
-  for (const auto& t : rule.tags) {
-    auto v = rules::render(t, ctx);
-    if (!v) return std::nullopt;
-    out.push_back(std::move(*v));
-  }
-  out.push_back(uri_tag(m));
-  return out;
-}
-
-identity::HeaderLookup header_lookup(const bhttp::request_header<>& req) {
-  return [&req](std::string_view name) -> std::optional<std::string_view> {
-    auto it = req.find(name);
-    if (it == req.end()) return std::nullopt;
-    return std::string_view(it->value().data(), it->value().size());
-  };
 }
 
 std::string vary_part(const std::vector<std::string>& names, const identity::HeaderLookup& headers) {
@@ -117,35 +85,6 @@ cache::HeaderList stored_headers(const cache::HeaderList& in) {
     out.emplace_back(k, v);
   }
   return out;
-}
-
-// Whether the request carries what can make the backend answer for another URL, host or method than the key
-// names (headers frameworks honour: X-Original-URL, X-HTTP-Method-Override, Forwarded, ...), or a Connection
-// field naming end-to-end fields: the hop removes those, so the backend would not see a header the key (or
-// Vary) recorded. Such a response must not be stored for callers who did not send them. X-Forwarded-Host and
-// X-Forwarded-Proto need no check: the proxy sets them itself.
-bool rewrites_outside_the_key(const bhttp::request_header<>& req) {
-  static constexpr std::string_view kRewriting[] = {"X-Original-URL",
-                                                    "X-Rewrite-URL",
-                                                    "X-HTTP-Method-Override",
-                                                    "X-HTTP-Method",
-                                                    "X-Method-Override",
-                                                    "Forwarded",
-                                                    "X-Forwarded-Port",
-                                                    "X-Forwarded-Prefix",
-                                                    "X-Forwarded-Server",
-                                                    "X-Forwarded-Scheme",
-                                                    "X-Host",
-                                                    "X-Original-Host"};
-  for (auto name : kRewriting)
-    if (req.find(name) != req.end()) return true;
-  auto [first, last] = req.equal_range(bhttp::field::connection);
-  for (auto it = first; it != last; ++it)
-    for (auto token : util::split_list(it->value(), ','))
-      if (!util::iequals(token, "close") && !util::iequals(token, "keep-alive") &&
-          !util::iequals(token, "te") && !util::iequals(token, "upgrade"))
-        return true;
-  return false;
 }
 
 struct Lookup {
@@ -335,6 +274,8 @@ std::string cache_status(std::string_view detail) {
   return "openrisk-cache; " + std::string(detail);
 }
 
+}  // namespace
+
 // Retries the purges that failed after accepted writes (cache/pending_purges.hpp) once this worker's storage
 // answers again. One replay at a time per process; failures leave them owed.
 asio::awaitable<void> replay_pending_purges(Worker& worker) {
@@ -361,11 +302,27 @@ asio::awaitable<void> replay_pending_purges(Worker& worker) {
                batch.tags.size(), purged.value, owed.size());
 }
 
-// A bypass: the request goes to the backend as it is, marked so.
-asio::awaitable<bool> forward_bypass(Exchange& x, RequestParser& parser, std::string_view why) {
+identity::HeaderLookup header_lookup(const bhttp::request_header<>& req) {
+  // A field sent more than once is seen as one list (RFC 9110 section 5.3), joined here once per lookup.
+  auto joined = std::make_shared<std::deque<std::string>>();
+  return [&req, joined](std::string_view name) -> std::optional<std::string_view> {
+    auto [first, last] = req.equal_range(name);
+    if (first == last) return std::nullopt;
+    if (std::next(first) == last) return std::string_view(first->value().data(), first->value().size());
+    std::string all;
+    for (auto it = first; it != last; ++it) {
+      if (!all.empty()) all += ", ";
+      all.append(it->value().data(), it->value().size());
+    }
+    return joined->emplace_back(std::move(all));
+  };
+}
+
+asio::awaitable<bool> forward_bypass(Exchange& x, RequestParser& parser, cache::Bypass why) {
   x.cache = "bypass";
+  x.rule_metrics->bypass(static_cast<std::size_t>(why), cache::to_string(why));
   ForwardHooks hooks;
-  std::string status = cache_status("fwd=bypass; detail=" + std::string(why));
+  std::string status = cache_status("fwd=bypass; detail=" + std::string(cache::to_string(why)));
   hooks.on_head = [&](const bhttp::response_header<>&,
                       bhttp::response_header<>& out) -> asio::awaitable<void> {
     out.set("X-Cache", "BYPASS");
@@ -374,6 +331,8 @@ asio::awaitable<bool> forward_bypass(Exchange& x, RequestParser& parser, std::st
   };
   co_return (co_await forward(x, parser, hooks)).keep_alive;
 }
+
+namespace {
 
 // Whether every purge, of any instance, reaches this process's coalescer (end_flight()).
 bool purges_seen(Worker& worker) {
@@ -463,37 +422,14 @@ asio::awaitable<bool> serve_entry(Exchange& x, const RequestParser& parser, cons
   co_return !ec && keep_alive;
 }
 
-asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const rules::Match& match) {
+asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const cache::Plan& plan) {
   auto& req = parser.get();
-  const auto& rule = *match.rule;
-  const auto& c = rule.cfg.cache;
+  const auto& c = plan.policy();
   auto& storage = *x.worker.storage();
   auto headers = header_lookup(req.base());
-  std::string_view target = x.origin_target;
-  auto q = target.find('?');
-  std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-
-  if (parser.chunked() || (parser.content_length() && *parser.content_length() > 0))
-    co_return co_await forward_bypass(x, parser, "request-body");
-  if (rewrites_outside_the_key(req)) co_return co_await forward_bypass(x, parser, "rewrite-header");
-  auto directives = cache::request_directives(req[bhttp::field::cache_control], req[bhttp::field::pragma]);
-  if (directives.no_store) co_return co_await forward_bypass(x, parser, "no-store");
-
-  auto id = identity::resolve_scope(c.scope, x.cfg.identity, x.rt.verifier.get(), x.cfg.cache.key_secret,
-                                    headers, query);
-  if (id.bypass) co_return co_await forward_bypass(x, parser, id.bypass_reason);
-  auto kq = cache::key_query(c, query);
-  if (!kq) co_return co_await forward_bypass(x, parser, "other-query");
-  auto tags = render_tags(rule, match, query, id);
-  if (!tags) co_return co_await forward_bypass(x, parser, "tag-needs-identity");
-  auto key = cache::build_cache_key(rule, match, *kq, headers, id.key_part, x.cfg.redis.key_prefix);
-  // A write's purge of one of these tags failed: nothing cached under them may be served or stored until a
-  // replay of that purge succeeds.
+  const auto& key = plan.key;
+  const auto& tags = plan.tags;
   auto& owed = x.worker.server().pending_purges();
-  if (!owed.empty()) {
-    co_await replay_pending_purges(x.worker);
-    if (owed.any(*tags)) co_return co_await forward_bypass(x, parser, "purge-pending");
-  }
 
   auto* l1 = x.worker.server().l1();
   const auto& clock = x.worker.server().clock();
@@ -501,10 +437,10 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   SharedEntry stale;
   std::optional<cache::Generations> read_generations;  // read with the lookup: a fill needs no second read
   std::uint64_t l1_epoch = 0;
-  if (!directives.no_cache) {
-    auto found = co_await lookup(clock, storage, l1, key.key, key.material, headers, *tags,
+  if (!plan.revalidate) {
+    auto found = co_await lookup(clock, storage, l1, key.key, key.material, headers, tags,
                                  req.method() == bhttp::verb::get);
-    if (found.failed) co_return co_await forward_bypass(x, parser, "storage-unavailable");
+    if (found.failed) co_return co_await forward_bypass(x, parser, cache::Bypass::storage_unavailable);
     read_generations = std::move(found.generations);
     l1_epoch = found.l1_epoch;
     if (found.entry) {
@@ -516,17 +452,18 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
       if (now < found.entry->swr_until_ms && req.method() == bhttp::verb::get) {
         // Serve stale now; one refresh per key per process (the coalescer makes it "once"). A request that
         // finds the refresh under way does not wait for it.
-        if (auto lead = coalescer.try_lead(key.key, *tags)) {
+        if (auto lead = coalescer.try_lead(key.key, tags)) {
           bhttp::request<bhttp::empty_body> up{bhttp::verb::get, x.origin_target, 11};
           up.base() = req.base();
           up.method(bhttp::verb::get);
           up.target(x.origin_target);
           up.version(11);
           strip_hop_by_hop(up.base());
-          up.erase(bhttp::field::if_none_match);
+          up.erase(bhttp::field::if_none_match);  // a refresh needs the whole response, not a 304
+          up.erase(bhttp::field::if_modified_since);
           add_forwarding_headers(up.base(), {x.peer, x.request_id});
           asio::co_spawn(x.client.get_executor(),
-                         refresh_in_background(x.worker, x.worker.runtime(), std::move(up), c, key, *tags,
+                         refresh_in_background(x.worker, x.worker.runtime(), std::move(up), c, key, tags,
                                                std::move(*lead)),
                          asio::detached);
         }
@@ -549,13 +486,13 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   x.cache = "miss";
 
   // HEAD misses and keys recently found not storable go straight to the backend.
-  const bool fill = req.method() == bhttp::verb::get && !coalescer.recently_not_storable(key.key);
+  const bool fill = plan.fill && !coalescer.recently_not_storable(key.key);
   Coalescer::Lead lead;
   // Leads the key's flight or follows it. A follower is served the leader's answer when it is for the same
   // request fields (a Vary variant for other values is not: that follower tries once more, and may lead).
   for (int attempt = 0; fill && attempt < 2; ++attempt) {
     auto wait = x.cfg.upstream.first_byte_timeout + x.cfg.upstream.read_timeout;
-    auto joined = co_await coalescer.join(key.key, *tags, wait);
+    auto joined = co_await coalescer.join(key.key, tags, wait);
     if (!joined.followed) {
       lead = std::move(joined.lead);
       break;
@@ -579,7 +516,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   } else if (lead) {
     l1_epoch = l1 ? l1->epoch() : 0;  // read with the generations: see store()
     auto t0 = Clock::now();
-    auto gens = co_await storage.generations(*tags);
+    auto gens = co_await storage.generations(tags);
     count_op(storage, metrics::StorageOp::generations, gens.status, t0);
     if (gens.ok()) {
       seen = std::move(gens.value);
@@ -612,10 +549,10 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
       lead.abandon();  // the storage failed: the next one may fill
     } else if (!hooks.tee || hooks.tee_overflow) {
       lead.finish(nullptr);  // the response itself is not storable: do not queue behind this key for a while
-    } else if (owed.any(*tags)) {
+    } else if (owed.any(tags)) {
       lead.abandon();
     } else {
-      auto stored = co_await store(clock, storage, l1, l1_epoch, c, key, *tags, seen, status, head,
+      auto stored = co_await store(clock, storage, l1, l1_epoch, c, key, tags, seen, status, head,
                                    std::move(body), headers);
       end_flight(lead, stored, purges_seen(x.worker));
     }
@@ -626,13 +563,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   co_return result.keep_alive;
 }
 
-asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, const rules::Match& match) {
-  auto& req = parser.get();
-  const auto& rule = *match.rule;
-  auto headers = header_lookup(req.base());
-  std::string_view target = x.origin_target;
-  auto q = target.find('?');
-  std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, const cache::Plan& plan) {
   x.cache = "pass";
   ForwardHooks hooks;
   hooks.on_head = [&](const bhttp::response_header<>& upstream,
@@ -642,22 +573,12 @@ asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, cons
     auto* storage = x.worker.storage();
     if (code < 200 || code >= 300 || !storage) co_return;
     // The backend accepted the write: purge before the client can see the answer (read-your-writes).
-    auto id = identity::resolve_scope(config::Scope::public_, x.cfg.identity, x.rt.verifier.get(),
-                                      x.cfg.cache.key_secret, headers, query);
-    std::string_view tenant = id.claims ? std::string_view(id.claims->tenant) : std::string_view{};
-    std::string_view user = id.claims ? std::string_view(id.claims->user) : std::string_view{};
-    rules::TagContext ctx{&match.params, query, tenant, user};
-    std::vector<std::string> tags;
-    for (const auto& t : rule.tags) {
-      if (auto v = rules::render(t, ctx))
-        tags.push_back(std::move(*v));
-      else
-        spdlog::warn(
-            "request {} {}: rule '{}' cannot render tag '{}' without a verified JWT; those entries stay "
-            "until they expire",
-            x.request_id, x.safe_target(), rule.cfg.name, t.source);
-    }
-    tags.push_back(uri_tag(match));
+    for (const auto& t : plan.unrendered)
+      spdlog::warn(
+          "request {} {}: rule '{}' cannot render tag '{}' without a verified JWT; those entries stay until "
+          "they expire",
+          x.request_id, x.safe_target(), plan.rule()->cfg.name, t);
+    const auto& tags = plan.tags;
     auto t0 = Clock::now();
     auto purged = co_await x.worker.purge(tags);  // Redis and the L1, before the client sees the answer
     count_op(*storage, metrics::StorageOp::purge, purged.status, t0);

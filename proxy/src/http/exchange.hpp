@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cache/cache_entry.hpp"
+#include "cache/plan.hpp"
 #include "http/runtime.hpp"
 #include "rules/rulebook.hpp"
 
@@ -98,9 +99,16 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
 asio::awaitable<bool> serve_entry(Exchange& x, const RequestParser& parser, const cache::CacheEntry& entry,
                                   std::string_view x_cache, std::string_view cache_status);
 
-// The request matched a cache rule with GET or HEAD.
-asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const rules::Match& match);
-// The request matched an invalidate rule.
-asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, const rules::Match& match);
+// The request's headers, for the plan and the key (repeated fields: the first one).
+identity::HeaderLookup header_lookup(const bhttp::request_header<>& req);
+
+// The plan says lookup: a GET or HEAD of a cache rule served from the cache, or fetched and stored.
+asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const cache::Plan& plan);
+// The plan says bypass: forwarded as it is, marked so (X-Cache: BYPASS, Cache-Status detail), counted.
+asio::awaitable<bool> forward_bypass(Exchange& x, RequestParser& parser, cache::Bypass why);
+// The plan says invalidate: forwarded; a 2xx answer purges the plan's tags before the client sees it.
+asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, const cache::Plan& plan);
+// Retries the purges owed after failed ones (cache/pending_purges.hpp) once this worker's storage answers.
+asio::awaitable<void> replay_pending_purges(Worker& worker);
 
 }  // namespace orc::http

@@ -129,24 +129,35 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     co_return false;
   }
 
-  // The rulebook decides: cache (reads), invalidate (writes), pass or stream (forwarded as they are).
-  std::optional<rules::Match> match;
-  if (x.rt.rulebook) {
-    auto q = x.origin_target.find('?');
-    std::string_view path = std::string_view(x.origin_target).substr(0, q);
-    std::string_view query =
-        q == std::string::npos ? std::string_view{} : std::string_view(x.origin_target).substr(q + 1);
-    match = x.rt.rulebook->match({req.method_string(), path, query, req[bhttp::field::host],
-                                  [&req](std::string_view name) { return req.find(name) != req.end(); }});
+  // The plan decides (cache/plan.hpp): pass or stream (forwarded as they are), invalidate (writes), bypass or
+  // lookup (reads of a cache rule).
+  auto* storage = x.worker.storage();
+  auto& owed = x.worker.server().pending_purges();
+  if (storage && !owed.empty()) co_await replay_pending_purges(x.worker);
+  const auto q = x.origin_target.find('?');
+  const std::string_view origin_target = x.origin_target;
+  cache::RequestFacts facts{req.method_string(),
+                            origin_target.substr(0, q),
+                            q == std::string::npos ? std::string_view{} : origin_target.substr(q + 1),
+                            req[bhttp::field::host],
+                            parser.chunked() || (parser.content_length() && *parser.content_length() > 0),
+                            header_lookup(req.base())};
+  auto plan = cache::plan({facts, x.cfg, storage != nullptr, x.rt.rulebook.get(), x.rt.verifier.get(), &owed,
+                           x.worker.server().clock().now_s()});
+  if (const auto* rule = plan.rule()) {
+    x.rule = rule->cfg.name;
+    x.rule_metrics = x.rt.rule_metrics[rule->index];
   }
-  if (match) {
-    x.rule = match->rule->cfg.name;
-    x.rule_metrics = x.rt.rule_metrics[match->rule->index];
-    const auto action = match->rule->cfg.action;
-    const bool read = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
-    if (action == config::ActionKind::cache && read && x.worker.storage())
-      co_return co_await handle_cacheable(x, parser, *match);
-    if (action == config::ActionKind::invalidate) co_return co_await handle_invalidate(x, parser, *match);
+  switch (plan.action) {
+    case cache::Action::lookup:
+      co_return co_await handle_cacheable(x, parser, plan);
+    case cache::Action::bypass:
+      co_return co_await forward_bypass(x, parser, plan.bypass);
+    case cache::Action::invalidate:
+      co_return co_await handle_invalidate(x, parser, plan);
+    case cache::Action::pass:
+    case cache::Action::stream:
+      break;
   }
   x.cache = "pass";
   ForwardHooks hooks;

@@ -106,6 +106,13 @@ prometheus::Counter& RuleMetrics::coalesced_counter() {
   });
 }
 
+void RuleMetrics::bypass(std::size_t index, std::string_view reason) {
+  if (index >= kBypassReasons) return;
+  resolve(bypasses_[index], g_add_mutex, [&]() -> prometheus::Counter& {
+    return m_.bypasses_->Add({{"rule", rule_}, {"reason", std::string(reason)}});
+  }).Increment();
+}
+
 void RuleMetrics::init(bool cache_rule, bool invalidate_rule) {
   if (cache_rule) coalesced_counter();
   if (invalidate_rule) invalidations();
@@ -143,6 +150,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     .Name(p + "coalesced_requests_total")
                     .Help("Requests served by another request's backend fetch (coalesced misses), by rule.")
                     .Register(r);
+  bypasses_ =
+      &prometheus::BuildCounter()
+           .Name(p + "bypasses_total")
+           .Help(
+               "Requests of a cache rule that bypassed the cache (forwarded, never stored), by rule and "
+               "reason (the Cache-Status detail).")
+           .Register(r);
   auto& commands = prometheus::BuildCounter()
                        .Name(p + "redis_commands_total")
                        .Help("Cache storage operations by command and outcome.")

@@ -41,6 +41,10 @@ class RuleMetrics {
   void upstream(unsigned status_or_zero, double seconds);  // 0: no response (connect failure, timeout)
   void invalidation();
   void coalesced();
+  // A request of a cache rule that bypassed the cache: `reason` is cache::Bypass's name, `index` its value
+  // (below kBypassReasons).
+  void bypass(std::size_t index, std::string_view reason);
+  static constexpr std::size_t kBypassReasons = 32;
   // Creates the rule's event counters at 0, so a rule that has not purged or coalesced yet still has a
   // series (rates read 0 instead of "no data").
   void init(bool cache_rule, bool invalidate_rule);
@@ -58,6 +62,7 @@ class RuleMetrics {
   std::atomic<prometheus::Histogram*> upstream_duration_{nullptr};
   std::atomic<prometheus::Counter*> invalidations_{nullptr};
   std::atomic<prometheus::Counter*> coalesced_{nullptr};
+  std::array<std::atomic<prometheus::Counter*>, kBypassReasons> bypasses_{};
 };
 
 class Metrics {
@@ -103,6 +108,7 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* upstream_duration_;
   prometheus::Family<prometheus::Counter>* invalidations_;
   prometheus::Family<prometheus::Counter>* coalesced_;
+  prometheus::Family<prometheus::Counter>* bypasses_;
   std::array<std::array<prometheus::Counter*, kStorageOutcomes>, kStorageOps> storage_commands_{};
   std::array<prometheus::Histogram*, kStorageOps> storage_duration_{};
   prometheus::Counter* invalidated_entries_;

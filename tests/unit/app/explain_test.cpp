@@ -63,8 +63,9 @@ rules:
   std::string text(const std::string& method, const std::string& url, const std::string& token) const {
     return run(method, url, token, false);
   }
-  json::object object(const std::string& method, const std::string& url, const std::string& token) const {
-    auto out = run(method, url, token, true);
+  json::object object(const std::string& method, const std::string& url, const std::string& token,
+                      const std::vector<std::pair<std::string, std::string>>& headers = {}) const {
+    auto out = run(method, url, token, true, headers);
     boost::system::error_code ec;
     auto v = json::parse(out, ec);
     EXPECT_FALSE(ec) << out;
@@ -72,12 +73,13 @@ rules:
     return v.is_object() ? v.as_object() : json::object{};
   }
 
-  std::string run(const std::string& method, const std::string& url, const std::string& token,
-                  bool as_json) const {
+  std::string run(const std::string& method, const std::string& url, const std::string& token, bool as_json,
+                  const std::vector<std::pair<std::string, std::string>>& headers = {}) const {
     ExplainRequest req;
     req.method = method;
     req.url = url;
     if (!token.empty()) req.headers.emplace_back("Authorization", "Bearer " + token);
+    for (const auto& h : headers) req.headers.push_back(h);
     req.json = as_json;
     std::ostringstream out;
     EXPECT_EQ(explain(loaded_, req, out), 0);
@@ -121,7 +123,9 @@ TEST_F(Explain, CachedReadAsText) {
   EXPECT_TRUE(has_line(out, "    path=/api/v1/risks/42")) << out;
   EXPECT_TRUE(has_line(out, "    query=expand=owner")) << out;
   EXPECT_TRUE(has_line(out, "    scope=tenant:t-7")) << out;
-  EXPECT_TRUE(has_line(out, "tags                risk:t-7:42, risks:t-7")) << out;
+  EXPECT_TRUE(has_line(out, "tags                risk:t-7:42, risks:t-7, uri:/api/v1/risks/42")) << out;
+  EXPECT_TRUE(has_line(out, "decision            lookup")) << out;
+  EXPECT_TRUE(has_line(out, "x_cache             HIT or MISS")) << out;
   EXPECT_NE(out.find("\nkey                 orc:e:"), std::string::npos) << out;
 }
 
@@ -141,7 +145,10 @@ TEST_F(Explain, CachedReadAsJson) {
   EXPECT_EQ(key.rfind("orc:e:", 0), 0u) << key;
   EXPECT_NE(str(o["key_material"]).find("scope=tenant:t-7\n"), std::string::npos);
   ASSERT_TRUE(o["tags"].is_array());
-  EXPECT_EQ(o["tags"].as_array(), (json::array{"risk:t-7:42", "risks:t-7"}));
+  EXPECT_EQ(o["tags"].as_array(), (json::array{"risk:t-7:42", "risks:t-7", "uri:/api/v1/risks/42"}));
+  EXPECT_EQ(str(o["decision"]), "lookup");
+  EXPECT_EQ(str(o["x_cache"]), "HIT or MISS");
+  EXPECT_TRUE(o["cache_status"].is_null());
   auto& id = o["identity"].as_object();
   EXPECT_EQ(str(id["credential_from"]), "header Authorization");
   EXPECT_EQ(str(id["credential_hmac_prefix"]).size(), 12u);
@@ -163,7 +170,11 @@ TEST_F(Explain, ReadWithAnUnverifiableToken) {
   EXPECT_EQ(str(o["rule"]), "risk-read");
   ASSERT_TRUE(o["cacheable"].is_bool());
   EXPECT_FALSE(o["cacheable"].as_bool());
-  EXPECT_EQ(str(o["why"]), "bypass: jwt_bad_signature");
+  EXPECT_EQ(str(o["why"]).rfind("bypass: jwt_bad_signature (", 0), 0u) << str(o["why"]);
+  EXPECT_EQ(str(o["decision"]), "bypass");
+  EXPECT_EQ(str(o["bypass"]), "jwt_bad_signature");
+  EXPECT_EQ(str(o["x_cache"]), "BYPASS");
+  EXPECT_EQ(str(o["cache_status"]), "openrisk-cache; fwd=bypass; detail=jwt_bad_signature");
   EXPECT_FALSE(o.contains("key"));
   EXPECT_FALSE(o.contains("tags"));
   EXPECT_EQ(str(o["identity"].as_object()["jwt"]), "not verified");
@@ -171,14 +182,14 @@ TEST_F(Explain, ReadWithAnUnverifiableToken) {
 
   auto out = text("GET", "/api/v1/risks/42", forged_);
   EXPECT_TRUE(has_line(out, "cacheable           false")) << out;
-  EXPECT_TRUE(has_line(out, "why                 bypass: jwt_bad_signature")) << out;
+  EXPECT_NE(out.find("\nwhy                 bypass: jwt_bad_signature ("), std::string::npos) << out;
   EXPECT_EQ(out.find("key material"), std::string::npos) << out;
 }
 
 TEST_F(Explain, ReadWithoutACredential) {
   auto o = object("GET", "/api/v1/risks/42", "");
   EXPECT_FALSE(o["cacheable"].as_bool());
-  EXPECT_EQ(str(o["why"]), "bypass: no_credential");
+  EXPECT_EQ(str(o["bypass"]), "no_credential");
   EXPECT_TRUE(o["identity"].as_object()["credential_from"].is_null());
   auto out = text("GET", "/api/v1/risks/42", "");
   EXPECT_TRUE(has_line(out, "identity            no credential")) << out;
@@ -194,7 +205,9 @@ TEST_F(Explain, Write) {
   auto o = object("PUT", "/api/v1/risks/42", token_);
   EXPECT_EQ(str(o["rule"]), "risk-write");
   EXPECT_EQ(str(o["action"]), "invalidate");
-  EXPECT_EQ(o["purges_tags"].as_array(), (json::array{"risk:t-7:42", "risks:t-7"}));
+  EXPECT_EQ(o["purges_tags"].as_array(), (json::array{"risk:t-7:42", "risks:t-7", "uri:/api/v1/risks/42"}));
+  EXPECT_EQ(str(o["decision"]), "invalidate");
+  EXPECT_EQ(str(o["x_cache"]), "BYPASS");
   EXPECT_EQ(o["purges_entries_of"].as_array(), (json::array{"risk-read"}));
   EXPECT_EQ(str(o["also_purges_get_of"]), "risk-read");
   EXPECT_FALSE(o.contains("cacheable"));
@@ -202,15 +215,16 @@ TEST_F(Explain, Write) {
 
   auto out = text("DELETE", "/api/v1/risks/42", token_);
   EXPECT_TRUE(has_line(out, "action              invalidate")) << out;
-  EXPECT_TRUE(has_line(out, "purges_tags         risk:t-7:42, risks:t-7")) << out;
+  EXPECT_TRUE(has_line(out, "purges_tags         risk:t-7:42, risks:t-7, uri:/api/v1/risks/42")) << out;
   EXPECT_TRUE(has_line(out, "purges_entries_of   risk-read")) << out;
   EXPECT_TRUE(has_line(out, "also_purges_get_of  risk-read")) << out;
 }
 
 TEST_F(Explain, WriteWithoutAVerifiedTokenShowsTheTemplates) {
   auto o = object("PATCH", "/api/v1/risks/42", forged_);
-  EXPECT_EQ(o["purges_tags"].as_array(), (json::array{"risk:{tenant}:{id} (needs a verified JWT)",
-                                                      "risks:{tenant} (needs a verified JWT)"}));
+  EXPECT_EQ(o["purges_tags"].as_array(),
+            (json::array{"uri:/api/v1/risks/42", "risk:{tenant}:{id} (needs a verified JWT)",
+                         "risks:{tenant} (needs a verified JWT)"}));
 }
 
 TEST_F(Explain, PassRoute) {
@@ -246,6 +260,40 @@ TEST_F(Explain, NoMatch) {
   EXPECT_TRUE(has_line(out, "rule                -")) << out;
   EXPECT_TRUE(has_line(out, "why                 no rule matches: the request is forwarded and never cached"))
       << out;
+}
+
+TEST_F(Explain, RequestsTheDaemonBypassesAreShownAsBypasses) {
+  // The same plan as the daemon's (cache::plan): each of these bypasses with its Cache-Status detail.
+  const std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, std::string>> cases = {
+      {{{"X-Original-URL", "/api/v1/users"}}, "rewrite-header"},
+      {{{"X-HTTP-Method-Override", "DELETE"}}, "rewrite-header"},
+      {{{"Connection", "close"}, {"Connection", "X-Tenant"}}, "rewrite-header"},
+      {{{"Cache-Control", "max-age=0, no-store"}}, "no-store"},
+      {{{"Content-Length", "5"}}, "request-body"},
+      {{{"Transfer-Encoding", "chunked"}}, "request-body"},
+  };
+  for (const auto& [headers, reason] : cases) {
+    SCOPED_TRACE(reason + ": " + headers.front().first);
+    auto o = object("GET", "/api/v1/risks/42", token_, headers);
+    EXPECT_EQ(str(o["decision"]), "bypass");
+    EXPECT_EQ(str(o["bypass"]), reason);
+    EXPECT_EQ(str(o["cache_status"]), "openrisk-cache; fwd=bypass; detail=" + reason);
+  }
+  auto plain =
+      object("GET", "/api/v1/risks/42", token_, {{"Connection", "keep-alive"}, {"Content-Length", "0"}});
+  EXPECT_EQ(str(plain["decision"]), "lookup");
+  auto revalidate = object("GET", "/api/v1/risks/42", token_, {{"Cache-Control", "no-cache"}});
+  EXPECT_EQ(str(revalidate["decision"]), "lookup");
+  EXPECT_EQ(str(revalidate["x_cache"]), "MISS");
+  EXPECT_EQ(str(revalidate["cache_status"]), "openrisk-cache; fwd=miss");
+}
+
+TEST_F(Explain, ATargetTheDaemonRejectsIsShownAsRejected) {
+  auto o = object("GET", "http://other.example/api/v1/risks/42", token_, {{"Host", "api.example"}});
+  EXPECT_EQ(str(o["action"]), "reject");
+  EXPECT_TRUE(o["rule"].is_null());
+  auto out = text("GET", "/api/v1/../../etc/passwd", token_);
+  EXPECT_TRUE(has_line(out, "action              reject")) << out;
 }
 
 TEST_F(Explain, WriteMethodOnACacheRuleIsNotServedFromTheCache) {

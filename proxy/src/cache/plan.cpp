@@ -1,0 +1,248 @@
+// The cache's decision about a request (plan.hpp): pure, shared by the daemon and `explain`.
+#include "cache/plan.hpp"
+
+#include "cache/pending_purges.hpp"
+#include "util/strings.hpp"
+
+namespace orc::cache {
+
+std::string_view to_string(Action a) {
+  switch (a) {
+    case Action::pass:
+      return "pass";
+    case Action::stream:
+      return "stream";
+    case Action::invalidate:
+      return "invalidate";
+    case Action::bypass:
+      return "bypass";
+    case Action::lookup:
+      return "lookup";
+  }
+  return "pass";
+}
+
+std::string_view to_string(Bypass b) {
+  switch (b) {
+    case Bypass::none:
+      return "none";
+    case Bypass::request_body:
+      return "request-body";
+    case Bypass::rewrite_header:
+      return "rewrite-header";
+    case Bypass::no_store:
+      return "no-store";
+    case Bypass::no_credential:
+      return "no_credential";
+    case Bypass::jwt_malformed:
+      return "jwt_malformed";
+    case Bypass::jwt_wrong_algorithm:
+      return "jwt_wrong_algorithm";
+    case Bypass::jwt_bad_signature:
+      return "jwt_bad_signature";
+    case Bypass::jwt_expired:
+      return "jwt_expired";
+    case Bypass::jwt_not_yet_valid:
+      return "jwt_not_yet_valid";
+    case Bypass::jwt_wrong_issuer:
+      return "jwt_wrong_issuer";
+    case Bypass::jwt_wrong_audience:
+      return "jwt_wrong_audience";
+    case Bypass::jwt_not_access_token:
+      return "jwt_not_access_token";
+    case Bypass::jwt_unverified:
+      return "jwt_unverified";
+    case Bypass::missing_claim:
+      return "missing_claim";
+    case Bypass::other_query:
+      return "other-query";
+    case Bypass::tag_needs_identity:
+      return "tag-needs-identity";
+    case Bypass::purge_pending:
+      return "purge-pending";
+    case Bypass::storage_unavailable:
+      return "storage-unavailable";
+  }
+  return "none";
+}
+
+namespace {
+
+// identity::resolve_scope names its reasons (a closed set of its own); they are Bypass values by name.
+Bypass from_identity(std::string_view reason) {
+  for (std::size_t i = 1; i < kBypassReasons; ++i)
+    if (to_string(static_cast<Bypass>(i)) == reason) return static_cast<Bypass>(i);
+  return Bypass::no_credential;  // unreachable for resolve_scope's reasons; the safe answer regardless
+}
+
+// Renders `rule`'s templates for this request. `missing` receives the ones that need a claim it lacks.
+std::vector<std::string> render_tags(const rules::CompiledRule& rule, const rules::Match& m,
+                                     std::string_view query, const identity::ScopeIdentity& id,
+                                     std::vector<std::string>& missing) {
+  std::string_view tenant, user;
+  if (id.claims) {
+    tenant = id.claims->tenant;
+    user = id.claims->user;
+  }
+  rules::TagContext ctx{&m.params, query, tenant, user};
+  std::vector<std::string> out;
+  out.reserve(rule.tags.size() + 1);
+  for (const auto& t : rule.tags) {
+    if (auto v = rules::render(t, ctx))
+      out.push_back(std::move(*v));
+    else
+      missing.push_back(t.source);
+  }
+  out.push_back(uri_tag(m));
+  return out;
+}
+
+// Why a bypass, in a sentence (explain's "why").
+std::string_view describe(Bypass b) {
+  switch (b) {
+    case Bypass::request_body:
+      return "a GET or HEAD with a body: the backend may answer by it, the key does not name it";
+    case Bypass::rewrite_header:
+      return "a header that can make the backend answer another URL, host or method than the key names";
+    case Bypass::no_store:
+      return "the request's Cache-Control says no-store";
+    case Bypass::no_credential:
+      return "the scope keys on a credential and there is none (or no cache.key_secret)";
+    case Bypass::jwt_unverified:
+      return "the scope keys on JWT claims and no identity.jwt verification is configured";
+    case Bypass::missing_claim:
+      return "the token lacks the claim the scope keys on";
+    case Bypass::other_query:
+      return "the query has a parameter the rule does not name, and key.other_query is bypass";
+    case Bypass::tag_needs_identity:
+      return "a tag template needs {tenant} or {user} and the request has no verified claim";
+    case Bypass::purge_pending:
+      return "a purge of one of the tags failed and is owed: nothing under them is served or stored";
+    case Bypass::storage_unavailable:
+      return "the storage did not answer";
+    case Bypass::none:
+      break;
+    default:
+      return "the scope keys on JWT claims and the token does not verify";
+  }
+  return "";
+}
+
+Plan bypass(Plan p, Bypass why) {
+  p.action = Action::bypass;
+  p.bypass = why;
+  p.why = describe(why);
+  return p;
+}
+
+}  // namespace
+
+std::string uri_tag(const rules::Match& m) {
+  return "uri:" + rules::join_path(m.segments);
+}
+
+bool rewrites_outside_the_key(const identity::HeaderLookup& header) {
+  static constexpr std::string_view kRewriting[] = {"X-Original-URL",
+                                                    "X-Rewrite-URL",
+                                                    "X-HTTP-Method-Override",
+                                                    "X-HTTP-Method",
+                                                    "X-Method-Override",
+                                                    "Forwarded",
+                                                    "X-Forwarded-Port",
+                                                    "X-Forwarded-Prefix",
+                                                    "X-Forwarded-Server",
+                                                    "X-Forwarded-Scheme",
+                                                    "X-Host",
+                                                    "X-Original-Host"};
+  for (auto name : kRewriting)
+    if (header(name)) return true;
+  // X-Forwarded-Host and X-Forwarded-Proto need no check: the proxy sets them itself.
+  if (auto connection = header("Connection"))
+    for (auto token : util::split_list(*connection, ','))
+      if (!util::iequals(token, "close") && !util::iequals(token, "keep-alive") &&
+          !util::iequals(token, "te") && !util::iequals(token, "upgrade"))
+        return true;
+  return false;
+}
+
+Plan plan(const PlanInput& in) {
+  Plan p;
+  const auto& req = in.request;
+  if (in.rulebook)
+    p.match = in.rulebook->match({req.method, req.path, req.query, req.host,
+                                  [&req](std::string_view name) { return req.header(name).has_value(); }});
+  if (!p.match) {
+    p.why = "no rule matches: the request is forwarded and never cached";
+    return p;
+  }
+  const auto& rule = *p.match->rule;
+  const auto& cfg = in.config;
+  switch (rule.cfg.action) {
+    case config::ActionKind::pass:
+      p.why = "forwarded untouched and never cached";
+      return p;
+    case config::ActionKind::stream:
+      p.action = Action::stream;
+      p.why = "forwarded without buffering and never cached";
+      return p;
+    case config::ActionKind::invalidate: {
+      p.action = Action::invalidate;
+      p.why = "forwarded; when the backend answers 2xx the tags are purged before the response is sent";
+      // Claims only help render tags here: a write is never refused for its identity.
+      p.identity = identity::resolve_scope(config::Scope::public_, cfg.identity, in.verifier,
+                                           cfg.cache.key_secret, req.header, req.query, in.now_s);
+      p.tags = render_tags(rule, *p.match, req.query, p.identity, p.unrendered);
+      return p;
+    }
+    case config::ActionKind::cache:
+      break;
+  }
+  if (!req.is_get() && !req.is_head()) {
+    p.why = "only GET and HEAD are served from the cache";
+    return p;
+  }
+  if (!in.caching) {
+    p.why = "caching is off (no storage configured): forwarded untouched";
+    return p;
+  }
+  const auto& c = rule.cfg.cache;
+  if (req.has_body) return bypass(std::move(p), Bypass::request_body);
+  if (rewrites_outside_the_key(req.header)) return bypass(std::move(p), Bypass::rewrite_header);
+  auto directives =
+      request_directives(req.header("Cache-Control").value_or(""), req.header("Pragma").value_or(""));
+  if (directives.no_store) return bypass(std::move(p), Bypass::no_store);
+  p.identity = identity::resolve_scope(c.scope, cfg.identity, in.verifier, cfg.cache.key_secret, req.header,
+                                       req.query, in.now_s);
+  if (p.identity.bypass) return bypass(std::move(p), from_identity(p.identity.bypass_reason));
+  auto kq = key_query(c, req.query);
+  if (!kq) return bypass(std::move(p), Bypass::other_query);
+  std::vector<std::string> missing;
+  p.tags = render_tags(rule, *p.match, req.query, p.identity, missing);
+  if (!missing.empty()) return bypass(std::move(p), Bypass::tag_needs_identity);
+  p.key = build_cache_key(rule, *p.match, *kq, req.header, p.identity.key_part, cfg.redis.key_prefix);
+  // A write's purge of one of these tags failed: nothing cached under them may be served or stored until a
+  // replay of that purge succeeds.
+  if (in.owed && !in.owed->empty() && in.owed->any(p.tags))
+    return bypass(std::move(p), Bypass::purge_pending);
+  p.action = Action::lookup;
+  p.revalidate = directives.no_cache;
+  p.fill = req.is_get();
+  p.why = p.revalidate ? "no-cache: fetched from the backend and stored, never served from the cache"
+                       : "served from the cache when a fresh entry exists, else fetched and stored";
+  return p;
+}
+
+Predicted predict(const Plan& p) {
+  switch (p.action) {
+    case Action::lookup:
+      // no-cache never reads the cache (it may still wait for a concurrent fetch: "...; collapsed").
+      if (p.revalidate) return {"MISS", "openrisk-cache; fwd=miss"};
+      return {"HIT or MISS", ""};
+    case Action::bypass:
+      return {"BYPASS", "openrisk-cache; fwd=bypass; detail=" + std::string(to_string(p.bypass))};
+    default:
+      return {"BYPASS", ""};
+  }
+}
+
+}  // namespace orc::cache

@@ -1,0 +1,157 @@
+// cache::plan, the pure decision the daemon and `explain` share: actions, bypass reasons in their order of
+// precedence, the key and the tags (the uri: tag last), owed purges and the JWT's time from the caller.
+#include "cache/plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include <ctime>
+#include <set>
+
+#include "app/loaded_config.hpp"
+#include "cache/pending_purges.hpp"
+#include "metrics/metrics.hpp"
+#include "test_helpers.hpp"
+
+namespace orc::cache {
+namespace {
+
+class PlanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto pem = test::rsa_key().write_public_pem(dir_.file("jwt.pem"));
+    auto path = dir_.write("openrisk-cache.yaml", R"(cache:
+  key_secret: test-key-secret
+identity:
+  credential: [{header: Authorization}]
+  jwt: { algorithm: RS256, public_key_file: ')" + pem +
+                                                      R"(' }
+rules:
+  - name: risk-read
+    match: { method: GET, path: /api/v1/risks/:id }
+    cache: { ttl: 5m, scope: tenant, tags: ["risk:{tenant}:{id}"] }
+  - name: me
+    match: { method: GET, path: /api/v1/me }
+    cache: { ttl: 5m, scope: user, tags: ["me:{tenant}:{user}"] }
+  - name: list
+    match: { method: GET, path: /api/v1/risks }
+    cache: { ttl: 5m, scope: public, key: { query: [page], other_query: bypass } }
+  - name: risk-write
+    match: { method: [PATCH], path: /api/v1/risks/:id }
+    invalidate: ["risk:{tenant}:{id}"]
+  - name: events
+    match: { method: GET, path: /api/v1/events }
+    stream: true
+)");
+    loaded_ = app::load_all(path);
+    ASSERT_TRUE(loaded_.ok());
+    now_ = static_cast<long long>(std::time(nullptr));
+    token_ = test::rs256_token(test::rsa_key(),
+                               R"({"sub":"u-3","tenant_id":"t-7","exp":)" + std::to_string(now_ + 60) + "}");
+    no_tenant_ =
+        test::rs256_token(test::rsa_key(), R"({"sub":"u-3","exp":)" + std::to_string(now_ + 60) + "}");
+  }
+
+  Plan run(std::string_view method, std::string_view path, std::string_view query,
+           std::vector<std::pair<std::string, std::string>> headers, bool has_body = false,
+           const PendingPurges* owed = nullptr, long long now = 0) {
+    headers_ = std::move(headers);
+    RequestFacts facts{method,
+                       path,
+                       query,
+                       "api.test",
+                       has_body,
+                       [this](std::string_view name) -> std::optional<std::string_view> {
+                         for (const auto& [k, v] : headers_)
+                           if (k == name) return std::string_view(v);
+                         return std::nullopt;
+                       }};
+    return plan({facts, *loaded_.config, true, loaded_.rulebook.get(), loaded_.verifier.get(), owed,
+                 now ? now : now_});
+  }
+  std::vector<std::pair<std::string, std::string>> auth(const std::string& token) {
+    return {{"Authorization", "Bearer " + token}};
+  }
+
+  test::TempDir dir_;
+  app::Loaded loaded_;
+  long long now_ = 0;
+  std::string token_, no_tenant_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+};
+
+TEST_F(PlanTest, ALookupHasTheKeyAndTheTagsWithTheUriTagLast) {
+  auto p = run("GET", "/api/v1/risks/42", "", auth(token_));
+  ASSERT_EQ(p.action, Action::lookup);
+  EXPECT_EQ(p.tags, (std::vector<std::string>{"risk:t-7:42", "uri:/api/v1/risks/42"}));
+  EXPECT_NE(p.key.material.find("scope=tenant:t-7"), std::string::npos) << p.key.material;
+  EXPECT_TRUE(p.fill);
+  EXPECT_FALSE(p.revalidate);
+  EXPECT_FALSE(run("HEAD", "/api/v1/risks/42", "", auth(token_)).fill) << "a HEAD miss is only relayed";
+  EXPECT_EQ(run("HEAD", "/api/v1/risks/42", "", auth(token_)).key.key, p.key.key);
+  EXPECT_EQ(predict(p).x_cache, "HIT or MISS");
+}
+
+TEST_F(PlanTest, BypassReasonsInTheirOrder) {
+  // A body first, then rewrite headers, then no-store, then the identity, then the query, then owed purges.
+  auto all = auth("garbage");
+  all.emplace_back("X-Original-URL", "/x");
+  all.emplace_back("Cache-Control", "no-store");
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "", all, true).bypass, Bypass::request_body);
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "", all).bypass, Bypass::rewrite_header);
+  all.erase(all.begin() + 1);
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "", all).bypass, Bypass::no_store);
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth("garbage")).bypass, Bypass::jwt_malformed);
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "", {}).bypass, Bypass::no_credential);
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth(no_tenant_)).bypass, Bypass::missing_claim);
+  EXPECT_EQ(run("GET", "/api/v1/risks", "page=2&x=1", {}).bypass, Bypass::other_query);
+  EXPECT_EQ(run("GET", "/api/v1/risks", "page=2", {}).action, Action::lookup);
+  auto p = run("GET", "/api/v1/risks/42", "", auth("garbage"));
+  EXPECT_EQ(p.action, Action::bypass);
+  EXPECT_EQ(predict(p).cache_status, "openrisk-cache; fwd=bypass; detail=jwt_malformed");
+  EXPECT_FALSE(p.why.empty());
+}
+
+TEST_F(PlanTest, TheJwtIsJudgedAtTheTimeGiven) {
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth(token_), false, nullptr, now_ + 30).action,
+            Action::lookup);
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth(token_), false, nullptr, now_ + 3600).bypass,
+            Bypass::jwt_expired);
+}
+
+TEST_F(PlanTest, OwedPurgesOfItsTagsBypass) {
+  PendingPurges owed;
+  owed.add({"risk:t-7:41"});
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth(token_), false, &owed).action, Action::lookup);
+  owed.add({"uri:/api/v1/risks/42"});
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth(token_), false, &owed).bypass, Bypass::purge_pending);
+}
+
+TEST_F(PlanTest, WritesRenderWhatTheyCanAndNameTheRest) {
+  auto p = run("PATCH", "/api/v1/risks/42", "", auth(token_));
+  EXPECT_EQ(p.action, Action::invalidate);
+  EXPECT_EQ(p.tags, (std::vector<std::string>{"risk:t-7:42", "uri:/api/v1/risks/42"}));
+  EXPECT_TRUE(p.unrendered.empty());
+  auto anonymous = run("PATCH", "/api/v1/risks/42", "", {});
+  EXPECT_EQ(anonymous.action, Action::invalidate) << "a write is never refused for its identity";
+  EXPECT_EQ(anonymous.tags, (std::vector<std::string>{"uri:/api/v1/risks/42"}));
+  EXPECT_EQ(anonymous.unrendered, (std::vector<std::string>{"risk:{tenant}:{id}"}));
+}
+
+TEST_F(PlanTest, PassAndStream) {
+  EXPECT_EQ(run("GET", "/api/v1/events", "", {}).action, Action::stream);
+  EXPECT_EQ(run("GET", "/elsewhere", "", {}).action, Action::pass);
+  EXPECT_FALSE(run("GET", "/elsewhere", "", {}).match);
+  EXPECT_EQ(run("DELETE", "/api/v1/risks/42", "", auth(token_)).action, Action::pass);
+  EXPECT_EQ(predict(run("GET", "/api/v1/events", "", {})).x_cache, "BYPASS");
+}
+
+TEST_F(PlanTest, EveryBypassHasItsName) {
+  std::set<std::string_view> names;
+  for (std::size_t i = 1; i < kBypassReasons; ++i) names.insert(to_string(static_cast<Bypass>(i)));
+  EXPECT_EQ(names.size(), kBypassReasons - 1) << "two reasons share a name";
+  EXPECT_EQ(names.count("none"), 0u);
+  EXPECT_LE(kBypassReasons, metrics::RuleMetrics::kBypassReasons) << "the metric has a slot for each";
+}
+
+}  // namespace
+}  // namespace orc::cache
