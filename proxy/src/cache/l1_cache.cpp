@@ -77,9 +77,10 @@ bool L1Cache::insert(const std::string& key, Entry entry, const std::vector<std:
   if (cost > max_bytes_) return false;
 
   std::lock_guard lock(mutex_);
-  // Both checks under the lock that invalidate() and disable() take: no purge can slip in between.
-  if (!enabled_.load(std::memory_order_relaxed) || epoch_.load(std::memory_order_relaxed) != epoch_seen)
-    return false;
+  // The checks run under the lock that invalidate() and disable() take: no purge can slip in between.
+  if (!enabled_.load(std::memory_order_relaxed) || epoch_seen < floor_) return false;
+  for (const auto& tag : tags)
+    if (auto p = purged_at_.find(tag); p != purged_at_.end() && p->second > epoch_seen) return false;
   if (auto old = items_.find(key); old != items_.end()) erase_locked(old);
   while (bytes_ + cost > max_bytes_ && !lru_.empty()) erase_locked(items_.find(lru_.back()));
 
@@ -100,8 +101,13 @@ bool L1Cache::insert(const std::string& key, Entry entry, const std::vector<std:
 
 void L1Cache::invalidate(const std::vector<std::string>& tags) {
   std::lock_guard lock(mutex_);
-  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  const auto now = epoch_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  if (purged_at_.size() + tags.size() > kPurgedTagsMax) {
+    purged_at_.clear();  // bounded memory: every read from before now is refused instead
+    floor_ = now;
+  }
   for (const auto& tag : tags) {
+    purged_at_[tag] = now;
     auto t = tag_members_.find(tag);
     if (t == tag_members_.end()) continue;
     auto keys = std::move(t->second);  // erase_locked() edits tag_members_
@@ -114,7 +120,8 @@ void L1Cache::invalidate(const std::vector<std::string>& tags) {
 
 void L1Cache::enable() {
   std::lock_guard lock(mutex_);
-  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  floor_ = epoch_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  purged_at_.clear();
   clear_locked();
   enabled_.store(max_bytes_ > 0, std::memory_order_release);
 }
@@ -122,7 +129,8 @@ void L1Cache::enable() {
 void L1Cache::disable() {
   std::lock_guard lock(mutex_);
   enabled_.store(false, std::memory_order_release);
-  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  floor_ = epoch_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  purged_at_.clear();
   clear_locked();
 }
 

@@ -4,9 +4,12 @@
 //
 // It must never serve what a purge removed from Redis:
 // * every purge, this process's (after Redis confirmed it) and every other instance's (through the Redis
-//   channel redis/purge_listener subscribes to), drops the entries of its tags and moves the epoch;
+//   channel redis/purge_listener subscribes to), drops the entries of its tags, moves the epoch (a purge
+//   sequence number) and records it as the last purge of each of its tags;
 // * an insert carries the epoch read before the Redis read (or the fill) that produced the entry, and is
-//   refused when the epoch moved meanwhile: a purge may have removed what that read saw;
+//   refused when one of its tags was purged since: that purge may have removed what the read saw. Purges of
+//   other tags do not refuse it. (The record of purged tags is bounded: past kPurgedTagsMax tags it is
+//   forgotten and every insert that read before then is refused, as after enable() and disable().)
 // * while the purge listener is not subscribed (Redis down, restarted, unreachable), the L1 is off: empty,
 //   every get misses, every insert is refused.
 // The one window left is the delivery of another instance's purge message (about a millisecond on a local
@@ -52,12 +55,13 @@ class L1Cache {
   static constexpr std::int64_t kRefreshClaim = 1000;  // ms
 
   // Keeps `entry` under `key`, indexed under `tags`: served for max_age, then refreshed (get()), and never
-  // past the end of its last stale window. Refused (false) when the L1 is off, when the epoch is not
-  // `epoch_seen` any more, or when the entry is larger than the budget.
+  // past the end of its last stale window. Refused (false) when the L1 is off, when one of `tags` was purged
+  // after `epoch_seen` (or the L1 was toggled, or its record of purged tags overflowed, since), or when the
+  // entry is larger than the budget.
   bool insert(const std::string& key, Entry entry, const std::vector<std::string>& tags,
               std::uint64_t epoch_seen, std::int64_t now_ms);
 
-  // A purge of `tags` reached Redis: their entries go, and fills in flight will not be inserted.
+  // A purge of `tags` reached Redis: their entries go, and fills in flight under them will not be inserted.
   void invalidate(const std::vector<std::string>& tags);
   // Drops one key (a refresh found nothing in Redis, or could not read it).
   void erase(const std::string& key);
@@ -71,6 +75,7 @@ class L1Cache {
   std::size_t bytes() const;
   std::size_t entries() const;
   std::size_t max_bytes() const { return max_bytes_; }
+  static constexpr std::size_t kPurgedTagsMax = 16384;
 
  private:
   struct Item {
@@ -93,6 +98,9 @@ class L1Cache {
   const std::size_t max_bytes_;
   const std::chrono::milliseconds max_age_;
   std::atomic<std::uint64_t> epoch_{0};
+  // Under the mutex: the epoch of each tag's last purge, and the epoch before which every insert is refused.
+  std::unordered_map<std::string, std::uint64_t> purged_at_;
+  std::uint64_t floor_ = 0;
   std::atomic<bool> enabled_{false};
   mutable std::mutex mutex_;
   Map items_;

@@ -246,8 +246,8 @@ asio::awaitable<Stored> store(const util::Clock& clock, cache::Storage& storage,
   }
   metrics::Metrics::get().stored_bytes(e->body.size());
   if (l1) {
-    // The epoch was read with `seen`: a purge since then (here or, through the listener, anywhere) refuses
-    // it.
+    // The epoch was read with `seen`: a purge of its tags since then (here or, through the listener,
+    // anywhere) refuses it.
     if (marker) l1->insert(key.key, marker, tags, l1_epoch, clock.now_ms());
     l1->insert(entry_key, e, tags, l1_epoch, clock.now_ms());
   }

@@ -47,19 +47,40 @@ TEST(L1Cache, ZeroBudgetNeverTurnsOn) {
   EXPECT_FALSE(l1.insert("k", entry("a"), {}, l1.epoch(), kL1Now));
 }
 
-TEST(L1Cache, InsertIsRefusedWhenAPurgeRanSinceTheReadBegan) {
+TEST(L1Cache, InsertIsRefusedWhenAPurgeOfItsTagsRanSinceTheReadBegan) {
   L1Cache l1(1 << 20, 30s);
   l1.enable();
   auto before = l1.epoch();
-  l1.invalidate({"unrelated"});  // any purge: the read may have seen what it removed
-  EXPECT_FALSE(l1.insert("k", entry("pre-write"), {"t"}, before, kL1Now));
+  l1.invalidate({"t", "other"});  // the read may have seen what this purge removed
+  EXPECT_FALSE(l1.insert("k", entry("pre-write"), {"s", "t"}, before, kL1Now));
   EXPECT_EQ(l1.get("k", kL1Now), nullptr);
-  EXPECT_TRUE(l1.insert("k", entry("post-write"), {"t"}, l1.epoch(), kL1Now));
+  EXPECT_TRUE(l1.insert("k", entry("post-write"), {"s", "t"}, l1.epoch(), kL1Now));
 
   auto before_toggle = l1.epoch();
   l1.disable();
   l1.enable();  // a gap in the subscription: purges may have been missed
   EXPECT_FALSE(l1.insert("k", entry("x"), {"t"}, before_toggle, kL1Now));
+}
+
+TEST(L1Cache, PurgesOfOtherTagsDoNotRefuseAnInsert) {
+  L1Cache l1(1 << 20, 30s);
+  l1.enable();
+  auto before = l1.epoch();
+  l1.invalidate({"risk:2", "assets"});  // another write, anywhere in the fleet
+  EXPECT_TRUE(l1.insert("risk-1", entry("1"), {"risk:1", "risks"}, before, kL1Now));
+  EXPECT_NE(l1.get("risk-1", kL1Now), nullptr);
+  l1.invalidate({"risks"});
+  EXPECT_FALSE(l1.insert("risk-1b", entry("1"), {"risk:1", "risks"}, before, kL1Now));
+}
+
+TEST(L1Cache, AnOverflowingRecordOfPurgedTagsRefusesEveryEarlierRead) {
+  L1Cache l1(1 << 20, 30s);
+  l1.enable();
+  auto before = l1.epoch();
+  for (std::size_t i = 0; i <= L1Cache::kPurgedTagsMax; ++i) l1.invalidate({"tag-" + std::to_string(i)});
+  EXPECT_FALSE(l1.insert("k", entry("a"), {"never-purged"}, before, kL1Now))
+      << "forgotten purges must refuse";
+  EXPECT_TRUE(l1.insert("k", entry("a"), {"never-purged"}, l1.epoch(), kL1Now));
 }
 
 TEST(L1Cache, InvalidateDropsTheEntriesOfItsTagsOnly) {
