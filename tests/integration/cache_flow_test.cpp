@@ -2,10 +2,14 @@
 // coalescing, stale-if-error and stale-while-revalidate, with the in-process storage and with Redis.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <set>
 #include <string>
 
 #include "cache_fixture.hpp"
+#include "proxy_fixture.hpp"
+#include "support/raw_client.hpp"
 
 namespace orc::test {
 namespace {
@@ -194,6 +198,31 @@ TEST_P(CacheFlowTest, ConcurrentMissesReachTheBackendOnce) {
   EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
   EXPECT_EQ(hit.body, responses[0].body);
   EXPECT_EQ(sim_route_count(sim_port(), kRiskRoute), 1);
+}
+
+TEST_P(CacheFlowTest, AtTheDrainDeadlineALeaderAndItsFollowersUnwind) {
+  // Reads take 30 s in the simulator and the drain timeout is 1 s: the fetch and the requests waiting for it
+  // are still in flight at the deadline, and must end by unwinding (not by a stopped context).
+  ASSERT_NO_FATAL_FAILURE(start_all(kSimRules, {"--class-latency", "read=30s"},
+                                    "  first_byte_timeout: 60s\ntimeouts: { drain: 1s }\n"));
+  const std::string token = sim_login(sim_port(), "viewer@acme.test");
+  const std::string target = "/api/v1/risks/" + sim_sample_risks(sim_port(), 0).at(2);
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<RawClient>(proxy_port()));
+    ASSERT_TRUE(clients.back()->send(make_request("GET", target, bearer(token))));
+  }
+  ASSERT_TRUE(poll_until([&] { return sim_route_count(sim_port(), kRiskRoute) >= 1; }, deadline_in(10s)));
+
+  DaemonProcess& daemon = *proxies_.at(0);
+  ASSERT_TRUE(daemon.send_signal(SIGTERM));
+  for (auto& c : clients) EXPECT_FALSE(c->read_response().ok());
+  auto status = daemon.wait_exit(deadline_in(20s));
+  ASSERT_TRUE(status.has_value()) << "the daemon did not exit after the drain timeout";
+  EXPECT_TRUE(status->success()) << status->describe();
+  const std::string log = daemon.stderr_text();
+  EXPECT_NE(log.find("every request ended after the drain timeout"), std::string::npos) << log;
+  EXPECT_EQ(log.find("stopping the workers"), std::string::npos) << log;
 }
 
 const char* const kStaleIfErrorRules = R"(rules:

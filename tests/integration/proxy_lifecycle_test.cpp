@@ -42,6 +42,39 @@ TEST_F(ProxyTest, SigtermLetsInFlightRequestFinishThenExitsZero) {
   EXPECT_TRUE(status->success()) << status->describe();
 }
 
+TEST_F(ProxyTest, AtTheDrainDeadlineInFlightRequestsEndAndEveryCoroutineUnwinds) {
+  // The backend never answers; the drain timeout is short and the backend timeouts long, so only the drain
+  // deadline can end the two requests in flight (on two worker threads).
+  backend_.set_handler([&](const BackendRequest&, ResponseWriter& w) {
+    w.wait_until([] { return false; }, deadline_in(60s));  // ends when the backend stops
+  });
+  ProxyConfig cfg = config();
+  cfg.threads = 2;
+  cfg.timeouts["drain"] = "1s";
+  cfg.upstream["first_byte_timeout"] = "60s";
+  ASSERT_NO_FATAL_FAILURE(start_proxy(cfg));
+  RawClient a(port()), b(port());
+  ASSERT_TRUE(a.connected() && b.connected());
+  ASSERT_TRUE(a.send(make_request("GET", "/hangs/a")));
+  ASSERT_TRUE(b.send(make_request("GET", "/hangs/b")));
+  ASSERT_TRUE(backend_.wait_for_requests(2)) << "the requests never reached the backend";
+
+  ASSERT_TRUE(daemon_->send_signal(SIGTERM));
+  EXPECT_TRUE(daemon_->wait_for_log("drain timeout", deadline_in(10s))) << daemon_->stderr_text();
+  // Closed without a response: the request could not finish.
+  HttpResponse ra = a.read_response();
+  HttpResponse rb = b.read_response();
+  EXPECT_FALSE(ra.ok()) << ra.describe();
+  EXPECT_FALSE(rb.ok()) << rb.describe();
+  auto status = daemon_->wait_exit(deadline_in(20s));
+  ASSERT_TRUE(status.has_value()) << "the daemon did not exit after the drain timeout";
+  EXPECT_TRUE(status->success()) << status->describe() << "\n" << daemon_->stderr_text();
+  // They ended by unwinding, not by a stopped context destroying their frames.
+  const std::string log = daemon_->stderr_text();
+  EXPECT_NE(log.find("every request ended after the drain timeout"), std::string::npos) << log;
+  EXPECT_EQ(log.find("stopping the workers"), std::string::npos) << log;
+}
+
 TEST_F(ProxyTest, SigintShutsDownIdleDaemonWithStatusZero) {
   ASSERT_NO_FATAL_FAILURE(start_proxy());
 

@@ -124,9 +124,20 @@ bool Server::wait_drained() {
     in_time = done_cv_.wait_for(lock, drain, [this] { return workers_done_ == workers_.size(); });
   }
   if (!in_time) {
+    // Every connection is closed, backend ones too, and the workers run on until each coroutine has seen its
+    // I/O fail and unwound (their frames touch the workers' pools and registries: they must not outlive
+    // them).
     spdlog::warn("drain timeout ({} ms) reached with {} connection(s) open: closing them", drain.count(),
                  open_connections());
-    for (auto& w : workers_) w->stop();
+    for (auto& w : workers_) w->abort_all();
+    std::unique_lock lock(done_mutex_);
+    if (done_cv_.wait_for(lock, kUnwindGrace, [this] { return workers_done_ == workers_.size(); })) {
+      spdlog::info("every request ended after the drain timeout");
+    } else {
+      spdlog::error("requests still running {} ms after the drain timeout: stopping the workers",
+                    kUnwindGrace.count());
+      for (auto& w : workers_) w->stop();
+    }
   }
   for (auto& w : workers_) w->join();
   return in_time;

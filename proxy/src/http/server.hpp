@@ -61,9 +61,11 @@ class Server {
 
   // Stops accepting; idle keep-alive connections close; in-flight requests finish. Returns immediately.
   void begin_shutdown();
-  // Waits until every connection has finished or the drain timeout passed; then stops the workers.
-  // Returns true when everything finished in time.
+  // Waits until every connection has finished or the drain timeout passed; then closes every connection and
+  // waits (at most kUnwindGrace) for the requests to end before it stops the workers. Returns true when
+  // everything finished within the drain timeout.
   bool wait_drained();
+  static constexpr std::chrono::milliseconds kUnwindGrace{5000};
 
   std::size_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
   // The first worker (the admin endpoints run their storage calls on it: storage belongs to a worker).

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cerrno>
+#include <vector>
 
 namespace orc::http {
 
@@ -43,7 +44,8 @@ asio::awaitable<std::pair<beast::error_code, std::unique_ptr<UpstreamConnection>
     co_return std::make_pair(beast::error_code{}, std::move(entry.conn));
   }
 
-  auto conn = std::make_unique<UpstreamConnection>(ex_);
+  if (aborted_) co_return std::make_pair(beast::error_code(asio::error::operation_aborted), nullptr);
+  auto conn = std::make_unique<UpstreamConnection>(ex_, live_);
   tcp::resolver resolver(ex_);
   auto [rec, endpoints] = co_await resolver.async_resolve(cfg.target.host, std::to_string(cfg.target.port),
                                                           asio::as_tuple(asio::use_awaitable));
@@ -55,8 +57,14 @@ asio::awaitable<std::pair<beast::error_code, std::unique_ptr<UpstreamConnection>
   co_return std::make_pair(beast::error_code{}, std::move(conn));
 }
 
+void UpstreamPool::abort_all() {
+  aborted_ = true;
+  idle_.clear();
+  for (auto* conn : std::vector<UpstreamConnection*>(live_->begin(), live_->end())) conn->stream.close();
+}
+
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn, const config::UpstreamConfig& cfg) {
-  if (!conn || cfg.max_idle_connections == 0 || cfg.url != idle_target_) return;
+  if (!conn || aborted_ || cfg.max_idle_connections == 0 || cfg.url != idle_target_) return;
   conn->stream.expires_never();
   idle_.push_back({std::move(conn), std::chrono::steady_clock::now()});
   // Over the limit: drop the least recently used.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <unordered_set>
 
 #include "config/config.hpp"
 
@@ -15,10 +16,24 @@ namespace orc::http {
 
 namespace beast = boost::beast;
 
+struct UpstreamConnection;
+// Every connection a pool made that still exists (idle, lent out or connecting), so that a drain that runs
+// out of time can close them all. Shared with the connections: either may go first.
+using LiveConnections = std::unordered_set<UpstreamConnection*>;
+
 struct UpstreamConnection {
   beast::tcp_stream stream;
   bool reused = false;  // taken from the pool rather than freshly connected
-  explicit UpstreamConnection(boost::asio::any_io_executor ex) : stream(std::move(ex)) {}
+  UpstreamConnection(boost::asio::any_io_executor ex, std::shared_ptr<LiveConnections> live)
+      : stream(std::move(ex)), live_(std::move(live)) {
+    live_->insert(this);
+  }
+  ~UpstreamConnection() { live_->erase(this); }
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+
+ private:
+  std::shared_ptr<LiveConnections> live_;
 };
 
 class UpstreamPool {
@@ -35,6 +50,9 @@ class UpstreamPool {
 
   // Closes every idle connection (shutdown).
   void clear() { idle_.clear(); }
+  // The drain ran out of time: closes every connection, lent out ones too (their requests fail at once), and
+  // refuses to open new ones.
+  void abort_all();
 
  private:
   struct Idle {
@@ -42,6 +60,8 @@ class UpstreamPool {
     std::chrono::steady_clock::time_point since;
   };
   boost::asio::any_io_executor ex_;
+  std::shared_ptr<LiveConnections> live_ = std::make_shared<LiveConnections>();
+  bool aborted_ = false;
   std::deque<Idle> idle_;    // most recently used at the back
   std::string idle_target_;  // the upstream the idle connections lead to
 };

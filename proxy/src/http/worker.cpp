@@ -72,6 +72,13 @@ void Worker::begin_drain() {
   });
 }
 
+void Worker::abort_all() {
+  asio::post(ctx_, [this] {
+    for (auto* c : connections_) c->stream->close();
+    pool_.abort_all();
+  });
+}
+
 bool Worker::storage_up() {
   if (!storage_) return true;
   std::promise<bool> answer;

@@ -58,6 +58,10 @@ class Worker {
   void adopt(boost::asio::ip::tcp::socket socket);
   // Posted on shutdown: mark draining, close idle connections, let the context run out of work.
   void begin_drain();
+  // Posted when the drain ran out of time: closes every client connection and every backend connection, so
+  // each coroutine on this worker sees its I/O fail and unwinds; run() then returns.
+  void abort_all();
+  // Stops the context at once (the last resort when abort_all() did not end everything in time).
   void stop() { ctx_.stop(); }
   void join();
 
