@@ -44,14 +44,19 @@ asio::awaitable<std::pair<beast::error_code, std::unique_ptr<UpstreamConnection>
     co_return std::make_pair(beast::error_code{}, std::move(entry.conn));
   }
 
-  if (aborted_) co_return std::make_pair(beast::error_code(asio::error::operation_aborted), nullptr);
+  // abort_all() may run while this waits (it closes what is open, and a socket is not open before the
+  // connect starts): checked again after each wait.
+  const auto aborted = std::make_pair(beast::error_code(asio::error::operation_aborted), nullptr);
+  if (aborted_) co_return aborted;
   auto conn = std::make_unique<UpstreamConnection>(ex_, live_);
   tcp::resolver resolver(ex_);
   auto [rec, endpoints] = co_await resolver.async_resolve(cfg.target.host, std::to_string(cfg.target.port),
                                                           asio::as_tuple(asio::use_awaitable));
+  if (aborted_) co_return aborted;
   if (rec) co_return std::make_pair(rec, nullptr);
   conn->stream.expires_after(cfg.connect_timeout);
   auto [cec, ep] = co_await conn->stream.async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
+  if (aborted_) co_return aborted;
   if (cec) co_return std::make_pair(cec, nullptr);
   conn->stream.socket().set_option(tcp::no_delay(true));
   co_return std::make_pair(beast::error_code{}, std::move(conn));
