@@ -12,6 +12,7 @@
 #include "cache/cache_key.hpp"
 #include "cache/cache_policy.hpp"
 #include "cache/storage.hpp"
+#include "cache/tiered.hpp"
 #include "http/exchange.hpp"
 #include "http/header_rewrite.hpp"
 #include "http/server.hpp"
@@ -27,37 +28,6 @@ namespace {
 using cache::Coalescer;
 using cache::SharedEntry;
 
-// One warning per interval at most: a dead Redis must not flood the log.
-void warn_storage(std::string_view what, cache::StorageStatus status) {
-  static std::atomic<std::int64_t> last{0};
-  auto now = util::SystemClock::instance().now_ms();
-  auto prev = last.load(std::memory_order_relaxed);
-  if (now - prev < 5000 || !last.compare_exchange_strong(prev, now)) return;
-  spdlog::warn("cache storage {} failed ({}): serving from the backend (fail open)", what,
-               cache::to_string(status));
-}
-
-// Storage operations are counted as redis_* metrics when the storage is Redis (the memory backend cannot
-// fail or be slow in a way worth a metric).
-void count_op(cache::Storage& s, metrics::StorageOp op, cache::StorageStatus status, Clock::time_point t0) {
-  if (s.name() != "redis") return;
-  metrics::Metrics::get().storage_op(op, static_cast<std::size_t>(status),
-                                     std::chrono::duration<double>(Clock::now() - t0).count());
-}
-
-std::string vary_part(const std::vector<std::string>& names, const identity::HeaderLookup& headers) {
-  std::string out;
-  for (const auto& n : names) {
-    auto v = headers(n);
-    out += "vary." + n + "=" + (v ? std::string(*v) : std::string()) + "\n";
-  }
-  return out;
-}
-
-std::string vary_key(const std::string& key, const std::string& part) {
-  return key + ":v:" + identity::sha256_hex(part).substr(0, 32);
-}
-
 // The backend's end-to-end fields: never a hop-by-hop field (Connection and what it names, Keep-Alive,
 // Transfer-Encoding, TE, Trailer, Upgrade, Proxy-*), which belongs to the backend's connection, not the
 // response: a stored one would be replayed on every hit.
@@ -69,202 +39,18 @@ cache::HeaderList end_to_end_headers(const bhttp::response_header<>& h) {
   return out;
 }
 
-std::optional<std::string_view> find_header(const cache::HeaderList& fields, std::string_view name) {
-  for (const auto& [k, v] : fields)
-    if (util::iequals(k, name)) return v;
-  return std::nullopt;
-}
-
-// The headers kept in an entry: the backend's end-to-end headers, without what is per-response.
-cache::HeaderList stored_headers(const cache::HeaderList& in) {
-  cache::HeaderList out;
-  for (const auto& [k, v] : in) {
-    if (util::iequals(k, "Content-Length") || util::iequals(k, "Age") || util::iequals(k, "X-Request-ID") ||
-        util::iequals(k, "Set-Cookie") || util::iequals(k, "X-Cache") || util::iequals(k, "Cache-Status"))
-      continue;
-    out.emplace_back(k, v);
-  }
-  return out;
-}
-
-struct Lookup {
-  SharedEntry entry;    // matching entry (fresh or not)
-  bool failed = false;  // storage unavailable: fail open
-  bool from_l1 = false;
-  std::optional<cache::Generations> generations;  // of the tags, read with the entry (for a fill)
-  std::uint64_t l1_epoch = 0;                     // read before that read
-};
-
-// One entry by its full key: from the L1 when it has it, else from the storage, then kept in the L1 unless a
-// purge ran meanwhile. (The L1 does not step aside when this worker's Redis commands fail: one late reply
-// under load would then send every hit to a struggling Redis. A Redis that is gone or silent turns it off
-// through the purge listener: at once on a reset, within two seconds when it stops answering.)
-// `with_generations`: a storage read also reads the tags' generations (the same round trip), which a fill
-// after a miss then uses.
-asio::awaitable<Lookup> fetch(const util::Clock& clock, cache::Storage& storage, cache::L1Cache* l1,
-                              const std::string& key, const std::vector<std::string>& tags,
-                              bool with_generations) {
-  Lookup out;
-  bool refreshing = false;  // this request re-reads an L1 entry older than l1_max_age
-  if (l1) {
-    if (auto e = l1->get(key, clock.now_ms(), &refreshing)) {
-      out.entry = std::move(e);
-      out.from_l1 = true;
-      co_return out;
-    }
-  }
-  out.l1_epoch = l1 ? l1->epoch() : 0;
-  auto t0 = Clock::now();
-  std::optional<std::string> blob;
-  cache::StorageStatus status;
-  if (with_generations) {
-    auto got = co_await storage.get_with_generations(key, tags);
-    status = got.status;
-    blob = std::move(got.value.blob);
-    if (got.ok()) out.generations = std::move(got.value.generations);
-  } else {
-    auto got = co_await storage.get(key);
-    status = got.status;
-    blob = std::move(got.value);
-  }
-  count_op(storage, metrics::StorageOp::get, status, t0);
-  if (status != cache::StorageStatus::ok) {
-    warn_storage("get", status);
-    out.failed = true;  // a refresh that failed keeps the L1's copy; another caller retries it in a second
-    co_return out;
-  }
-  std::optional<cache::CacheEntry> e;
-  if (blob) e = cache::deserialize(*blob);
-  if (e) out.entry = std::make_shared<const cache::CacheEntry>(std::move(*e));
-  const bool kept = out.entry && l1 && l1->insert(key, out.entry, tags, out.l1_epoch, clock.now_ms());
-  if (refreshing && !kept) l1->erase(key);  // Redis has none now, or it could not replace the copy: it goes
-  co_return out;
-}
-
-asio::awaitable<Lookup> lookup(const util::Clock& clock, cache::Storage& storage, cache::L1Cache* l1,
-                               const std::string& key, const std::string& material,
-                               const identity::HeaderLookup& headers, const std::vector<std::string>& tags,
-                               bool with_generations) {
-  auto out = co_await fetch(clock, storage, l1, key, tags, with_generations);
-  if (out.failed) co_return out;
-  if (out.entry && out.entry->vary_marker) {
-    auto part = vary_part(out.entry->vary_names, headers);
-    auto variant = co_await fetch(clock, storage, l1, vary_key(key, part), tags, false);
-    out.failed = variant.failed;
-    out.from_l1 = variant.from_l1;
-    out.entry = std::move(variant.entry);  // the generations and epoch of the first read still hold
-    if (out.entry && out.entry->material != material + part) out.entry.reset();
-  } else if (out.entry && out.entry->material != material) {
-    out.entry.reset();  // a hash collision or a foreign entry: never serve it
-  }
-  if (out.entry && out.from_l1) metrics::Metrics::get().l1_hit();
-  co_return out;
-}
-
-// What became of a complete response offered to the storage.
-struct Stored {
-  enum Outcome {
-    stored,        // kept: the next request finds it
-    not_storable,  // its freshness or Vary forbid it (no entry)
-    refused,       // a purge of one of its tags ran since the generations were read: it may predate a write
-    failed,        // the storage did not answer
-  } outcome = not_storable;
-  SharedEntry entry;  // the entry built for it (every outcome but not_storable)
-};
-
-// Builds the entry for a complete response and stores it if no purge intervened.
-asio::awaitable<Stored> store(const util::Clock& clock, cache::Storage& storage, cache::L1Cache* l1,
-                              std::uint64_t l1_epoch, const config::CacheAction& rule,
-                              const cache::CacheKey& key, const std::vector<std::string>& tags,
-                              const cache::Generations& seen, unsigned status, const cache::HeaderList& head,
-                              std::string body, const identity::HeaderLookup& req_headers) {
-  cache::ResponseHead rh{status, &head};
-  auto now = clock.now_ms();
-  auto fresh = cache::freshness(rule, rh, now);
-  if (!fresh) co_return Stored{};
-  bool star = false;
-  auto names = cache::vary_names(rh, star);
-  if (star) co_return Stored{};
-
-  auto e = std::make_shared<cache::CacheEntry>();
-  e->status = status;
-  e->headers = stored_headers(head);
-  // The origin's validator when it sent one (a client's If-None-Match with the tag a miss returned must
-  // match on a hit); the proxy's own, from the body, only when it sent none.
-  if (auto origin_etag = find_header(e->headers, "ETag"))
-    e->etag = std::string(*origin_etag);
-  else
-    e->etag = cache::strong_etag(body);
-  e->body = std::move(body);
-  e->stored_at_ms = now;
-  e->initial_age_s = fresh->initial_age_s;
-  e->fresh_until_ms = now + fresh->lifetime_ms;
-  e->swr_until_ms =
-      fresh->must_revalidate ? e->fresh_until_ms : e->fresh_until_ms + rule.stale_while_revalidate.count();
-  e->sie_until_ms =
-      fresh->must_revalidate ? e->fresh_until_ms : e->fresh_until_ms + rule.stale_if_error.count();
-  auto ttl = std::chrono::milliseconds(std::max({e->fresh_until_ms, e->swr_until_ms, e->sie_until_ms}) - now);
-
-  std::string entry_key = key.key;
-  std::shared_ptr<cache::CacheEntry> marker;
-  Stored out{Stored::stored, e};
-  if (!names.empty()) {
-    auto part = vary_part(names, req_headers);
-    e->vary_names = names;  // a variant says which request fields chose it (a follower of its flight checks)
-    e->material = key.material + part;
-    entry_key = vary_key(key.key, part);
-    marker = std::make_shared<cache::CacheEntry>();
-    marker->vary_marker = true;
-    marker->vary_names = names;
-    marker->material = key.material;
-    marker->stored_at_ms = now;
-    marker->fresh_until_ms = e->fresh_until_ms;
-    marker->swr_until_ms = e->swr_until_ms;
-    marker->sie_until_ms = e->sie_until_ms;
-    auto t0 = Clock::now();
-    auto m = co_await storage.put_if_current(key.key, cache::serialize(*marker), ttl, tags, seen);
-    count_op(storage, metrics::StorageOp::fill, m.status, t0);
-    if (!m.ok()) warn_storage("store", m.status);
-    if (!m.ok() || !m.value) {
-      out.outcome = m.ok() ? Stored::refused : Stored::failed;
-      co_return out;
-    }
-  } else {
-    e->material = key.material;
-  }
-  auto t0 = Clock::now();
-  auto put = co_await storage.put_if_current(entry_key, cache::serialize(*e), ttl, tags, seen);
-  count_op(storage, metrics::StorageOp::fill, put.status, t0);
-  if (!put.ok()) {
-    warn_storage("store", put.status);
-    out.outcome = Stored::failed;
-    co_return out;
-  }
-  if (!put.value) {  // a write purged one of the tags meanwhile: the body may be pre-write
-    out.outcome = Stored::refused;
-    co_return out;
-  }
-  metrics::Metrics::get().stored_bytes(e->body.size());
-  if (l1) {
-    // The epoch was read with `seen`: a purge of its tags since then (here or, through the listener,
-    // anywhere) refuses it.
-    if (marker) l1->insert(key.key, marker, tags, l1_epoch, clock.now_ms());
-    l1->insert(entry_key, e, tags, l1_epoch, clock.now_ms());
-  }
-  co_return out;
-}
-
 // Ends a fill's flight with what became of its response. Stored: every follower is served it. Refused by a
 // purge: when that purge sealed the flight, the followers all joined before it (later requests lead flights
 // of their own) and their reads overlapped the write, so they are served the answer too; that needs every
 // purge to reach this process (`purges_seen`: the memory storage, or the L1's purge listener subscribed),
 // else a purge elsewhere may have come before some of them, and they fetch on their own. Not storable: they
 // fetch on their own, and the key is remembered as such for a while.
-void end_flight(Coalescer::Lead& lead, const Stored& s, bool purges_seen) {
+void end_flight(Coalescer::Lead& lead, const cache::Stored& s, bool purges_seen) {
   if (!lead) return;
-  if (s.outcome == Stored::stored || (s.outcome == Stored::refused && purges_seen && lead.sealed()))
+  if (s.outcome == cache::Stored::stored ||
+      (s.outcome == cache::Stored::refused && purges_seen && lead.sealed()))
     lead.finish(s.entry);
-  else if (s.outcome == Stored::not_storable)
+  else if (s.outcome == cache::Stored::not_storable)
     lead.finish(nullptr);
   else
     lead.abandon();
@@ -293,7 +79,7 @@ asio::awaitable<void> replay_pending_purges(Worker& worker) {
   } release{owed};
   auto t0 = Clock::now();
   auto purged = co_await worker.purge(batch.tags);
-  count_op(*storage, metrics::StorageOp::purge, purged.status, t0);
+  cache::count_storage_op(*storage, metrics::StorageOp::purge, purged.status, t0);
   if (!purged.ok()) co_return;
   owed.settle(batch);
   release.settled = true;
@@ -345,12 +131,10 @@ asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<cons
                                             bhttp::request<bhttp::empty_body> req, config::CacheAction rule,
                                             cache::CacheKey key, std::vector<std::string> tags,
                                             Coalescer::Lead lead) {
-  auto* storage = worker.storage();
-  auto* l1 = worker.server().l1();
-  const auto& clock = worker.server().clock();
+  cache::TieredCache tiered(worker.server().clock(), *worker.storage(), worker.server().l1());
   const auto& cfg = *rt->config;
-  const auto l1_epoch = l1 ? l1->epoch() : 0;
-  auto gens = co_await storage->generations(tags);
+  std::uint64_t l1_epoch = 0;
+  auto gens = co_await tiered.generations(tags, l1_epoch);
   if (!gens.ok()) co_return;
   auto [aec, up] = co_await worker.pool().acquire(cfg.upstream, true);
   if (aec) co_return;
@@ -368,8 +152,8 @@ asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<cons
   cache::ResponseHead rh{res.result_int(), &head};
   if (cache::storable_head(rule, rh) != cache::Storability::storable) co_return;
   if (worker.server().pending_purges().any(tags)) co_return;
-  auto stored = co_await store(clock, *storage, l1, l1_epoch, rule, key, tags, gens.value, res.result_int(),
-                               head, std::move(res.body()), header_lookup(req.base()));
+  auto stored = co_await tiered.store(rule, key, tags, gens.value, l1_epoch, res.result_int(), head,
+                                      std::move(res.body()), header_lookup(req.base()));
   if (res.keep_alive()) worker.pool().release(std::move(up), cfg.upstream);
   end_flight(lead, stored, purges_seen(worker));
 }
@@ -388,7 +172,7 @@ asio::awaitable<bool> serve_entry(Exchange& x, const RequestParser& parser, cons
   const bool keep_alive = req.keep_alive() && !x.worker.draining();
   const bool not_modified =
       cache::not_modified(req[bhttp::field::if_none_match], req[bhttp::field::if_modified_since], entry.etag,
-                          find_header(entry.headers, "Last-Modified"));
+                          cache::find_header(entry.headers, "Last-Modified"));
 
   bhttp::response<bhttp::span_body<const char>> res{
       static_cast<bhttp::status>(not_modified ? 304 : entry.status), 11};
@@ -431,52 +215,51 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   const auto& tags = plan.tags;
   auto& owed = x.worker.server().pending_purges();
 
-  auto* l1 = x.worker.server().l1();
   const auto& clock = x.worker.server().clock();
+  cache::TieredCache tiered(clock, storage, x.worker.server().l1());
   auto& coalescer = x.worker.server().coalescer();
   SharedEntry stale;
   std::optional<cache::Generations> read_generations;  // read with the lookup: a fill needs no second read
   std::uint64_t l1_epoch = 0;
   if (!plan.revalidate) {
-    auto found = co_await lookup(clock, storage, l1, key.key, key.material, headers, tags,
-                                 req.method() == bhttp::verb::get);
+    auto found = co_await tiered.lookup(key, headers, tags, req.method() == bhttp::verb::get);
     if (found.failed) co_return co_await forward_bypass(x, parser, cache::Bypass::storage_unavailable);
     read_generations = std::move(found.generations);
     l1_epoch = found.l1_epoch;
-    if (found.entry) {
-      auto now = clock.now_ms();
-      if (now < found.entry->fresh_until_ms) {
-        x.cache = "hit";
-        co_return co_await serve_entry(x, parser, *found.entry, "HIT", "hit");
-      }
-      if (now < found.entry->swr_until_ms && req.method() == bhttp::verb::get) {
-        // Serve stale now; one refresh per key per process (the coalescer makes it "once"). A request that
-        // finds the refresh under way does not wait for it.
-        if (auto lead = coalescer.try_lead(key.key, tags)) {
-          bhttp::request<bhttp::empty_body> up{bhttp::verb::get, x.origin_target, 11};
-          up.base() = req.base();
-          up.method(bhttp::verb::get);
-          up.target(x.origin_target);
-          up.version(11);
-          strip_hop_by_hop(up.base());
-          up.erase(bhttp::field::if_none_match);  // a refresh needs the whole response, not a 304
-          up.erase(bhttp::field::if_modified_since);
-          add_forwarding_headers(up.base(), {x.peer, x.request_id});
-          asio::co_spawn(x.client.get_executor(),
-                         refresh_in_background(x.worker, x.worker.runtime(), std::move(up), c, key, tags,
-                                               std::move(*lead)),
-                         asio::detached);
-        }
-        x.cache = "stale";
-        co_return co_await serve_entry(x, parser, *found.entry, "STALE", "hit; fwd=stale");
-      }
-      if (now < found.entry->sie_until_ms) stale = std::move(found.entry);
+    const auto now = clock.now_ms();
+    const auto use = found.entry ? cache::usable(*found.entry, now) : cache::Use::none;
+    if (use == cache::Use::fresh) {
+      x.cache = "hit";
+      co_return co_await serve_entry(x, parser, *found.entry, "HIT", "hit");
     }
+    if (use == cache::Use::stale_while_revalidate && req.method() == bhttp::verb::get) {
+      // Serve stale now; one refresh per key per process (the coalescer makes it "once"). A request that
+      // finds the refresh under way does not wait for it.
+      if (auto lead = coalescer.try_lead(key.key, tags)) {
+        bhttp::request<bhttp::empty_body> up{bhttp::verb::get, x.origin_target, 11};
+        up.base() = req.base();
+        up.method(bhttp::verb::get);
+        up.target(x.origin_target);
+        up.version(11);
+        strip_hop_by_hop(up.base());
+        up.erase(bhttp::field::if_none_match);  // a refresh needs the whole response, not a 304
+        up.erase(bhttp::field::if_modified_since);
+        add_forwarding_headers(up.base(), {x.peer, x.request_id});
+        asio::co_spawn(x.client.get_executor(),
+                       refresh_in_background(x.worker, x.worker.runtime(), std::move(up), c, key, tags,
+                                             std::move(*lead)),
+                       asio::detached);
+      }
+      x.cache = "stale";
+      co_return co_await serve_entry(x, parser, *found.entry, "STALE", "hit; fwd=stale");
+    }
+    // Kept for stale_if_error, should the backend fail.
+    if (found.entry && cache::serves_on_error(*found.entry, now)) stale = std::move(found.entry);
   }
 
   ForwardHooks hooks;
   hooks.on_failure = [&](unsigned) -> asio::awaitable<std::optional<bool>> {
-    if (!stale || clock.now_ms() >= stale->sie_until_ms) co_return std::nullopt;
+    if (!stale || !cache::serves_on_error(*stale, clock.now_ms())) co_return std::nullopt;
     x.cache = "stale";
     x.outcome = "proxied";
     spdlog::warn("request {} {}: backend failed, serving a stale entry (stale_if_error)", x.request_id,
@@ -499,7 +282,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
     }
     const auto& shared = joined.answer;
     if (!shared) break;  // no answer to share: fetch on its own
-    if (shared->material == key.material + vary_part(shared->vary_names, headers)) {
+    if (cache::matches(*shared, key, headers)) {
       // It waited for the backend like a miss (and is counted as one); it just did not ask it again.
       x.cache = "miss";
       x.rule_metrics->coalesced();
@@ -514,15 +297,10 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
     seen = std::move(*read_generations);
     can_store = true;
   } else if (lead) {
-    l1_epoch = l1 ? l1->epoch() : 0;  // read with the generations: see store()
-    auto t0 = Clock::now();
-    auto gens = co_await storage.generations(tags);
-    count_op(storage, metrics::StorageOp::generations, gens.status, t0);
+    auto gens = co_await tiered.generations(tags, l1_epoch);
     if (gens.ok()) {
       seen = std::move(gens.value);
       can_store = true;
-    } else {
-      warn_storage("generations", gens.status);
     }
   }
   std::string body;
@@ -552,8 +330,8 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
     } else if (owed.any(tags)) {
       lead.abandon();
     } else {
-      auto stored = co_await store(clock, storage, l1, l1_epoch, c, key, tags, seen, status, head,
-                                   std::move(body), headers);
+      auto stored =
+          co_await tiered.store(c, key, tags, seen, l1_epoch, status, head, std::move(body), headers);
       end_flight(lead, stored, purges_seen(x.worker));
     }
   };
@@ -581,7 +359,7 @@ asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, cons
     const auto& tags = plan.tags;
     auto t0 = Clock::now();
     auto purged = co_await x.worker.purge(tags);  // Redis and the L1, before the client sees the answer
-    count_op(*storage, metrics::StorageOp::purge, purged.status, t0);
+    cache::count_storage_op(*storage, metrics::StorageOp::purge, purged.status, t0);
     x.cache = "purge";
     if (purged.ok()) {
       x.rule_metrics->invalidation();
