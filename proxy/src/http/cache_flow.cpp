@@ -7,7 +7,6 @@
 #include <boost/beast/http/span_body.hpp>
 
 #include <atomic>
-#include <deque>
 
 #include "cache/cache_key.hpp"
 #include "cache/cache_policy.hpp"
@@ -88,20 +87,16 @@ asio::awaitable<void> replay_pending_purges(Worker& worker) {
                batch.tags.size(), purged.value, owed.size());
 }
 
-identity::HeaderLookup header_lookup(const bhttp::request_header<>& req) {
-  // A field sent more than once is seen as one list (RFC 9110 section 5.3), joined here once per lookup.
-  auto joined = std::make_shared<std::deque<std::string>>();
-  return [&req, joined](std::string_view name) -> std::optional<std::string_view> {
-    auto [first, last] = req.equal_range(name);
-    if (first == last) return std::nullopt;
-    if (std::next(first) == last) return std::string_view(first->value().data(), first->value().size());
-    std::string all;
-    for (auto it = first; it != last; ++it) {
-      if (!all.empty()) all += ", ";
-      all.append(it->value().data(), it->value().size());
-    }
-    return joined->emplace_back(std::move(all));
-  };
+std::optional<std::string_view> HeaderView::operator()(std::string_view name) const {
+  auto [first, last] = fields_.equal_range(name);
+  if (first == last) return std::nullopt;
+  if (std::next(first) == last) return std::string_view(first->value().data(), first->value().size());
+  std::string all;
+  for (auto it = first; it != last; ++it) {
+    if (!all.empty()) all += ", ";
+    all.append(it->value().data(), it->value().size());
+  }
+  return joined_.emplace_back(std::move(all));
 }
 
 asio::awaitable<bool> forward_bypass(Exchange& x, RequestParser& parser, cache::Bypass why) {
@@ -152,8 +147,9 @@ asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<cons
   cache::ResponseHead rh{res.result_int(), &head};
   if (cache::storable_head(rule, rh) != cache::Storability::storable) co_return;
   if (worker.server().pending_purges().any(tags)) co_return;
+  const HeaderView request_headers(req.base());
   auto stored = co_await tiered.store(rule, key, tags, gens.value, l1_epoch, res.result_int(), head,
-                                      std::move(res.body()), header_lookup(req.base()));
+                                      std::move(res.body()), std::cref(request_headers));
   if (res.keep_alive()) worker.pool().release(std::move(up), cfg.upstream);
   end_flight(lead, stored, purges_seen(worker));
 }
@@ -210,7 +206,8 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   auto& req = parser.get();
   const auto& c = plan.policy();
   auto& storage = *x.worker.storage();
-  auto headers = header_lookup(req.base());
+  const HeaderView view(req.base());
+  const identity::HeaderLookup headers = std::cref(view);
   const auto& key = plan.key;
   const auto& tags = plan.tags;
   auto& owed = x.worker.server().pending_purges();

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
 
@@ -99,8 +100,18 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
 asio::awaitable<bool> serve_entry(Exchange& x, const RequestParser& parser, const cache::CacheEntry& entry,
                                   std::string_view x_cache, std::string_view cache_status);
 
-// The request's headers, for the plan and the key (repeated fields: the first one).
-identity::HeaderLookup header_lookup(const bhttp::request_header<>& req);
+// A request's headers as the plan and the key read them: a field sent more than once is one list (RFC 9110
+// section 5.3), joined on first use. Wrap it as `identity::HeaderLookup(std::cref(view))`: no allocation per
+// request. The views it returns live as long as it and the request.
+class HeaderView {
+ public:
+  explicit HeaderView(const bhttp::fields& fields) : fields_(fields) {}
+  std::optional<std::string_view> operator()(std::string_view name) const;
+
+ private:
+  const bhttp::fields& fields_;
+  mutable std::list<std::string> joined_;  // a list: constructing it allocates nothing
+};
 
 // The plan says lookup: a GET or HEAD of a cache rule served from the cache, or fetched and stored.
 asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const cache::Plan& plan);

@@ -136,12 +136,13 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   if (storage && !owed.empty()) co_await replay_pending_purges(x.worker);
   const auto q = x.origin_target.find('?');
   const std::string_view origin_target = x.origin_target;
+  const HeaderView headers(req.base());
   cache::RequestFacts facts{req.method_string(),
                             origin_target.substr(0, q),
                             q == std::string::npos ? std::string_view{} : origin_target.substr(q + 1),
                             req[bhttp::field::host],
                             parser.chunked() || (parser.content_length() && *parser.content_length() > 0),
-                            header_lookup(req.base())};
+                            std::cref(headers)};
   auto plan = cache::plan({facts, x.cfg, storage != nullptr, x.rt.rulebook.get(), x.rt.verifier.get(), &owed,
                            x.worker.server().clock().now_s()});
   if (const auto* rule = plan.rule()) {
