@@ -16,7 +16,7 @@ bool same(const orc::cache::CacheEntry& a, const orc::cache::CacheEntry& b) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  auto entry = orc::cache::deserialize(orc::fuzz::as_text(data, size));
+  auto entry = orc::cache::deserialize(std::string(orc::fuzz::as_text(data, size)));
   if (!entry) return 0;
   auto again = orc::cache::deserialize(orc::cache::serialize(*entry));
   ORC_FUZZ_CHECK(again.has_value());

@@ -1,4 +1,7 @@
-// The binary form of a cache entry: a version byte, then fixed-width integers and length-prefixed strings.
+// The binary form of a cache entry (version 2): the body first, then the other fields (fixed-width integers
+// and length-prefixed strings), then the body's length and a 4-byte mark ending in the version. The body
+// first, so that decoding hands the blob's own buffer to the entry (resized to the body): no copy of the
+// body.
 #include "cache/cache_entry.hpp"
 
 #include <cstring>
@@ -7,7 +10,8 @@ namespace orc::cache {
 
 namespace {
 
-constexpr char kVersion = 1;
+constexpr std::string_view kMark{"orc\x02", 4};  // the last byte is the version
+constexpr std::size_t kTrailer = 8 + kMark.size();
 
 void put_u64(std::string& out, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
@@ -60,7 +64,7 @@ bool valid_header_value(std::string_view value) {
 std::string serialize(const CacheEntry& e) {
   std::string out;
   out.reserve(e.body.size() + e.material.size() + 256);
-  out += kVersion;
+  out.append(e.body);
   put_u64(out, e.status);
   put_u64(out, static_cast<std::uint64_t>(e.stored_at_ms));
   put_u64(out, static_cast<std::uint64_t>(e.fresh_until_ms));
@@ -77,13 +81,18 @@ std::string serialize(const CacheEntry& e) {
     put_str(out, k);
     put_str(out, v);
   }
-  put_str(out, e.body);
+  put_u64(out, e.body.size());
+  out.append(kMark);
   return out;
 }
 
-std::optional<CacheEntry> deserialize(std::string_view blob) {
-  if (blob.empty() || blob[0] != kVersion) return std::nullopt;
-  Reader r{blob.substr(1)};
+std::optional<CacheEntry> deserialize(std::string blob) {
+  if (blob.size() < kTrailer || std::string_view(blob).substr(blob.size() - kMark.size()) != kMark)
+    return std::nullopt;  // another version, or not an entry
+  Reader length{std::string_view(blob).substr(blob.size() - kTrailer, 8)};
+  const auto body_size = length.u64();
+  if (body_size > blob.size() - kTrailer) return std::nullopt;
+  Reader r{std::string_view(blob).substr(body_size, blob.size() - kTrailer - body_size)};
   CacheEntry e;
   e.status = static_cast<unsigned>(r.u64());
   e.stored_at_ms = static_cast<std::int64_t>(r.u64());
@@ -102,7 +111,6 @@ std::optional<CacheEntry> deserialize(std::string_view blob) {
     auto v = r.str();
     e.headers.emplace_back(std::move(k), std::move(v));
   }
-  e.body = r.str();
   if (!r.ok || !r.in.empty()) return std::nullopt;
   // Redis may be shared or tampered with: refuse what serialize() of a stored response never writes, rather
   // than serve a status Beast cannot send or a header value that splits the response.
@@ -111,6 +119,8 @@ std::optional<CacheEntry> deserialize(std::string_view blob) {
     if (!valid_header_name(k) || !valid_header_value(v)) return std::nullopt;
   for (const auto& name : e.vary_names)
     if (!valid_header_name(name)) return std::nullopt;
+  blob.resize(body_size);
+  e.body = std::move(blob);
   return e;
 }
 

@@ -30,6 +30,8 @@ struct CacheEntry {
 };
 
 std::string serialize(const CacheEntry& e);
-std::optional<CacheEntry> deserialize(std::string_view blob);
+// Empty when `blob` is not an entry this version wrote (another version, truncated, damaged, or fields no
+// stored response has). Takes the blob by value: moved in, its buffer becomes the entry's body.
+std::optional<CacheEntry> deserialize(std::string blob);
 
 }  // namespace orc::cache

@@ -44,7 +44,7 @@ Generations MemoryStorage::generations_now(const std::vector<std::string>& tags)
   return out;
 }
 
-bool MemoryStorage::put_if_current_now(const std::string& key, const std::string& blob,
+bool MemoryStorage::put_if_current_now(const std::string& key, std::string blob,
                                        std::chrono::milliseconds ttl, const std::vector<std::string>& tags,
                                        const Generations& seen) {
   std::lock_guard lock(mutex_);
@@ -63,7 +63,7 @@ bool MemoryStorage::put_if_current_now(const std::string& key, const std::string
   while (bytes_ + need > max_bytes_ && !lru_.empty()) erase_locked(entries_.find(lru_.back()));
 
   lru_.push_front(key);
-  Entry e{blob, now + ttl, {}, lru_.begin()};
+  Entry e{std::move(blob), now + ttl, {}, lru_.begin()};
   e.tags.reserve(tags.size());
   for (const auto& tag : tags) {
     if (std::find(e.tags.begin(), e.tags.end(), tag) != e.tags.end()) continue;
@@ -117,10 +117,10 @@ boost::asio::awaitable<StorageResult<Generations>> MemoryStorage::generations(
 }
 
 boost::asio::awaitable<StorageResult<bool>> MemoryStorage::put_if_current(
-    const std::string& key, const std::string& blob, std::chrono::milliseconds ttl,
+    const std::string& key, std::string blob, std::chrono::milliseconds ttl,
     const std::vector<std::string>& tags, const Generations& seen) {
   if (seen.size() != tags.size()) co_return StorageResult<bool>{StorageStatus::error, false};
-  co_return StorageResult<bool>{StorageStatus::ok, put_if_current_now(key, blob, ttl, tags, seen)};
+  co_return StorageResult<bool>{StorageStatus::ok, put_if_current_now(key, std::move(blob), ttl, tags, seen)};
 }
 
 boost::asio::awaitable<StorageResult<std::uint64_t>> MemoryStorage::purge(

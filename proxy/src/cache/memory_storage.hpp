@@ -28,7 +28,7 @@ class MemoryStorage final : public Storage {
   boost::asio::awaitable<StorageResult<std::optional<std::string>>> get(const std::string& key) override;
   boost::asio::awaitable<StorageResult<Generations>> generations(
       const std::vector<std::string>& tags) override;
-  boost::asio::awaitable<StorageResult<bool>> put_if_current(const std::string& key, const std::string& blob,
+  boost::asio::awaitable<StorageResult<bool>> put_if_current(const std::string& key, std::string blob,
                                                              std::chrono::milliseconds ttl,
                                                              const std::vector<std::string>& tags,
                                                              const Generations& seen) override;
@@ -38,7 +38,7 @@ class MemoryStorage final : public Storage {
   // Synchronous forms of the above (the awaitables call these): handy for callers off any executor.
   std::optional<std::string> get_now(const std::string& key);
   Generations generations_now(const std::vector<std::string>& tags);
-  bool put_if_current_now(const std::string& key, const std::string& blob, std::chrono::milliseconds ttl,
+  bool put_if_current_now(const std::string& key, std::string blob, std::chrono::milliseconds ttl,
                           const std::vector<std::string>& tags, const Generations& seen);
   std::uint64_t purge_now(const std::vector<std::string>& tags, const std::vector<std::string>& keys);
 

@@ -177,7 +177,7 @@ boost::asio::awaitable<StorageResult<Generations>> RedisStorage::generations(
 }
 
 boost::asio::awaitable<StorageResult<bool>> RedisStorage::put_if_current(const std::string& key,
-                                                                         const std::string& blob,
+                                                                         std::string blob,
                                                                          std::chrono::milliseconds ttl,
                                                                          const std::vector<std::string>& tags,
                                                                          const Generations& seen) {
@@ -191,7 +191,7 @@ boost::asio::awaitable<StorageResult<bool>> RedisStorage::put_if_current(const s
   for (const auto& tag : tags) keys.push_back(generation_key(tag));
   std::vector<std::string> args;
   args.reserve(2 + seen.size());
-  args.push_back(blob);
+  args.push_back(std::move(blob));
   args.push_back(std::to_string(ttl.count()));
   for (auto g : seen) args.push_back(std::to_string(g));
   auto r = co_await pool_.eval(fill_script_, std::move(keys), std::move(args));

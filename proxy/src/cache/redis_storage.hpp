@@ -36,7 +36,7 @@ class RedisStorage final : public Storage {
   // One MGET of the entry and the generation keys.
   boost::asio::awaitable<StorageResult<Snapshot>> get_with_generations(
       const std::string& key, const std::vector<std::string>& tags) override;
-  boost::asio::awaitable<StorageResult<bool>> put_if_current(const std::string& key, const std::string& blob,
+  boost::asio::awaitable<StorageResult<bool>> put_if_current(const std::string& key, std::string blob,
                                                              std::chrono::milliseconds ttl,
                                                              const std::vector<std::string>& tags,
                                                              const Generations& seen) override;

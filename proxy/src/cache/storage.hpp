@@ -64,8 +64,7 @@ class Storage {
   // equals `seen` (read before the fill started). value=false: nothing was stored (a purge intervened, or
   // the backend refused the entry: larger than the memory budget, non-positive ttl). status=error when
   // `seen` does not have one generation per tag.
-  virtual boost::asio::awaitable<StorageResult<bool>> put_if_current(const std::string& key,
-                                                                     const std::string& blob,
+  virtual boost::asio::awaitable<StorageResult<bool>> put_if_current(const std::string& key, std::string blob,
                                                                      std::chrono::milliseconds ttl,
                                                                      const std::vector<std::string>& tags,
                                                                      const Generations& seen) = 0;

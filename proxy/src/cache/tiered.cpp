@@ -133,7 +133,7 @@ asio::awaitable<Found> TieredCache::fetch(const std::string& key, const std::vec
     co_return out;
   }
   std::optional<CacheEntry> e;
-  if (blob) e = deserialize(*blob);
+  if (blob) e = deserialize(std::move(*blob));
   if (e) out.entry = std::make_shared<const CacheEntry>(std::move(*e));
   const bool kept = out.entry && l1 && l1->insert(key, out.entry, tags, out.l1_epoch, clock.now_ms());
   if (refreshing && !kept) l1->erase(key);  // Redis has none now, or it could not replace the copy: it goes

@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "cache/cache_entry.hpp"
+#include "support/paths.hpp"
 
 namespace orc::cache {
 namespace {
@@ -176,11 +181,44 @@ TEST(CacheEntry, SerialisesEveryFieldAndRejectsDamage) {
   EXPECT_FALSE(back->vary_marker);
 
   EXPECT_FALSE(deserialize(blob.substr(0, blob.size() - 1)));  // truncated
+  EXPECT_FALSE(deserialize(blob.substr(1)));                   // the body's first byte gone
   EXPECT_FALSE(deserialize(blob + "x"));                       // trailing bytes
+  EXPECT_FALSE(deserialize("x" + blob));                       // the body's length no longer fits the fields
   EXPECT_FALSE(deserialize(""));
+  EXPECT_FALSE(deserialize(std::string("orc\x02", 4)));
   std::string other_version = blob;
-  other_version[0] = 9;
+  other_version.back() = 1;  // version 1 wrote a version byte first and the body last
   EXPECT_FALSE(deserialize(other_version));
+  std::string huge_length = blob;
+  huge_length[huge_length.size() - 5] = '\x7f';  // the body's length's top byte
+  EXPECT_FALSE(deserialize(huge_length));
+}
+
+TEST(CacheEntry, TheFuzzSeedsAreEntriesOfThisVersion) {
+  // tests/fuzz/corpus/entry seeds the decoder's fuzzer: they must decode, or the fuzzer starts from nothing.
+  std::size_t seeds = 0;
+  for (const auto& f :
+       std::filesystem::directory_iterator(orc::test::source_file("tests/fuzz/corpus/entry"))) {
+    std::ifstream in(f.path(), std::ios::binary);
+    std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(deserialize(blob).has_value()) << f.path();
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 3u);
+}
+
+TEST(CacheEntry, TheBodyComesFirstAndLeavesInTheBlobsBuffer) {
+  CacheEntry e;
+  e.status = 200;
+  e.body = std::string(4096, 'b');
+  e.material = "m";
+  auto blob = serialize(e);
+  EXPECT_EQ(blob.compare(0, e.body.size(), e.body), 0) << "the body leads the blob";
+  const char* buffer = blob.data();
+  auto back = deserialize(std::move(blob));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->body, e.body);
+  EXPECT_EQ(back->body.data(), buffer) << "the body was copied out of the blob";
 }
 
 // Redis may be shared: a blob that serialize() of a stored response never writes is refused, not served.
