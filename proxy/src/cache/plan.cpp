@@ -213,7 +213,11 @@ Plan plan(const PlanInput& in) {
   if (directives.no_store) return bypass(std::move(p), Bypass::no_store);
   p.identity = identity::resolve_scope(c.scope, cfg.identity, in.verifier, cfg.cache.key_secret, req.header,
                                        req.query, in.now_s);
-  if (p.identity.bypass) return bypass(std::move(p), from_identity(p.identity.bypass_reason));
+  if (p.identity.bypass) {
+    // Read before p is moved: the order in which a call's arguments are evaluated is unspecified.
+    const auto why = from_identity(p.identity.bypass_reason);
+    return bypass(std::move(p), why);
+  }
   auto kq = key_query(c, req.query);
   if (!kq) return bypass(std::move(p), Bypass::other_query);
   std::vector<std::string> missing;
