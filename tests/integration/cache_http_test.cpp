@@ -40,6 +40,13 @@ class CacheHttpTest : public CacheStorageTest {
       } else if (req.target == "/pub/validators") {
         h.add("ETag", kOriginEtag);
         h.add("Last-Modified", kLastModified);
+      } else if (req.target == "/pub/conditional") {
+        // A backend that honours conditionals: a client's validator gets a 304 that only that client can use.
+        if (req.headers.get("If-None-Match") || req.headers.get("If-Modified-Since")) {
+          w.respond(304, "", h);
+          return;
+        }
+        h.add("ETag", kOriginEtag);
       } else if (req.target == "/pub/chunked") {
         // Hop-by-hop fields of the backend's connection: Keep-Alive, a field Connection names, and the
         // chunked framing itself.
@@ -142,6 +149,27 @@ TEST_P(CacheHttpTest, OriginValidatorsAreKeptAndAnswerConditionals) {
   both.add("If-Modified-Since", kLastModified);
   EXPECT_EQ(get_pub("/pub/validators", both).status, 200);
   EXPECT_EQ(backend_count("/pub/validators"), 1u);
+}
+
+TEST_P(CacheHttpTest, AMissWithAClientsConditionalStillFills) {
+  // The fill asks the backend unconditionally (it needs the whole response to store), answers the client
+  // with the 200, and the next conditional from the entry.
+  HeaderList h;
+  h.add("If-None-Match", kOriginEtag);
+  h.add("If-Modified-Since", kLastModified);
+  HttpResponse miss = get_pub("/pub/conditional", h);
+  ASSERT_EQ(miss.status, 200) << miss.describe();
+  EXPECT_EQ(x_cache(miss), "MISS") << miss.describe();
+  for (const auto& r : backend_.requests())
+    if (r.target == "/pub/conditional") {
+      EXPECT_FALSE(r.headers.get("If-None-Match")) << "the fill forwarded the client's validator";
+      EXPECT_FALSE(r.headers.get("If-Modified-Since"));
+    }
+  HttpResponse not_modified = get_pub("/pub/conditional", h);
+  EXPECT_EQ(not_modified.status, 304) << not_modified.describe();
+  EXPECT_EQ(x_cache(not_modified), "HIT") << not_modified.describe();
+  EXPECT_EQ(get_pub("/pub/conditional").body, "body of /pub/conditional");
+  EXPECT_EQ(backend_count("/pub/conditional"), 1u);
 }
 
 TEST_P(CacheHttpTest, HopByHopFieldsOfAChunkedBackendAreNeverStored) {

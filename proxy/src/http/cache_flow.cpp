@@ -6,8 +6,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/beast/http/span_body.hpp>
 
-#include <atomic>
-
 #include "cache/cache_key.hpp"
 #include "cache/cache_policy.hpp"
 #include "cache/storage.hpp"
@@ -300,6 +298,9 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
       can_store = true;
     }
   }
+  // A fill asks for the whole response; the client's conditional is then answered with it (a 200 is a right
+  // answer to any conditional), and the next one from the stored entry.
+  hooks.unconditional = can_store;
   std::string body;
   unsigned status = 0;
   cache::HeaderList head;

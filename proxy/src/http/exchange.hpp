@@ -85,6 +85,9 @@ struct ForwardHooks {
   std::string* tee = nullptr;
   std::uint64_t tee_limit = 0;
   bool tee_overflow = false;
+  // Leaves the client's If-None-Match / If-Modified-Since out of the backend request: a fill needs the whole
+  // response (a 304 answers only this client's copy, and cannot be stored).
+  bool unconditional = false;
 };
 
 struct ForwardResult {
