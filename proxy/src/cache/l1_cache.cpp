@@ -123,12 +123,14 @@ void L1Cache::enable() {
   floor_ = epoch_.fetch_add(1, std::memory_order_acq_rel) + 1;
   purged_at_.clear();
   clear_locked();
+  subscription_.fetch_add(1, std::memory_order_acq_rel);
   enabled_.store(max_bytes_ > 0, std::memory_order_release);
 }
 
 void L1Cache::disable() {
   std::lock_guard lock(mutex_);
   enabled_.store(false, std::memory_order_release);
+  subscription_.fetch_add(1, std::memory_order_acq_rel);
   floor_ = epoch_.fetch_add(1, std::memory_order_acq_rel) + 1;
   purged_at_.clear();
   clear_locked();

@@ -71,6 +71,9 @@ class L1Cache {
   void enable();
   void disable();
   bool enabled() const { return enabled_.load(std::memory_order_acquire); }
+  // Moves on every enable() and disable(): the same value and enabled() at two times mean the listener was
+  // subscribed throughout, so every purge in between reached this process.
+  std::uint64_t subscription() const { return subscription_.load(std::memory_order_acquire); }
 
   std::size_t bytes() const;
   std::size_t entries() const;
@@ -102,6 +105,7 @@ class L1Cache {
   std::unordered_map<std::string, std::uint64_t> purged_at_;
   std::uint64_t floor_ = 0;
   std::atomic<bool> enabled_{false};
+  std::atomic<std::uint64_t> subscription_{0};
   mutable std::mutex mutex_;
   Map items_;
   std::list<std::string> lru_;  // front: most recently used

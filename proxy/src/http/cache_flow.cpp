@@ -36,16 +36,36 @@ cache::HeaderList end_to_end_headers(const bhttp::response_header<>& h) {
   return out;
 }
 
+// Whether every purge of any instance reached this process's coalescer while a flight ran: the memory storage
+// (one process), or the L1's purge listener subscribed from the flight's start to its end without a gap.
+class PurgesHeard {
+ public:
+  explicit PurgesHeard(Worker& w) : worker_(w), at_start_(now()) {}
+  bool throughout() const { return at_start_ && at_start_ == now(); }
+
+ private:
+  std::optional<std::uint64_t> now() const {
+    if (worker_.storage()->name() == "memory") return 0;
+    auto* l1 = worker_.server().l1();
+    if (!l1) return std::nullopt;
+    auto s = l1->subscription();
+    if (!l1->enabled()) return std::nullopt;
+    return s;
+  }
+  Worker& worker_;
+  std::optional<std::uint64_t> at_start_;
+};
+
 // Ends a fill's flight with what became of its response. Stored: every follower is served it. Refused by a
 // purge: when that purge sealed the flight, the followers all joined before it (later requests lead flights
 // of their own) and their reads overlapped the write, so they are served the answer too; that needs every
-// purge to reach this process (`purges_seen`: the memory storage, or the L1's purge listener subscribed),
-// else a purge elsewhere may have come before some of them, and they fetch on their own. Not storable: they
-// fetch on their own, and the key is remembered as such for a while.
-void end_flight(Coalescer::Lead& lead, const cache::Stored& s, bool purges_seen) {
+// purge to have reached this process while the flight ran (`purges_heard`), else a purge elsewhere may have
+// come before some of them, and they fetch on their own. Not storable: they fetch on their own, and the key
+// is remembered as such for a while.
+void end_flight(Coalescer::Lead& lead, const cache::Stored& s, bool purges_heard) {
   if (!lead) return;
   if (s.outcome == cache::Stored::stored ||
-      (s.outcome == cache::Stored::refused && purges_seen && lead.sealed()))
+      (s.outcome == cache::Stored::refused && purges_heard && lead.sealed()))
     lead.finish(s.entry);
   else if (s.outcome == cache::Stored::not_storable)
     lead.finish(nullptr);
@@ -113,17 +133,11 @@ asio::awaitable<bool> forward_bypass(Exchange& x, RequestParser& parser, cache::
 
 namespace {
 
-// Whether every purge, of any instance, reaches this process's coalescer (end_flight()).
-bool purges_seen(Worker& worker) {
-  auto* l1 = worker.server().l1();
-  return worker.storage()->name() == "memory" || (l1 && l1->enabled());
-}
-
 // A fetch for the cache alone (stale-while-revalidate refresh): GET without a client, body bounded.
 asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<const Runtime> rt,
                                             bhttp::request<bhttp::empty_body> req, config::CacheAction rule,
                                             cache::CacheKey key, std::vector<std::string> tags,
-                                            Coalescer::Lead lead) {
+                                            Coalescer::Lead lead, PurgesHeard heard) {
   cache::TieredCache tiered(worker.server().clock(), *worker.storage(), worker.server().l1());
   const auto& cfg = *rt->config;
   std::uint64_t l1_epoch = 0;
@@ -149,7 +163,7 @@ asio::awaitable<void> refresh_in_background(Worker& worker, std::shared_ptr<cons
   auto stored = co_await tiered.store(rule, key, tags, gens.value, l1_epoch, res.result_int(), head,
                                       std::move(res.body()), std::cref(request_headers));
   if (res.keep_alive()) worker.pool().release(std::move(up), cfg.upstream);
-  end_flight(lead, stored, purges_seen(worker));
+  end_flight(lead, stored, heard.throughout());
 }
 
 }  // namespace
@@ -230,6 +244,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
     if (use == cache::Use::stale_while_revalidate && req.method() == bhttp::verb::get) {
       // Serve stale now; one refresh per key per process (the coalescer makes it "once"). A request that
       // finds the refresh under way does not wait for it.
+      const PurgesHeard heard(x.worker);  // before the flight opens
       if (auto lead = coalescer.try_lead(key.key, tags)) {
         bhttp::request<bhttp::empty_body> up{bhttp::verb::get, x.origin_target, 11};
         up.base() = req.base();
@@ -242,7 +257,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
         add_forwarding_headers(up.base(), {x.peer, x.request_id});
         asio::co_spawn(x.client.get_executor(),
                        refresh_in_background(x.worker, x.worker.runtime(), std::move(up), c, key, tags,
-                                             std::move(*lead)),
+                                             std::move(*lead), heard),
                        asio::detached);
       }
       x.cache = "stale";
@@ -266,6 +281,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
   // HEAD misses and keys recently found not storable go straight to the backend.
   const bool fill = plan.fill && !coalescer.recently_not_storable(key.key);
   Coalescer::Lead lead;
+  const PurgesHeard heard(x.worker);  // before the flight opens: end_flight() asks whether it was throughout
   // Leads the key's flight or follows it. A follower is served the leader's answer when it is for the same
   // request fields (a Vary variant for other values is not: that follower tries once more, and may lead).
   for (int attempt = 0; fill && attempt < 2; ++attempt) {
@@ -330,7 +346,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
     } else {
       auto stored =
           co_await tiered.store(c, key, tags, seen, l1_epoch, status, head, std::move(body), headers);
-      end_flight(lead, stored, purges_seen(x.worker));
+      end_flight(lead, stored, heard.throughout());
     }
   };
   auto result = co_await forward(x, parser, hooks);

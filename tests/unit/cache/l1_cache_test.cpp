@@ -62,6 +62,20 @@ TEST(L1Cache, InsertIsRefusedWhenAPurgeOfItsTagsRanSinceTheReadBegan) {
   EXPECT_FALSE(l1.insert("k", entry("x"), {"t"}, before_toggle, kL1Now));
 }
 
+TEST(L1Cache, EveryToggleMovesTheSubscription) {
+  L1Cache l1(1 << 20, 30s);
+  const auto off = l1.subscription();
+  l1.enable();
+  const auto on = l1.subscription();
+  EXPECT_NE(on, off);
+  l1.invalidate({"t"});
+  EXPECT_EQ(l1.subscription(), on) << "purges are heard, they do not break the subscription";
+  l1.disable();
+  l1.enable();
+  EXPECT_NE(l1.subscription(), on) << "a gap: purges may have been missed";
+  EXPECT_TRUE(l1.enabled());
+}
+
 TEST(L1Cache, PurgesOfOtherTagsDoNotRefuseAnInsert) {
   L1Cache l1(1 << 20, 30s);
   l1.enable();
