@@ -161,6 +161,11 @@ TEST_F(ProxyTest, JsonLogFormatWritesOneObjectPerLine) {
 
   ASSERT_TRUE(r.ok()) << r.describe();
   ASSERT_TRUE(daemon_->wait_for_log("token=REDACTED")) << "no access log line with the redacted target";
+  // Raw bytes that are not UTF-8 in the target (and a well-formed "é"): the lines stay JSON, which is UTF-8
+  // (is_json_object parses with Boost.JSON, which refuses invalid UTF-8).
+  HttpResponse raw = send_request(make_request("GET", "/caf\xc3\xa9/\xff\xfe"));
+  EXPECT_TRUE(raw.ok()) << raw.describe();
+  ASSERT_TRUE(daemon_->wait_for_log(R"(\\u00ff\\u00fe)")) << "no log line with the raw bytes escaped";
   const std::string err = daemon_->stderr_text();
   EXPECT_EQ(err.find("secret"), std::string::npos) << "the token value was logged";
   std::istringstream lines(err);

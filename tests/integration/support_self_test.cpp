@@ -178,6 +178,8 @@ TEST(TestSupport, JsonCheckAcceptsObjectsOnly) {
   EXPECT_FALSE(is_json_object(R"({"a":"tab	inside"})"));
   EXPECT_FALSE(is_json_object(R"({"a":1} trailing)"));
   EXPECT_FALSE(is_json_object("2024-01-01 info listening on 127.0.0.1:80"));
+  EXPECT_FALSE(is_json_object("{\"a\":\"caf\xc3\"}")) << "invalid UTF-8";
+  EXPECT_TRUE(is_json_object("{\"a\":\"caf\xc3\xa9\"}"));
 }
 
 }  // namespace

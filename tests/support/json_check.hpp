@@ -1,4 +1,5 @@
-// A strict JSON syntax check (RFC 8259) for log lines and response bodies; no values are built.
+// A strict JSON check (RFC 8259, with Boost.JSON's parser, which also refuses invalid UTF-8) for log lines
+// and response bodies.
 #pragma once
 
 #include <string>

@@ -21,7 +21,9 @@ int percent_escape_at(std::string_view s, std::size_t i);
 // A query component decoded the way backends read it: %XX escapes and '+' as a space (malformed escapes
 // stay).
 std::string query_decode(std::string_view s);
-// Escapes a string for inclusion in a JSON string literal (without the quotes).
+// Escapes a string for inclusion in a JSON string literal (without the quotes). Well-formed UTF-8 passes as
+// it is; a byte that is not part of it (raw bytes of a request target) is written as \u00XX, so the result is
+// always valid JSON.
 std::string json_escape(std::string_view s);
 
 }  // namespace orc::util

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 namespace orc::log {
 namespace {
 
@@ -56,6 +58,20 @@ TEST(FormatAccess, JsonLineEscapesAndRedacts) {
       R"("client":"127.0.0.1","method":"GET","path":"/r?token=REDACTED&q=\"x\"","status":200,"bytes":42,)"
       R"("duration_ms":1.500,"upstream_ms":1.000,"request_id":"rid","outcome":"proxied","rule":"risk-list",)"
       R"("cache":"hit")");
+}
+
+TEST(FormatAccess, JsonLineOfRawHighBytesIsValidJson) {
+  // A target may carry raw bytes that are not UTF-8; the line must stay JSON (which is UTF-8), and a
+  // well-formed sequence (here "é") must pass untouched.
+  const std::string target = "/caf\xc3\xa9/\xff\xc3(?q=\xe2\x82&x=\xed\xa0\x80";
+  auto line = format_access(sample(target), {}, config::LogFormat::json);
+  EXPECT_NE(line.find("/caf\xc3\xa9/\\u00ff\\u00c3("), std::string::npos) << line;
+  boost::system::error_code ec;
+  auto v = boost::json::parse("{" + line + "}", ec);
+  ASSERT_FALSE(ec) << ec.message() << ": " << line;
+  EXPECT_EQ(v.at("path").as_string(),
+            "/caf\xc3\xa9/\xc3\xbf\xc3\x83(?q=\xc3\xa2\xc2\x82&x=\xc3\xad\xc2\xa0\xc2\x80")
+      << "each stray byte reads back as the code point of its value";
 }
 
 }  // namespace
