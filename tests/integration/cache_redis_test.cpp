@@ -2,10 +2,14 @@
 // once it is back, and two proxy instances share entries and purges.
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 
 #include "cache_fixture.hpp"
+#include "support/daemon_process.hpp"
 
 namespace orc::test {
 namespace {
@@ -156,6 +160,44 @@ TEST_F(CacheRedisTest, FirstRequestAfterListeningUsesRedis) {
   EXPECT_EQ(first.status, 200) << first.describe();
   EXPECT_EQ(x_cache(first), "MISS") << "the cache stepped aside although Redis was running\n"
                                     << first.describe();
+}
+
+TEST_F(CacheRedisTest, AReloadKeepsTheStorageItStartedWith) {
+  // The storage, the L1 and the listeners are set up once at start: a reload that changes them warns and
+  // keeps the running values, the entries' key prefix included (it must match the storage's tag sets).
+  DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true));
+  ASSERT_NE(proxy, nullptr);
+  std::string changed;
+  {
+    std::ifstream in(proxy->config_path());
+    changed.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  for (auto [from, to] :
+       {std::pair<std::string, std::string>{"key_prefix: \"orc-test:\"", "key_prefix: \"moved:\""},
+        {"l1_budget: 8MiB", "l1_budget: 16MiB"}}) {
+    auto at = changed.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    changed.replace(at, from.size(), to);
+  }
+  {
+    std::ofstream out(proxy->config_path(), std::ios::trunc);
+    out << changed;
+  }
+  ASSERT_TRUE(proxy->send_signal(SIGHUP));
+  EXPECT_TRUE(proxy->wait_for_log(R"(reload: redis, cache\.l1_\* changed: the running values stay)"))
+      << proxy->stderr_text();
+  ASSERT_TRUE(proxy->wait_for_log("configuration reloaded"));
+
+  HttpResponse miss = get(detail_, token_);
+  ASSERT_EQ(miss.status, 200) << miss.describe();
+  EXPECT_EQ(x_cache(get(detail_, token_)), "HIT");
+  ExitStatus status;
+  const std::string port = std::to_string(redis_->port());
+  auto keys = [&](const std::string& pattern) {
+    return run_command({"/usr/bin/redis-cli", "-p", port, "--scan", "--pattern", pattern}, status);
+  };
+  EXPECT_EQ(keys("moved:*"), "") << "entries were written under the file's new prefix";
+  EXPECT_NE(keys("orc-test:e:*"), "") << "no entry under the running prefix";
 }
 
 // Without the L1, read-your-writes holds across instances with no window at all: the purge is in Redis before

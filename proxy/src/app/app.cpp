@@ -111,6 +111,27 @@ std::unique_ptr<redis::PurgeListener> start_l1(const config::Config& cfg, http::
   return listener;
 }
 
+// The settings read once at start (the listener, the workers, the storage, the L1, the admin listener) that
+// differ in `next`: a reload keeps the running values of these. docs/configuration.md lists them.
+std::vector<std::string> fixed_at_start_changes(const config::Config& old, const config::Config& next) {
+  std::vector<std::string> out;
+  auto check = [&out](bool changed, const char* name) {
+    if (changed) out.emplace_back(name);
+  };
+  check(next.listen.to_string() != old.listen.to_string(), "listen");
+  check(next.threads != old.threads, "threads");
+  check(next.redis.enabled != old.redis.enabled || next.redis.url != old.redis.url ||
+            next.redis.key_prefix != old.redis.key_prefix || next.redis.pool_size != old.redis.pool_size ||
+            next.redis.connect_timeout != old.redis.connect_timeout ||
+            next.redis.command_timeout != old.redis.command_timeout,
+        "redis");
+  check(next.cache.memory_budget != old.cache.memory_budget, "cache.memory_budget");
+  check(next.cache.l1_budget != old.cache.l1_budget || next.cache.l1_max_age != old.cache.l1_max_age,
+        "cache.l1_*");
+  check(next.admin.listen != old.admin.listen, "admin.listen");
+  return out;
+}
+
 // SIGHUP and POST /admin/reload: on any error the running configuration stays.
 admin::ReloadOutcome reload(const std::string& path, http::Server& server) {
   admin::ReloadOutcome outcome;
@@ -127,8 +148,22 @@ admin::ReloadOutcome reload(const std::string& path, http::Server& server) {
   for (const auto& w : loaded.warnings) spdlog::warn("reload: {}", w.to_string());
   auto old = server.current_config();
   auto next = loaded.config;
-  if (next->listen.to_string() != old->listen.to_string() || next->threads != old->threads)
-    spdlog::warn("reload: 'listen' and 'threads' take effect only after a restart");
+  if (auto fixed = fixed_at_start_changes(*old, *next); !fixed.empty()) {
+    std::string names;
+    for (const auto& f : fixed) names += (names.empty() ? "" : ", ") + f;
+    spdlog::warn("reload: {} changed: the running values stay until a restart", names);
+    // The requests after the reload see the values the listener, the storage and the L1 run with (the key
+    // prefix of the entries included), not the file's.
+    auto kept = std::make_shared<config::Config>(*next);
+    kept->listen = old->listen;
+    kept->threads = old->threads;
+    kept->redis = old->redis;
+    kept->cache.memory_budget = old->cache.memory_budget;
+    kept->cache.l1_budget = old->cache.l1_budget;
+    kept->cache.l1_max_age = old->cache.l1_max_age;
+    kept->admin.listen = old->admin.listen;
+    loaded.config = kept;
+  }
   log::init(next->logging);
   server.update_runtime(runtime_of(loaded));
   metrics::Metrics::get().reload(true);
