@@ -30,6 +30,9 @@ std::optional<std::string> base64url_decode(std::string_view in) {
     }
   }
   if (bits >= 6) return std::nullopt;  // a lone trailing character cannot encode a byte
+  // The bits left over must be zero (RFC 4648 section 3.5): else another string decodes to the same bytes,
+  // and a signature or credential would have several spellings.
+  if (bits > 0 && (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
   return out;
 }
 

@@ -8,7 +8,8 @@
 namespace orc::util {
 
 std::string base64url_encode(std::string_view in);
-// Empty on a character outside the alphabet or an impossible length.
+// Empty on a character outside the alphabet, an impossible length, or non-zero unused bits in the last
+// character (a non-canonical spelling: RFC 4648 section 3.5), so that bytes have one spelling only.
 std::optional<std::string> base64url_decode(std::string_view in);
 
 }  // namespace orc::util

@@ -29,5 +29,17 @@ TEST(Base64Url, RefusesOtherAlphabetsAndImpossibleLengths) {
   EXPECT_FALSE(base64url_decode("Z"));  // one sextet cannot encode a byte
 }
 
+TEST(Base64Url, RefusesNonCanonicalEncodings) {
+  // "Zm8" is "fo"; "Zm9" and "Zm-" carry the same bytes with non-zero unused bits (RFC 4648 section 3.5).
+  EXPECT_EQ(base64url_decode("Zm8"), std::optional<std::string>("fo"));
+  EXPECT_FALSE(base64url_decode("Zm9"));
+  EXPECT_FALSE(base64url_decode("Zm-"));
+  EXPECT_EQ(base64url_decode("Zg"), std::optional<std::string>("f"));
+  EXPECT_FALSE(base64url_decode("Zh"));
+  EXPECT_FALSE(base64url_decode("Z_"));
+  EXPECT_EQ(base64url_decode("-_8"), std::optional<std::string>("\xfb\xff"));
+  EXPECT_FALSE(base64url_decode("-_9"));
+}
+
 }  // namespace
 }  // namespace orc::util
