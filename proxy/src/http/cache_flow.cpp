@@ -111,7 +111,7 @@ std::optional<std::string_view> HeaderView::operator()(std::string_view name) co
   if (std::next(first) == last) return std::string_view(first->value().data(), first->value().size());
   std::string all;
   for (auto it = first; it != last; ++it) {
-    if (!all.empty()) all += ", ";
+    if (!all.empty()) all += util::field_value_separator(name);
     all.append(it->value().data(), it->value().size());
   }
   return joined_.emplace_back(std::move(all));

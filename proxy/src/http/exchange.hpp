@@ -104,8 +104,9 @@ asio::awaitable<bool> serve_entry(Exchange& x, const RequestParser& parser, cons
                                   std::string_view x_cache, std::string_view cache_status);
 
 // A request's headers as the plan and the key read them: a field sent more than once is one list (RFC 9110
-// section 5.3), joined on first use. Wrap it as `identity::HeaderLookup(std::cref(view))`: no allocation per
-// request. The views it returns live as long as it and the request.
+// section 5.3; Cookie pairs joined with "; "), joined on first use. Wrap it as
+// `identity::HeaderLookup(std::cref(view))`: no allocation per request. The views it returns live as long as
+// it and the request.
 class HeaderView {
  public:
   explicit HeaderView(const bhttp::fields& fields) : fields_(fields) {}

@@ -133,6 +133,10 @@ void escape_byte(std::string& out, unsigned char c) {
 
 }  // namespace
 
+std::string_view field_value_separator(std::string_view field_name) {
+  return iequals(field_name, "cookie") ? "; " : ", ";
+}
+
 std::string json_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 8);

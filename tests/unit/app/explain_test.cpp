@@ -296,6 +296,32 @@ TEST_F(Explain, ATargetTheDaemonRejectsIsShownAsRejected) {
   EXPECT_TRUE(has_line(out, "action              reject")) << out;
 }
 
+TEST(ExplainCookies, TwoCookieFieldsReadAsOneCookieHeader) {
+  // RFC 6265 section 5.4: a client sends one Cookie field; two are joined with "; " (not ", "), so the
+  // credential cookie is found with its own value, as in one field.
+  test::TempDir dir;
+  auto path = dir.write("c.yaml", R"(cache: { key_secret: s }
+identity:
+  credential: [{cookie: sid}]
+rules:
+  - name: me
+    match: { method: GET, path: /me }
+    cache: { ttl: 1m, scope: credential }
+)");
+  auto loaded = load_all(path);
+  ASSERT_TRUE(loaded.ok());
+  auto key_of = [&](std::vector<std::pair<std::string, std::string>> headers) {
+    ExplainRequest req{"GET", "/me", std::move(headers), true};
+    std::ostringstream out;
+    explain(loaded, req, out);
+    auto v = json::parse(out.str());
+    return std::string(v.as_object().at("key").as_string());
+  };
+  const auto one = key_of({{"Cookie", "theme=dark; sid=S-1"}});
+  EXPECT_EQ(key_of({{"Cookie", "theme=dark"}, {"Cookie", "sid=S-1"}}), one);
+  EXPECT_NE(key_of({{"Cookie", "theme=dark"}, {"Cookie", "sid=S-2"}}), one);
+}
+
 TEST_F(Explain, WriteMethodOnACacheRuleIsNotServedFromTheCache) {
   // POST matches no rule of /api/v1/risks/:id (risk-read is GET only, risk-write has no POST).
   auto o = object("POST", "/api/v1/risks/42", token_);
