@@ -22,7 +22,7 @@ APT_PACKAGES := build-essential cmake ninja-build ccache pkg-config git \
   libboost1.81-dev libhiredis-dev libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev \
   libssl-dev libgtest-dev redis-server curl procps python3 python3-jsonschema python3-yaml \
   prometheus prometheus-alertmanager docker-compose wrk nginx gnuplot-nox nodejs \
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev go-md2man man-db
 
 ASAN_DIR          ?= build-asan
 TSAN_DIR          ?= build-tsan

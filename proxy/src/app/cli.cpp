@@ -23,7 +23,7 @@ Signals (serve):
   SIGTERM, SIGINT   stop accepting, finish in-flight requests (timeouts.drain), exit 0
   SIGHUP            reload FILE; on errors keep the running configuration
 
-Docs: docs/configuration.md
+Manual: man 8 openrisk-cache (installed with the daemon; docs/man/openrisk-cache.8.md in the sources)
 )";
 
 }  // namespace
