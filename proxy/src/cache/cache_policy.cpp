@@ -32,11 +32,14 @@ std::string_view to_string(Storability s) {
   return "storable";
 }
 
-std::optional<std::string_view> ResponseHead::get(std::string_view name) const {
-  if (headers)
-    for (const auto& [k, v] : *headers)
-      if (util::iequals(k, name)) return std::string_view(v);
+std::optional<std::string_view> find_header(const HeaderList& fields, std::string_view name) {
+  for (const auto& [k, v] : fields)
+    if (util::iequals(k, name)) return std::string_view(v);
   return std::nullopt;
+}
+
+std::optional<std::string_view> ResponseHead::get(std::string_view name) const {
+  return headers ? find_header(*headers, name) : std::nullopt;
 }
 
 std::vector<std::string_view> ResponseHead::all(std::string_view name) const {

@@ -26,6 +26,9 @@ enum class Storability {
 };
 std::string_view to_string(Storability s);
 
+// The first value of `name` in `fields` (case-insensitive), or nothing.
+std::optional<std::string_view> find_header(const HeaderList& fields, std::string_view name);
+
 // A header lookup over the backend's response head.
 struct ResponseHead {
   unsigned status = 0;

@@ -84,12 +84,6 @@ bool matches(const CacheEntry& e, const CacheKey& key, const identity::HeaderLoo
   return e.material == key.material + vary_part(e.vary_names, headers);
 }
 
-std::optional<std::string_view> find_header(const HeaderList& fields, std::string_view name) {
-  for (const auto& [k, v] : fields)
-    if (util::iequals(k, name)) return v;
-  return std::nullopt;
-}
-
 void count_storage_op(const Storage& s, metrics::StorageOp op, StorageStatus status,
                       std::chrono::steady_clock::time_point started) {
   if (status != StorageStatus::ok) warn_storage(op_name(op), status);

@@ -65,9 +65,6 @@ bool serves_on_error(const CacheEntry& e, std::int64_t now_ms);
 // values of the request fields it varies on, are the request's.
 bool matches(const CacheEntry& e, const CacheKey& key, const identity::HeaderLookup& headers);
 
-// The first value of `name` in `fields` (case-insensitive), or nothing.
-std::optional<std::string_view> find_header(const HeaderList& fields, std::string_view name);
-
 // Counts a storage operation in the redis_* metrics (when the storage is Redis: the memory backend cannot
 // fail or be slow in a way worth a metric), and warns (at most every 5 s) when it failed.
 void count_storage_op(const Storage& s, metrics::StorageOp op, StorageStatus status,
@@ -95,8 +92,6 @@ class TieredCache {
                                        const std::vector<std::string>& tags, const Generations& seen,
                                        std::uint64_t l1_epoch, unsigned status, const HeaderList& head,
                                        std::string body, const identity::HeaderLookup& request_headers);
-
-  Storage& storage() { return storage_; }
 
  private:
   boost::asio::awaitable<Found> fetch(const std::string& key, const std::vector<std::string>& tags,
