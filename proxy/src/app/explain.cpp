@@ -43,7 +43,7 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
     for (const auto& [k, v] : req.headers)
       if (util::iequals(k, name)) {
         if (n++ == 0) first = v;
-        all += (all.empty() ? std::string() : std::string(util::field_value_separator(name))) + v;
+        util::append_field_value(all, name, v);
       }
     if (n < 2) return first;
     return joined.emplace_back(std::move(all));

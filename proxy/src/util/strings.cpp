@@ -133,8 +133,9 @@ void escape_byte(std::string& out, unsigned char c) {
 
 }  // namespace
 
-std::string_view field_value_separator(std::string_view field_name) {
-  return iequals(field_name, "cookie") ? "; " : ", ";
+void append_field_value(std::string& list, std::string_view field_name, std::string_view value) {
+  if (!list.empty()) list += iequals(field_name, "cookie") ? "; " : ", ";
+  list.append(value);
 }
 
 std::string json_escape(std::string_view s) {

@@ -25,8 +25,9 @@ std::string query_decode(std::string_view s);
 // it is; a byte that is not part of it (raw bytes of a request target) is written as \u00XX, so the result is
 // always valid JSON.
 std::string json_escape(std::string_view s);
-// The separator that joins the values of a request field sent more than once into one: "; " for Cookie (RFC
-// 6265 section 5.4, its pairs are split on ';'), ", " for every list field (RFC 9110 section 5.3).
-std::string_view field_value_separator(std::string_view field_name);
+// Appends one more value of a request field sent more than once to `list`, the values joined into one: with
+// "; " for Cookie (RFC 6265 section 5.4, its pairs are split on ';'), ", " for every list field (RFC 9110
+// section 5.3).
+void append_field_value(std::string& list, std::string_view field_name, std::string_view value);
 
 }  // namespace orc::util
