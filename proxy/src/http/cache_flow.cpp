@@ -110,10 +110,8 @@ std::optional<std::string_view> HeaderView::operator()(std::string_view name) co
   if (first == last) return std::nullopt;
   if (std::next(first) == last) return std::string_view(first->value().data(), first->value().size());
   std::string all;
-  for (auto it = first; it != last; ++it) {
-    if (!all.empty()) all += util::field_value_separator(name);
-    all.append(it->value().data(), it->value().size());
-  }
+  for (auto it = first; it != last; ++it)
+    util::append_field_value(all, name, std::string_view(it->value().data(), it->value().size()));
   return joined_.emplace_back(std::move(all));
 }
 
@@ -214,12 +212,11 @@ asio::awaitable<bool> serve_entry(Exchange& x, const RequestParser& parser, cons
   co_return !ec && keep_alive;
 }
 
-asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const cache::Plan& plan) {
+asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const cache::Plan& plan,
+                                       const identity::HeaderLookup& headers) {
   auto& req = parser.get();
   const auto& c = plan.policy();
   auto& storage = *x.worker.storage();
-  const HeaderView view(req.base());
-  const identity::HeaderLookup headers = std::cref(view);
   const auto& key = plan.key;
   const auto& tags = plan.tags;
   auto& owed = x.worker.server().pending_purges();
@@ -252,8 +249,7 @@ asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const
         up.target(x.origin_target);
         up.version(11);
         strip_hop_by_hop(up.base());
-        up.erase(bhttp::field::if_none_match);  // a refresh needs the whole response, not a 304
-        up.erase(bhttp::field::if_modified_since);
+        strip_validators(up.base());  // a refresh needs the whole response, not a 304
         add_forwarding_headers(up.base(), {x.peer, x.request_id});
         asio::co_spawn(x.client.get_executor(),
                        refresh_in_background(x.worker, x.worker.runtime(), std::move(up), c, key, tags,

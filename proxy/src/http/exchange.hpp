@@ -85,8 +85,8 @@ struct ForwardHooks {
   std::string* tee = nullptr;
   std::uint64_t tee_limit = 0;
   bool tee_overflow = false;
-  // Leaves the client's If-None-Match / If-Modified-Since out of the backend request: a fill needs the whole
-  // response (a 304 answers only this client's copy, and cannot be stored).
+  // Leaves the client's validators out of the backend request (strip_validators): a fill needs the whole
+  // response.
   bool unconditional = false;
 };
 
@@ -118,7 +118,9 @@ class HeaderView {
 };
 
 // The plan says lookup: a GET or HEAD of a cache rule served from the cache, or fetched and stored.
-asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const cache::Plan& plan);
+// `headers`: the request's, as the plan read them.
+asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const cache::Plan& plan,
+                                       const identity::HeaderLookup& headers);
 // The plan says bypass: forwarded as it is, marked so (X-Cache: BYPASS, Cache-Status detail), counted.
 asio::awaitable<bool> forward_bypass(Exchange& x, RequestParser& parser, cache::Bypass why);
 // The plan says invalidate: forwarded; a 2xx answer purges the plan's tags before the client sees it.

@@ -102,10 +102,7 @@ asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, Forwa
   up_req.target(x.origin_target);
   strip_hop_by_hop(up_req.base());
   up_req.erase(bhttp::field::expect);  // the proxy answers 100-continue itself
-  if (hooks.unconditional) {
-    up_req.erase(bhttp::field::if_none_match);
-    up_req.erase(bhttp::field::if_modified_since);
-  }
+  if (hooks.unconditional) strip_validators(up_req.base());
   if (up_req.find(bhttp::field::host) == up_req.end())
     up_req.set(bhttp::field::host, x.cfg.upstream.authority);
   add_forwarding_headers(up_req.base(), {x.peer, x.request_id});

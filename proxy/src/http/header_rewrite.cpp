@@ -31,6 +31,11 @@ void strip_hop_by_hop(bhttp::fields& fields) {
   for (auto f : hop) fields.erase(f);
 }
 
+void strip_validators(bhttp::fields& fields) {
+  fields.erase(bhttp::field::if_none_match);
+  fields.erase(bhttp::field::if_modified_since);
+}
+
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {

@@ -14,6 +14,9 @@ inline constexpr std::string_view kViaValue = "1.1 openrisk-cache";
 
 // Removes the hop-by-hop headers of RFC 9110 section 7.6.1 and every header the Connection header names.
 void strip_hop_by_hop(bhttp::fields& fields);
+// Removes the client's validators (If-None-Match, If-Modified-Since) from a request for the cache: it needs
+// the whole response, and a 304 answers only that client's copy.
+void strip_validators(bhttp::fields& fields);
 
 // A client-supplied X-Request-ID is kept only when it is short and made of safe characters (it is logged
 // and echoed back, so it must not be able to inject anything).

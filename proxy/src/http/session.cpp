@@ -151,7 +151,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   }
   switch (plan.action) {
     case cache::Action::lookup:
-      co_return co_await handle_cacheable(x, parser, plan);
+      co_return co_await handle_cacheable(x, parser, plan, facts.header);
     case cache::Action::bypass:
       co_return co_await forward_bypass(x, parser, plan.bypass);
     case cache::Action::invalidate:

@@ -1,4 +1,4 @@
-// Unit tests for http/header_rewrite: hop-by-hop removal and the headers the proxy adds.
+// Unit tests for http/header_rewrite: hop-by-hop and validator removal, and the headers the proxy adds.
 #include "http/header_rewrite.hpp"
 
 #include <gtest/gtest.h>
@@ -17,6 +17,19 @@ TEST(StripHopByHop, RemovesStandardHopByHopHeaders) {
   EXPECT_EQ(std::distance(f.begin(), f.end()), 2);
   EXPECT_EQ(f["Authorization"], "Bearer keep-me");
   EXPECT_EQ(f["Content-Type"], "application/json");
+}
+
+TEST(StripValidators, RemovesOnlyTheClientsValidators) {
+  bhttp::fields f;
+  f.set("If-None-Match", "\"v1\"");
+  f.set("If-Modified-Since", "Tue, 01 Dec 2026 10:00:00 GMT");
+  f.set("If-Match", "\"v1\"");  // a precondition for writes, not a validator of a cached read
+  f.set("Accept", "application/json");
+  strip_validators(f);
+  EXPECT_EQ(f.count("If-None-Match"), 0u);
+  EXPECT_EQ(f.count("If-Modified-Since"), 0u);
+  EXPECT_EQ(f["If-Match"], "\"v1\"");
+  EXPECT_EQ(f["Accept"], "application/json");
 }
 
 TEST(StripHopByHop, RemovesHeadersNamedInConnection) {
