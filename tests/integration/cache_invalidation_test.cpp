@@ -227,10 +227,14 @@ TEST_P(CacheRaceTest, WriteDuringSlowFillIsNotHiddenBySimulatorRead) {
   }
 }
 
-const char* const kScriptedRaceRules = R"(rules:
+// /items cached under `scope` (tenant: the simulator signs the tokens; the scripted backend ignores them),
+// purged by its writes.
+std::string scripted_race_rules(std::string_view scope) {
+  return R"(rules:
   - name: items
     match: { method: GET, path: /items }
-    cache: { ttl: 5m, scope: public, tags: ["items"] }
+    cache: { ttl: 5m, scope: )" +
+         std::string(scope) + R"(, tags: ["items"] }
   - name: items-write
     match: { method: [POST, PATCH], path: /items }
     invalidate: ["items"]
@@ -238,26 +242,14 @@ const char* const kScriptedRaceRules = R"(rules:
     match: { method: GET, path: /warmup }
     cache: { ttl: 1s, scope: public }
 )";
-
-// The same rules keyed on the tenant (the simulator signs the tokens; the scripted backend ignores them).
-const char* const kScriptedTenantRaceRules = R"(rules:
-  - name: items
-    match: { method: GET, path: /items }
-    cache: { ttl: 5m, scope: tenant, tags: ["items"] }
-  - name: items-write
-    match: { method: [POST, PATCH], path: /items }
-    invalidate: ["items"]
-  - name: warmup
-    match: { method: GET, path: /warmup }
-    cache: { ttl: 1s, scope: public }
-)";
+}
 
 // The scripted backend makes the race exact: the GET's body is read before the write, and is sent only after
 // the write's response (and purge) reached the client.
 class CacheScriptedRaceTest : public CacheStorageTest {
  protected:
-  void SetUp() override { start(kScriptedRaceRules); }
-  void start(const char* rules) {
+  void SetUp() override { start(scripted_race_rules("public")); }
+  void start(const std::string& rules) {
     backend_.set_handler([this](const BackendRequest& req, ResponseWriter& w) {
       if (req.method == "PATCH") {
         w.update([&] { ++version_; });
@@ -362,7 +354,7 @@ class CacheTenantRaceTest : public CacheScriptedRaceTest {
  protected:
   void SetUp() override {
     ASSERT_NO_THROW(start_sim());  // signs the tokens the proxy verifies
-    start(kScriptedTenantRaceRules);
+    start(scripted_race_rules("tenant"));
   }
 };
 

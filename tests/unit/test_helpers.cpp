@@ -91,6 +91,16 @@ const RsaKey& other_rsa_key() {
 }
 
 // An independent encoder (not the one under test), with the RFC 4648 section 5 alphabet and no padding.
+std::string jwt_config_head(const TempDir& dir, std::string_view issuer) {
+  auto pem = rsa_key().write_public_pem(dir.file("jwt.pem"));
+  std::string out =
+      "cache:\n  key_secret: test-key-secret\nidentity:\n  credential: [{header: Authorization}]\n"
+      "  jwt:\n    algorithm: RS256\n    public_key_file: '" +
+      pem + "'\n";
+  if (!issuer.empty()) out += "    issuer: " + std::string(issuer) + "\n";
+  return out;
+}
+
 std::string base64url(std::string_view raw) {
   static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;

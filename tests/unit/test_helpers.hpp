@@ -48,6 +48,11 @@ class RsaKey {
 const RsaKey& rsa_key();
 const RsaKey& other_rsa_key();
 
+// The head of a config file whose identity is a bearer token verified with rsa_key() (its public key written
+// into `dir`) and whose cache has a key secret; `issuer` adds the check of `iss`. Eight lines with an issuer,
+// seven without: a `rules:` block follows.
+std::string jwt_config_head(const TempDir& dir, std::string_view issuer = "");
+
 std::string base64url(std::string_view raw);
 // HMAC-SHA256 of `data` under `secret`, raw bytes.
 std::string hmac_sha256(std::string_view secret, std::string_view data);

@@ -18,16 +18,7 @@ namespace json = boost::json;
 class Explain : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto pem = test::rsa_key().write_public_pem(dir_.file("jwt.pem"));
-    auto path = dir_.write("openrisk-cache.yaml", R"(cache:
-  key_secret: test-key-secret
-identity:
-  credential: [{header: Authorization}]
-  jwt:
-    algorithm: RS256
-    public_key_file: ')" + pem + R"('
-    issuer: openrisk
-rules:
+    auto path = dir_.write("openrisk-cache.yaml", test::jwt_config_head(dir_, "openrisk") + R"(rules:
   - name: risk-read
     match: { method: GET, path: /api/v1/risks/:id }
     cache:

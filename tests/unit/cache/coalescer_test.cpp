@@ -173,9 +173,11 @@ TEST_F(CoalescerTest, AFollowerStopsWaitingAfterItsBound) {
   while (!b->has_value()) ctx_.run_one();  // the bound is an Asio timer (real time)
   EXPECT_TRUE((*b)->followed);
   EXPECT_FALSE((*b)->answer);
-  // The leader finishing later wakes nobody it should not.
+  // The leader finishing later changes nothing for the follower that gave up, and ends the flight.
   (*a)->lead.finish(answer_entry("late"));
   ctx_.poll();
+  EXPECT_FALSE((*b)->answer);
+  EXPECT_EQ(coalescer_.open_flights(), 0u);
 }
 
 TEST_F(CoalescerTest, FlightsOnSeveralThreadsShareOneAnswer) {
