@@ -61,7 +61,7 @@ Response error(const Request& req, unsigned status, std::string_view msg) {
 // pointers as parameters: GCC 12 mishandles moved-from class parameters of coroutine lambdas.
 asio::awaitable<cache::StorageResult<std::uint64_t>> purge_in_worker(
     http::Worker* worker, std::shared_ptr<const std::vector<std::string>> tags) {
-  co_return co_await worker->purge(*tags);
+  co_return co_await worker->flow().purge(*tags);
 }
 
 asio::awaitable<bool> backend_reachable(const config::UpstreamConfig& up) {
@@ -119,7 +119,6 @@ asio::awaitable<Response> purge(http::Server& server, const Request& req) {
       worker.context(), purge_in_worker(&worker, std::make_shared<const std::vector<std::string>>(tags)),
       asio::use_awaitable);
   if (!result.ok()) co_return error(req, 503, "storage " + std::string(cache::to_string(result.status)));
-  metrics::Metrics::get().invalidated_entries(result.value);
   json::array t;
   for (const auto& tag : tags) t.emplace_back(tag);
   spdlog::info("admin: purged {} entr{} for {}", result.value, result.value == 1 ? "y" : "ies",

@@ -1,5 +1,6 @@
-// Internal to the HTTP layer: one request in flight (Exchange) and the steps that serve it: forward() relays
-// it to the backend and back; the cache flows (cache_flow.cpp) wrap forward() with lookups, fills and purges.
+// Internal to the HTTP layer: one request in flight (Exchange), and its headers as the plan reads them
+// (HeaderView). The session serves it through the worker's cache flow (cache/flow.hpp), over a Relay
+// (http/relay.hpp).
 #pragma once
 
 #include <boost/asio/as_tuple.hpp>
@@ -10,13 +11,10 @@
 #include <boost/beast/http.hpp>
 
 #include <chrono>
-#include <functional>
 #include <list>
 #include <optional>
 #include <string>
 
-#include "cache/cache_entry.hpp"
-#include "cache/plan.hpp"
 #include "http/runtime.hpp"
 #include "rules/rulebook.hpp"
 
@@ -70,39 +68,6 @@ struct Exchange {
   asio::awaitable<bool> send_error(unsigned code, std::string_view message, bool keep_alive);
 };
 
-struct ForwardHooks {
-  // The backend failed (502 / 504 about to be sent). Returning a value means the hook answered the client
-  // itself (stale-if-error); the value is whether the connection may carry another request.
-  std::function<asio::awaitable<std::optional<bool>>(unsigned status)> on_failure;
-  // The backend's response head, before it goes to the client: the hook may purge (writes) or decide to
-  // tee the body (fills), and may add headers to `client_head`.
-  std::function<asio::awaitable<void>(const bhttp::response_header<>& upstream_head,
-                                      bhttp::response_header<>& client_head)>
-      on_head;
-  // The backend's body is complete (and teed), the client does not have its last bytes yet.
-  std::function<asio::awaitable<void>()> on_body_complete;
-  // When set by on_head: the body is copied here while it streams, up to tee_limit bytes.
-  std::string* tee = nullptr;
-  std::uint64_t tee_limit = 0;
-  bool tee_overflow = false;
-  // Leaves the client's validators out of the backend request (strip_validators): a fill needs the whole
-  // response.
-  bool unconditional = false;
-};
-
-struct ForwardResult {
-  bool keep_alive = false;
-  bool complete = false;  // the backend's response was relayed whole
-};
-
-// Relays the request (head already parsed into `parser`) to the backend and the response back.
-asio::awaitable<ForwardResult> forward(Exchange& x, RequestParser& parser, ForwardHooks& hooks);
-
-// Serves a stored entry (HIT or STALE) to the client; answers 304 to a conditional it satisfies
-// (cache::not_modified).
-asio::awaitable<bool> serve_entry(Exchange& x, const RequestParser& parser, const cache::CacheEntry& entry,
-                                  std::string_view x_cache, std::string_view cache_status);
-
 // A request's headers as the plan and the key read them: a field sent more than once is one list (RFC 9110
 // section 5.3; Cookie pairs joined with "; "), joined on first use. Wrap it as
 // `identity::HeaderLookup(std::cref(view))`: no allocation per request. The views it returns live as long as
@@ -116,16 +81,5 @@ class HeaderView {
   const bhttp::fields& fields_;
   mutable std::list<std::string> joined_;  // a list: constructing it allocates nothing
 };
-
-// The plan says lookup: a GET or HEAD of a cache rule served from the cache, or fetched and stored.
-// `headers`: the request's, as the plan read them.
-asio::awaitable<bool> handle_cacheable(Exchange& x, RequestParser& parser, const cache::Plan& plan,
-                                       const identity::HeaderLookup& headers);
-// The plan says bypass: forwarded as it is, marked so (X-Cache: BYPASS, Cache-Status detail), counted.
-asio::awaitable<bool> forward_bypass(Exchange& x, RequestParser& parser, cache::Bypass why);
-// The plan says invalidate: forwarded; a 2xx answer purges the plan's tags before the client sees it.
-asio::awaitable<bool> handle_invalidate(Exchange& x, RequestParser& parser, const cache::Plan& plan);
-// Retries the purges owed after failed ones (cache/pending_purges.hpp) once this worker's storage answers.
-asio::awaitable<void> replay_pending_purges(Worker& worker);
 
 }  // namespace orc::http

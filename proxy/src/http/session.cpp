@@ -12,6 +12,7 @@
 #include "http/error_response.hpp"
 #include "http/exchange.hpp"
 #include "http/header_rewrite.hpp"
+#include "http/relay.hpp"
 #include "http/request_checks.hpp"
 #include "http/server.hpp"
 #include "http/worker.hpp"
@@ -50,6 +51,16 @@ asio::awaitable<bool> Exchange::send_error(unsigned code, std::string_view messa
   auto [ec, n] = co_await bhttp::async_write(client, res, use_tuple);
   bytes_sent += res.body().size();
   co_return !ec && res.keep_alive();
+}
+
+std::optional<std::string_view> HeaderView::operator()(std::string_view name) const {
+  auto [first, last] = fields_.equal_range(name);
+  if (first == last) return std::nullopt;
+  if (std::next(first) == last) return std::string_view(first->value().data(), first->value().size());
+  std::string all;
+  for (auto it = first; it != last; ++it)
+    util::append_field_value(all, name, std::string_view(it->value().data(), it->value().size()));
+  return joined_.emplace_back(std::move(all));
 }
 
 namespace {
@@ -129,11 +140,12 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     co_return false;
   }
 
-  // The plan decides (cache/plan.hpp): pass or stream (forwarded as they are), invalidate (writes), bypass or
-  // lookup (reads of a cache rule).
-  auto* storage = x.worker.storage();
+  // The plan decides (cache/plan.hpp); the worker's cache flow carries it out (cache/flow.hpp) over a Relay:
+  // pass or stream (forwarded as they are), invalidate (writes), bypass or lookup (reads of a cache rule).
+  auto& flow = x.worker.flow();
+  auto* storage = flow.storage();
   auto& owed = x.worker.server().pending_purges();
-  if (storage && !owed.empty()) co_await replay_pending_purges(x.worker);
+  if (storage && !owed.empty()) co_await flow.replay_owed();
   const auto q = x.origin_target.find('?');
   const std::string_view origin_target = x.origin_target;
   const HeaderView headers(req.base());
@@ -149,26 +161,18 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     x.rule = rule->cfg.name;
     x.rule_metrics = x.rt.rule_metrics[rule->index];
   }
-  switch (plan.action) {
-    case cache::Action::lookup:
-      co_return co_await handle_cacheable(x, parser, plan, facts.header);
-    case cache::Action::bypass:
-      co_return co_await forward_bypass(x, parser, plan.bypass);
-    case cache::Action::invalidate:
-      co_return co_await handle_invalidate(x, parser, plan);
-    case cache::Action::pass:
-    case cache::Action::stream:
-      break;
-  }
-  x.cache = "pass";
-  ForwardHooks hooks;
-  hooks.on_head = [&x](const bhttp::response_header<>&,
-                       bhttp::response_header<>& out) -> asio::awaitable<void> {
-    out.set("X-Cache", "BYPASS");
-    co_return;
-  };
-  auto result = co_await forward(x, parser, hooks);
-  co_return result.keep_alive;
+  const cache::Request request{req.method() == bhttp::verb::get,
+                               facts.header,
+                               x.request_id,
+                               x.target,
+                               x.cfg.logging.redact_query,
+                               *x.rule_metrics,
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   x.cfg.upstream.first_byte_timeout + x.cfg.upstream.read_timeout)};
+  Relay relay(x, parser, headers);
+  auto served = co_await flow.serve(plan, request, relay, relay);
+  x.cache = served.cache;
+  co_return served.keep_alive;
 }
 
 }  // namespace

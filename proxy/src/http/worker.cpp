@@ -16,7 +16,15 @@ namespace orc::http {
 namespace asio = boost::asio;
 
 Worker::Worker(Server& server, std::size_t index)
-    : server_(server), index_(index), guard_(asio::make_work_guard(ctx_)), pool_(ctx_.get_executor()) {}
+    : server_(server), index_(index), guard_(asio::make_work_guard(ctx_)), pool_(ctx_.get_executor()) {
+  set_storage(nullptr);
+}
+
+void Worker::set_storage(std::shared_ptr<cache::Storage> s) {
+  flow_ = std::make_unique<cache::CacheFlow>(
+      cache::CacheFlow::Parts{std::move(s), server_.l1(), server_.coalescer(), server_.pending_purges(),
+                              server_.clock(), ctx_.get_executor()});
+}
 
 Worker::~Worker() {
   join();
@@ -67,8 +75,8 @@ void Worker::begin_drain() {
     for (auto* c : connections_)
       if (c->idle) c->stream->cancel();
     pool_.clear();
-    if (storage_) storage_->close();  // a Redis pool keeps the context busy until it is closed
-    guard_.reset();                   // run() returns once the last connection finishes
+    if (auto* s = storage()) s->close();  // a Redis pool keeps the context busy until it is closed
+    guard_.reset();                       // run() returns once the last connection finishes
   });
 }
 
@@ -80,19 +88,11 @@ void Worker::abort_all() {
 }
 
 bool Worker::storage_up() {
-  if (!storage_) return true;
+  if (!storage()) return true;
   std::promise<bool> answer;
   auto result = answer.get_future();
-  asio::post(ctx_, [this, &answer] { answer.set_value(storage_->up()); });
+  asio::post(ctx_, [this, &answer] { answer.set_value(storage()->up()); });
   return result.get();
-}
-
-asio::awaitable<cache::StorageResult<std::uint64_t>> Worker::purge(const std::vector<std::string>& tags) {
-  auto result = co_await storage_->purge(tags, {});
-  if (auto* l1 = server_.l1()) l1->invalidate(tags);
-  // Fetches in flight for these tags may have begun before the write: requests from now on do not join them.
-  server_.coalescer().seal(tags);
-  co_return result;
 }
 
 void Worker::join() {

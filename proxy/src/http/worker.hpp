@@ -14,6 +14,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "cache/flow.hpp"
 #include "cache/storage.hpp"
 #include "config/config.hpp"
 #include "http/runtime.hpp"
@@ -41,17 +42,15 @@ class Worker {
   bool draining() const { return draining_; }
   // The current runtime snapshot; called on this worker's thread only (a per-worker copy, no lock).
   std::shared_ptr<const Runtime> runtime() const;
+  // The worker's cache flow: every request is served through it (cache/flow.hpp).
+  cache::CacheFlow& flow() { return *flow_; }
   // Null when caching is off (no storage configured).
-  cache::Storage* storage() const { return storage_.get(); }
-  void set_storage(std::shared_ptr<cache::Storage> s) { storage_ = std::move(s); }
+  cache::Storage* storage() const { return flow_->storage(); }
+  // Called once, before start(): the flow's storage.
+  void set_storage(std::shared_ptr<cache::Storage> s);
   // Whether the storage answers, asked on this worker's thread (the storage is not thread-safe); callable
   // from any other thread while the worker runs. True when there is no storage.
   bool storage_up();
-  // Purges `tags` in the storage, then drops their entries from the process's L1 and seals the coalescer's
-  // flights that carry them (also when the storage failed: the tags are owed then). After the storage, so
-  // that a read which fetched an old entry before the purge carries an older L1 epoch. Every purge goes
-  // through here. Needs storage().
-  boost::asio::awaitable<cache::StorageResult<std::uint64_t>> purge(const std::vector<std::string>& tags);
 
   void start();
   // Adopts an accepted socket (already bound to this worker's context) and runs its session.
@@ -74,7 +73,7 @@ class Worker {
   boost::asio::io_context ctx_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
   UpstreamPool pool_;
-  std::shared_ptr<cache::Storage> storage_;
+  std::unique_ptr<cache::CacheFlow> flow_;
   mutable std::shared_ptr<const Runtime> runtime_;  // runtime(): a copy of the server's, by version
   mutable std::uint64_t runtime_version_ = 0;
   std::thread thread_;

@@ -1,0 +1,378 @@
+// The cache flow of one worker: see flow.hpp.
+#include "cache/flow.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include <array>
+
+#include "cache/cache_policy.hpp"
+#include "cache/tiered.hpp"
+#include "log/access_log.hpp"
+
+namespace orc::cache {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::string cache_status(std::string_view detail) {
+  return "openrisk-cache; " + std::string(detail);
+}
+
+constexpr std::array<Field, 1> kPassFields{{{"X-Cache", "BYPASS"}}};
+constexpr std::array<Field, 2> kMissFields{
+    {{"X-Cache", "MISS"}, {"Cache-Status", "openrisk-cache; fwd=miss"}}};
+
+// A stored entry as a response: the 304 when the request's conditional is satisfied (INM, then IMS).
+Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, std::int64_t now_ms,
+               std::string_view x_cache, std::string_view detail) {
+  const auto age_s =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now_ms - entry.stored_at_ms) / 1000)) +
+      entry.initial_age_s;
+  const auto ttl_s = (entry.fresh_until_ms - now_ms) / 1000;
+  const bool not_mod =
+      not_modified(headers("If-None-Match").value_or(""), headers("If-Modified-Since").value_or(""),
+                   entry.etag, find_header(entry.headers, "Last-Modified"));
+  Reply r;
+  r.status = not_mod ? 304 : entry.status;
+  r.headers = &entry.headers;
+  r.etag = entry.etag;
+  r.age = std::to_string(age_s);
+  r.x_cache = x_cache;
+  r.cache_status = cache_status(std::string(detail) + "; ttl=" + std::to_string(ttl_s));
+  r.has_body = !not_mod && entry.status != 204 && entry.status != 304;
+  if (r.has_body) r.body = entry.body;
+  return r;
+}
+
+// Ends a fill's flight with what became of its response. Stored: every follower is served it. Refused by a
+// purge: when that purge sealed the flight, the followers all joined before it (later requests lead flights
+// of their own) and their reads overlapped the write, so they are served the answer too; that needs every
+// purge to have reached this process while the flight ran (`purges_heard`), else a purge elsewhere may have
+// come before some of them, and they fetch on their own. Not storable: they fetch on their own, and the key
+// is remembered as such for a while.
+void end_flight(Coalescer::Lead& lead, const Stored& s, bool purges_heard) {
+  if (!lead) return;
+  if (s.outcome == Stored::stored || (s.outcome == Stored::refused && purges_heard && lead.sealed()))
+    lead.finish(s.entry);
+  else if (s.outcome == Stored::not_storable)
+    lead.finish(nullptr);
+  else
+    lead.abandon();
+}
+
+// A request field of the origin's request, as a HeaderLookup.
+identity::HeaderLookup request_fields(const Origin& o) {
+  return [&o](std::string_view name) { return o.request_header(name); };
+}
+
+}  // namespace
+
+// A miss being fetched for the cache: the body teed while it streams, stored at its last piece.
+struct CacheFlow::Fill {
+  const config::CacheAction& rule;
+  const CacheKey& key;
+  const std::vector<std::string>& tags;
+  Coalescer::Lead& lead;
+  std::optional<std::uint64_t> heard;  // purges_heard() when the flight opened
+  bool can_store = false;              // the tags' generations were read: a store can tell a purge since
+  Generations seen;
+  std::uint64_t l1_epoch = 0;
+  unsigned status = 0;
+  HeaderList head;
+  bool tee = false;  // the head is storable: the body is kept (up to rule.max_body)
+  bool overflow = false;
+  std::string body;
+};
+
+std::string Request::safe_target() const {
+  return log::redact_target(target, redact);
+}
+
+std::optional<std::uint64_t> CacheFlow::purges_heard() const {
+  if (p_.storage->name() == "memory") return 0;
+  if (!p_.l1) return std::nullopt;
+  auto s = p_.l1->subscription();
+  if (!p_.l1->enabled()) return std::nullopt;
+  return s;
+}
+
+asio::awaitable<Served> CacheFlow::serve(const Plan& plan, const Request& req, Origin& origin,
+                                         Downstream& down) {
+  switch (plan.action) {
+    case Action::lookup:
+      co_return co_await read(plan, req, origin, down);
+    case Action::bypass:
+      co_return co_await bypass(plan.bypass, req, origin, down);
+    case Action::invalidate:
+      co_return co_await write(plan, req, origin, down);
+    case Action::pass:
+    case Action::stream:
+      break;
+  }
+  co_return co_await forward(origin, down, "pass", {});
+}
+
+asio::awaitable<Served> CacheFlow::bypass(Bypass why, const Request& req, Origin& origin, Downstream& down) {
+  req.metrics.bypass(static_cast<std::size_t>(why), to_string(why));
+  const auto status = cache_status("fwd=bypass; detail=" + std::string(to_string(why)));
+  co_return co_await forward(origin, down, "bypass", status);
+}
+
+asio::awaitable<Served> CacheFlow::forward(Origin& origin, Downstream& down, std::string_view cache,
+                                           std::string_view status) {
+  Served served{false, cache};
+  if (co_await origin.open(false) == 0) {
+    if (origin.failure()) served.keep_alive = co_await down.send_error(origin.failure());
+    co_return served;
+  }
+  const std::array<Field, 2> fields{{{"X-Cache", "BYPASS"}, {"Cache-Status", status}}};
+  served.keep_alive = co_await relay(origin, down, std::span(fields).first(status.empty() ? 1 : 2), nullptr);
+  co_return served;
+}
+
+asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Origin& origin,
+                                        Downstream& down) {
+  const auto& rule = plan.policy();
+  const auto& key = plan.key;
+  const auto& tags = plan.tags;
+  TieredCache tiered(p_.clock, *p_.storage, p_.l1);
+
+  // 1. Lookup (unless the client asked to revalidate): a HIT, a STALE answer with a refresh, or a miss.
+  SharedEntry stale;                            // kept for stale_if_error, should the backend fail
+  std::optional<Generations> read_generations;  // read with the lookup: a fill needs no second read
+  std::uint64_t l1_epoch = 0;
+  if (!plan.revalidate) {
+    auto found = co_await tiered.lookup(key, req.headers, tags, req.get);
+    if (found.failed) co_return co_await bypass(Bypass::storage_unavailable, req, origin, down);
+    read_generations = std::move(found.generations);
+    l1_epoch = found.l1_epoch;
+    const auto now = p_.clock.now_ms();
+    const auto use = found.entry ? usable(*found.entry, now) : Use::none;
+    // Serve stale now, and refresh in the background (GET only; a request that finds the refresh under way
+    // does not wait for it).
+    const bool swr = use == Use::stale_while_revalidate && req.get;
+    if (use == Use::fresh || swr) {
+      if (swr) start_refresh(plan, origin);
+      const auto answer = use == Use::fresh
+                              ? reply_of(*found.entry, req.headers, now, "HIT", "hit")
+                              : reply_of(*found.entry, req.headers, now, "STALE", "hit; fwd=stale");
+      co_return Served{co_await down.send(answer), swr ? "stale" : "hit"};
+    }
+    if (found.entry && serves_on_error(*found.entry, now)) stale = std::move(found.entry);
+  }
+
+  // 2. Join the key's flight or lead it (HEAD misses and keys recently found not storable just fetch). A
+  // follower is served the leader's answer when it is for the same request fields (a Vary variant for other
+  // values is not: that follower tries once more, and may lead).
+  Coalescer::Lead lead;
+  const auto heard = purges_heard();  // before the flight opens: the fill asks whether it held throughout
+  const bool fill = plan.fill && !p_.coalescer.recently_not_storable(key.key);
+  for (int attempt = 0; fill && attempt < 2; ++attempt) {
+    auto joined = co_await p_.coalescer.join(key.key, tags, req.wait);
+    if (!joined.followed) {
+      lead = std::move(joined.lead);
+      break;
+    }
+    if (!joined.answer) break;  // no answer to share: fetch on its own
+    if (matches(*joined.answer, key, req.headers)) {
+      // It waited for the backend like a miss (and is counted as one); it just did not ask it again.
+      req.metrics.coalesced();
+      const auto collapsed =
+          reply_of(*joined.answer, req.headers, p_.clock.now_ms(), "MISS", "fwd=miss; collapsed");
+      co_return Served{co_await down.send(collapsed), "miss"};
+    }
+  }
+
+  // 3. The tags' generations, read before the backend is asked: a purge since then refuses the fill.
+  Fill f{rule, key, tags, lead, heard};
+  if (lead && read_generations) {
+    f.seen = std::move(*read_generations);
+    f.l1_epoch = l1_epoch;
+    f.can_store = true;
+  } else if (lead) {
+    auto gens = co_await tiered.generations(tags, f.l1_epoch);
+    if (gens.ok()) {
+      f.seen = std::move(gens.value);
+      f.can_store = true;
+    }
+  }
+
+  // 4. The backend. A fill asks for the whole response; the client's conditional is then answered with it (a
+  // 200 is a right answer to any conditional), and the next one from the stored entry.
+  f.status = co_await origin.open(f.can_store);
+  if (f.status == 0) {
+    if (!origin.failure()) co_return Served{false, "miss"};
+    if (stale && serves_on_error(*stale, p_.clock.now_ms())) {
+      spdlog::warn("request {} {}: backend failed, serving a stale entry (stale_if_error)", req.id,
+                   req.safe_target());
+      const auto on_error =
+          reply_of(*stale, req.headers, p_.clock.now_ms(), "STALE", "hit; fwd=stale; detail=stale-if-error");
+      co_return Served{co_await down.send(on_error), "stale"};
+    }
+    co_return Served{co_await down.send_error(origin.failure()), "miss"};
+  }
+
+  // 5. Decide from the head; relay and tee; the entry is stored before the client has the last bytes.
+  if (f.can_store) {
+    f.head = origin.head();
+    f.tee = storable_head(rule, ResponseHead{f.status, &f.head}) == Storability::storable;
+  }
+  Served served{false, "miss"};
+  served.keep_alive = co_await relay(origin, down, kMissFields, lead ? &f : nullptr);
+  lead.abandon();  // not ended at the last piece: the backend or the client broke off
+  co_return served;
+}
+
+asio::awaitable<bool> CacheFlow::relay(Origin& origin, Downstream& down, std::span<const Field> fields,
+                                       Fill* fill) {
+  if (!co_await down.start(fields)) co_return false;
+  for (;;) {
+    auto piece = co_await origin.read();
+    if (piece.broken) co_return false;
+    if (fill && fill->tee && !fill->overflow) {
+      if (fill->body.size() + piece.data.size() > fill->rule.max_body) {
+        fill->overflow = true;  // past the limit: stop caching, keep relaying
+        fill->body.clear();
+      } else {
+        fill->body.append(piece.data);
+      }
+    }
+    // The flight ends here, before the client has the last bytes: from now on a request finds the entry
+    // (or, when none was stored, leads a new flight).
+    if (piece.last && fill) co_await store(*fill, request_fields(origin));
+    if (!piece.data.empty() && !co_await down.write(piece.data)) co_return false;
+    if (piece.last) break;
+  }
+  co_return co_await down.end();
+}
+
+asio::awaitable<void> CacheFlow::store(Fill& f, const identity::HeaderLookup& headers) {
+  if (!f.can_store) {
+    f.lead.abandon();  // the storage failed: the next one may fill
+  } else if (!f.tee || f.overflow) {
+    f.lead.finish(nullptr);  // the response itself is not storable: do not queue behind this key for a while
+  } else if (p_.owed.any(f.tags)) {
+    f.lead.abandon();
+  } else {
+    TieredCache tiered(p_.clock, *p_.storage, p_.l1);
+    auto stored = co_await tiered.store(f.rule, f.key, f.tags, f.seen, f.l1_epoch, f.status, f.head,
+                                        std::move(f.body), headers);
+    end_flight(f.lead, stored, f.heard && f.heard == purges_heard());
+  }
+}
+
+void CacheFlow::start_refresh(const Plan& plan, const Origin& origin) {
+  const auto heard = purges_heard();  // before the flight opens
+  // One refresh per key per process: the coalescer makes it "once".
+  auto lead = p_.coalescer.try_lead(plan.key.key, plan.tags);
+  if (!lead) return;
+  asio::co_spawn(p_.executor,
+                 refresh(origin.detached_get(plan.policy().max_body), plan.policy(), plan.key, plan.tags,
+                         std::move(*lead), heard),
+                 asio::detached);
+}
+
+// A fetch for the cache alone (stale-while-revalidate): the response is stored, never relayed.
+asio::awaitable<void> CacheFlow::refresh(std::unique_ptr<Origin> origin, config::CacheAction rule,
+                                         CacheKey key, std::vector<std::string> tags, Coalescer::Lead lead,
+                                         std::optional<std::uint64_t> heard) {
+  TieredCache tiered(p_.clock, *p_.storage, p_.l1);
+  Fill f{rule, key, tags, lead, heard};
+  auto gens = co_await tiered.generations(tags, f.l1_epoch);
+  if (!gens.ok()) co_return;
+  f.seen = std::move(gens.value);
+  f.can_store = true;
+  f.status = co_await origin->open(true);
+  if (f.status == 0) co_return;
+  f.head = origin->head();
+  if (storable_head(rule, ResponseHead{f.status, &f.head}) != Storability::storable) co_return;
+  f.tee = true;
+  for (;;) {
+    auto piece = co_await origin->read();
+    if (piece.broken) co_return;
+    if (f.body.size() + piece.data.size() > rule.max_body) co_return;
+    f.body.append(piece.data);
+    if (piece.last) break;
+  }
+  co_await store(f, request_fields(*origin));
+}
+
+asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, Origin& origin,
+                                         Downstream& down) {
+  Served served{false, "pass"};
+  const unsigned status = co_await origin.open(false);
+  if (status == 0) {
+    if (origin.failure()) served.keep_alive = co_await down.send_error(origin.failure());
+    co_return served;
+  }
+  if (status < 200 || status >= 300 || !p_.storage) {
+    served.keep_alive = co_await relay(origin, down, kPassFields, nullptr);
+    co_return served;
+  }
+  // The backend accepted the write: purge before the client can see the answer (read-your-writes).
+  for (const auto& t : plan.unrendered)
+    spdlog::warn(
+        "request {} {}: rule '{}' cannot render tag '{}' without a verified JWT; those entries stay until "
+        "they "
+        "expire",
+        req.id, req.safe_target(), plan.rule()->cfg.name, t);
+  auto purged = co_await purge(plan.tags);
+  if (purged.ok()) {
+    req.metrics.invalidation();
+  } else {
+    spdlog::error(
+        "request {} {}: purge of {} tag(s) failed ({}): reads of them bypass the cache until a replay of the "
+        "purge succeeds",
+        req.id, req.safe_target(), plan.tags.size(), to_string(purged.status));
+  }
+  served.cache = "purge";
+  served.keep_alive = co_await relay(origin, down, kPassFields, nullptr);
+  co_return served;
+}
+
+asio::awaitable<StorageResult<std::uint64_t>> CacheFlow::purge_tiers(const std::vector<std::string>& tags) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto result = co_await p_.storage->purge(tags, {});
+  count_storage_op(*p_.storage, metrics::StorageOp::purge, result.status, t0);
+  // After the storage, so that a read which fetched an old entry before the purge carries an older L1 epoch.
+  if (p_.l1) p_.l1->invalidate(tags);
+  // Fetches in flight for these tags may have begun before the write: requests from now on do not join them.
+  p_.coalescer.seal(tags);
+  if (result.ok()) metrics::Metrics::get().invalidated_entries(result.value);
+  co_return result;
+}
+
+asio::awaitable<StorageResult<std::uint64_t>> CacheFlow::purge(const std::vector<std::string>& tags) {
+  auto result = co_await purge_tiers(tags);
+  if (result.ok())
+    co_await replay_owed();
+  else
+    p_.owed.add(tags);  // owed until a replay succeeds: reads of these tags bypass the cache meanwhile
+  co_return result;
+}
+
+// Retries the purges that failed after accepted writes (cache/pending_purges.hpp) once this worker's storage
+// answers again. One replay at a time per process; failures leave them owed.
+asio::awaitable<void> CacheFlow::replay_owed() {
+  if (!p_.storage || p_.owed.empty() || !p_.storage->up()) co_return;
+  auto batch = p_.owed.claim();
+  if (batch.tags.empty()) co_return;
+  struct Release {
+    PendingPurges& owed;
+    bool settled = false;
+    ~Release() {
+      if (!settled) owed.release();
+    }
+  } release{p_.owed};
+  auto purged = co_await purge_tiers(batch.tags);
+  if (!purged.ok()) co_return;
+  p_.owed.settle(batch);
+  release.settled = true;
+  spdlog::info("replayed the failed purge of {} tag(s): {} entr(ies) removed; {} tag(s) still owed",
+               batch.tags.size(), purged.value, p_.owed.size());
+}
+
+}  // namespace orc::cache

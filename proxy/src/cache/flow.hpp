@@ -1,0 +1,174 @@
+// The cache flow of one worker (design.md sections 2 and 6b): what the plan decided, carried out top to
+// bottom. A read: lookup, then a HIT, a STALE answer (and a background refresh), or a miss: join or lead the
+// key's flight, open the backend, read its head, decide whether it is storable, relay it and tee its body,
+// store it before the client has the last bytes. A write: open the backend; a 2xx answer purges the tags
+// before the client sees it. Bypasses and passes are relayed, marked.
+//
+// The flow does no HTTP itself: it drives two ports, the backend of the request (Origin) and its client
+// (Downstream). http/ implements them over Beast (http/relay.hpp); tests script them
+// (tests/unit/cache/flow_test.cpp), with MemoryStorage and a util::ManualClock, without a socket.
+// Storage failures never fail a request: the cache steps aside (X-Cache: BYPASS) and the backend answers.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/cache_entry.hpp"
+#include "cache/coalescer.hpp"
+#include "cache/l1_cache.hpp"
+#include "cache/pending_purges.hpp"
+#include "cache/plan.hpp"
+#include "cache/storage.hpp"
+#include "metrics/metrics.hpp"
+#include "util/clock.hpp"
+
+namespace orc::cache {
+
+// A response field the flow adds (X-Cache, Cache-Status).
+struct Field {
+  std::string_view name;
+  std::string_view value;
+};
+
+// The backend of one request, as the flow drives it.
+class Origin {
+ public:
+  virtual ~Origin() = default;
+  // Sends the request and reads the response head (informational responses are the port's business).
+  // `unconditional`: without the client's validators, for a fill needs the whole response. Returns the
+  // status, or 0 when the exchange failed: failure() says how.
+  virtual boost::asio::awaitable<unsigned> open(bool unconditional) = 0;
+  // After open() returned 0: the status that answers the backend's failure (502, or 504 for a timeout); 0
+  // when the client's side failed (a bad or slow request body, a client gone), which the port answered
+  // already.
+  virtual unsigned failure() const = 0;
+  // After open(): the response's end-to-end fields (never a hop-by-hop one).
+  virtual HeaderList head() const = 0;
+  // The next piece of the body, valid until the next read(). `last`: the body is whole (the piece may be
+  // empty); `broken`: the backend broke off (nothing more comes).
+  struct Piece {
+    std::string_view data;
+    bool last = false;
+    bool broken = false;
+  };
+  virtual boost::asio::awaitable<Piece> read() = 0;
+  // A field of the request this origin sends (Vary records what it had).
+  virtual std::optional<std::string_view> request_header(std::string_view name) const = 0;
+  // A GET of the same target for the cache alone (a background refresh): no client validators, a body of
+  // at most `body_limit` bytes, and it outlives this request.
+  virtual std::unique_ptr<Origin> detached_get(std::uint64_t body_limit) const = 0;
+};
+
+// A response the cache makes whole: a stored entry, or a 304 from one.
+struct Reply {
+  unsigned status = 200;
+  const HeaderList* headers = nullptr;  // the entry's stored fields
+  std::string etag;
+  std::string age;
+  std::string_view x_cache;
+  std::string cache_status;
+  std::string_view body;  // sent unless has_body is false (the port leaves it out for HEAD)
+  bool has_body = true;
+};
+
+// The client of one request. Every call returns false when the client is gone (or, for the calls that end
+// a response, when the connection must close).
+class Downstream {
+ public:
+  virtual ~Downstream() = default;
+  virtual boost::asio::awaitable<bool> send(const Reply& r) = 0;
+  // Answers the backend's failure (Origin::failure()) with the proxy's error response.
+  virtual boost::asio::awaitable<bool> send_error(unsigned status) = 0;
+  // Relays the backend's response as Origin::open() read it, with `fields` added: the head, the body pieces,
+  // the end.
+  virtual boost::asio::awaitable<bool> start(std::span<const Field> fields) = 0;
+  virtual boost::asio::awaitable<bool> write(std::string_view piece) = 0;
+  virtual boost::asio::awaitable<bool> end() = 0;
+};
+
+// The request as the flow needs it beyond the plan.
+struct Request {
+  bool get = true;                         // GET; otherwise HEAD (for the lookup action)
+  const identity::HeaderLookup& headers;   // as the plan read them
+  std::string_view id;                     // the request id, for log lines
+  std::string_view target;                 // as received: log lines show safe_target()
+  const std::vector<std::string>& redact;  // the query parameters log lines redact
+  metrics::RuleMetrics& metrics;           // of the matched rule
+  std::chrono::milliseconds wait{0};       // how long a follower waits for the flight it joined
+
+  std::string safe_target() const;
+};
+
+// What the flow did, for the access log and the request metrics.
+struct Served {
+  bool keep_alive = false;
+  std::string_view cache = "pass";  // closed set: hit, miss, stale, bypass, pass, purge
+};
+
+class CacheFlow {
+ public:
+  // What a worker's flow works with: its storage (null: caching is off), the process's L1 (null: none),
+  // coalescer and owed purges, the clock, and the worker's executor (for background refreshes). All outlive
+  // the flow.
+  struct Parts {
+    std::shared_ptr<Storage> storage;
+    L1Cache* l1 = nullptr;
+    Coalescer& coalescer;
+    PendingPurges& owed;
+    const util::Clock& clock;
+    boost::asio::any_io_executor executor;
+  };
+  explicit CacheFlow(Parts parts) : p_(std::move(parts)) {}
+
+  Storage* storage() const { return p_.storage.get(); }
+
+  // Serves one request as `plan` says (any action).
+  boost::asio::awaitable<Served> serve(const Plan& plan, const Request& req, Origin& origin,
+                                       Downstream& down);
+
+  // The one purge: the storage, then the L1, then the coalescer's flights of the tags are sealed (also when
+  // the storage failed). A failure leaves the tags owed (reads of them bypass the cache until a replay
+  // succeeds); a success counts the entries removed and replays what is owed. Needs storage().
+  boost::asio::awaitable<StorageResult<std::uint64_t>> purge(const std::vector<std::string>& tags);
+  // Retries the owed purges once the storage answers (one replay at a time per process).
+  boost::asio::awaitable<void> replay_owed();
+
+ private:
+  struct Fill;
+  boost::asio::awaitable<Served> read(const Plan& plan, const Request& req, Origin& origin, Downstream& down);
+  boost::asio::awaitable<Served> write(const Plan& plan, const Request& req, Origin& origin,
+                                       Downstream& down);
+  boost::asio::awaitable<Served> bypass(Bypass why, const Request& req, Origin& origin, Downstream& down);
+  // Relays the backend's answer as it is, marked X-Cache: BYPASS and, when given, with `cache_status`.
+  boost::asio::awaitable<Served> forward(Origin& origin, Downstream& down, std::string_view cache,
+                                         std::string_view cache_status);
+  // Relays the response open() read, with `fields`; a fill tees the body and is stored at its last piece.
+  boost::asio::awaitable<bool> relay(Origin& origin, Downstream& down, std::span<const Field> fields,
+                                     Fill* fill);
+  boost::asio::awaitable<void> store(Fill& fill, const identity::HeaderLookup& headers);
+  // Spawns refresh() on the worker's executor unless the key's refresh is under way (not a coroutine: GCC 12
+  // warns of a mismatched frame delete in read() otherwise).
+  void start_refresh(const Plan& plan, const Origin& origin);
+  boost::asio::awaitable<void> refresh(std::unique_ptr<Origin> origin, config::CacheAction rule, CacheKey key,
+                                       std::vector<std::string> tags, Coalescer::Lead lead,
+                                       std::optional<std::uint64_t> heard);
+  // The storage operation that purges, counted; no L1, no owed bookkeeping.
+  boost::asio::awaitable<StorageResult<std::uint64_t>> purge_tiers(const std::vector<std::string>& tags);
+  // Whether every purge of any instance reaches this process's coalescer: with the memory storage always,
+  // with Redis while the L1's purge listener is subscribed. A value that stays the same from a flight's
+  // start to its end means no purge was missed in between.
+  std::optional<std::uint64_t> purges_heard() const;
+
+  Parts p_;
+};
+
+}  // namespace orc::cache

@@ -1,0 +1,430 @@
+// The cache flow's ports over Beast: see relay.hpp.
+#include "http/relay.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/span_body.hpp>
+
+#include "http/error_response.hpp"
+#include "http/header_rewrite.hpp"
+#include "http/request_checks.hpp"
+#include "http/upstream_pool.hpp"
+#include "http/worker.hpp"
+#include "util/strings.hpp"
+
+namespace orc::http {
+
+namespace {
+
+constexpr std::size_t kUpstreamHeaderLimit = 64 * 1024;
+constexpr std::size_t kUpstreamBuffer = 64 * 1024;
+
+bool idempotent(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get:
+    case bhttp::verb::head:
+    case bhttp::verb::options:
+    case bhttp::verb::trace:
+    case bhttp::verb::put:
+    case bhttp::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The connection died under a pooled request before the backend said anything: safe to retry once.
+bool dead_connection_error(const beast::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted;
+}
+
+// Relays the request body from the client to the backend, chunk by chunk. Returns the problem on the
+// client side (none when all went well) and sets `upstream_ec` when the backend side failed.
+asio::awaitable<RequestProblem> relay_request_body(Exchange& x,
+                                                   bhttp::request_parser<bhttp::buffer_body>& parser,
+                                                   bhttp::request<bhttp::buffer_body>& up_req,
+                                                   bhttp::request_serializer<bhttp::buffer_body>& sr,
+                                                   UpstreamConnection& up, beast::error_code& upstream_ec) {
+  std::array<char, 16 * 1024> data;
+  while (!parser.is_done()) {
+    parser.get().body().data = data.data();
+    parser.get().body().size = data.size();
+    x.client.expires_after(x.cfg.timeouts.client_body);
+    auto [ec, n] = co_await bhttp::async_read_some(x.client, x.client_buf, parser, use_tuple);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) {
+      if (is_timeout(ec)) co_return RequestProblem::client_timeout;
+      co_return classify_parse_error(ec, {}, x.cfg.limits);
+    }
+    std::size_t got = data.size() - parser.get().body().size;
+    if (got == 0 && !parser.is_done()) continue;
+    up_req.body().data = got ? data.data() : nullptr;
+    up_req.body().size = got;
+    up_req.body().more = !parser.is_done();
+    up.stream.expires_after(x.cfg.upstream.send_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(up.stream, sr, use_tuple);
+    if (wec == bhttp::error::need_buffer) wec = {};
+    if (wec) {
+      upstream_ec = wec;
+      co_return RequestProblem::none;
+    }
+  }
+  if (!sr.is_done()) {
+    // The last read completed the message with no new bytes: finish the upstream message (last chunk).
+    up_req.body().data = nullptr;
+    up_req.body().size = 0;
+    up_req.body().more = false;
+    up.stream.expires_after(x.cfg.upstream.send_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(up.stream, sr, use_tuple);
+    if (wec == bhttp::error::need_buffer) wec = {};
+    if (wec) upstream_ec = wec;
+  }
+  co_return RequestProblem::none;
+}
+
+// The backend's end-to-end fields: never a hop-by-hop field (Connection and what it names, Keep-Alive,
+// Transfer-Encoding, TE, Trailer, Upgrade, Proxy-*), which belongs to the backend's connection, not the
+// response: a stored one would be replayed on every hit.
+cache::HeaderList end_to_end_headers(const bhttp::response_header<>& h) {
+  bhttp::response_header<> copy = h;
+  strip_hop_by_hop(copy);
+  cache::HeaderList out;
+  for (const auto& f : copy) out.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  return out;
+}
+
+// A GET for the cache alone: the client's request without its validators, sent on the worker's pool, the
+// body read whole up to a limit. Keeps the runtime it was made under, so it outlives the request.
+class DetachedGet final : public cache::Origin {
+ public:
+  DetachedGet(Worker& worker, std::shared_ptr<const Runtime> rt, bhttp::request<bhttp::empty_body> req,
+              std::uint64_t body_limit)
+      : worker_(worker), rt_(std::move(rt)), req_(std::move(req)), headers_(req_.base()) {
+    rp_.body_limit(body_limit);
+  }
+
+  asio::awaitable<unsigned> open(bool) override {
+    const auto& up = rt_->config->upstream;
+    auto [aec, conn] = co_await worker_.pool().acquire(up, true);
+    if (aec) co_return 0;
+    up_ = std::move(conn);
+    up_->stream.expires_after(up.send_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(up_->stream, req_, use_tuple);
+    if (wec) co_return 0;
+    up_->stream.expires_after(up.first_byte_timeout + up.read_timeout);
+    auto [rec, rn] = co_await bhttp::async_read(up_->stream, buf_, rp_, use_tuple);
+    if (rec) co_return 0;
+    co_return rp_.get().result_int();
+  }
+  unsigned failure() const override { return 0; }  // nobody to answer
+  cache::HeaderList head() const override { return end_to_end_headers(rp_.get().base()); }
+  asio::awaitable<Piece> read() override {
+    if (rp_.keep_alive() && buf_.size() == 0) worker_.pool().release(std::move(up_), rt_->config->upstream);
+    co_return Piece{rp_.get().body(), true};
+  }
+  std::optional<std::string_view> request_header(std::string_view name) const override {
+    return headers_(name);
+  }
+  std::unique_ptr<cache::Origin> detached_get(std::uint64_t) const override { return nullptr; }
+
+ private:
+  Worker& worker_;
+  std::shared_ptr<const Runtime> rt_;
+  bhttp::request<bhttp::empty_body> req_;
+  HeaderView headers_;
+  std::unique_ptr<UpstreamConnection> up_;
+  beast::flat_buffer buf_;
+  bhttp::response_parser<bhttp::string_body> rp_;
+};
+
+}  // namespace
+
+Relay::Relay(Exchange& x, RequestParser& parser, const HeaderView& headers)
+    : x_(x),
+      parser_(parser),
+      headers_(headers),
+      has_body_(parser.chunked() || (parser.content_length() && *parser.content_length() > 0)),
+      body_consumed_(!has_body_),
+      client_keep_alive_(parser.get().keep_alive() && !x.worker.draining()) {
+  up_buf_.reserve(kUpstreamBuffer);  // Beast reads at most the free capacity: a small buffer means tiny reads
+}
+
+Relay::~Relay() = default;
+
+asio::awaitable<unsigned> Relay::fail(beast::error_code ec, bool connecting) {
+  x_.upstream_time = since(upstream_start_);
+  x_.rule_metrics->upstream(0, std::chrono::duration<double>(x_.upstream_time).count());
+  const bool timed_out = is_timeout(ec);
+  failure_ = timed_out ? 504 : 502;
+  failure_message_ = timed_out ? (connecting ? "upstream connect timeout" : "upstream timeout")
+                               : (connecting ? "upstream unavailable" : "upstream connection failed");
+  spdlog::warn(
+      "request {} {} {}: upstream {} failed: {}", x_.request_id, x_.method, x_.safe_target(),
+      x_.cfg.upstream.target.to_string(),
+      timed_out ? (connecting ? "connect timeout" : "timeout waiting for the response") : ec.message());
+  co_return 0;
+}
+
+asio::awaitable<unsigned> Relay::open(bool unconditional) {
+  auto& req = parser_.get();
+  const bhttp::verb method = req.method();
+  const unsigned client_version = req.version();
+  const bool expect_continue = has_body_ && util::iequals(req[bhttp::field::expect], "100-continue");
+
+  // The request as it leaves for the backend.
+  bhttp::request<bhttp::buffer_body> up_req;
+  up_req.base() = req.base();
+  up_req.version(11);
+  up_req.target(x_.origin_target);
+  strip_hop_by_hop(up_req.base());
+  up_req.erase(bhttp::field::expect);  // the proxy answers 100-continue itself
+  if (unconditional) strip_validators(up_req.base());
+  if (up_req.find(bhttp::field::host) == up_req.end())
+    up_req.set(bhttp::field::host, x_.cfg.upstream.authority);
+  add_forwarding_headers(up_req.base(), {x_.peer, x_.request_id});
+  if (parser_.chunked()) up_req.chunked(true);
+
+  for (int attempt = 0;; ++attempt) {
+    upstream_start_ = Clock::now();
+    auto [aec, conn] = co_await x_.worker.pool().acquire(x_.cfg.upstream, attempt > 0);
+    if (aec) co_return co_await fail(aec, true);
+    up_ = std::move(conn);
+    const bool retryable = up_->reused && attempt == 0 && !has_body_ && idempotent(method);
+
+    bhttp::request_serializer<bhttp::buffer_body> sr(up_req);
+    up_req.body().data = nullptr;
+    up_req.body().size = 0;
+    up_req.body().more = has_body_;
+    up_->stream.expires_after(x_.cfg.upstream.send_timeout);
+    beast::error_code send_ec;
+    if (has_body_) {
+      auto [wec, wn] = co_await bhttp::async_write_header(up_->stream, sr, use_tuple);
+      send_ec = wec;
+    } else {
+      auto [wec, wn] = co_await bhttp::async_write(up_->stream, sr, use_tuple);
+      send_ec = wec;
+    }
+    if (send_ec && retryable && dead_connection_error(send_ec)) continue;
+
+    if (!send_ec && has_body_) {
+      if (expect_continue) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        x_.client.expires_after(x_.cfg.timeouts.client_send);
+        auto [cec, cn] = co_await asio::async_write(x_.client, asio::buffer(kContinue), use_tuple);
+        if (cec) co_return 0;
+      }
+      RequestProblem body_problem = co_await relay_request_body(x_, parser_, up_req, sr, *up_, send_ec);
+      if (body_problem != RequestProblem::none) {
+        x_.outcome = "rejected";
+        spdlog::info("request {} from {}: {} while reading the body", x_.request_id, x_.peer,
+                     describe(body_problem));
+        co_await x_.send_error(status_for(body_problem), describe(body_problem), false);
+        co_return 0;
+      }
+      body_consumed_ = true;
+    }
+
+    if (!send_ec) {
+      // Response head; informational (1xx) responses are relayed and the real one awaited.
+      up_->stream.expires_after(x_.cfg.upstream.first_byte_timeout);
+      for (;;) {
+        rp_.emplace();
+        rp_->header_limit(kUpstreamHeaderLimit);
+        rp_->body_limit(boost::none);
+        if (method == bhttp::verb::head) rp_->skip(true);
+        auto [rec, rn] = co_await bhttp::async_read_header(up_->stream, up_buf_, *rp_, use_tuple);
+        if (rec) {
+          send_ec = rec;
+          break;
+        }
+        unsigned code = rp_->get().result_int();
+        if (code < 100 || code >= 200 || code == 101) break;
+        if (code != 100 && client_version == 11) {
+          bhttp::response<bhttp::empty_body> info{rp_->get().result(), 11};
+          info.base() = rp_->get().base();
+          strip_hop_by_hop(info.base());
+          x_.client.expires_after(x_.cfg.timeouts.client_send);
+          auto [iec, in] = co_await bhttp::async_write(x_.client, info, use_tuple);
+          if (iec) co_return 0;
+        }
+      }
+    }
+
+    if (send_ec) {
+      if (retryable && up_buf_.size() == 0 && dead_connection_error(send_ec)) {
+        spdlog::debug("request {}: pooled upstream connection was closed ({}); retrying on a new one",
+                      x_.request_id, send_ec.message());
+        continue;
+      }
+      co_return co_await fail(send_ec, false);
+    }
+    break;
+  }
+
+  const unsigned code = rp_->get().result_int();
+  x_.rule_metrics->upstream(code, std::chrono::duration<double>(since(upstream_start_)).count());
+  x_.status = code;
+  no_body_ = method == bhttp::verb::head || code == 204 || code == 304;
+  co_return code;
+}
+
+cache::HeaderList Relay::head() const {
+  return end_to_end_headers(rp_->get().base());
+}
+
+void Relay::release_upstream() {
+  if (!up_) return;
+  x_.upstream_time = since(upstream_start_);
+  if (rp_->is_done() && rp_->keep_alive() && up_buf_.size() == 0)
+    x_.worker.pool().release(std::move(up_), x_.cfg.upstream);
+  up_.reset();
+}
+
+asio::awaitable<cache::Origin::Piece> Relay::read() {
+  auto& up_res = rp_->get();
+  for (;;) {
+    // The backend is done: its connection can serve the next request (of any client) before the last
+    // piece reaches this one.
+    if (no_body_ || rp_->is_done()) {
+      release_upstream();
+      co_return Piece{{}, true};
+    }
+    up_res.body().data = data_.data();
+    up_res.body().size = data_.size();
+    up_->stream.expires_after(x_.cfg.upstream.read_timeout);
+    auto [rec, rn] = co_await bhttp::async_read_some(up_->stream, up_buf_, *rp_, use_tuple);
+    if (rec == bhttp::error::need_buffer) rec = {};
+    if (rec) {
+      // Headers are gone already: the only honest signal left is an incomplete body.
+      x_.outcome = "upstream_error";
+      x_.upstream_time = since(upstream_start_);
+      spdlog::warn("request {} {} {}: upstream failed mid-body after {} bytes: {}", x_.request_id, x_.method,
+                   x_.safe_target(), x_.bytes_sent, rec.message());
+      co_return Piece{{}, false, true};
+    }
+    const std::size_t got = data_.size() - up_res.body().size;
+    const bool last = rp_->is_done();
+    if (last) release_upstream();
+    if (got > 0 || last) co_return Piece{std::string_view(data_.data(), got), last};
+  }
+}
+
+asio::awaitable<bool> Relay::start(std::span<const cache::Field> fields) {
+  const auto& up_res = rp_->get();
+  res_.base() = up_res.base();
+  res_.version(11);
+  strip_hop_by_hop(res_.base());
+  add_response_headers(res_.base(), x_.request_id);
+  for (const auto& f : fields) res_.set(f.name, f.value);
+  if (!no_body_ && (rp_->chunked() || !rp_->content_length())) {
+    if (parser_.get().version() == 11)
+      res_.chunked(true);  // keep chunked framing; a close-delimited body becomes chunked too
+    else
+      client_keep_alive_ = false;  // HTTP/1.0 has no chunked encoding: the close delimits the body
+  }
+  if (x_.worker.draining()) client_keep_alive_ = false;
+  res_.keep_alive(client_keep_alive_);
+
+  rs_.emplace(res_);
+  res_.body().data = nullptr;
+  res_.body().size = 0;
+  res_.body().more = !no_body_;
+  // The head goes out on its own only when no body bytes came with it (a stream, a slow backend): else it
+  // leaves with the first body bytes, in one write.
+  if (no_body_ || up_buf_.size() == 0) {
+    x_.client.expires_after(x_.cfg.timeouts.client_send);
+    auto [wec, wn] = co_await bhttp::async_write_header(x_.client, *rs_, use_tuple);
+    if (wec) {
+      x_.outcome = "client_gone";
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Relay::write(std::string_view piece) {
+  res_.body().data = const_cast<char*>(piece.data());  // buffer_body only reads it on the way out
+  res_.body().size = piece.size();
+  res_.body().more = true;
+  x_.client.expires_after(x_.cfg.timeouts.client_send);
+  auto [ec, n] = co_await bhttp::async_write(x_.client, *rs_, use_tuple);
+  if (ec == bhttp::error::need_buffer) ec = {};
+  if (ec) {
+    x_.outcome = "client_gone";
+    x_.upstream_time = since(upstream_start_);
+    co_return false;
+  }
+  x_.bytes_sent += piece.size();
+  co_return true;
+}
+
+asio::awaitable<bool> Relay::end() {
+  if (!no_body_) {
+    res_.body().data = nullptr;
+    res_.body().size = 0;
+    res_.body().more = false;
+    x_.client.expires_after(x_.cfg.timeouts.client_send);
+    auto [ec, n] = co_await bhttp::async_write(x_.client, *rs_, use_tuple);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) {
+      x_.outcome = "client_gone";
+      co_return false;
+    }
+  }
+  co_return client_keep_alive_;
+}
+
+asio::awaitable<bool> Relay::send_error(unsigned status) {
+  x_.outcome = "upstream_error";
+  co_return co_await x_.send_error(status, failure_message_, client_keep_alive_ && body_consumed_);
+}
+
+asio::awaitable<bool> Relay::send(const cache::Reply& r) {
+  const bool head_only = parser_.get().method() == bhttp::verb::head;
+  const bool keep_alive = parser_.get().keep_alive() && !x_.worker.draining();
+  bhttp::response<bhttp::span_body<const char>> res{static_cast<bhttp::status>(r.status), 11};
+  for (const auto& [k, v] : *r.headers) res.insert(k, v);
+  res.set(bhttp::field::etag, r.etag);
+  add_response_headers(res.base(), x_.request_id);
+  res.set(bhttp::field::age, r.age);
+  res.set("X-Cache", r.x_cache);
+  res.set("Cache-Status", r.cache_status);
+  res.keep_alive(keep_alive);
+  if (r.has_body) {
+    res.body() = {r.body.data(), r.body.size()};
+    res.content_length(r.body.size());
+  } else {
+    res.erase(bhttp::field::content_length);
+  }
+  x_.status = r.status;
+  x_.client.expires_after(x_.cfg.timeouts.client_send);
+  beast::error_code ec;
+  if (head_only || !r.has_body) {
+    bhttp::response_serializer<bhttp::span_body<const char>> sr(res);
+    auto [wec, wn] = co_await bhttp::async_write_header(x_.client, sr, use_tuple);
+    ec = wec;
+  } else {
+    auto [wec, wn] = co_await bhttp::async_write(x_.client, res, use_tuple);
+    ec = wec;
+    if (!ec) x_.bytes_sent += r.body.size();
+  }
+  if (ec) x_.outcome = "client_gone";
+  co_return !ec && keep_alive;
+}
+
+std::unique_ptr<cache::Origin> Relay::detached_get(std::uint64_t body_limit) const {
+  const auto& req = parser_.get();
+  bhttp::request<bhttp::empty_body> up{bhttp::verb::get, x_.origin_target, 11};
+  up.base() = req.base();
+  up.method(bhttp::verb::get);
+  up.target(x_.origin_target);
+  up.version(11);
+  strip_hop_by_hop(up.base());
+  strip_validators(up.base());  // a refresh needs the whole response, not a 304
+  if (up.find(bhttp::field::host) == up.end()) up.set(bhttp::field::host, x_.cfg.upstream.authority);
+  add_forwarding_headers(up.base(), {x_.peer, x_.request_id});
+  return std::make_unique<DetachedGet>(x_.worker, x_.worker.runtime(), std::move(up), body_limit);
+}
+
+}  // namespace orc::http

@@ -1,0 +1,62 @@
+// The cache flow's two ports (cache/flow.hpp) over Beast: Relay is one client request's backend (the request
+// relayed head, then body in chunks; the response head read, 1xx relayed) and its client (the response
+// relayed head, then body in chunks; a stored entry or an error response written whole). Bodies are never
+// held whole here. DetachedGet is a GET for the cache alone (a background refresh), with no client.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <optional>
+
+#include "cache/flow.hpp"
+#include "http/exchange.hpp"
+#include "http/upstream_pool.hpp"
+
+namespace orc::http {
+
+class Relay final : public cache::Origin, public cache::Downstream {
+ public:
+  // `headers`: the request's, as the plan read them. All three outlive the relay.
+  Relay(Exchange& x, RequestParser& parser, const HeaderView& headers);
+  ~Relay() override;
+
+  asio::awaitable<unsigned> open(bool unconditional) override;
+  unsigned failure() const override { return failure_; }
+  cache::HeaderList head() const override;
+  asio::awaitable<Piece> read() override;
+  std::optional<std::string_view> request_header(std::string_view name) const override {
+    return headers_(name);
+  }
+  std::unique_ptr<cache::Origin> detached_get(std::uint64_t body_limit) const override;
+
+  asio::awaitable<bool> send(const cache::Reply& r) override;
+  asio::awaitable<bool> send_error(unsigned status) override;
+  asio::awaitable<bool> start(std::span<const cache::Field> fields) override;
+  asio::awaitable<bool> write(std::string_view piece) override;
+  asio::awaitable<bool> end() override;
+
+ private:
+  static constexpr std::size_t kChunk = 16 * 1024;
+  asio::awaitable<unsigned> fail(beast::error_code ec, bool connecting);
+  // Back to the pool only when the exchange ended cleanly and nothing unasked followed it.
+  void release_upstream();
+
+  Exchange& x_;
+  RequestParser& parser_;
+  const HeaderView& headers_;
+  const bool has_body_;
+  bool body_consumed_;
+  bool client_keep_alive_;
+  bool no_body_ = false;  // the response has none (HEAD, 204, 304)
+  unsigned failure_ = 0;
+  std::string_view failure_message_;
+  std::unique_ptr<UpstreamConnection> up_;
+  beast::flat_buffer up_buf_;
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> rp_;
+  Clock::time_point upstream_start_;
+  bhttp::response<bhttp::buffer_body> res_;
+  std::optional<bhttp::response_serializer<bhttp::buffer_body>> rs_;
+  std::array<char, kChunk> data_;
+};
+
+}  // namespace orc::http
