@@ -34,7 +34,7 @@ TEST_FUZZ_SECONDS ?= 10
 # next intercepted call); the ASan job runs those, and the reload tests send SIGHUP under TSan.
 TSAN_TESTS   ?= *CacheFlowTest.*:CacheRedisTest.*:AdminApiTest.*:*Fault*:Reload*:ProxyTest.Pipelined*
 # The ASan + UBSan build: -O0 with line tables. At -O1 the sanitizers' instrumentation makes the optimiser
-# the most expensive step of the build (forward.cpp: 94 s at -O1, 27 s at -O0) while the suite runs as fast.
+# the most expensive step of the build (http/forward.cpp, now relay.cpp: 94 s at -O1, 27 s at -O0) while the suite runs as fast.
 ASAN_FLAGS   := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -g1" \
                 -DORC_SANITIZE=address,undefined -DORC_FUZZ=ON
 # The TSan build: gcc (the compiler of the Release build), -O1 with line tables.

@@ -102,7 +102,7 @@ TEST_F(CacheRedisTest, RedisOutageFailsOpenAndHitsResumeAfterRestart) {
 // tags bypass until the purge is replayed, then the cache serves post-write data again. (Found by the soak:
 // one worker's purge failed while another already filled after a Redis restart.)
 TEST_F(CacheRedisTest, FailedPurgeIsReplayedAndItsReadsBypassMeanwhile) {
-  DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true));
+  DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true) + "admin: { token: admin-test-token }\n");
   ASSERT_NE(proxy, nullptr);
   auto admin = proxy->wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
   ASSERT_TRUE(admin) << proxy->stderr_text();
@@ -124,7 +124,14 @@ TEST_F(CacheRedisTest, FailedPurgeIsReplayedAndItsReadsBypassMeanwhile) {
   const std::uint64_t written = sim_version(write);
   ASSERT_GT(written, before);
   ASSERT_TRUE(proxy->wait_for_log("purge of .* failed", deadline_in(10s))) << proxy->stderr_text();
-  EXPECT_GE(owed_tags().value_or(0), 1.0) << "the owed tags are not in the metric";
+  const double owed_by_the_write = owed_tags().value_or(0);
+  EXPECT_GE(owed_by_the_write, 1.0) << "the owed tags are not in the metric";
+
+  // An admin purge that fails is owed too (one purge for writes, the admin API and replays).
+  HttpResponse admin_purge = http(admin_port, "POST", "/admin/purge", bearer("admin-test-token"),
+                                  R"({"tags":["admin-purged-while-paused"]})");
+  EXPECT_EQ(admin_purge.status, 503) << admin_purge.describe();
+  EXPECT_EQ(owed_tags(), owed_by_the_write + 1) << "the admin purge's tag is not owed";
 
   for (int i = 0; i < 3; ++i) {  // Redis still answers reads, and still holds the pre-write entry
     HttpResponse r = get(detail_, token_);

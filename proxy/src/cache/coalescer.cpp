@@ -150,6 +150,7 @@ asio::awaitable<Coalescer::Joined> Coalescer::join(const std::string& key,
       leader.lead = Lead(this, open_locked(key, tags));
       co_return leader;
     }
+    waiting_.fetch_add(1, std::memory_order_relaxed);
     it->second->waiters.push_back([timer, slot, done](SharedEntry r) {
       asio::post(timer->get_executor(), [timer, slot, done, r = std::move(r)]() mutable {
         *slot = std::move(r);
@@ -160,6 +161,7 @@ asio::awaitable<Coalescer::Joined> Coalescer::join(const std::string& key,
   }
   timer->expires_after(wait);
   co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  waiting_.fetch_sub(1, std::memory_order_relaxed);
   Joined follower;
   follower.followed = true;
   if (*done) follower.answer = *slot;  // otherwise the bound passed: fetch on your own

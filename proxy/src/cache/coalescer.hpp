@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -78,6 +79,8 @@ class Coalescer {
   bool recently_not_storable(const std::string& key);
 
   std::size_t open_flights() const;
+  // The requests waiting for another's flight now.
+  std::size_t waiting() const { return waiting_.load(std::memory_order_relaxed); }
 
  private:
   void complete(const std::shared_ptr<Flight>& flight, SharedEntry answer, bool remember_not_storable);
@@ -87,6 +90,7 @@ class Coalescer {
   const util::Clock& clock_;
   const std::chrono::milliseconds not_storable_memory_;
   mutable std::mutex mutex_;
+  std::atomic<std::size_t> waiting_{0};
   std::unordered_map<std::string, std::shared_ptr<Flight>> open_;         // by key; sealed ones are out
   std::unordered_multimap<std::string, std::shared_ptr<Flight>> by_tag_;  // the open flights' tags
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> not_storable_;
