@@ -146,9 +146,7 @@ Relay::Relay(Exchange& x, RequestParser& parser, const HeaderView& headers)
       headers_(headers),
       has_body_(parser.chunked() || (parser.content_length() && *parser.content_length() > 0)),
       body_consumed_(!has_body_),
-      client_keep_alive_(parser.get().keep_alive() && !x.worker.draining()) {
-  up_buf_.reserve(kUpstreamBuffer);  // Beast reads at most the free capacity: a small buffer means tiny reads
-}
+      client_keep_alive_(parser.get().keep_alive() && !x.worker.draining()) {}
 
 Relay::~Relay() = default;
 
@@ -184,6 +182,8 @@ asio::awaitable<unsigned> Relay::open(bool unconditional) {
     up_req.set(bhttp::field::host, x_.cfg.upstream.authority);
   add_forwarding_headers(up_req.base(), {x_.peer, x_.request_id});
   if (parser_.chunked()) up_req.chunked(true);
+  up_buf_.reserve(kUpstreamBuffer);  // Beast reads at most the free capacity: a small buffer means tiny reads
+  data_ = std::make_unique_for_overwrite<std::array<char, kChunk>>();
 
   for (int attempt = 0;; ++attempt) {
     upstream_start_ = Clock::now();
@@ -290,8 +290,8 @@ asio::awaitable<cache::Origin::Piece> Relay::read() {
       release_upstream();
       co_return Piece{{}, true};
     }
-    up_res.body().data = data_.data();
-    up_res.body().size = data_.size();
+    up_res.body().data = data_->data();
+    up_res.body().size = data_->size();
     up_->stream.expires_after(x_.cfg.upstream.read_timeout);
     auto [rec, rn] = co_await bhttp::async_read_some(up_->stream, up_buf_, *rp_, use_tuple);
     if (rec == bhttp::error::need_buffer) rec = {};
@@ -303,10 +303,10 @@ asio::awaitable<cache::Origin::Piece> Relay::read() {
                    x_.safe_target(), x_.bytes_sent, rec.message());
       co_return Piece{{}, false, true};
     }
-    const std::size_t got = data_.size() - up_res.body().size;
+    const std::size_t got = data_->size() - up_res.body().size;
     const bool last = rp_->is_done();
     if (last) release_upstream();
-    if (got > 0 || last) co_return Piece{std::string_view(data_.data(), got), last};
+    if (got > 0 || last) co_return Piece{std::string_view(data_->data(), got), last};
   }
 }
 

@@ -56,7 +56,7 @@ class Relay final : public cache::Origin, public cache::Downstream {
   Clock::time_point upstream_start_;
   bhttp::response<bhttp::buffer_body> res_;
   std::optional<bhttp::response_serializer<bhttp::buffer_body>> rs_;
-  std::array<char, kChunk> data_;
+  std::unique_ptr<std::array<char, kChunk>> data_;  // allocated by open(): a hit needs none
 };
 
 }  // namespace orc::http

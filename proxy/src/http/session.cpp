@@ -145,7 +145,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   auto& flow = x.worker.flow();
   auto* storage = flow.storage();
   auto& owed = x.worker.server().pending_purges();
-  if (storage && !owed.empty()) co_await flow.replay_owed();
+  if (storage && !owed.empty()) co_await flow.replay_owed();  // first: the plan bypasses what is still owed
   const auto q = x.origin_target.find('?');
   const std::string_view origin_target = x.origin_target;
   const HeaderView headers(req.base());
