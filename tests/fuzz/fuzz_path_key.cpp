@@ -1,9 +1,10 @@
-// Fuzzes the path matcher and the key builder (rules/path_pattern, rules/rulebook, identity/caller,
-// cache/cache_key) the way a request reaches them. Input fields, one per line: method, request target,
-// Authorization value, Accept-Language value, and a path pattern for the pattern parser.
-// Invariants: path normalisation is idempotent (what is keyed is what would be forwarded again); keys are
-// deterministic and carry the prefix; two different credentials never share a key of the credential scope,
-// and a credential enters the key material only as its HMAC.
+// Fuzzes the path matcher, the query split and the key builder (rules/path_pattern, util/query,
+// rules/rulebook, identity/caller, cache/cache_key) the way a request reaches them. Input fields, one per
+// line: method, request target, Authorization value, Accept-Language value, and a path pattern for the
+// pattern parser. Invariants: path normalisation is idempotent (what is keyed is what would be forwarded
+// again); keys are deterministic and carry the prefix; two different credentials never share a key of the
+// credential scope, and a credential enters the key material only as its HMAC; a valid query is its params
+// joined again, an invalid one has none.
 #include <optional>
 #include <string>
 
@@ -58,7 +59,7 @@ const Loaded& loaded() {
   return l;
 }
 
-std::optional<orc::cache::CacheKey> key_for(const orc::rules::Match& match, std::string_view query,
+std::optional<orc::cache::CacheKey> key_for(const orc::rules::Match& match, const orc::util::Query& query,
                                             std::string_view authorization, std::string_view language) {
   orc::identity::HeaderLookup headers = [&](std::string_view name) -> std::optional<std::string_view> {
     if (iequals(name, "Authorization") && !authorization.empty()) return authorization;
@@ -124,22 +125,37 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ORC_FUZZ_CHECK(again.has_value());
   ORC_FUZZ_CHECK(*again == *segments);
 
-  orc::rules::RequestView req{method, path, query, "fuzz.test", [&](std::string_view name) {
+  // The query split (Boost.URL): a valid one is its params joined again, byte for byte.
+  const orc::util::Query split(query);
+  if (split.valid()) {
+    std::string joined;
+    for (std::size_t i = 0; i < split.params().size(); ++i) {
+      const auto& p = split.params()[i];
+      if (i > 0) joined += '&';
+      joined.append(p.raw_name);
+      if (p.has_value) joined.append("=").append(p.raw_value);
+    }
+    ORC_FUZZ_CHECK(joined == query);
+  } else {
+    ORC_FUZZ_CHECK(split.params().empty());
+  }
+
+  orc::rules::RequestView req{method, path, &split, "fuzz.test", [&](std::string_view name) {
                                 return (iequals(name, "Authorization") && !authorization.empty()) ||
                                        (iequals(name, "Accept-Language") && !language.empty());
                               }};
   auto match = loaded().rulebook->match(req);
   if (!match || match->rule->cfg.action != orc::config::ActionKind::cache) return 0;
 
-  auto key = key_for(*match, query, authorization, language);
+  auto key = key_for(*match, split, authorization, language);
   if (!key) return 0;
-  auto same = key_for(*match, query, authorization, language);
+  auto same = key_for(*match, split, authorization, language);
   ORC_FUZZ_CHECK(same && same->key == key->key && same->material == key->material);
   ORC_FUZZ_CHECK(key->key.starts_with(kPrefix));
 
   if (match->rule->cfg.cache.scope == orc::config::Scope::credential) {
     std::string other = std::string(authorization) + "x";
-    auto theirs = key_for(*match, query, other, language);
+    auto theirs = key_for(*match, split, other, language);
     ORC_FUZZ_CHECK(theirs.has_value());
     ORC_FUZZ_CHECK(theirs->key != key->key);
     // The credential enters the material only as its HMAC on the scope line: the materials of two callers

@@ -167,6 +167,13 @@ TEST_F(AdminApiTest, MalformedPurgeIsA400) {
   EXPECT_EQ(admin("POST", "/admin/purge", "not json").status, 400);
   EXPECT_EQ(admin("POST", "/admin/purge", R"({"tags":"item:1"})").status, 400);
   EXPECT_EQ(admin("POST", "/admin/purge", R"({})").status, 400);
+  // A url that is not a string, or not a URI reference: 400 in the JSON error shape, the connection kept.
+  for (const char* body : {R"({"url":42})", R"({"path":["/items/1"]})", R"({"url":"/items/%zz"})",
+                           R"({"url":"http://h/a b"})"}) {
+    auto r = admin("POST", "/admin/purge", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_NE(r.body.find("\"error\":true"), std::string::npos) << body << "\n" << r.body;
+  }
 }
 
 TEST_F(AdminApiTest, ReloadWithABrokenFileKeepsTheOldRulesAndReportsTheErrors) {

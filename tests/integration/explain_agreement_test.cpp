@@ -106,6 +106,8 @@ TEST_P(ExplainAgreementTest, ExplainPredictsWhatTheDaemonAnswers) {
       {"GET", "/api/v1/users/me", Who::garbage, {}, "", "jwt_malformed"},
       // The request itself.
       {"GET", "/api/v1/mitigations?page=2&x=1", Who::admin, {}, "", "other-query"},
+      {"GET", "/api/v1/risks?limit=3&q=%zz", Who::admin, {}, "", "invalid-query"},
+      {"GET", "/api/v1/risks?limit=3&filter[a]=1", Who::admin, {}, "", "invalid-query"},
       {"GET", "/api/v1/risks?limit=3", Who::admin, {{"Cache-Control", "no-store"}}, "", "no-store"},
       {"GET",
        "/api/v1/risks?limit=3",

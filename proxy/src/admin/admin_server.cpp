@@ -1,6 +1,8 @@
 // The admin listener: metrics, health, readiness, purge, reload and the loaded rules.
 #include "admin/admin_server.hpp"
 
+#include <boost/url/parse.hpp>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -94,15 +96,17 @@ asio::awaitable<Response> purge(http::Server& server, const Request& req) {
       tags.emplace_back(t.as_string());
     }
   } else if (o.contains("url") || o.contains("path")) {
-    std::string url(o.contains("url") ? o.at("url").as_string() : o.at("path").as_string());
-    auto start = url.find("://");
-    if (start != std::string::npos)
-      url = url.substr(url.find('/', start + 3) == std::string::npos ? url.size() : url.find('/', start + 3));
-    std::string path = url.substr(0, url.find('?'));
+    const auto& given = o.contains("url") ? o.at("url") : o.at("path");
+    // An absolute URL or a path, with or without a query (RFC 3986 URI-reference): its path is purged.
+    if (!given.is_string()) co_return error(req, 400, "'url' (or 'path') must be a string");
+    auto url = boost::urls::parse_uri_reference(std::string_view(given.as_string()));
+    if (!url) co_return error(req, 400, "'url' (or 'path') must be a URL or a path (RFC 3986)");
+    const auto encoded = url->encoded_path();
+    std::string path(encoded.data(), encoded.size());
     if (auto rule = o.find("rule"); rule != o.end()) {
       // By rule and path: the path must be one that rule caches.
       if (!rt->rulebook) co_return error(req, 404, "no rules are loaded");
-      auto m = rt->rulebook->match({"GET", path, "", "", [](std::string_view) { return true; }});
+      auto m = rt->rulebook->match({"GET", path, nullptr, "", [](std::string_view) { return true; }});
       if (!m || !rule->value().is_string() || m->rule->cfg.name != rule->value().as_string())
         co_return error(req, 404, "that path is not cached by that rule");
     }

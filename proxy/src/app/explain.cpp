@@ -115,7 +115,7 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
   auto id = plan.identity;
   if (plan.action == cache::Action::pass || plan.action == cache::Action::stream)
     id = identity::resolve_scope(config::Scope::public_, cfg.identity, loaded.verifier.get(),
-                                 cfg.cache.key_secret, headers, query);
+                                 cfg.cache.key_secret, headers, util::Query(query));
   json::object ident;
   if (id.credential) {
     ident["credential_from"] = id.credential->describe();
@@ -164,7 +164,8 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
       out["purges_entries_of"] = reached;
       // RFC 9111 section 4.4: a successful write also invalidates the cached GET of its own URI (its uri:
       // tag).
-      rules::RequestView get{"GET", path, query, host,
+      const util::Query split(query);
+      rules::RequestView get{"GET", path, &split, host,
                              [&](std::string_view n) { return headers(n).has_value(); }};
       if (auto own = loaded.rulebook->match(get); own && own->rule->cfg.action == config::ActionKind::cache)
         out["also_purges_get_of"] = own->rule->cfg.name;

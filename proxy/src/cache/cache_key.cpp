@@ -7,24 +7,17 @@
 
 namespace orc::cache {
 
-std::optional<std::string> key_query(const config::CacheAction& rule, std::string_view query) {
+std::optional<std::string> key_query(const config::CacheAction& rule, const util::Query& query) {
+  if (!query.valid()) return std::nullopt;
   std::vector<std::pair<std::string_view, std::string_view>> kept;
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    if (!pair.empty()) {
-      auto eq = pair.find('=');
-      // The name as the backend decodes it: "%73everity" is "severity" to it, so it must be to the key too.
-      const std::string decoded = util::query_decode(pair.substr(0, eq));
-      std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-      auto named = std::find(rule.key_query.begin(), rule.key_query.end(), decoded);
-      if (named != rule.key_query.end())
-        kept.emplace_back(*named, value);
-      else if (rule.other_query_bypass)
-        return std::nullopt;
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
+  for (const auto& p : query.params()) {
+    if (p.raw_name.empty() && !p.has_value) continue;  // "a=1&&b=2": nothing between the two '&'
+    // The name as the backend decodes it: "%73everity" is "severity" to it, so it must be to the key too.
+    auto named = std::find(rule.key_query.begin(), rule.key_query.end(), p.name);
+    if (named != rule.key_query.end())
+      kept.emplace_back(*named, p.raw_value);
+    else if (rule.other_query_bypass)
+      return std::nullopt;
   }
   std::stable_sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string out;

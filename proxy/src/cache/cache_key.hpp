@@ -9,6 +9,7 @@
 
 #include "identity/caller.hpp"
 #include "rules/rulebook.hpp"
+#include "util/query.hpp"
 
 namespace orc::cache {
 
@@ -19,7 +20,7 @@ struct CacheKey {
 
 // The query parameters the rule keys on, sorted by name (duplicates kept in request order), as "a=1&b=2".
 // Empty optional: the request carries a parameter the rule does not name and the rule says `bypass`.
-std::optional<std::string> key_query(const config::CacheAction& rule, std::string_view query);
+std::optional<std::string> key_query(const config::CacheAction& rule, const util::Query& query);
 
 CacheKey build_cache_key(const rules::CompiledRule& rule, const rules::Match& match,
                          std::string_view query_part, const identity::HeaderLookup& headers,

@@ -56,6 +56,8 @@ std::string_view to_string(Bypass b) {
       return "missing_claim";
     case Bypass::other_query:
       return "other-query";
+    case Bypass::invalid_query:
+      return "invalid-query";
     case Bypass::tag_needs_identity:
       return "tag-needs-identity";
     case Bypass::purge_pending:
@@ -77,14 +79,14 @@ Bypass from_identity(std::string_view reason) {
 
 // Renders `rule`'s templates for this request. `missing` receives the ones that need a claim it lacks.
 std::vector<std::string> render_tags(const rules::CompiledRule& rule, const rules::Match& m,
-                                     std::string_view query, const identity::ScopeIdentity& id,
+                                     const util::Query& query, const identity::ScopeIdentity& id,
                                      std::vector<std::string>& missing) {
   std::string_view tenant, user;
   if (id.claims) {
     tenant = id.claims->tenant;
     user = id.claims->user;
   }
-  rules::TagContext ctx{&m.params, query, tenant, user};
+  rules::TagContext ctx{&m.params, &query, tenant, user};
   std::vector<std::string> out;
   out.reserve(rule.tags.size() + 1);
   for (const auto& t : rule.tags) {
@@ -114,6 +116,9 @@ std::string_view describe(Bypass b) {
       return "the token lacks the claim the scope keys on";
     case Bypass::other_query:
       return "the query has a parameter the rule does not name, and key.other_query is bypass";
+    case Bypass::invalid_query:
+      return "the query is not an RFC 3986 query (a stray '%', a space, '\"', '[' or a byte >= 0x80): its "
+             "parameters cannot be read as the backend reads them";
     case Bypass::tag_needs_identity:
       return "a tag template needs {tenant} or {user} and the request has no verified claim";
     case Bypass::purge_pending:
@@ -168,8 +173,10 @@ bool rewrites_outside_the_key(const identity::HeaderLookup& header) {
 Plan plan(const PlanInput& in) {
   Plan p;
   const auto& req = in.request;
+  // The query, split once: the rules' conditions, the credential, the key and the tags read this split.
+  const util::Query query(req.query);
   if (in.rulebook)
-    p.match = in.rulebook->match({req.method, req.path, req.query, req.host,
+    p.match = in.rulebook->match({req.method, req.path, &query, req.host,
                                   [&req](std::string_view name) { return req.header(name).has_value(); }});
   if (!p.match) {
     p.why = "no rule matches: the request is forwarded and never cached";
@@ -190,8 +197,8 @@ Plan plan(const PlanInput& in) {
       p.why = "forwarded; when the backend answers 2xx the tags are purged before the response is sent";
       // Claims only help render tags here: a write is never refused for its identity.
       p.identity = identity::resolve_scope(config::Scope::public_, cfg.identity, in.verifier,
-                                           cfg.cache.key_secret, req.header, req.query, in.now_s);
-      p.tags = render_tags(rule, *p.match, req.query, p.identity, p.unrendered);
+                                           cfg.cache.key_secret, req.header, query, in.now_s);
+      p.tags = render_tags(rule, *p.match, query, p.identity, p.unrendered);
       return p;
     }
     case config::ActionKind::cache:
@@ -211,17 +218,18 @@ Plan plan(const PlanInput& in) {
   auto directives =
       request_directives(req.header("Cache-Control").value_or(""), req.header("Pragma").value_or(""));
   if (directives.no_store) return bypass(std::move(p), Bypass::no_store);
+  if (!query.valid()) return bypass(std::move(p), Bypass::invalid_query);
   p.identity = identity::resolve_scope(c.scope, cfg.identity, in.verifier, cfg.cache.key_secret, req.header,
-                                       req.query, in.now_s);
+                                       query, in.now_s);
   if (p.identity.bypass) {
     // Read before p is moved: the order in which a call's arguments are evaluated is unspecified.
     const auto why = from_identity(p.identity.bypass_reason);
     return bypass(std::move(p), why);
   }
-  auto kq = key_query(c, req.query);
+  auto kq = key_query(c, query);
   if (!kq) return bypass(std::move(p), Bypass::other_query);
   std::vector<std::string> missing;
-  p.tags = render_tags(rule, *p.match, req.query, p.identity, missing);
+  p.tags = render_tags(rule, *p.match, query, p.identity, missing);
   if (!missing.empty()) return bypass(std::move(p), Bypass::tag_needs_identity);
   p.key = build_cache_key(rule, *p.match, *kq, req.header, p.identity.key_part, cfg.redis.key_prefix);
   // A write's purge of one of these tags failed: nothing cached under them may be served or stored until a

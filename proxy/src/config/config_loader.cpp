@@ -2,6 +2,8 @@
 // wrong types and bad values are all collected (not just the first) with their position in the file.
 #include "config/config_loader.hpp"
 
+#include <boost/url/parse.hpp>
+
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -27,23 +29,10 @@ std::string Diagnostic::to_string() const {
   return out.str();
 }
 
-std::optional<HostPort> parse_host_port(std::string_view text) {
-  HostPort hp;
-  std::string_view port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return std::nullopt;
-    hp.host = std::string(text.substr(1, close - 1));
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    hp.host = std::string(text.substr(0, colon));
-    if (hp.host.find(':') != std::string::npos) return std::nullopt;  // bare IPv6 needs brackets
-    port = text.substr(colon + 1);
-  }
-  if (hp.host.empty()) hp.host = "0.0.0.0";
+namespace {
+
+// The port of an authority: 1 to 5 digits, at most 65535 (0 asks for a free port where that makes sense).
+std::optional<std::uint16_t> port_number(std::string_view port) {
   if (port.empty() || port.size() > 5) return std::nullopt;
   unsigned value = 0;
   for (char c : port) {
@@ -51,7 +40,36 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
     value = value * 10 + static_cast<unsigned>(c - '0');
   }
   if (value > 65535) return std::nullopt;
-  hp.port = static_cast<std::uint16_t>(value);
+  return static_cast<std::uint16_t>(value);
+}
+
+// host and port of an authority Boost.URL parsed (RFC 3986 section 3.2), without userinfo; the host of an
+// IPv6 literal without its brackets. `default_port` when the authority has none (nullopt: a port is
+// required).
+template <typename Authority>
+std::optional<HostPort> host_port_of(const Authority& a, std::optional<std::uint16_t> default_port) {
+  if (a.has_userinfo() || a.host_type() == boost::urls::host_type::ipvfuture) return std::nullopt;
+  HostPort hp;
+  hp.host = a.host_address();
+  if (a.has_port()) {
+    auto port = port_number(a.port());
+    if (!port) return std::nullopt;
+    hp.port = *port;
+  } else if (default_port) {
+    hp.port = *default_port;
+  } else {
+    return std::nullopt;
+  }
+  return hp;
+}
+
+}  // namespace
+
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  auto a = boost::urls::parse_authority(text);
+  if (!a) return std::nullopt;
+  auto hp = host_port_of(*a, std::nullopt);
+  if (hp && hp->host.empty()) hp->host = "0.0.0.0";
   return hp;
 }
 
@@ -61,18 +79,14 @@ using detail::Errors;
 using detail::Section;
 
 std::optional<HostPort> parse_upstream_url(const std::string& url, std::string& authority) {
-  const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) return std::nullopt;
-  std::string rest = url.substr(scheme.size());
-  auto slash = rest.find('/');
-  if (slash != std::string::npos) {
-    if (rest.substr(slash) != "/") return std::nullopt;  // path prefixes are not supported
-    rest = rest.substr(0, slash);
-  }
-  if (rest.empty() || rest.find('@') != std::string::npos) return std::nullopt;
-  authority = rest;
-  bool has_port = rest.back() != ']' && rest.find(':') != std::string::npos;
-  return parse_host_port(has_port ? rest : rest + ":80");
+  auto u = boost::urls::parse_uri(url);
+  if (!u || u->scheme_id() != boost::urls::scheme::http || !u->has_authority()) return std::nullopt;
+  if (u->has_query() || u->has_fragment()) return std::nullopt;
+  if (!u->encoded_path().empty() && u->encoded_path() != "/") return std::nullopt;  // no path prefixes
+  auto hp = host_port_of(u->authority(), 80);
+  if (!hp || hp->host.empty()) return std::nullopt;
+  authority = u->encoded_host_and_port();
+  return hp;
 }
 
 void read_config(const YAML::Node& root, Config& c, Errors& errors, const std::string& base_dir) {

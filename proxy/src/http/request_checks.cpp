@@ -2,6 +2,7 @@
 #include "http/request_checks.hpp"
 
 #include <boost/beast/http/error.hpp>
+#include <boost/url/parse.hpp>
 
 #include "rules/path_pattern.hpp"
 #include "util/strings.hpp"
@@ -140,16 +141,17 @@ std::optional<std::string> origin_form_target(std::string_view target, std::stri
   } else {
     // Absolute-form (RFC 9112 3.2.2) only when it names the Host the request carries: the rules match on the
     // Host field, the backend gets it, and an authority naming another host would make the two disagree.
-    constexpr std::string_view scheme = "http://";
-    if (target.size() <= scheme.size() || !util::iequals(target.substr(0, scheme.size()), scheme))
-      return std::nullopt;  // asterisk-form, authority-form, other schemes, relative paths
-    auto rest = target.substr(scheme.size());
-    auto end = rest.find_first_of("/?");
-    auto authority = rest.substr(0, end);
+    // Parsed as RFC 3986 absolute-URI (no fragment); asterisk-form, authority-form, other schemes, userinfo
+    // and relative references are refused.
+    auto u = boost::urls::parse_absolute_uri(target);
+    if (!u || u->scheme_id() != boost::urls::scheme::http || !u->has_authority() || u->has_userinfo())
+      return std::nullopt;
+    std::string_view authority = u->encoded_host_and_port();
     if (authority.empty() || !util::iequals(authority, host)) return std::nullopt;
-    if (end == std::string_view::npos) return std::string("/");
-    if (rest[end] == '?') return "/" + std::string(rest.substr(end));
-    path_and_query = rest.substr(end);
+    std::string_view path = u->encoded_path();
+    if (path.empty() && !u->has_query()) return std::string("/");
+    if (path.empty()) return "/?" + std::string(u->encoded_query());
+    path_and_query = target.substr(static_cast<std::size_t>(path.data() - target.data()));
   }
   auto q = path_and_query.find('?');
   auto path = rules::normalise_request_path(path_and_query.substr(0, q));

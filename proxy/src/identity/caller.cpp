@@ -28,7 +28,7 @@ std::optional<std::string_view> cookie_value(std::string_view cookie_header, std
 }
 
 std::optional<FoundCredential> find_credential(const config::IdentityConfig& id, const HeaderLookup& headers,
-                                               std::string_view query) {
+                                               const util::Query& query) {
   for (const auto& src : id.credential) {
     std::optional<std::string_view> v;
     switch (src.kind) {
@@ -39,7 +39,7 @@ std::optional<FoundCredential> find_credential(const config::IdentityConfig& id,
         if (auto c = headers("Cookie")) v = cookie_value(*c, src.name);
         break;
       case config::CredentialSource::Kind::query:
-        v = rules::query_value(query, src.name);
+        v = query.raw_value(src.name);
         break;
     }
     if (v && !util::trim(*v).empty()) return FoundCredential{std::string(util::trim(*v)), src};
@@ -55,7 +55,7 @@ std::string_view bearer_token(std::string_view credential) {
 
 ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& id,
                             const JwtVerifier* verifier, std::string_view key_secret,
-                            const HeaderLookup& headers, std::string_view query, long long now) {
+                            const HeaderLookup& headers, const util::Query& query, long long now) {
   ScopeIdentity out;
   out.credential = find_credential(id, headers, query);
   if (out.credential && !key_secret.empty())

@@ -11,6 +11,7 @@
 #include "config/rule_config.hpp"
 #include "identity/jwt_verifier.hpp"
 #include "util/digest.hpp"
+#include "util/query.hpp"
 
 namespace orc::identity {
 
@@ -23,7 +24,7 @@ struct FoundCredential {
 };
 
 std::optional<FoundCredential> find_credential(const config::IdentityConfig& id, const HeaderLookup& headers,
-                                               std::string_view query);
+                                               const util::Query& query);
 // The token inside a credential ("Bearer x" -> "x"; a cookie or query value as is).
 std::string_view bearer_token(std::string_view credential);
 std::optional<std::string_view> cookie_value(std::string_view cookie_header, std::string_view name);
@@ -51,7 +52,7 @@ inline long long unix_seconds() {
 // Resolves `scope` for one request. `verifier` may be null when no JWT verification is configured.
 ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& id,
                             const JwtVerifier* verifier, std::string_view key_secret,
-                            const HeaderLookup& headers, std::string_view query,
+                            const HeaderLookup& headers, const util::Query& query,
                             long long now = unix_seconds());
 
 }  // namespace orc::identity

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "log/logging.hpp"
+#include "util/query.hpp"
 #include "util/strings.hpp"
 
 namespace orc::log {
@@ -12,27 +13,19 @@ std::string redact_target(std::string_view target, const std::vector<std::string
   auto q = target.find('?');
   if (q == std::string_view::npos || names.empty()) return std::string(target);
   std::string out(target.substr(0, q + 1));
-  std::string_view query = target.substr(q + 1);
+  const util::Query query(target.substr(q + 1));
+  if (!query.valid()) return out + "REDACTED";  // its parameters cannot be read: any of them may be a secret
   bool first = true;
-  while (true) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
+  for (const auto& p : query.params()) {
     if (!first) out += '&';
     first = false;
-    auto eq = pair.find('=');
-    std::string_view name = pair.substr(0, eq);
     bool secret = false;
-    const std::string decoded = util::query_decode(name);  // "%74oken" is "token" to the backend
     for (const auto& n : names)
-      if (util::iequals(n, decoded)) secret = true;
-    if (secret && eq != std::string_view::npos) {
-      out.append(name);
-      out += "=REDACTED";
-    } else {
-      out.append(pair);
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
+      if (util::iequals(n, p.name)) secret = true;  // decoded: "%74oken" is "token" to the backend
+    out.append(p.raw_name);
+    if (!p.has_value) continue;  // a flag without a value has nothing to hide
+    out += '=';
+    out.append(secret ? std::string_view("REDACTED") : p.raw_value);
   }
   return out;
 }

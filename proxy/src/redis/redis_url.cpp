@@ -1,28 +1,12 @@
-// Parsing of redis:// URLs.
+// Parsing of redis:// URLs, with Boost.URL (RFC 3986); this file adds what Redis makes of the parts.
 #include "redis/redis_url.hpp"
+
+#include <boost/url/parse.hpp>
 
 #include <charconv>
 
 namespace orc::redis {
 namespace {
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int v = 0;
-    auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-    if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
-    out.push_back(static_cast<char>(v));
-    i += 2;
-  }
-  return out;
-}
 
 std::optional<RedisEndpoint> fail(std::string* error, std::string message) {
   if (error != nullptr) *error = std::move(message);
@@ -32,32 +16,22 @@ std::optional<RedisEndpoint> fail(std::string* error, std::string message) {
 }  // namespace
 
 std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::string* error) {
-  constexpr std::string_view scheme = "redis://";
-  if (url.substr(0, scheme.size()) != scheme) return fail(error, "expected a redis:// URL");
-  std::string_view rest = url.substr(scheme.size());
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return fail(error, "expected a redis:// URL (" + parsed.error().message() + ")");
+  const auto& u = *parsed;
+  if (u.scheme() != "redis" || !u.has_authority()) return fail(error, "expected a redis:// URL");
+  if (u.has_query() || u.has_fragment()) return fail(error, "a redis:// URL has no query or fragment");
   RedisEndpoint ep;
 
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    std::string_view user;
-    std::string_view password = userinfo;
-    if (auto colon = userinfo.find(':'); colon != std::string_view::npos) {
-      user = userinfo.substr(0, colon);
-      password = userinfo.substr(colon + 1);
-    }
-    auto u = percent_decode(user);
-    auto p = percent_decode(password);
-    if (!u || !p) return fail(error, "bad percent-encoding in the user or password");
-    ep.user = std::move(*u);
-    ep.password = std::move(*p);
+  if (u.has_userinfo()) {
+    ep.user = u.user();  // percent-decoded
+    ep.password = u.password();
     if (!ep.user.empty() && ep.password.empty()) return fail(error, "a user needs a password");
   }
 
-  std::string_view hostport = rest;
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
-    hostport = rest.substr(0, slash);
-    std::string_view db = rest.substr(slash + 1);
+  std::string_view db = u.encoded_path();
+  if (!db.empty()) {
+    db.remove_prefix(1);  // the '/' after the authority
     if (!db.empty()) {
       auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), ep.db);
       if (ec != std::errc() || p != db.data() + db.size() || ep.db < 0)
@@ -65,24 +39,11 @@ std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::string* 
     }
   }
 
-  std::string_view host = hostport;
-  std::string_view port;
-  if (!hostport.empty() && hostport.front() == '[') {  // [::1]:6379
-    auto close = hostport.find(']');
-    if (close == std::string_view::npos) return fail(error, "unterminated IPv6 address");
-    host = hostport.substr(1, close - 1);
-    std::string_view after = hostport.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return fail(error, "expected ':' after the IPv6 address");
-      port = after.substr(1);
-    }
-  } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
-    host = hostport.substr(0, colon);
-    port = hostport.substr(colon + 1);
-  }
-  if (host.empty()) return fail(error, "missing host");
-  ep.host = std::string(host);
-  if (!port.empty()) {
+  // host_address(): an IPv6 literal without its brackets, a name percent-decoded.
+  ep.host = u.host_address();
+  if (ep.host.empty()) return fail(error, "missing host");
+  if (u.has_port()) {
+    std::string_view port = u.port();
     unsigned v = 0;
     auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
     if (ec != std::errc() || p != port.data() + port.size() || v == 0 || v > 65535)

@@ -290,7 +290,7 @@ std::optional<Match> Rulebook::match(const RequestView& req) const {
   auto conditions_hold = [&](const CompiledRule& r) {
     if (!r.cfg.host.empty() && !util::iequals(r.cfg.host, host)) return false;
     for (const auto& q : r.cfg.require_query)
-      if (!query_value(req.query, q)) return false;
+      if (!req.query || !req.query->raw_value(q)) return false;
     for (const auto& h : r.cfg.require_headers)
       if (!req.has_header || !req.has_header(h)) return false;
     return true;

@@ -31,8 +31,8 @@ struct CompiledRule {
 
 struct RequestView {
   std::string_view method;
-  std::string_view path;   // without the query
-  std::string_view query;  // without '?'
+  std::string_view path;               // without the query
+  const util::Query* query = nullptr;  // null: none
   std::string_view host;
   std::function<bool(std::string_view)> has_header;  // case-insensitive presence
 };

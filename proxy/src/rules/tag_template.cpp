@@ -66,19 +66,6 @@ std::optional<TagTemplate> parse_tag_template(std::string_view text, std::string
   return t;
 }
 
-std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    auto eq = pair.find('=');
-    if (util::query_decode(pair.substr(0, eq)) == name)  // compared as the backend decodes it
-      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
-}
-
 std::optional<std::string> render(const TagTemplate& t, const TagContext& ctx) {
   std::string out;
   for (const auto& p : t.parts) {
@@ -92,7 +79,9 @@ std::optional<std::string> render(const TagTemplate& t, const TagContext& ctx) {
             if (k == p.text) out += v;
         break;
       case TemplatePart::Kind::query:
-        if (auto v = query_value(ctx.query, p.text)) out += *v;
+        if (ctx.query)
+          if (auto v = ctx.query->raw_value(p.text))
+            out += *v;  // the name compared as the backend decodes it
         break;
       case TemplatePart::Kind::tenant:
         if (ctx.tenant.empty()) return std::nullopt;

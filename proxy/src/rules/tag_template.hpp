@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/query.hpp"
+
 namespace orc::rules {
 
 struct TemplatePart {
@@ -27,16 +29,13 @@ std::optional<TagTemplate> parse_tag_template(std::string_view text, std::string
 // What a template is rendered from.
 struct TagContext {
   const std::vector<std::pair<std::string, std::string>>* params = nullptr;  // path parameters
-  std::string_view query;                                                    // raw query string (no '?')
+  const util::Query* query = nullptr;                                        // the request's (null: none)
   std::string_view tenant;
   std::string_view user;
 };
 
 // Empty when the template needs {tenant} or {user} and the context has none.
 std::optional<std::string> render(const TagTemplate& t, const TagContext& ctx);
-
-// The first value of a query parameter (raw, not decoded), if present.
-std::optional<std::string_view> query_value(std::string_view query, std::string_view name);
 
 // Whether some string matches both globs ('*' matches any run of characters).
 bool globs_intersect(std::string_view a, std::string_view b);

@@ -31,23 +31,6 @@ int percent_escape_at(std::string_view s, std::size_t i) {
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
-std::string query_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    int escaped = percent_escape_at(s, i);
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (escaped >= 0) {
-      out += static_cast<char>(escaped);
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 std::string to_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = lower(c);

@@ -18,9 +18,6 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 // The byte of the %XX escape that starts at s[i] (s[i] == '%'), or -1 when two hex digits do not follow.
 int percent_escape_at(std::string_view s, std::size_t i);
-// A query component decoded the way backends read it: %XX escapes and '+' as a space (malformed escapes
-// stay).
-std::string query_decode(std::string_view s);
 // Escapes a string for inclusion in a JSON string literal (without the quotes). Well-formed UTF-8 passes as
 // it is; a byte that is not part of it (raw bytes of a request target) is written as \u00XX, so the result is
 // always valid JSON.

@@ -18,42 +18,43 @@ config::CacheAction keyed_on(std::vector<std::string> names, bool bypass = false
 
 TEST(KeyQuery, SortsByNameAndIgnoresOtherParameters) {
   auto a = keyed_on({"page", "expand"});
-  EXPECT_EQ(key_query(a, "page=2&utm=x&expand=owner"), "expand=owner&page=2");
-  EXPECT_EQ(key_query(a, "expand=owner&page=2"), "expand=owner&page=2");
-  EXPECT_EQ(key_query(a, "utm=x"), "");
-  EXPECT_EQ(key_query(a, ""), "");
+  EXPECT_EQ(key_query(a, util::Query("page=2&utm=x&expand=owner")), "expand=owner&page=2");
+  EXPECT_EQ(key_query(a, util::Query("expand=owner&page=2")), "expand=owner&page=2");
+  EXPECT_EQ(key_query(a, util::Query("utm=x")), "");
+  EXPECT_EQ(key_query(a, util::Query("")), "");
 }
 
 TEST(KeyQuery, DuplicatesAreKeptInRequestOrder) {
   auto a = keyed_on({"b", "a"});
-  EXPECT_EQ(key_query(a, "b=2&a=1&b=1"), "a=1&b=2&b=1");
-  EXPECT_EQ(key_query(a, "b=1&a=1&b=2"), "a=1&b=1&b=2");
-  EXPECT_NE(key_query(a, "b=2&b=1"), key_query(a, "b=1&b=2"));
+  EXPECT_EQ(key_query(a, util::Query("b=2&a=1&b=1")), "a=1&b=2&b=1");
+  EXPECT_EQ(key_query(a, util::Query("b=1&a=1&b=2")), "a=1&b=1&b=2");
+  EXPECT_NE(key_query(a, util::Query("b=2&b=1")), key_query(a, util::Query("b=1&b=2")));
 }
 
 TEST(KeyQuery, NamesAreReadDecodedAsTheBackendReadsThem) {
   auto a = keyed_on({"severity", "page"});
-  EXPECT_EQ(key_query(a, "%73everity=high&page=1"), "page=1&severity=high");
-  EXPECT_EQ(key_query(a, "%73everity=high"), key_query(a, "severity=high"));
-  EXPECT_EQ(key_query(a, "sev%65rity=a%20b"), "severity=a%20b");  // values stay as they came
-  EXPECT_EQ(key_query(keyed_on({"page"}, true), "p%61ge=1"), "page=1");
-  EXPECT_FALSE(key_query(keyed_on({"page"}, true), "%73everity=high"));  // still another parameter
+  EXPECT_EQ(key_query(a, util::Query("%73everity=high&page=1")), "page=1&severity=high");
+  EXPECT_EQ(key_query(a, util::Query("%73everity=high")), key_query(a, util::Query("severity=high")));
+  EXPECT_EQ(key_query(a, util::Query("sev%65rity=a%20b")), "severity=a%20b");  // values stay as they came
+  EXPECT_EQ(key_query(keyed_on({"page"}, true), util::Query("p%61ge=1")), "page=1");
+  EXPECT_FALSE(
+      key_query(keyed_on({"page"}, true), util::Query("%73everity=high")));  // still another parameter
 }
 
 TEST(KeyQuery, EmptyPairsAndValuelessParameters) {
   auto a = keyed_on({"a", "flag"});
-  EXPECT_EQ(key_query(a, "&&a=1&"), "a=1");
-  EXPECT_EQ(key_query(a, "flag&a="), "a=&flag=");
-  EXPECT_EQ(key_query(a, "a=x%20y"), "a=x%20y");  // raw, not decoded
+  EXPECT_EQ(key_query(a, util::Query("&&a=1&")), "a=1");
+  EXPECT_EQ(key_query(a, util::Query("flag&a=")), "a=&flag=");
+  EXPECT_EQ(key_query(a, util::Query("a=x%20y")), "a=x%20y");  // raw, not decoded
 }
 
 TEST(KeyQuery, OtherQueryBypass) {
   auto a = keyed_on({"page"}, true);
-  EXPECT_EQ(key_query(a, "page=1"), "page=1");
-  EXPECT_EQ(key_query(a, ""), "");
-  EXPECT_FALSE(key_query(a, "page=1&utm=x"));
-  EXPECT_FALSE(key_query(a, "debug"));
-  EXPECT_FALSE(key_query(keyed_on({}, true), "x=1"));
+  EXPECT_EQ(key_query(a, util::Query("page=1")), "page=1");
+  EXPECT_EQ(key_query(a, util::Query("")), "");
+  EXPECT_FALSE(key_query(a, util::Query("page=1&utm=x")));
+  EXPECT_FALSE(key_query(a, util::Query("debug")));
+  EXPECT_FALSE(key_query(keyed_on({}, true), util::Query("x=1")));
 }
 
 class BuildCacheKey : public ::testing::Test {
@@ -76,11 +77,12 @@ rules:
 
   CacheKey key(std::string_view path, std::string_view query, std::map<std::string, std::string> headers,
                std::string_view scope_part, std::string_view method = "GET") {
-    rules::RequestView view{method, path, query, "", [](std::string_view) { return false; }};
+    const util::Query split(query);
+    rules::RequestView view{method, path, &split, "", [](std::string_view) { return false; }};
     auto m = book_->match(view);
     EXPECT_TRUE(m) << path;
     if (!m) return {};
-    auto kq = key_query(m->rule->cfg.cache, query);
+    auto kq = key_query(m->rule->cfg.cache, split);
     EXPECT_TRUE(kq);
     identity::HeaderLookup lookup = [&headers](std::string_view name) -> std::optional<std::string_view> {
       for (const auto& [k, v] : headers)
@@ -147,7 +149,7 @@ TEST_F(BuildCacheKey, RawCredentialNeverEntersTheKey) {
         return std::string_view(v);
     return std::nullopt;
   };
-  auto scope = identity::resolve_scope(config::Scope::credential, id, nullptr, "key-secret", lookup, "");
+  auto scope = identity::resolve_scope(config::Scope::credential, id, nullptr, "key-secret", lookup, util::Query());
   ASSERT_FALSE(scope.bypass) << scope.bypass_reason;
   auto k = key("/items/42", "", headers, scope.key_part);
   EXPECT_EQ(k.material.find("very-secret-api-token"), std::string::npos) << k.material;

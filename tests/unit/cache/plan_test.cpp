@@ -96,6 +96,12 @@ TEST_F(PlanTest, BypassReasonsInTheirOrder) {
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth("garbage")).bypass, Bypass::jwt_malformed);
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", {}).bypass, Bypass::no_credential);
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth(no_tenant_)).bypass, Bypass::missing_claim);
+  // A query that is not RFC 3986 cannot be read as the backend reads it: before the identity (a credential
+  // may be in the query) and the key.
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "page=%zz", auth("garbage")).bypass, Bypass::invalid_query);
+  EXPECT_EQ(run("GET", "/api/v1/risks", "filter[x]=1", {}).bypass, Bypass::invalid_query);
+  EXPECT_EQ(predict(run("GET", "/api/v1/risks", "q=\xff", {})).cache_status,
+            "openrisk-cache; fwd=bypass; detail=invalid-query");
   EXPECT_EQ(run("GET", "/api/v1/risks", "page=2&x=1", {}).bypass, Bypass::other_query);
   EXPECT_EQ(run("GET", "/api/v1/risks", "page=2", {}).action, Action::lookup);
   auto p = run("GET", "/api/v1/risks/42", "", auth("garbage"));

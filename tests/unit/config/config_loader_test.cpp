@@ -178,6 +178,9 @@ TEST(ParseHostPort, Forms) {
   EXPECT_FALSE(parse_host_port("host:70000"));
   EXPECT_FALSE(parse_host_port("host"));
   EXPECT_FALSE(parse_host_port("host:"));
+  EXPECT_FALSE(parse_host_port("user@host:80")) << "no userinfo in a listen address";
+  EXPECT_FALSE(parse_host_port("host:8a"));
+  EXPECT_FALSE(parse_host_port("[v1.x]:80"));
 }
 
 }  // namespace

@@ -84,13 +84,15 @@ Probe probe(const std::string& line) {
 }
 
 std::optional<rules::Match> match(const rules::Rulebook& book, const Probe& p) {
-  return book.match({p.method, p.path, p.query, "", [](std::string_view) { return true; }});
+  const util::Query query(p.query);
+  return book.match({p.method, p.path, &query, "", [](std::string_view) { return true; }});
 }
 
 // The tags an entry or a purge would carry, for one tenant and one user.
 std::set<std::string> tags_of(const rules::Match& m, const Probe& p) {
   std::set<std::string> out;
-  rules::TagContext ctx{&m.params, p.query, "tenant-1", "user-1"};
+  const util::Query query(p.query);
+  rules::TagContext ctx{&m.params, &query, "tenant-1", "user-1"};
   for (const auto& t : m.rule->tags)
     if (auto v = rules::render(t, ctx)) out.insert(*v);
   return out;

@@ -173,6 +173,11 @@ TEST(OriginFormTarget, Forms) {
   EXPECT_FALSE(origin_form_target("host:443", "host"));
   EXPECT_FALSE(origin_form_target("ftp://x/y", "x"));
   EXPECT_FALSE(origin_form_target("a/b", "host"));
+  // Parsed as an RFC 3986 absolute-URI: no fragment, no stray '%', no byte outside the grammar.
+  EXPECT_FALSE(origin_form_target("http://host/a#f", "host"));
+  EXPECT_FALSE(origin_form_target("http://host/a%zz", "host"));
+  EXPECT_FALSE(origin_form_target("http://host/a\"b", "host"));
+  EXPECT_FALSE(origin_form_target("http://:pw@host/a", "host"));
 }
 
 TEST(OriginFormTarget, PathIsNormalisedAndTheQueryKept) {

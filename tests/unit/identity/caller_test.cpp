@@ -36,41 +36,42 @@ config::IdentityConfig three_sources() {
 TEST(FindCredential, HeaderThenCookieThenQuery) {
   auto id = three_sources();
   auto all = find_credential(id, lookup({{"x-api-key", "from-header"}, {"Cookie", "sid=from-cookie"}}),
-                             "token=from-query");
+                             util::Query("token=from-query"));
   ASSERT_TRUE(all);
   EXPECT_EQ(all->value, "from-header");
   EXPECT_EQ(all->source.kind, Kind::header);
   EXPECT_EQ(all->describe(), "header X-Api-Key");
 
-  auto cookie = find_credential(id, lookup({{"Cookie", "a=1; sid=from-cookie"}}), "token=from-query");
+  auto cookie =
+      find_credential(id, lookup({{"Cookie", "a=1; sid=from-cookie"}}), util::Query("token=from-query"));
   ASSERT_TRUE(cookie);
   EXPECT_EQ(cookie->value, "from-cookie");
   EXPECT_EQ(cookie->describe(), "cookie sid");
 
-  auto query = find_credential(id, lookup({{"Cookie", "other=1"}}), "a=1&token=from-query");
+  auto query = find_credential(id, lookup({{"Cookie", "other=1"}}), util::Query("a=1&token=from-query"));
   ASSERT_TRUE(query);
   EXPECT_EQ(query->value, "from-query");
   EXPECT_EQ(query->describe(), "query token");
 
-  EXPECT_FALSE(find_credential(id, lookup({{"Authorization", "Bearer x"}}), "tokens=1"));
+  EXPECT_FALSE(find_credential(id, lookup({{"Authorization", "Bearer x"}}), util::Query("tokens=1")));
 }
 
 TEST(FindCredential, BlankValuesAreSkippedAndValuesTrimmed) {
   auto id = three_sources();
-  auto c = find_credential(id, lookup({{"X-Api-Key", "   "}, {"Cookie", "sid=  abc  "}}), "");
+  auto c = find_credential(id, lookup({{"X-Api-Key", "   "}, {"Cookie", "sid=  abc  "}}), util::Query(""));
   ASSERT_TRUE(c);
   EXPECT_EQ(c->value, "abc");
   EXPECT_EQ(c->source.kind, Kind::cookie);
-  EXPECT_FALSE(find_credential(id, lookup({{"Cookie", "sid="}}), "token="));
+  EXPECT_FALSE(find_credential(id, lookup({{"Cookie", "sid="}}), util::Query("token=")));
 }
 
 TEST(FindCredential, DefaultIsTheAuthorizationHeader) {
   config::IdentityConfig id;
-  auto c = find_credential(id, lookup({{"authorization", "Bearer t"}}), "token=q");
+  auto c = find_credential(id, lookup({{"authorization", "Bearer t"}}), util::Query("token=q"));
   ASSERT_TRUE(c);
   EXPECT_EQ(c->value, "Bearer t");
   EXPECT_EQ(c->describe(), "header Authorization");
-  EXPECT_FALSE(find_credential(id, lookup({}), "token=q"));
+  EXPECT_FALSE(find_credential(id, lookup({}), util::Query("token=q")));
 }
 
 TEST(CookieValue, Parsing) {
@@ -128,7 +129,7 @@ class ResolveScope : public ::testing::Test {
   ScopeIdentity resolve(config::Scope scope, std::map<std::string, std::string> headers,
                         bool with_verifier = true, std::string_view key_secret = kKeySecret) {
     return resolve_scope(scope, id_, with_verifier ? &verifier_ : nullptr, key_secret,
-                         lookup(std::move(headers)), "", kCallerNow);
+                         lookup(std::move(headers)), util::Query(), kCallerNow);
   }
 
   config::IdentityConfig id_;
@@ -263,11 +264,12 @@ TEST_F(ResolveScope, UserScopeWithoutATenantClaimKeysOnTheUserAlone) {
   cfg.tenant_claim = "";
   JwtVerifier single_tenant(cfg);
   auto headers = lookup({{"Authorization", "Bearer " + good_token()}});
-  auto user = resolve_scope(config::Scope::user, id_, &single_tenant, kKeySecret, headers, "", kCallerNow);
+  auto user =
+      resolve_scope(config::Scope::user, id_, &single_tenant, kKeySecret, headers, util::Query(), kCallerNow);
   EXPECT_FALSE(user.bypass) << user.bypass_reason;
   EXPECT_EQ(user.key_part, "user:u-1");
-  auto tenant =
-      resolve_scope(config::Scope::tenant, id_, &single_tenant, kKeySecret, headers, "", kCallerNow);
+  auto tenant = resolve_scope(config::Scope::tenant, id_, &single_tenant, kKeySecret, headers, util::Query(),
+                              kCallerNow);
   EXPECT_TRUE(tenant.bypass);
   EXPECT_EQ(tenant.bypass_reason, "missing_claim");
 }
@@ -283,8 +285,9 @@ TEST_F(ResolveScope, MfaStepTokenDoesNotIdentify) {
 
 TEST_F(ResolveScope, CredentialFromTheQuery) {
   id_.credential = {{Kind::query, "access_token"}};
-  auto s = resolve_scope(config::Scope::user, id_, &verifier_, kKeySecret, lookup({}),
-                         "x=1&access_token=" + good_token(), kCallerNow);
+  const std::string query = "x=1&access_token=" + good_token();
+  auto s = resolve_scope(config::Scope::user, id_, &verifier_, kKeySecret, lookup({}), util::Query(query),
+                         kCallerNow);
   EXPECT_FALSE(s.bypass) << s.bypass_reason;
   EXPECT_EQ(s.key_part, "user:t-1:u-1");
   ASSERT_TRUE(s.credential);

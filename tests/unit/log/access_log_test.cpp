@@ -27,6 +27,13 @@ TEST(RedactTarget, NamesAreComparedDecoded) {
   EXPECT_EQ(redact_target("/x?%74oke=keep", names), "/x?%74oke=keep");
 }
 
+TEST(RedactTarget, AQueryThatCannotBeReadIsRedactedWhole) {
+  std::vector<std::string> names{"token"};
+  EXPECT_EQ(redact_target("/x?token=s3cret&bad=%zz", names), "/x?REDACTED");
+  EXPECT_EQ(redact_target("/x?t%6Fken=s3 cret", names), "/x?REDACTED");
+  EXPECT_EQ(redact_target("/x?bad=%zz", {}), "/x?bad=%zz") << "nothing to redact: the target as it came";
+}
+
 AccessRecord sample(std::string_view target) {
   AccessRecord r;
   r.client = "127.0.0.1";
@@ -52,10 +59,10 @@ TEST(FormatAccess, TextLine) {
 }
 
 TEST(FormatAccess, JsonLineEscapesAndRedacts) {
-  auto line = format_access(sample("/r?token=abc&q=\"x\""), {"token"}, config::LogFormat::json);
+  auto line = format_access(sample("/r\"x\"?token=abc&q=1"), {"token"}, config::LogFormat::json);
   EXPECT_EQ(
       line,
-      R"("client":"127.0.0.1","method":"GET","path":"/r?token=REDACTED&q=\"x\"","status":200,"bytes":42,)"
+      R"("client":"127.0.0.1","method":"GET","path":"/r\"x\"?token=REDACTED&q=1","status":200,"bytes":42,)"
       R"("duration_ms":1.500,"upstream_ms":1.000,"request_id":"rid","outcome":"proxied","rule":"risk-list",)"
       R"("cache":"hit")");
 }

@@ -48,6 +48,11 @@ TEST(RedisUrl, RejectsMalformedUrls) {
   EXPECT_FALSE(parse_redis_url("redis://:6379"));
   EXPECT_FALSE(parse_redis_url("redis://:bad%2@host"));
   EXPECT_FALSE(parse_redis_url("redis://alice:@host"));
+  // RFC 3986 (Boost.URL): an '@' in the password must be encoded; no query or fragment.
+  EXPECT_FALSE(parse_redis_url("redis://:s@cret@host"));
+  EXPECT_FALSE(parse_redis_url("redis://host:6379/0?timeout=1"));
+  EXPECT_FALSE(parse_redis_url("redis://host#x"));
+  EXPECT_FALSE(parse_redis_url("redis:host"));
 }
 
 }  // namespace

@@ -52,7 +52,8 @@ struct Req {
 };
 
 std::optional<Match> match(const Rulebook& b, const Req& r) {
-  RequestView view{r.method, r.path, r.query, r.host, [&](std::string_view name) {
+  const util::Query query(r.query);
+  RequestView view{r.method, r.path, &query, r.host, [&](std::string_view name) {
                      for (const auto& h : r.headers)
                        if (h.size() == name.size() && strncasecmp(h.data(), name.data(), h.size()) == 0)
                          return true;
@@ -137,7 +138,7 @@ TEST(RulebookMatch, HostQueryAndHeaderConditionsFallThroughToTheNextRule) {
   EXPECT_EQ(winner(*b, {.path = "/h", .query = "debugx=1", .headers = {"x-debug"}}), "by-header");
   EXPECT_EQ(winner(*b, {.path = "/h", .query = "x=1", .host = "other"}), "fallback");
   // Without a header lookup, a header condition does not hold.
-  RequestView no_lookup{"GET", "/h", "", "", nullptr};
+  RequestView no_lookup{"GET", "/h", nullptr, "", nullptr};
   auto m = b->match(no_lookup);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->rule->cfg.name, "fallback");

@@ -68,7 +68,8 @@ TEST(TagTemplate, GlobReplacesPlaceholdersWithOneStar) {
 
 TEST(Render, FromParamsQueryTenantAndUser) {
   Params params{{"id", "42"}, {"kind", "controls"}};
-  TagContext ctx{&params, "page=3&sort=name", "t-1", "u-9"};
+  const util::Query query("page=3&sort=name");
+  TagContext ctx{&params, &query, "t-1", "u-9"};
   EXPECT_EQ(render(tag_ok("risk:{tenant}:{id}"), ctx), "risk:t-1:42");
   EXPECT_EQ(render(tag_ok("{kind}:{query.page}:{query.sort}"), ctx), "controls:3:name");
   EXPECT_EQ(render(tag_ok("mine:{user}"), ctx), "mine:u-9");
@@ -77,29 +78,30 @@ TEST(Render, FromParamsQueryTenantAndUser) {
 
 TEST(Render, MissingParamOrQueryRendersEmpty) {
   Params params{{"id", "42"}};
-  TagContext ctx{&params, "other=1", "", ""};
+  const util::Query query("other=1");
+  TagContext ctx{&params, &query, "", ""};
   EXPECT_EQ(render(tag_ok("x:{nope}:{query.page}"), ctx), "x::");
-  TagContext no_params{nullptr, "", "", ""};
+  TagContext no_params{nullptr, nullptr, "", ""};
   EXPECT_EQ(render(tag_ok("risk:{id}"), no_params), "risk:");
 }
 
 TEST(Render, TenantOrUserWithoutAValueRendersNothing) {
   Params params{{"id", "42"}};
-  EXPECT_FALSE(render(tag_ok("risk:{tenant}:{id}"), TagContext{&params, "", "", "u"}));
-  EXPECT_FALSE(render(tag_ok("mine:{user}"), TagContext{&params, "", "t", ""}));
-  EXPECT_EQ(render(tag_ok("risk:{tenant}:{id}"), TagContext{&params, "", "t", ""}), "risk:t:42");
+  EXPECT_FALSE(render(tag_ok("risk:{tenant}:{id}"), TagContext{&params, nullptr, "", "u"}));
+  EXPECT_FALSE(render(tag_ok("mine:{user}"), TagContext{&params, nullptr, "t", ""}));
+  EXPECT_EQ(render(tag_ok("risk:{tenant}:{id}"), TagContext{&params, nullptr, "t", ""}), "risk:t:42");
 }
 
-TEST(QueryValue, FirstValueRawAndExactName) {
-  EXPECT_EQ(query_value("a=1&b=2", "b"), "2");
-  EXPECT_EQ(query_value("a=1&a=2", "a"), "1");
-  EXPECT_EQ(query_value("flag&x=1", "flag"), "");
-  EXPECT_TRUE(query_value("flag&x=1", "flag").has_value());
-  EXPECT_EQ(query_value("q=a%20b", "q"), "a%20b");
-  EXPECT_EQ(query_value("x=a=b", "x"), "a=b");
-  EXPECT_FALSE(query_value("ab=1&b", "a"));
-  EXPECT_FALSE(query_value("", "a"));
-  EXPECT_FALSE(query_value("a=1", "A"));
+TEST(Query, FirstValueRawAndDecodedName) {
+  EXPECT_EQ(util::Query("a=1&b=2").raw_value("b"), "2");
+  EXPECT_EQ(util::Query("a=1&a=2").raw_value("a"), "1");
+  EXPECT_EQ(util::Query("flag&x=1").raw_value("flag"), "");
+  EXPECT_TRUE(util::Query("flag&x=1").raw_value("flag").has_value());
+  EXPECT_EQ(util::Query("q=a%20b").raw_value("q"), "a%20b");
+  EXPECT_EQ(util::Query("x=a=b").raw_value("x"), "a=b");
+  EXPECT_FALSE(util::Query("ab=1&b").raw_value("a"));
+  EXPECT_FALSE(util::Query("").raw_value("a"));
+  EXPECT_FALSE(util::Query("a=1").raw_value("A"));
 }
 
 TEST(GlobsIntersect, Cases) {

@@ -1,0 +1,41 @@
+// A request's query, split once with Boost.URL (RFC 3986 section 3.4) into the name=value pairs a backend
+// reads (application/x-www-form-urlencoded: names percent-decoded, '+' a space). The scope's credential, the
+// cache key, the tags and the access log's redaction all read the same split of a request.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace orc::util {
+
+struct QueryParam {
+  std::string name;            // decoded, as the backend reads it: "%73everity" is "severity"
+  std::string_view raw_name;   // as sent
+  std::string_view raw_value;  // as sent; empty when there is none
+  bool has_value = false;      // "a=" has an (empty) value, "a" has none
+};
+
+class Query {
+ public:
+  Query() = default;  // no query
+  // `text`: what follows the '?', viewed (it must outlive the Query).
+  explicit Query(std::string_view text);
+
+  // False when the text is not an RFC 3986 query (a '%' that starts no escape, a byte outside the grammar
+  // such as a space, '"', '[' or a byte >= 0x80): then there are no params, and whoever needs them steps
+  // aside.
+  bool valid() const { return valid_; }
+  std::string_view text() const { return text_; }
+  const std::vector<QueryParam>& params() const { return params_; }
+  // The value, as sent, of the first parameter with this (decoded) name.
+  std::optional<std::string_view> raw_value(std::string_view name) const;
+
+ private:
+  std::string_view text_;
+  bool valid_ = true;
+  std::vector<QueryParam> params_;
+};
+
+}  // namespace orc::util

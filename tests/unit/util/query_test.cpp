@@ -1,0 +1,48 @@
+// The query split (util/query.hpp): Boost.URL's RFC 3986 query, names decoded as a form-reading backend does.
+#include "util/query.hpp"
+
+#include <gtest/gtest.h>
+
+namespace orc::util {
+namespace {
+
+TEST(Query, SplitsPairsKeepingRawValuesAndDecodingNames) {
+  const Query q("%73everity=a%20b&page=2&flag&empty=&x=a=b&sp+ace=1");
+  ASSERT_TRUE(q.valid());
+  ASSERT_EQ(q.params().size(), 6u);
+  EXPECT_EQ(q.params()[0].name, "severity");
+  EXPECT_EQ(q.params()[0].raw_name, "%73everity");
+  EXPECT_EQ(q.params()[0].raw_value, "a%20b") << "values stay as sent";
+  EXPECT_FALSE(q.params()[2].has_value);
+  EXPECT_TRUE(q.params()[3].has_value);
+  EXPECT_EQ(q.params()[3].raw_value, "");
+  EXPECT_EQ(q.params()[4].raw_value, "a=b");
+  EXPECT_EQ(q.params()[5].name, "sp ace") << "'+' is a space in a form-encoded name";
+  EXPECT_EQ(q.raw_value("severity"), "a%20b");
+  EXPECT_EQ(q.raw_value("flag"), "");
+  EXPECT_FALSE(q.raw_value("%73everity")) << "names are compared decoded";
+}
+
+TEST(Query, EmptyAndEmptyPairs) {
+  EXPECT_TRUE(Query("").params().empty());
+  EXPECT_TRUE(Query().params().empty());
+  EXPECT_TRUE(Query(std::string_view()).params().empty()) << "a null view: no query at all";
+  EXPECT_TRUE(Query(std::string_view()).valid());
+  const Query q("a=1&&b=2&");
+  ASSERT_TRUE(q.valid());
+  EXPECT_EQ(q.params().size(), 4u);
+  EXPECT_EQ(q.raw_value("b"), "2");
+}
+
+TEST(Query, WhatIsNotAnRfc3986QueryIsInvalidAndHasNoParams) {
+  for (const char* text : {"a=%zz", "a=%4", "a=1&b=%", "a b=1", "q=\"x\"", "filter[x]=1", "q=a|b",
+                           "q=\xc3\xa9", "q={x}", "q=a^b", "q=`"}) {
+    const Query q(text);
+    EXPECT_FALSE(q.valid()) << text;
+    EXPECT_TRUE(q.params().empty()) << text;
+    EXPECT_FALSE(q.raw_value("a")) << text;
+  }
+}
+
+}  // namespace
+}  // namespace orc::util
