@@ -110,6 +110,14 @@ TEST(SplitRequestPath, DecodesOnlyUnreservedEscapes) {
   EXPECT_FALSE(split_request_path("/a/%%355"));
 }
 
+TEST(SplitRequestPath, OnlyAnRfc3986PathIsSplit) {
+  // Boost.URL's path grammar: a byte outside it is not a URI path (the client must percent-encode it).
+  for (const char* path : {"/a b", "/a\"b", "/a{b}", "/a|b", "/a^b", "/a`b", "/a[0]", "/caf\xc3\xa9", "/a#b"})
+    EXPECT_FALSE(split_request_path(path)) << path;
+  EXPECT_EQ(split_request_path("/caf%C3%A9/a:b@c!$&'()*+,=-._~"),
+            (Strings{"caf%C3%A9", "a:b@c!$&'()*+,=-._~"}));
+}
+
 TEST(SplitRequestPath, RejectsDotSegments) {
   EXPECT_FALSE(split_request_path("/a/./b"));
   EXPECT_FALSE(split_request_path("/a/../b"));
