@@ -12,16 +12,18 @@ namespace orc::util {
 
 struct QueryParam {
   std::string name;            // decoded, as the backend reads it: "%73everity" is "severity"
-  std::string_view raw_name;   // as sent
-  std::string_view raw_value;  // as sent; empty when there is none
+  std::string_view raw_name;   // as sent (a view into the Query)
+  std::string_view raw_value;  // as sent; empty when there is none (a view into the Query)
   bool has_value = false;      // "a=" has an (empty) value, "a" has none
 };
 
 class Query {
  public:
   Query() = default;  // no query
-  // `text`: what follows the '?', viewed (it must outlive the Query).
+  // `text`: what follows the '?' (copied: the params view the copy, so a Query neither copies nor moves).
   explicit Query(std::string_view text);
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
 
   // False when the text is not an RFC 3986 query (a '%' that starts no escape, a byte outside the grammar
   // such as a space, '"', '[' or a byte >= 0x80): then there are no params, and whoever needs them steps
@@ -29,11 +31,11 @@ class Query {
   bool valid() const { return valid_; }
   std::string_view text() const { return text_; }
   const std::vector<QueryParam>& params() const { return params_; }
-  // The value, as sent, of the first parameter with this (decoded) name.
+  // The value, as sent, of the first parameter with this (decoded) name (a view into the Query).
   std::optional<std::string_view> raw_value(std::string_view name) const;
 
  private:
-  std::string_view text_;
+  std::string text_;
   bool valid_ = true;
   std::vector<QueryParam> params_;
 };
