@@ -20,6 +20,7 @@
 #include "metrics/metrics.hpp"
 #include "rules/path_pattern.hpp"
 #include "util/digest.hpp"
+#include "util/query.hpp"
 #include "util/strings.hpp"
 #include "util/units.hpp"
 
@@ -99,8 +100,14 @@ asio::awaitable<Response> purge(http::Server& server, const Request& req) {
     const auto& given = o.contains("url") ? o.at("url") : o.at("path");
     // An absolute URL or a path, with or without a query (RFC 3986 URI-reference): its path is purged.
     if (!given.is_string()) co_return error(req, 400, "'url' (or 'path') must be a string");
-    auto url = boost::urls::parse_uri_reference(std::string_view(given.as_string()));
-    if (!url) co_return error(req, 400, "'url' (or 'path') must be a URL or a path (RFC 3986)");
+    const std::string_view text(given.as_string());
+    constexpr std::string_view kNotAUri = "'url' (or 'path') must be a URL or a path (RFC 3986)";
+    // A path, or an absolute URL with an authority (what else reaches Boost.URL 1.81 may make it assert).
+    const bool a_path = !text.empty() && text.front() == '/' && util::uri_characters_only(text);
+    if (!a_path && !util::uri_with_authority(text, "http") && !util::uri_with_authority(text, "https"))
+      co_return error(req, 400, kNotAUri);
+    auto url = boost::urls::parse_uri_reference(text);
+    if (!url) co_return error(req, 400, kNotAUri);
     const auto encoded = url->encoded_path();
     std::string path(encoded.data(), encoded.size());
     if (auto rule = o.find("rule"); rule != o.end()) {

@@ -16,6 +16,7 @@
 #include "config/yaml_reader.hpp"
 #include "util/digest.hpp"
 #include "util/files.hpp"
+#include "util/query.hpp"
 #include "util/strings.hpp"
 #include "util/units.hpp"
 
@@ -66,6 +67,7 @@ std::optional<HostPort> host_port_of(const Authority& a, std::optional<std::uint
 }  // namespace
 
 std::optional<HostPort> parse_host_port(std::string_view text) {
+  if (!util::uri_characters_only(text)) return std::nullopt;  // Boost.URL 1.81 asserts on some other bytes
   auto a = boost::urls::parse_authority(text);
   if (!a) return std::nullopt;
   auto hp = host_port_of(*a, std::nullopt);
@@ -79,6 +81,7 @@ using detail::Errors;
 using detail::Section;
 
 std::optional<HostPort> parse_upstream_url(const std::string& url, std::string& authority) {
+  if (!util::uri_with_authority(url, "http")) return std::nullopt;  // see there: Boost.URL 1.81 asserts
   auto u = boost::urls::parse_uri(url);
   if (!u || u->scheme_id() != boost::urls::scheme::http || !u->has_authority()) return std::nullopt;
   if (u->has_query() || u->has_fragment()) return std::nullopt;

@@ -5,6 +5,8 @@
 
 #include <charconv>
 
+#include "util/query.hpp"
+
 namespace orc::redis {
 namespace {
 
@@ -16,6 +18,7 @@ std::optional<RedisEndpoint> fail(std::string* error, std::string message) {
 }  // namespace
 
 std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::string* error) {
+  if (!util::uri_with_authority(url, "redis")) return fail(error, "expected a redis:// URL");
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) return fail(error, "expected a redis:// URL (" + parsed.error().message() + ")");
   const auto& u = *parsed;

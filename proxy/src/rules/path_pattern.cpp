@@ -6,6 +6,7 @@
 #include <cctype>
 #include <unordered_set>
 
+#include "util/query.hpp"
 #include "util/strings.hpp"
 
 namespace orc::rules {
@@ -123,6 +124,7 @@ std::optional<std::vector<std::string>> split_request_path(std::string_view path
   // empty segments dropped, only unreserved escapes decoded, dot segments refused.
   std::vector<std::string> out;
   if (path.empty()) return out;
+  if (!util::uri_characters_only(path)) return std::nullopt;  // Boost.URL 1.81 asserts on some other bytes
   auto parsed = boost::urls::parse_path(path);
   if (!parsed) return std::nullopt;
   for (auto raw : *parsed) {

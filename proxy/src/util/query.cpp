@@ -5,6 +5,21 @@
 
 namespace orc::util {
 
+bool uri_characters_only(std::string_view text) {
+  for (char c : text) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("-._~:/?#[]@!$&'()*+,;=%").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool uri_with_authority(std::string_view text, std::string_view scheme) {
+  if (text.size() < scheme.size() + 3 || text.substr(scheme.size(), 3) != "://") return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if ((text[i] | 0x20) != (scheme[i] | 0x20)) return false;  // scheme: letters, compared without case
+  return uri_characters_only(text);
+}
+
 Query::Query(std::string_view text) : text_(text) {
   if (text_.empty()) return;
   // Boost 1.81's parse_query checks the whole view but builds its result from `s.data()` alone, measured with

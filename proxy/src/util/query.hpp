@@ -1,6 +1,7 @@
-// A request's query, split once with Boost.URL (RFC 3986 section 3.4) into the name=value pairs a backend
-// reads (application/x-www-form-urlencoded: names percent-decoded, '+' a space). The scope's credential, the
-// cache key, the tags and the access log's redaction all read the same split of a request.
+// URI text for Boost.URL, and a request's query, split once with Boost.URL (RFC 3986 section 3.4) into the
+// name=value pairs a backend reads (application/x-www-form-urlencoded: names percent-decoded, '+' a space).
+// The scope's credential, the cache key, the tags and the access log's redaction all read the same split of a
+// request.
 #pragma once
 
 #include <optional>
@@ -9,6 +10,14 @@
 #include <vector>
 
 namespace orc::util {
+
+// Whether every byte is one RFC 3986 allows somewhere in a URI (unreserved, reserved, or the '%' of an
+// escape). Boost.URL 1.81's rules assert on some other bytes where they should refuse (found by the fuzzers:
+// "Ttp:\xc7"): text is checked with this before it reaches them.
+bool uri_characters_only(std::string_view text);
+// Whether `text` is "<scheme>://" (any case) followed by URI characters only: what may reach Boost.URL's uri
+// rules. Without an authority they also assert on some valid URIs (an empty path with a query: "http:?").
+bool uri_with_authority(std::string_view text, std::string_view scheme);
 
 struct QueryParam {
   std::string name;            // decoded, as the backend reads it: "%73everity" is "severity"

@@ -55,5 +55,23 @@ TEST(Query, WhatIsNotAnRfc3986QueryIsInvalidAndHasNoParams) {
   }
 }
 
+TEST(UriCharactersOnly, TheCharactersRfc3986AllowsAnywhereInAUri) {
+  EXPECT_TRUE(uri_characters_only("http://u@h:1/a-b._~%20?x=[1]&y=!$'()*+,;#f"));
+  EXPECT_TRUE(uri_characters_only(""));
+  for (const char* text :
+       {"a b", "a\"b", "a{b", "a|b", "a^b", "a`b", "a\\b", "a<b", "a>b", "Ttp:\xc7", "\x7f"})
+    EXPECT_FALSE(uri_characters_only(text)) << text;
+  EXPECT_FALSE(uri_characters_only(std::string_view("a\0b", 3)));
+}
+
+TEST(UriWithAuthority, SchemeSlashSlashThenUriCharacters) {
+  EXPECT_TRUE(uri_with_authority("http://h/a?b", "http"));
+  EXPECT_TRUE(uri_with_authority("HTTP://h", "http"));
+  EXPECT_TRUE(uri_with_authority("redis://:p%40ss@h:1/2", "redis"));
+  for (const char* text :
+       {"http:?", "http:/a", "http//h", "https://h", "htt://h", "http://h/\xc7", "", "http:/"})
+    EXPECT_FALSE(uri_with_authority(text, "http")) << text;
+}
+
 }  // namespace
 }  // namespace orc::util
