@@ -149,7 +149,8 @@ TEST_F(BuildCacheKey, RawCredentialNeverEntersTheKey) {
         return std::string_view(v);
     return std::nullopt;
   };
-  auto scope = identity::resolve_scope(config::Scope::credential, id, nullptr, "key-secret", lookup, util::Query());
+  auto scope =
+      identity::resolve_scope(config::Scope::credential, id, nullptr, "key-secret", lookup, util::Query());
   ASSERT_FALSE(scope.bypass) << scope.bypass_reason;
   auto k = key("/items/42", "", headers, scope.key_part);
   EXPECT_EQ(k.material.find("very-secret-api-token"), std::string::npos) << k.material;
