@@ -85,6 +85,19 @@ struct CacheFlow::Fill {
   bool tee = false;  // the head is storable: the body is kept (up to rule.max_body)
   bool overflow = false;
   std::string body;
+
+  // Keeps a piece of a storable body; past rule.max_body the body is dropped (the relay goes on). Returns
+  // whether the body is still kept.
+  bool keep(std::string_view piece) {
+    if (!tee || overflow) return false;
+    if (body.size() + piece.size() > rule.max_body) {
+      overflow = true;
+      body.clear();
+      return false;
+    }
+    body.append(piece);
+    return true;
+  }
 };
 
 std::string Request::safe_target() const {
@@ -92,7 +105,7 @@ std::string Request::safe_target() const {
 }
 
 std::optional<std::uint64_t> CacheFlow::purges_heard() const {
-  if (p_.storage->name() == "memory") return 0;
+  if (one_process_) return 0;
   if (!p_.l1) return std::nullopt;
   auto s = p_.l1->subscription();
   if (!p_.l1->enabled()) return std::nullopt;
@@ -121,13 +134,17 @@ asio::awaitable<Served> CacheFlow::bypass(Bypass why, const Request& req, Origin
   co_return co_await forward(origin, down, "bypass", status);
 }
 
+asio::awaitable<unsigned> CacheFlow::open(Origin& origin, Downstream& down, bool unconditional,
+                                          Served& served) {
+  const unsigned status = co_await origin.open(unconditional);
+  if (status == 0 && origin.failure()) served.keep_alive = co_await down.send_error(origin.failure());
+  co_return status;
+}
+
 asio::awaitable<Served> CacheFlow::forward(Origin& origin, Downstream& down, std::string_view cache,
                                            std::string_view status) {
   Served served{false, cache};
-  if (co_await origin.open(false) == 0) {
-    if (origin.failure()) served.keep_alive = co_await down.send_error(origin.failure());
-    co_return served;
-  }
+  if (co_await open(origin, down, false, served) == 0) co_return served;
   const std::array<Field, 2> fields{{{"X-Cache", "BYPASS"}, {"Cache-Status", status}}};
   served.keep_alive = co_await relay(origin, down, std::span(fields).first(status.empty() ? 1 : 2), nullptr);
   co_return served;
@@ -232,14 +249,7 @@ asio::awaitable<bool> CacheFlow::relay(Origin& origin, Downstream& down, std::sp
   for (;;) {
     auto piece = co_await origin.read();
     if (piece.broken) co_return false;
-    if (fill && fill->tee && !fill->overflow) {
-      if (fill->body.size() + piece.data.size() > fill->rule.max_body) {
-        fill->overflow = true;  // past the limit: stop caching, keep relaying
-        fill->body.clear();
-      } else {
-        fill->body.append(piece.data);
-      }
-    }
+    if (fill) fill->keep(piece.data);
     // The flight ends here, before the client has the last bytes: from now on a request finds the entry
     // (or, when none was stored, leads a new flight).
     if (piece.last && fill) co_await store(*fill, request_fields(origin));
@@ -293,8 +303,7 @@ asio::awaitable<void> CacheFlow::refresh(std::unique_ptr<Origin> origin, config:
   for (;;) {
     auto piece = co_await origin->read();
     if (piece.broken) co_return;
-    if (f.body.size() + piece.data.size() > rule.max_body) co_return;
-    f.body.append(piece.data);
+    if (!f.keep(piece.data)) co_return;
     if (piece.last) break;
   }
   co_await store(f, request_fields(*origin));
@@ -303,11 +312,8 @@ asio::awaitable<void> CacheFlow::refresh(std::unique_ptr<Origin> origin, config:
 asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, Origin& origin,
                                          Downstream& down) {
   Served served{false, "pass"};
-  const unsigned status = co_await origin.open(false);
-  if (status == 0) {
-    if (origin.failure()) served.keep_alive = co_await down.send_error(origin.failure());
-    co_return served;
-  }
+  const unsigned status = co_await open(origin, down, false, served);
+  if (status == 0) co_return served;
   if (status < 200 || status >= 300 || !p_.storage) {
     served.keep_alive = co_await relay(origin, down, kPassFields, nullptr);
     co_return served;
@@ -315,9 +321,8 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
   // The backend accepted the write: purge before the client can see the answer (read-your-writes).
   for (const auto& t : plan.unrendered)
     spdlog::warn(
-        "request {} {}: rule '{}' cannot render tag '{}' without a verified JWT; those entries stay until "
-        "they "
-        "expire",
+        "request {} {}: rule '{}' cannot render tag '{}' without a verified JWT; those entries stay "
+        "until they expire",
         req.id, req.safe_target(), plan.rule()->cfg.name, t);
   auto purged = co_await purge(plan.tags);
   if (purged.ok()) {

@@ -72,7 +72,7 @@ class Origin {
 struct Reply {
   unsigned status = 200;
   const HeaderList* headers = nullptr;  // the entry's stored fields
-  std::string etag;
+  std::string_view etag;                // the entry's (it outlives the send)
   std::string age;
   std::string_view x_cache;
   std::string cache_status;
@@ -127,7 +127,8 @@ class CacheFlow {
     const util::Clock& clock;
     boost::asio::any_io_executor executor;
   };
-  explicit CacheFlow(Parts parts) : p_(std::move(parts)) {}
+  explicit CacheFlow(Parts parts)
+      : p_(std::move(parts)), one_process_(p_.storage && p_.storage->name() == "memory") {}
 
   Storage* storage() const { return p_.storage.get(); }
 
@@ -148,6 +149,9 @@ class CacheFlow {
   boost::asio::awaitable<Served> write(const Plan& plan, const Request& req, Origin& origin,
                                        Downstream& down);
   boost::asio::awaitable<Served> bypass(Bypass why, const Request& req, Origin& origin, Downstream& down);
+  // Opens the backend; when that fails, answers the client with the proxy's error (when there is one to
+  // give) and sets `served.keep_alive`. Returns the status, 0 on a failure.
+  boost::asio::awaitable<unsigned> open(Origin& origin, Downstream& down, bool unconditional, Served& served);
   // Relays the backend's answer as it is, marked X-Cache: BYPASS and, when given, with `cache_status`.
   boost::asio::awaitable<Served> forward(Origin& origin, Downstream& down, std::string_view cache,
                                          std::string_view cache_status);
@@ -169,6 +173,7 @@ class CacheFlow {
   std::optional<std::uint64_t> purges_heard() const;
 
   Parts p_;
+  const bool one_process_;  // the memory storage: every purge of any instance is this process's
 };
 
 }  // namespace orc::cache

@@ -343,15 +343,21 @@ asio::awaitable<bool> Relay::start(std::span<const cache::Field> fields) {
   co_return true;
 }
 
-asio::awaitable<bool> Relay::write(std::string_view piece) {
-  res_.body().data = const_cast<char*>(piece.data());  // buffer_body only reads it on the way out
+asio::awaitable<bool> Relay::write_body(std::string_view piece, bool more) {
+  // buffer_body only reads the bytes on the way out.
+  res_.body().data = piece.empty() ? nullptr : const_cast<char*>(piece.data());
   res_.body().size = piece.size();
-  res_.body().more = true;
+  res_.body().more = more;
   x_.client.expires_after(x_.cfg.timeouts.client_send);
   auto [ec, n] = co_await bhttp::async_write(x_.client, *rs_, use_tuple);
   if (ec == bhttp::error::need_buffer) ec = {};
-  if (ec) {
-    x_.outcome = "client_gone";
+  if (ec) x_.outcome = "client_gone";
+  co_return !ec;
+}
+
+asio::awaitable<bool> Relay::write(std::string_view piece) {
+  const bool written = co_await write_body(piece, true);
+  if (!written) {
     x_.upstream_time = since(upstream_start_);
     co_return false;
   }
@@ -361,16 +367,8 @@ asio::awaitable<bool> Relay::write(std::string_view piece) {
 
 asio::awaitable<bool> Relay::end() {
   if (!no_body_) {
-    res_.body().data = nullptr;
-    res_.body().size = 0;
-    res_.body().more = false;
-    x_.client.expires_after(x_.cfg.timeouts.client_send);
-    auto [ec, n] = co_await bhttp::async_write(x_.client, *rs_, use_tuple);
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) {
-      x_.outcome = "client_gone";
-      co_return false;
-    }
+    const bool written = co_await write_body({}, false);
+    if (!written) co_return false;
   }
   co_return client_keep_alive_;
 }
