@@ -16,6 +16,7 @@
 #include <map>
 
 #include "cache/memory_storage.hpp"
+#include "util/strings.hpp"
 
 namespace orc::cache {
 namespace {
@@ -76,7 +77,7 @@ class ScriptedOrigin final : public Origin {
   }
   std::optional<std::string_view> request_header(std::string_view name) const override {
     for (const auto& [k, v] : request_)
-      if (k == name) return std::string_view(v);
+      if (util::iequals(k, name)) return std::string_view(v);  // field names: any case, as in HTTP
     return std::nullopt;
   }
   std::unique_ptr<Origin> detached_get(std::uint64_t) const override {
@@ -386,6 +387,26 @@ TEST_F(FlowTest, AReadAfterAWriteNeverJoinsAFetchThatBeganBeforeIt) {
   auto next = get();
   EXPECT_EQ(next->served->cache, "hit");
   EXPECT_EQ(next->client.body, "v2") << "the pre-write answer was not stored";
+}
+
+// Issue 14 item 6: coalescing works for Vary responses: a follower is served the leader's answer only when it
+// is for the same values of the fields the response varies on; a follower of another variant fetches its own.
+TEST_F(FlowTest, AVaryResponseIsSharedWithFollowersOfTheSameVariantOnly) {
+  backend_.headers = {{"Vary", "Accept-Language"}};
+  backend_.body = "english";
+  backend_.hold = true;
+  auto leader = start(read_plan(), {{"Accept-Language", "en"}});
+  auto same = start(read_plan(), {{"Accept-Language", "en"}});
+  auto other = start(read_plan(), {{"Accept-Language", "de"}});
+  EXPECT_EQ(coalescer_.waiting(), 2u);
+  backend_.body = "deutsch";  // what the backend answers a request that reaches it from now on
+  backend_.release();
+  settle();
+  ASSERT_TRUE(leader->served && same->served && other->served);
+  EXPECT_EQ(same->client.body, "english");
+  EXPECT_EQ(same->client.cache_status, "openrisk-cache; fwd=miss; collapsed; ttl=60");
+  EXPECT_EQ(other->client.body, "deutsch") << "a follower of another variant was served the leader's answer";
+  EXPECT_EQ(backend_.opened, 2);
 }
 
 TEST_F(FlowTest, AFillRefusedByAPurgeWhileItRanIsNotStored) {
