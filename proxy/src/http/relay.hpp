@@ -38,8 +38,6 @@ class Relay final : public cache::Origin, public cache::Downstream {
  private:
   static constexpr std::size_t kChunk = 16 * 1024;
   asio::awaitable<unsigned> fail(beast::error_code ec, bool connecting);
-  // Writes a piece of the relayed body (the last chunk when `more` is false); false when the client is gone.
-  asio::awaitable<bool> write_body(std::string_view piece, bool more);
   // Back to the pool only when the exchange ended cleanly and nothing unasked followed it.
   void release_upstream();
 
