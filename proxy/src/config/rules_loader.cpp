@@ -276,7 +276,7 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
   Section cache = top.sub("cache");
   secret(cache, "key_secret", c.cache.key_secret);
   cache.size("memory_budget", c.cache.memory_budget);
-  cache.size("l1_budget", c.cache.l1_budget);
+  cache.size("l1_budget", c.cache.l1_budget, true);  // 0: the L1 is off
   cache.duration("l1_max_age", c.cache.l1_max_age);
   cache.finish();
 

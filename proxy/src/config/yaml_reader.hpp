@@ -117,15 +117,15 @@ class Section {
     });
   }
 
-  void size(const std::string& key, std::uint64_t& out) {
+  void size(const std::string& key, std::uint64_t& out, bool allow_zero = false) {
     with(key, [&](const YAML::Node& n) {
       auto s = scalar(n, key, "a size");
       if (!s) return;
       auto v = util::parse_size(*s);
-      if (!v || *v == 0)
-        errors_.add(n.Mark(), "'" + child_path(key) +
-                                  "': expected a size greater than zero such as 16KiB or 4MiB, got '" + *s +
-                                  "'");
+      if (!v || (*v == 0 && !allow_zero))
+        errors_.add(n.Mark(), "'" + child_path(key) + "': expected a size " +
+                                  (allow_zero ? "(0 for off)" : "greater than zero") +
+                                  " such as 16KiB or 4MiB, got '" + *s + "'");
       else
         out = *v;
     });

@@ -454,6 +454,25 @@ TEST(RulesLoader, RedisAndAdminSections) {
   EXPECT_TRUE(has_error(bad, "test.yaml:1:15: error: 'redis.url': expected redis://")) << all_errors(bad);
 }
 
+// docs/configuration.md: `cache.l1_budget: 0` turns the L1 off; every other size stays greater than zero.
+TEST(RulesLoader, L1BudgetZeroTurnsTheL1OffOtherSizesMustBePositive) {
+  auto off = load("cache: { l1_budget: 0 }\n");
+  ASSERT_TRUE(off.config) << all_errors(off);
+  EXPECT_EQ(off.config->cache.l1_budget, 0u);
+  auto on = load("cache: { l1_budget: 8MiB }\n");
+  ASSERT_TRUE(on.config) << all_errors(on);
+  EXPECT_EQ(on.config->cache.l1_budget, 8u * 1024 * 1024);
+
+  auto zero_budget = load("cache: { memory_budget: 0 }\n");
+  ASSERT_FALSE(zero_budget.config);
+  EXPECT_TRUE(has_error(zero_budget,
+                        "test.yaml:1:25: error: 'cache.memory_budget': expected a size greater than zero"))
+      << all_errors(zero_budget);
+  auto bad = load("cache: { l1_budget: -1 }\n");
+  ASSERT_FALSE(bad.config);
+  EXPECT_TRUE(has_error(bad, "'cache.l1_budget': expected a size (0 for off)")) << all_errors(bad);
+}
+
 TEST(RulesLoader, IncludedRuleFilesAreReadRelativeToTheConfigFile) {
   test::TempDir dir;
   dir.write("rules/extra.yaml", "rules:\n  - name: extra-read\n    match: { path: /extra }\n    cache: {}\n");
