@@ -403,7 +403,7 @@ std::string CacheTest::config_yaml(const std::string& rules, bool use_redis,
   out += "upstream:\n  url: " + (upstream_url.empty() ? sim_->url() : upstream_url) + "\n" + upstream_extra;
   out += "logging:\n  level: info\n";
   if (sim_) {
-    out += "identity:\n  credential: [{header: Authorization}]\n";
+    out += "identity:\n  credential: [{header: Authorization}, {cookie: or_access}]\n";
     out += "  jwt: { algorithm: RS256, public_key_file: " + sim_->key_path() + jwt_extra + " }\n";
   }
   out +=

@@ -125,6 +125,12 @@ TEST_P(CacheFlowTest, UnverifiedTokensBypassAndNeverHit) {
       {"garbage", "Bearer garbage"},
       {"three garbage parts", "Bearer aaa.bbb.ccc"},
       {"not a bearer", "Basic YWRtaW46c2ltLXBhc3N3b3Jk"},
+      // The backend reads exactly "Bearer <token>" (shared/openrisk-api.md section 11): a valid token in
+      // another spelling is a 401, never the cached 200.
+      {"lower-case scheme", "bearer " + admin},
+      {"upper-case scheme", "BEARER " + admin},
+      {"two spaces", "Bearer  " + admin},
+      {"bare token", admin},
   };
   int expected_count = 1;
   for (const auto& [what, value] : cases) {
@@ -143,6 +149,21 @@ TEST_P(CacheFlowTest, UnverifiedTokensBypassAndNeverHit) {
   HttpResponse anonymous = through(0, "GET", target);
   EXPECT_EQ(x_cache(anonymous), "BYPASS") << anonymous.describe();
   EXPECT_EQ(anonymous.status, 401) << anonymous.describe();
+
+  // The or_access cookie identifies when no Authorization header is sent, and only then: a malformed header
+  // beside a valid cookie is a 401 from the backend, so the proxy does not read the cookie either.
+  HeaderList cookie;
+  cookie.add("Cookie", "or_access=" + admin);
+  HttpResponse by_cookie = through(0, "GET", target, cookie);
+  EXPECT_EQ(by_cookie.status, 200) << by_cookie.describe();
+  EXPECT_EQ(x_cache(by_cookie), "HIT") << by_cookie.describe();
+  HeaderList both = cookie;
+  both.add("Authorization", "bearer " + admin);
+  HttpResponse malformed = through(0, "GET", target, both);
+  EXPECT_EQ(malformed.status, 401) << malformed.describe();
+  EXPECT_EQ(x_cache(malformed), "BYPASS") << malformed.describe();
+  EXPECT_NE(header(malformed, "Cache-Status").find("malformed_credential"), std::string::npos)
+      << malformed.describe();
 }
 
 TEST_P(CacheFlowTest, ExpiredTokenBypassesAndNeverHits) {

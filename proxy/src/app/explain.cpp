@@ -117,7 +117,10 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
     id = identity::resolve_scope(config::Scope::public_, cfg.identity, loaded.verifier.get(),
                                  cfg.cache.key_secret, headers, util::Query(query));
   json::object ident;
-  if (id.credential) {
+  if (id.credential && id.credential->malformed) {
+    ident["credential_from"] = id.credential->describe();
+    ident["credential"] = "malformed: not '" + id.credential->source.scheme + " <token>'";
+  } else if (id.credential) {
     ident["credential_from"] = id.credential->describe();
     ident["credential_hmac_prefix"] = id.credential_fingerprint.empty()
                                           ? json::value("(no cache.key_secret)")

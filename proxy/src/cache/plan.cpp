@@ -52,6 +52,8 @@ std::string_view to_string(Bypass b) {
       return "jwt_not_access_token";
     case Bypass::jwt_unverified:
       return "jwt_unverified";
+    case Bypass::malformed_credential:
+      return "malformed_credential";
     case Bypass::missing_claim:
       return "missing_claim";
     case Bypass::other_query:
@@ -112,6 +114,9 @@ std::string_view describe(Bypass b) {
       return "the scope keys on a credential and there is none (or no cache.key_secret)";
     case Bypass::jwt_unverified:
       return "the scope keys on JWT claims and no identity.jwt verification is configured";
+    case Bypass::malformed_credential:
+      return "the credential header is there but not '<scheme> <token>' as the backend reads it (it answers "
+             "401), and no other source is consulted";
     case Bypass::missing_claim:
       return "the token lacks the claim the scope keys on";
     case Bypass::other_query:

@@ -45,11 +45,12 @@ std::string_view to_string(Action a);
 // and the `openrisk_cache_bypasses_total` metric's `reason`.
 enum class Bypass {
   none,
-  request_body,    // request-body: a GET or HEAD with a body
-  rewrite_header,  // rewrite-header: a header that can make the backend answer another URL or method
-  no_store,        // no-store: the request's Cache-Control says so
-  no_credential,   // no_credential: the scope needs a credential and there is none (or no key_secret)
-  jwt_malformed,   // jwt_<error>: the scope needs verified claims and the token does not verify
+  request_body,          // request-body: a GET or HEAD with a body
+  rewrite_header,        // rewrite-header: a header that can make the backend answer another URL or method
+  no_store,              // no-store: the request's Cache-Control says so
+  no_credential,         // no_credential: the scope needs a credential and there is none (or no key_secret)
+  malformed_credential,  // malformed_credential: a credential header not in its scheme ("bearer x")
+  jwt_malformed,         // jwt_<error>: the scope needs verified claims and the token does not verify
   jwt_wrong_algorithm,
   jwt_bad_signature,
   jwt_expired,

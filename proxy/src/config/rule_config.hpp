@@ -61,6 +61,11 @@ struct RuleConfig {
 struct CredentialSource {
   enum class Kind { header, cookie, query } kind = Kind::header;
   std::string name;
+  // Header sources: the value must be exactly "<scheme> <token>" (scheme compared byte for byte, one space,
+  // a token without white space), as OpenRisk reads its Authorization header; anything else is a malformed
+  // credential and no later source is consulted. Empty (`scheme: none`): the whole value is the credential.
+  // Default "Bearer" for the Authorization header, none for other headers.
+  std::string scheme;
 };
 
 struct JwtConfig {
@@ -77,7 +82,7 @@ struct JwtConfig {
 };
 
 struct IdentityConfig {
-  std::vector<CredentialSource> credential{{CredentialSource::Kind::header, "Authorization"}};
+  std::vector<CredentialSource> credential{{CredentialSource::Kind::header, "Authorization", "Bearer"}};
   JwtConfig jwt;
 };
 

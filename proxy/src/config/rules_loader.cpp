@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "util/files.hpp"
+#include "util/strings.hpp"
 
 namespace orc::config::detail {
 
@@ -239,12 +240,29 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
         cs.kind = kind;
         cs.name = name;
       }
+      bool has_scheme = src.has("scheme");
+      std::string scheme;
+      src.parsed<std::string>("scheme", scheme, "an authentication scheme such as Bearer, or none",
+                              [](const std::string& s) -> std::optional<std::string> {
+                                if (s == "none") return std::string();
+                                if (!util::http_token(s)) return std::nullopt;
+                                return s;
+                              });
       src.finish();
-      if (kinds != 1)
+      if (kinds != 1) {
         errors.add(item.Mark(),
                    "'identity.credential': each source is exactly one of header, cookie or query");
-      else
-        sources.push_back(cs);
+        continue;
+      }
+      if (has_scheme && cs.kind != CredentialSource::Kind::header) {
+        errors.add(item.Mark(), "'identity.credential': 'scheme' belongs to a header source only");
+        continue;
+      }
+      if (has_scheme)
+        cs.scheme = scheme;
+      else if (cs.kind == CredentialSource::Kind::header && util::iequals(cs.name, "Authorization"))
+        cs.scheme = "Bearer";
+      sources.push_back(cs);
     }
     c.identity.credential = std::move(sources);
   });

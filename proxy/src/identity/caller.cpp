@@ -42,15 +42,21 @@ std::optional<FoundCredential> find_credential(const config::IdentityConfig& id,
         v = query.raw_value(src.name);
         break;
     }
-    if (v && !util::trim(*v).empty()) return FoundCredential{std::string(util::trim(*v)), src};
+    if (!v || util::trim(*v).empty()) continue;
+    auto token = scheme_token(util::trim(*v), src.scheme);
+    if (!token) return FoundCredential{{}, src, true};
+    return FoundCredential{std::string(*token), src, false};
   }
   return std::nullopt;
 }
 
-std::string_view bearer_token(std::string_view credential) {
-  if (credential.size() > 7 && util::iequals(credential.substr(0, 7), "bearer "))
-    return util::trim(credential.substr(7));
-  return credential;
+std::optional<std::string_view> scheme_token(std::string_view value, std::string_view scheme) {
+  if (scheme.empty()) return value;
+  if (value.size() <= scheme.size() + 1 || !value.starts_with(scheme) || value[scheme.size()] != ' ')
+    return std::nullopt;
+  std::string_view token = value.substr(scheme.size() + 1);
+  if (token.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
+  return token;
 }
 
 ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& id,
@@ -58,11 +64,21 @@ ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& i
                             const HeaderLookup& headers, const util::Query& query, long long now) {
   ScopeIdentity out;
   out.credential = find_credential(id, headers, query);
+  if (out.credential && out.credential->malformed) {
+    // The backend refuses the request (401) whatever it asks for: nothing is keyed on its behalf.
+    if (scope == config::Scope::public_) {
+      out.key_part = "public";
+    } else {
+      out.bypass = true;
+      out.bypass_reason = "malformed_credential";
+    }
+    return out;
+  }
   if (out.credential && !key_secret.empty())
     out.credential_fingerprint = hmac_sha256_hex(key_secret, out.credential->value).substr(0, 12);
   if (out.credential && verifier) {
     JwtError err;
-    out.claims = verifier->verify(bearer_token(out.credential->value), now, err);
+    out.claims = verifier->verify(out.credential->value, now, err);
     if (!out.claims && scope != config::Scope::public_ && scope != config::Scope::credential) {
       out.bypass = true;
       out.bypass_reason = "jwt_" + std::string(to_string(err));

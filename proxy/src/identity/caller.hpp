@@ -18,23 +18,29 @@ namespace orc::identity {
 using HeaderLookup = std::function<std::optional<std::string_view>(std::string_view name)>;
 
 struct FoundCredential {
-  std::string value;  // raw: never log it, never store it
+  std::string value;  // raw, the source's scheme removed ("Bearer x" -> "x"): never log it, never store it
   config::CredentialSource source;
+  // The source's header is there but not "<scheme> <token>" (e.g. "bearer x", "Bearer  x"): the caller has
+  // no valid credential (the backend answers 401) and no later source was consulted. `value` is empty.
+  bool malformed = false;
   std::string describe() const;  // "header Authorization", "cookie or_access", "query token"
 };
 
+// The first source that is present (a blank value counts as absent), read as the backend reads it.
 std::optional<FoundCredential> find_credential(const config::IdentityConfig& id, const HeaderLookup& headers,
                                                const util::Query& query);
-// The token inside a credential ("Bearer x" -> "x"; a cookie or query value as is).
-std::string_view bearer_token(std::string_view credential);
+// The token of "<scheme> <token>" (scheme byte for byte, one space, no white space in the token); empty when
+// `value` has another shape. An empty scheme takes the value as it is.
+std::optional<std::string_view> scheme_token(std::string_view value, std::string_view scheme);
 std::optional<std::string_view> cookie_value(std::string_view cookie_header, std::string_view name);
 
 using util::hmac_sha256_hex;
 using util::sha256_hex;
 
 struct ScopeIdentity {
-  bool bypass = false;        // the request cannot be cached under this scope (no or bad credential)
-  std::string bypass_reason;  // closed set: no_credential, jwt_<JwtError>, missing_claim
+  bool bypass = false;  // the request cannot be cached under this scope (no or bad credential)
+  std::string
+      bypass_reason;     // closed set: no_credential, malformed_credential, jwt_<JwtError>, missing_claim
   std::string key_part;  // what enters the cache key: "public", "cred:<hmac>", "user:<id>", "tenant:<id>"
   std::string credential_fingerprint;  // first 12 hex digits of the credential's HMAC (for explain / logs)
   std::optional<FoundCredential> credential;

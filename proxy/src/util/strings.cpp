@@ -19,6 +19,15 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool http_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
 int percent_escape_at(std::string_view s, std::size_t i) {
   auto hex = [](char c) {
     if (c >= '0' && c <= '9') return c - '0';

@@ -10,6 +10,8 @@ namespace orc::util {
 bool iequals(std::string_view a, std::string_view b);
 std::string to_lower(std::string_view s);
 std::string_view trim(std::string_view s);
+// RFC 9110 section 5.6.2 `token` (1*tchar): method names, field names, authentication schemes.
+bool http_token(std::string_view s);
 // Splits on `sep`, trimming each piece and dropping empty ones.
 std::vector<std::string_view> split_list(std::string_view s, char sep);
 // Edit distance, for "did you mean" suggestions.

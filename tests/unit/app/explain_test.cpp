@@ -106,7 +106,7 @@ TEST_F(Explain, CachedReadAsText) {
   EXPECT_TRUE(has_line(out, "ttl                 5m")) << out;
   EXPECT_TRUE(has_line(out, "cacheable           true")) << out;
   EXPECT_TRUE(has_line(out, "params              id=42")) << out;
-  std::string fp = identity::hmac_sha256_hex("test-key-secret", "Bearer " + token_).substr(0, 12);
+  std::string fp = identity::hmac_sha256_hex("test-key-secret", token_).substr(0, 12);
   EXPECT_TRUE(has_line(out, "identity            header Authorization, hmac " + fp +
                                 "...; jwt verified (user u-3, tenant t-7)"))
       << out;

@@ -322,7 +322,36 @@ TEST(RulesLoader, IdentityCredentialDefaultsToTheAuthorizationHeader) {
   ASSERT_EQ(r.config->identity.credential.size(), 1u);
   EXPECT_EQ(r.config->identity.credential[0].kind, CredentialSource::Kind::header);
   EXPECT_EQ(r.config->identity.credential[0].name, "Authorization");
+  EXPECT_EQ(r.config->identity.credential[0].scheme, "Bearer");
   EXPECT_FALSE(r.config->identity.jwt.enabled);
+}
+
+// The Authorization header is read as "Bearer <token>" unless the source says otherwise; other headers are
+// taken whole unless they name a scheme; cookies and queries have none.
+TEST(RulesLoader, IdentityCredentialScheme) {
+  auto r = load(
+      "identity:\n  credential:\n    - {header: authorization}\n    - {header: X-Api-Key}\n"
+      "    - {header: X-Auth, scheme: Token}\n    - {header: Authorization, scheme: none}\n"
+      "    - {cookie: sid}\n");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const auto& s = r.config->identity.credential;
+  ASSERT_EQ(s.size(), 5u);
+  EXPECT_EQ(s[0].scheme, "Bearer");
+  EXPECT_EQ(s[1].scheme, "");
+  EXPECT_EQ(s[2].scheme, "Token");
+  EXPECT_EQ(s[3].scheme, "");
+  EXPECT_EQ(s[4].scheme, "");
+
+  auto bad = load(
+      "identity:\n  credential:\n    - {header: A, scheme: 'Bea rer'}\n    - {cookie: c, scheme: Bearer}\n");
+  ASSERT_FALSE(bad.config);
+  EXPECT_TRUE(has_error(bad,
+                        "test.yaml:3:27: error: 'identity.credential[0].scheme': expected an authentication "
+                        "scheme such as Bearer, or none, got 'Bea rer'"))
+      << all_errors(bad);
+  EXPECT_TRUE(
+      has_error(bad, "test.yaml:4:7: error: 'identity.credential': 'scheme' belongs to a header source only"))
+      << all_errors(bad);
 }
 
 TEST(RulesLoader, IdentityCredentialSourcesInOrder) {

@@ -69,9 +69,38 @@ TEST(FindCredential, DefaultIsTheAuthorizationHeader) {
   config::IdentityConfig id;
   auto c = find_credential(id, lookup({{"authorization", "Bearer t"}}), util::Query("token=q"));
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->value, "Bearer t");
+  EXPECT_EQ(c->value, "t");  // the default source reads "Bearer <token>"
+  EXPECT_FALSE(c->malformed);
   EXPECT_EQ(c->describe(), "header Authorization");
   EXPECT_FALSE(find_credential(id, lookup({}), util::Query("token=q")));
+}
+
+// shared/openrisk-api.md section 11: the backend takes exactly "Bearer <token>" and, when the header is there
+// but malformed, answers 401 without looking at the or_access cookie.
+TEST(FindCredential, AHeaderOutsideItsSchemeIsMalformedAndStopsTheSearch) {
+  config::IdentityConfig id;
+  id.credential = {{Kind::header, "Authorization", "Bearer"}, {Kind::cookie, "or_access"}};
+  for (const char* value : {"bearer t", "BEARER t", "Bearer  t", "Bearer", "Bearer t u", "Bearer\tt",
+                            "Basic dXNlcjpw", "t", "Bearer t, Bearer u"}) {
+    auto c = find_credential(id, lookup({{"Authorization", value}, {"Cookie", "or_access=cookie-token"}}),
+                             util::Query());
+    ASSERT_TRUE(c) << value;
+    EXPECT_TRUE(c->malformed) << value;
+    EXPECT_EQ(c->value, "") << value;
+    EXPECT_EQ(c->describe(), "header Authorization");
+  }
+  // A blank header is no header: the cookie is read.
+  auto blank = find_credential(id, lookup({{"Authorization", "  "}, {"Cookie", "or_access=cookie-token"}}),
+                               util::Query());
+  ASSERT_TRUE(blank);
+  EXPECT_FALSE(blank->malformed);
+  EXPECT_EQ(blank->value, "cookie-token");
+
+  id.credential[0].scheme = "Token";  // another spelling, from the config
+  auto other = find_credential(id, lookup({{"Authorization", "Token abc"}}), util::Query());
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->value, "abc");
+  EXPECT_TRUE(find_credential(id, lookup({{"Authorization", "Bearer abc"}}), util::Query())->malformed);
 }
 
 TEST(CookieValue, Parsing) {
@@ -86,14 +115,13 @@ TEST(CookieValue, Parsing) {
   EXPECT_FALSE(cookie_value("SID=1", "sid"));
 }
 
-TEST(BearerToken, StripsTheScheme) {
-  EXPECT_EQ(bearer_token("Bearer abc.def"), "abc.def");
-  EXPECT_EQ(bearer_token("bearer   abc"), "abc");
-  EXPECT_EQ(bearer_token("BEARER abc"), "abc");
-  EXPECT_EQ(bearer_token("abc.def"), "abc.def");
-  EXPECT_EQ(bearer_token("Basic dXNlcjpw"), "Basic dXNlcjpw");
-  EXPECT_EQ(bearer_token("Bearer "), "Bearer ");
-  EXPECT_EQ(bearer_token("Bearerabc"), "Bearerabc");
+TEST(SchemeToken, ExactlyTheSchemeOneSpaceAndATokenWithoutWhiteSpace) {
+  EXPECT_EQ(scheme_token("Bearer abc.def", "Bearer"), "abc.def");
+  EXPECT_EQ(scheme_token("Bearer a", "Bearer"), "a");
+  for (const char* v : {"bearer abc", "BEARER abc", "Bearer   abc", "Bearer ", "Bearerabc", "Bearer a b",
+                        "abc.def", "Basic dXNlcjpw", "Bearer a\t"})
+    EXPECT_FALSE(scheme_token(v, "Bearer")) << v;
+  EXPECT_EQ(scheme_token("Basic dXNlcjpw", ""), "Basic dXNlcjpw");  // no scheme: the value as it is
 }
 
 TEST(Hmac, Rfc4231TestCase2) {
@@ -148,9 +176,9 @@ TEST_F(ResolveScope, PublicIgnoresTheCaller) {
   EXPECT_FALSE(bad.claims);
 }
 
-TEST_F(ResolveScope, CredentialKeysOnTheHmacOfTheWholeCredential) {
-  std::string raw = "Bearer opaque-api-token";
-  auto s = resolve(config::Scope::credential, {{"Authorization", raw}});
+TEST_F(ResolveScope, CredentialKeysOnTheHmacOfTheToken) {
+  std::string raw = "opaque-api-token";
+  auto s = resolve(config::Scope::credential, {{"Authorization", "Bearer " + raw}});
   EXPECT_FALSE(s.bypass);
   EXPECT_EQ(s.key_part, "cred:" + hmac_sha256_hex(kKeySecret, raw));
   EXPECT_EQ(s.key_part.size(), 5u + 64u);
@@ -162,7 +190,8 @@ TEST_F(ResolveScope, CredentialKeysOnTheHmacOfTheWholeCredential) {
 
   auto other = resolve(config::Scope::credential, {{"Authorization", "Bearer another-token"}});
   EXPECT_NE(other.key_part, s.key_part);
-  auto other_secret = resolve(config::Scope::credential, {{"Authorization", raw}}, true, "rotated");
+  auto other_secret =
+      resolve(config::Scope::credential, {{"Authorization", "Bearer " + raw}}, true, "rotated");
   EXPECT_NE(other_secret.key_part, s.key_part);
 }
 
@@ -189,8 +218,10 @@ TEST_F(ResolveScope, UserAndTenantKeyOnVerifiedClaims) {
   auto tenant = resolve(config::Scope::tenant, {{"Authorization", "Bearer " + t}});
   EXPECT_FALSE(tenant.bypass) << tenant.bypass_reason;
   EXPECT_EQ(tenant.key_part, "tenant:t-1");
-  // A bare token (no "Bearer ") verifies too.
-  EXPECT_EQ(resolve(config::Scope::tenant, {{"Authorization", t}}).key_part, "tenant:t-1");
+  // A bare token (no "Bearer ") is refused by the backend: no key for it.
+  auto bare = resolve(config::Scope::tenant, {{"Authorization", t}});
+  EXPECT_TRUE(bare.bypass);
+  EXPECT_EQ(bare.bypass_reason, "malformed_credential");
   for (const auto& s : {user, tenant}) {
     EXPECT_EQ(s.key_part.find(t), std::string::npos);
     EXPECT_EQ(s.bypass_reason.find(t), std::string::npos);
@@ -230,6 +261,22 @@ TEST_F(ResolveScope, UserAndTenantBypassReasons) {
   EXPECT_EQ(unverified.bypass_reason, "jwt_unverified");
 }
 
+TEST_F(ResolveScope, AMalformedCredentialBypassesEveryScopeButPublic) {
+  id_.credential = {{Kind::header, "Authorization", "Bearer"}, {Kind::cookie, "or_access"}};
+  for (auto scope : {config::Scope::credential, config::Scope::user, config::Scope::tenant}) {
+    auto s = resolve(scope,
+                     {{"Authorization", "bearer " + good_token()}, {"Cookie", "or_access=" + good_token()}});
+    EXPECT_TRUE(s.bypass) << config::to_string(scope);
+    EXPECT_EQ(s.bypass_reason, "malformed_credential") << config::to_string(scope);
+    EXPECT_EQ(s.key_part, "");
+    EXPECT_EQ(s.credential_fingerprint, "");
+    EXPECT_FALSE(s.claims);
+  }
+  auto pub = resolve(config::Scope::public_, {{"Authorization", "BEARER x"}});
+  EXPECT_FALSE(pub.bypass);
+  EXPECT_EQ(pub.key_part, "public");
+}
+
 TEST_F(ResolveScope, CredentialNeverAppearsRawInTheKeyPart) {
   std::string raw = "Bearer " + good_token();
   for (auto scope :
@@ -239,7 +286,8 @@ TEST_F(ResolveScope, CredentialNeverAppearsRawInTheKeyPart) {
     EXPECT_FALSE(s.key_part.empty());
     EXPECT_EQ(s.key_part.find(good_token()), std::string::npos) << config::to_string(scope);
     EXPECT_EQ(s.credential_fingerprint.size(), 12u);
-    EXPECT_EQ(s.credential_fingerprint, hmac_sha256_hex(kKeySecret, raw).substr(0, 12));
+    EXPECT_EQ(s.credential_fingerprint,
+              hmac_sha256_hex(kKeySecret, good_token()).substr(0, 12));  // of the token
   }
 }
 
