@@ -102,7 +102,7 @@ bool match_path(std::string_view pattern, std::string_view path, std::vector<std
     if (!pseg.empty() && pseg.front() == ':') {
       if (sseg.empty()) return false;
       params.emplace_back(sseg);
-    } else if (pseg != sseg) {
+    } else if (!iequals(pseg, sseg)) {  // Fiber's default CaseSensitive: false (openrisk-api.md section 11)
       return false;
     }
     pattern.remove_prefix(pseg.size());
@@ -396,7 +396,8 @@ Response Router::handle(const Match& m, const Request& req) const {
   if (m.route < 0) {
     // Like Fiber: unknown /api/v1 paths meet the JWT gate first, so 401 without a token and 404 with one.
     std::string msg = "Cannot " + req.method + " " + req.path;
-    if (!req.path.starts_with(kApi)) return fiber_error(404, msg);
+    if (!iequals(std::string_view(req.path).substr(0, std::string_view(kApi).size()), kApi))
+      return fiber_error(404, msg);
     GateResult g = rs ? gate_rs256(ctx_, *verified_, req, false) : gate_hs256(ctx_, *verified_, req, false);
     if (!g.caller) return std::move(g.denial);
     return fiber_error(404, msg, ctx_.store.version(g.caller->tenant_id));

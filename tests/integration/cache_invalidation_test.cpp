@@ -123,6 +123,23 @@ TEST_P(CacheRulebookTest, RiskPatchPurgesRiskReads) {
   EXPECT_NE(after[detail].body.find("patched-by-cache-test"), std::string::npos);
 }
 
+// The backend routes paths in any case (Fiber's default; shared/openrisk-api.md section 11), and so does the
+// shipped rulebook (routing.case_insensitive): a read spelled in capitals is the entry of the rule's
+// spelling, and a write spelled in capitals purges what the same write in lower case purges.
+TEST_P(CacheRulebookTest, PathsInAnyCaseShareEntriesAndPurges) {
+  const std::string detail = "/api/v1/risks/" + risk_;
+  prime({detail});
+  HttpResponse shouted = get("/API/V1/RISKS/" + risk_, token_);
+  EXPECT_EQ(shouted.status, 200) << shouted.describe();
+  EXPECT_EQ(x_cache(shouted), "HIT") << shouted.describe();
+  EXPECT_EQ(sim_route_count(sim_port(), "GET /api/v1/risks/:id"), 1);
+
+  std::map<std::string, HttpResponse> after;
+  write_then_read({detail, "/api/v1/risks?limit=5"}, "PATCH", "/Api/V1/Risks/" + risk_,
+                  R"({"title":"patched-in-capitals"})", &after);
+  EXPECT_NE(after[detail].body.find("patched-in-capitals"), std::string::npos) << after[detail].describe();
+}
+
 TEST_P(CacheRulebookTest, RiskCreatePurgesRiskLists) {
   std::map<std::string, HttpResponse> after;
   write_then_read({"/api/v1/risks?limit=5", "/api/v1/stats", "/api/v1/assets"}, "POST", "/api/v1/risks",

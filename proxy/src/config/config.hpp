@@ -65,6 +65,7 @@ struct Config {
   TimeoutsConfig timeouts;
   LoggingConfig logging;
   IdentityConfig identity;
+  RoutingConfig routing;
   CacheEngineConfig cache;
   RedisConfig redis;
   AdminConfig admin;

@@ -103,6 +103,13 @@ struct RedisConfig {
   Duration command_timeout{std::chrono::milliseconds(50)};
 };
 
+// How request paths meet the rules' patterns.
+struct RoutingConfig {
+  // Literal segments match in any ASCII case (Fiber's default routing, which OpenRisk keeps) and a match
+  // enters the key in the rule's spelling, so "/risks/UNMAPPED" is the entry of "/risks/unmapped".
+  bool case_insensitive = false;
+};
+
 struct AdminConfig {
   std::string listen = "127.0.0.1:9464";
   std::string token;  // from token or token_file; empty = the mutating admin endpoints are off

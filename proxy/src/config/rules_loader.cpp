@@ -321,6 +321,10 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
   secret(admin, "token", c.admin.token);
   admin.finish();
 
+  Section routing = top.sub("routing");
+  routing.boolean("case_insensitive", c.routing.case_insensitive);
+  routing.finish();
+
   CacheAction defaults;
   Section def = top.sub("defaults");
   Section dc = def.sub("cache");

@@ -73,6 +73,7 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
   auto& errors = result.errors;
   auto& warnings = result.warnings;
   Rulebook book;
+  book.case_insensitive_ = cfg.routing.case_insensitive;
   const bool jwt = cfg.identity.jwt.enabled;
 
   std::map<std::string, const config::RuleConfig*> names;
@@ -241,7 +242,9 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
     const auto& later = book.rules_[j];
     for (std::size_t i = 0; i < j; ++i) {
       const auto& earlier = book.rules_[i];
-      if (earlier.has_conditions() || earlier.pattern.shape() != later.pattern.shape()) continue;
+      if (earlier.has_conditions() ||
+          book.trie_key(earlier.pattern.shape()) != book.trie_key(later.pattern.shape()))
+        continue;
       if ((later.method_mask & ~earlier.method_mask) != 0) continue;
       warnings.push_back(
           at(later.cfg.pos,
@@ -266,7 +269,7 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
           rest = true;
           break;
         }
-        auto& next = s.kind == Segment::Kind::literal ? n->literal[s.text] : n->param;
+        auto& next = s.kind == Segment::Kind::literal ? n->literal[book.trie_key(s.text)] : n->param;
         if (!next) next = std::make_unique<Node>();
         n = next.get();
       }
@@ -281,6 +284,15 @@ std::optional<Match> Rulebook::match(const RequestView& req) const {
   auto segments = split_request_path(req.path);
   if (!segments) return std::nullopt;
   const Node* root = tries_[method_slot(req.method)].get();
+  // The trie's spelling of each segment: the segments themselves unless case folding changes one.
+  std::vector<std::string> folded;
+  if (case_insensitive_ && std::any_of(segments->begin(), segments->end(), [](const std::string& s) {
+        return std::any_of(s.begin(), s.end(), util::is_upper_ascii);
+      })) {
+    folded.reserve(segments->size());
+    for (const auto& s : *segments) folded.push_back(util::to_lower(s));
+  }
+  const std::vector<std::string>& keys = folded.empty() ? *segments : folded;
 
   // Host without its port ("api.example.com:8443", "[::1]:80").
   std::string_view host = req.host;
@@ -306,7 +318,7 @@ std::optional<Match> Rulebook::match(const RequestView& req) const {
     if (i == segments->size()) {
       if (auto* r = first_holding(n.end_rules)) return r;
     } else {
-      if (auto it = n.literal.find((*segments)[i]); it != n.literal.end())
+      if (auto it = n.literal.find(keys[i]); it != n.literal.end())
         if (auto* r = walk(*it->second, i + 1)) return r;
       if (n.param)
         if (auto* r = walk(*n.param, i + 1)) return r;
@@ -321,6 +333,7 @@ std::optional<Match> Rulebook::match(const RequestView& req) const {
   for (std::size_t k = 0; k < rule->pattern.segments.size(); ++k) {
     const auto& s = rule->pattern.segments[k];
     if (s.kind == Segment::Kind::param) m.params.emplace_back(s.text, (*segments)[k]);
+    if (s.kind == Segment::Kind::literal) (*segments)[k] = s.text;  // the key names the rule's spelling
     if (s.kind == Segment::Kind::rest) {
       std::vector<std::string> rest(segments->begin() + static_cast<std::ptrdiff_t>(k), segments->end());
       m.params.emplace_back("**", rest.empty() ? std::string() : join_path(rest).substr(1));
@@ -328,6 +341,10 @@ std::optional<Match> Rulebook::match(const RequestView& req) const {
   }
   m.segments = std::move(*segments);
   return m;
+}
+
+std::string Rulebook::trie_key(std::string_view literal) const {
+  return case_insensitive_ ? util::to_lower(literal) : std::string(literal);
 }
 
 std::vector<const CompiledRule*> Rulebook::purged_by(const CompiledRule& write) const {

@@ -40,7 +40,9 @@ struct RequestView {
 struct Match {
   const CompiledRule* rule = nullptr;
   std::vector<std::pair<std::string, std::string>> params;  // path parameters by name ("**" holds the rest)
-  std::vector<std::string> segments;                        // the normalised request path
+  // The normalised request path, its literal segments in the rule's spelling (they differ only in case, with
+  // routing.case_insensitive): what the key names.
+  std::vector<std::string> segments;
 };
 
 class Rulebook;
@@ -70,8 +72,11 @@ class Rulebook {
  private:
   Rulebook();
   struct Node;
+  // A literal segment as the trie holds it (lower case with routing.case_insensitive).
+  std::string trie_key(std::string_view literal) const;
   std::vector<CompiledRule> rules_;
   std::vector<std::unique_ptr<Node>> tries_;  // one per method slot
+  bool case_insensitive_ = false;
 };
 
 // Method slot of the trie (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, other).

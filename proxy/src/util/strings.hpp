@@ -9,6 +9,9 @@ namespace orc::util {
 
 bool iequals(std::string_view a, std::string_view b);
 std::string to_lower(std::string_view s);
+inline bool is_upper_ascii(char c) {
+  return c >= 'A' && c <= 'Z';
+}
 std::string_view trim(std::string_view s);
 // RFC 9110 section 5.6.2 `token` (1*tchar): method names, field names, authentication schemes.
 bool http_token(std::string_view s);

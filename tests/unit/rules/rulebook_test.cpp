@@ -87,6 +87,59 @@ TEST(RulebookMatch, LiteralBeatsParamBeatsRest) {
   EXPECT_EQ(winner(*b, {.path = "/api"}), "rest");
 }
 
+// shared/openrisk-api.md section 11: Fiber routes paths case-insensitively, so "/risks/UNMAPPED" is the
+// "unmapped" route there, not "/risks/:id". routing.case_insensitive folds literal segments; a match keys on
+// the rule's spelling of them, and parameters keep the bytes sent.
+const std::string kCaseRoutes = R"(rules:
+  - { name: unmapped, match: { path: /api/risks/unmapped }, pass: true }
+  - { name: detail, match: { path: "/api/risks/:id" }, pass: true }
+  - { name: files, match: { path: "/api/Files/**" }, pass: true }
+)";
+
+TEST(RulebookMatch, CaseSensitiveByDefault) {
+  auto b = book(kSecret + kCaseRoutes);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(winner(*b, {.path = "/api/risks/unmapped"}), "unmapped");
+  EXPECT_EQ(winner(*b, {.path = "/api/risks/UNMAPPED"}), "detail");
+  EXPECT_EQ(winner(*b, {.path = "/API/risks/unmapped"}), "(none)");
+  EXPECT_EQ(winner(*b, {.path = "/api/files/a"}), "(none)");
+}
+
+TEST(RulebookMatch, CaseInsensitiveRoutingMatchesAnyCaseAndKeysOnTheRulesSpelling) {
+  auto b = book(kSecret + "routing: { case_insensitive: true }\n" + kCaseRoutes);
+  ASSERT_TRUE(b);
+  for (const char* path : {"/api/risks/unmapped", "/api/risks/UNMAPPED", "/API/Risks/UnMapped"}) {
+    auto m = match(*b, {.path = path});
+    ASSERT_TRUE(m) << path;
+    EXPECT_EQ(m->rule->cfg.name, "unmapped") << path;
+    EXPECT_EQ(m->segments, (std::vector<std::string>{"api", "risks", "unmapped"})) << path;
+  }
+  auto detail = match(*b, {.path = "/API/RISKS/AbC-12"});
+  ASSERT_TRUE(detail);
+  EXPECT_EQ(detail->rule->cfg.name, "detail");
+  EXPECT_EQ(detail->params, (Params{{"id", "AbC-12"}}));  // a parameter is the backend's to compare
+  EXPECT_EQ(detail->segments, (std::vector<std::string>{"api", "risks", "AbC-12"}));
+  auto files = match(*b, {.path = "/api/FILES/Report.PDF"});
+  ASSERT_TRUE(files);
+  EXPECT_EQ(files->rule->cfg.name, "files");
+  EXPECT_EQ(files->segments, (std::vector<std::string>{"api", "Files", "Report.PDF"}));
+  EXPECT_EQ(files->params, (Params{{"**", "Report.PDF"}}));
+}
+
+TEST(RulebookWarnings, PatternsThatDifferOnlyInCaseShadowWithCaseInsensitiveRouting) {
+  const std::string rules = R"(rules:
+  - { name: lower, match: { path: /api/items }, pass: true }
+  - { name: upper, match: { path: /api/Items }, pass: true }
+)";
+  auto sensitive = compile(kSecret + rules);
+  EXPECT_TRUE(sensitive.warnings.empty()) << text(sensitive.warnings);
+  auto insensitive = compile(kSecret + "routing: { case_insensitive: true }\n" + rules);
+  EXPECT_TRUE(contains(insensitive.warnings,
+                       "test.yaml:5:5: warning: rule 'upper' can never match: rule 'lower' has the same path "
+                       "pattern, every one of its methods and no other condition"))
+      << text(insensitive.warnings);
+}
+
 TEST(RulebookMatch, BacktracksFromALiteralToAParam) {
   auto b = book(kPrecedence);
   ASSERT_TRUE(b);
