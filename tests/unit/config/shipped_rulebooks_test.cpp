@@ -1,18 +1,22 @@
 // The shipped rulebooks: both check clean (no error, no warning), and config/openrisk.yaml meets the
 // expectations derived from the API reference (tests/data/openrisk_expectations.yaml): never-cache routes
-// pass, streams stream, cacheable reads cache, and every write purges the reads it changes.
+// pass, streams stream, cacheable reads cache, every write purges the reads it changes (in its own tenant,
+// and in the others where its effect reaches them), tenant-local writes keep other tenants' entries, and
+// targets that select other content get other cache keys.
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
 
 #include "app/loaded_config.hpp"
+#include "cache/cache_key.hpp"
 #include "support/paths.hpp"
 
 namespace orc {
@@ -89,13 +93,41 @@ std::optional<rules::Match> match(const rules::Rulebook& book, const Probe& p) {
 }
 
 // The tags an entry or a purge would carry, for one tenant and one user.
-std::set<std::string> tags_of(const rules::Match& m, const Probe& p) {
+std::set<std::string> tags_of(const rules::Match& m, const Probe& p, std::string_view tenant = "tenant-1",
+                              std::string_view user = "user-1") {
   std::set<std::string> out;
   const util::Query query(p.query);
-  rules::TagContext ctx{&m.params, &query, "tenant-1", "user-1"};
+  rules::TagContext ctx{&m.params, &query, tenant, user};
   for (const auto& t : m.rule->tags)
     if (auto v = rules::render(t, ctx)) out.insert(*v);
   return out;
+}
+
+bool share_a_tag(const std::set<std::string>& a, const std::set<std::string>& b) {
+  return std::any_of(a.begin(), a.end(), [&](const auto& t) { return b.count(t) > 0; });
+}
+
+std::string tag_list(const std::set<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) out += t + " ";
+  return out;
+}
+
+bool is_cache_rule(const std::optional<rules::Match>& m) {
+  return m && m->rule->cfg.action == config::ActionKind::cache;
+}
+
+// The cache key of a cached read, for one user of one tenant and no request header: the key material and its
+// hash, built by the two functions cache::plan builds the daemon's keys with. Empty: the read bypasses the
+// cache (a parameter the rule does not name, with other_query: bypass), so it is never stored under any key.
+std::optional<cache::CacheKey> cache_key_of(const rules::Match& m, const Probe& p) {
+  const util::Query query(p.query);
+  auto kq = cache::key_query(m.rule->cfg.cache, query);
+  if (!kq) return std::nullopt;
+  const identity::HeaderLookup no_headers = [](std::string_view) -> std::optional<std::string_view> {
+    return std::nullopt;
+  };
+  return cache::build_cache_key(*m.rule, m, *kq, no_headers, "user-1@tenant-1", "orc:");
 }
 
 class OpenRiskExpectations : public ::testing::Test {
@@ -184,15 +216,100 @@ TEST_F(OpenRiskExpectations, EveryWritePurgesTheReadsItChanges) {
       // A write also purges the cached GET of its own URI (RFC 9111 section 4.4).
       if (r.path == w.path && r.query == w.query) continue;
       auto carried = tags_of(*rm, r);
-      bool reached =
-          std::any_of(carried.begin(), carried.end(), [&](const auto& t) { return purged.count(t) > 0; });
-      std::string carried_list, purged_list;
-      for (const auto& t : carried) carried_list += t + " ";
-      for (const auto& t : purged) purged_list += t + " ";
-      EXPECT_TRUE(reached) << w.text << " (rule " << wm->rule->cfg.name << ", purges: " << purged_list
-                           << ") leaves " << r.text << " (rule " << rm->rule->cfg.name
-                           << ", tags: " << carried_list << ") stale";
+      EXPECT_TRUE(share_a_tag(carried, purged))
+          << w.text << " (rule " << wm->rule->cfg.name << ", purges: " << tag_list(purged) << ") leaves "
+          << r.text << " (rule " << rm->rule->cfg.name << ", tags: " << tag_list(carried) << ") stale";
     }
+  }
+}
+
+// A write made by one user of one tenant must purge reads made by another user of another tenant: the write
+// changes rows every tenant shows, or an aggregate over every tenant, or carries no JWT at all.
+TEST_F(OpenRiskExpectations, WritesPurgeTheReadsTheyChangeInOtherTenants) {
+  ASSERT_TRUE(expectations_["other_tenants"].IsSequence());
+  for (const auto& family : expectations_["other_tenants"]) {
+    auto w = probe(family["write"].as<std::string>());
+    auto wm = match(book(), w);
+    ASSERT_TRUE(wm) << w.text << " matches no rule: it would purge nothing";
+    ASSERT_EQ(wm->rule->cfg.action, config::ActionKind::invalidate) << w.text << " -> " << wm->rule->cfg.name;
+    auto purged = tags_of(*wm, w, "tenant-1", "user-1");
+    for (const auto& read : family["purges"]) {
+      auto r = probe(read.as<std::string>());
+      auto rm = match(book(), r);
+      if (!is_cache_rule(rm)) continue;  // not cached: nothing to purge
+      auto carried = tags_of(*rm, r, "tenant-2", "user-2");
+      EXPECT_TRUE(share_a_tag(carried, purged))
+          << w.text << " in tenant-1 (rule " << wm->rule->cfg.name << ", purges: " << tag_list(purged)
+          << ") leaves " << r.text << " of tenant-2 (rule " << rm->rule->cfg.name
+          << ", tags: " << tag_list(carried) << ") stale";
+    }
+  }
+}
+
+// A write whose effect stays in its tenant must not purge another tenant's entries. The daemon also purges
+// the GET entries of the write's own path in every tenant (its uri: tag): that tag is counted too.
+TEST_F(OpenRiskExpectations, TenantLocalWritesKeepOtherTenantsEntries) {
+  ASSERT_TRUE(expectations_["tenant_local"].IsSequence());
+  for (const auto& family : expectations_["tenant_local"]) {
+    auto w = probe(family["write"].as<std::string>());
+    auto wm = match(book(), w);
+    ASSERT_TRUE(wm) << w.text << " matches no rule";
+    ASSERT_EQ(wm->rule->cfg.action, config::ActionKind::invalidate) << w.text << " -> " << wm->rule->cfg.name;
+    auto purged = tags_of(*wm, w, "tenant-1", "user-1");
+    purged.insert("uri:" + rules::join_path(wm->segments));
+    for (const auto& read : family["keeps"]) {
+      auto r = probe(read.as<std::string>());
+      auto rm = match(book(), r);
+      if (!is_cache_rule(rm)) continue;  // not cached: nothing to keep
+      auto carried = tags_of(*rm, r, "tenant-2", "user-2");
+      carried.insert("uri:" + rules::join_path(rm->segments));
+      std::set<std::string> shared;
+      for (const auto& t : carried)
+        if (purged.count(t)) shared.insert(t);
+      EXPECT_TRUE(shared.empty()) << w.text << " in tenant-1 (rule " << wm->rule->cfg.name << ") purges "
+                                  << r.text << " of tenant-2 (rule " << rm->rule->cfg.name
+                                  << ") through: " << tag_list(shared);
+    }
+  }
+}
+
+// Two spellings of one route (the backend's router ignores case) are one entry: same rule, same key.
+TEST_F(OpenRiskExpectations, SpellingsOfOneRouteShareOneKey) {
+  ASSERT_TRUE(expectations_["same_key"].IsSequence());
+  for (const auto& pair : expectations_["same_key"]) {
+    auto a = probe(pair["first"].as<std::string>());
+    auto b = probe(pair["second"].as<std::string>());
+    auto ma = match(book(), a);
+    auto mb = match(book(), b);
+    ASSERT_TRUE(is_cache_rule(ma)) << a.text << " does not resolve to a cache rule";
+    ASSERT_TRUE(is_cache_rule(mb)) << b.text << " does not resolve to a cache rule";
+    EXPECT_EQ(ma->rule->cfg.name, mb->rule->cfg.name) << a.text << " and " << b.text;
+    auto ka = cache_key_of(*ma, a);
+    auto kb = cache_key_of(*mb, b);
+    ASSERT_TRUE(ka && kb) << a.text << " or " << b.text << " bypasses";
+    EXPECT_EQ(ka->key, kb->key) << a.text << " and " << b.text << ":\n"
+                                << ka->material << "\n"
+                                << kb->material;
+  }
+}
+
+// Two targets that select other content must not share a cache entry: the key material built for them (one
+// user, one tenant) must differ.
+TEST_F(OpenRiskExpectations, TargetsThatSelectOtherContentGetOtherKeys) {
+  ASSERT_TRUE(expectations_["distinct_keys"].IsSequence());
+  for (const auto& pair : expectations_["distinct_keys"]) {
+    auto a = probe(pair["first"].as<std::string>());
+    auto b = probe(pair["second"].as<std::string>());
+    auto ma = match(book(), a);
+    auto mb = match(book(), b);
+    ASSERT_TRUE(is_cache_rule(ma)) << a.text << " does not resolve to a cache rule";
+    ASSERT_TRUE(is_cache_rule(mb)) << b.text << " does not resolve to a cache rule";
+    auto ka = cache_key_of(*ma, a);
+    auto kb = cache_key_of(*mb, b);
+    if (!ka || !kb) continue;  // one of them bypasses the cache: never stored, so never shared
+    EXPECT_NE(ka->key, kb->key) << a.text << " and " << b.text << " share one cache entry (rule "
+                                << ma->rule->cfg.name << "), key material:\n"
+                                << ka->material;
   }
 }
 
