@@ -20,7 +20,9 @@ bool head_mode(const Call& c) {
   return c.ctx.jwt.mode() == JwtMode::rs256;
 }
 
-std::string mint_access(const Call& c, const User& u, const Membership& m) {
+std::string mint_access(const Call& c, const User& u, const Membership& seeded) {
+  // Claims are derived when a token is issued, from the membership as it is now (role changes included).
+  const Membership m = c.ctx.store.membership_now(seeded, u.id);
   std::int64_t ttl = c.ctx.opts.access_ttl.count();
   if (!head_mode(c)) {
     std::string role = p5_role_for(m);
@@ -206,6 +208,25 @@ Response auth_organizations(const Call& c) {
   }
   std::size_t n = orgs.size();
   return json_reply(200, json::serialize(json::object{{"organizations", std::move(orgs)}, {"total", n}}));
+}
+
+// PUT /organization/members/:memberId/role, body {"role":"admin|user","business_role":"analyst|viewer|auditor"}.
+// The simulator's member id is the user id. Unlike the backend it does not end the member's refresh lineage:
+// a refresh, like a login, issues a token with the new permissions.
+Response member_role_put(const Call& c) {
+  auto body = parse_object(c.req.body);
+  if (!body) return error_reply(400, "Invalid request body");
+  const json::value* role = body->if_contains("role");
+  const json::value* business = body->if_contains("business_role");
+  std::string_view r = role && role->is_string() ? std::string_view(role->as_string()) : "user";
+  std::string_view b = business && business->is_string() ? std::string_view(business->as_string()) : "";
+  if (r != "admin" && r != "user") return error_reply(400, "role must be admin or user");
+  if (r == "user" && b != "analyst" && b != "viewer" && b != "auditor")
+    return error_reply(400, "business_role must be analyst, viewer or auditor");
+  if (!c.ctx.store.set_member_role(c.caller->tenant_id, c.params.at(0), r == "admin" ? OrgRole::admin : OrgRole::user,
+                                   b))
+    return error_reply(404, "Member not found");
+  return json_reply(200, R"({"message":"Role updated"})");
 }
 
 Response auth_switch_org(const Call& c) {

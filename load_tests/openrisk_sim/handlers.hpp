@@ -50,6 +50,7 @@ Response auth_me(const Call& c);
 Response users_me(const Call& c);
 Response auth_organizations(const Call& c);
 Response auth_switch_org(const Call& c);
+Response member_role_put(const Call& c);
 
 // data_handlers.cpp
 Response risks_list(const Call& c);

@@ -43,6 +43,8 @@ const RouteDef kRoutes[] = {
     {"GET", "/api/v1/auth/me", RouteClass::auth, Gate::jwt, nullptr, auth_me},
     {"GET", "/api/v1/auth/organizations", RouteClass::auth, Gate::jwt, nullptr, auth_organizations},
     {"POST", "/api/v1/auth/switch-org", RouteClass::auth, Gate::jwt, nullptr, auth_switch_org},
+    {"PUT", "/api/v1/organization/members/:memberId/role", RouteClass::write, Gate::jwt,
+     "organization:members:update", member_role_put},
     {"GET", "/api/v1/users/me", RouteClass::read, Gate::jwt, nullptr, users_me},
     {"GET", "/api/v1/risks", RouteClass::read, Gate::jwt, "risks:read", risks_list},
     {"POST", "/api/v1/risks", RouteClass::write, Gate::jwt, "risks:create", risk_create},

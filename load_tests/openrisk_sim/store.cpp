@@ -412,7 +412,12 @@ bool grants(const std::vector<std::string>& held, std::string_view needed) {
   return false;
 }
 
-Store::Store(SeedConfig cfg) : cfg_(cfg) {
+struct Store::RoleChanges {
+  mutable std::mutex mu;
+  std::unordered_map<std::string, Membership> by_member;  // tenant id + "/" + user id
+};
+
+Store::Store(SeedConfig cfg) : cfg_(cfg), role_changes_(std::make_unique<RoleChanges>()) {
   static const char* kNames[][2] = {
       {"Acme Corp", "acme"}, {"Globex Industries", "globex"}, {"Initech", "initech"}};
   static const char* kPlans[] = {"enterprise", "professional", "starter"};
@@ -556,6 +561,24 @@ void Store::reset() {
     std::unique_lock lock(t->mu);
     seed_tenant(*t, t->index);
   }
+  std::lock_guard lock(role_changes_->mu);
+  role_changes_->by_member.clear();
+}
+
+bool Store::set_member_role(std::string_view tid, std::string_view user_id, OrgRole role,
+                            std::string_view business_role) {
+  const User* u = user_by_id(user_id);
+  if (!u || !u->membership(tid)) return false;
+  Membership m{std::string(tid), role, role == OrgRole::user ? std::string(business_role) : std::string()};
+  std::lock_guard lock(role_changes_->mu);
+  role_changes_->by_member[std::string(tid) + "/" + std::string(user_id)] = std::move(m);
+  return true;
+}
+
+Membership Store::membership_now(const Membership& seeded, std::string_view user_id) const {
+  std::lock_guard lock(role_changes_->mu);
+  auto it = role_changes_->by_member.find(seeded.tenant_id + "/" + std::string(user_id));
+  return it == role_changes_->by_member.end() ? seeded : it->second;
 }
 
 void Store::set_mitigation_listener(std::function<void(const MitigationEvent&)> fn) {

@@ -90,8 +90,15 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Restores the seeded data and sets every write counter back to 0.
+  // Restores the seeded data (and memberships) and sets every write counter back to 0.
   void reset();
+  // PUT /organization/members/:memberId/role: the member's role from now on. Tokens already issued keep
+  // their permissions until they expire (as on the backend); tokens issued later (login, refresh,
+  // switch-org) carry the new ones. False when `user_id` is no member of the tenant.
+  bool set_member_role(std::string_view tid, std::string_view user_id, OrgRole role,
+                       std::string_view business_role);
+  // A membership as it is now: the seed's, with the role changes since.
+  Membership membership_now(const Membership& seeded, std::string_view user_id) const;
   void set_mitigation_listener(std::function<void(const MitigationEvent&)> fn);
 
   const std::vector<User>& users() const { return users_; }
@@ -153,6 +160,8 @@ class Store {
   std::unordered_map<std::string, std::size_t> user_by_email_;
   std::unordered_map<std::string, std::size_t> user_by_id_;
   std::function<void(const MitigationEvent&)> listener_;
+  struct RoleChanges;  // guarded by its own mutex (store.cpp)
+  std::unique_ptr<RoleChanges> role_changes_;
 };
 
 }  // namespace orc::sim

@@ -166,6 +166,77 @@ TEST_P(CacheFlowTest, UnverifiedTokensBypassAndNeverHit) {
       << malformed.describe();
 }
 
+// identity.jwt.authz_claims: permissions live in the token (shared/openrisk-api.md section 11), so a user
+// entry belongs to the permission set that fetched it, and scope role shares an entry by that set.
+const char* const kAuthzRules = R"(rules:
+  - name: health
+    match: { method: GET, path: /api/v1/health }
+    cache: { ttl: 1s, scope: public }
+  - name: risk-detail
+    match: { method: GET, path: "/api/v1/risks/:id" }
+    cache: { ttl: 5m, scope: user, tags: ["risk:{tenant}:{id}"] }
+  - name: risk-list
+    match: { method: GET, path: /api/v1/risks }
+    cache: { ttl: 5m, scope: role, key: { query: [limit] }, tags: ["risks:{tenant}"] }
+)";
+const std::string kAuthzClaims = ", authz_claims: [permissions, org_roles]";
+
+std::string jwt_subject(const std::string& token) {
+  return json_string(base64url_decode(jwt_parts(token).at(1)), "sub");
+}
+
+TEST_P(CacheFlowTest, ATokenIssuedAfterARoleChangeNeverReadsTheOldRolesEntry) {
+  ASSERT_NO_FATAL_FAILURE(start_all(kAuthzRules, {}, "", kAuthzClaims));
+  const std::string admin = sim_login(sim_port(), "admin@acme.test");
+  const std::string before = sim_login(sim_port(), "analyst@acme.test");
+  const std::string target = "/api/v1/risks/" + sim_sample_risks(sim_port(), 0).at(0);
+  ASSERT_EQ(get(target, before).status, 200);
+  ASSERT_EQ(x_cache(get(target, before)), "HIT");
+
+  // The admin demotes the analyst to auditor (no risks:read), on the backend; the analyst signs in again.
+  HttpResponse demote =
+      http(sim_port(), "PUT", "/api/v1/organization/members/" + jwt_subject(before) + "/role", bearer(admin),
+           R"({"role":"user","business_role":"auditor"})");
+  ASSERT_EQ(demote.status, 200) << demote.describe();
+  const std::string after = sim_login(sim_port(), "analyst@acme.test");
+
+  HttpResponse denied = get(target, after);
+  EXPECT_EQ(denied.status, 403) << "the demoted member's new token was served the analyst's cached entry\n"
+                                << denied.describe();
+  EXPECT_NE(x_cache(denied), "HIT") << denied.describe();
+  EXPECT_EQ(sim_route_count(sim_port(), "GET /api/v1/risks/:id"), 2);
+  // The old token still carries risks:read, and the backend still honours it until it expires: so does
+  // the cache.
+  HttpResponse old_token = get(target, before);
+  EXPECT_EQ(old_token.status, 200) << old_token.describe();
+  EXPECT_EQ(x_cache(old_token), "HIT") << old_token.describe();
+}
+
+TEST_P(CacheFlowTest, RoleScopeSharesAnEntryBetweenMembersWithOnePermissionSet) {
+  ASSERT_NO_FATAL_FAILURE(start_all(kAuthzRules, {}, "", kAuthzClaims));
+  const std::string target = "/api/v1/risks?limit=3";
+  const std::string route = "GET /api/v1/risks";
+  // analyst@acme.test and consultant@sim.test are both Acme analysts: one permission set, one org role.
+  HttpResponse analyst = get(target, sim_login(sim_port(), "analyst@acme.test"));
+  ASSERT_EQ(analyst.status, 200) << analyst.describe();
+  EXPECT_EQ(x_cache(analyst), "MISS") << analyst.describe();
+  HttpResponse consultant = get(target, sim_login(sim_port(), "consultant@sim.test"));
+  EXPECT_EQ(consultant.status, 200) << consultant.describe();
+  EXPECT_EQ(x_cache(consultant), "HIT") << consultant.describe();
+  EXPECT_EQ(consultant.body, analyst.body);
+  EXPECT_EQ(sim_route_count(sim_port(), route), 1);
+
+  // Other permission sets of the same tenant, and the same set in another tenant, fetch their own.
+  for (const char* email : {"viewer@acme.test", "admin@acme.test", "analyst@globex.test"}) {
+    HttpResponse r = get(target, sim_login(sim_port(), email));
+    EXPECT_EQ(r.status, 200) << email << "\n" << r.describe();
+    EXPECT_EQ(x_cache(r), "MISS") << email << " was served another permission set's entry\n" << r.describe();
+  }
+  HttpResponse auditor = get(target, sim_login(sim_port(), "auditor@acme.test"));
+  EXPECT_EQ(auditor.status, 403) << auditor.describe();
+  EXPECT_EQ(sim_route_count(sim_port(), route), 5);
+}
+
 TEST_P(CacheFlowTest, ExpiredTokenBypassesAndNeverHits) {
   // Short-lived tokens and no leeway. The entry is primed while the token is valid; the token then expires
   // (observed on the simulator, which refuses it from `exp` on) and is sent through the proxy at once.

@@ -32,6 +32,8 @@ std::string_view to_string(Scope s) {
       return "credential";
     case Scope::user:
       return "user";
+    case Scope::role:
+      return "role";
     case Scope::tenant:
       return "tenant";
   }

@@ -19,7 +19,7 @@ struct SourcePos {
 };
 
 enum class ActionKind { cache, invalidate, pass, stream };
-enum class Scope { public_, credential, user, tenant };
+enum class Scope { public_, credential, user, tenant, role };
 
 std::string_view to_string(ActionKind a);
 std::string_view to_string(Scope s);
@@ -77,6 +77,10 @@ struct JwtConfig {
   std::string audience;             // checked when not empty
   std::string user_claim = "sub";
   std::string tenant_claim = "tenant_id";
+  // Claims that decide what the caller may read (OpenRisk: permissions, org_roles). A digest of their values
+  // enters every `user` key, so a token minted after a role change never reads an entry of the old role,
+  // and it is what `scope: role` shares by. Empty: no digest; `scope: role` is then unusable.
+  std::vector<std::string> authz_claims;
   Duration leeway{std::chrono::seconds(30)};
   SourcePos pos;
 };

@@ -45,6 +45,7 @@ std::optional<Scope> parse_scope(const std::string& s) {
   if (s == "credential") return Scope::credential;
   if (s == "user") return Scope::user;
   if (s == "tenant") return Scope::tenant;
+  if (s == "role") return Scope::role;
   return std::nullopt;
 }
 
@@ -67,7 +68,7 @@ void read_cache_fields(Section& c, CacheAction& a, bool allow_tags) {
     a.ttl = *d;
   });
   c.with("scope", [&](const YAML::Node& n) { a.scope_pos = c.errors().pos(n.Mark()); });
-  c.parsed<Scope>("scope", a.scope, "one of public, credential, user, tenant", parse_scope);
+  c.parsed<Scope>("scope", a.scope, "one of public, credential, user, tenant, role", parse_scope);
   Section key = c.sub("key");
   key.string_list("query", a.key_query);
   key.parsed<bool>("other_query", a.other_query_bypass, "ignore or bypass",
@@ -282,6 +283,7 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
     jwt.string("audience", j.audience);
     jwt.string("user_claim", j.user_claim);
     jwt.string("tenant_claim", j.tenant_claim);
+    jwt.string_list("authz_claims", j.authz_claims);
     jwt.duration("leeway", j.leeway, true);
     if (j.algorithm == "RS256" && j.public_key_file.empty())
       errors.add(jwt.node().Mark(), "'identity.jwt': RS256 needs 'public_key_file'");

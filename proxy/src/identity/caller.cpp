@@ -98,7 +98,8 @@ ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& i
       out.key_part = "cred:" + hmac_sha256_hex(key_secret, out.credential->value);
       break;
     case config::Scope::user:
-    case config::Scope::tenant: {
+    case config::Scope::tenant:
+    case config::Scope::role: {
       if (!out.credential) {
         out.bypass = true;
         out.bypass_reason = "no_credential";
@@ -109,17 +110,28 @@ ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& i
         out.bypass_reason = "jwt_unverified";
         break;
       }
-      const std::string& v = scope == config::Scope::user ? out.claims->user : out.claims->tenant;
-      if (v.empty()) {
+      const VerifiedClaims& c = *out.claims;
+      // user: the user claim; tenant: the tenant claim; role: the authorization digest, and the tenant
+      // claim unless the tokens carry none (a single-tenant backend).
+      const bool single_tenant = verifier == nullptr || !verifier->has_tenant_claim();
+      const bool missing =
+          (scope == config::Scope::user && c.user.empty()) ||
+          (scope == config::Scope::tenant && c.tenant.empty()) ||
+          (scope == config::Scope::role && (c.authz.empty() || (c.tenant.empty() && !single_tenant)));
+      if (missing) {
         out.bypass = true;
         out.bypass_reason = "missing_claim";
         break;
       }
-      // A user can belong to several tenants (switch-org): a user entry is per user *in* a tenant.
-      if (scope == config::Scope::user && !out.claims->tenant.empty())
-        out.key_part = "user:" + out.claims->tenant + ":" + v;
+      // A user can belong to several tenants (switch-org): a user entry is per user *in* a tenant, and per
+      // permission set, so a token minted after a role change never reads the old role's entries.
+      const std::string authz = c.authz.empty() ? std::string() : ":authz:" + c.authz;
+      if (scope == config::Scope::user)
+        out.key_part = "user:" + (c.tenant.empty() ? c.user : c.tenant + ":" + c.user) + authz;
+      else if (scope == config::Scope::tenant)
+        out.key_part = "tenant:" + c.tenant;
       else
-        out.key_part = (scope == config::Scope::user ? "user:" : "tenant:") + v;
+        out.key_part = "role:" + (c.tenant.empty() ? std::string() : c.tenant + ":") + c.authz;
       break;
     }
   }

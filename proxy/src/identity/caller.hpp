@@ -40,8 +40,10 @@ using util::sha256_hex;
 struct ScopeIdentity {
   bool bypass = false;  // the request cannot be cached under this scope (no or bad credential)
   std::string
-      bypass_reason;     // closed set: no_credential, malformed_credential, jwt_<JwtError>, missing_claim
-  std::string key_part;  // what enters the cache key: "public", "cred:<hmac>", "user:<id>", "tenant:<id>"
+      bypass_reason;  // closed set: no_credential, malformed_credential, jwt_<JwtError>, missing_claim
+  // What enters the cache key: "public", "cred:<hmac>", "user:<tenant>:<id>[:authz:<digest>]",
+  // "tenant:<id>", "role:<tenant>:<digest>".
+  std::string key_part;
   std::string credential_fingerprint;  // first 12 hex digits of the credential's HMAC (for explain / logs)
   std::optional<FoundCredential> credential;
   std::optional<VerifiedClaims> claims;  // when a JWT verified

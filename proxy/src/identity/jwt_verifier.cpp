@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "util/digest.hpp"
 #include "util/files.hpp"
 
 namespace orc::identity {
@@ -105,6 +106,47 @@ std::optional<long long> number_claim(const json::object& o, std::string_view na
     return static_cast<long long>(d);
   }
   return std::nullopt;
+}
+
+// One spelling of a JSON value: object members sorted by name, array elements sorted and deduplicated (the
+// permission lists are sets), scalars as Boost.JSON serialises them.
+std::string canonical(const json::value& v) {
+  if (v.is_object()) {
+    std::vector<std::pair<std::string_view, std::string>> members;
+    for (const auto& m : v.as_object()) members.emplace_back(m.key(), canonical(m.value()));
+    std::sort(members.begin(), members.end());
+    std::string out = "{";
+    for (const auto& [k, value] : members) {
+      if (out.size() > 1) out += ',';
+      out += json::serialize(json::string(k)) + ':' + value;
+    }
+    return out + '}';
+  }
+  if (v.is_array()) {
+    std::vector<std::string> items;
+    for (const auto& e : v.as_array()) items.push_back(canonical(e));
+    std::sort(items.begin(), items.end());
+    items.erase(std::unique(items.begin(), items.end()), items.end());
+    std::string out = "[";
+    for (const auto& i : items) {
+      if (out.size() > 1) out += ',';
+      out += i;
+    }
+    return out + ']';
+  }
+  return json::serialize(v);
+}
+
+std::string authz_digest(const json::object& claims, const std::vector<std::string>& names) {
+  if (names.empty()) return {};
+  std::string material;
+  for (const auto& name : names) {
+    material += name;
+    auto it = claims.find(name);
+    material += it == claims.end() ? std::string(" absent") : "=" + canonical(it->value());
+    material += '\n';
+  }
+  return util::sha256_hex(material).substr(0, 32);
 }
 
 std::string string_claim(const json::object& o, std::string_view name) {
@@ -223,7 +265,7 @@ std::optional<VerifiedClaims> JwtVerifier::verify_uncached(std::string_view toke
   }
   error = JwtError::none;
   return VerifiedClaims{string_claim(*claims, cfg_.user_claim), string_claim(*claims, cfg_.tenant_claim),
-                        *exp};
+                        *exp, authz_digest(*claims, cfg_.authz_claims)};
 }
 
 }  // namespace orc::identity

@@ -31,6 +31,10 @@ struct VerifiedClaims {
   std::string user;    // the configured user claim; may be empty when absent
   std::string tenant;  // the configured tenant claim; may be empty when absent
   long long exp = 0;
+  // 32 hex digits of a SHA-256 over the values of identity.jwt.authz_claims in one spelling (object members
+  // sorted, arrays as sets, an absent claim named as such): tokens granting the same permissions and roles
+  // have the same digest whatever order they list them in. Empty when no authz claim is configured.
+  std::string authz;
 };
 
 class JwtVerifier {
@@ -45,6 +49,7 @@ class JwtVerifier {
   // a per-thread cache (its expiry is still checked against `now`): the signature check, the costly part,
   // runs once per token per worker thread, not once per request.
   std::optional<VerifiedClaims> verify(std::string_view token, long long now, JwtError& error) const;
+  bool has_tenant_claim() const { return !cfg_.tenant_claim.empty(); }
 
  private:
   std::optional<VerifiedClaims> verify_uncached(std::string_view token, long long now, JwtError& error) const;

@@ -135,7 +135,8 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
       bool needs_user = tag->uses(TemplatePart::Kind::user);
       if (rc.action == config::ActionKind::cache && (needs_tenant || needs_user)) {
         auto scope = rc.cache.scope;
-        bool provided = (scope == config::Scope::user) || (scope == config::Scope::tenant && !needs_user);
+        bool provided = (scope == config::Scope::user) ||
+                        ((scope == config::Scope::tenant || scope == config::Scope::role) && !needs_user);
         if (!provided) {
           errors.push_back(at(t.pos, "rule '" + rc.name + "': tag '" + t.value + "' uses {" +
                                          (needs_user ? "user" : "tenant") + "}, which scope '" +
@@ -154,10 +155,17 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
 
     if (rc.action == config::ActionKind::cache) {
       auto scope = rc.cache.scope;
-      if ((scope == config::Scope::user || scope == config::Scope::tenant) && !jwt) {
+      if ((scope == config::Scope::user || scope == config::Scope::tenant || scope == config::Scope::role) &&
+          !jwt) {
         errors.push_back(at(rc.cache.scope_pos.line ? rc.cache.scope_pos : rc.pos,
                             "rule '" + rc.name + "': scope '" + std::string(config::to_string(scope)) +
                                 "' needs JWT verification: configure 'identity.jwt'"));
+        ok = false;
+      } else if (scope == config::Scope::role && cfg.identity.jwt.authz_claims.empty()) {
+        errors.push_back(at(rc.cache.scope_pos.line ? rc.cache.scope_pos : rc.pos,
+                            "rule '" + rc.name +
+                                "': scope 'role' shares by the permission claims: list them in "
+                                "'identity.jwt.authz_claims' (e.g. [permissions, org_roles])"));
         ok = false;
       }
       if (scope == config::Scope::credential && cfg.cache.key_secret.empty()) {

@@ -263,10 +263,10 @@ TEST(RulesLoader, BadScopeIsAnErrorAtTheValue) {
   auto r = load("rules:\n  - name: a\n    match: { path: /a }\n    cache:\n      scope: private\n");
   ASSERT_FALSE(r.config);
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
-  EXPECT_EQ(
-      r.errors[0].to_string(),
-      "test.yaml:5:14: error: 'rules[0].cache.scope': expected one of public, credential, user, tenant, got "
-      "'private'");
+  EXPECT_EQ(r.errors[0].to_string(),
+            "test.yaml:5:14: error: 'rules[0].cache.scope': expected one of public, credential, user, "
+            "tenant, role, got "
+            "'private'");
 }
 
 TEST(RulesLoader, BadStatusCodesAreErrorsAtTheItem) {
@@ -394,6 +394,7 @@ TEST(RulesLoader, JwtSettings) {
     audience: api
     user_claim: uid
     tenant_claim: org
+    authz_claims: [permissions, org_roles]
     leeway: 5s
 )");
   ASSERT_TRUE(r.config) << all_errors(r);
@@ -405,6 +406,7 @@ TEST(RulesLoader, JwtSettings) {
   EXPECT_EQ(j.audience, "api");
   EXPECT_EQ(j.user_claim, "uid");
   EXPECT_EQ(j.tenant_claim, "org");
+  EXPECT_EQ(j.authz_claims, (std::vector<std::string>{"permissions", "org_roles"}));
   EXPECT_EQ(j.leeway, milliseconds(5000));
   EXPECT_EQ(j.pos.line, 3);
   EXPECT_EQ(j.pos.column, 5);
@@ -537,7 +539,7 @@ TEST(RulesLoader, ErrorInAnIncludedFileNamesThatFileAndLine) {
   EXPECT_TRUE(has_error(r, main + ":2:9: error: 'listen': expected host:port")) << all_errors(r);
   EXPECT_TRUE(has_error(
       r, extra_path + ":7:21: error: 'rules[1].cache.scope': expected one of public, credential, user, "
-                      "tenant, got 'privat'"))
+                      "tenant, role, got 'privat'"))
       << all_errors(r);
 }
 

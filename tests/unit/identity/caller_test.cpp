@@ -277,6 +277,62 @@ TEST_F(ResolveScope, AMalformedCredentialBypassesEveryScopeButPublic) {
   EXPECT_EQ(pub.key_part, "public");
 }
 
+// identity.jwt.authz_claims: user keys follow the permission set, and scope role shares by it.
+class ResolveAuthzScope : public ResolveScope {
+ protected:
+  ResolveAuthzScope() : authz_verifier_(authz_config()) {}
+  static config::JwtConfig authz_config() {
+    auto c = jwt_config();
+    c.authz_claims = {"permissions", "org_roles"};
+    return c;
+  }
+  static std::string member(const std::string& user, const std::string& tenant, const std::string& perms) {
+    return token(R"({"sub":")" + user + R"(","tenant_id":")" + tenant + R"(","permissions":)" + perms +
+                 R"(,"org_roles":{")" + tenant + R"(":"user"},"exp":)" + std::to_string(kCallerNow + 60) +
+                 "}");
+  }
+  ScopeIdentity as(config::Scope scope, const std::string& t) {
+    return resolve_scope(scope, id_, &authz_verifier_, kKeySecret, lookup({{"Authorization", "Bearer " + t}}),
+                         util::Query(), kCallerNow);
+  }
+  JwtVerifier authz_verifier_;
+};
+
+TEST_F(ResolveAuthzScope, UserKeysChangeWithThePermissionSet) {
+  auto before = as(config::Scope::user, member("u-1", "t-1", R"(["risks:read","risks:update"])"));
+  auto demoted = as(config::Scope::user, member("u-1", "t-1", R"(["assets:read"])"));
+  ASSERT_FALSE(before.bypass) << before.bypass_reason;
+  ASSERT_FALSE(demoted.bypass) << demoted.bypass_reason;
+  ASSERT_TRUE(before.claims);
+  EXPECT_EQ(before.key_part, "user:t-1:u-1:authz:" + before.claims->authz);
+  EXPECT_NE(before.key_part, demoted.key_part) << "a demoted member's new token reads the old role's entries";
+  // The same permissions in another order: the same entry.
+  EXPECT_EQ(as(config::Scope::user, member("u-1", "t-1", R"(["risks:update","risks:read"])")).key_part,
+            before.key_part);
+}
+
+TEST_F(ResolveAuthzScope, RoleScopeSharesByTenantAndPermissionSet) {
+  auto a = as(config::Scope::role, member("u-1", "t-1", R"(["risks:read"])"));
+  auto b = as(config::Scope::role, member("u-2", "t-1", R"(["risks:read"])"));
+  auto other_perms = as(config::Scope::role, member("u-3", "t-1", R"(["risks:read","risks:update"])"));
+  auto other_tenant = as(config::Scope::role, member("u-1", "t-2", R"(["risks:read"])"));
+  for (const auto* s : {&a, &b, &other_perms, &other_tenant}) ASSERT_FALSE(s->bypass) << s->bypass_reason;
+  ASSERT_TRUE(a.claims);
+  EXPECT_EQ(a.key_part, "role:t-1:" + a.claims->authz);
+  EXPECT_EQ(b.key_part, a.key_part) << "two members with one permission set do not share";
+  EXPECT_NE(other_perms.key_part, a.key_part);
+  EXPECT_NE(other_tenant.key_part, a.key_part) << "a role entry is shared across tenants";
+
+  auto no_tenant = as(config::Scope::role, token(R"({"sub":"u-1","permissions":["risks:read"],"exp":)" +
+                                                 std::to_string(kCallerNow + 60) + "}"));
+  EXPECT_TRUE(no_tenant.bypass);
+  EXPECT_EQ(no_tenant.bypass_reason, "missing_claim");
+  // Without authz claims configured there is nothing to share by.
+  auto unconfigured = resolve(config::Scope::role, {{"Authorization", "Bearer " + good_token()}});
+  EXPECT_TRUE(unconfigured.bypass);
+  EXPECT_EQ(unconfigured.bypass_reason, "missing_claim");
+}
+
 TEST_F(ResolveScope, CredentialNeverAppearsRawInTheKeyPart) {
   std::string raw = "Bearer " + good_token();
   for (auto scope :

@@ -267,6 +267,54 @@ TEST(JwtVerifierHs256, HappyPathAndWrongSecret) {
   EXPECT_EQ(err, JwtError::expired);
 }
 
+// identity.jwt.authz_claims: one digest per permission set, whatever order the token lists it in.
+TEST(JwtVerifierHs256, AuthzDigestFollowsThePermissionClaimsAsSets) {
+  config::JwtConfig cfg;
+  cfg.enabled = true;
+  cfg.algorithm = "HS256";
+  cfg.secret = "s";
+  cfg.authz_claims = {"permissions", "org_roles"};
+  JwtVerifier v(cfg);
+  auto digest = [&](const std::string& extra) {
+    JwtError err;
+    auto c =
+        v.verify(test::hs256_token("s", R"({"sub":"u","tenant_id":"t","exp":)" + std::to_string(kNow + 60) +
+                                            (extra.empty() ? "" : "," + extra) + "}"),
+                 kNow, err);
+    EXPECT_TRUE(c) << to_string(err);
+    return c ? c->authz : std::string("unverified");
+  };
+  const std::string analyst =
+      digest(R"("permissions":["risks:read","risks:update"],"org_roles":{"t":"user","t2":"admin"})");
+  EXPECT_EQ(analyst.size(), 32u);
+  EXPECT_EQ(digest(R"("org_roles":{"t2":"admin","t":"user"},"permissions":["risks:update","risks:read"])"),
+            analyst);
+  EXPECT_EQ(
+      digest(
+          R"("permissions":["risks:read","risks:update","risks:read"],"org_roles":{"t":"user","t2":"admin"})"),
+      analyst);
+  std::set<std::string> others{
+      analyst,
+      digest(R"("permissions":["risks:read"],"org_roles":{"t":"user","t2":"admin"})"),
+      digest(R"("permissions":["risks:read","risks:update"],"org_roles":{"t":"admin","t2":"admin"})"),
+      digest(R"("permissions":["risks:read","risks:update"])"),
+      digest(R"("permissions":[],"org_roles":{})"),
+      digest(R"("permissions":"risks:read risks:update","org_roles":{"t":"user","t2":"admin"})"),
+      digest(""),
+  };
+  EXPECT_EQ(others.size(), 7u) << "two different permission sets share a digest";
+
+  config::JwtConfig none = cfg;
+  none.authz_claims.clear();
+  JwtVerifier plain(none);
+  JwtError err;
+  auto c = plain.verify(
+      test::hs256_token("s", R"({"sub":"u","permissions":["x"],"exp":)" + std::to_string(kNow + 60) + "}"),
+      kNow, err);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->authz, "");
+}
+
 TEST(Base64url, RoundTripsAndRejectsInvalidInput) {
   const std::vector<std::string> samples{"",     "f",     "fo",     "foo",
                                          "foob", "fooba", "foobar", std::string("\xff\xfe\x00\x01", 4)};

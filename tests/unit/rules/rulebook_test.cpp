@@ -410,6 +410,38 @@ TEST(RulebookErrors, TenantOrUserTagNeedsAScopeThatProvidesIt) {
             "provide");
 }
 
+TEST(RulebookErrors, RoleScopeNeedsAuthzClaimsAndProvidesTheTenantOnly) {
+  const std::string rules = R"(rules:
+  - name: shared
+    match: { path: /s }
+    cache: { scope: role, tags: ["s:{tenant}"] }
+)";
+  auto no_jwt = compile(kSecret + rules);
+  ASSERT_EQ(no_jwt.errors.size(), 1u) << text(no_jwt.errors);
+  EXPECT_EQ(
+      no_jwt.errors[0].to_string(),
+      "test.yaml:5:21: error: rule 'shared': scope 'role' needs JWT verification: configure 'identity.jwt'");
+  auto no_claims = compile(kSecret + kJwt + rules);
+  ASSERT_EQ(no_claims.errors.size(), 1u) << text(no_claims.errors);
+  EXPECT_EQ(
+      no_claims.errors[0].to_string(),
+      "test.yaml:6:21: error: rule 'shared': scope 'role' shares by the permission claims: list them in "
+      "'identity.jwt.authz_claims' (e.g. [permissions, org_roles])");
+  const std::string with_claims =
+      kSecret + "identity: { jwt: { algorithm: HS256, secret: s, authz_claims: [permissions] } }\n";
+  auto ok = compile(with_claims + rules);
+  EXPECT_TRUE(ok.rulebook) << text(ok.errors);
+  auto user_tag = compile(with_claims + R"(rules:
+  - name: shared
+    match: { path: /s }
+    cache: { scope: role, tags: ["s:{user}"] }
+)");
+  ASSERT_EQ(user_tag.errors.size(), 1u) << text(user_tag.errors);
+  EXPECT_EQ(user_tag.errors[0].to_string(),
+            "test.yaml:6:34: error: rule 'shared': tag 's:{user}' uses {user}, which scope 'role' does not "
+            "provide");
+}
+
 TEST(RulebookErrors, CredentialScopeNeedsAKeySecret) {
   auto c = compile(R"(rules:
   - name: implicit
