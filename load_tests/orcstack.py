@@ -126,9 +126,9 @@ def start_sim(procs, build_dir, work, name, latency, jitter, threads, prefix=(),
 
 
 def proxy_config(work, name, sim_port, admin_port, listen_port, threads, quiet=True):
-    """config/openrisk.yaml with the listen address, upstream URL, threads and admin listener rewritten;
+    """config/openrisk.yaml (or $RULEBOOK) with the listen address, upstream URL, threads and admin listener rewritten;
     quiet: access log off and log level warn (like nginx's access_log off)."""
-    with open(os.path.join(ROOT, "config/openrisk.yaml")) as f:
+    with open(os.environ.get("RULEBOOK") or os.path.join(ROOT, "config/openrisk.yaml")) as f:
         text = f.read()
     subs = [
         (r"(?m)^listen: .*$", f"listen: 127.0.0.1:{listen_port}"),

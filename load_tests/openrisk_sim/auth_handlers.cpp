@@ -210,9 +210,10 @@ Response auth_organizations(const Call& c) {
   return json_reply(200, json::serialize(json::object{{"organizations", std::move(orgs)}, {"total", n}}));
 }
 
-// PUT /organization/members/:memberId/role, body {"role":"admin|user","business_role":"analyst|viewer|auditor"}.
-// The simulator's member id is the user id. Unlike the backend it does not end the member's refresh lineage:
-// a refresh, like a login, issues a token with the new permissions.
+// PUT /organization/members/:memberId/role, body
+// {"role":"admin|user","business_role":"analyst|viewer|auditor"}. The simulator's member id is the user id.
+// Unlike the backend it does not end the member's refresh lineage: a refresh, like a login, issues a token
+// with the new permissions.
 Response member_role_put(const Call& c) {
   auto body = parse_object(c.req.body);
   if (!body) return error_reply(400, "Invalid request body");
@@ -223,8 +224,8 @@ Response member_role_put(const Call& c) {
   if (r != "admin" && r != "user") return error_reply(400, "role must be admin or user");
   if (r == "user" && b != "analyst" && b != "viewer" && b != "auditor")
     return error_reply(400, "business_role must be analyst, viewer or auditor");
-  if (!c.ctx.store.set_member_role(c.caller->tenant_id, c.params.at(0), r == "admin" ? OrgRole::admin : OrgRole::user,
-                                   b))
+  if (!c.ctx.store.set_member_role(c.caller->tenant_id, c.params.at(0),
+                                   r == "admin" ? OrgRole::admin : OrgRole::user, b))
     return error_reply(404, "Member not found");
   return json_reply(200, R"({"message":"Role updated"})");
 }

@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     auto jwt = opts.jwt_mode == JwtMode::rs256 ? JwtCodec::make_rs256(read_file(opts.jwt_private_key))
                                                : JwtCodec::make_hs256(opts.jwt_secret);
     if (!opts.jwt_key_out.empty()) write_key(opts.jwt_key_out, jwt->key_material());
-    Store store(SeedConfig{opts.seed, opts.tenants, opts.risks_per_tenant});
+    Store store(SeedConfig{opts.seed, opts.tenants, opts.risks_per_tenant, opts.members_per_role});
     RefreshSessions sessions;
     SseHub hub(opts.sse_max_subscribers);
     FaultTable faults;

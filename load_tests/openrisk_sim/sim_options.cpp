@@ -123,6 +123,10 @@ ParseResult parse_options(const std::vector<std::string>& args) {
       auto n = parse_int(v, 1, 50);
       if (!n) return bad();
       o.tenants = static_cast<int>(*n);
+    } else if (flag == "--members-per-role") {
+      auto n = parse_int(v, 1, 100);
+      if (!n) return bad();
+      o.members_per_role = static_cast<int>(*n);
     } else if (flag == "--risks-per-tenant") {
       auto n = parse_int(v, 0, 20000);
       if (!n) return bad();
@@ -177,6 +181,8 @@ std::string usage_text() {
   --seed N                   seed of the deterministic data generator (default 1)
   --tenants N                number of tenants (default 3: acme, globex, initech)
   --risks-per-tenant N       seeded risks per tenant (default 300)
+  --members-per-role N       analyst, viewer and auditor members per tenant: ROLE@S.test, then ROLE-2@S.test
+                             ... ROLE-N@S.test (default 1)
   --export-size SIZE         default body size of /export/pdf (default 1MiB)
   --max-export-size SIZE     largest size /export/pdf accepts (default 1GiB)
   --sse-keepalive DUR        interval of ': keepalive' comments on SSE streams (default 20s)

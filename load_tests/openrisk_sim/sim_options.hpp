@@ -35,6 +35,7 @@ struct SimOptions {
   std::uint32_t seed = 1;
   int tenants = 3;
   int risks_per_tenant = 300;
+  int members_per_role = 1;  // analyst, viewer and auditor members of each tenant (benchmarks: many users)
   std::uint64_t default_export_size = 1024 * 1024;
   std::uint64_t max_export_size = 1024ull * 1024 * 1024;
   std::chrono::seconds sse_keepalive{20};

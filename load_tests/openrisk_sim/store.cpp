@@ -454,6 +454,12 @@ Store::Store(SeedConfig cfg) : cfg_(cfg), role_changes_(std::make_unique<RoleCha
   if (tenants_.size() >= 2)
     add_user("consultant@sim.test", "Casey Consultant",
              {{tenants_[0]->info.id, OrgRole::user, "analyst"}, {tenants_[1]->info.id, OrgRole::admin, ""}});
+  // More members with the same business roles (after the users above, whose ids stay those of the seed).
+  for (int k = 2; k <= cfg_.members_per_role; ++k)
+    for (auto& t : tenants_)
+      for (const char* role : {"analyst", "viewer", "auditor"})
+        add_user(std::string(role) + "-" + std::to_string(k) + "@" + t->info.slug + ".test",
+                 t->info.name + " " + role + " " + std::to_string(k), {{t->info.id, OrgRole::user, role}});
   for (std::size_t i = 0; i < users_.size(); ++i) {
     user_by_email_[users_[i].email] = i;
     user_by_id_[users_[i].id] = i;

@@ -81,6 +81,7 @@ struct SeedConfig {
   std::uint32_t seed = 1;
   int tenants = 3;
   int risks_per_tenant = 300;
+  int members_per_role = 1;
 };
 
 class Store {

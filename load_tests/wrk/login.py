@@ -27,12 +27,19 @@ def call(base, method, path, body=None, token=None, timeout=30):
         return json.loads(resp.read())
 
 
-def login_all(base, password="sim-password", tenants=TENANTS):
+def emails(slug, members_per_role):
+    """The users of one tenant: its admin, then `members_per_role` analysts and viewers (the simulator's
+    --members-per-role names them ROLE@S.test, ROLE-2@S.test, ...)."""
+    for role, writer in ROLES:
+        for k in range(1, (1 if role == "admin" else members_per_role) + 1):
+            yield (f"{role}@{slug}.test" if k == 1 else f"{role}-{k}@{slug}.test"), writer
+
+
+def login_all(base, password="sim-password", tenants=TENANTS, members_per_role=1):
     users = []
     ids_by_tenant = {}
     for slug in tenants:
-        for role, writer in ROLES:
-            email = f"{role}@{slug}.test"
+        for email, writer in emails(slug, members_per_role):
             out = call(base, "POST", "/api/v1/auth/login", {"email": email, "password": password})
             pair = out.get("token_pair") or {}
             token = pair.get("access_token") or out.get("token")
@@ -58,8 +65,10 @@ def main():
     ap.add_argument("--base", default="http://127.0.0.1:8081", help="API base URL (the simulator)")
     ap.add_argument("--out", default="tokens.txt")
     ap.add_argument("--password", default="sim-password")
+    ap.add_argument("--members-per-role", type=int, default=1,
+                    help="analysts and viewers per tenant (the simulator's --members-per-role)")
     a = ap.parse_args()
-    users = login_all(a.base.rstrip("/"), a.password)
+    users = login_all(a.base.rstrip("/"), a.password, members_per_role=a.members_per_role)
     with open(a.out, "w") as f:
         for token, writer, slug, ids in users:
             f.write(f"{token}|{1 if writer else 0}|{slug}|{','.join(ids)}\n")

@@ -40,6 +40,37 @@ TEST(Store, UsersAndPermissions) {
   EXPECT_EQ(s.user_by_email("consultant@sim.test")->memberships.size(), 2u);
 }
 
+// --members-per-role: more members per business role, the seed's own users unchanged.
+TEST(Store, MoreMembersPerRoleKeepTheSeedsUsers) {
+  Store one(SeedConfig{1, 3, 0}), four(SeedConfig{1, 3, 0, 4});
+  for (const char* email : {"admin@acme.test", "analyst@globex.test", "consultant@sim.test"})
+    EXPECT_EQ(one.user_by_email(email)->id, four.user_by_email(email)->id) << email;
+  EXPECT_EQ(one.user_by_email("analyst-2@acme.test"), nullptr);
+  const User* extra = four.user_by_email("analyst-4@initech.test");
+  ASSERT_NE(extra, nullptr);
+  ASSERT_EQ(extra->memberships.size(), 1u);
+  EXPECT_EQ(extra->memberships[0].tenant_id, four.tenants()[2].id);
+  EXPECT_EQ(permissions_for(extra->memberships[0]),
+            permissions_for(four.user_by_email("analyst@initech.test")->memberships[0]));
+  EXPECT_NE(four.user_by_email("auditor-2@acme.test"), nullptr);
+  EXPECT_EQ(four.user_by_email("admin-2@acme.test"), nullptr);
+  EXPECT_EQ(four.users().size(), one.users().size() + 3 * 3 * 3);
+}
+
+// PUT /organization/members/:memberId/role: tokens issued afterwards carry the new role.
+TEST(Store, MemberRoleChangesApplyToMembershipsFromNowOnUntilReset) {
+  Store s(SeedConfig{1, 2, 0});
+  const User* analyst = s.user_by_email("analyst@acme.test");
+  const Membership& seeded = analyst->memberships[0];
+  EXPECT_EQ(s.membership_now(seeded, analyst->id).business_role, "analyst");
+  EXPECT_TRUE(s.set_member_role(seeded.tenant_id, analyst->id, OrgRole::user, "auditor"));
+  EXPECT_EQ(permissions_for(s.membership_now(seeded, analyst->id)), std::vector<std::string>{"assets:read"});
+  EXPECT_FALSE(s.set_member_role(s.tenants()[1].id, analyst->id, OrgRole::user, "viewer"))
+      << "not a member of the second tenant";
+  s.reset();
+  EXPECT_EQ(s.membership_now(seeded, analyst->id).business_role, "analyst");
+}
+
 TEST(Store, WritesBumpVersionAndReRender) {
   Store s(SeedConfig{1, 2, 20});
   auto tid = s.tenants()[0].id;
