@@ -132,7 +132,8 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
     ident["jwt"] = "verified";
     ident["user"] = id.claims->user;
     ident["tenant"] = id.claims->tenant;
-  } else if (loaded.verifier && id.credential) {
+    if (!id.claims->authz.empty()) ident["authz"] = id.claims->authz;
+  } else if (loaded.verifier && id.credential && !id.credential->malformed) {
     ident["jwt"] = "not verified";
   }
   out["identity"] = ident;
@@ -208,12 +209,17 @@ void print_text(const json::object& o, std::ostream& out) {
     std::string s;
     if (id.at("credential_from").is_null())
       s = "no credential";
+    else if (auto m = id.find("credential"); m != id.end())
+      s = str(id.at("credential_from")) + ", " + str(m->value());
     else
       s = str(id.at("credential_from")) + ", hmac " + str(id.at("credential_hmac_prefix")) + "...";
     if (auto j = id.find("jwt"); j != id.end()) {
       s += "; jwt " + str(j->value());
-      if (auto u = id.find("user"); u != id.end())
-        s += " (user " + str(u->value()) + ", tenant " + str(id.at("tenant")) + ")";
+      if (auto u = id.find("user"); u != id.end()) {
+        s += " (user " + str(u->value()) + ", tenant " + str(id.at("tenant"));
+        if (auto a = id.find("authz"); a != id.end()) s += ", authz " + str(a->value());
+        s += ")";
+      }
     }
     line("identity", json::value(s));
   }

@@ -186,6 +186,25 @@ TEST_F(Explain, ReadWithoutACredential) {
   EXPECT_TRUE(has_line(out, "identity            no credential")) << out;
 }
 
+TEST_F(Explain, ReadWithAMalformedCredential) {
+  const std::vector<std::pair<std::string, std::string>> lower = {{"Authorization", "bearer " + token_}};
+  auto o = object("GET", "/api/v1/risks/42", "", lower);
+  EXPECT_FALSE(o["cacheable"].as_bool());
+  EXPECT_EQ(str(o["bypass"]), "malformed_credential");
+  EXPECT_EQ(str(o["identity"].as_object()["credential"]), "malformed: not 'Bearer <token>'");
+  EXPECT_FALSE(o["identity"].as_object().contains("credential_hmac_prefix"));
+  ExplainRequest req;
+  req.method = "GET";
+  req.url = "/api/v1/risks/42";
+  req.headers = lower;
+  std::ostringstream out;
+  EXPECT_EQ(explain(loaded_, req, out), 0);
+  EXPECT_TRUE(
+      has_line(out.str(), "identity            header Authorization, malformed: not 'Bearer <token>'"))
+      << out.str();
+  EXPECT_EQ(out.str().find(token_), std::string::npos) << out.str();
+}
+
 TEST_F(Explain, QueryOutsideTheKeyWithNoBypassIsStillCacheable) {
   auto o = object("GET", "/api/v1/risks/42?page=9", token_);
   EXPECT_TRUE(o["cacheable"].as_bool());
