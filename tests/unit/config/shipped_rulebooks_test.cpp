@@ -1,8 +1,8 @@
 // The shipped rulebooks: both check clean (no error, no warning), and config/openrisk.yaml meets the
 // expectations derived from the API reference (tests/data/openrisk_expectations.yaml): never-cache routes
 // pass, streams stream, cacheable reads cache, every write purges the reads it changes (in its own tenant,
-// and in the others where its effect reaches them), tenant-local writes keep other tenants' entries, and
-// targets that select other content get other cache keys.
+// and in the others where its effect reaches them), tenant-local writes keep other tenants' entries,
+// targets that select other content get other cache keys, and caller-dependent reads are keyed per user.
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -289,6 +289,25 @@ TEST_F(OpenRiskExpectations, SpellingsOfOneRouteShareOneKey) {
     ASSERT_TRUE(ka && kb) << a.text << " or " << b.text << " bypasses";
     EXPECT_EQ(ka->key, kb->key) << a.text << " and " << b.text << ":\n"
                                 << ka->material << "\n"
+// A read whose body depends on the calling user (§3.5: "me", ?mine=true, /search) is cached per user or not
+// at all. A tenant, role, public or credential entry would be shared: role, for one, by every member of the
+// tenant holding the same permissions and org roles, so one member would read another's rows.
+TEST_F(OpenRiskExpectations, CallerDependentReadsAreCachedPerUserOrNotAtAll) {
+  ASSERT_TRUE(expectations_["caller_dependent"].IsSequence());
+  std::size_t cached = 0;
+  for (const auto& item : expectations_["caller_dependent"]) {
+    auto p = probe(item.as<std::string>());
+    auto m = match(book(), p);
+    if (!is_cache_rule(m)) continue;  // pass, stream, invalidate or no rule: never stored, never shared
+    ++cached;
+    EXPECT_EQ(m->rule->cfg.cache.scope, config::Scope::user)
+        << p.text << " resolves to cache rule '" << m->rule->cfg.name << "' with scope '"
+        << config::to_string(m->rule->cfg.cache.scope) << "': one caller's entry would answer another";
+  }
+  // Most of them are cached (notifications, ?mine=true, /search, ...): the check is not vacuous.
+  EXPECT_GE(cached, 10u);
+}
+
                                 << kb->material;
   }
 }
