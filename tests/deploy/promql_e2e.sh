@@ -89,6 +89,9 @@ identity:
   jwt: { algorithm: RS256, public_key_file: "$WORK/jwt-public.pem", issuer: openrisk, audience: openrisk-api,
          user_claim: sub, tenant_claim: tenant_id, leeway: 0s }
 redis: { url: "redis://127.0.0.1:$REDIS_PORT/0", key_prefix: "e2e:" }
+# Verify mode on every hit: verdicts per rule for the verify panels and recordings, and skips (a key's verify
+# takes the simulator's 200 ms, so the hits that follow it at once find it in flight).
+cache: { verify: { sample: 1, max_per_second: 1000, concurrency: 4 } }
 admin: { listen: "127.0.0.1:$ADMIN_PORT", token_file: "$WORK/admin-token" }
 rules:
   - name: health

@@ -113,7 +113,7 @@ TEST_F(AdminApiTest, ReadinessFailsWhenTheBackendIsDown) {
 TEST_F(AdminApiTest, AdminEndpointsNeedTheBearerToken) {
   ASSERT_NO_FATAL_FAILURE(start());
   for (auto [method, target] : {std::pair{"POST", "/admin/purge"}, std::pair{"POST", "/admin/reload"},
-                                std::pair{"GET", "/admin/rules"}}) {
+                                std::pair{"GET", "/admin/rules"}, std::pair{"GET", "/admin/verify"}}) {
     auto none = admin(method, target, "{\"tags\":[\"item:1\"]}", std::nullopt);
     EXPECT_EQ(none.status, 401) << target;
     EXPECT_EQ(none.headers.get("WWW-Authenticate"), "Bearer");
@@ -217,6 +217,34 @@ TEST_F(AdminApiTest, ReloadWithAGoodFileSwapsTheRules) {
   ASSERT_TRUE(std::regex_search(before.body, b, sha));
   ASSERT_TRUE(std::regex_search(after.body, a, sha));
   EXPECT_NE(a[1].str(), b[1].str());
+}
+
+// cache.verify applies on reload: off at start (a hit reaches no backend), on after it. The backend's body
+// carries a counter, so the verify of the next hit finds the entry stale and GET /admin/verify lists it.
+TEST_F(AdminApiTest, ReloadTurnsVerifyModeOnAndAdminVerifyListsTheMismatch) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(prime("1"));
+  EXPECT_EQ(served_.load(), 1) << "verify is off by default";
+  auto off = admin("GET", "/admin/verify");
+  ASSERT_EQ(off.status, 200) << off.body;
+  EXPECT_NE(off.body.find("\"sample\":0"), std::string::npos) << off.body;
+  EXPECT_NE(off.body.find("\"mismatches\":[]"), std::string::npos) << off.body;
+  {
+    std::ofstream out(daemon_->config_path(), std::ios::trunc);
+    out << "cache: { verify: { sample: 1, keep: 5 } }\n" << config(true);
+  }
+  ASSERT_EQ(admin("POST", "/admin/reload").status, 200);
+  auto hit = get("/items/1");
+  ASSERT_EQ(hit.headers.get("X-Cache"), "HIT");
+  EXPECT_EQ(hit.body, "{\"n\":1}");
+  // The mismatch is logged once it is listed.
+  ASSERT_TRUE(daemon_->wait_for_log("verify: rule 'items': the cached answer")) << daemon_->stderr_text();
+  EXPECT_EQ(served_.load(), 2) << "one verify reached the backend";
+  auto listing = admin("GET", "/admin/verify");
+  ASSERT_EQ(listing.status, 200);
+  EXPECT_NE(listing.body.find("\"sample\":1"), std::string::npos) << listing.body;
+  EXPECT_NE(listing.body.find("\"rule\":\"items\""), std::string::npos) << listing.body;
+  EXPECT_NE(listing.body.find("\"tag\":\"item:1\",\"last_purged\":null"), std::string::npos) << listing.body;
 }
 
 TEST_F(AdminApiTest, SighupWithABrokenFileKeepsServing) {

@@ -1,4 +1,4 @@
-// The admin listener: metrics, health, readiness, purge, reload and the loaded rules.
+// The admin listener: metrics, health, readiness, purge, reload, the loaded rules and verify's mismatches.
 #include "admin/admin_server.hpp"
 
 #include <boost/url/parse.hpp>
@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 
 #include "cache/storage.hpp"
+#include "cache/verify.hpp"
 #include "config/config_loader.hpp"
 #include "http/server.hpp"
 #include "http/worker.hpp"
@@ -151,6 +152,7 @@ Response rules_listing(http::Server& server, const Request& req) {
       if (r.cfg.action == config::ActionKind::cache) {
         o["scope"] = config::to_string(r.cfg.cache.scope);
         o["ttl"] = r.cfg.cache.ttl_origin ? std::string("origin") : util::format_duration(r.cfg.cache.ttl);
+        o["verify"] = r.cfg.cache.verify;
       }
       o["tags"] = tags;
       o["defined_at"] = r.cfg.pos.file + ":" + std::to_string(r.cfg.pos.line);
@@ -163,6 +165,36 @@ Response rules_listing(http::Server& server, const Request& req) {
                                  {"files", files},
                                  {"sha256", rt->config->content_sha256},
                                  {"rules", list}});
+}
+
+// The latest mismatches of verify mode (cache.verify), the newest first: never a key's material or a
+// credential.
+Response verify_listing(http::Server& server, const Request& req) {
+  const auto config = server.current_config();  // kept: a reload may swap it meanwhile
+  const auto& cfg = config->cache.verify;
+  json::array list;
+  for (const auto& m : server.verifier()->mismatches()) {
+    json::array tags;
+    for (const auto& t : m.tags)
+      tags.emplace_back(
+          json::object{{"tag", t.tag},
+                       {"last_purged", t.purged_at_ms ? json::value(cache::rfc3339(*t.purged_at_ms))
+                                                      : json::value(nullptr)}});
+    list.emplace_back(json::object{{"rule", m.rule},
+                                   {"key", m.key},
+                                   {"at", cache::rfc3339(m.at_ms)},
+                                   {"age_s", m.age_s},
+                                   {"cached_status", m.cached_status},
+                                   {"backend_status", m.backend_status},
+                                   {"tags", tags}});
+  }
+  // The numbers in their shortest form (Boost.JSON would write 0.001 as 1E-3), then the list.
+  return reply(req, 200,
+               fmt::format(R"({{"sample":{},"max_per_second":{},"concurrency":{},"keep":{},"in_flight":{},)"
+                           R"("mismatches":{}}})",
+                           cfg.sample, cfg.max_per_second, cfg.concurrency, cfg.keep,
+                           server.verifier()->in_flight(), json::serialize(list)) +
+                   "\n");
 }
 
 asio::awaitable<Response> route(http::Server& server, const std::function<ReloadOutcome()>& reload,
@@ -210,6 +242,7 @@ asio::awaitable<Response> route(http::Server& server, const std::function<Reload
                            json::object{{"ok", outcome.ok}, {"errors", errors}, {"warnings", warnings}});
     }
     if (path == "/admin/rules" && get) co_return rules_listing(server, req);
+    if (path == "/admin/verify" && get) co_return verify_listing(server, req);
   }
   co_return error(req, 404, "not found");
 }

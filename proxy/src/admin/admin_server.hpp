@@ -1,6 +1,6 @@
 // The admin listener (admin.listen, loopback by default): /metrics, /healthz, /readyz, and the
-// authenticated /admin/purge, /admin/reload and /admin/rules. Served by the daemon's own HTTP stack on the
-// main thread's io_context; storage work runs on a worker, where the storage lives.
+// authenticated /admin/purge, /admin/reload, /admin/rules and /admin/verify. Served by the daemon's own HTTP
+// stack on the main thread's io_context; storage work runs on a worker, where the storage lives.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

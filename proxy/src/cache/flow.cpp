@@ -25,12 +25,16 @@ constexpr std::array<Field, 1> kPassFields{{{"X-Cache", "BYPASS"}}};
 constexpr std::array<Field, 2> kMissFields{
     {{"X-Cache", "MISS"}, {"Cache-Status", "openrisk-cache; fwd=miss"}}};
 
+// The Age of an entry: its time in the cache plus the age the backend reported.
+std::uint64_t age_of(const CacheEntry& entry, std::int64_t now_ms) {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now_ms - entry.stored_at_ms) / 1000)) +
+         entry.initial_age_s;
+}
+
 // A stored entry as a response: the 304 when the request's conditional is satisfied (INM, then IMS).
 Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, std::int64_t now_ms,
                std::string_view x_cache, std::string_view detail) {
-  const auto age_s =
-      static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now_ms - entry.stored_at_ms) / 1000)) +
-      entry.initial_age_s;
+  const auto age_s = age_of(entry, now_ms);
   const auto ttl_s = (entry.fresh_until_ms - now_ms) / 1000;
   const bool not_mod =
       not_modified(headers("If-None-Match").value_or(""), headers("If-Modified-Since").value_or(""),
@@ -68,6 +72,23 @@ identity::HeaderLookup request_fields(const Origin& o) {
   return [&o](std::string_view name) { return o.request_header(name); };
 }
 
+// Reads the body of a fetch for the cache alone (a refresh, a verify) into `body`, at most `limit` bytes.
+// False when the backend broke off or the body is over the limit.
+asio::awaitable<bool> read_body(Origin& origin, std::uint64_t limit, std::string& body) {
+  for (;;) {
+    auto piece = co_await origin.read();
+    if (piece.broken || body.size() + piece.data.size() > limit) co_return false;
+    body.append(piece.data);
+    if (piece.last) co_return true;
+  }
+}
+
+void count_skip(VerifySkip why) {
+  metrics::Metrics::get().verify_skipped(static_cast<std::size_t>(why), to_string(why));
+}
+static_assert(kVerifySkips <= metrics::Metrics::kVerifySkipReasons);
+static_assert(kVerifyResults <= metrics::RuleMetrics::kVerifyResults);
+
 }  // namespace
 
 // A miss being fetched for the cache: the body teed while it streams, stored at its last piece.
@@ -98,6 +119,20 @@ struct CacheFlow::Fill {
     body.append(piece);
     return true;
   }
+};
+
+// A verify under way: what it compares the backend's answer with, and where its verdict goes.
+struct CacheFlow::Check {
+  Verifier::Ticket ticket;  // its key in flight, one of the concurrency, until the verify ends
+  SharedEntry entry;        // the entry that was served
+  std::string rule;
+  std::string key;
+  std::vector<std::string> tags;
+  std::vector<std::string> ignore;  // the rule's verify_ignore
+  std::uint64_t max_body = 0;
+  metrics::RuleMetrics* metrics = nullptr;
+  std::uint64_t age_s = 0;    // the entry's age when it was served
+  std::int64_t asked_ms = 0;  // before the lookup that found it
 };
 
 std::string Request::safe_target() const {
@@ -137,6 +172,7 @@ asio::awaitable<Served> CacheFlow::bypass(Bypass why, const Request& req, Origin
 asio::awaitable<unsigned> CacheFlow::open(Origin& origin, Downstream& down, bool unconditional,
                                           Served& served) {
   const unsigned status = co_await origin.open(unconditional);
+  if (status != 0 || origin.failure()) saw_backend(status);
   if (status == 0 && origin.failure()) served.keep_alive = co_await down.send_error(origin.failure());
   co_return status;
 }
@@ -162,6 +198,7 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
   std::optional<Generations> read_generations;  // read with the lookup: a fill needs no second read
   std::uint64_t l1_epoch = 0;
   if (!plan.revalidate) {
+    const auto asked_ms = p_.clock.now_ms();  // a purge from now on may have removed what the lookup finds
     auto found = co_await tiered.lookup(key, req.headers, tags, req.get);
     if (found.failed) co_return co_await bypass(Bypass::storage_unavailable, req, origin, down);
     read_generations = std::move(found.generations);
@@ -176,7 +213,11 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
       const auto answer = use == Use::fresh
                               ? reply_of(*found.entry, req.headers, now, "HIT", "hit")
                               : reply_of(*found.entry, req.headers, now, "STALE", "hit; fwd=stale");
-      co_return Served{co_await down.send(answer), swr ? "stale" : "hit"};
+      const bool kept = co_await down.send(answer);
+      // The client has its answer: a sampled fresh hit is now checked against the backend (verify mode).
+      if (use == Use::fresh && req.get)
+        start_verify(plan, req, origin, std::move(found.entry), now, asked_ms);
+      co_return Served{kept, swr ? "stale" : "hit"};
     }
     if (found.entry && serves_on_error(*found.entry, now)) stale = std::move(found.entry);
   }
@@ -220,6 +261,7 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
   // 4. The backend. A fill asks for the whole response; the client's conditional is then answered with it (a
   // 200 is a right answer to any conditional), and the next one from the stored entry.
   f.status = co_await origin.open(f.can_store);
+  if (f.status != 0 || origin.failure()) saw_backend(f.status);
   if (f.status == 0) {
     if (!origin.failure()) co_return Served{false, "miss"};
     if (stale && serves_on_error(*stale, p_.clock.now_ms())) {
@@ -296,17 +338,76 @@ asio::awaitable<void> CacheFlow::refresh(std::unique_ptr<Origin> origin, config:
   f.seen = std::move(gens.value);
   f.can_store = true;
   f.status = co_await origin->open(true);
+  saw_backend(f.status);
   if (f.status == 0) co_return;
   f.head = origin->head();
   if (storable_head(rule, ResponseHead{f.status, &f.head}) != Storability::storable) co_return;
   f.tee = true;
-  for (;;) {
-    auto piece = co_await origin->read();
-    if (piece.broken) co_return;
-    if (!f.keep(piece.data)) co_return;
-    if (piece.last) break;
-  }
+  const bool whole = co_await read_body(*origin, rule.max_body, f.body);
+  if (!whole) co_return;
   co_await store(f, request_fields(*origin));
+}
+
+void CacheFlow::saw_backend(unsigned status) {
+  if (p_.verifier) p_.verifier->backend_answered(status);
+}
+
+void CacheFlow::start_verify(const Plan& plan, const Request& req, const Origin& origin, SharedEntry entry,
+                             std::int64_t now_ms, std::int64_t asked_ms) {
+  const auto& rule = plan.policy();
+  if (!p_.verifier || !rule.verify || !entry || !p_.verifier->enabled()) return;
+  auto decision = p_.verifier->sample(plan.key.key);
+  if (decision.skipped) count_skip(*decision.skipped);
+  if (!decision.ticket) return;
+  const auto age_s = age_of(*entry, now_ms);
+  Check check{.ticket = std::move(*decision.ticket),
+              .entry = std::move(entry),
+              .rule = plan.rule()->cfg.name,
+              .key = plan.key.key,
+              .tags = plan.tags,
+              .ignore = rule.verify_ignore,
+              .max_body = rule.max_body,
+              .metrics = &req.metrics,
+              .age_s = age_s,
+              .asked_ms = asked_ms};
+  asio::co_spawn(p_.executor, verify(origin.detached_get(rule.max_body), std::move(check)), asio::detached);
+}
+
+// A verify: the hit's request sent again for the cache alone, its answer compared with the entry that was
+// served; never relayed, never stored. A backend that fails, times out, answers 5xx or 429 (it declined to
+// answer, which says nothing of the entry) or sends more than the rule's max_body is an error, never a
+// mismatch. A purge of the entry's tags since the lookup means the answer may be newer than a write the entry
+// rightly predates: no verdict.
+asio::awaitable<void> CacheFlow::verify(std::unique_ptr<Origin> origin, Check c) {
+  const unsigned status = co_await origin->open(true);
+  saw_backend(status);
+  std::string body;
+  bool whole = false;
+  if (status != 0 && status < 500 && status != 429) whole = co_await read_body(*origin, c.max_body, body);
+  if (!whole) {
+    c.metrics->verify(static_cast<std::size_t>(VerifyResult::error), to_string(VerifyResult::error));
+    co_return;
+  }
+  auto& verifier = *p_.verifier;
+  if (verifier.purged_since(c.tags, c.asked_ms)) {
+    count_skip(VerifySkip::purged);
+    co_return;
+  }
+  const bool same = status == c.entry->status && same_body(c.entry->body, body, c.ignore);
+  const auto result = same ? VerifyResult::match : VerifyResult::mismatch;
+  c.metrics->verify(static_cast<std::size_t>(result), to_string(result));
+  if (same) co_return;
+  Mismatch m{.rule = c.rule,
+             .key = c.key,
+             .at_ms = p_.clock.now_ms(),
+             .age_s = c.age_s,
+             .cached_status = c.entry->status,
+             .backend_status = status,
+             .tags = verifier.purge_times(c.tags)};
+  // Kept before it is logged: a reader of the log line finds it in GET /admin/verify.
+  const auto line = describe(m);
+  verifier.record(std::move(m));
+  spdlog::warn("verify: {}", line);
 }
 
 asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, Origin& origin,
@@ -340,7 +441,10 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
 
 asio::awaitable<StorageResult<std::uint64_t>> CacheFlow::purge_tiers(const std::vector<std::string>& tags) {
   const auto t0 = std::chrono::steady_clock::now();
+  // Noted before (a verify that overlaps the purge has no verdict) and after (the time it was last purged).
+  if (p_.verifier) p_.verifier->purged(tags);
   auto result = co_await p_.storage->purge(tags, {});
+  if (p_.verifier) p_.verifier->purged(tags);
   count_storage_op(*p_.storage, metrics::StorageOp::purge, result.status, t0);
   // After the storage, so that a read which fetched an old entry before the purge carries an older L1 epoch.
   if (p_.l1) p_.l1->invalidate(tags);

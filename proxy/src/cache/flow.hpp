@@ -2,7 +2,8 @@
 // bottom. A read: lookup, then a HIT, a STALE answer (and a background refresh), or a miss: join or lead the
 // key's flight, open the backend, read its head, decide whether it is storable, relay it and tee its body,
 // store it before the client has the last bytes. A write: open the backend; a 2xx answer purges the tags
-// before the client sees it. Bypasses and passes are relayed, marked.
+// before the client sees it. Bypasses and passes are relayed, marked. With cache.verify, a sampled fresh HIT
+// is fetched again in the background once the client has it, and compared (cache/verify.hpp).
 //
 // The flow does no HTTP itself: it drives two ports, the backend of the request (Origin) and its client
 // (Downstream). http/ implements them over Beast (http/relay.hpp); tests script them
@@ -28,6 +29,7 @@
 #include "cache/pending_purges.hpp"
 #include "cache/plan.hpp"
 #include "cache/storage.hpp"
+#include "cache/verify.hpp"
 #include "metrics/metrics.hpp"
 #include "util/clock.hpp"
 
@@ -63,8 +65,9 @@ class Origin {
   virtual boost::asio::awaitable<Piece> read() = 0;
   // A field of the request this origin sends (Vary records what it had).
   virtual std::optional<std::string_view> request_header(std::string_view name) const = 0;
-  // A GET of the same target for the cache alone (a background refresh): no client validators, a body of
-  // at most `body_limit` bytes, and it outlives this request.
+  // A GET of the same target for the cache alone (a background refresh, a verify): the client's request
+  // fields (its credential too) without its validators, a body of at most `body_limit` bytes, the upstream
+  // timeouts, and it outlives this request.
   virtual std::unique_ptr<Origin> detached_get(std::uint64_t body_limit) const = 0;
 };
 
@@ -117,8 +120,8 @@ struct Served {
 class CacheFlow {
  public:
   // What a worker's flow works with: its storage (null: caching is off), the process's L1 (null: none),
-  // coalescer and owed purges, the clock, and the worker's executor (for background refreshes). All outlive
-  // the flow.
+  // coalescer and owed purges, the clock, the worker's executor (for background refreshes and verifies), and
+  // the process's verifier (null: no verify mode). All outlive the flow.
   struct Parts {
     std::shared_ptr<Storage> storage;
     L1Cache* l1 = nullptr;
@@ -126,6 +129,7 @@ class CacheFlow {
     PendingPurges& owed;
     const util::Clock& clock;
     boost::asio::any_io_executor executor;
+    std::shared_ptr<Verifier> verifier = nullptr;
   };
   explicit CacheFlow(Parts parts)
       : p_(std::move(parts)), one_process_(p_.storage && p_.storage->name() == "memory") {}
@@ -165,6 +169,15 @@ class CacheFlow {
   boost::asio::awaitable<void> refresh(std::unique_ptr<Origin> origin, config::CacheAction rule, CacheKey key,
                                        std::vector<std::string> tags, Coalescer::Lead lead,
                                        std::optional<std::uint64_t> heard);
+  // After a fresh GET hit was sent: spawns verify() on the worker's executor when the rule does not opt out
+  // and the verifier samples it (not a coroutine, like start_refresh). `asked_ms`: the time before the lookup
+  // that found `entry` (a purge of its tags since then leaves the verify without a verdict).
+  void start_verify(const Plan& plan, const Request& req, const Origin& origin, SharedEntry entry,
+                    std::int64_t now_ms, std::int64_t asked_ms);
+  struct Check;
+  boost::asio::awaitable<void> verify(std::unique_ptr<Origin> origin, Check check);
+  // A backend answer (its status), or 0 when the backend gave none: the verifier pauses while it fails.
+  void saw_backend(unsigned status);
   // The storage operation that purges, counted; no L1, no owed bookkeeping.
   boost::asio::awaitable<StorageResult<std::uint64_t>> purge_tiers(const std::vector<std::string>& tags);
   // Whether every purge of any instance reaches this process's coalescer: with the memory storage always,

@@ -41,6 +41,10 @@ struct CacheAction {
   std::uint64_t max_body = 1024 * 1024;
   Duration stale_while_revalidate{0};
   Duration stale_if_error{0};
+  // cache.verify (cache/verify.hpp): `verify: false` opts the rule out (a GET with a side effect, which a
+  // verify would repeat); `verify_ignore`: JSON object members left out of the comparison, at any depth.
+  bool verify = true;
+  std::vector<std::string> verify_ignore;
   SourcePos ttl_pos, scope_pos, statuses_pos;
 };
 
@@ -90,12 +94,22 @@ struct IdentityConfig {
   JwtConfig jwt;
 };
 
+// cache.verify: a sampled share of fresh hits is fetched again in the background and compared with the entry
+// (cache/verify.hpp). The limits are per process.
+struct VerifyConfig {
+  double sample = 0;              // share of fresh GET hits verified, 0 to 1; 0 = off
+  double max_per_second = 10;     // verifies started per second
+  std::uint32_t concurrency = 2;  // verifies under way at once
+  std::uint32_t keep = 50;        // mismatches kept for GET /admin/verify
+};
+
 struct CacheEngineConfig {
   std::string key_secret;  // HMAC key of the `credential` scope (from key_secret or key_secret_file)
   std::uint64_t memory_budget = 256ull * 1024 * 1024;
   // The in-process L1 in front of Redis (cache/l1_cache.hpp); 0 = off. Used only with a `redis` section.
   std::uint64_t l1_budget = 0;
   Duration l1_max_age{std::chrono::seconds(30)};  // the longest an entry stays in the L1
+  VerifyConfig verify;
 };
 
 struct RedisConfig {

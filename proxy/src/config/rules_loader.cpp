@@ -38,6 +38,15 @@ void secret(Section& sec, const std::string& key, std::string& out) {
                      "'" + sec.child_path(key + "_file") + "': cannot read '" + file + "': " + error);
 }
 
+// A decimal number from `min` to `max`, written out whole ("0.001", "10"; no inf, nan or hex).
+std::optional<double> parse_number(const std::string& s, double min, double max) {
+  if (s.empty() || s.find_first_not_of("0123456789.eE+-") != std::string::npos) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (*end != '\0' || !(v >= min && v <= max)) return std::nullopt;
+  return v;
+}
+
 const std::vector<std::string> kMethods{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"};
 
 std::optional<Scope> parse_scope(const std::string& s) {
@@ -103,6 +112,8 @@ void read_cache_fields(Section& c, CacheAction& a, bool allow_tags) {
   c.size("max_body", a.max_body);
   c.duration("stale_while_revalidate", a.stale_while_revalidate, true);
   c.duration("stale_if_error", a.stale_if_error, true);
+  c.boolean("verify", a.verify);
+  c.string_list("verify_ignore", a.verify_ignore);
 }
 
 void read_rule(const YAML::Node& node, std::size_t index, const CacheAction& defaults, Config& c,
@@ -298,6 +309,19 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
   cache.size("memory_budget", c.cache.memory_budget);
   cache.size("l1_budget", c.cache.l1_budget, true);  // 0: the L1 is off
   cache.duration("l1_max_age", c.cache.l1_max_age);
+  Section verify = cache.sub("verify");
+  auto& v = c.cache.verify;
+  verify.parsed<double>("sample", v.sample, "a fraction from 0 to 1 such as 0.001 (0: off)",
+                        [](const std::string& s) { return parse_number(s, 0, 1); });
+  verify.parsed<double>("max_per_second", v.max_per_second, "a number of verifies per second greater than 0",
+                        [](const std::string& s) -> std::optional<double> {
+                          auto n = parse_number(s, 0, 1e6);
+                          if (n && *n > 0) return n;
+                          return std::nullopt;
+                        });
+  verify.count("concurrency", v.concurrency, 1, 1024);
+  verify.count("keep", v.keep, 0, 10000);
+  verify.finish();
   cache.finish();
 
   Section redis = top.sub("redis");

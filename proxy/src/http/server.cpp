@@ -35,7 +35,10 @@ Server::Server(std::shared_ptr<const Runtime> runtime, StorageFactory storage, c
       storage_factory_(std::move(storage)),
       clock_(clock),
       coalescer_(clock),
-      pending_purges_([](std::size_t n) { metrics::Metrics::get().set_purges_owed(n); }) {}
+      pending_purges_([](std::size_t n) { metrics::Metrics::get().set_purges_owed(n); }),
+      verifier_(std::make_shared<cache::Verifier>(clock)) {
+  if (runtime_ && runtime_->config) verifier_->configure(runtime_->config->cache.verify);
+}
 
 Server::~Server() {
   for (auto& w : workers_) w->stop();
@@ -48,6 +51,7 @@ std::shared_ptr<const Runtime> Server::current_runtime() const {
 }
 
 void Server::update_runtime(std::shared_ptr<const Runtime> runtime) {
+  if (runtime && runtime->config) verifier_->configure(runtime->config->cache.verify);
   std::lock_guard lock(runtime_mutex_);
   runtime_ = std::move(runtime);
   runtime_version_.fetch_add(1, std::memory_order_release);

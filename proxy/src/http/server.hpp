@@ -17,6 +17,7 @@
 #include "cache/l1_cache.hpp"
 #include "cache/pending_purges.hpp"
 #include "cache/storage.hpp"
+#include "cache/verify.hpp"
 #include "config/config.hpp"
 #include "http/runtime.hpp"
 #include "util/clock.hpp"
@@ -58,6 +59,8 @@ class Server {
   // The in-process L1 in front of Redis, or null when there is none. Set before start().
   void set_l1(std::shared_ptr<cache::L1Cache> l1) { l1_ = std::move(l1); }
   cache::L1Cache* l1() const { return l1_.get(); }
+  // Verify mode (cache.verify): one per process, shared by the workers, configured from the runtime.
+  const std::shared_ptr<cache::Verifier>& verifier() const { return verifier_; }
 
   // Stops accepting; idle keep-alive connections close; in-flight requests finish. Returns immediately.
   void begin_shutdown();
@@ -95,6 +98,7 @@ class Server {
   cache::Coalescer coalescer_;
   cache::PendingPurges pending_purges_;
   std::shared_ptr<cache::L1Cache> l1_;
+  std::shared_ptr<cache::Verifier> verifier_;
 
   std::mutex done_mutex_;
   std::condition_variable done_cv_;

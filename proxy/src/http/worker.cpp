@@ -23,7 +23,7 @@ Worker::Worker(Server& server, std::size_t index)
 void Worker::set_storage(std::shared_ptr<cache::Storage> s) {
   flow_ = std::make_unique<cache::CacheFlow>(
       cache::CacheFlow::Parts{std::move(s), server_.l1(), server_.coalescer(), server_.pending_purges(),
-                              server_.clock(), ctx_.get_executor()});
+                              server_.clock(), ctx_.get_executor(), server_.verifier()});
 }
 
 Worker::~Worker() {

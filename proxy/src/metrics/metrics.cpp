@@ -113,6 +113,13 @@ void RuleMetrics::bypass(std::size_t index, std::string_view reason) {
   }).Increment();
 }
 
+void RuleMetrics::verify(std::size_t index, std::string_view result) {
+  if (index >= kVerifyResults) return;
+  resolve(verifies_[index], g_add_mutex, [&]() -> prometheus::Counter& {
+    return m_.verifies_->Add({{"rule", rule_}, {"result", std::string(result)}});
+  }).Increment();
+}
+
 void RuleMetrics::init(bool cache_rule, bool invalidate_rule) {
   if (cache_rule) coalesced_counter();
   if (invalidate_rule) invalidations();
@@ -156,6 +163,20 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
            .Help(
                "Requests of a cache rule that bypassed the cache (forwarded, never stored), by rule and "
                "reason (the Cache-Status detail).")
+           .Register(r);
+  verifies_ =
+      &prometheus::BuildCounter()
+           .Name(p + "verify_total")
+           .Help(
+               "Fresh hits fetched again from the backend and compared with the entry served (cache.verify), "
+               "by rule and result (match, mismatch, error).")
+           .Register(r);
+  verify_skipped_ =
+      &prometheus::BuildCounter()
+           .Name(p + "verify_skipped_total")
+           .Help(
+               "Hits sampled for a verify that did not run, or ran without a verdict, by reason "
+               "(degraded, in_flight, concurrency, rate_limit, purged).")
            .Register(r);
   auto& commands = prometheus::BuildCounter()
                        .Name(p + "redis_commands_total")
@@ -270,6 +291,13 @@ void Metrics::storage_op(StorageOp op, std::size_t outcome, double seconds) {
   auto i = static_cast<std::size_t>(op);
   storage_commands_[i][outcome < kStorageOutcomes ? outcome : kStorageOutcomes - 1]->Increment();
   storage_duration_[i]->Observe(seconds);
+}
+
+void Metrics::verify_skipped(std::size_t index, std::string_view reason) {
+  if (index >= kVerifySkipReasons) return;
+  resolve(verify_skips_[index], g_add_mutex, [&]() -> prometheus::Counter& {
+    return verify_skipped_->Add({{"reason", std::string(reason)}});
+  }).Increment();
 }
 
 void Metrics::reload(bool ok) {

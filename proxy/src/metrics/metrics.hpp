@@ -45,6 +45,10 @@ class RuleMetrics {
   // (below kBypassReasons).
   void bypass(std::size_t index, std::string_view reason);
   static constexpr std::size_t kBypassReasons = 32;
+  // A verify of a hit of this rule ended (cache/verify.hpp): `result` is cache::VerifyResult's name, `index`
+  // its value (below kVerifyResults).
+  void verify(std::size_t index, std::string_view result);
+  static constexpr std::size_t kVerifyResults = 3;
   // Creates the rule's event counters at 0, so a rule that has not purged or coalesced yet still has a
   // series (rates read 0 instead of "no data").
   void init(bool cache_rule, bool invalidate_rule);
@@ -63,6 +67,7 @@ class RuleMetrics {
   std::atomic<prometheus::Counter*> invalidations_{nullptr};
   std::atomic<prometheus::Counter*> coalesced_{nullptr};
   std::array<std::atomic<prometheus::Counter*>, kBypassReasons> bypasses_{};
+  std::array<std::atomic<prometheus::Counter*>, kVerifyResults> verifies_{};
 };
 
 class Metrics {
@@ -94,6 +99,10 @@ class Metrics {
     l1_entries_->Set(static_cast<double>(entries));
   }
   void l1_hit() { l1_hits_->Increment(); }
+  // A sampled hit that was not verified, or a verify without a verdict: `reason` is cache::VerifySkip's name,
+  // `index` its value (below kVerifySkipReasons).
+  void verify_skipped(std::size_t index, std::string_view reason);
+  static constexpr std::size_t kVerifySkipReasons = 8;
 
   // The exposition text (text format 0.0.4).
   std::string render() const;
@@ -109,6 +118,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* invalidations_;
   prometheus::Family<prometheus::Counter>* coalesced_;
   prometheus::Family<prometheus::Counter>* bypasses_;
+  prometheus::Family<prometheus::Counter>* verifies_;
+  prometheus::Family<prometheus::Counter>* verify_skipped_;
+  std::array<std::atomic<prometheus::Counter*>, kVerifySkipReasons> verify_skips_{};
   std::array<std::array<prometheus::Counter*, kStorageOutcomes>, kStorageOps> storage_commands_{};
   std::array<prometheus::Histogram*, kStorageOps> storage_duration_{};
   prometheus::Counter* invalidated_entries_;

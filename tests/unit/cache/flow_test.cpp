@@ -1,7 +1,8 @@
 // The cache flow (cache/flow.hpp) in-process and in simulated time: a scripted backend behind the Origin
 // port, a recording client behind the Downstream port, the memory storage and a util::ManualClock. No socket,
 // no sleep: TTL, stale-while-revalidate and stale-if-error move with the clock; a held backend request makes
-// the read-after-write races deterministic.
+// the read-after-write races deterministic. Verify mode (cache.verify) runs its background fetch on the same
+// scripted backend.
 #include "cache/flow.hpp"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include <map>
 
 #include "cache/memory_storage.hpp"
+#include "support/http_message.hpp"
 #include "util/strings.hpp"
 
 namespace orc::cache {
@@ -38,7 +40,8 @@ struct ScriptedBackend {
   bool hold = false;
 
   int opened = 0;
-  std::vector<bool> unconditional;  // per request
+  std::vector<bool> unconditional;         // per request
+  std::vector<std::string> authorization;  // per request: its Authorization field ("-" when none)
 
   void release() {
     hold = false;
@@ -54,6 +57,7 @@ class ScriptedOrigin final : public Origin {
   asio::awaitable<unsigned> open(bool unconditional) override {
     ++b_.opened;
     b_.unconditional.push_back(unconditional);
+    b_.authorization.emplace_back(request_header("Authorization").value_or("-"));
     // What the backend answers is fixed when the request reaches it, not when a held request is released.
     status_ = b_.status;
     head_ = b_.headers;
@@ -149,7 +153,7 @@ class FlowTest : public ::testing::Test {
     Plan p;
     p.action = Action::lookup;
     p.match = rules::Match{&rule_, {}, {}};
-    p.key = CacheKey{"orc:e:k1", "rule=flow-test\npath=/r\n"};
+    p.key = CacheKey{.material = "rule=flow-test\npath=/r\n", .key = "orc:e:k1"};
     p.tags = {"risks:t-1", "uri:/r"};
     p.fill = get;
     return p;
@@ -203,7 +207,10 @@ class FlowTest : public ::testing::Test {
       std::make_shared<MemoryStorage>(1 << 20, [this] { return clock_.steady(); });
   Coalescer coalescer_{clock_};
   PendingPurges owed_;
-  CacheFlow flow_{{storage_, nullptr, coalescer_, owed_, clock_, ctx_.get_executor()}};
+  // Off (sample 0) unless a test configures it; its sampler always draws 0, so a sample above 0 takes every
+  // hit.
+  std::shared_ptr<Verifier> verifier_ = std::make_shared<Verifier>(clock_, [] { return 0.0; });
+  CacheFlow flow_{{storage_, nullptr, coalescer_, owed_, clock_, ctx_.get_executor(), verifier_}};
   ScriptedBackend backend_{ctx_};
   rules::CompiledRule rule_, write_rule_;
   std::vector<std::string> redact_;
@@ -434,6 +441,200 @@ TEST_F(FlowTest, AFailedPurgeIsOwedAndReadsOfItsTagsAreNotFilledUntilItIsReplaye
   EXPECT_TRUE(owed_.empty());
   get();
   EXPECT_EQ(get()->served->cache, "hit");
+}
+
+// ---- verify mode (cache.verify) --------------------------------------------------------------------------
+
+// The process-wide counters of the test rule (metrics are one registry per process: tests compare deltas).
+double verifies(std::string_view result) {
+  return test::metric_sample(
+             metrics::Metrics::get().render(),
+             "openrisk_cache_verify_total{result=\"" + std::string(result) + "\",rule=\"flow-test\"}")
+      .value_or(0);
+}
+double verify_skips(std::string_view reason) {
+  return test::metric_sample(metrics::Metrics::get().render(),
+                             "openrisk_cache_verify_skipped_total{reason=\"" + std::string(reason) + "\"}")
+      .value_or(0);
+}
+
+class FlowVerifyTest : public FlowTest {
+ protected:
+  FlowVerifyTest() {
+    config::VerifyConfig v;
+    v.sample = 1;
+    v.max_per_second = 1000;
+    v.concurrency = 10;
+    verifier_->configure(v);
+  }
+  const HeaderList caller_{{"Authorization", "Bearer caller-1"}};
+};
+
+TEST_F(FlowVerifyTest, AHitIsFetchedOnceMoreInTheBackgroundWithTheClientsCredential) {
+  const double matches = verifies("match");
+  auto miss = get(caller_);
+  ASSERT_EQ(miss->served->cache, "miss");
+  EXPECT_EQ(backend_.opened, 1) << "a miss is not verified";
+  clock_.advance(1s);
+  auto hit = get(caller_);
+  EXPECT_EQ(hit->served->cache, "hit");
+  EXPECT_EQ(hit->client.body, "v1");
+  ASSERT_EQ(backend_.opened, 2) << "exactly one background fetch for the sampled hit";
+  EXPECT_EQ(backend_.authorization[1], "Bearer caller-1") << "the verify carries the client's credential";
+  EXPECT_TRUE(backend_.unconditional[1]) << "a verify asks for the whole response";
+  EXPECT_EQ(verifies("match"), matches + 1);
+  EXPECT_EQ(verifier_->in_flight(), 0u) << "the verify released its key";
+  settle();
+  EXPECT_EQ(backend_.opened, 2);
+}
+
+TEST_F(FlowVerifyTest, AChangedBackendCountsAMismatchNamingTheTagsLastPurge) {
+  get(caller_);
+  clock_.advance(1s);
+  const auto purged_at = clock_.now_ms();
+  ASSERT_EQ(start(write_plan(), caller_)->served->cache, "purge");
+  clock_.advance(1s);
+  get(caller_);  // filled again after the write
+  const auto stored_at = clock_.now_ms();
+  clock_.advance(3s);
+  backend_.body = "v2";  // a change the rulebook purged nothing for
+  const double mismatches = verifies("mismatch");
+  auto hit = get(caller_);
+  EXPECT_EQ(hit->client.body, "v1") << "the client is served the entry; the verify comes after";
+  EXPECT_EQ(verifies("mismatch"), mismatches + 1);
+  auto kept = verifier_->mismatches();
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].rule, "flow-test");
+  EXPECT_EQ(kept[0].key, "orc:e:k1") << "the storage key, not its material";
+  EXPECT_EQ(kept[0].age_s, static_cast<std::uint64_t>((clock_.now_ms() - stored_at) / 1000));
+  EXPECT_EQ(kept[0].cached_status, 200u);
+  EXPECT_EQ(kept[0].backend_status, 200u);
+  ASSERT_EQ(kept[0].tags.size(), 2u);
+  EXPECT_EQ(kept[0].tags[0].tag, "risks:t-1");
+  EXPECT_EQ(kept[0].tags[0].purged_at_ms, purged_at);
+  EXPECT_EQ(kept[0].tags[1].tag, "uri:/r");
+  EXPECT_EQ(kept[0].tags[1].purged_at_ms, purged_at);
+  EXPECT_EQ(get(caller_)->client.body, "v1") << "a verify never stores";
+
+  backend_.status = 404;  // another status is a mismatch too
+  backend_.body = "v1";
+  get(caller_);
+  EXPECT_EQ(verifies("mismatch"), mismatches + 3);
+  EXPECT_EQ(verifier_->mismatches().at(0).backend_status, 404u);
+}
+
+TEST_F(FlowVerifyTest, IgnoredJsonMembersDoNotMakeAMismatch) {
+  rule_.cfg.cache.verify_ignore = {"generated_at"};
+  backend_.body = R"({"id":1,"generated_at":"t1"})";
+  get(caller_);
+  backend_.body = R"({"generated_at":"t2","id":1})";
+  const double matches = verifies("match");
+  get(caller_);
+  EXPECT_EQ(verifies("match"), matches + 1);
+  backend_.body = R"({"generated_at":"t3","id":2})";
+  const double mismatches = verifies("mismatch");
+  get(caller_);
+  EXPECT_EQ(verifies("mismatch"), mismatches + 1);
+}
+
+TEST_F(FlowVerifyTest, ABackend5xxFailureOr429CountsAnErrorNeverAMismatch) {
+  get(caller_);
+  backend_.status = 503;
+  backend_.body = "down";
+  const double errors = verifies("error");
+  const double mismatches = verifies("mismatch");
+  get(caller_);
+  EXPECT_EQ(backend_.opened, 2);
+  EXPECT_EQ(verifies("error"), errors + 1);
+  EXPECT_EQ(verifies("mismatch"), mismatches);
+
+  const double degraded = verify_skips("degraded");
+  get(caller_);
+  EXPECT_EQ(backend_.opened, 2) << "no verify while the backend has just failed";
+  EXPECT_EQ(verify_skips("degraded"), degraded + 1);
+
+  clock_.advance(Verifier::kDegradedFor);
+  backend_.status = 200;
+  backend_.fails_with = 504;  // no answer at all (the entry is fresh for 60 s: still a hit)
+  get(caller_);
+  EXPECT_EQ(backend_.opened, 3);
+  EXPECT_EQ(verifies("error"), errors + 2);
+
+  clock_.advance(Verifier::kDegradedFor);
+  backend_.fails_with = 0;
+  backend_.status = 429;  // the backend declined to answer: nothing learnt about the entry
+  get(caller_);
+  EXPECT_EQ(backend_.opened, 4);
+  EXPECT_EQ(verifies("error"), errors + 3);
+  EXPECT_EQ(verifies("mismatch"), mismatches);
+  EXPECT_TRUE(verifier_->mismatches().empty());
+}
+
+TEST_F(FlowVerifyTest, ARuleThatOptsOutIsNeverVerified) {
+  rule_.cfg.cache.verify = false;
+  get(caller_);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(get(caller_)->served->cache, "hit");
+  EXPECT_EQ(backend_.opened, 1);
+}
+
+TEST_F(FlowVerifyTest, NoVerifyOnAMissAStaleHitAHeadABypassAPassOrAnInvalidate) {
+  const double all = verifies("match") + verifies("mismatch") + verifies("error");
+  get(caller_);  // miss
+  EXPECT_EQ(backend_.opened, 1);
+
+  start(read_plan(false), caller_, false);  // a HEAD hit
+  EXPECT_EQ(backend_.opened, 1);
+
+  Plan bypass = read_plan();
+  bypass.action = Action::bypass;
+  bypass.bypass = Bypass::no_store;
+  ASSERT_EQ(start(bypass, caller_)->served->cache, "bypass");
+  EXPECT_EQ(backend_.opened, 2) << "the bypass itself, nothing more";
+
+  Plan pass = read_plan();
+  pass.action = Action::pass;
+  ASSERT_EQ(start(pass, caller_)->served->cache, "pass");
+  EXPECT_EQ(backend_.opened, 3);
+
+  clock_.advance(1s);
+  ASSERT_EQ(start(write_plan(), caller_)->served->cache, "purge");
+  EXPECT_EQ(backend_.opened, 4);
+
+  rule_.cfg.cache.ttl = 10s;
+  rule_.cfg.cache.stale_while_revalidate = 60s;
+  clock_.advance(1s);
+  get(caller_);  // a miss again (purged)
+  clock_.advance(15s);
+  ASSERT_EQ(get(caller_)->served->cache, "stale");
+  EXPECT_EQ(backend_.opened, 6) << "the stale hit's refresh, no verify";
+  EXPECT_EQ(verifies("match") + verifies("mismatch") + verifies("error"), all);
+}
+
+TEST_F(FlowVerifyTest, OneVerifyPerKeyAndNoVerdictWhenAPurgeOfItsTagsOverlapsIt) {
+  get(caller_);
+  clock_.advance(1s);
+  backend_.body = "v2";  // what the held verify will be answered: a mismatch, but for the purge below
+  backend_.hold = true;
+  get(caller_);  // its verify is held at the backend
+  EXPECT_EQ(backend_.opened, 2);
+  const double in_flight = verify_skips("in_flight");
+  get(caller_);
+  EXPECT_EQ(backend_.opened, 2) << "a second verify of the key while the first runs";
+  EXPECT_EQ(verify_skips("in_flight"), in_flight + 1);
+
+  // A write purges the tags while the verify waits for the backend: its answer may show the write, which the
+  // entry rightly predates.
+  const std::vector<std::string> tags{"risks:t-1"};  // outlives the purge (a coroutine keeps the reference)
+  asio::co_spawn(ctx_, flow_.purge(tags), asio::detached);
+  settle();
+  const double purged = verify_skips("purged");
+  const double verdicts = verifies("match") + verifies("mismatch") + verifies("error");
+  backend_.release();
+  settle();
+  EXPECT_EQ(verify_skips("purged"), purged + 1);
+  EXPECT_EQ(verifies("match") + verifies("mismatch") + verifies("error"), verdicts);
+  EXPECT_TRUE(verifier_->mismatches().empty());
+  EXPECT_EQ(verifier_->in_flight(), 0u);
 }
 
 }  // namespace

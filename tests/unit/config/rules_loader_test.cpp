@@ -593,5 +593,69 @@ TEST(RulesLoader, ErrorsInSeveralRulesAreAllReported) {
   EXPECT_TRUE(has_error(r, "test.yaml:12:36: error: 'rules[3].cache.statuses'")) << all_errors(r);
 }
 
+// cache.verify (issue 15 item 4): the process's settings, and each rule's opt-out and ignored JSON members,
+// also as defaults.
+TEST(RulesLoader, VerifySettingsAndRuleOptions) {
+  auto off = load("rules: []\n");
+  ASSERT_TRUE(off.config) << all_errors(off);
+  EXPECT_EQ(off.config->cache.verify.sample, 0.0) << "off by default";
+  EXPECT_EQ(off.config->cache.verify.max_per_second, 10.0);
+  EXPECT_EQ(off.config->cache.verify.concurrency, 2u);
+  EXPECT_EQ(off.config->cache.verify.keep, 50u);
+
+  auto r = load(R"(cache:
+  verify: { sample: 0.001, max_per_second: 2.5, concurrency: 4, keep: 0 }
+defaults:
+  cache: { verify_ignore: [generated_at] }
+rules:
+  - name: a
+    match: { method: GET, path: /a }
+    cache: { ttl: 1m, scope: public }
+  - name: b
+    match: { method: GET, path: /b }
+    cache: { ttl: 1m, scope: public, verify: false, verify_ignore: [now, at] }
+)");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const auto& v = r.config->cache.verify;
+  EXPECT_EQ(v.sample, 0.001);
+  EXPECT_EQ(v.max_per_second, 2.5);
+  EXPECT_EQ(v.concurrency, 4u);
+  EXPECT_EQ(v.keep, 0u);
+  ASSERT_EQ(r.config->rules.size(), 2u);
+  EXPECT_TRUE(r.config->rules[0].cache.verify);
+  EXPECT_EQ(r.config->rules[0].cache.verify_ignore, (std::vector<std::string>{"generated_at"}));
+  EXPECT_FALSE(r.config->rules[1].cache.verify);
+  EXPECT_EQ(r.config->rules[1].cache.verify_ignore, (std::vector<std::string>{"now", "at"}));
+}
+
+TEST(RulesLoader, VerifyErrorsNameFileLineAndColumn) {
+  auto r = load(R"(cache:
+  verify: { sample: 2, max_per_second: 0, concurrency: 0, keep: -1, every: 1 }
+rules:
+  - name: a
+    match: { method: GET, path: /a }
+    cache: { verify: maybe, verify_ignore: x }
+)");
+  ASSERT_FALSE(r.config);
+  EXPECT_TRUE(has_error(r, "test.yaml:2:21: error: 'cache.verify.sample': expected a fraction from 0 to 1"))
+      << all_errors(r);
+  EXPECT_TRUE(has_error(r, "test.yaml:2:40: error: 'cache.verify.max_per_second': expected a number"))
+      << all_errors(r);
+  EXPECT_TRUE(
+      has_error(r, "test.yaml:2:56: error: 'cache.verify.concurrency': expected a whole number from 1"))
+      << all_errors(r);
+  EXPECT_TRUE(has_error(r, "test.yaml:2:65: error: 'cache.verify.keep'")) << all_errors(r);
+  EXPECT_TRUE(has_error(r, "test.yaml:2:69: error: unknown key 'cache.verify.every'")) << all_errors(r);
+  EXPECT_TRUE(has_error(r, "test.yaml:6:22: error: 'rules[0].cache.verify': expected true or false"))
+      << all_errors(r);
+  EXPECT_TRUE(
+      has_error(r, "test.yaml:6:44: error: 'rules[0].cache.verify_ignore': expected a list of strings"))
+      << all_errors(r);
+  for (const char* bad : {"nan", "inf", "0x1", "-0.5", "1e400", ""}) {
+    auto b = load(std::string("cache: { verify: { sample: '") + bad + "' } }\n");
+    EXPECT_FALSE(b.config) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace orc::config

@@ -181,6 +181,22 @@ TEST(BrokenConfigs, EveryFileTheSchemaRejectsTheLoaderRejectsToo) {
   EXPECT_GE(files, 10u);
 }
 
+// Verify mode (issue 15 item 4): the HEAD file samples a few hits; the GETs with side effects are never cache
+// rules (never_cache, not_cached), and a cache rule whose body moves with the clock opts out.
+TEST_F(OpenRiskExpectations, VerifyModeSamplesAFewHitsAndSkipsCountdowns) {
+  const auto& v = loaded_.config->cache.verify;
+  EXPECT_GT(v.sample, 0.0);
+  EXPECT_LE(v.sample, 0.01) << "a small sample: every verify is one more backend request";
+  for (const char* target : {"GET /api/v1/automation/sla", "GET /api/v1/automation/sla/stats"}) {
+    auto m = match(book(), probe(target));
+    ASSERT_TRUE(is_cache_rule(m)) << target;
+    EXPECT_FALSE(m->rule->cfg.cache.verify) << target << ": SLA countdowns (§5.9) would always mismatch";
+  }
+  auto risk = match(book(), probe("GET /api/v1/risks/6f1c2b1e-0000-4000-8000-000000000001"));
+  ASSERT_TRUE(is_cache_rule(risk));
+  EXPECT_TRUE(risk->rule->cfg.cache.verify);
+}
+
 TEST_F(OpenRiskExpectations, StreamingRoutesStream) {
   ASSERT_TRUE(expectations_["streaming"].IsSequence());
   for (const auto& item : expectations_["streaming"]) {
@@ -273,22 +289,6 @@ TEST_F(OpenRiskExpectations, TenantLocalWritesKeepOtherTenantsEntries) {
   }
 }
 
-// Two spellings of one route (the backend's router ignores case) are one entry: same rule, same key.
-TEST_F(OpenRiskExpectations, SpellingsOfOneRouteShareOneKey) {
-  ASSERT_TRUE(expectations_["same_key"].IsSequence());
-  for (const auto& pair : expectations_["same_key"]) {
-    auto a = probe(pair["first"].as<std::string>());
-    auto b = probe(pair["second"].as<std::string>());
-    auto ma = match(book(), a);
-    auto mb = match(book(), b);
-    ASSERT_TRUE(is_cache_rule(ma)) << a.text << " does not resolve to a cache rule";
-    ASSERT_TRUE(is_cache_rule(mb)) << b.text << " does not resolve to a cache rule";
-    EXPECT_EQ(ma->rule->cfg.name, mb->rule->cfg.name) << a.text << " and " << b.text;
-    auto ka = cache_key_of(*ma, a);
-    auto kb = cache_key_of(*mb, b);
-    ASSERT_TRUE(ka && kb) << a.text << " or " << b.text << " bypasses";
-    EXPECT_EQ(ka->key, kb->key) << a.text << " and " << b.text << ":\n"
-                                << ka->material << "\n"
 // A read whose body depends on the calling user (§3.5: "me", ?mine=true, /search) is cached per user or not
 // at all. A tenant, role, public or credential entry would be shared: role, for one, by every member of the
 // tenant holding the same permissions and org roles, so one member would read another's rows.
@@ -308,27 +308,52 @@ TEST_F(OpenRiskExpectations, CallerDependentReadsAreCachedPerUserOrNotAtAll) {
   EXPECT_GE(cached, 10u);
 }
 
-                                << kb->material;
+// The pairs of an expectation section ({first, second}) that both resolve to cache rules, with their keys
+// (empty when the target bypasses). A target that resolves to no cache rule is a failure.
+struct KeyedPair {
+  Probe a, b;
+  std::string rule_a, rule_b;
+  std::optional<cache::CacheKey> ka, kb;
+};
+
+std::vector<KeyedPair> keyed_pairs(const rules::Rulebook& book, const YAML::Node& section) {
+  std::vector<KeyedPair> out;
+  EXPECT_TRUE(section.IsSequence());
+  for (const auto& pair : section) {
+    KeyedPair k{probe(pair["first"].as<std::string>()), probe(pair["second"].as<std::string>())};
+    auto ma = match(book, k.a);
+    auto mb = match(book, k.b);
+    EXPECT_TRUE(is_cache_rule(ma)) << k.a.text << " does not resolve to a cache rule";
+    EXPECT_TRUE(is_cache_rule(mb)) << k.b.text << " does not resolve to a cache rule";
+    if (!is_cache_rule(ma) || !is_cache_rule(mb)) continue;
+    k.rule_a = ma->rule->cfg.name;
+    k.rule_b = mb->rule->cfg.name;
+    k.ka = cache_key_of(*ma, k.a);
+    k.kb = cache_key_of(*mb, k.b);
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+// Two spellings of one route (the backend's router ignores case) are one entry: same rule, same key.
+TEST_F(OpenRiskExpectations, SpellingsOfOneRouteShareOneKey) {
+  for (const auto& k : keyed_pairs(book(), expectations_["same_key"])) {
+    EXPECT_EQ(k.rule_a, k.rule_b) << k.a.text << " and " << k.b.text;
+    ASSERT_TRUE(k.ka && k.kb) << k.a.text << " or " << k.b.text << " bypasses";
+    EXPECT_EQ(k.ka->key, k.kb->key) << k.a.text << " and " << k.b.text << ":\n"
+                                    << k.ka->material << "\n"
+                                    << k.kb->material;
   }
 }
 
 // Two targets that select other content must not share a cache entry: the key material built for them (one
 // user, one tenant) must differ.
 TEST_F(OpenRiskExpectations, TargetsThatSelectOtherContentGetOtherKeys) {
-  ASSERT_TRUE(expectations_["distinct_keys"].IsSequence());
-  for (const auto& pair : expectations_["distinct_keys"]) {
-    auto a = probe(pair["first"].as<std::string>());
-    auto b = probe(pair["second"].as<std::string>());
-    auto ma = match(book(), a);
-    auto mb = match(book(), b);
-    ASSERT_TRUE(is_cache_rule(ma)) << a.text << " does not resolve to a cache rule";
-    ASSERT_TRUE(is_cache_rule(mb)) << b.text << " does not resolve to a cache rule";
-    auto ka = cache_key_of(*ma, a);
-    auto kb = cache_key_of(*mb, b);
-    if (!ka || !kb) continue;  // one of them bypasses the cache: never stored, so never shared
-    EXPECT_NE(ka->key, kb->key) << a.text << " and " << b.text << " share one cache entry (rule "
-                                << ma->rule->cfg.name << "), key material:\n"
-                                << ka->material;
+  for (const auto& k : keyed_pairs(book(), expectations_["distinct_keys"])) {
+    if (!k.ka || !k.kb) continue;  // one of them bypasses the cache: never stored, so never shared
+    EXPECT_NE(k.ka->key, k.kb->key) << k.a.text << " and " << k.b.text << " share one cache entry (rule "
+                                    << k.rule_a << "), key material:\n"
+                                    << k.ka->material;
   }
 }
 
