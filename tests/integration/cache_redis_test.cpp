@@ -102,7 +102,8 @@ TEST_F(CacheRedisTest, RedisOutageFailsOpenAndHitsResumeAfterRestart) {
 // tags bypass until the purge is replayed, then the cache serves post-write data again. (Found by the soak:
 // one worker's purge failed while another already filled after a Redis restart.)
 TEST_F(CacheRedisTest, FailedPurgeIsReplayedAndItsReadsBypassMeanwhile) {
-  DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true) + "admin: { token: admin-test-token }\n");
+  DaemonProcess* proxy =
+      start_proxy(config_yaml(kSimRules, true) + "admin: { listen: 127.0.0.1:0, token: admin-test-token }\n");
   ASSERT_NE(proxy, nullptr);
   auto admin = proxy->wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
   ASSERT_TRUE(admin) << proxy->stderr_text();

@@ -23,7 +23,8 @@ TEST_P(CacheVerifyTest, AWriteAroundTheProxyIsFoundByTheNextSampledHit) {
   if (use_redis()) {
     ASSERT_NO_THROW(start_redis());
   }
-  std::string yaml = config_yaml(kSimRules, use_redis()) + "admin: { token: verify-admin-token }\n";
+  std::string yaml =
+      config_yaml(kSimRules, use_redis()) + "admin: { listen: 127.0.0.1:0, token: verify-admin-token }\n";
   const std::string cache_line = "cache: { key_secret: test-secret";
   const auto at = yaml.find(cache_line);
   ASSERT_NE(at, std::string::npos) << yaml;
