@@ -131,6 +131,10 @@ TEST_P(CacheHttpTest, OriginValidatorsAreKeptAndAnswerConditionals) {
       {"If-Modified-Since", "Wed, 02 Dec 2026 10:00:00 GMT", 304},
       {"If-Modified-Since", "Mon, 30 Nov 2026 10:00:00 GMT", 200},  // modified since
       {"If-Modified-Since", "not a date", 200},
+      // The obsolete forms a recipient must accept (RFC 9110 section 5.6.7): RFC 850 and asctime.
+      {"If-Modified-Since", "Tuesday, 01-Dec-26 10:00:00 GMT", 304},
+      {"If-Modified-Since", "Tue Dec  1 10:00:00 2026", 304},
+      {"If-Modified-Since", "Monday, 30-Nov-26 10:00:00 GMT", 200},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(std::string(c.field) + ": " + c.value);

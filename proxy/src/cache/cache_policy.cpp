@@ -52,11 +52,33 @@ std::vector<std::string_view> ResponseHead::all(std::string_view name) const {
 
 namespace {
 
-struct Directives {
-  bool no_store = false, no_cache = false, private_ = false, must_revalidate = false;
-  std::optional<std::int64_t> max_age, s_maxage;
+// A delta-seconds argument (RFC 9111 section 1.2.2) as the cache reads it: digits only, in the token form
+// (section 5.2.2.1: "max-age=5", not "max-age=\"5\""); a value past 2^31 is 2^31. Empty when invalid.
+std::optional<std::int64_t> delta_seconds(std::string_view arg) {
+  constexpr std::int64_t kMax = 2147483648;
+  if (arg.empty() || arg.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  std::int64_t v = 0;
+  for (char c : arg) {
+    v = v * 10 + (c - '0');
+    if (v >= kMax) return kMax;
+  }
+  return v;
+}
+
+// An explicit freshness directive: absent, valid (its seconds), or present but invalid (the response is then
+// stale: section 4.2.1 lets a cache treat a response with an unusable directive as stale).
+struct Lifetime {
+  bool present = false;
+  std::optional<std::int64_t> seconds;
 };
 
+struct Directives {
+  bool no_store = false, no_cache = false, private_ = false, must_revalidate = false;
+  Lifetime max_age, s_maxage;
+};
+
+// Response Cache-Control (section 5.2.2): directive names in any case; of a directive given more than once,
+// the first occurrence counts (section 4.2.1).
 Directives cache_control(const ResponseHead& head) {
   Directives d;
   for (auto value : head.all("Cache-Control")) {
@@ -65,33 +87,69 @@ Directives cache_control(const ResponseHead& head) {
       std::string name = util::to_lower(util::trim(token.substr(0, eq)));
       std::string_view arg =
           eq == std::string_view::npos ? std::string_view{} : util::trim(token.substr(eq + 1));
-      if (!arg.empty() && arg.front() == '"' && arg.size() >= 2) arg = arg.substr(1, arg.size() - 2);
-      auto number = [&]() -> std::optional<std::int64_t> {
-        std::int64_t v = 0;
-        auto [p, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), v);
-        if (ec != std::errc{} || p != arg.data() + arg.size() || v < 0) return std::nullopt;
-        return v;
+      auto first = [&](Lifetime& l) {
+        if (l.present) return;
+        l.present = true;
+        l.seconds = delta_seconds(arg);
       };
       if (name == "no-store") d.no_store = true;
       if (name == "no-cache") d.no_cache = true;  // also "no-cache=field": treated as a whole no-cache
       if (name == "private") d.private_ = true;
       if (name == "must-revalidate" || name == "proxy-revalidate") d.must_revalidate = true;
-      if (name == "max-age") d.max_age = number();
-      if (name == "s-maxage") d.s_maxage = number();
+      if (name == "max-age") first(d.max_age);
+      if (name == "s-maxage") first(d.s_maxage);
     }
   }
   return d;
 }
 
-}  // namespace
+// The Age field (section 5.1): delta-seconds; anything else (negative, a fraction, text) is ignored.
+std::uint64_t age_value(const ResponseHead& head) {
+  auto age = head.get("Age");
+  if (!age) return 0;
+  auto v = delta_seconds(util::trim(*age));
+  return v ? static_cast<std::uint64_t>(*v) : 0;
+}
 
-std::optional<std::int64_t> parse_http_date_ms(std::string_view s) {
-  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-  std::tm tm{};
-  std::string text(util::trim(s));
-  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+// Statuses a cache may give a heuristic lifetime (RFC 9110 section 15.1).
+bool heuristically_cacheable(unsigned status) {
+  for (unsigned s : {200u, 203u, 204u, 206u, 300u, 301u, 308u, 404u, 405u, 410u, 414u, 501u})
+    if (s == status) return true;
+  return false;
+}
+
+std::optional<std::int64_t> parse_with(const std::string& text, const char* format, std::tm& tm) {
+  tm = std::tm{};
+  const char* end = strptime(text.c_str(), format, &tm);
   if (!end || *end != '\0') return std::nullopt;
   return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_http_date_ms(std::string_view s, std::int64_t now_ms) {
+  // RFC 9110 section 5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must accept.
+  const std::string text(util::trim(s));
+  std::tm tm{};
+  if (auto v = parse_with(text, "%a, %d %b %Y %H:%M:%S GMT", tm)) return v;  // Sun, 06 Nov 1994 08:49:37 GMT
+  if (auto v = parse_with(text, "%a %b %e %H:%M:%S %Y", tm)) return v;       // Sun Nov  6 08:49:37 1994
+  // Sunday, 06-Nov-94 08:49:37 GMT: a two-digit year more than 50 years in the future is in the past century.
+  auto comma = text.find(", ");
+  if (comma == std::string::npos || text.size() < comma + 11) return std::nullopt;
+  const std::string yy = text.substr(comma + 9, 2);
+  if (yy.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  std::string full = text;
+  full.replace(comma + 9, 2, "20" + yy);
+  auto v = parse_with(full, "%A, %d-%b-%Y %H:%M:%S GMT", tm);
+  if (!v) return std::nullopt;
+  const auto now_s = static_cast<std::time_t>(now_ms / 1000);
+  std::tm now_tm{};
+  gmtime_r(&now_s, &now_tm);
+  if (tm.tm_year > now_tm.tm_year + 50) {
+    tm.tm_year -= 100;
+    return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+  }
+  return v;
 }
 
 std::optional<Freshness> freshness(const config::CacheAction& rule, const ResponseHead& head,
@@ -99,29 +157,35 @@ std::optional<Freshness> freshness(const config::CacheAction& rule, const Respon
   Freshness f;
   auto d = cache_control(head);
   f.must_revalidate = d.must_revalidate;
-  if (auto age = head.get("Age")) {
-    std::uint64_t v = 0;
-    auto a = util::trim(*age);
-    if (std::from_chars(a.data(), a.data() + a.size(), v).ec == std::errc{}) f.initial_age_s = v;
-  }
   if (!rule.ttl_origin) {
-    f.lifetime_ms = rule.ttl.count();
-    f.initial_age_s = 0;  // the rule's ttl counts from now
+    f.lifetime_ms = rule.ttl.count();  // the rule's ttl counts from now
     return f.lifetime_ms > 0 ? std::optional(f) : std::nullopt;
   }
   if (d.no_cache) return std::nullopt;  // would need revalidation on every use
+  // Section 4.2.3: the initial age is the larger of the Age the backend reports and the apparent age (the
+  // time since its Date); the request's own delay is not added (the backend is near).
+  std::optional<std::int64_t> date;
+  if (auto dh = head.get("Date")) date = parse_http_date_ms(*dh, now_ms);
+  const std::int64_t apparent_s = date ? std::max<std::int64_t>(0, (now_ms - *date) / 1000) : 0;
+  f.initial_age_s = std::max<std::uint64_t>(age_value(head), static_cast<std::uint64_t>(apparent_s));
+  // Section 4.2.1: s-maxage, then max-age, then Expires - Date; an unusable one means stale.
   std::int64_t lifetime_ms;
-  if (d.s_maxage)
-    lifetime_ms = *d.s_maxage * 1000;
-  else if (d.max_age)
-    lifetime_ms = *d.max_age * 1000;
-  else if (auto expires = head.get("Expires")) {
-    auto exp = parse_http_date_ms(*expires);
+  const Lifetime& explicit_ = d.s_maxage.present ? d.s_maxage : d.max_age;
+  if (explicit_.present) {
+    if (!explicit_.seconds) return std::nullopt;
+    lifetime_ms = *explicit_.seconds * 1000;
+  } else if (auto expires = head.get("Expires")) {
+    auto exp = parse_http_date_ms(*expires, now_ms);
     if (!exp) return std::nullopt;  // an invalid Expires means already expired
-    std::int64_t date = now_ms;
-    if (auto dh = head.get("Date"))
-      if (auto dv = parse_http_date_ms(*dh)) date = *dv;
-    lifetime_ms = *exp - date;
+    lifetime_ms = *exp - date.value_or(now_ms);
+  } else if (auto lm = head.get("Last-Modified");
+             lm && rule.heuristic_max.count() > 0 && heuristically_cacheable(head.status)) {
+    // Section 4.2.2, when the rule asks: 10 % of the time since the last modification, at most
+    // heuristic_max.
+    auto modified = parse_http_date_ms(*lm, now_ms);
+    if (!modified) return std::nullopt;
+    lifetime_ms =
+        std::min<std::int64_t>((date.value_or(now_ms) - *modified) / 10, rule.heuristic_max.count());
   } else {
     return std::nullopt;  // no explicit freshness: a shared cache following the origin does not guess
   }
@@ -168,11 +232,11 @@ std::string strong_etag(std::string_view body) {
 }
 
 bool not_modified(std::string_view if_none_match_field, std::string_view if_modified_since,
-                  std::string_view etag, std::optional<std::string_view> last_modified) {
+                  std::string_view etag, std::optional<std::string_view> last_modified, std::int64_t now_ms) {
   if (!util::trim(if_none_match_field).empty()) return if_none_match(if_none_match_field, etag);
   if (if_modified_since.empty() || !last_modified) return false;
-  auto since = parse_http_date_ms(util::trim(if_modified_since));
-  auto modified = parse_http_date_ms(util::trim(*last_modified));
+  auto since = parse_http_date_ms(util::trim(if_modified_since), now_ms);
+  auto modified = parse_http_date_ms(util::trim(*last_modified), now_ms);
   return since && modified && *modified <= *since;
 }
 

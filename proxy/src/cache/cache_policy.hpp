@@ -43,8 +43,10 @@ struct Freshness {
   bool must_revalidate = false;     // no stale serving
 };
 
-// Freshness from the rule (`ttl`) or, with `ttl: origin`, from Cache-Control s-maxage / max-age, Expires and
-// Date, minus Age, as an RFC 9111 shared cache computes it. Empty: nothing to store for.
+// Freshness from the rule (`ttl`) or, with `ttl: origin`, as an RFC 9111 shared cache computes it (section
+// 4.2): s-maxage, then max-age, then Expires - Date (the first occurrence of a directive; an unusable value
+// or date means stale), or, with the rule's heuristic_max, 10 % of Date - Last-Modified for the heuristically
+// cacheable statuses; minus the initial age (the larger of Age and Now - Date). Empty: nothing to store for.
 std::optional<Freshness> freshness(const config::CacheAction& rule, const ResponseHead& head,
                                    std::int64_t now_ms);
 
@@ -64,7 +66,7 @@ bool if_none_match(std::string_view header, std::string_view etag);
 // its ETag when the request has one; otherwise If-Modified-Since against its Last-Modified (not modified
 // when that is no later than the date given; an invalid date or no Last-Modified: the whole response).
 bool not_modified(std::string_view if_none_match_field, std::string_view if_modified_since,
-                  std::string_view etag, std::optional<std::string_view> last_modified);
+                  std::string_view etag, std::optional<std::string_view> last_modified, std::int64_t now_ms);
 
 // Request Cache-Control directives the cache honours: no-store (do not use or fill), no-cache (revalidate:
 // fetch from the backend, then store).
@@ -74,7 +76,8 @@ struct RequestDirectives {
 };
 RequestDirectives request_directives(std::string_view cache_control, std::string_view pragma);
 
-// Parses an HTTP-date (IMF-fixdate); empty on anything else.
-std::optional<std::int64_t> parse_http_date_ms(std::string_view s);
+// Parses an HTTP-date (RFC 9110 section 5.6.7): IMF-fixdate, RFC 850 (a two-digit year more than 50 years
+// after `now_ms` is in the past century) or asctime; empty on anything else.
+std::optional<std::int64_t> parse_http_date_ms(std::string_view s, std::int64_t now_ms);
 
 }  // namespace orc::cache

@@ -38,7 +38,7 @@ Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, s
   const auto ttl_s = (entry.fresh_until_ms - now_ms) / 1000;
   const bool not_mod =
       not_modified(headers("If-None-Match").value_or(""), headers("If-Modified-Since").value_or(""),
-                   entry.etag, find_header(entry.headers, "Last-Modified"));
+                   entry.etag, find_header(entry.headers, "Last-Modified"), now_ms);
   Reply r;
   r.status = not_mod ? 304 : entry.status;
   r.headers = &entry.headers;

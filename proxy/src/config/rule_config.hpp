@@ -41,6 +41,10 @@ struct CacheAction {
   std::uint64_t max_body = 1024 * 1024;
   Duration stale_while_revalidate{0};
   Duration stale_if_error{0};
+  // `ttl: origin` only: a response without explicit freshness but with Last-Modified, of a heuristically
+  // cacheable status, is fresh for 10 % of Date - Last-Modified, at most this long (RFC 9111 section 4.2.2).
+  // 0: no heuristic freshness (such a response is not stored).
+  Duration heuristic_max{0};
   // cache.verify (cache/verify.hpp): `verify: false` opts the rule out (a GET with a side effect, which a
   // verify would repeat); `verify_ignore`: JSON object members left out of the comparison, at any depth.
   bool verify = true;

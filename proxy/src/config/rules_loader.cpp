@@ -112,6 +112,7 @@ void read_cache_fields(Section& c, CacheAction& a, bool allow_tags) {
   c.size("max_body", a.max_body);
   c.duration("stale_while_revalidate", a.stale_while_revalidate, true);
   c.duration("stale_if_error", a.stale_if_error, true);
+  c.duration("heuristic_max", a.heuristic_max, true);
   c.boolean("verify", a.verify);
   c.string_list("verify_ignore", a.verify_ignore);
 }

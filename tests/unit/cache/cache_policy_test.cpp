@@ -65,6 +65,101 @@ TEST(Freshness, OriginWithoutExplicitFreshnessOrWithNoCacheIsNotStored) {
   EXPECT_FALSE(freshness(rule_origin(), {200, &bad_expires}, kNow));
 }
 
+// RFC 9111 section 4.2, table-driven: what an origin rule makes of the backend's freshness fields. `Date`
+// is kNow unless a case sets it. Empty lifetime: not stored (no or unusable freshness, or already stale).
+TEST(Freshness, OriginRfc9111Section4_2) {
+  const std::string now = "Tue, 14 Nov 2023 22:13:20 GMT";  // kNow
+  struct Case {
+    const char* why;
+    HeaderList fields;
+    std::optional<std::int64_t> lifetime_ms;
+    std::uint64_t initial_age_s = 0;
+  };
+  config::CacheAction heuristic = rule_origin();
+  heuristic.heuristic_max = std::chrono::hours(1);
+  const Case cases[] = {
+      // 4.2.1 precedence and 5.2.2 syntax
+      {"s-maxage over max-age", {{"Cache-Control", "max-age=10, s-maxage=60"}}, 60'000},
+      {"max-age over Expires",
+       {{"Cache-Control", "max-age=10"}, {"Expires", "Tue, 14 Nov 2023 23:13:20 GMT"}},
+       10'000},
+      {"directive names in any case", {{"Cache-Control", "MAX-AGE=30"}}, 30'000},
+      {"S-MaxAge in any case", {{"Cache-Control", "max-age=5, S-MAXAGE=40"}}, 40'000},
+      {"the first of two max-age wins", {{"Cache-Control", "max-age=30, max-age=90"}}, 30'000},
+      {"the first across field lines",
+       {{"Cache-Control", "max-age=20"}, {"Cache-Control", "max-age=90"}},
+       20'000},
+      {"quoted max-age is not the token form: stale", {{"Cache-Control", "max-age=\"30\""}}, std::nullopt},
+      {"non-numeric max-age: stale", {{"Cache-Control", "max-age=abc"}}, std::nullopt},
+      {"negative max-age: stale", {{"Cache-Control", "max-age=-5"}}, std::nullopt},
+      {"an invalid s-maxage is not replaced by max-age",
+       {{"Cache-Control", "s-maxage=x, max-age=60"}},
+       std::nullopt},
+      {"a huge max-age is 2^31 seconds",
+       {{"Cache-Control", "max-age=99999999999999999999"}},
+       2147483648LL * 1000},
+      {"max-age=0 is stale at once", {{"Cache-Control", "max-age=0"}}, std::nullopt},
+      // Expires - Date (5.3), with the three date forms and invalid dates
+      {"Expires minus Date", {{"Date", now}, {"Expires", "Tue, 14 Nov 2023 22:14:20 GMT"}}, 60'000},
+      {"Expires in RFC 850 form", {{"Date", now}, {"Expires", "Tuesday, 14-Nov-23 22:15:20 GMT"}}, 120'000},
+      {"Expires in asctime form", {{"Date", now}, {"Expires", "Tue Nov 14 22:16:20 2023"}}, 180'000},
+      {"an invalid Expires is already expired", {{"Date", now}, {"Expires", "0"}}, std::nullopt},
+      {"Expires before Date", {{"Date", now}, {"Expires", "Tue, 14 Nov 2023 22:13:00 GMT"}}, std::nullopt},
+      // 4.2.3 current age: Age (5.1) strictly parsed, and the apparent age Now - Date
+      {"Age is subtracted", {{"Cache-Control", "max-age=60"}, {"Age", "20"}}, 40'000, 20},
+      {"a fractional Age is ignored", {{"Cache-Control", "max-age=60"}, {"Age", "20.5"}}, 60'000, 0},
+      {"a negative Age is ignored", {{"Cache-Control", "max-age=60"}, {"Age", "-20"}}, 60'000, 0},
+      {"a non-numeric Age is ignored", {{"Cache-Control", "max-age=60"}, {"Age", "soon"}}, 60'000, 0},
+      {"an Age spending the lifetime", {{"Cache-Control", "max-age=60"}, {"Age", "60"}}, std::nullopt},
+      {"the apparent age when it is larger",
+       {{"Cache-Control", "max-age=60"}, {"Date", "Tue, 14 Nov 2023 22:13:05 GMT"}, {"Age", "5"}},
+       45'000,
+       15},
+      {"a Date in the future is no age",
+       {{"Cache-Control", "max-age=60"}, {"Date", "Tue, 14 Nov 2023 22:20:00 GMT"}},
+       60'000,
+       0},
+      // 4.2.2 heuristic freshness is off unless the rule asks
+      {"no explicit freshness",
+       {{"Date", now}, {"Last-Modified", "Tue, 14 Nov 2023 12:13:20 GMT"}},
+       std::nullopt},
+  };
+  for (const auto& c : cases) {
+    auto f = freshness(rule_origin(), {200, &c.fields}, kNow);
+    if (!c.lifetime_ms) {
+      EXPECT_FALSE(f) << c.why << ": lifetime " << f->lifetime_ms;
+      continue;
+    }
+    ASSERT_TRUE(f) << c.why;
+    EXPECT_EQ(f->lifetime_ms, *c.lifetime_ms) << c.why;
+    EXPECT_EQ(f->initial_age_s, c.initial_age_s) << c.why;
+  }
+}
+
+// RFC 9111 section 4.2.2 with the rule's heuristic_max: 10 % of Date - Last-Modified, capped, for the
+// heuristically cacheable statuses (RFC 9110 section 15.1) only, never over explicit freshness.
+TEST(Freshness, HeuristicFreshnessWhenTheRuleAsks) {
+  config::CacheAction rule = rule_origin();
+  rule.heuristic_max = std::chrono::hours(1);
+  const std::string now = "Tue, 14 Nov 2023 22:13:20 GMT";
+  HeaderList ten_hours{{"Date", now}, {"Last-Modified", "Tue, 14 Nov 2023 12:13:20 GMT"}};
+  HeaderList five_hours{{"Date", now}, {"Last-Modified", "Tue, 14 Nov 2023 17:13:20 GMT"}};
+  EXPECT_EQ(freshness(rule, {200, &ten_hours}, kNow)->lifetime_ms, 3'600'000) << "capped at heuristic_max";
+  EXPECT_EQ(freshness(rule, {200, &five_hours}, kNow)->lifetime_ms, 1'800'000) << "10 % of 5 h";
+  for (unsigned status : {203u, 204u, 300u, 301u, 308u, 404u, 405u, 410u, 414u, 501u})
+    EXPECT_TRUE(freshness(rule, {status, &five_hours}, kNow)) << status;
+  for (unsigned status : {302u, 307u, 403u, 500u, 503u})
+    EXPECT_FALSE(freshness(rule, {status, &five_hours}, kNow)) << status << " is not heuristically cacheable";
+  HeaderList explicit_{
+      {"Date", now}, {"Last-Modified", "Tue, 14 Nov 2023 12:13:20 GMT"}, {"Cache-Control", "max-age=10"}};
+  EXPECT_EQ(freshness(rule, {200, &explicit_}, kNow)->lifetime_ms, 10'000) << "explicit freshness wins";
+  HeaderList bad{{"Date", now}, {"Last-Modified", "long ago"}};
+  EXPECT_FALSE(freshness(rule, {200, &bad}, kNow));
+  HeaderList no_cache{
+      {"Date", now}, {"Last-Modified", "Tue, 14 Nov 2023 12:13:20 GMT"}, {"Cache-Control", "no-cache"}};
+  EXPECT_FALSE(freshness(rule, {200, &no_cache}, kNow));
+}
+
 TEST(Freshness, MustRevalidateIsReported) {
   HeaderList h{{"Cache-Control", "max-age=60, must-revalidate"}};
   EXPECT_TRUE(freshness(rule_origin(), {200, &h}, kNow)->must_revalidate);
@@ -122,18 +217,20 @@ TEST(NotModified, IfNoneMatchFirstThenIfModifiedSince) {
   // If-Modified-Since against Last-Modified.
   const std::string etag = "\"v1\"";
   const std::string_view lm = "Tue, 01 Dec 2026 10:00:00 GMT";
-  EXPECT_TRUE(not_modified("\"v1\"", "", etag, std::nullopt));
-  EXPECT_TRUE(not_modified("W/\"v1\"", "", etag, lm));
-  EXPECT_FALSE(not_modified("\"v2\"", "", etag, lm));
-  EXPECT_FALSE(not_modified("\"v2\"", "Tue, 01 Dec 2026 10:00:00 GMT", etag, lm)) << "If-None-Match wins";
-  EXPECT_TRUE(not_modified("", "Tue, 01 Dec 2026 10:00:00 GMT", etag, lm)) << "equal: not modified";
-  EXPECT_TRUE(not_modified(" ", "Wed, 02 Dec 2026 00:00:00 GMT", etag, lm))
+  EXPECT_TRUE(not_modified("\"v1\"", "", etag, std::nullopt, kNow));
+  EXPECT_TRUE(not_modified("W/\"v1\"", "", etag, lm, kNow));
+  EXPECT_FALSE(not_modified("\"v2\"", "", etag, lm, kNow));
+  EXPECT_FALSE(not_modified("\"v2\"", "Tue, 01 Dec 2026 10:00:00 GMT", etag, lm, kNow))
+      << "If-None-Match wins";
+  EXPECT_TRUE(not_modified("", "Tue, 01 Dec 2026 10:00:00 GMT", etag, lm, kNow)) << "equal: not modified";
+  EXPECT_TRUE(not_modified(" ", "Wed, 02 Dec 2026 00:00:00 GMT", etag, lm, kNow))
       << "a blank If-None-Match is absent";
-  EXPECT_FALSE(not_modified("", "Tue, 01 Dec 2026 09:59:59 GMT", etag, lm)) << "modified since";
-  EXPECT_FALSE(not_modified("", "garbage", etag, lm));
-  EXPECT_FALSE(not_modified("", "Wed, 02 Dec 2026 00:00:00 GMT", etag, std::nullopt)) << "no Last-Modified";
-  EXPECT_FALSE(not_modified("", "Wed, 02 Dec 2026 00:00:00 GMT", etag, "not a date"));
-  EXPECT_FALSE(not_modified("", "", etag, lm));
+  EXPECT_FALSE(not_modified("", "Tue, 01 Dec 2026 09:59:59 GMT", etag, lm, kNow)) << "modified since";
+  EXPECT_FALSE(not_modified("", "garbage", etag, lm, kNow));
+  EXPECT_FALSE(not_modified("", "Wed, 02 Dec 2026 00:00:00 GMT", etag, std::nullopt, kNow))
+      << "no Last-Modified";
+  EXPECT_FALSE(not_modified("", "Wed, 02 Dec 2026 00:00:00 GMT", etag, "not a date", kNow));
+  EXPECT_FALSE(not_modified("", "", etag, lm, kNow));
 }
 
 TEST(RequestDirectives, NoStoreAndNoCache) {
@@ -146,10 +243,28 @@ TEST(RequestDirectives, NoStoreAndNoCache) {
   EXPECT_FALSE(none.no_cache);
 }
 
-TEST(HttpDate, ImfFixdateOnly) {
-  EXPECT_EQ(parse_http_date_ms("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777000);
-  EXPECT_FALSE(parse_http_date_ms("yesterday"));
-  EXPECT_FALSE(parse_http_date_ms("Sun, 06 Nov 1994 08:49:37 GMT trailing"));
+// RFC 9110 section 5.6.7: a recipient accepts the three forms; a two-digit year more than 50 years in the
+// future is in the past century.
+TEST(HttpDate, ImfFixdateRfc850AndAsctime) {
+  struct Case {
+    const char* text;
+    std::optional<std::int64_t> ms;
+  };
+  const Case cases[] = {
+      {"Sun, 06 Nov 1994 08:49:37 GMT", 784111777000},
+      {"Sunday, 06-Nov-94 08:49:37 GMT", 784111777000},
+      {"Sun Nov  6 08:49:37 1994", 784111777000},
+      {"Monday, 01-Jan-24 00:00:00 GMT", 1704067200000},  // 2024: within 50 years of now (2023)
+      {"Saturday, 01-Jan-50 00:00:00 GMT", 2524608000000},
+      {"Tuesday, 01-Jan-74 00:00:00 GMT", 126230400000},  // 2074 is more than 50 years ahead: 1974
+      {"yesterday", std::nullopt},
+      {"Sun, 06 Nov 1994 08:49:37 GMT trailing", std::nullopt},
+      {"Sun, 06 Nov 1994 08:49:37 UTC", std::nullopt},
+      {"Sunday, 06-Nov-1994 08:49:37 GMT", std::nullopt},
+      {"0", std::nullopt},
+      {"", std::nullopt},
+  };
+  for (const auto& c : cases) EXPECT_EQ(parse_http_date_ms(c.text, kNow), c.ms) << c.text;
 }
 
 TEST(CacheEntry, SerialisesEveryFieldAndRejectsDamage) {

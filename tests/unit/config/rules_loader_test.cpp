@@ -50,6 +50,7 @@ rules:
       max_body: 64KiB
       stale_while_revalidate: 10s
       stale_if_error: 1m
+      heuristic_max: 2h
 )");
   ASSERT_TRUE(r.config) << all_errors(r);
   ASSERT_EQ(r.config->rules.size(), 1u);
@@ -90,6 +91,7 @@ rules:
   EXPECT_EQ(c.max_body, 64u * 1024);
   EXPECT_EQ(c.stale_while_revalidate, milliseconds(10'000));
   EXPECT_EQ(c.stale_if_error, milliseconds(60'000));
+  EXPECT_EQ(c.heuristic_max, milliseconds(7'200'000));
 }
 
 TEST(RulesLoader, CacheDefaultsWhenNothingIsSaid) {
