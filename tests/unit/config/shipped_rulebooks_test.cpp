@@ -130,6 +130,43 @@ std::optional<cache::CacheKey> cache_key_of(const rules::Match& m, const Probe& 
   return cache::build_cache_key(*m.rule, m, *kq, no_headers, "user-1@tenant-1", "orc:");
 }
 
+// One write of an expectation section ({write, <reads_key>: [...]}) and one of its reads that resolves to a
+// cache rule, with the tags the write purges (made by user-1 of `write_tenant`) and the tags the read's entry
+// carries (user-1 of `read_tenant`, or user-2 when the tenants differ). A write that does not resolve to an
+// invalidate rule is a failure; a read that resolves to no cache rule is skipped (nothing to purge or keep).
+struct WriteRead {
+  Probe w, r;
+  std::string write_rule, read_rule;
+  std::vector<std::string> write_segments, read_segments;
+  std::set<std::string> purged, carried;
+};
+
+std::vector<WriteRead> write_reads(const rules::Rulebook& book, const YAML::Node& section,
+                                   const char* reads_key, std::string_view write_tenant,
+                                   std::string_view read_tenant) {
+  std::vector<WriteRead> out;
+  EXPECT_TRUE(section.IsSequence());
+  const std::string_view read_user = read_tenant == write_tenant ? "user-1" : "user-2";
+  for (const auto& family : section) {
+    auto w = probe(family["write"].as<std::string>());
+    auto wm = match(book, w);
+    if (!wm || wm->rule->cfg.action != config::ActionKind::invalidate) {
+      ADD_FAILURE() << w.text << " resolves to " << (wm ? wm->rule->cfg.name : "no rule")
+                    << ", not to an invalidate rule: it would purge nothing";
+      continue;
+    }
+    const auto purged = tags_of(*wm, w, write_tenant, "user-1");
+    for (const auto& read : family[reads_key]) {
+      auto r = probe(read.as<std::string>());
+      auto rm = match(book, r);
+      if (!is_cache_rule(rm)) continue;
+      out.push_back({w, r, wm->rule->cfg.name, rm->rule->cfg.name, wm->segments, rm->segments, purged,
+                     tags_of(*rm, r, read_tenant, read_user)});
+    }
+  }
+  return out;
+}
+
 class OpenRiskExpectations : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -218,74 +255,39 @@ TEST_F(OpenRiskExpectations, CacheableReadsAreCached) {
 }
 
 TEST_F(OpenRiskExpectations, EveryWritePurgesTheReadsItChanges) {
-  ASSERT_TRUE(expectations_["invalidation"].IsSequence());
-  for (const auto& family : expectations_["invalidation"]) {
-    auto w = probe(family["write"].as<std::string>());
-    auto wm = match(book(), w);
-    ASSERT_TRUE(wm) << w.text << " matches no rule: it would purge nothing";
-    ASSERT_EQ(wm->rule->cfg.action, config::ActionKind::invalidate) << w.text << " -> " << wm->rule->cfg.name;
-    auto purged = tags_of(*wm, w);
-    for (const auto& read : family["purges"]) {
-      auto r = probe(read.as<std::string>());
-      auto rm = match(book(), r);
-      if (!rm || rm->rule->cfg.action != config::ActionKind::cache) continue;  // not cached: nothing to purge
-      // A write also purges the cached GET of its own URI (RFC 9111 section 4.4).
-      if (r.path == w.path && r.query == w.query) continue;
-      auto carried = tags_of(*rm, r);
-      EXPECT_TRUE(share_a_tag(carried, purged))
-          << w.text << " (rule " << wm->rule->cfg.name << ", purges: " << tag_list(purged) << ") leaves "
-          << r.text << " (rule " << rm->rule->cfg.name << ", tags: " << tag_list(carried) << ") stale";
-    }
+  for (const auto& x : write_reads(book(), expectations_["invalidation"], "purges", "tenant-1", "tenant-1")) {
+    // A write also purges the cached GET of its own URI (RFC 9111 section 4.4).
+    if (x.r.path == x.w.path && x.r.query == x.w.query) continue;
+    EXPECT_TRUE(share_a_tag(x.carried, x.purged))
+        << x.w.text << " (rule " << x.write_rule << ", purges: " << tag_list(x.purged) << ") leaves "
+        << x.r.text << " (rule " << x.read_rule << ", tags: " << tag_list(x.carried) << ") stale";
   }
 }
 
 // A write made by one user of one tenant must purge reads made by another user of another tenant: the write
 // changes rows every tenant shows, or an aggregate over every tenant, or carries no JWT at all.
 TEST_F(OpenRiskExpectations, WritesPurgeTheReadsTheyChangeInOtherTenants) {
-  ASSERT_TRUE(expectations_["other_tenants"].IsSequence());
-  for (const auto& family : expectations_["other_tenants"]) {
-    auto w = probe(family["write"].as<std::string>());
-    auto wm = match(book(), w);
-    ASSERT_TRUE(wm) << w.text << " matches no rule: it would purge nothing";
-    ASSERT_EQ(wm->rule->cfg.action, config::ActionKind::invalidate) << w.text << " -> " << wm->rule->cfg.name;
-    auto purged = tags_of(*wm, w, "tenant-1", "user-1");
-    for (const auto& read : family["purges"]) {
-      auto r = probe(read.as<std::string>());
-      auto rm = match(book(), r);
-      if (!is_cache_rule(rm)) continue;  // not cached: nothing to purge
-      auto carried = tags_of(*rm, r, "tenant-2", "user-2");
-      EXPECT_TRUE(share_a_tag(carried, purged))
-          << w.text << " in tenant-1 (rule " << wm->rule->cfg.name << ", purges: " << tag_list(purged)
-          << ") leaves " << r.text << " of tenant-2 (rule " << rm->rule->cfg.name
-          << ", tags: " << tag_list(carried) << ") stale";
-    }
+  for (const auto& x :
+       write_reads(book(), expectations_["other_tenants"], "purges", "tenant-1", "tenant-2")) {
+    EXPECT_TRUE(share_a_tag(x.carried, x.purged))
+        << x.w.text << " in tenant-1 (rule " << x.write_rule << ", purges: " << tag_list(x.purged)
+        << ") leaves " << x.r.text << " of tenant-2 (rule " << x.read_rule
+        << ", tags: " << tag_list(x.carried) << ") stale";
   }
 }
 
 // A write whose effect stays in its tenant must not purge another tenant's entries. The daemon also purges
 // the GET entries of the write's own path in every tenant (its uri: tag): that tag is counted too.
 TEST_F(OpenRiskExpectations, TenantLocalWritesKeepOtherTenantsEntries) {
-  ASSERT_TRUE(expectations_["tenant_local"].IsSequence());
-  for (const auto& family : expectations_["tenant_local"]) {
-    auto w = probe(family["write"].as<std::string>());
-    auto wm = match(book(), w);
-    ASSERT_TRUE(wm) << w.text << " matches no rule";
-    ASSERT_EQ(wm->rule->cfg.action, config::ActionKind::invalidate) << w.text << " -> " << wm->rule->cfg.name;
-    auto purged = tags_of(*wm, w, "tenant-1", "user-1");
-    purged.insert("uri:" + rules::join_path(wm->segments));
-    for (const auto& read : family["keeps"]) {
-      auto r = probe(read.as<std::string>());
-      auto rm = match(book(), r);
-      if (!is_cache_rule(rm)) continue;  // not cached: nothing to keep
-      auto carried = tags_of(*rm, r, "tenant-2", "user-2");
-      carried.insert("uri:" + rules::join_path(rm->segments));
-      std::set<std::string> shared;
-      for (const auto& t : carried)
-        if (purged.count(t)) shared.insert(t);
-      EXPECT_TRUE(shared.empty()) << w.text << " in tenant-1 (rule " << wm->rule->cfg.name << ") purges "
-                                  << r.text << " of tenant-2 (rule " << rm->rule->cfg.name
-                                  << ") through: " << tag_list(shared);
-    }
+  for (auto x : write_reads(book(), expectations_["tenant_local"], "keeps", "tenant-1", "tenant-2")) {
+    x.purged.insert("uri:" + rules::join_path(x.write_segments));
+    x.carried.insert("uri:" + rules::join_path(x.read_segments));
+    std::set<std::string> shared;
+    for (const auto& t : x.carried)
+      if (x.purged.count(t)) shared.insert(t);
+    EXPECT_TRUE(shared.empty()) << x.w.text << " in tenant-1 (rule " << x.write_rule << ") purges "
+                                << x.r.text << " of tenant-2 (rule " << x.read_rule
+                                << ") through: " << tag_list(shared);
   }
 }
 
