@@ -172,7 +172,7 @@ asio::awaitable<Served> CacheFlow::bypass(Bypass why, const Request& req, Origin
 asio::awaitable<unsigned> CacheFlow::open(Origin& origin, Downstream& down, bool unconditional,
                                           Served& served) {
   const unsigned status = co_await origin.open(unconditional);
-  if (status != 0 || origin.failure()) saw_backend(status);
+  saw_backend(origin, status);
   if (status == 0 && origin.failure()) served.keep_alive = co_await down.send_error(origin.failure());
   co_return status;
 }
@@ -261,7 +261,7 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
   // 4. The backend. A fill asks for the whole response; the client's conditional is then answered with it (a
   // 200 is a right answer to any conditional), and the next one from the stored entry.
   f.status = co_await origin.open(f.can_store);
-  if (f.status != 0 || origin.failure()) saw_backend(f.status);
+  saw_backend(origin, f.status);
   if (f.status == 0) {
     if (!origin.failure()) co_return Served{false, "miss"};
     if (stale && serves_on_error(*stale, p_.clock.now_ms())) {
@@ -338,7 +338,7 @@ asio::awaitable<void> CacheFlow::refresh(std::unique_ptr<Origin> origin, config:
   f.seen = std::move(gens.value);
   f.can_store = true;
   f.status = co_await origin->open(true);
-  saw_backend(f.status);
+  saw_backend(*origin, f.status);
   if (f.status == 0) co_return;
   f.head = origin->head();
   if (storable_head(rule, ResponseHead{f.status, &f.head}) != Storability::storable) co_return;
@@ -348,8 +348,10 @@ asio::awaitable<void> CacheFlow::refresh(std::unique_ptr<Origin> origin, config:
   co_await store(f, request_fields(*origin));
 }
 
-void CacheFlow::saw_backend(unsigned status) {
-  if (p_.verifier) p_.verifier->backend_answered(status);
+void CacheFlow::saw_backend(const Origin& origin, unsigned status) {
+  // No status and no failure: the exchange was abandoned (a client gone, a drain), which says nothing of
+  // the backend.
+  if (p_.verifier && (status != 0 || origin.failure())) p_.verifier->backend_answered(status);
 }
 
 void CacheFlow::start_verify(const Plan& plan, const Request& req, const Origin& origin, SharedEntry entry,
@@ -380,7 +382,7 @@ void CacheFlow::start_verify(const Plan& plan, const Request& req, const Origin&
 // rightly predates: no verdict.
 asio::awaitable<void> CacheFlow::verify(std::unique_ptr<Origin> origin, Check c) {
   const unsigned status = co_await origin->open(true);
-  saw_backend(status);
+  saw_backend(*origin, status);
   std::string body;
   bool whole = false;
   if (status != 0 && status < 500 && status != 429) whole = co_await read_body(*origin, c.max_body, body);

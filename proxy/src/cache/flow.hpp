@@ -176,8 +176,9 @@ class CacheFlow {
                     std::int64_t now_ms, std::int64_t asked_ms);
   struct Check;
   boost::asio::awaitable<void> verify(std::unique_ptr<Origin> origin, Check check);
-  // A backend answer (its status), or 0 when the backend gave none: the verifier pauses while it fails.
-  void saw_backend(unsigned status);
+  // What `origin.open` gave (a status, or 0 with a failure when the backend gave none): the verifier pauses
+  // while the backend fails.
+  void saw_backend(const Origin& origin, unsigned status);
   // The storage operation that purges, counted; no L1, no owed bookkeeping.
   boost::asio::awaitable<StorageResult<std::uint64_t>> purge_tiers(const std::vector<std::string>& tags);
   // Whether every purge of any instance reaches this process's coalescer: with the memory storage always,
