@@ -97,6 +97,10 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
   out["cache_status"] =
       predicted.cache_status.empty() ? json::value(nullptr) : json::value(predicted.cache_status);
   const auto* rule = plan.rule();
+  // A write that no invalidate rule takes still purges the path's cached GETs (RFC 9111 section 4.4).
+  if (plan.action == cache::Action::invalidate &&
+      (!rule || rule->cfg.action != config::ActionKind::invalidate))
+    out["purges_tags"] = json_tags(plan.tags);
   if (!rule) {
     out["rule"] = nullptr;
     out["action"] = "pass";

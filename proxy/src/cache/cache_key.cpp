@@ -9,6 +9,9 @@ namespace orc::cache {
 
 std::optional<std::string> key_query(const config::CacheAction& rule, const util::Query& query) {
   if (!query.valid()) return std::nullopt;
+  // `query: all`: the query exactly as sent, so the key is the whole target URI (RFC 9111 section 2); a
+  // leading '?' keeps it apart from the parameter lists below.
+  if (rule.key_query_all) return "?" + std::string(query.text());
   std::vector<std::pair<std::string_view, std::string_view>> kept;
   for (const auto& p : query.params()) {
     if (p.raw_name.empty() && !p.has_value) continue;  // "a=1&&b=2": nothing between the two '&'

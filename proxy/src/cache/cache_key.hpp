@@ -19,7 +19,8 @@ struct CacheKey {
 };
 
 // The query parameters the rule keys on, sorted by name (duplicates kept in request order), as "a=1&b=2".
-// Empty optional: the request carries a parameter the rule does not name and the rule says `bypass`.
+// With `query: all`, "?" and the query as sent. Empty optional: the query is not RFC 3986, or it carries a
+// parameter the rule does not name and the rule says `bypass`.
 std::optional<std::string> key_query(const config::CacheAction& rule, const util::Query& query);
 
 CacheKey build_cache_key(const rules::CompiledRule& rule, const rules::Match& match,

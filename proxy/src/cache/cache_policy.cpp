@@ -28,6 +28,8 @@ std::string_view to_string(Storability s) {
       return "too_large";
     case Storability::no_freshness:
       return "no_freshness";
+    case Storability::authorization:
+      return "authorization";
   }
   return "storable";
 }
@@ -73,15 +75,45 @@ struct Lifetime {
 };
 
 struct Directives {
-  bool no_store = false, no_cache = false, private_ = false, must_revalidate = false;
-  Lifetime max_age, s_maxage;
+  bool no_store = false, no_cache = false, private_ = false, public_ = false, must_revalidate = false,
+       must_understand = false;
+  Lifetime max_age, s_maxage, stale_while_revalidate, stale_if_error;
 };
 
-// Response Cache-Control (section 5.2.2): directive names in any case; of a directive given more than once,
-// the first occurrence counts (section 4.2.1).
-Directives cache_control(const ResponseHead& head) {
+// Whether `field` holds a valid RFC 9213 targeted field: a Structured Fields dictionary (RFC 8941 section
+// 3.2) of lower-case keys, each bare or with a value; an invalid one is ignored as if it were absent.
+bool valid_targeted(std::string_view field) {
+  for (auto member : util::split_list(field, ',')) {
+    auto key = member.substr(0, member.find_first_of("=;"));
+    if (key.empty() || !((key[0] >= 'a' && key[0] <= 'z') || key[0] == '*')) return false;
+    for (char c : key)
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' || c == '*'))
+        return false;
+  }
+  return true;
+}
+
+// The field lines that say how this cache may keep the response (RFC 9213 section 2.2): the first field of
+// the rule's target list that is present with a valid value, and then Cache-Control and Expires do not count
+// (`targeted` is set); else Cache-Control.
+std::vector<std::string_view> control_lines(const config::CacheAction& rule, const ResponseHead& head,
+                                            bool& targeted) {
+  targeted = false;
+  for (const auto& name : rule.targeted) {
+    auto lines = head.all(name);
+    if (lines.empty()) continue;
+    if (!std::all_of(lines.begin(), lines.end(), valid_targeted)) continue;
+    targeted = true;
+    return lines;
+  }
+  return head.all("Cache-Control");
+}
+
+// Response Cache-Control (section 5.2.2), or the targeted field that stands for it: directive names in any
+// case; of a directive given more than once, the first occurrence counts (section 4.2.1).
+Directives cache_control(const config::CacheAction& rule, const ResponseHead& head, bool& targeted) {
   Directives d;
-  for (auto value : head.all("Cache-Control")) {
+  for (auto value : control_lines(rule, head, targeted)) {
     for (auto token : util::split_list(value, ',')) {
       auto eq = token.find('=');
       std::string name = util::to_lower(util::trim(token.substr(0, eq)));
@@ -94,13 +126,24 @@ Directives cache_control(const ResponseHead& head) {
       };
       if (name == "no-store") d.no_store = true;
       if (name == "no-cache") d.no_cache = true;  // also "no-cache=field": treated as a whole no-cache
-      if (name == "private") d.private_ = true;
+      if (name == "private") d.private_ = true;   // also "private=field": never stored by a shared cache
+      if (name == "public") d.public_ = true;
+      if (name == "must-understand") d.must_understand = true;
       if (name == "must-revalidate" || name == "proxy-revalidate") d.must_revalidate = true;
       if (name == "max-age") first(d.max_age);
       if (name == "s-maxage") first(d.s_maxage);
+      if (name == "stale-while-revalidate") first(d.stale_while_revalidate);
+      if (name == "stale-if-error") first(d.stale_if_error);
     }
   }
+  // Section 5.2.2.10: s-maxage also means proxy-revalidate for a shared cache.
+  if (d.s_maxage.present) d.must_revalidate = true;
   return d;
+}
+
+Directives cache_control(const config::CacheAction& rule, const ResponseHead& head) {
+  bool targeted = false;
+  return cache_control(rule, head, targeted);
 }
 
 // The Age field (section 5.1): delta-seconds; anything else (negative, a fraction, text) is ignored.
@@ -152,56 +195,106 @@ std::optional<std::int64_t> parse_http_date_ms(std::string_view s, std::int64_t 
   return v;
 }
 
-std::optional<Freshness> freshness(const config::CacheAction& rule, const ResponseHead& head,
-                                   std::int64_t now_ms) {
+namespace {
+
+// Whether the response carries a validator the backend can be asked with (section 4.3.1).
+bool has_validator(const ResponseHead& head) {
+  return head.get("ETag") || head.get("Last-Modified");
+}
+
+// A stale-while-revalidate or stale-if-error of the response (RFC 5861), when it is valid.
+std::optional<std::int64_t> extension_ms(const Lifetime& l) {
+  if (!l.present || !l.seconds) return std::nullopt;
+  return *l.seconds * 1000;
+}
+
+// The freshness of a response, as freshness() says, except that a response that is stale on arrival has a
+// lifetime of 0 or less instead of none; empty only when nothing at all gives it a lifetime.
+std::optional<Freshness> lifetime_of(const config::CacheAction& rule, const ResponseHead& head,
+                                     std::int64_t now_ms) {
   Freshness f;
-  auto d = cache_control(head);
+  bool targeted = false;
+  auto d = cache_control(rule, head, targeted);
   f.must_revalidate = d.must_revalidate;
   if (!rule.ttl_origin) {
     f.lifetime_ms = rule.ttl.count();  // the rule's ttl counts from now
     return f.lifetime_ms > 0 ? std::optional(f) : std::nullopt;
   }
-  if (d.no_cache) return std::nullopt;  // would need revalidation on every use
+  f.no_cache = d.no_cache;
+  f.stale_while_revalidate_ms = extension_ms(d.stale_while_revalidate);
+  f.stale_if_error_ms = extension_ms(d.stale_if_error);
   // Section 4.2.3: the initial age is the larger of the Age the backend reports and the apparent age (the
   // time since its Date); the request's own delay is not added (the backend is near).
   std::optional<std::int64_t> date;
   if (auto dh = head.get("Date")) date = parse_http_date_ms(*dh, now_ms);
   const std::int64_t apparent_s = date ? std::max<std::int64_t>(0, (now_ms - *date) / 1000) : 0;
   f.initial_age_s = std::max<std::uint64_t>(age_value(head), static_cast<std::uint64_t>(apparent_s));
-  // Section 4.2.1: s-maxage, then max-age, then Expires - Date; an unusable one means stale.
-  std::int64_t lifetime_ms;
+  // Section 4.2.1: s-maxage, then max-age, then Expires - Date (not with a targeted field: RFC 9213 section
+  // 2.2); an unusable one means stale.
   const Lifetime& explicit_ = d.s_maxage.present ? d.s_maxage : d.max_age;
+  auto expires = targeted ? std::nullopt : head.get("Expires");
   if (explicit_.present) {
-    if (!explicit_.seconds) return std::nullopt;
-    lifetime_ms = *explicit_.seconds * 1000;
-  } else if (auto expires = head.get("Expires")) {
+    f.lifetime_ms = explicit_.seconds ? *explicit_.seconds * 1000 : 0;
+  } else if (expires) {
     auto exp = parse_http_date_ms(*expires, now_ms);
-    if (!exp) return std::nullopt;  // an invalid Expires means already expired
-    lifetime_ms = *exp - date.value_or(now_ms);
+    f.lifetime_ms = exp ? *exp - date.value_or(now_ms) : 0;  // an invalid Expires means already expired
   } else if (auto lm = head.get("Last-Modified");
              lm && rule.heuristic_max.count() > 0 && heuristically_cacheable(head.status)) {
     // Section 4.2.2, when the rule asks: 10 % of the time since the last modification, at most
     // heuristic_max.
     auto modified = parse_http_date_ms(*lm, now_ms);
-    if (!modified) return std::nullopt;
-    lifetime_ms =
-        std::min<std::int64_t>((date.value_or(now_ms) - *modified) / 10, rule.heuristic_max.count());
+    f.lifetime_ms = modified ? std::min<std::int64_t>((date.value_or(now_ms) - *modified) / 10,
+                                                      rule.heuristic_max.count())
+                             : 0;
+  } else if (has_validator(head)) {
+    f.lifetime_ms = 0;  // no freshness to go by, but a validator to revalidate with
   } else {
     return std::nullopt;  // no explicit freshness: a shared cache following the origin does not guess
   }
-  lifetime_ms -= static_cast<std::int64_t>(f.initial_age_s) * 1000;
-  if (lifetime_ms <= 0) return std::nullopt;
-  f.lifetime_ms = lifetime_ms;
+  if (d.no_cache) f.lifetime_ms = 0;  // section 5.2.2.4: revalidated before every reuse
+  f.lifetime_ms -= static_cast<std::int64_t>(f.initial_age_s) * 1000;
   return f;
 }
 
-Storability storable_head(const config::CacheAction& rule, const ResponseHead& head) {
-  if (std::find(rule.statuses.begin(), rule.statuses.end(), head.status) == rule.statuses.end())
-    return Storability::status_not_allowed;
-  if (head.get("Set-Cookie")) return Storability::set_cookie;
-  auto d = cache_control(head);
+// Status codes this cache understands (RFC 9110 section 15), for must-understand (section 5.2.2.3).
+bool understood(unsigned status) {
+  static constexpr unsigned kKnown[] = {200, 203, 204, 300, 301, 302, 303, 307, 308, 400, 401, 402,
+                                        403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414,
+                                        415, 416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505};
+  return std::find(std::begin(kKnown), std::end(kKnown), status) != std::end(kKnown);
+}
+
+}  // namespace
+
+std::optional<Freshness> freshness(const config::CacheAction& rule, const ResponseHead& head,
+                                   std::int64_t now_ms) {
+  auto f = lifetime_of(rule, head, now_ms);
+  if (!f || f->lifetime_ms <= 0) return std::nullopt;
+  return f;
+}
+
+Storability storable_head(const config::CacheAction& rule, const ResponseHead& head,
+                          bool shared_authorization) {
+  auto d = cache_control(rule, head);
+  const bool listed =
+      std::find(rule.statuses.begin(), rule.statuses.end(), head.status) != rule.statuses.end();
+  if (d.must_understand) {
+    // Section 5.2.2.3: only a status the cache understands, and then no-store does not apply.
+    if (!understood(head.status)) return Storability::status_not_allowed;
+    d.no_store = false;
+  }
+  // Section 3: with ttl: origin, any final status with explicit freshness (or public) may be stored, except
+  // the ones this cache cannot store whole (206, 304).
+  const bool explicit_ = d.max_age.present || d.s_maxage.present || d.public_ || head.get("Expires");
+  const bool any_final =
+      rule.ttl_origin && explicit_ && head.status >= 200 && head.status != 206 && head.status != 304;
+  if (!listed && !any_final) return Storability::status_not_allowed;
+  if (head.get("Set-Cookie") && !rule.set_cookie_strip) return Storability::set_cookie;
   if (d.no_store) return Storability::no_store;
   if (d.private_) return Storability::private_;
+  // Section 3.5: a response to a request with Authorization is shared only when it says it may be.
+  if (shared_authorization && rule.ttl_origin && !d.public_ && !d.s_maxage.present && !d.must_revalidate)
+    return Storability::authorization;
   bool star = false;
   vary_names(head, star);
   if (star) return Storability::vary_star;

@@ -18,11 +18,12 @@ enum class Storability {
   storable,
   status_not_allowed,
   set_cookie,
-  no_store,      // Cache-Control: no-store
-  private_,      // Cache-Control: private
-  vary_star,     // Vary: *
-  too_large,     // body over max_body
-  no_freshness,  // ttl: origin and the backend gave no freshness (or no-cache)
+  no_store,       // Cache-Control: no-store
+  private_,       // Cache-Control: private
+  vary_star,      // Vary: *
+  too_large,      // body over max_body
+  no_freshness,   // ttl: origin and the backend gave no freshness (or no-cache)
+  authorization,  // ttl: origin, a request with Authorization and no public / s-maxage / must-revalidate
 };
 std::string_view to_string(Storability s);
 
@@ -40,7 +41,10 @@ struct ResponseHead {
 struct Freshness {
   std::int64_t lifetime_ms = 0;     // how long the response is fresh after it was received
   std::uint64_t initial_age_s = 0;  // Age already spent upstream
-  bool must_revalidate = false;     // no stale serving
+  bool must_revalidate = false;     // no stale serving (must-revalidate, proxy-revalidate, s-maxage)
+  bool no_cache = false;            // ttl: origin, Cache-Control: no-cache: revalidate before every reuse
+  // ttl: origin: the response's own stale-while-revalidate / stale-if-error (RFC 5861), when it gives them.
+  std::optional<std::int64_t> stale_while_revalidate_ms, stale_if_error_ms;
 };
 
 // Freshness from the rule (`ttl`) or, with `ttl: origin`, as an RFC 9111 shared cache computes it (section
@@ -50,8 +54,10 @@ struct Freshness {
 std::optional<Freshness> freshness(const config::CacheAction& rule, const ResponseHead& head,
                                    std::int64_t now_ms);
 
-// Whether the head allows storing (the body size is checked as it streams).
-Storability storable_head(const config::CacheAction& rule, const ResponseHead& head);
+// Whether the head allows storing (the body size is checked as it streams). `shared_authorization`: the
+// request carried Authorization and the entry would be shared (section 3.5).
+Storability storable_head(const config::CacheAction& rule, const ResponseHead& head,
+                          bool shared_authorization = false);
 
 // The Vary header names (lower case); `star` when Vary: * is present.
 std::vector<std::string> vary_names(const ResponseHead& head, bool& star);

@@ -8,6 +8,7 @@
 #include <array>
 
 #include "cache/cache_policy.hpp"
+#include "cache/range.hpp"
 #include "cache/tiered.hpp"
 #include "log/access_log.hpp"
 
@@ -25,20 +26,49 @@ constexpr std::array<Field, 1> kPassFields{{{"X-Cache", "BYPASS"}}};
 constexpr std::array<Field, 2> kMissFields{
     {{"X-Cache", "MISS"}, {"Cache-Status", "openrisk-cache; fwd=miss"}}};
 
+// The fields of a relayed miss: X-Cache and Cache-Status, and the rule's targeted cache-control fields
+// (RFC 9213) out unless it forwards them (a stored entry keeps none of them: tiered.cpp).
+std::vector<Field> miss_fields(const config::CacheAction& rule) {
+  std::vector<Field> out(kMissFields.begin(), kMissFields.end());
+  if (!rule.forward_targeted)
+    for (const auto& name : rule.targeted) out.push_back({name, {}, true});
+  return out;
+}
+
+// RFC 9111 section 3.5: whether the response answers a request with Authorization and would be shared by
+// everyone (scope public). A scope that keys on the credential or its claims is no shared reuse of it.
+bool shared_authorization(const config::CacheAction& rule, const Origin& origin) {
+  return rule.scope == config::Scope::public_ && origin.request_header("Authorization").has_value();
+}
+
 // The Age of an entry: its time in the cache plus the age the backend reported.
 std::uint64_t age_of(const CacheEntry& entry, std::int64_t now_ms) {
   return static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now_ms - entry.stored_at_ms) / 1000)) +
          entry.initial_age_s;
 }
 
-// A stored entry as a response: the 304 when the request's conditional is satisfied (INM, then IMS).
-Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, std::int64_t now_ms,
+// What a GET's Range asks of a stored response (RFC 9110 section 14.2): only of a 200 (the entry is always
+// whole), and only when its If-Range holds; a HEAD, or another status, is answered whole.
+RangeAnswer range_of(const CacheEntry& entry, const identity::HeaderLookup& headers, bool get) {
+  auto range = headers("Range");
+  if (!get || !range || entry.status != 200) return {};
+  if (!if_range_holds(headers("If-Range").value_or(""), entry.etag,
+                      find_header(entry.headers, "Last-Modified")))
+    return {};
+  return answer_range(*range, entry.body.size());
+}
+
+// A stored entry as a response: the 304 when the request's conditional is satisfied (INM, then IMS, against
+// Last-Modified or else Date: RFC 9111 section 4.3.2), else a 206 or 416 for a Range, else the entry.
+Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, bool get, std::int64_t now_ms,
                std::string_view x_cache, std::string_view detail) {
   const auto age_s = age_of(entry, now_ms);
   const auto ttl_s = (entry.fresh_until_ms - now_ms) / 1000;
+  auto last_modified = find_header(entry.headers, "Last-Modified");
+  if (!last_modified) last_modified = find_header(entry.headers, "Date");
   const bool not_mod =
       not_modified(headers("If-None-Match").value_or(""), headers("If-Modified-Since").value_or(""),
-                   entry.etag, find_header(entry.headers, "Last-Modified"), now_ms);
+                   entry.etag, last_modified, now_ms);
   Reply r;
   r.status = not_mod ? 304 : entry.status;
   r.headers = &entry.headers;
@@ -48,6 +78,21 @@ Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, s
   r.cache_status = cache_status(std::string(detail) + "; ttl=" + std::to_string(ttl_s));
   r.has_body = !not_mod && entry.status != 204 && entry.status != 304;
   if (r.has_body) r.body = entry.body;
+  if (not_mod) return r;
+  switch (auto range = range_of(entry, headers, get); range.kind) {
+    case RangeAnswer::partial:
+      r.status = 206;
+      r.body = r.body.substr(range.first, range.length);
+      r.content_range = std::move(range.content_range);
+      break;
+    case RangeAnswer::unsatisfiable:
+      r.status = 416;
+      r.body = {};
+      r.content_range = std::move(range.content_range);
+      break;
+    default:
+      break;  // the whole entry (several ranges never reach here: read() forwards them)
+  }
   return r;
 }
 
@@ -208,11 +253,15 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
     // Serve stale now, and refresh in the background (GET only; a request that finds the refresh under way
     // does not wait for it).
     const bool swr = use == Use::stale_while_revalidate && req.get;
+    if ((use == Use::fresh || swr) &&
+        range_of(*found.entry, req.headers, req.get).kind == RangeAnswer::forward)
+      // Several ranges: the cache does not build multipart/byteranges; the backend answers (unstored).
+      co_return co_await forward(origin, down, "bypass", cache_status("fwd=request; detail=multiple-ranges"));
     if (use == Use::fresh || swr) {
       if (swr) start_refresh(plan, origin);
       const auto answer = use == Use::fresh
-                              ? reply_of(*found.entry, req.headers, now, "HIT", "hit")
-                              : reply_of(*found.entry, req.headers, now, "STALE", "hit; fwd=stale");
+                              ? reply_of(*found.entry, req.headers, req.get, now, "HIT", "hit")
+                              : reply_of(*found.entry, req.headers, req.get, now, "STALE", "hit; fwd=stale");
       const bool kept = co_await down.send(answer);
       // The client has its answer: a sampled fresh hit is now checked against the backend (verify mode).
       if (use == Use::fresh && req.get)
@@ -239,7 +288,7 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
       // It waited for the backend like a miss (and is counted as one); it just did not ask it again.
       req.metrics.coalesced();
       const auto collapsed =
-          reply_of(*joined.answer, req.headers, p_.clock.now_ms(), "MISS", "fwd=miss; collapsed");
+          reply_of(*joined.answer, req.headers, req.get, p_.clock.now_ms(), "MISS", "fwd=miss; collapsed");
       co_return Served{co_await down.send(collapsed), "miss"};
     }
   }
@@ -267,8 +316,8 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
     if (stale && serves_on_error(*stale, p_.clock.now_ms())) {
       spdlog::warn("request {} {}: backend failed, serving a stale entry (stale_if_error)", req.id,
                    req.safe_target());
-      const auto on_error =
-          reply_of(*stale, req.headers, p_.clock.now_ms(), "STALE", "hit; fwd=stale; detail=stale-if-error");
+      const auto on_error = reply_of(*stale, req.headers, req.get, p_.clock.now_ms(), "STALE",
+                                     "hit; fwd=stale; detail=stale-if-error");
       co_return Served{co_await down.send(on_error), "stale"};
     }
     co_return Served{co_await down.send_error(origin.failure()), "miss"};
@@ -277,10 +326,11 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
   // 5. Decide from the head; relay and tee; the entry is stored before the client has the last bytes.
   if (f.can_store) {
     f.head = origin.head();
-    f.tee = storable_head(rule, ResponseHead{f.status, &f.head}) == Storability::storable;
+    f.tee = storable_head(rule, ResponseHead{f.status, &f.head}, shared_authorization(rule, origin)) ==
+            Storability::storable;
   }
   Served served{false, "miss"};
-  served.keep_alive = co_await relay(origin, down, kMissFields, lead ? &f : nullptr);
+  served.keep_alive = co_await relay(origin, down, miss_fields(rule), lead ? &f : nullptr);
   lead.abandon();  // not ended at the last piece: the backend or the client broke off
   co_return served;
 }
@@ -341,7 +391,9 @@ asio::awaitable<void> CacheFlow::refresh(std::unique_ptr<Origin> origin, config:
   saw_backend(*origin, f.status);
   if (f.status == 0) co_return;
   f.head = origin->head();
-  if (storable_head(rule, ResponseHead{f.status, &f.head}) != Storability::storable) co_return;
+  if (storable_head(rule, ResponseHead{f.status, &f.head}, shared_authorization(rule, *origin)) !=
+      Storability::storable)
+    co_return;
   f.tee = true;
   const bool whole = co_await read_body(*origin, rule.max_body, f.body);
   if (!whole) co_return;
@@ -417,7 +469,8 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
   Served served{false, "pass"};
   const unsigned status = co_await open(origin, down, false, served);
   if (status == 0) co_return served;
-  if (status < 200 || status >= 300 || !p_.storage) {
+  // A non-error answer (RFC 9111 section 4.4: 2xx or 3xx) means the backend may have changed the state.
+  if (status < 200 || status >= 400 || !p_.storage) {
     served.keep_alive = co_await relay(origin, down, kPassFields, nullptr);
     co_return served;
   }

@@ -35,10 +35,12 @@
 
 namespace orc::cache {
 
-// A response field the flow adds (X-Cache, Cache-Status).
+// A response field the flow adds (X-Cache, Cache-Status), or, with `remove`, one it takes out (a targeted
+// cache-control field the rule does not forward).
 struct Field {
   std::string_view name;
   std::string_view value;
+  bool remove = false;
 };
 
 // The backend of one request, as the flow drives it.
@@ -81,6 +83,7 @@ struct Reply {
   std::string cache_status;
   std::string_view body;  // sent unless has_body is false (the port leaves it out for HEAD)
   bool has_body = true;
+  std::string content_range;  // a 206 or 416 answered from the entry: its Content-Range
 };
 
 // The client of one request. Every call returns false when the client is gone (or, for the calls that end

@@ -145,6 +145,26 @@ Plan bypass(Plan p, Bypass why) {
   return p;
 }
 
+// RFC 9111 section 4.4: a non-error answer to an unsafe method (any but GET, HEAD, OPTIONS and TRACE)
+// invalidates what is stored for its URI. An invalidate rule purges the URI with its tags; a write that
+// matches no rule, a pass rule or a cache rule purges the URI when a cache rule stores GETs of it. (A stream
+// rule's write is left alone: it is forwarded unbuffered, and its purge would hold its answer.)
+bool purges_uri(Plan& p, const PlanInput& in, const util::Query& query) {
+  const auto& req = in.request;
+  if (!in.rulebook || !in.caching || req.is_get() || req.is_head() || req.method == "OPTIONS" ||
+      req.method == "TRACE")
+    return false;
+  auto get = in.rulebook->match({"GET", req.path, &query, req.host,
+                                 [&req](std::string_view name) { return req.header(name).has_value(); }});
+  if (!get || get->rule->cfg.action != config::ActionKind::cache) return false;
+  p.action = Action::invalidate;
+  p.tags = {uri_tag(*get)};
+  p.why =
+      "an unsafe method on a path whose GETs are cached: forwarded; when the backend answers 2xx or 3xx, "
+      "the path's entries are purged before the response is sent";
+  return true;
+}
+
 }  // namespace
 
 std::string uri_tag(const rules::Match& m) {
@@ -184,6 +204,7 @@ Plan plan(const PlanInput& in) {
     p.match = in.rulebook->match({req.method, req.path, &query, req.host,
                                   [&req](std::string_view name) { return req.header(name).has_value(); }});
   if (!p.match) {
+    if (purges_uri(p, in, query)) return p;
     p.why = "no rule matches: the request is forwarded and never cached";
     return p;
   }
@@ -191,6 +212,7 @@ Plan plan(const PlanInput& in) {
   const auto& cfg = in.config;
   switch (rule.cfg.action) {
     case config::ActionKind::pass:
+      if (purges_uri(p, in, query)) return p;
       p.why = "forwarded untouched and never cached";
       return p;
     case config::ActionKind::stream:
@@ -199,7 +221,8 @@ Plan plan(const PlanInput& in) {
       return p;
     case config::ActionKind::invalidate: {
       p.action = Action::invalidate;
-      p.why = "forwarded; when the backend answers 2xx the tags are purged before the response is sent";
+      p.why =
+          "forwarded; when the backend answers 2xx or 3xx the tags are purged before the response is sent";
       // Claims only help render tags here: a write is never refused for its identity.
       p.identity = identity::resolve_scope(config::Scope::public_, cfg.identity, in.verifier,
                                            cfg.cache.key_secret, req.header, query, in.now_s);
@@ -210,6 +233,7 @@ Plan plan(const PlanInput& in) {
       break;
   }
   if (!req.is_get() && !req.is_head()) {
+    if (purges_uri(p, in, query)) return p;
     p.why = "only GET and HEAD are served from the cache";
     return p;
   }

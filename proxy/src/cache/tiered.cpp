@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "cache/vary.hpp"
 #include "util/strings.hpp"
 
 namespace orc::cache {
@@ -36,11 +37,17 @@ std::string_view op_name(metrics::StorageOp op) {
   }
 }
 
+// The request fields a Vary names, normalised (vary.hpp) so that values that mean the same select the same
+// variant. A value's line breaks are escaped: the material stays one line per field.
 std::string vary_part(const std::vector<std::string>& names, const identity::HeaderLookup& headers) {
   std::string out;
   for (const auto& n : names) {
-    auto v = headers(n);
-    out += "vary." + n + "=" + (v ? std::string(*v) : std::string()) + "\n";
+    out += "vary." + n + "=";
+    for (char c : vary_value(n, headers(n))) {
+      if (c == '\n' || c == '\r' || c == '\\') out += '\\';
+      out += c == '\n' ? 'n' : c == '\r' ? 'r' : c;
+    }
+    out += '\n';
   }
   return out;
 }
@@ -49,12 +56,17 @@ std::string vary_key(const std::string& key, const std::string& part) {
   return key + ":v:" + identity::sha256_hex(part).substr(0, 32);
 }
 
-// The headers kept in an entry: the backend's end-to-end headers, without what is per-response.
-HeaderList stored_headers(const HeaderList& in) {
+// The headers kept in an entry: the backend's end-to-end headers, without what is per-response (Set-Cookie
+// too: a response with one is stored only under `set_cookie: strip`), and without the rule's targeted
+// cache-control fields unless it forwards them.
+HeaderList stored_headers(const config::CacheAction& rule, const HeaderList& in) {
   HeaderList out;
   for (const auto& [k, v] : in) {
     if (util::iequals(k, "Content-Length") || util::iequals(k, "Age") || util::iequals(k, "X-Request-ID") ||
         util::iequals(k, "Set-Cookie") || util::iequals(k, "X-Cache") || util::iequals(k, "Cache-Status"))
+      continue;
+    if (!rule.forward_targeted && std::any_of(rule.targeted.begin(), rule.targeted.end(),
+                                              [&](const std::string& t) { return util::iequals(k, t); }))
       continue;
     out.emplace_back(k, v);
   }
@@ -181,7 +193,7 @@ asio::awaitable<Stored> TieredCache::store(const config::CacheAction& rule, cons
 
   auto e = std::make_shared<CacheEntry>();
   e->status = status;
-  e->headers = stored_headers(head);
+  e->headers = stored_headers(rule, head);
   // The origin's validator when it sent one (a client's If-None-Match with the tag a miss returned must
   // match on a hit); the proxy's own, from the body, only when it sent none.
   if (auto origin_etag = find_header(e->headers, "ETag"))
@@ -192,10 +204,12 @@ asio::awaitable<Stored> TieredCache::store(const config::CacheAction& rule, cons
   e->stored_at_ms = now;
   e->initial_age_s = fresh->initial_age_s;
   e->fresh_until_ms = now + fresh->lifetime_ms;
-  e->swr_until_ms =
-      fresh->must_revalidate ? e->fresh_until_ms : e->fresh_until_ms + rule.stale_while_revalidate.count();
-  e->sie_until_ms =
-      fresh->must_revalidate ? e->fresh_until_ms : e->fresh_until_ms + rule.stale_if_error.count();
+  // The response's own stale-while-revalidate / stale-if-error (RFC 5861) before the rule's; never past
+  // must-revalidate (RFC 9111 section 5.2.2.2).
+  const auto swr = fresh->stale_while_revalidate_ms.value_or(rule.stale_while_revalidate.count());
+  const auto sie = fresh->stale_if_error_ms.value_or(rule.stale_if_error.count());
+  e->swr_until_ms = fresh->must_revalidate ? e->fresh_until_ms : e->fresh_until_ms + swr;
+  e->sie_until_ms = fresh->must_revalidate ? e->fresh_until_ms : e->fresh_until_ms + sie;
   auto ttl = std::chrono::milliseconds(std::max({e->fresh_until_ms, e->swr_until_ms, e->sie_until_ms}) - now);
 
   std::string entry_key = key.key;

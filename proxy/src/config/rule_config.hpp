@@ -34,6 +34,9 @@ struct CacheAction {
   Duration ttl{std::chrono::minutes(5)};
   Scope scope = Scope::credential;
   std::vector<std::string> key_query;
+  // `key: { query: all }` (the default of `ttl: origin` rules): the whole query as sent enters the key, so
+  // the key is the target URI (RFC 9111 section 2).
+  bool key_query_all = false;
   bool other_query_bypass = false;  // `other_query: bypass`
   std::vector<std::string> key_headers;
   std::vector<Positioned> tags;
@@ -45,6 +48,14 @@ struct CacheAction {
   // cacheable status, is fresh for 10 % of Date - Last-Modified, at most this long (RFC 9111 section 4.2.2).
   // 0: no heuristic freshness (such a response is not stored).
   Duration heuristic_max{0};
+  // RFC 9213 targeted fields, in precedence order, that stand for Cache-Control for this cache when one is
+  // present and valid: the rule's `targeted_field` (if any), then CDN-Cache-Control. They are removed from
+  // responses to clients unless `forward_targeted`.
+  std::vector<std::string> targeted{"CDN-Cache-Control"};
+  bool forward_targeted = false;
+  // `set_cookie: strip`: a response with Set-Cookie is stored without it (the client that caused the fill
+  // still gets it); default `bypass`: such a response is not stored.
+  bool set_cookie_strip = false;
   // cache.verify (cache/verify.hpp): `verify: false` opts the rule out (a GET with a side effect, which a
   // verify would repeat); `verify_ignore`: JSON object members left out of the comparison, at any depth.
   bool verify = true;

@@ -79,7 +79,20 @@ void read_cache_fields(Section& c, CacheAction& a, bool allow_tags) {
   c.with("scope", [&](const YAML::Node& n) { a.scope_pos = c.errors().pos(n.Mark()); });
   c.parsed<Scope>("scope", a.scope, "one of public, credential, user, tenant, role", parse_scope);
   Section key = c.sub("key");
-  key.string_list("query", a.key_query);
+  key.with("query", [&](const YAML::Node& n) {
+    if (n.IsScalar() && n.Scalar() == "all") {
+      a.key_query_all = true;
+      a.key_query.clear();
+      return;
+    }
+    if (!n.IsSequence()) {
+      c.errors().add(n.Mark(),
+                     "'" + key.child_path("query") + "': expected 'all' or a list of parameter names");
+      return;
+    }
+    a.key_query_all = false;
+    key.string_list("query", a.key_query);
+  });
   key.parsed<bool>("other_query", a.other_query_bypass, "ignore or bypass",
                    [](const std::string& s) -> std::optional<bool> {
                      if (s == "ignore") return false;
@@ -113,6 +126,23 @@ void read_cache_fields(Section& c, CacheAction& a, bool allow_tags) {
   c.duration("stale_while_revalidate", a.stale_while_revalidate, true);
   c.duration("stale_if_error", a.stale_if_error, true);
   c.duration("heuristic_max", a.heuristic_max, true);
+  c.with("targeted_field", [&](const YAML::Node& n) {
+    auto s = c.scalar(n, "targeted_field", "a header field name");
+    if (!s) return;
+    if (s->empty() || s->find_first_of(" \t:,") != std::string::npos) {
+      c.errors().add(n.Mark(), "'" + c.child_path("targeted_field") +
+                                   "': expected a header field name, got '" + *s + "'");
+      return;
+    }
+    a.targeted.assign({*s, "CDN-Cache-Control"});
+  });
+  c.boolean("forward_targeted", a.forward_targeted);
+  c.parsed<bool>("set_cookie", a.set_cookie_strip, "bypass or strip",
+                 [](const std::string& s) -> std::optional<bool> {
+                   if (s == "bypass") return false;
+                   if (s == "strip") return true;
+                   return std::nullopt;
+                 });
   c.boolean("verify", a.verify);
   c.string_list("verify_ignore", a.verify_ignore);
 }
@@ -154,6 +184,9 @@ void read_rule(const YAML::Node& node, std::size_t index, const CacheAction& def
     rule.cache = defaults;
     Section cs = r.sub("cache");
     read_cache_fields(cs, rule.cache, true);
+    // An origin rule keys on the whole target URI (RFC 9111 section 2) unless a query list is given.
+    if (rule.cache.ttl_origin && !cs.sub("key").has("query") && rule.cache.key_query.empty())
+      rule.cache.key_query_all = true;
     cs.finish();
   } else {
     r.sub("cache");  // known key

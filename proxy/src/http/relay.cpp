@@ -316,7 +316,12 @@ asio::awaitable<bool> Relay::start(std::span<const cache::Field> fields) {
   res_.version(11);
   strip_hop_by_hop(res_.base());
   add_response_headers(res_.base(), x_.request_id);
-  for (const auto& f : fields) res_.set(f.name, f.value);
+  for (const auto& f : fields) {
+    if (f.remove)
+      res_.erase(f.name);
+    else
+      res_.set(f.name, f.value);
+  }
   if (!no_body_ && (rp_->chunked() || !rp_->content_length())) {
     if (parser_.get().version() == 11)
       res_.chunked(true);  // keep chunked framing; a close-delimited body becomes chunked too
@@ -392,6 +397,7 @@ asio::awaitable<bool> Relay::send(const cache::Reply& r) {
   res.set(bhttp::field::age, r.age);
   res.set("X-Cache", r.x_cache);
   res.set("Cache-Status", r.cache_status);
+  if (!r.content_range.empty()) res.set(bhttp::field::content_range, r.content_range);
   res.keep_alive(keep_alive);
   if (r.has_body) {
     res.body() = {r.body.data(), r.body.size()};

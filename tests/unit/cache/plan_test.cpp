@@ -140,8 +140,25 @@ TEST_F(PlanTest, PassAndStream) {
   EXPECT_EQ(run("GET", "/api/v1/events", "", {}).action, Action::stream);
   EXPECT_EQ(run("GET", "/elsewhere", "", {}).action, Action::pass);
   EXPECT_FALSE(run("GET", "/elsewhere", "", {}).match);
-  EXPECT_EQ(run("DELETE", "/api/v1/risks/42", "", auth(token_)).action, Action::pass);
+  EXPECT_EQ(run("OPTIONS", "/api/v1/risks/42", "", auth(token_)).action, Action::pass);
+  EXPECT_EQ(run("POST", "/elsewhere", "", {}).action, Action::pass);
+  EXPECT_EQ(run("POST", "/api/v1/events", "", {}).action, Action::pass)
+      << "its GETs are streamed, not cached";
   EXPECT_EQ(predict(run("GET", "/api/v1/events", "", {})).x_cache, "BYPASS");
+}
+
+// RFC 9111 section 4.4: an unsafe method that no invalidate rule takes still purges the cached GETs of its
+// URI (every scope's: the uri: tag), whatever its method, known or not.
+TEST_F(PlanTest, UnsafeMethodsPurgeTheirUri) {
+  for (std::string_view method : {"DELETE", "POST", "PUT", "PROPPATCH", "PURGE"}) {
+    auto p = run(method, "/api/v1/risks/42", "", auth(token_));
+    EXPECT_EQ(p.action, Action::invalidate) << method;
+    EXPECT_EQ(p.tags, (std::vector<std::string>{"uri:/api/v1/risks/42"})) << method;
+    EXPECT_FALSE(p.match) << "no rule took the write";
+  }
+  auto list = run("POST", "/api/v1/risks", "page=2", {});
+  EXPECT_EQ(list.action, Action::invalidate);
+  EXPECT_EQ(list.tags, (std::vector<std::string>{"uri:/api/v1/risks"})) << "every query of the path";
 }
 
 TEST_F(PlanTest, EveryBypassHasItsName) {

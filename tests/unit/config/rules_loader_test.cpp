@@ -108,6 +108,46 @@ TEST(RulesLoader, CacheDefaultsWhenNothingIsSaid) {
   EXPECT_EQ(c.scope_pos.line, 0);  // not written: the checks fall back to the rule's position
 }
 
+// The RFC 9111 options of origin rules: the key is the target URI unless a query list is given.
+TEST(RulesLoader, OriginRulesKeyOnTheWholeQueryAndReadTheHttpOptions) {
+  auto r = load(R"(rules:
+  - name: origin
+    match: { path: /a }
+    cache: { ttl: origin, scope: public, targeted_field: OpenRisk-Cache-Control, forward_targeted: true,
+             set_cookie: strip }
+  - name: listed
+    match: { path: /b }
+    cache: { ttl: origin, key: { query: [page] } }
+  - name: all
+    match: { path: /c }
+    cache: { ttl: 1m, key: { query: all } }
+  - name: plain
+    match: { path: /d }
+    cache: { ttl: 1m }
+)");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const auto& rules = r.config->rules;
+  EXPECT_TRUE(rules[0].cache.key_query_all);
+  EXPECT_EQ(rules[0].cache.targeted,
+            (std::vector<std::string>{"OpenRisk-Cache-Control", "CDN-Cache-Control"}));
+  EXPECT_TRUE(rules[0].cache.forward_targeted);
+  EXPECT_TRUE(rules[0].cache.set_cookie_strip);
+  EXPECT_FALSE(rules[1].cache.key_query_all);
+  EXPECT_EQ(rules[1].cache.key_query, (std::vector<std::string>{"page"}));
+  EXPECT_TRUE(rules[2].cache.key_query_all);
+  EXPECT_FALSE(rules[3].cache.key_query_all);
+  EXPECT_EQ(rules[3].cache.targeted, (std::vector<std::string>{"CDN-Cache-Control"}));
+  EXPECT_FALSE(rules[3].cache.forward_targeted);
+  EXPECT_FALSE(rules[3].cache.set_cookie_strip);
+
+  for (const char* bad : {"key: { query: some }", "set_cookie: keep", "targeted_field: 'Bad Name'"}) {
+    auto e = load(std::string("rules:\n  - name: x\n    match: { path: /x }\n    cache: { ttl: origin, ") +
+                  bad + " }\n");
+    EXPECT_FALSE(e.config) << bad;
+    EXPECT_NE(all_errors(e).find("expected"), std::string::npos) << all_errors(e);
+  }
+}
+
 TEST(RulesLoader, DefaultsBlockAppliesToEveryCacheRuleAndRulesOverrideIt) {
   auto r = load(R"(defaults:
   cache:
