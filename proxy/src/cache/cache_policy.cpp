@@ -198,8 +198,8 @@ std::optional<std::int64_t> parse_http_date_ms(std::string_view s, std::int64_t 
 namespace {
 
 // Whether the response carries a validator the backend can be asked with (section 4.3.1).
-bool has_validator(const ResponseHead& head) {
-  return head.get("ETag") || head.get("Last-Modified");
+bool carries_validator(const ResponseHead& head) {
+  return has_validator(*head.headers);
 }
 
 // A stale-while-revalidate or stale-if-error of the response (RFC 5861), when it is valid.
@@ -246,7 +246,7 @@ std::optional<Freshness> lifetime_of(const config::CacheAction& rule, const Resp
     f.lifetime_ms = modified ? std::min<std::int64_t>((date.value_or(now_ms) - *modified) / 10,
                                                       rule.heuristic_max.count())
                              : 0;
-  } else if (has_validator(head)) {
+  } else if (carries_validator(head)) {
     f.lifetime_ms = 0;  // no freshness to go by, but a validator to revalidate with
   } else {
     return std::nullopt;  // no explicit freshness: a shared cache following the origin does not guess
@@ -271,6 +271,38 @@ std::optional<Freshness> freshness(const config::CacheAction& rule, const Respon
   auto f = lifetime_of(rule, head, now_ms);
   if (!f || f->lifetime_ms <= 0) return std::nullopt;
   return f;
+}
+
+std::optional<Freshness> stored_freshness(const config::CacheAction& rule, const ResponseHead& head,
+                                          std::int64_t now_ms) {
+  auto f = lifetime_of(rule, head, now_ms);
+  if (!f) return std::nullopt;
+  if (f->lifetime_ms > 0) return f;
+  if (!rule.ttl_origin || rule.validation_window.count() <= 0 || !carries_validator(head))
+    return std::nullopt;
+  f->lifetime_ms = 0;
+  return f;
+}
+
+bool has_validator(const HeaderList& stored) {
+  return find_header(stored, "ETag") || find_header(stored, "Last-Modified");
+}
+
+HeaderList freshened_fields(const HeaderList& stored, const HeaderList& not_modified) {
+  // The stored Date goes even when the 304 has none: the response is as good as received now, and an old
+  // Date would count its whole time in the cache as age again (section 4.2.3).
+  auto updated = [&](std::string_view name) {
+    return util::iequals(name, "Date") ||
+           (!util::iequals(name, "Content-Length") &&
+            std::any_of(not_modified.begin(), not_modified.end(),
+                        [&](const auto& field) { return util::iequals(field.first, name); }));
+  };
+  HeaderList out;
+  for (const auto& field : stored)
+    if (!updated(field.first)) out.push_back(field);
+  for (const auto& field : not_modified)
+    if (!util::iequals(field.first, "Content-Length")) out.push_back(field);
+  return out;
 }
 
 Storability storable_head(const config::CacheAction& rule, const ResponseHead& head,

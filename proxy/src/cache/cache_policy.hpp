@@ -54,6 +54,20 @@ struct Freshness {
 std::optional<Freshness> freshness(const config::CacheAction& rule, const ResponseHead& head,
                                    std::int64_t now_ms);
 
+// What to store a response with: freshness() as it is, or, for an origin rule with a validation window, a
+// response with a validator that is stale on arrival or no-cache with a lifetime of 0 (revalidated before
+// every reuse, section 4.3). Empty: do not store.
+std::optional<Freshness> stored_freshness(const config::CacheAction& rule, const ResponseHead& head,
+                                          std::int64_t now_ms);
+
+// Whether a stored response can be revalidated: it has the backend's ETag or Last-Modified (section 4.3.1).
+bool has_validator(const HeaderList& stored);
+
+// The fields of a stored response freshened by a 304 (section 4.3.4): each field the 304 carries replaces
+// the stored lines of that name (section 3.2), except Content-Length; the others stay, but for Date, which
+// only the 304's can give.
+HeaderList freshened_fields(const HeaderList& stored, const HeaderList& not_modified);
+
 // Whether the head allows storing (the body size is checked as it streams). `shared_authorization`: the
 // request carried Authorization and the entry would be shared (section 3.5).
 Storability storable_head(const config::CacheAction& rule, const ResponseHead& head,

@@ -216,7 +216,7 @@ asio::awaitable<Served> CacheFlow::bypass(Bypass why, const Request& req, Origin
 
 asio::awaitable<unsigned> CacheFlow::open(Origin& origin, Downstream& down, bool unconditional,
                                           Served& served) {
-  const unsigned status = co_await origin.open(unconditional);
+  const unsigned status = co_await origin.open(Ask{unconditional});
   saw_backend(origin, status);
   if (status == 0 && origin.failure()) served.keep_alive = co_await down.send_error(origin.failure());
   co_return status;
@@ -240,6 +240,7 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
 
   // 1. Lookup (unless the client asked to revalidate): a HIT, a STALE answer with a refresh, or a miss.
   SharedEntry stale;                            // kept for stale_if_error, should the backend fail
+  SharedEntry validated;                        // a stale entry with a validator: the fill asks for a 304
   std::optional<Generations> read_generations;  // read with the lookup: a fill needs no second read
   std::uint64_t l1_epoch = 0;
   if (!plan.revalidate) {
@@ -268,6 +269,7 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
         start_verify(plan, req, origin, std::move(found.entry), now, asked_ms);
       co_return Served{kept, swr ? "stale" : "hit"};
     }
+    if (found.entry && has_validator(found.entry->headers)) validated = found.entry;
     if (found.entry && serves_on_error(*found.entry, now)) stale = std::move(found.entry);
   }
 
@@ -307,9 +309,16 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
     }
   }
 
-  // 4. The backend. A fill asks for the whole response; the client's conditional is then answered with it (a
-  // 200 is a right answer to any conditional), and the next one from the stored entry.
-  f.status = co_await origin.open(f.can_store);
+  // 4. The backend. A fill asks for the whole response, or, with a stale entry that has a validator, whether
+  // that entry is still good (RFC 9111 section 4.3.1); the client's conditional is then answered with what
+  // comes (a 200 is a right answer to any conditional), and the next one from the stored entry.
+  Ask ask{f.can_store};
+  if (!f.can_store) validated.reset();
+  if (validated) {
+    ask.if_none_match = find_header(validated->headers, "ETag").value_or("");
+    ask.if_modified_since = find_header(validated->headers, "Last-Modified").value_or("");
+  }
+  f.status = co_await origin.open(ask);
   saw_backend(origin, f.status);
   if (f.status == 0) {
     if (!origin.failure()) co_return Served{false, "miss"};
@@ -323,7 +332,10 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
     co_return Served{co_await down.send_error(origin.failure()), "miss"};
   }
 
-  // 5. Decide from the head; relay and tee; the entry is stored before the client has the last bytes.
+  // 5. Not modified: the stored response, freshened by the 304, is stored again and served.
+  if (f.status == 304 && validated) co_return co_await revalidated(f, req, origin, down, *validated);
+
+  // 6. Decide from the head; relay and tee; the entry is stored before the client has the last bytes.
   if (f.can_store) {
     f.head = origin.head();
     f.tee = storable_head(rule, ResponseHead{f.status, &f.head}, shared_authorization(rule, origin)) ==
@@ -333,6 +345,39 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
   served.keep_alive = co_await relay(origin, down, miss_fields(rule), lead ? &f : nullptr);
   lead.abandon();  // not ended at the last piece: the backend or the client broke off
   co_return served;
+}
+
+asio::awaitable<Served> CacheFlow::revalidated(Fill& f, const Request& req, Origin& origin, Downstream& down,
+                                               const CacheEntry& entry) {
+  std::string none;
+  if (!co_await read_body(origin, 0, none)) {  // a 304 has no body; one that breaks off or has one: a failure
+    f.lead.abandon();
+    co_return Served{co_await down.send_error(502), "miss"};
+  }
+  // Section 4.3.4: the stored response with the 304's fields; stored again under the generations read before
+  // the backend was asked, so a write since then refuses it (and its flight) as it refuses a fill.
+  f.status = entry.status;
+  f.head = freshened_fields(entry.headers, origin.head());
+  f.tee = storable_head(f.rule, ResponseHead{f.status, &f.head}, shared_authorization(f.rule, origin)) ==
+          Storability::storable;
+  f.body = entry.body;
+  const auto stored = co_await store(f, request_fields(origin));
+  const auto now = p_.clock.now_ms();
+  if (stored.entry) {
+    const bool kept = stored.outcome == Stored::stored;
+    const auto answer = reply_of(*stored.entry, req.headers, req.get, now, "HIT",
+                                 kept ? "fwd=stale; fwd-status=304; stored" : "fwd=stale; fwd-status=304");
+    co_return Served{co_await down.send(answer), "hit"};
+  }
+  // Not storable any more (the 304 says no-store, say): served this once, with the fields the 304 gave.
+  CacheEntry once = entry;
+  once.headers = std::move(f.head);
+  once.stored_at_ms = now;
+  once.initial_age_s = 0;
+  once.fresh_until_ms = now;
+  co_return Served{
+      co_await down.send(reply_of(once, req.headers, req.get, now, "HIT", "fwd=stale; fwd-status=304")),
+      "hit"};
 }
 
 asio::awaitable<bool> CacheFlow::relay(Origin& origin, Downstream& down, std::span<const Field> fields,
@@ -351,7 +396,7 @@ asio::awaitable<bool> CacheFlow::relay(Origin& origin, Downstream& down, std::sp
   co_return co_await down.end();
 }
 
-asio::awaitable<void> CacheFlow::store(Fill& f, const identity::HeaderLookup& headers) {
+asio::awaitable<Stored> CacheFlow::store(Fill& f, const identity::HeaderLookup& headers) {
   if (!f.can_store) {
     f.lead.abandon();  // the storage failed: the next one may fill
   } else if (!f.tee || f.overflow) {
@@ -363,7 +408,9 @@ asio::awaitable<void> CacheFlow::store(Fill& f, const identity::HeaderLookup& he
     auto stored = co_await tiered.store(f.rule, f.key, f.tags, f.seen, f.l1_epoch, f.status, f.head,
                                         std::move(f.body), headers);
     end_flight(f.lead, stored, f.heard && f.heard == purges_heard());
+    co_return stored;
   }
+  co_return Stored{};
 }
 
 void CacheFlow::start_refresh(const Plan& plan, const Origin& origin) {
@@ -387,7 +434,7 @@ asio::awaitable<void> CacheFlow::refresh(std::unique_ptr<Origin> origin, config:
   if (!gens.ok()) co_return;
   f.seen = std::move(gens.value);
   f.can_store = true;
-  f.status = co_await origin->open(true);
+  f.status = co_await origin->open(Ask{true});
   saw_backend(*origin, f.status);
   if (f.status == 0) co_return;
   f.head = origin->head();
@@ -433,7 +480,7 @@ void CacheFlow::start_verify(const Plan& plan, const Request& req, const Origin&
 // mismatch. A purge of the entry's tags since the lookup means the answer may be newer than a write the entry
 // rightly predates: no verdict.
 asio::awaitable<void> CacheFlow::verify(std::unique_ptr<Origin> origin, Check c) {
-  const unsigned status = co_await origin->open(true);
+  const unsigned status = co_await origin->open(Ask{true});
   saw_backend(*origin, status);
   std::string body;
   bool whole = false;

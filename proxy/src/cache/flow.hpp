@@ -29,6 +29,7 @@
 #include "cache/pending_purges.hpp"
 #include "cache/plan.hpp"
 #include "cache/storage.hpp"
+#include "cache/tiered.hpp"
 #include "cache/verify.hpp"
 #include "metrics/metrics.hpp"
 #include "util/clock.hpp"
@@ -43,14 +44,22 @@ struct Field {
   bool remove = false;
 };
 
+// How open() asks the backend. `unconditional`: without the client's validators (a fill needs the whole
+// response, or a 304 for the stored one). `if_none_match` / `if_modified_since`: the stored response's
+// validators, for a revalidation (RFC 9111 section 4.3.1); empty: not sent.
+struct Ask {
+  bool unconditional = false;
+  std::string_view if_none_match;
+  std::string_view if_modified_since;
+};
+
 // The backend of one request, as the flow drives it.
 class Origin {
  public:
   virtual ~Origin() = default;
   // Sends the request and reads the response head (informational responses are the port's business).
-  // `unconditional`: without the client's validators, for a fill needs the whole response. Returns the
-  // status, or 0 when the exchange failed: failure() says how.
-  virtual boost::asio::awaitable<unsigned> open(bool unconditional) = 0;
+  // Returns the status, or 0 when the exchange failed: failure() says how.
+  virtual boost::asio::awaitable<unsigned> open(const Ask& ask) = 0;
   // After open() returned 0: the status that answers the backend's failure (502, or 504 for a timeout); 0
   // when the client's side failed (a bad or slow request body, a client gone), which the port answered
   // already.
@@ -165,7 +174,11 @@ class CacheFlow {
   // Relays the response open() read, with `fields`; a fill tees the body and is stored at its last piece.
   boost::asio::awaitable<bool> relay(Origin& origin, Downstream& down, std::span<const Field> fields,
                                      Fill* fill);
-  boost::asio::awaitable<void> store(Fill& fill, const identity::HeaderLookup& headers);
+  // A revalidation answered 304: the entry freshened with the 304's fields, stored and served.
+  boost::asio::awaitable<Served> revalidated(Fill& f, const Request& req, Origin& origin, Downstream& down,
+                                             const CacheEntry& entry);
+  // Stores the fill's response and ends its flight with what became of it.
+  boost::asio::awaitable<Stored> store(Fill& fill, const identity::HeaderLookup& headers);
   // Spawns refresh() on the worker's executor unless the key's refresh is under way (not a coroutine: GCC 12
   // warns of a mismatched frame delete in read() otherwise).
   void start_refresh(const Plan& plan, const Origin& origin);

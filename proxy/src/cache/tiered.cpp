@@ -185,7 +185,7 @@ asio::awaitable<Stored> TieredCache::store(const config::CacheAction& rule, cons
   const auto& clock = clock_;
   ResponseHead rh{status, &head};
   auto now = clock.now_ms();
-  auto fresh = freshness(rule, rh, now);
+  auto fresh = stored_freshness(rule, rh, now);
   if (!fresh) co_return Stored{};
   bool star = false;
   auto names = vary_names(rh, star);
@@ -210,7 +210,12 @@ asio::awaitable<Stored> TieredCache::store(const config::CacheAction& rule, cons
   const auto sie = fresh->stale_if_error_ms.value_or(rule.stale_if_error.count());
   e->swr_until_ms = fresh->must_revalidate ? e->fresh_until_ms : e->fresh_until_ms + swr;
   e->sie_until_ms = fresh->must_revalidate ? e->fresh_until_ms : e->fresh_until_ms + sie;
-  auto ttl = std::chrono::milliseconds(std::max({e->fresh_until_ms, e->swr_until_ms, e->sie_until_ms}) - now);
+  // Kept while it may be served, and, with a validator, for the rule's validation window after that: a
+  // request then revalidates it rather than fetching it whole (RFC 9111 section 4.3).
+  auto until = std::max({e->fresh_until_ms, e->swr_until_ms, e->sie_until_ms});
+  if (has_validator(e->headers)) until += rule.validation_window.count();
+  if (until <= now) co_return Stored{};
+  auto ttl = std::chrono::milliseconds(until - now);
 
   std::string entry_key = key.key;
   std::shared_ptr<CacheEntry> marker;

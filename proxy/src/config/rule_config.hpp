@@ -56,6 +56,11 @@ struct CacheAction {
   // `set_cookie: strip`: a response with Set-Cookie is stored without it (the client that caused the fill
   // still gets it); default `bypass`: such a response is not stored.
   bool set_cookie_strip = false;
+  // How long past its freshness (and stale windows) a response with a validator (ETag, Last-Modified) stays
+  // stored to be revalidated with a conditional request (RFC 9111 section 4.3) instead of fetched whole. For
+  // `ttl: origin` rules, a response that is stale on arrival or says no-cache is then stored too (fresh for
+  // 0 s: revalidated before every reuse). 0: kept no longer than its freshness and stale windows.
+  Duration validation_window{std::chrono::minutes(10)};
   // cache.verify (cache/verify.hpp): `verify: false` opts the rule out (a GET with a side effect, which a
   // verify would repeat); `verify_ignore`: JSON object members left out of the comparison, at any depth.
   bool verify = true;

@@ -137,6 +137,7 @@ void read_cache_fields(Section& c, CacheAction& a, bool allow_tags) {
     a.targeted.assign({*s, "CDN-Cache-Control"});
   });
   c.boolean("forward_targeted", a.forward_targeted);
+  c.duration("validation_window", a.validation_window, true);
   c.parsed<bool>("set_cookie", a.set_cookie_strip, "bypass or strip",
                  [](const std::string& s) -> std::optional<bool> {
                    if (s == "bypass") return false;

@@ -104,7 +104,7 @@ class DetachedGet final : public cache::Origin {
     rp_.body_limit(body_limit);
   }
 
-  asio::awaitable<unsigned> open(bool) override {
+  asio::awaitable<unsigned> open(const cache::Ask&) override {
     const auto& up = rt_->config->upstream;
     auto [aec, conn] = co_await worker_.pool().acquire(up, true);
     if (aec) co_return 0;
@@ -164,7 +164,7 @@ asio::awaitable<unsigned> Relay::fail(beast::error_code ec, bool connecting) {
   co_return 0;
 }
 
-asio::awaitable<unsigned> Relay::open(bool unconditional) {
+asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
   auto& req = parser_.get();
   const bhttp::verb method = req.method();
   const unsigned client_version = req.version();
@@ -177,7 +177,10 @@ asio::awaitable<unsigned> Relay::open(bool unconditional) {
   up_req.target(x_.origin_target);
   strip_hop_by_hop(up_req.base());
   up_req.erase(bhttp::field::expect);  // the proxy answers 100-continue itself
-  if (unconditional) strip_validators(up_req.base());
+  if (ask.unconditional) strip_validators(up_req.base());
+  // A revalidation asks with the stored response's validators (RFC 9111 section 4.3.1).
+  if (!ask.if_none_match.empty()) up_req.set(bhttp::field::if_none_match, ask.if_none_match);
+  if (!ask.if_modified_since.empty()) up_req.set(bhttp::field::if_modified_since, ask.if_modified_since);
   if (up_req.find(bhttp::field::host) == up_req.end())
     up_req.set(bhttp::field::host, x_.cfg.upstream.authority);
   add_forwarding_headers(up_req.base(), {x_.peer, x_.request_id});

@@ -20,7 +20,7 @@ class Relay final : public cache::Origin, public cache::Downstream {
   Relay(Exchange& x, RequestParser& parser, const HeaderView& headers);
   ~Relay() override;
 
-  asio::awaitable<unsigned> open(bool unconditional) override;
+  asio::awaitable<unsigned> open(const cache::Ask& ask) override;
   unsigned failure() const override { return failure_; }
   cache::HeaderList head() const override;
   asio::awaitable<Piece> read() override;

@@ -40,7 +40,8 @@ struct ScriptedBackend {
   bool hold = false;
 
   int opened = 0;
-  std::vector<bool> unconditional;         // per request
+  std::vector<bool> unconditional;                            // per request
+  std::vector<std::string> if_none_match, if_modified_since;  // per request: a revalidation's validators
   std::vector<std::string> authorization;  // per request: its Authorization field ("-" when none)
 
   void release() {
@@ -54,9 +55,11 @@ class ScriptedOrigin final : public Origin {
  public:
   ScriptedOrigin(ScriptedBackend& b, HeaderList request) : b_(b), request_(std::move(request)) {}
 
-  asio::awaitable<unsigned> open(bool unconditional) override {
+  asio::awaitable<unsigned> open(const Ask& ask) override {
     ++b_.opened;
-    b_.unconditional.push_back(unconditional);
+    b_.unconditional.push_back(ask.unconditional);
+    b_.if_none_match.emplace_back(ask.if_none_match);
+    b_.if_modified_since.emplace_back(ask.if_modified_since);
     b_.authorization.emplace_back(request_header("Authorization").value_or("-"));
     // What the backend answers is fixed when the request reaches it, not when a held request is released.
     status_ = b_.status;
@@ -101,7 +104,8 @@ class ScriptedOrigin final : public Origin {
 // The client: records what the flow sent it.
 struct RecordingClient final : public Downstream {
   unsigned status = 0;  // of send(), or of the relayed head (the backend's)
-  std::string x_cache, cache_status, body, etag;
+  std::string x_cache, cache_status, body, etag, content_range;
+  HeaderList headers;  // of send(): the entry's stored fields
   bool whole = false;  // a reply sent whole, or a relayed response ended
   unsigned error = 0;  // send_error()
   unsigned relayed_status = 0;
@@ -111,6 +115,8 @@ struct RecordingClient final : public Downstream {
     x_cache = r.x_cache;
     cache_status = r.cache_status;
     etag = r.etag;
+    content_range = r.content_range;
+    headers = *r.headers;
     if (r.has_body) body = r.body;
     whole = true;
     co_return true;
@@ -253,6 +259,86 @@ TEST_F(FlowTest, AConditionalHitIsAnswered304WithTheOriginsValidator) {
   EXPECT_EQ(other->client.status, 200u);
   EXPECT_EQ(other->client.body, "v1");
   EXPECT_EQ(backend_.opened, 1);
+}
+
+std::optional<std::string_view> field(const HeaderList& fields, std::string_view name) {
+  return find_header(fields, name);
+}
+
+// RFC 9111 sections 4.3.1, 4.3.3 and 4.3.4: a stale entry with a validator is revalidated; a 304 freshens its
+// fields and its lifetime, and the stored body is served.
+TEST_F(FlowTest, AStaleEntryWithAValidatorIsRevalidatedAndA304FreshensIt) {
+  rule_.cfg.cache.ttl = 10s;
+  backend_.headers = {{"ETag", "\"o-1\""}, {"X-Version", "1"}};
+  get();
+  clock_.advance(11s);
+  backend_.status = 304;
+  backend_.headers = {{"ETag", "\"o-1\""}, {"X-Version", "2"}};
+  backend_.body = "";
+  auto revalidated = get({{"If-None-Match", "\"client\""}});
+  ASSERT_EQ(backend_.opened, 2);
+  EXPECT_TRUE(backend_.unconditional[1]) << "the client's validators are not the cache's";
+  EXPECT_EQ(backend_.if_none_match[1], "\"o-1\"");
+  EXPECT_EQ(revalidated->served->cache, "hit");
+  EXPECT_EQ(revalidated->client.status, 200u);
+  EXPECT_EQ(revalidated->client.body, "v1");
+  EXPECT_EQ(revalidated->client.cache_status, "openrisk-cache; fwd=stale; fwd-status=304; stored; ttl=10");
+  EXPECT_EQ(field(revalidated->client.headers, "X-Version"), "2")
+      << "the 304's fields replace the stored ones";
+
+  auto hit = get();
+  EXPECT_EQ(hit->served->cache, "hit");
+  EXPECT_EQ(field(hit->client.headers, "X-Version"), "2");
+  EXPECT_EQ(backend_.opened, 2) << "fresh again for the rule's ttl";
+
+  // Changed meanwhile: the 200 is relayed and stored as a fill.
+  clock_.advance(11s);
+  backend_.status = 200;
+  backend_.headers = {{"ETag", "\"o-2\""}};
+  backend_.body = "v2";
+  auto changed = get();
+  EXPECT_EQ(backend_.if_none_match[2], "\"o-1\"");
+  EXPECT_EQ(changed->served->cache, "miss");
+  EXPECT_EQ(changed->client.body, "v2");
+  EXPECT_EQ(get()->client.body, "v2");
+  EXPECT_EQ(backend_.opened, 3);
+}
+
+// Section 5.2.2.4: with ttl: origin, a no-cache response with a validator is stored and revalidated before
+// every reuse; Last-Modified serves as the validator when there is no ETag.
+TEST_F(FlowTest, NoCacheIsStoredAndRevalidatedBeforeEveryReuse) {
+  rule_.cfg.cache.ttl_origin = true;
+  backend_.headers = {{"Cache-Control", "no-cache"}, {"Last-Modified", "Tue, 14 Nov 2023 22:00:00 GMT"}};
+  get();
+  backend_.status = 304;
+  backend_.headers = {};
+  backend_.body = "";
+  for (int i = 0; i < 2; ++i) {
+    auto r = get();
+    EXPECT_EQ(r->client.body, "v1");
+    EXPECT_EQ(r->client.status, 200u);
+  }
+  ASSERT_EQ(backend_.opened, 3) << "one revalidation per reuse";
+  EXPECT_EQ(backend_.if_modified_since[1], "Tue, 14 Nov 2023 22:00:00 GMT");
+  EXPECT_EQ(backend_.if_none_match[1], "");
+}
+
+// RFC 9110 section 14: one byte range of a stored 200 is answered 206 from the entry.
+TEST_F(FlowTest, ARangeOfAStoredResponseIsAnsweredFromIt) {
+  backend_.body = "0123456789";
+  get();
+  auto partial = get({{"Range", "bytes=2-4"}});
+  EXPECT_EQ(partial->client.status, 206u);
+  EXPECT_EQ(partial->client.body, "234");
+  EXPECT_EQ(partial->client.content_range, "bytes 2-4/10");
+  auto unsatisfiable = get({{"Range", "bytes=20-"}});
+  EXPECT_EQ(unsatisfiable->client.status, 416u);
+  EXPECT_EQ(unsatisfiable->client.content_range, "bytes */10");
+  EXPECT_EQ(backend_.opened, 1);
+  auto several = get({{"Range", "bytes=0-1,4-5"}});
+  EXPECT_EQ(several->served->cache, "bypass") << "multipart/byteranges is the backend's";
+  EXPECT_EQ(several->client.cache_status, "openrisk-cache; fwd=request; detail=multiple-ranges");
+  EXPECT_EQ(backend_.opened, 2);
 }
 
 TEST_F(FlowTest, AHeadMissIsRelayedAndNotStored) {

@@ -114,7 +114,7 @@ TEST(RulesLoader, OriginRulesKeyOnTheWholeQueryAndReadTheHttpOptions) {
   - name: origin
     match: { path: /a }
     cache: { ttl: origin, scope: public, targeted_field: OpenRisk-Cache-Control, forward_targeted: true,
-             set_cookie: strip }
+             set_cookie: strip, validation_window: 0s }
   - name: listed
     match: { path: /b }
     cache: { ttl: origin, key: { query: [page] } }
@@ -132,6 +132,8 @@ TEST(RulesLoader, OriginRulesKeyOnTheWholeQueryAndReadTheHttpOptions) {
             (std::vector<std::string>{"OpenRisk-Cache-Control", "CDN-Cache-Control"}));
   EXPECT_TRUE(rules[0].cache.forward_targeted);
   EXPECT_TRUE(rules[0].cache.set_cookie_strip);
+  EXPECT_EQ(rules[0].cache.validation_window, milliseconds(0));
+  EXPECT_EQ(rules[3].cache.validation_window, milliseconds(10 * 60'000));
   EXPECT_FALSE(rules[1].cache.key_query_all);
   EXPECT_EQ(rules[1].cache.key_query, (std::vector<std::string>{"page"}));
   EXPECT_TRUE(rules[2].cache.key_query_all);
