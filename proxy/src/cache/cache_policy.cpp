@@ -378,14 +378,44 @@ bool if_none_match(std::string_view header, std::string_view etag) {
   return false;
 }
 
+RequestFit fit_request(const RequestDirectives& d, std::uint64_t age_s, std::int64_t fresh_left_ms,
+                       bool must_revalidate) {
+  const bool young_enough = !d.max_age_s || static_cast<std::int64_t>(age_s) <= *d.max_age_s;
+  if (fresh_left_ms > 0 && young_enough && (!d.min_fresh_s || fresh_left_ms >= *d.min_fresh_s * 1000))
+    return RequestFit::fresh;
+  // Section 5.2.1.2: max-stale accepts a response that is stale (or, with max-age, too old) by at most its
+  // value; never one that says must-revalidate (section 5.2.2.2).
+  const std::int64_t stale_ms = std::max<std::int64_t>(0, -fresh_left_ms);
+  if (d.max_stale && !must_revalidate && (!d.max_stale_s || stale_ms <= *d.max_stale_s * 1000))
+    return RequestFit::stale_accepted;
+  return RequestFit::unusable;
+}
+
+bool must_revalidate(const config::CacheAction& rule, const HeaderList& stored) {
+  return cache_control(rule, ResponseHead{200, &stored}).must_revalidate;
+}
+
 RequestDirectives request_directives(std::string_view cache_control, std::string_view pragma) {
   RequestDirectives d;
   for (auto token : util::split_list(cache_control, ',')) {
-    auto name = util::to_lower(token.substr(0, token.find('=')));
+    const auto eq = token.find('=');
+    auto name = util::to_lower(util::trim(token.substr(0, eq)));
+    const auto arg = eq == std::string_view::npos ? std::optional<std::string_view>{}
+                                                  : std::optional(util::trim(token.substr(eq + 1)));
+    auto seconds = [&](std::optional<std::int64_t>& out) {
+      if (!out && arg) out = delta_seconds(*arg);  // the first valid occurrence counts
+    };
     if (name == "no-store") d.no_store = true;
-    if (name == "no-cache" || name == "max-age=0") d.no_cache = true;
-    if (util::to_lower(token) == "max-age=0") d.no_cache = true;
+    if (name == "no-cache") d.no_cache = true;
+    if (name == "only-if-cached") d.only_if_cached = true;
+    if (name == "max-age") seconds(d.max_age_s);
+    if (name == "min-fresh") seconds(d.min_fresh_s);
+    if (name == "max-stale") {
+      d.max_stale = !arg || delta_seconds(*arg).has_value();
+      if (arg) seconds(d.max_stale_s);
+    }
   }
+  if (d.max_age_s == 0) d.no_cache = true;  // max-age=0: revalidate
   if (cache_control.empty() && util::iequals(util::trim(pragma), "no-cache")) d.no_cache = true;
   return d;
 }

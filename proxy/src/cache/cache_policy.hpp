@@ -88,13 +88,31 @@ bool if_none_match(std::string_view header, std::string_view etag);
 bool not_modified(std::string_view if_none_match_field, std::string_view if_modified_since,
                   std::string_view etag, std::optional<std::string_view> last_modified, std::int64_t now_ms);
 
-// Request Cache-Control directives the cache honours: no-store (do not use or fill), no-cache (revalidate:
-// fetch from the backend, then store).
+// Request Cache-Control directives the cache honours (RFC 9111 section 5.2.1): no-store (do not use or
+// fill), no-cache and max-age=0 (revalidate: fetch from the backend, then store), max-age and min-fresh (what
+// counts as fresh for this request), max-stale (a stale entry will do), only-if-cached (never ask the
+// backend: 504 without a usable entry). An invalid value leaves its directive out.
 struct RequestDirectives {
   bool no_store = false;
   bool no_cache = false;
+  bool only_if_cached = false;
+  std::optional<std::int64_t> max_age_s, min_fresh_s;
+  bool max_stale = false;                   // present; with max_stale_s: at most that many seconds stale
+  std::optional<std::int64_t> max_stale_s;  // empty with max_stale: any staleness
+  // Whether they say anything about which stored response may be used.
+  bool choose() const { return only_if_cached || max_age_s || min_fresh_s || max_stale; }
 };
 RequestDirectives request_directives(std::string_view cache_control, std::string_view pragma);
+
+// What a request's directives make of a stored response of that age and remaining freshness (negative: how
+// long it has been stale): `fresh` for this request, `stale_accepted` (max-stale allows it, and the response
+// does not forbid stale use), or `unusable`.
+enum class RequestFit { fresh, stale_accepted, unusable };
+RequestFit fit_request(const RequestDirectives& d, std::uint64_t age_s, std::int64_t fresh_left_ms,
+                       bool must_revalidate);
+
+// Whether a stored response forbids stale use (must-revalidate, proxy-revalidate, s-maxage).
+bool must_revalidate(const config::CacheAction& rule, const HeaderList& stored);
 
 // Parses an HTTP-date (RFC 9110 section 5.6.7): IMF-fixdate, RFC 850 (a two-digit year more than 50 years
 // after `now_ms` is in the past century) or asctime; empty on anything else.

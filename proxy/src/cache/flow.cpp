@@ -250,7 +250,21 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
     read_generations = std::move(found.generations);
     l1_epoch = found.l1_epoch;
     const auto now = p_.clock.now_ms();
-    const auto use = found.entry ? usable(*found.entry, now) : Use::none;
+    auto use = found.entry ? usable(*found.entry, now) : Use::none;
+    // The request's own terms (RFC 9111 section 5.2.1): max-age and min-fresh make an entry stale for it,
+    // max-stale accepts a stale one as it is (no refresh).
+    bool stale_accepted = false;
+    if (found.entry && plan.directives.choose()) {
+      const auto& e = *found.entry;
+      const auto fit = fit_request(plan.directives, age_of(e, now), e.fresh_until_ms - now,
+                                   must_revalidate(rule, e.headers));
+      stale_accepted = fit == RequestFit::stale_accepted;
+      if (fit != RequestFit::fresh && use == Use::fresh) use = Use::none;
+    }
+    if (stale_accepted && use != Use::fresh) {
+      const auto answer = reply_of(*found.entry, req.headers, req.get, now, "STALE", "hit; detail=max-stale");
+      co_return Served{co_await down.send(answer), "stale"};
+    }
     // Serve stale now, and refresh in the background (GET only; a request that finds the refresh under way
     // does not wait for it).
     const bool swr = use == Use::stale_while_revalidate && req.get;
@@ -272,6 +286,9 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
     if (found.entry && has_validator(found.entry->headers)) validated = found.entry;
     if (found.entry && serves_on_error(*found.entry, now)) stale = std::move(found.entry);
   }
+
+  // only-if-cached (section 5.2.1.7): nothing usable is stored, and the backend is not asked.
+  if (plan.directives.only_if_cached) co_return Served{co_await down.send_error(504), "miss"};
 
   // 2. Join the key's flight or lead it (HEAD misses and keys recently found not storable just fetch). A
   // follower is served the leader's answer when it is for the same request fields (a Vary variant for other
@@ -521,20 +538,31 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
     served.keep_alive = co_await relay(origin, down, kPassFields, nullptr);
     co_return served;
   }
-  // The backend accepted the write: purge before the client can see the answer (read-your-writes).
+  // The backend accepted the write: purge before the client can see the answer (read-your-writes), with the
+  // entries of the URIs its Location and Content-Location name on this host (section 4.4).
+  auto tags = plan.tags;
+  if (req.uri_tag_of) {
+    const auto head = origin.head();
+    for (std::string_view name : {"Location", "Content-Location"}) {
+      auto reference = find_header(head, name);
+      if (!reference) continue;
+      auto tag = req.uri_tag_of(*reference);
+      if (tag && std::find(tags.begin(), tags.end(), *tag) == tags.end()) tags.push_back(std::move(*tag));
+    }
+  }
   for (const auto& t : plan.unrendered)
     spdlog::warn(
         "request {} {}: rule '{}' cannot render tag '{}' without a verified JWT; those entries stay "
         "until they expire",
         req.id, req.safe_target(), plan.rule()->cfg.name, t);
-  auto purged = co_await purge(plan.tags);
+  auto purged = co_await purge(tags);
   if (purged.ok()) {
     req.metrics.invalidation();
   } else {
     spdlog::error(
         "request {} {}: purge of {} tag(s) failed ({}): reads of them bypass the cache until a replay of the "
         "purge succeeds",
-        req.id, req.safe_target(), plan.tags.size(), to_string(purged.status));
+        req.id, req.safe_target(), tags.size(), to_string(purged.status));
   }
   served.cache = "purge";
   served.keep_alive = co_await relay(origin, down, kPassFields, nullptr);

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -101,7 +102,8 @@ class Downstream {
  public:
   virtual ~Downstream() = default;
   virtual boost::asio::awaitable<bool> send(const Reply& r) = 0;
-  // Answers the backend's failure (Origin::failure()) with the proxy's error response.
+  // Answers the backend's failure (Origin::failure()) with the proxy's error response; without one (the
+  // backend was not asked), the cache's own 504 for only-if-cached.
   virtual boost::asio::awaitable<bool> send_error(unsigned status) = 0;
   // Relays the backend's response as Origin::open() read it, with `fields` added: the head, the body pieces,
   // the end.
@@ -119,6 +121,9 @@ struct Request {
   const std::vector<std::string>& redact;  // the query parameters log lines redact
   metrics::RuleMetrics& metrics;           // of the matched rule
   std::chrono::milliseconds wait{0};       // how long a follower waits for the flight it joined
+  // The uri: tag of a URI reference a write's answer names (Location, Content-Location): set when it is of
+  // this host and a cache rule stores GETs of its path; empty function: none is looked up.
+  std::function<std::optional<std::string>(std::string_view reference)> uri_tag_of;
 
   std::string safe_target() const;
 };

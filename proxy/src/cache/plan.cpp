@@ -154,11 +154,10 @@ bool purges_uri(Plan& p, const PlanInput& in, const util::Query& query) {
   if (!in.rulebook || !in.caching || req.is_get() || req.is_head() || req.method == "OPTIONS" ||
       req.method == "TRACE")
     return false;
-  auto get = in.rulebook->match({"GET", req.path, &query, req.host,
-                                 [&req](std::string_view name) { return req.header(name).has_value(); }});
-  if (!get || get->rule->cfg.action != config::ActionKind::cache) return false;
+  auto tag = cached_uri_tag(*in.rulebook, req.path, query, req.host, req.header);
+  if (!tag) return false;
   p.action = Action::invalidate;
-  p.tags = {uri_tag(*get)};
+  p.tags = {std::move(*tag)};
   p.why =
       "an unsafe method on a path whose GETs are cached: forwarded; when the backend answers 2xx or 3xx, "
       "the path's entries are purged before the response is sent";
@@ -169,6 +168,15 @@ bool purges_uri(Plan& p, const PlanInput& in, const util::Query& query) {
 
 std::string uri_tag(const rules::Match& m) {
   return "uri:" + rules::join_path(m.segments);
+}
+
+std::optional<std::string> cached_uri_tag(const rules::Rulebook& book, std::string_view path,
+                                          const util::Query& query, std::string_view host,
+                                          const identity::HeaderLookup& header) {
+  auto get = book.match(
+      {"GET", path, &query, host, [&header](std::string_view n) { return header(n).has_value(); }});
+  if (!get || get->rule->cfg.action != config::ActionKind::cache) return std::nullopt;
+  return uri_tag(*get);
 }
 
 bool rewrites_outside_the_key(const identity::HeaderLookup& header) {
@@ -267,6 +275,7 @@ Plan plan(const PlanInput& in) {
     return bypass(std::move(p), Bypass::purge_pending);
   p.action = Action::lookup;
   p.revalidate = directives.no_cache;
+  p.directives = directives;
   p.fill = req.is_get();
   p.why = p.revalidate ? "no-cache: fetched from the backend and stored, never served from the cache"
                        : "served from the cache when a fresh entry exists, else fetched and stored";

@@ -90,6 +90,7 @@ struct Plan {
   std::vector<std::string> tags;
   std::vector<std::string> unrendered;  // invalidate: templates that need a verified JWT (not purged)
   bool revalidate = false;              // the request's no-cache: skip the lookup, fetch and store
+  RequestDirectives directives;         // lookup: the request's Cache-Control (max-age, max-stale, ...)
   bool fill = false;                    // a miss may be stored (GET; a HEAD miss is only relayed)
 
   const rules::CompiledRule* rule() const { return match ? match->rule : nullptr; }
@@ -101,6 +102,12 @@ Plan plan(const PlanInput& in);
 
 // The tag that every entry of a path carries and every successful write to it purges (RFC 9111 section 4.4).
 std::string uri_tag(const rules::Match& m);
+
+// The uri: tag of a normalised path (and its query) when a cache rule stores GETs of it; empty otherwise.
+// The request's `header` answers the rules' header conditions.
+std::optional<std::string> cached_uri_tag(const rules::Rulebook& book, std::string_view path,
+                                          const util::Query& query, std::string_view host,
+                                          const identity::HeaderLookup& header);
 
 // Whether the request carries a header that can make the backend answer for another URL, host or method than
 // the key names (X-Original-URL, X-HTTP-Method-Override, Forwarded, ...), or a Connection field naming an

@@ -5,6 +5,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/span_body.hpp>
 
+#include <iterator>
+
 #include "http/error_response.hpp"
 #include "http/header_rewrite.hpp"
 #include "http/request_checks.hpp"
@@ -265,6 +267,22 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     break;
   }
 
+  // A transfer coding other than chunked alone ("gzip, chunked", or one close-delimited): the hop removes
+  // Transfer-Encoding, so its bytes would reach the client still coded and unreadable. Answered 502.
+  const auto codings = rp_->get().equal_range(bhttp::field::transfer_encoding);
+  if (codings.first != codings.second && (std::next(codings.first) != codings.second ||
+                                          !util::iequals(util::trim(codings.first->value()), "chunked"))) {
+    x_.upstream_time = since(upstream_start_);
+    x_.rule_metrics->upstream(0, std::chrono::duration<double>(x_.upstream_time).count());
+    failure_ = 502;
+    failure_message_ = "upstream sent a transfer coding the proxy does not relay";
+    spdlog::warn(
+        "request {} {} {}: upstream answered with Transfer-Encoding '{}', which the proxy does not relay",
+        x_.request_id, x_.method, x_.safe_target(), std::string_view(codings.first->value()));
+    up_.reset();  // the rest of that response is never read: the connection is not reused
+    co_return 0;
+  }
+
   const unsigned code = rp_->get().result_int();
   x_.rule_metrics->upstream(code, std::chrono::duration<double>(since(upstream_start_)).count());
   x_.status = code;
@@ -386,7 +404,11 @@ asio::awaitable<bool> Relay::end() {
 }
 
 asio::awaitable<bool> Relay::send_error(unsigned status) {
-  x_.outcome = "upstream_error";
+  // Without a backend failure, the cache's own answer: a 504 for only-if-cached.
+  if (failure_message_.empty())
+    failure_message_ = "not in the cache (only-if-cached)";
+  else
+    x_.outcome = "upstream_error";
   co_return co_await x_.send_error(status, failure_message_, client_keep_alive_ && body_consumed_);
 }
 

@@ -17,6 +17,7 @@
 #include "http/server.hpp"
 #include "http/worker.hpp"
 #include "log/access_log.hpp"
+#include "util/query.hpp"
 #include "util/random_id.hpp"
 #include "util/strings.hpp"
 
@@ -161,14 +162,25 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     x.rule = rule->cfg.name;
     x.rule_metrics = x.rt.rule_metrics[rule->index];
   }
-  const cache::Request request{req.method() == bhttp::verb::get,
-                               facts.header,
-                               x.request_id,
-                               x.target,
-                               x.cfg.logging.redact_query,
-                               *x.rule_metrics,
-                               std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   x.cfg.upstream.first_byte_timeout + x.cfg.upstream.read_timeout)};
+  cache::Request request{req.method() == bhttp::verb::get,
+                         facts.header,
+                         x.request_id,
+                         x.target,
+                         x.cfg.logging.redact_query,
+                         *x.rule_metrics,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                             x.cfg.upstream.first_byte_timeout + x.cfg.upstream.read_timeout)};
+  // A write's answer may name other URIs of this host whose entries it changed (RFC 9111 section 4.4).
+  if (plan.action == cache::Action::invalidate && x.rt.rulebook)
+    request.uri_tag_of = [&](std::string_view reference) -> std::optional<std::string> {
+      auto target = origin_form_target(reference, facts.host);
+      if (!target) return std::nullopt;
+      const auto q = target->find('?');
+      const util::Query query(q == std::string::npos ? std::string_view{}
+                                                     : std::string_view(*target).substr(q + 1));
+      return cache::cached_uri_tag(*x.rt.rulebook, std::string_view(*target).substr(0, q), query, facts.host,
+                                   facts.header);
+    };
   Relay relay(x, parser, headers);
   auto served = co_await flow.serve(plan, request, relay, relay);
   x.cache = served.cache;

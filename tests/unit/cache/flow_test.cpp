@@ -164,6 +164,12 @@ class FlowTest : public ::testing::Test {
     p.fill = get;
     return p;
   }
+  // A read whose request says `cache_control`.
+  Plan read_plan_of(std::string_view cache_control) const {
+    Plan p = read_plan();
+    p.directives = request_directives(cache_control, "");
+    return p;
+  }
   Plan write_plan() const {
     Plan p;
     p.action = Action::invalidate;
@@ -339,6 +345,30 @@ TEST_F(FlowTest, ARangeOfAStoredResponseIsAnsweredFromIt) {
   EXPECT_EQ(several->served->cache, "bypass") << "multipart/byteranges is the backend's";
   EXPECT_EQ(several->client.cache_status, "openrisk-cache; fwd=request; detail=multiple-ranges");
   EXPECT_EQ(backend_.opened, 2);
+}
+
+// RFC 9111 section 5.2.1: the request's max-stale, min-fresh and only-if-cached.
+TEST_F(FlowTest, RequestDirectivesChooseWhatTheCacheMayAnswerWith) {
+  rule_.cfg.cache.ttl = 10s;
+  backend_.headers = {
+      {"ETag", "\"o-1\""}};  // kept past its freshness (validation_window): max-stale can use it
+  get();
+  clock_.advance(8s);
+  auto not_fresh_enough = start(read_plan_of("min-fresh=5"));
+  EXPECT_EQ(not_fresh_enough->served->cache, "miss") << "2 s of freshness left, 5 asked for";
+  EXPECT_EQ(backend_.opened, 2);
+
+  clock_.advance(15s);
+  backend_.body = "v3";
+  auto stale = start(read_plan_of("max-stale=60"));
+  EXPECT_EQ(stale->served->cache, "stale");
+  EXPECT_EQ(stale->client.x_cache, "STALE");
+  EXPECT_EQ(stale->client.body, "v1");
+  EXPECT_EQ(backend_.opened, 2) << "max-stale: the stale entry as it is, no refresh";
+
+  auto only = start(read_plan_of("only-if-cached"));
+  EXPECT_EQ(only->client.error, 504u);
+  EXPECT_EQ(backend_.opened, 2) << "only-if-cached never asks the backend";
 }
 
 TEST_F(FlowTest, AHeadMissIsRelayedAndNotStored) {

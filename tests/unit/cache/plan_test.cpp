@@ -156,6 +156,16 @@ TEST_F(PlanTest, UnsafeMethodsPurgeTheirUri) {
     EXPECT_EQ(p.tags, (std::vector<std::string>{"uri:/api/v1/risks/42"})) << method;
     EXPECT_FALSE(p.match) << "no rule took the write";
   }
+  const util::Query none;
+  const identity::HeaderLookup no_headers = [](std::string_view) -> std::optional<std::string_view> {
+    return std::nullopt;
+  };
+  EXPECT_EQ(cached_uri_tag(*loaded_.rulebook, "/api/v1/risks/7", none, "api.test", no_headers),
+            "uri:/api/v1/risks/7")
+      << "a Location naming a cached path";
+  EXPECT_FALSE(cached_uri_tag(*loaded_.rulebook, "/api/v1/events", none, "api.test", no_headers))
+      << "streamed";
+  EXPECT_FALSE(cached_uri_tag(*loaded_.rulebook, "/elsewhere", none, "api.test", no_headers));
   auto list = run("POST", "/api/v1/risks", "page=2", {});
   EXPECT_EQ(list.action, Action::invalidate);
   EXPECT_EQ(list.tags, (std::vector<std::string>{"uri:/api/v1/risks"})) << "every query of the path";

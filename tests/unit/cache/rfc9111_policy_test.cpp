@@ -223,6 +223,54 @@ TEST(Rfc9213, TargetedFieldsTakePrecedence) {
   EXPECT_EQ(storable_head(rule, {200, &targeted_allows}), Storability::storable);
 }
 
+// Section 5.2.1: the request directives that choose among stored responses.
+TEST(Rfc9111Request, DirectivesAreReadAsTheGrammarSays) {
+  auto d = request_directives("MAX-AGE=30, min-fresh=5, max-stale, only-if-cached", "");
+  EXPECT_EQ(d.max_age_s, 30);
+  EXPECT_EQ(d.min_fresh_s, 5);
+  EXPECT_TRUE(d.max_stale);
+  EXPECT_FALSE(d.max_stale_s) << "max-stale without a value: any staleness";
+  EXPECT_TRUE(d.only_if_cached);
+  EXPECT_FALSE(d.no_cache);
+  EXPECT_TRUE(request_directives("max-age=0", "").no_cache) << "5.2.1.1: max-age=0 revalidates";
+  EXPECT_EQ(request_directives("max-stale=10", "").max_stale_s, 10);
+  auto quoted = request_directives("max-age=\"30\", max-stale=soon", "");
+  EXPECT_FALSE(quoted.max_age_s) << "5.2.1.1: a quoted delta-seconds is invalid";
+  EXPECT_FALSE(quoted.max_stale) << "an invalid max-stale is left out";
+  EXPECT_FALSE(request_directives("", "").choose());
+  EXPECT_TRUE(request_directives("", "no-cache").no_cache) << "5.4: Pragma without Cache-Control";
+  EXPECT_FALSE(request_directives("max-stale=5", "no-cache").no_cache) << "5.4: Cache-Control wins";
+}
+
+TEST(Rfc9111Request, WhichStoredResponseARequestAccepts) {
+  struct Case {
+    const char* section;
+    const char* cache_control;
+    std::uint64_t age_s;
+    std::int64_t fresh_left_ms;
+    bool must_revalidate;
+    RequestFit expected;
+  };
+  const std::vector<Case> cases = {
+      {"4.2: fresh", "", 10, 5'000, false, RequestFit::fresh},
+      {"4.2: stale", "", 10, -1, false, RequestFit::unusable},
+      {"5.2.1.1: older than max-age", "max-age=5", 10, 5'000, false, RequestFit::unusable},
+      {"5.2.1.1: within max-age", "max-age=10", 10, 5'000, false, RequestFit::fresh},
+      {"5.2.1.3: less fresh than min-fresh", "min-fresh=6", 10, 5'000, false, RequestFit::unusable},
+      {"5.2.1.3: fresh enough", "min-fresh=5", 10, 5'000, false, RequestFit::fresh},
+      {"5.2.1.2: max-stale accepts any staleness", "max-stale", 100, -90'000, false,
+       RequestFit::stale_accepted},
+      {"5.2.1.2: within max-stale", "max-stale=10", 10, -10'000, false, RequestFit::stale_accepted},
+      {"5.2.1.2: past max-stale", "max-stale=10", 10, -10'001, false, RequestFit::unusable},
+      {"5.2.2.2: must-revalidate overrides max-stale", "max-stale", 10, -1'000, true, RequestFit::unusable},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(
+        fit_request(request_directives(c.cache_control, ""), c.age_s, c.fresh_left_ms, c.must_revalidate),
+        c.expected)
+        << "RFC 9111 section " << c.section;
+}
+
 // RFC 9111 section 2: with `query: all` the key is the whole target URI, the query as sent.
 TEST(Rfc9111Key, QueryAllKeysOnTheQueryAsSent) {
   auto rule = origin_rule();

@@ -70,6 +70,22 @@ TEST_P(ShippedRulebook, ChecksWithoutErrorsOrWarnings) {
 
 INSTANTIATE_TEST_SUITE_P(Files, ShippedRulebook, ::testing::Values("openrisk.yaml", "openrisk-phase5.yaml"));
 
+// The generic-origin example: an RFC 9111 shared cache, every rule following the backend's headers and keyed
+// on the whole target URI.
+TEST(ShippedExample, Rfc9111ChecksCleanAndFollowsTheOrigin) {
+  ShippedEnvironment env;
+  auto loaded = app::load_all(source("config/rfc9111.yaml"));
+  ASSERT_TRUE(loaded.ok()) << diagnostics(loaded);
+  EXPECT_TRUE(loaded.warnings.empty()) << diagnostics(loaded);
+  ASSERT_FALSE(loaded.rulebook->rules().empty());
+  for (const auto& r : loaded.rulebook->rules()) {
+    if (r.cfg.action != config::ActionKind::cache) continue;
+    EXPECT_TRUE(r.cfg.cache.ttl_origin) << r.cfg.name;
+    EXPECT_TRUE(r.cfg.cache.key_query_all) << r.cfg.name;
+    EXPECT_GT(r.cfg.cache.validation_window.count(), 0) << r.cfg.name;
+  }
+}
+
 // "METHOD /path?query" -> a match against the rulebook.
 struct Probe {
   std::string method, path, query, text;
