@@ -218,7 +218,7 @@ asio::awaitable<unsigned> CacheFlow::open(Origin& origin, Downstream& down, bool
                                           Served& served) {
   const unsigned status = co_await origin.open(Ask{unconditional});
   saw_backend(origin, status);
-  if (status == 0 && origin.failure()) served.keep_alive = co_await down.send_error(origin.failure());
+  if (status == 0 && origin.failure()) served.keep_alive = co_await down.send_error(origin.failure(), {});
   co_return status;
 }
 
@@ -288,7 +288,8 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
   }
 
   // only-if-cached (section 5.2.1.7): nothing usable is stored, and the backend is not asked.
-  if (plan.directives.only_if_cached) co_return Served{co_await down.send_error(504), "miss"};
+  if (plan.directives.only_if_cached)
+    co_return Served{co_await down.send_error(504, "not in the cache (only-if-cached)"), "miss"};
 
   // 2. Join the key's flight or lead it (HEAD misses and keys recently found not storable just fetch). A
   // follower is served the leader's answer when it is for the same request fields (a Vary variant for other
@@ -346,7 +347,7 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
                                      "hit; fwd=stale; detail=stale-if-error");
       co_return Served{co_await down.send(on_error), "stale"};
     }
-    co_return Served{co_await down.send_error(origin.failure()), "miss"};
+    co_return Served{co_await down.send_error(origin.failure(), {}), "miss"};
   }
 
   // 5. Not modified: the stored response, freshened by the 304, is stored again and served.
@@ -369,7 +370,7 @@ asio::awaitable<Served> CacheFlow::revalidated(Fill& f, const Request& req, Orig
   std::string none;
   if (!co_await read_body(origin, 0, none)) {  // a 304 has no body; one that breaks off or has one: a failure
     f.lead.abandon();
-    co_return Served{co_await down.send_error(502), "miss"};
+    co_return Served{co_await down.send_error(502, "upstream 304 response broke off"), "miss"};
   }
   // Section 4.3.4: the stored response with the 304's fields; stored again under the generations read before
   // the backend was asked, so a write since then refuses it (and its flight) as it refuses a fill.

@@ -102,9 +102,9 @@ class Downstream {
  public:
   virtual ~Downstream() = default;
   virtual boost::asio::awaitable<bool> send(const Reply& r) = 0;
-  // Answers the backend's failure (Origin::failure()) with the proxy's error response; without one (the
-  // backend was not asked), the cache's own 504 for only-if-cached.
-  virtual boost::asio::awaitable<bool> send_error(unsigned status) = 0;
+  // Answers with the proxy's error response: `status` and `why`, or, with `why` empty, the backend's failure
+  // as Origin::failure() reported it.
+  virtual boost::asio::awaitable<bool> send_error(unsigned status, std::string_view why) = 0;
   // Relays the backend's response as Origin::open() read it, with `fields` added: the head, the body pieces,
   // the end.
   virtual boost::asio::awaitable<bool> start(std::span<const Field> fields) = 0;

@@ -403,13 +403,12 @@ asio::awaitable<bool> Relay::end() {
   co_return client_keep_alive_;
 }
 
-asio::awaitable<bool> Relay::send_error(unsigned status) {
-  // Without a backend failure, the cache's own answer: a 504 for only-if-cached.
-  if (failure_message_.empty())
-    failure_message_ = "not in the cache (only-if-cached)";
-  else
-    x_.outcome = "upstream_error";
-  co_return co_await x_.send_error(status, failure_message_, client_keep_alive_ && body_consumed_);
+asio::awaitable<bool> Relay::send_error(unsigned status, std::string_view why) {
+  // A 502 / 504 for the backend's failure (or a broken 304), or the cache's own 504 for only-if-cached,
+  // which no backend was asked for.
+  if (why.empty() || status != 504) x_.outcome = "upstream_error";
+  co_return co_await x_.send_error(status, why.empty() ? failure_message_ : why,
+                                   client_keep_alive_ && body_consumed_);
 }
 
 asio::awaitable<bool> Relay::send(const cache::Reply& r) {

@@ -30,7 +30,7 @@ class Relay final : public cache::Origin, public cache::Downstream {
   std::unique_ptr<cache::Origin> detached_get(std::uint64_t body_limit) const override;
 
   asio::awaitable<bool> send(const cache::Reply& r) override;
-  asio::awaitable<bool> send_error(unsigned status) override;
+  asio::awaitable<bool> send_error(unsigned status, std::string_view why) override;
   asio::awaitable<bool> start(std::span<const cache::Field> fields) override;
   asio::awaitable<bool> write(std::string_view piece) override;
   asio::awaitable<bool> end() override;

@@ -121,7 +121,7 @@ struct RecordingClient final : public Downstream {
     whole = true;
     co_return true;
   }
-  asio::awaitable<bool> send_error(unsigned s) override {
+  asio::awaitable<bool> send_error(unsigned s, std::string_view) override {
     error = status = s;
     whole = true;
     co_return true;
