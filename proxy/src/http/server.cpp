@@ -97,9 +97,23 @@ void Server::accept_loop() {
   next_worker_ = (next_worker_ + 1) % workers_.size();
   acceptor_.async_accept(worker.context(), [this, &worker](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || draining_.load()) return;
+    if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+        ec == asio::error::no_memory ||
+        ec == boost::system::error_code(ENFILE, boost::system::system_category())) {
+      // Out of file descriptors (or memory): the pending connection stays in the backlog, and the same error
+      // would come back at once. Pause, log once per pause, and try again.
+      metrics::Metrics::get().accept_paused();
+      spdlog::error("accept failed: {} ({} connection(s) open): pausing accepts for {} ms", ec.message(),
+                    open_connections(), kAcceptPause.count());
+      accept_pause_.expires_after(kAcceptPause);
+      accept_pause_.async_wait([this](boost::system::error_code wec) {
+        if (!wec && !draining_.load()) accept_loop();
+      });
+      return;
+    }
     if (ec) {
-      // EMFILE and friends: log and keep accepting; the pending connection stays in the backlog.
-      spdlog::error("accept failed: {}", ec.message());
+      // A connection that went away before it was accepted, and the like: keep accepting.
+      spdlog::debug("accept failed: {}", ec.message());
     } else if (open_connections_.load(std::memory_order_relaxed) >=
                current_config()->limits.max_connections) {
       spdlog::warn("connection limit ({}) reached: refusing a connection",
@@ -117,6 +131,7 @@ void Server::begin_shutdown() {
   if (draining_.exchange(true)) return;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  accept_pause_.cancel();
   for (auto& w : workers_) w->begin_drain();
 }
 

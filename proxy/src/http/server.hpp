@@ -4,8 +4,10 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -83,6 +85,10 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   boost::asio::io_context main_ctx_{1};
   boost::asio::ip::tcp::acceptor acceptor_{main_ctx_};
+  // Accepting pauses this long after accept() failed for want of a resource (out of file descriptors): the
+  // loop would otherwise spin on the same error, logging every turn.
+  static constexpr std::chrono::milliseconds kAcceptPause{250};
+  boost::asio::steady_timer accept_pause_{main_ctx_};
   std::size_t next_worker_ = 0;
   std::atomic<std::size_t> open_connections_{0};
   std::atomic<bool> draining_{false};

@@ -228,6 +228,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                   .Help("Cache lookups answered by the in-process L1, without a Redis round trip.")
                   .Register(r)
                   .Add({});
+  accept_pauses_ =
+      &prometheus::BuildCounter()
+           .Name(p + "accept_pauses_total")
+           .Help(
+               "Times the listener paused accepting because the process ran out of file descriptors "
+               "or memory.")
+           .Register(r)
+           .Add({});
   storage_info_ = &prometheus::BuildGauge()
                        .Name(p + "storage_info")
                        .Help("The cache storage backend in use.")

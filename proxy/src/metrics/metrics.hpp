@@ -99,6 +99,9 @@ class Metrics {
     l1_entries_->Set(static_cast<double>(entries));
   }
   void l1_hit() { l1_hits_->Increment(); }
+  // The listener stopped accepting for a while because accept() failed for want of a resource (EMFILE,
+  // ENFILE, ENOBUFS, ENOMEM).
+  void accept_paused() { accept_pauses_->Increment(); }
   // A sampled hit that was not verified, or a verify without a verdict: `reason` is cache::VerifySkip's name,
   // `index` its value (below kVerifySkipReasons).
   void verify_skipped(std::size_t index, std::string_view reason);
@@ -134,6 +137,7 @@ class Metrics {
   prometheus::Gauge* l1_bytes_;
   prometheus::Gauge* l1_entries_;
   prometheus::Counter* l1_hits_;
+  prometheus::Counter* accept_pauses_;
   prometheus::Family<prometheus::Gauge>* storage_info_;
   std::array<prometheus::Counter*, 2> reloads_{};
   prometheus::Gauge* last_reload_;
