@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -17,6 +18,8 @@
 
 namespace orc::test {
 namespace {
+
+using namespace std::chrono_literals;
 
 std::size_t occurrences(const std::string& text, std::string_view what) {
   std::size_t n = 0;

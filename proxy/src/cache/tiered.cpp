@@ -61,14 +61,15 @@ std::string vary_key(const std::string& key, const std::string& part) {
 // cache-control fields unless it forwards them.
 HeaderList stored_headers(const config::CacheAction& rule, const HeaderList& in) {
   HeaderList out;
-  for (const auto& [k, v] : in) {
+  for (const auto& field : in) {
+    const auto& k = field.first;
     if (util::iequals(k, "Content-Length") || util::iequals(k, "Age") || util::iequals(k, "X-Request-ID") ||
         util::iequals(k, "Set-Cookie") || util::iequals(k, "X-Cache") || util::iequals(k, "Cache-Status"))
       continue;
     if (!rule.forward_targeted && std::any_of(rule.targeted.begin(), rule.targeted.end(),
                                               [&](const std::string& t) { return util::iequals(k, t); }))
       continue;
-    out.emplace_back(k, v);
+    out.push_back(field);
   }
   return out;
 }
