@@ -200,6 +200,29 @@ TEST_F(AdminApiTest, ReloadWithABrokenFileKeepsTheOldRulesAndReportsTheErrors) {
             std::string::npos);
 }
 
+// A setting read only at start (here the worker count) refuses the whole reload, naming it: the daemon never
+// runs half of the new file.
+TEST_F(AdminApiTest, ReloadChangingAStartOnlySettingIsRefusedAndNamesIt) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(prime("1"));
+  const auto before = admin("GET", "/admin/rules");
+  {
+    std::ofstream out(daemon_->config_path(), std::ios::trunc);
+    std::string changed = config(true, "30s");
+    changed.replace(changed.find("threads: 1"), 10, "threads: 2");
+    out << changed;
+  }
+  auto reload = admin("POST", "/admin/reload");
+  EXPECT_EQ(reload.status, 422) << reload.body;
+  EXPECT_NE(reload.body.find("threads changed: read only at start"), std::string::npos) << reload.body;
+  EXPECT_TRUE(daemon_->wait_for_log("reload refused"));
+  EXPECT_EQ(admin("GET", "/admin/rules").body, before.body) << "the rest of the file (ttl 30s) was applied";
+  EXPECT_EQ(get("/items/1").headers.get("X-Cache"), "HIT");
+  auto metrics = admin("GET", "/metrics", "", std::nullopt);
+  EXPECT_NE(metrics.body.find(R"(openrisk_cache_config_reloads_total{outcome="error"} 1)"),
+            std::string::npos);
+}
+
 TEST_F(AdminApiTest, ReloadWithAGoodFileSwapsTheRules) {
   ASSERT_NO_FATAL_FAILURE(start());
   auto before = admin("GET", "/admin/rules");

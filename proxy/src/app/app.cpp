@@ -112,7 +112,7 @@ std::unique_ptr<redis::PurgeListener> start_l1(const config::Config& cfg, http::
 }
 
 // The settings read once at start (the listener, the workers, the storage, the L1, the admin listener) that
-// differ in `next`: a reload keeps the running values of these. docs/configuration.md lists them.
+// differ in `next`: a reload that changes one is refused. docs/configuration.md lists them.
 std::vector<std::string> fixed_at_start_changes(const config::Config& old, const config::Config& next) {
   std::vector<std::string> out;
   auto check = [&out](bool changed, const char* name) {
@@ -144,26 +144,23 @@ admin::ReloadOutcome reload(const std::string& path, http::Server& server) {
     metrics::Metrics::get().reload(false);
     return outcome;
   }
-  outcome.ok = true;
-  for (const auto& w : loaded.warnings) spdlog::warn("reload: {}", w.to_string());
   auto old = server.current_config();
   auto next = loaded.config;
+  // Never half: a setting read only at start that changed refuses the whole reload, rather than running a
+  // configuration that is neither the old file nor the new one.
   if (auto fixed = fixed_at_start_changes(*old, *next); !fixed.empty()) {
     std::string names;
     for (const auto& f : fixed) names += (names.empty() ? "" : ", ") + f;
-    spdlog::warn("reload: {} changed: the running values stay until a restart", names);
-    // The requests after the reload see the values the listener, the storage and the L1 run with (the key
-    // prefix of the entries included), not the file's.
-    auto kept = std::make_shared<config::Config>(*next);
-    kept->listen = old->listen;
-    kept->threads = old->threads;
-    kept->redis = old->redis;
-    kept->cache.memory_budget = old->cache.memory_budget;
-    kept->cache.l1_budget = old->cache.l1_budget;
-    kept->cache.l1_max_age = old->cache.l1_max_age;
-    kept->admin.listen = old->admin.listen;
-    loaded.config = kept;
+    outcome.errors.push_back(path + ": " + names +
+                             " changed: read only at start; restart the daemon to apply, or put the running "
+                             "values back to reload the rest");
+    spdlog::error("reload: {}", outcome.errors.back());
+    spdlog::error("reload refused; keeping the previous configuration");
+    metrics::Metrics::get().reload(false);
+    return outcome;
   }
+  outcome.ok = true;
+  for (const auto& w : loaded.warnings) spdlog::warn("reload: {}", w.to_string());
   log::init(next->logging);
   server.update_runtime(runtime_of(loaded));
   metrics::Metrics::get().reload(true);
