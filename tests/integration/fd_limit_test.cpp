@@ -2,17 +2,25 @@
 // with EMFILE pauses the listener, with one log line and one count per pause, instead of spinning on the
 // same error; once descriptors are free again it accepts and serves. The limit is lowered on the running
 // daemon with prlimit(2), just above what it holds after a warm-up.
+//
+// Not against the ASan + UBSan daemon: UBSan's vptr check opens a pipe to read a vtable it has not seen
+// before, which fails with no descriptor free, and it then reports an "invalid vptr" of its own making and
+// aborts. The TSan job runs this test against the TSan daemon (Makefile, TSAN_TESTS); `make check` against
+// the Release one.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cache_fixture.hpp"
+#include "proxy_fixture.hpp"
 #include "support/raw_client.hpp"
 #include "support/test_backend.hpp"
 
@@ -20,6 +28,13 @@ namespace orc::test {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Whether `executable` carries UBSan's vptr check (its runtime's handler is linked in).
+bool checks_vptrs(const std::string& executable) {
+  std::ifstream in(executable, std::ios::binary);
+  const std::string image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return image.find("__ubsan_handle_dynamic_type_cache_miss") != std::string::npos;
+}
 
 std::size_t occurrences(const std::string& text, std::string_view what) {
   std::size_t n = 0;
@@ -34,6 +49,9 @@ class FdLimitTest : public CacheTest {
 };
 
 TEST_F(FdLimitTest, OutOfDescriptorsPausesAcceptingOncePerPauseAndRecovers) {
+  if (checks_vptrs(daemon_path()))
+    GTEST_SKIP()
+        << "the daemon is a UBSan build: its vptr check needs free descriptors (see the file's comment)";
   backend_.set_handler([](const BackendRequest&, ResponseWriter& w) { w.respond(200, "ok"); });
   DaemonProcess* proxy = start_proxy(config_yaml("rules: []\n", false, "", backend_.url()), {}, "");
   ASSERT_NE(proxy, nullptr);
