@@ -29,7 +29,13 @@ std::shared_ptr<spdlog::sinks::stderr_sink_mt> new_sink() {
   return std::make_shared<spdlog::sinks::stderr_sink_mt>();
 }
 
-std::shared_ptr<spdlog::logger> g_access;  // replaced atomically on init
+// Built once, before any worker runs (init_bootstrap, or the first init): a reload only changes their
+// level, format and whether access lines are written. spdlog forbids replacing the default logger while
+// other threads log through it (they hold its raw pointer), and a sink's formatter is swapped under the
+// sink's own mutex.
+std::shared_ptr<spdlog::logger> g_main;
+std::shared_ptr<spdlog::logger> g_access;
+std::atomic<bool> g_access_on{false};
 
 std::unique_ptr<spdlog::formatter> make_formatter(config::LogFormat format, bool access) {
   auto f = std::make_unique<spdlog::pattern_formatter>();
@@ -47,31 +53,29 @@ std::unique_ptr<spdlog::formatter> make_formatter(config::LogFormat format, bool
 }  // namespace
 
 void init_bootstrap() {
-  auto logger = std::make_shared<spdlog::logger>("main", new_sink());
-  logger->set_formatter(make_formatter(config::LogFormat::text, false));
-  logger->set_level(spdlog::level::info);
-  spdlog::set_default_logger(logger);
+  if (g_main) return;
+  g_main = std::make_shared<spdlog::logger>("main", new_sink());
+  g_main->set_formatter(make_formatter(config::LogFormat::text, false));
+  g_main->set_level(spdlog::level::info);
+  spdlog::set_default_logger(g_main);
 }
 
 void init(const config::LoggingConfig& cfg) {
-  auto logger = std::make_shared<spdlog::logger>("main", new_sink());
-  logger->set_formatter(make_formatter(cfg.format, false));
-  logger->set_level(spdlog::level::from_str(cfg.level));
-  logger->flush_on(spdlog::level::trace);
-  spdlog::set_default_logger(logger);
-
-  std::shared_ptr<spdlog::logger> access;
-  if (cfg.access_log) {
-    access = std::make_shared<spdlog::logger>("access", new_sink());
-    access->set_formatter(make_formatter(cfg.format, true));
-    access->set_level(spdlog::level::info);
-    access->flush_on(spdlog::level::info);
+  init_bootstrap();  // the first call builds the loggers; later ones (reloads) only change them
+  if (!g_access) {
+    g_access = std::make_shared<spdlog::logger>("access", new_sink());
+    g_access->set_level(spdlog::level::info);
+    g_access->flush_on(spdlog::level::info);
   }
-  std::atomic_store(&g_access, access);
+  g_main->set_formatter(make_formatter(cfg.format, false));
+  g_main->set_level(spdlog::level::from_str(cfg.level));
+  g_main->flush_on(spdlog::level::trace);
+  g_access->set_formatter(make_formatter(cfg.format, true));
+  g_access_on.store(cfg.access_log, std::memory_order_relaxed);
 }
 
-std::shared_ptr<spdlog::logger> access_logger() {
-  return std::atomic_load(&g_access);
+spdlog::logger* access_logger() {
+  return g_access_on.load(std::memory_order_relaxed) ? g_access.get() : nullptr;
 }
 
 }  // namespace orc::log

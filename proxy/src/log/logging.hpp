@@ -9,12 +9,14 @@
 
 namespace orc::log {
 
-// Installs the default logger ("main") and the access logger from the config. Safe to call again on reload.
+// Sets up the default logger ("main") and the access logger from the config. The first call (at start,
+// before any worker thread) builds them; a later one (a reload, while workers log) changes their level and
+// format and turns the access log on or off, and never replaces a logger.
 void init(const config::LoggingConfig& cfg);
-// Early logging before the config is read: text format, info level.
+// Early logging before the config is read: text format, info level. Builds the default logger.
 void init_bootstrap();
 
-// The access logger (one line per request); null when the access log is off.
-std::shared_ptr<spdlog::logger> access_logger();
+// The access logger (one line per request); null when the access log is off. It lives as long as the process.
+spdlog::logger* access_logger();
 
 }  // namespace orc::log
