@@ -326,6 +326,25 @@ TEST_F(Rfc9111Test, VaryMatchesNormalisedAcceptLanguage) {
   EXPECT_EQ(backend_gets("/vary"), 2u);
 }
 
+// RFC 9111 section 4.3.2 with RFC 9110 section 15.4.5: a conditional request the stored response satisfies is
+// answered 304 from the cache, with its validators and caching fields but no representation metadata.
+TEST_F(Rfc9111Test, AConditionalHitIs304WithoutRepresentationMetadata) {
+  ASSERT_NO_FATAL_FAILURE(start("rules:\n" + rfc9111_rule("cond", "/cond"),
+                                rfc9111_origin(rfc9111_fields({{"Cache-Control", "max-age=60"},
+                                                               {"ETag", "\"e1\""},
+                                                               {"Content-Type", "application/json"},
+                                                               {"Content-Language", "en"}}))));
+  ASSERT_EQ(fetch("/cond").status, 200);
+  HttpResponse r = fetch("/cond", rfc9111_fields({{"If-None-Match", "W/\"e1\""}}));
+  ASSERT_EQ(r.status, 304) << r.describe();
+  EXPECT_EQ(x_cache(r), "HIT") << r.describe();
+  EXPECT_EQ(header(r, "ETag"), "\"e1\"") << r.describe();
+  EXPECT_EQ(header(r, "Cache-Control"), "max-age=60") << r.describe();
+  EXPECT_FALSE(r.headers.has("Content-Type")) << r.describe();
+  EXPECT_FALSE(r.headers.has("Content-Language")) << r.describe();
+  EXPECT_EQ(backend_gets("/cond"), 1u);
+}
+
 // RFC 9111 sections 4.3 and 5.2.2.4: a no-cache response with an ETag is stored and revalidated before every
 // reuse: the backend is asked with the stored ETag, a 304 serves the stored body with the 304's fields, a 200
 // replaces the entry.

@@ -378,6 +378,13 @@ bool if_none_match(std::string_view header, std::string_view etag) {
   return false;
 }
 
+bool sent_with_304(std::string_view field) {
+  constexpr std::string_view kContent = "content-";
+  if (field.size() < kContent.size() || !util::iequals(field.substr(0, kContent.size()), kContent))
+    return true;
+  return util::iequals(field, "Content-Location");
+}
+
 RequestFit fit_request(const RequestDirectives& d, std::uint64_t age_s, std::int64_t fresh_left_ms,
                        bool must_revalidate) {
   const bool young_enough = !d.max_age_s || static_cast<std::int64_t>(age_s) <= *d.max_age_s;

@@ -88,6 +88,11 @@ bool if_none_match(std::string_view header, std::string_view etag);
 bool not_modified(std::string_view if_none_match_field, std::string_view if_modified_since,
                   std::string_view etag, std::optional<std::string_view> last_modified, std::int64_t now_ms);
 
+// Whether a stored field goes with a 304 the cache answers (RFC 9110 section 15.4.5): every field but the
+// representation metadata a 304 should not carry (Content-Type, Content-Encoding, Content-Language,
+// Content-Length, ...); Content-Location, ETag, Last-Modified, Date, Vary, Cache-Control and Expires stay.
+bool sent_with_304(std::string_view field);
+
 // Request Cache-Control directives the cache honours (RFC 9111 section 5.2.1): no-store (do not use or
 // fill), no-cache and max-age=0 (revalidate: fetch from the backend, then store), max-age and min-fresh (what
 // counts as fresh for this request), max-stale (a stale entry will do), only-if-cached (never ask the

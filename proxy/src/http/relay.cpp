@@ -7,6 +7,7 @@
 
 #include <iterator>
 
+#include "cache/cache_policy.hpp"
 #include "http/error_response.hpp"
 #include "http/header_rewrite.hpp"
 #include "http/request_checks.hpp"
@@ -415,7 +416,8 @@ asio::awaitable<bool> Relay::send(const cache::Reply& r) {
   const bool head_only = parser_.get().method() == bhttp::verb::head;
   const bool keep_alive = parser_.get().keep_alive() && !x_.worker.draining();
   bhttp::response<bhttp::span_body<const char>> res{static_cast<bhttp::status>(r.status), 11};
-  for (const auto& [k, v] : *r.headers) res.insert(k, v);
+  for (const auto& [k, v] : *r.headers)
+    if (r.status != 304 || cache::sent_with_304(k)) res.insert(k, v);
   res.set(bhttp::field::etag, r.etag);
   add_response_headers(res.base(), x_.request_id);
   res.set(bhttp::field::age, r.age);

@@ -223,6 +223,16 @@ TEST(Rfc9213, TargetedFieldsTakePrecedence) {
   EXPECT_EQ(storable_head(rule, {200, &targeted_allows}), Storability::storable);
 }
 
+// RFC 9110 section 15.4.5: a 304 from the cache leaves out representation metadata.
+TEST(Rfc9110NotModified, FieldsOfA304) {
+  for (const char* kept : {"ETag", "Date", "Vary", "Cache-Control", "Expires", "Content-Location",
+                           "content-location", "Last-Modified", "X-Custom", "Content"})
+    EXPECT_TRUE(sent_with_304(kept)) << kept;
+  for (const char* left :
+       {"Content-Type", "content-encoding", "Content-Language", "Content-Length", "Content-Range"})
+    EXPECT_FALSE(sent_with_304(left)) << left;
+}
+
 // Section 5.2.1: the request directives that choose among stored responses.
 TEST(Rfc9111Request, DirectivesAreReadAsTheGrammarSays) {
   auto d = request_directives("MAX-AGE=30, min-fresh=5, max-stale, only-if-cached", "");
