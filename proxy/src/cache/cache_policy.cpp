@@ -197,11 +197,6 @@ std::optional<std::int64_t> parse_http_date_ms(std::string_view s, std::int64_t 
 
 namespace {
 
-// Whether the response carries a validator the backend can be asked with (section 4.3.1).
-bool carries_validator(const ResponseHead& head) {
-  return has_validator(*head.headers);
-}
-
 // A stale-while-revalidate or stale-if-error of the response (RFC 5861), when it is valid.
 std::optional<std::int64_t> extension_ms(const Lifetime& l) {
   if (!l.present || !l.seconds) return std::nullopt;
@@ -246,7 +241,7 @@ std::optional<Freshness> lifetime_of(const config::CacheAction& rule, const Resp
     f.lifetime_ms = modified ? std::min<std::int64_t>((date.value_or(now_ms) - *modified) / 10,
                                                       rule.heuristic_max.count())
                              : 0;
-  } else if (carries_validator(head)) {
+  } else if (has_validator(*head.headers)) {
     f.lifetime_ms = 0;  // no freshness to go by, but a validator to revalidate with
   } else {
     return std::nullopt;  // no explicit freshness: a shared cache following the origin does not guess
@@ -278,7 +273,7 @@ std::optional<Freshness> stored_freshness(const config::CacheAction& rule, const
   auto f = lifetime_of(rule, head, now_ms);
   if (!f) return std::nullopt;
   if (f->lifetime_ms > 0) return f;
-  if (!rule.ttl_origin || rule.validation_window.count() <= 0 || !carries_validator(head))
+  if (!rule.ttl_origin || rule.validation_window.count() <= 0 || !has_validator(*head.headers))
     return std::nullopt;
   f->lifetime_ms = 0;
   return f;

@@ -50,8 +50,9 @@ std::uint64_t age_of(const CacheEntry& entry, std::int64_t now_ms) {
 // What a GET's Range asks of a stored response (RFC 9110 section 14.2): only of a 200 (the entry is always
 // whole), and only when its If-Range holds; a HEAD, or another status, is answered whole.
 RangeAnswer range_of(const CacheEntry& entry, const identity::HeaderLookup& headers, bool get) {
+  if (!get || entry.status != 200) return {};
   auto range = headers("Range");
-  if (!get || !range || entry.status != 200) return {};
+  if (!range) return {};
   if (!if_range_holds(headers("If-Range").value_or(""), entry.etag,
                       find_header(entry.headers, "Last-Modified")))
     return {};
@@ -59,16 +60,20 @@ RangeAnswer range_of(const CacheEntry& entry, const identity::HeaderLookup& head
 }
 
 // A stored entry as a response: the 304 when the request's conditional is satisfied (INM, then IMS, against
-// Last-Modified or else Date: RFC 9111 section 4.3.2), else a 206 or 416 for a Range, else the entry.
-Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, bool get, std::int64_t now_ms,
-               std::string_view x_cache, std::string_view detail) {
+// Last-Modified or else Date: RFC 9111 section 4.3.2), else a 206 or 416 for `range`, else the entry.
+Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, const RangeAnswer& range,
+               std::int64_t now_ms, std::string_view x_cache, std::string_view detail) {
   const auto age_s = age_of(entry, now_ms);
   const auto ttl_s = (entry.fresh_until_ms - now_ms) / 1000;
-  auto last_modified = find_header(entry.headers, "Last-Modified");
-  if (!last_modified) last_modified = find_header(entry.headers, "Date");
-  const bool not_mod =
-      not_modified(headers("If-None-Match").value_or(""), headers("If-Modified-Since").value_or(""),
-                   entry.etag, last_modified, now_ms);
+  // The stored dates are looked up only for a request that asks with one.
+  const auto if_modified_since = headers("If-Modified-Since").value_or("");
+  std::optional<std::string_view> last_modified;
+  if (!if_modified_since.empty()) {
+    last_modified = find_header(entry.headers, "Last-Modified");
+    if (!last_modified) last_modified = find_header(entry.headers, "Date");
+  }
+  const bool not_mod = not_modified(headers("If-None-Match").value_or(""), if_modified_since, entry.etag,
+                                    last_modified, now_ms);
   Reply r;
   r.status = not_mod ? 304 : entry.status;
   r.headers = &entry.headers;
@@ -79,21 +84,27 @@ Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, b
   r.has_body = !not_mod && entry.status != 204 && entry.status != 304;
   if (r.has_body) r.body = entry.body;
   if (not_mod) return r;
-  switch (auto range = range_of(entry, headers, get); range.kind) {
+  switch (range.kind) {
     case RangeAnswer::partial:
       r.status = 206;
       r.body = r.body.substr(range.first, range.length);
-      r.content_range = std::move(range.content_range);
+      r.content_range = range.content_range;
       break;
     case RangeAnswer::unsatisfiable:
       r.status = 416;
       r.body = {};
-      r.content_range = std::move(range.content_range);
+      r.content_range = range.content_range;
       break;
     default:
-      break;  // the whole entry (several ranges never reach here: read() forwards them)
+      break;  // the whole entry (several ranges never reach here on a hit: read() forwards them)
   }
   return r;
+}
+
+// reply_of() with the range the request asks of `entry`.
+Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, bool get, std::int64_t now_ms,
+               std::string_view x_cache, std::string_view detail) {
+  return reply_of(entry, headers, range_of(entry, headers, get), now_ms, x_cache, detail);
 }
 
 // Ends a fill's flight with what became of its response. Stored: every follower is served it. Refused by a
@@ -268,15 +279,16 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
     // Serve stale now, and refresh in the background (GET only; a request that finds the refresh under way
     // does not wait for it).
     const bool swr = use == Use::stale_while_revalidate && req.get;
-    if ((use == Use::fresh || swr) &&
-        range_of(*found.entry, req.headers, req.get).kind == RangeAnswer::forward)
-      // Several ranges: the cache does not build multipart/byteranges; the backend answers (unstored).
-      co_return co_await forward(origin, down, "bypass", cache_status("fwd=request; detail=multiple-ranges"));
     if (use == Use::fresh || swr) {
+      const auto range = range_of(*found.entry, req.headers, req.get);
+      if (range.kind == RangeAnswer::forward)
+        // Several ranges: the cache does not build multipart/byteranges; the backend answers (unstored).
+        co_return co_await forward(origin, down, "bypass",
+                                   cache_status("fwd=request; detail=multiple-ranges"));
       if (swr) start_refresh(plan, origin);
       const auto answer = use == Use::fresh
-                              ? reply_of(*found.entry, req.headers, req.get, now, "HIT", "hit")
-                              : reply_of(*found.entry, req.headers, req.get, now, "STALE", "hit; fwd=stale");
+                              ? reply_of(*found.entry, req.headers, range, now, "HIT", "hit")
+                              : reply_of(*found.entry, req.headers, range, now, "STALE", "hit; fwd=stale");
       const bool kept = co_await down.send(answer);
       // The client has its answer: a sampled fresh hit is now checked against the backend (verify mode).
       if (use == Use::fresh && req.get)
