@@ -2,12 +2,16 @@
 // each case names the section it checks. The pure functions of cache/cache_policy and cache/cache_key.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "cache/cache_key.hpp"
 #include "cache/cache_policy.hpp"
 #include "util/query.hpp"
 
 namespace orc::cache {
 namespace {
+
+using namespace std::chrono_literals;
 
 constexpr std::int64_t kT = 1'700'000'000'000;  // ms: Tue, 14 Nov 2023 22:13:20 GMT
 
@@ -163,6 +167,55 @@ TEST(Rfc9111Freshness, DirectivesAndRevalidation) {
     EXPECT_EQ(f->lifetime_ms, *c.lifetime_ms) << "RFC 9111 section " << c.section;
     EXPECT_EQ(f->must_revalidate, c.must_revalidate) << "RFC 9111 section " << c.section;
   }
+}
+
+// Section 4.3: with a validation window, an origin rule stores a response it cannot use fresh but can
+// revalidate (no-cache, stale on arrival) with a lifetime of 0; without a validator or a window, it does not.
+TEST(Rfc9111Validation, WhatIsStoredToBeRevalidated) {
+  struct Case {
+    const char* section;
+    HeaderList headers;
+    std::chrono::milliseconds window;
+    std::optional<std::int64_t> lifetime_ms;  // empty: not stored
+  };
+  const std::vector<Case> cases = {
+      {"4.2: fresh is stored as it is", {{"Cache-Control", "max-age=60"}}, 10min, 60'000},
+      {"5.2.2.4: no-cache with an ETag",
+       {{"Cache-Control", "no-cache, max-age=60"}, {"ETag", "\"a\""}},
+       10min,
+       0},
+      {"4.2.3: stale on arrival, with Last-Modified",
+       {{"Cache-Control", "max-age=10"}, {"Age", "20"}, {"Last-Modified", "Tue, 14 Nov 2023 22:00:00 GMT"}},
+       10min,
+       0},
+      {"4.3.1: no-cache without a validator", {{"Cache-Control", "no-cache"}}, 10min, std::nullopt},
+      {"no validation window", {{"Cache-Control", "no-cache"}, {"ETag", "\"a\""}}, 0min, std::nullopt},
+  };
+  for (const auto& c : cases) {
+    auto rule = origin_rule();
+    rule.validation_window = c.window;
+    auto f = stored_freshness(rule, {200, &c.headers}, kT);
+    ASSERT_EQ(f.has_value(), c.lifetime_ms.has_value()) << "RFC 9111 section " << c.section;
+    if (f) {
+      EXPECT_EQ(f->lifetime_ms, *c.lifetime_ms) << "RFC 9111 section " << c.section;
+    }
+  }
+}
+
+// Sections 3.2 and 4.3.4: a 304's fields replace the stored ones of their names, but Content-Length; the
+// stored Date goes with or without a new one.
+TEST(Rfc9111Validation, A304FreshensTheStoredFields) {
+  const HeaderList stored{
+      {"Content-Type", "application/json"},      {"Content-Length", "10"}, {"Cache-Control", "max-age=10"},
+      {"Date", "Tue, 14 Nov 2023 22:00:00 GMT"}, {"X-Old", "1"},           {"X-Old", "2"}};
+  const HeaderList answer{{"Cache-Control", "max-age=60"}, {"Content-Length", "0"}, {"X-Old", "3"}};
+  const HeaderList fresh = freshened_fields(stored, answer);
+  EXPECT_EQ(fresh, (HeaderList{{"Content-Type", "application/json"},
+                               {"Content-Length", "10"},
+                               {"Cache-Control", "max-age=60"},
+                               {"X-Old", "3"}}));
+  const HeaderList dated{{"Date", "Tue, 14 Nov 2023 22:13:20 GMT"}};
+  EXPECT_EQ(find_header(freshened_fields(stored, dated), "Date"), "Tue, 14 Nov 2023 22:13:20 GMT");
 }
 
 // RFC 5861: stale-while-revalidate and stale-if-error from the response, for origin rules.
