@@ -11,6 +11,8 @@
 namespace orc::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 constexpr const char* kToken = "admin-test-token";
 
 // A cached route on the scriptable backend: every response carries a counter so a MISS is visible.
@@ -25,6 +27,7 @@ class AdminApiTest : public ::testing::Test {
 
   std::string config(bool with_token, const std::string& ttl = "5m") const {
     std::string y = "listen: 127.0.0.1:0\nthreads: 1\nupstream: { url: " + backend_.url() + " }\n";
+    if (!logging_.empty()) y += "logging: " + logging_ + "\n";
     y += "admin:\n  listen: 127.0.0.1:0\n";
     if (with_token) y += std::string("  token: ") + kToken + "\n";
     y += "rules:\n"
@@ -69,6 +72,7 @@ class AdminApiTest : public ::testing::Test {
 
   TestBackend backend_;
   std::atomic<int> served_{0};
+  std::string logging_;  // the logging section, when the test sets one
   std::unique_ptr<DaemonProcess> daemon_;
   std::uint16_t admin_port_ = 0;
 };
@@ -81,6 +85,7 @@ TEST_F(AdminApiTest, HealthAndMetricsNeedNoToken) {
   auto ready = admin("GET", "/readyz", "", std::nullopt);
   EXPECT_EQ(ready.status, 200) << ready.body;
   EXPECT_NE(ready.body.find("\"backend\":\"up\""), std::string::npos) << ready.body;
+  EXPECT_NE(ready.body.find("\"workers_stalled\":0"), std::string::npos) << ready.body;
 
   ASSERT_NO_FATAL_FAILURE(prime("1"));
   // A request is counted just before its access line is written: wait for the line, then scrape.
@@ -93,6 +98,44 @@ TEST_F(AdminApiTest, HealthAndMetricsNeedNoToken) {
       << metrics.body;
   EXPECT_NE(metrics.body.find(R"(openrisk_cache_requests_total{method="GET",result="miss",rule="items"} 1)"),
             std::string::npos);
+}
+
+// The access log is written by a thread of its own from a bounded buffer: a stderr nobody reads (a stuck log
+// collector) fills the pipe, then the buffer, and from then on access lines are dropped and counted, while
+// requests and the admin endpoints go on being answered. A synchronous access log would stop every worker
+// at the first line the full pipe refuses.
+TEST_F(AdminApiTest, AStuckStderrDropsAccessLinesButNeverStallsARequest) {
+  logging_ = "{ access_log: true, access_log_buffer: 64KiB }";
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(prime("1"));
+  daemon_->hold_stderr(true);
+  // Far more than a pipe's buffer (64 KiB by default, at most 1 MiB) and the log's hold: each access line is
+  // about 150 bytes.
+  constexpr int kMaxRequests = 20000;
+  int sent = 0;
+  double dropped = 0;
+  while (sent < kMaxRequests && dropped == 0) {
+    for (int i = 0; i < 500; ++i, ++sent) {
+      auto r = get("/items/1");
+      ASSERT_EQ(r.status, 200) << "request " << sent << " with stderr held: " << r.describe();
+    }
+    auto m = admin("GET", "/metrics", "", std::nullopt);
+    ASSERT_EQ(m.status, 200) << m.describe();
+    dropped = metric_sample(m.body, "openrisk_cache_access_log_dropped_total").value_or(-1);
+    ASSERT_GE(dropped, 0) << m.body;
+  }
+  EXPECT_GT(dropped, 0) << "no access line dropped after " << sent << " requests with stderr held";
+  daemon_->hold_stderr(false);
+  // Logging resumes. Just after the release the buffer may still be full (its line is then dropped), until
+  // the writer has taken the batch: a later request's line gets written.
+  bool written = false;
+  for (int i = 0; i < 50 && !written; ++i) {
+    auto after = get("/items/1?after=" + std::to_string(i));
+    ASSERT_EQ(after.status, 200);
+    written = daemon_->wait_for_log("GET /items/1\\?after=" + std::to_string(i) + " 200", deadline_in(1s), 0)
+                  .has_value();
+  }
+  EXPECT_TRUE(written) << "no access line written after stderr was read again";
 }
 
 TEST_F(AdminApiTest, ReadinessFailsWhenTheBackendIsDown) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cache_fixture.hpp"
@@ -142,6 +143,38 @@ TEST_F(ReloadUnderLoadTest, SighupAndAdminReloadSwapTheRulesWithoutFailingAReque
   EXPECT_GT(report.requests, 100u) << report.describe();
   EXPECT_EQ(metric(R"(openrisk_cache_config_reloads_total{outcome="ok"})"), kReloads);
   EXPECT_EQ(metric(R"(openrisk_cache_config_reloads_total{outcome="error"})"), 0);
+}
+
+// The file is read off the main thread, one reload at a time: reloads asked for together (by SIGHUP and by
+// several admin clients at once) wait for each other, each admin client gets its own outcome, and the proxy
+// and the admin endpoints keep answering meanwhile.
+TEST_F(ReloadUnderLoadTest, ReloadsAskedTogetherAreQueuedAndEachGetsItsOutcome) {
+  constexpr int kClients = 4;
+  constexpr int kSighups = 3;
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(write_config(config("30s", true)));
+  LoadLoop load(2, reader(), deadline_in(90s));
+  std::vector<HttpResponse> outcomes(kClients);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i)
+    clients.emplace_back([this, &outcomes, i] { outcomes[i] = admin("POST", "/admin/reload"); });
+  for (int i = 0; i < kSighups; ++i) ASSERT_TRUE(daemon_->send_signal(SIGHUP));
+  for (auto& c : clients) c.join();
+  for (const auto& r : outcomes) {
+    EXPECT_EQ(r.status, 200) << r.describe();
+    EXPECT_NE(r.body.find("\"ok\":true"), std::string::npos) << r.body;
+  }
+  // Signals sent together may be delivered as one: at least one SIGHUP reload, never more than were sent.
+  ASSERT_TRUE(poll_until(
+      [&] { return metric(R"(openrisk_cache_config_reloads_total{outcome="ok"})") >= kClients + 1; },
+      deadline_in(20s)))
+      << daemon_->stderr_text();
+  EXPECT_LE(metric(R"(openrisk_cache_config_reloads_total{outcome="ok"})"), kClients + kSighups);
+  HttpResponse rules = admin("GET", "/admin/rules");
+  EXPECT_NE(rules.body.find("\"name\":\"others\""), std::string::npos) << rules.body;
+  EXPECT_TRUE(load.wait_for_more(20)) << "the load stalled after the reloads";
+  LoadReport report = load.stop();
+  EXPECT_EQ(report.failures, 0u) << report.describe();
 }
 
 // Every worker logs (a rejected request an info line, every request an access line) while reloads switch the

@@ -84,6 +84,7 @@ DaemonProcess::DaemonProcess(const std::string& executable, std::string_view con
     ::close(err_pipe[0]);
     throw std::runtime_error("posix_spawn " + executable + ": " + std::strerror(rc));
   }
+  if (::pipe2(wake_, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
   reader_ = std::thread([this, out = out_pipe[0], err = err_pipe[0]] { read_output(out, err); });
   reaper_ = std::thread([this] { reap(); });
 }
@@ -93,8 +94,11 @@ DaemonProcess::~DaemonProcess() {
     std::lock_guard lock(mutex_);
     if (!exited_) ::kill(pid_, SIGKILL);
   }
+  hold_stderr(false);  // the reader reads the daemon's output to its end
   reaper_.join();
   reader_.join();
+  ::close(wake_[0]);
+  ::close(wake_[1]);
   // A sanitizer build (make test-asan / test-tsan) reports on stderr and may go on running: a report fails
   // the test that started this daemon.
   for (const char* marker :
@@ -108,14 +112,38 @@ DaemonProcess::~DaemonProcess() {
   ::rmdir(dir_.c_str());
 }
 
+void DaemonProcess::hold_stderr(bool hold) {
+  {
+    std::lock_guard lock(mutex_);
+    if (hold_stderr_ == hold) return;
+    hold_stderr_ = hold;
+  }
+  const char byte = 1;
+  while (::write(wake_[1], &byte, 1) < 0 && errno == EINTR) {
+  }
+}
+
 void DaemonProcess::read_output(int out_fd, int err_fd) {
   int fds_open = 2;
-  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  const int own[2] = {out_fd, err_fd};
+  bool closed[2] = {false, false};
+  // [2]: hold_stderr() wakes the poll to change what it waits for.
+  pollfd fds[3] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}, {wake_[0], POLLIN, 0}};
   char buf[64 * 1024];
   while (fds_open > 0) {
-    if (::poll(fds, 2, -1) < 0) {
+    {
+      std::lock_guard lock(mutex_);
+      // A negative descriptor is ignored by poll: a held stderr is left unread, so its pipe fills up.
+      fds[1].fd = closed[1] || hold_stderr_ ? -1 : own[1];
+    }
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       break;
+    }
+    if (fds[2].revents != 0) {
+      char drain[16];
+      while (::read(wake_[0], drain, sizeof drain) < 0 && errno == EINTR) {
+      }
     }
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
@@ -124,6 +152,7 @@ void DaemonProcess::read_output(int out_fd, int err_fd) {
       if (n <= 0) {
         ::close(fds[i].fd);
         fds[i].fd = -1;  // poll ignores negative descriptors
+        closed[i] = true;
         --fds_open;
         continue;
       }
@@ -134,8 +163,8 @@ void DaemonProcess::read_output(int out_fd, int err_fd) {
       cv_.notify_all();
     }
   }
-  for (auto& f : fds)
-    if (f.fd >= 0) ::close(f.fd);
+  for (int i = 0; i < 2; ++i)
+    if (!closed[i]) ::close(own[i]);
   {
     std::lock_guard lock(mutex_);
     output_closed_ = true;

@@ -62,6 +62,9 @@ class DaemonProcess {
 
   std::string stderr_text() const;
   std::string stdout_text() const;
+  // While held, the daemon's stderr is not read: once the pipe's buffer is full, its writes block (a log
+  // collector that stopped reading). Released, reading goes on from where it stopped.
+  void hold_stderr(bool hold);
   std::size_t stderr_size() const;
 
   // VmHWM of /proc/PID/status in bytes: the peak resident set so far. Empty once the daemon has exited.
@@ -88,6 +91,8 @@ class DaemonProcess {
   bool exited_ = false;  // set before the zombie is reaped, so a pid that is still ours is never reused
   ExitStatus status_;
 
+  bool hold_stderr_ = false;
+  int wake_[2] = {-1, -1};  // hold_stderr() writes to [1] to wake the reader's poll
   std::thread reader_;
   std::thread reaper_;
 };

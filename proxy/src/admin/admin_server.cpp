@@ -18,6 +18,7 @@
 #include "config/config_loader.hpp"
 #include "http/server.hpp"
 #include "http/worker.hpp"
+#include "log/logging.hpp"
 #include "metrics/metrics.hpp"
 #include "rules/path_pattern.hpp"
 #include "util/digest.hpp"
@@ -126,7 +127,10 @@ asio::awaitable<Response> purge(http::Server& server, const Request& req) {
     co_return error(req, 400, "expected 'tags', 'url', or 'rule' with 'path'");
   }
   if (!server.first_worker().storage()) co_return error(req, 503, "caching is off");
-  auto& worker = server.first_worker();
+  // Run on a worker whose loop turns: one that stopped would never answer.
+  auto* responsive = server.responsive_worker();
+  if (!responsive) co_return error(req, 503, "no worker answers: see the daemon's log");
+  auto& worker = *responsive;
   auto result = co_await asio::co_spawn(
       worker.context(), purge_in_worker(&worker, std::make_shared<const std::vector<std::string>>(tags)),
       asio::use_awaitable);
@@ -197,8 +201,18 @@ Response verify_listing(http::Server& server, const Request& req) {
                    "\n");
 }
 
-asio::awaitable<Response> route(http::Server& server, const std::function<ReloadOutcome()>& reload,
-                                const Request& req) {
+// Waits for the reload's outcome without holding the thread (the file is read on another one).
+asio::awaitable<ReloadOutcome> reload_outcome(const AdminServer::Reload& reload) {
+  return asio::async_initiate<decltype(asio::use_awaitable), void(ReloadOutcome)>(
+      [&reload](auto handler) {
+        // std::function needs a copyable target; the coroutine's handler is move-only.
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        reload([shared](ReloadOutcome outcome) { (*shared)(std::move(outcome)); });
+      },
+      asio::use_awaitable);
+}
+
+asio::awaitable<Response> route(http::Server& server, const AdminServer::Reload& reload, const Request& req) {
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
   const bool get = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
@@ -206,18 +220,23 @@ asio::awaitable<Response> route(http::Server& server, const std::function<Reload
   if (path == "/metrics" && get) {
     auto& m = metrics::Metrics::get();
     m.set_redis_up(server.first_worker().storage_up());
+    m.set_access_log_dropped(log::access_log_dropped());
     co_return reply(req, 200, m.render(), "text/plain; version=0.0.4; charset=utf-8");
   }
   if (path == "/readyz" && get) {
     auto rt = server.current_runtime();
     bool backend = co_await backend_reachable(rt->config->upstream);
     auto* s = server.first_worker().storage();
-    json::object o{{"ready", backend},
+    // A worker whose loop stopped would take its share of the connections and never answer them.
+    const std::size_t stalled = server.stalled_workers();
+    const bool ready = backend && stalled == 0;
+    json::object o{{"ready", ready},
                    {"config", rt->config->source_file},
                    {"backend", backend ? "up" : "down"},
                    {"storage", s ? json::value(std::string(s->name())) : json::value(nullptr)},
-                   {"storage_up", server.first_worker().storage_up()}};
-    co_return json_reply(req, backend ? 200 : 503, o);
+                   {"storage_up", server.first_worker().storage_up()},
+                   {"workers_stalled", stalled}};
+    co_return json_reply(req, ready ? 200 : 503, o);
   }
   if (path.rfind("/admin/", 0) == 0) {
     const std::string& token = server.current_config()->admin.token;
@@ -233,7 +252,7 @@ asio::awaitable<Response> route(http::Server& server, const std::function<Reload
     }
     if (path == "/admin/purge" && req.method() == bhttp::verb::post) co_return co_await purge(server, req);
     if (path == "/admin/reload" && req.method() == bhttp::verb::post) {
-      auto outcome = reload();
+      auto outcome = co_await reload_outcome(reload);
       json::array errors, warnings;
       for (const auto& e : outcome.errors) errors.emplace_back(e);
       for (const auto& w : outcome.warnings) warnings.emplace_back(w);
@@ -247,8 +266,7 @@ asio::awaitable<Response> route(http::Server& server, const std::function<Reload
   co_return error(req, 404, "not found");
 }
 
-asio::awaitable<void> session(tcp::socket socket, http::Server& server,
-                              std::function<ReloadOutcome()> reload) {
+asio::awaitable<void> session(tcp::socket socket, http::Server& server, AdminServer::Reload reload) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buf;
   for (;;) {
@@ -279,7 +297,7 @@ asio::awaitable<void> session(tcp::socket socket, http::Server& server,
 
 }  // namespace
 
-AdminServer::AdminServer(asio::io_context& ctx, http::Server& server, std::function<ReloadOutcome()> reload)
+AdminServer::AdminServer(asio::io_context& ctx, http::Server& server, Reload reload)
     : ctx_(ctx), server_(server), reload_(std::move(reload)), acceptor_(ctx) {}
 
 void AdminServer::start(const config::HostPort& listen) {

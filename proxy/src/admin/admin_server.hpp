@@ -26,8 +26,10 @@ struct ReloadOutcome {
 
 class AdminServer {
  public:
-  // `reload` re-reads the config file and swaps it in (the same path as SIGHUP).
-  AdminServer(boost::asio::io_context& ctx, http::Server& server, std::function<ReloadOutcome()> reload);
+  // `reload` re-reads the config file and swaps it in (the same path as SIGHUP), then calls its argument with
+  // the outcome on `ctx`'s thread. It must not block: the file is read elsewhere.
+  using Reload = std::function<void(std::function<void(ReloadOutcome)>)>;
+  AdminServer(boost::asio::io_context& ctx, http::Server& server, Reload reload);
 
   // Binds `listen`; throws std::system_error when it cannot.
   void start(const config::HostPort& listen);
@@ -38,7 +40,7 @@ class AdminServer {
   void accept();
   boost::asio::io_context& ctx_;
   http::Server& server_;
-  std::function<ReloadOutcome()> reload_;
+  Reload reload_;
   boost::asio::ip::tcp::acceptor acceptor_;
 };
 

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <tuple>
 
 #include "admin/admin_server.hpp"
+#include "app/background_load.hpp"
 #include "app/explain.hpp"
 #include "app/loaded_config.hpp"
 #include "cache/l1_cache.hpp"
@@ -132,10 +134,10 @@ std::vector<std::string> fixed_at_start_changes(const config::Config& old, const
   return out;
 }
 
-// SIGHUP and POST /admin/reload: on any error the running configuration stays.
-admin::ReloadOutcome reload(const std::string& path, http::Server& server) {
+// SIGHUP and POST /admin/reload, once BackgroundLoad has read `path`: on any error the running
+// configuration stays.
+admin::ReloadOutcome apply_reload(const std::string& path, const Loaded& loaded, http::Server& server) {
   admin::ReloadOutcome outcome;
-  auto loaded = load_all(path);
   for (const auto& e : loaded.errors) outcome.errors.push_back(e.to_string());
   for (const auto& w : loaded.warnings) outcome.warnings.push_back(w.to_string());
   if (!loaded.ok()) {
@@ -168,18 +170,30 @@ admin::ReloadOutcome reload(const std::string& path, http::Server& server) {
   return outcome;
 }
 
-void wait_for_signals(asio::signal_set& signals, const std::string& path, http::Server& server) {
-  signals.async_wait([&signals, &path, &server](boost::system::error_code ec, int signo) {
+// Reads the file off the main thread, then applies it on the main thread; `reply` gets the outcome.
+void reload(BackgroundLoad& loader, const std::string& path, http::Server& server,
+            std::function<void(admin::ReloadOutcome)> reply) {
+  if (loader.busy()) spdlog::info("reload: another reload is reading {}; this one follows it", path);
+  loader.load([&path, &server, reply = std::move(reply)](Loaded loaded) {
+    auto outcome = apply_reload(path, loaded, server);
+    if (reply) reply(std::move(outcome));
+  });
+}
+
+void wait_for_signals(asio::signal_set& signals, BackgroundLoad& loader, const std::string& path,
+                      http::Server& server) {
+  signals.async_wait([&signals, &loader, &path, &server](boost::system::error_code ec, int signo) {
     if (ec) return;
     if (signo == SIGHUP) {
       spdlog::info("SIGHUP received: reloading {}", path);
-      reload(path, server);
-      wait_for_signals(signals, path, server);
+      reload(loader, path, server, {});
+      wait_for_signals(signals, loader, path, server);
       return;
     }
     spdlog::info("shutdown requested ({}): draining connections for up to {}",
                  signo == SIGINT ? "SIGINT" : "SIGTERM",
                  util::format_duration(server.current_config()->timeouts.drain));
+    if (loader.busy()) spdlog::warn("shutdown: abandoning the reload that is still reading {}", path);
     server.begin_shutdown();
     server.main_context().stop();
   });
@@ -226,9 +240,13 @@ int serve(const std::string& config_path) {
     spdlog::critical("cannot listen on {}: {}", cfg->listen.to_string(), e.what());
     return 1;
   }
+  BackgroundLoad loader(server.main_context(), config_path);
   asio::signal_set signals(server.main_context(), SIGINT, SIGTERM, SIGHUP);
-  wait_for_signals(signals, config_path, server);
-  admin::AdminServer admin(server.main_context(), server, [&] { return reload(config_path, server); });
+  wait_for_signals(signals, loader, config_path, server);
+  admin::AdminServer admin(server.main_context(), server,
+                           [&](std::function<void(admin::ReloadOutcome)> reply) {
+                             reload(loader, config_path, server, std::move(reply));
+                           });
   auto admin_listen = config::parse_host_port(cfg->admin.listen);
   try {
     admin.start(*admin_listen);
@@ -246,6 +264,7 @@ int serve(const std::string& config_path) {
   server.main_context().run();
   bool drained = server.wait_drained();
   spdlog::info("shutdown complete{}", drained ? "" : " (drain timeout reached)");
+  log::shutdown();
   return 0;
 }
 

@@ -53,6 +53,9 @@ struct LoggingConfig {
   std::string level = "info";
   LogFormat format = LogFormat::text;
   bool access_log = true;
+  // Bytes of access lines waiting for the log's writer thread (log/access_writer.hpp); when stderr cannot
+  // keep up, lines that do not fit are dropped (counted) rather than slowing requests down.
+  std::uint64_t access_log_buffer = 4 * 1024 * 1024;
   std::vector<std::string> redact_query{"token", "access_token", "refresh_token", "password"};
 };
 

@@ -151,6 +151,7 @@ void read_config(const YAML::Node& root, Config& c, Errors& errors, const std::s
                           return std::nullopt;
                         });
   log.boolean("access_log", c.logging.access_log);
+  log.size_between("access_log_buffer", c.logging.access_log_buffer, 64 * 1024, std::uint64_t{1} << 30);
   log.string_list("redact_query", c.logging.redact_query);
   log.finish();
 

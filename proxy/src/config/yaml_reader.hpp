@@ -131,6 +131,19 @@ class Section {
     });
   }
 
+  void size_between(const std::string& key, std::uint64_t& out, std::uint64_t min, std::uint64_t max) {
+    with(key, [&](const YAML::Node& n) {
+      auto s = scalar(n, key, "a size");
+      if (!s) return;
+      auto v = util::parse_size(*s);
+      if (!v || *v < min || *v > max)
+        errors_.add(n.Mark(), "'" + child_path(key) + "': expected a size from " + util::format_size(min) +
+                                  " to " + util::format_size(max) + ", got '" + *s + "'");
+      else
+        out = *v;
+    });
+  }
+
   void count(const std::string& key, std::uint32_t& out, std::uint32_t min, std::uint32_t max) {
     with(key, [&](const YAML::Node& n) {
       auto s = scalar(n, key, "a whole number");

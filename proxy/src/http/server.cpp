@@ -162,4 +162,16 @@ bool Server::wait_drained() {
   return in_time;
 }
 
+std::size_t Server::stalled_workers() const {
+  std::size_t n = 0;
+  for (const auto& w : workers_) n += w->responsive() ? 0 : 1;
+  return n;
+}
+
+Worker* Server::responsive_worker() {
+  for (auto& w : workers_)
+    if (w->responsive()) return w.get();
+  return nullptr;
+}
+
 }  // namespace orc::http

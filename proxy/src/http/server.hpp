@@ -75,6 +75,10 @@ class Server {
   std::size_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
   // The first worker (the admin endpoints run their storage calls on it: storage belongs to a worker).
   Worker& first_worker() { return *workers_.front(); }
+  // Workers whose event loop has stopped turning (Worker::responsive()); never waits for one.
+  std::size_t stalled_workers() const;
+  // The first worker whose loop turns, or null when none does.
+  Worker* responsive_worker();
 
  private:
   friend class Worker;

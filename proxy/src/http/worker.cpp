@@ -5,7 +5,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <future>
 
 #include "http/server.hpp"
 #include "http/session.hpp"
@@ -39,7 +38,31 @@ std::shared_ptr<const Runtime> Worker::runtime() const {
   return runtime_;
 }
 
+namespace {
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+void Worker::status_tick() {
+  storage_up_.store(!storage() || storage()->up(), std::memory_order_relaxed);
+  last_tick_ms_.store(steady_ms(), std::memory_order_relaxed);
+  if (draining_) return;
+  status_timer_.expires_after(kStatusTick);
+  status_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) status_tick();
+  });
+}
+
+bool Worker::responsive() const {
+  return steady_ms() - last_tick_ms_.load(std::memory_order_relaxed) < kStalledAfter.count();
+}
+
 void Worker::start() {
+  last_tick_ms_.store(steady_ms(), std::memory_order_relaxed);
+  asio::post(ctx_, [this] { status_tick(); });
   thread_ = std::thread([this] {
     try {
       ctx_.run();
@@ -72,6 +95,7 @@ void Worker::adopt(asio::ip::tcp::socket socket) {
 void Worker::begin_drain() {
   asio::post(ctx_, [this] {
     draining_ = true;
+    status_timer_.cancel();
     for (auto* c : connections_)
       if (c->idle) c->stream->cancel();
     pool_.clear();
@@ -85,14 +109,6 @@ void Worker::abort_all() {
     for (auto* c : connections_) c->stream->close();
     pool_.abort_all();
   });
-}
-
-bool Worker::storage_up() {
-  if (!storage()) return true;
-  std::promise<bool> answer;
-  auto result = answer.get_future();
-  asio::post(ctx_, [this, &answer] { answer.set_value(storage()->up()); });
-  return result.get();
 }
 
 void Worker::join() {

@@ -4,8 +4,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -48,9 +51,15 @@ class Worker {
   cache::Storage* storage() const { return flow_->storage(); }
   // Called once, before start(): the flow's storage.
   void set_storage(std::shared_ptr<cache::Storage> s);
-  // Whether the storage answers, asked on this worker's thread (the storage is not thread-safe); callable
-  // from any other thread while the worker runs. True when there is no storage.
-  bool storage_up();
+  // Whether the storage answers, as this worker saw it at its last status tick (at most kStatusTick ago):
+  // the storage is not thread-safe, so the worker itself asks it. Callable from any thread; never waits.
+  // True when there is no storage.
+  bool storage_up() const { return storage_up_.load(std::memory_order_relaxed); }
+  // False when the worker's event loop has not run its status tick for kStalledAfter (its thread died, or
+  // something blocks it). Callable from any thread; never waits.
+  bool responsive() const;
+  static constexpr std::chrono::milliseconds kStatusTick{500};
+  static constexpr std::chrono::milliseconds kStalledAfter{10000};
 
   void start();
   // Adopts an accepted socket (already bound to this worker's context) and runs its session.
@@ -78,6 +87,11 @@ class Worker {
   mutable std::uint64_t runtime_version_ = 0;
   std::thread thread_;
   bool draining_ = false;
+  // The status tick: what other threads may read of this worker without waiting for it.
+  void status_tick();
+  boost::asio::steady_timer status_timer_{ctx_};
+  std::atomic<bool> storage_up_{true};
+  std::atomic<std::int64_t> last_tick_ms_{0};  // steady clock, milliseconds
   std::unordered_set<ConnectionState*> connections_;
 };
 

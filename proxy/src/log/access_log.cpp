@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cstdio>
+
 #include "log/logging.hpp"
 #include "util/query.hpp"
 #include "util/strings.hpp"
@@ -49,9 +52,20 @@ std::string format_access(const AccessRecord& r, const std::vector<std::string>&
 }
 
 void write_access(const AccessRecord& r, const config::LoggingConfig& cfg) {
-  auto logger = access_logger();
-  if (!logger) return;
-  logger->info(format_access(r, cfg.redact_query, cfg.format));
+  auto* writer = access_writer();
+  if (!writer) return;
+  const std::string body = format_access(r, cfg.redact_query, cfg.format);
+  char ts[40];
+  const auto stamp = access_timestamp(std::chrono::system_clock::now(), ts);
+  // The shape of the daemon's other lines (logging.cpp), with the record's fields in place of a message.
+  char prefix[96];
+  const bool json = cfg.format == config::LogFormat::json;
+  const int n =
+      json ? std::snprintf(prefix, sizeof prefix, R"({"ts":"%.*s","level":"info","logger":"access",)",
+                           static_cast<int>(stamp.size()), stamp.data())
+           : std::snprintf(prefix, sizeof prefix, "%.*s [access] ", static_cast<int>(stamp.size()),
+                           stamp.data());
+  writer->append(std::string_view(prefix, n > 0 ? static_cast<std::size_t>(n) : 0), body, json ? "}" : "");
 }
 
 }  // namespace orc::log

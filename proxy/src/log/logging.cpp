@@ -4,9 +4,14 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <unistd.h>
+
 #include <atomic>
 
 #include "util/strings.hpp"
+
+#include <cstdio>
+#include <ctime>
 
 namespace orc::log {
 namespace {
@@ -23,29 +28,26 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
   }
 };
 
-// Each logger needs a sink of its own (a formatter belongs to the sink); console sinks share one mutex, so
-// lines of the two loggers never interleave.
-std::shared_ptr<spdlog::sinks::stderr_sink_mt> new_sink() {
-  return std::make_shared<spdlog::sinks::stderr_sink_mt>();
-}
-
-// Built once, before any worker runs (init_bootstrap, or the first init): a reload only changes their
-// level, format and whether access lines are written. spdlog forbids replacing the default logger while
-// other threads log through it (they hold its raw pointer), and a sink's formatter is swapped under the
-// sink's own mutex.
+// Built once, before any worker runs (init_bootstrap, or the first init): a reload only changes the level,
+// the format and whether access lines are written. spdlog forbids replacing the default logger while other
+// threads log through it (they hold its raw pointer), and a sink's formatter is swapped under the sink's own
+// mutex. The console sinks' mutex is also the one the access writer holds while it writes, so the two kinds
+// of lines never interleave.
 std::shared_ptr<spdlog::logger> g_main;
-std::shared_ptr<spdlog::logger> g_access;
+// The access log has a writer of its own (access_writer.hpp): workers never write access lines to stderr
+// themselves.
+std::unique_ptr<AccessWriter> g_access;
 std::atomic<bool> g_access_on{false};
 
-std::unique_ptr<spdlog::formatter> make_formatter(config::LogFormat format, bool access) {
+// The time stamp of every line: local time with milliseconds and the UTC offset (access_timestamp() writes
+// the same for access lines).
+std::unique_ptr<spdlog::formatter> make_formatter(config::LogFormat format) {
   auto f = std::make_unique<spdlog::pattern_formatter>();
   if (format == config::LogFormat::json) {
     f->add_flag<JsonMessageFlag>('*');
-    // Access lines carry their own JSON fields (see access_log.cpp); other lines a "msg" string.
-    f->set_pattern(access ? R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"access",%v})"
-                          : R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","msg":"%*"})");
+    f->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","msg":"%*"})");
   } else {
-    f->set_pattern(access ? "%Y-%m-%dT%H:%M:%S.%e%z [access] %v" : "%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
+    f->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
   }
   return f;
 }
@@ -54,28 +56,58 @@ std::unique_ptr<spdlog::formatter> make_formatter(config::LogFormat format, bool
 
 void init_bootstrap() {
   if (g_main) return;
-  g_main = std::make_shared<spdlog::logger>("main", new_sink());
-  g_main->set_formatter(make_formatter(config::LogFormat::text, false));
+  g_main = std::make_shared<spdlog::logger>("main", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  g_main->set_formatter(make_formatter(config::LogFormat::text));
   g_main->set_level(spdlog::level::info);
   spdlog::set_default_logger(g_main);
 }
 
 void init(const config::LoggingConfig& cfg) {
   init_bootstrap();  // the first call builds the loggers; later ones (reloads) only change them
-  if (!g_access) {
-    g_access = std::make_shared<spdlog::logger>("access", new_sink());
-    g_access->set_level(spdlog::level::info);
-    g_access->flush_on(spdlog::level::info);
-  }
-  g_main->set_formatter(make_formatter(cfg.format, false));
+  if (!g_access) g_access = std::make_unique<AccessWriter>(STDERR_FILENO, cfg.access_log_buffer);
+  g_main->set_formatter(make_formatter(cfg.format));
   g_main->set_level(spdlog::level::from_str(cfg.level));
   g_main->flush_on(spdlog::level::trace);
-  g_access->set_formatter(make_formatter(cfg.format, true));
+  g_access->set_limit(cfg.access_log_buffer);
   g_access_on.store(cfg.access_log, std::memory_order_relaxed);
 }
 
-spdlog::logger* access_logger() {
+AccessWriter* access_writer() {
   return g_access_on.load(std::memory_order_relaxed) ? g_access.get() : nullptr;
+}
+
+std::uint64_t access_log_dropped() {
+  return g_access ? g_access->dropped() : 0;
+}
+
+void shutdown() {
+  g_access_on.store(false, std::memory_order_relaxed);
+  if (g_access) g_access->stop();
+}
+
+std::string_view access_timestamp(std::chrono::system_clock::time_point now, char (&out)[40]) {
+  // The date, time and UTC offset change once a second: formatted once per second and thread.
+  struct Second {
+    std::time_t at = -1;
+    char text[32] = {};   // "2026-11-27T04:26:59"
+    char offset[8] = {};  // "+00:00"
+  };
+  thread_local Second cached;
+  const auto since = now.time_since_epoch();
+  const std::time_t sec = std::chrono::duration_cast<std::chrono::seconds>(since).count();
+  if (sec != cached.at) {
+    std::tm tm{};
+    ::localtime_r(&sec, &tm);
+    std::strftime(cached.text, sizeof cached.text, "%Y-%m-%dT%H:%M:%S", &tm);
+    const long minutes = tm.tm_gmtoff / 60;
+    const long abs_minutes = minutes < 0 ? -minutes : minutes;
+    std::snprintf(cached.offset, sizeof cached.offset, "%c%02ld:%02ld", minutes < 0 ? '-' : '+',
+                  abs_minutes / 60, abs_minutes % 60);
+    cached.at = sec;
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since).count() % 1000;
+  const int n = std::snprintf(out, sizeof out, "%s.%03d%s", cached.text, static_cast<int>(ms), cached.offset);
+  return {out, n > 0 ? static_cast<std::size_t>(n) : 0};
 }
 
 }  // namespace orc::log

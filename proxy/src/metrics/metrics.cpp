@@ -236,6 +236,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                "or memory.")
            .Register(r)
            .Add({});
+  access_log_dropped_ = &prometheus::BuildCounter()
+                             .Name(p + "access_log_dropped_total")
+                             .Help(
+                                 "Access-log lines dropped because the log's queue was full (stderr "
+                                 "could not keep up).")
+                             .Register(r)
+                             .Add({});
   storage_info_ = &prometheus::BuildGauge()
                        .Name(p + "storage_info")
                        .Help("The cache storage backend in use.")

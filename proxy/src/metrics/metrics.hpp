@@ -102,6 +102,13 @@ class Metrics {
   // The listener stopped accepting for a while because accept() failed for want of a resource (EMFILE,
   // ENFILE, ENOBUFS, ENOMEM).
   void accept_paused() { accept_pauses_->Increment(); }
+  // The access log's queue overflowed `total` lines since the start (log/logging.hpp): raises the counter to
+  // that total (the log keeps the count; the counter follows it at each scrape).
+  void set_access_log_dropped(std::uint64_t total) {
+    const double now = static_cast<double>(total);
+    if (now > access_log_dropped_->Value())
+      access_log_dropped_->Increment(now - access_log_dropped_->Value());
+  }
   // A sampled hit that was not verified, or a verify without a verdict: `reason` is cache::VerifySkip's name,
   // `index` its value (below kVerifySkipReasons).
   void verify_skipped(std::size_t index, std::string_view reason);
@@ -138,6 +145,7 @@ class Metrics {
   prometheus::Gauge* l1_entries_;
   prometheus::Counter* l1_hits_;
   prometheus::Counter* accept_pauses_;
+  prometheus::Counter* access_log_dropped_;
   prometheus::Family<prometheus::Gauge>* storage_info_;
   std::array<prometheus::Counter*, 2> reloads_{};
   prometheus::Gauge* last_reload_;

@@ -48,7 +48,7 @@ upstream:
   max_idle_connections: 8
 limits: { header_bytes: 32KiB, header_count: 50, uri_length: 4KiB, request_body: 1MiB, max_connections: 500 }
 timeouts: { client_header: 3s, keepalive: 30s, client_body: 9s, client_send: 11s, drain: 0 }
-logging: { level: debug, format: json, access_log: false, redact_query: [token, sig] }
+logging: { level: debug, format: json, access_log: false, access_log_buffer: 1MiB, redact_query: [token, sig] }
 )");
   ASSERT_TRUE(r.config) << all_errors(r);
   const Config& c = *r.config;
@@ -76,6 +76,7 @@ logging: { level: debug, format: json, access_log: false, redact_query: [token, 
   EXPECT_EQ(c.logging.level, "debug");
   EXPECT_EQ(c.logging.format, LogFormat::json);
   EXPECT_FALSE(c.logging.access_log);
+  EXPECT_EQ(c.logging.access_log_buffer, 1024u * 1024);
   EXPECT_EQ(c.logging.redact_query, (std::vector<std::string>{"token", "sig"}));
 }
 
@@ -119,6 +120,21 @@ TEST(ConfigLoader, WrongTypesAreErrors) {
   EXPECT_NE(text.find("'logging.redact_query': expected a list of strings"), std::string::npos) << text;
   EXPECT_NE(text.find("'logging.access_log': expected true or false, got 'maybe'"), std::string::npos)
       << text;
+}
+
+TEST(ConfigLoader, AccessLogBufferIsBounded) {
+  EXPECT_EQ(load("upstream: { url: http://a }\n").config->logging.access_log_buffer, 4u * 1024 * 1024);
+  EXPECT_EQ(load("upstream: { url: http://a }\nlogging: { access_log_buffer: 64KiB }\n")
+                .config->logging.access_log_buffer,
+            64u * 1024);
+  for (const char* bad : {"0", "65535", "2GiB", "-1MiB", "many"}) {
+    auto r = load(std::string("upstream: { url: http://a }\nlogging: { access_log_buffer: ") + bad + " }\n");
+    ASSERT_FALSE(r.config) << bad;
+    EXPECT_NE(all_errors(r).find("'logging.access_log_buffer': expected a size from 64KiB to 1GiB, got '" +
+                                 std::string(bad) + "'"),
+              std::string::npos)
+        << all_errors(r);
+  }
 }
 
 TEST(ConfigLoader, BadValuesAreErrors) {
