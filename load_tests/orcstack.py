@@ -125,11 +125,13 @@ def start_sim(procs, build_dir, work, name, latency, jitter, threads, prefix=(),
     return p, port, key
 
 
-def proxy_config(work, name, sim_port, admin_port, listen_port, threads, quiet=True):
-    """config/openrisk.yaml (or $RULEBOOK) with the listen address, upstream URL, threads and admin listener rewritten;
-    quiet: access log off and log level warn (like nginx's access_log off)."""
-    with open(os.environ.get("RULEBOOK") or os.path.join(ROOT, "config/openrisk.yaml")) as f:
+def proxy_config(work, name, sim_port, admin_port, listen_port, threads, quiet=True, rulebook=None, subs=()):
+    """config/openrisk.yaml (or `rulebook`, or $RULEBOOK) with the listen address, upstream URL, threads and admin
+    listener rewritten; quiet: access log off and log level warn (like nginx's access_log off); subs: more
+    (pattern, replacement) rewrites, each of which must match once."""
+    with open(rulebook or os.environ.get("RULEBOOK") or os.path.join(ROOT, "config/openrisk.yaml")) as f:
         text = f.read()
+    extra = subs
     subs = [
         (r"(?m)^listen: .*$", f"listen: 127.0.0.1:{listen_port}"),
         (r"(?m)^threads: .*$", f"threads: {threads}"),
@@ -137,10 +139,11 @@ def proxy_config(work, name, sim_port, admin_port, listen_port, threads, quiet=T
     ]
     if quiet:
         subs += [(r"(?m)^  level: info$", "  level: warn"), (r"(?m)^  access_log: true$", "  access_log: false")]
+    subs += list(extra)
     for pat, rep in subs:
         text, n = re.subn(pat, rep, text, count=1)
         if n != 1:
-            raise RuntimeError(f"config/openrisk.yaml: cannot rewrite {pat}")
+            raise RuntimeError(f"{rulebook or 'config/openrisk.yaml'}: cannot rewrite {pat}")
     text += f"\nadmin:\n  listen: 127.0.0.1:{admin_port}\n"
     path = os.path.join(work, f"{name}.yaml")
     with open(path, "w") as f:
@@ -149,10 +152,10 @@ def proxy_config(work, name, sim_port, admin_port, listen_port, threads, quiet=T
 
 
 def start_proxy(procs, build_dir, work, name, sim_port, key, redis_port, threads, prefix=(), quiet=True,
-                env_extra=None):
+                env_extra=None, rulebook=None, subs=()):
     """openrisk-cache with Redis storage. Returns (proc, port, admin port)."""
     port, admin = free_port(), free_port()
-    cfg = proxy_config(work, name, sim_port, admin, port, threads, quiet)
+    cfg = proxy_config(work, name, sim_port, admin, port, threads, quiet, rulebook, subs)
     env = dict(os.environ, ORC_JWT_PUBLIC_KEY_FILE=key, ORC_KEY_SECRET=os.urandom(32).hex(),
                ORC_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", **(env_extra or {}))
     p = procs.start(name, list(prefix) + [os.path.join(build_dir, PROXY_REL), "serve", "--config", cfg],

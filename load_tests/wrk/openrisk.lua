@@ -8,6 +8,9 @@
 --   MIX           default  the OpenRisk read mix plus WRITE_SHARE writes (Phase 5 comparison)
 --                 read     the same reads, no writes
 --                 hits     a small read set (warm it first: every request then is a cache hit)
+--                 many     52 URLs per user (30 risks, 17 list pages of 5 to 50 risks, the 5 statistics),
+--                          uniformly, for the first MANY_USERS users (default 8): 416 keys under
+--                          scope: credential, bodies from about 0.3 to 8 KB (warm it first)
 --                 miss     reads with a unique search term each (every request is a cache miss)
 --   WRITE_SHARE   share of writes in the default mix (default 0.05: half PATCH a risk, half add a plan)
 --   HOT_IDS       risks per tenant read by id (default 50)
@@ -18,8 +21,9 @@ local mix = os.getenv("MIX") or "default"
 local write_share = tonumber(os.getenv("WRITE_SHARE") or "0.05")
 local hot_ids = tonumber(os.getenv("HOT_IDS") or "50")
 local report_file = os.getenv("REPORT_FILE")
+local many_users = tonumber(os.getenv("MANY_USERS") or "8")
 
-if mix == "read" or mix == "hits" or mix == "miss" then write_share = 0 end
+if mix ~= "default" then write_share = 0 end
 
 local users = {}
 local threads = {}
@@ -70,6 +74,20 @@ local hits_mix = {
   { 20, function(u) return "/api/v1/risks?page=1&limit=20" end },
   { 30, function(u) return "/api/v1/risks/" .. u.ids[math.random(math.min(10, #u.ids))] end },
 }
+-- The many-keys set of one user: the same 52 paths for every user (each user's own entries).
+local function many_paths(u)
+  local paths = {}
+  for i = 1, math.min(30, #u.ids) do paths[#paths + 1] = "/api/v1/risks/" .. u.ids[i] end
+  for _, limit in ipairs({ 5, 10, 20, 40 }) do
+    for page = 1, 4 do paths[#paths + 1] = "/api/v1/risks?page=" .. page .. "&limit=" .. limit end
+  end
+  paths[#paths + 1] = "/api/v1/risks?page=1&limit=50"
+  for _, p in ipairs({ "", "/risk-matrix", "/trends", "/risk-distribution", "/mitigation-metrics" }) do
+    paths[#paths + 1] = "/api/v1/stats" .. p
+  end
+  return paths
+end
+
 local total_weight = 0
 local active_mix
 
@@ -85,12 +103,17 @@ end
 
 function init(args)
   load_users()
+  if mix == "many" then
+    while #users > many_users do table.remove(users) end
+    for _, u in ipairs(users) do u.many = many_paths(u) end
+  end
   active_mix = (mix == "hits") and hits_mix or read_mix
   for _, e in ipairs(active_mix) do total_weight = total_weight + e[1] end
   math.randomseed(os.time() + (tid or 0) * 7919 + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
 end
 
 local function pick_read(u)
+  if mix == "many" then return u.many[math.random(#u.many)] end
   if mix == "miss" then
     counter = counter + 1
     return "/api/v1/risks?limit=5&q=zz" .. tostring(tid or 0) .. "x" .. math.random(1000000000) .. "n" .. counter

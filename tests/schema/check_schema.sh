@@ -43,7 +43,8 @@ def errors_of(path):
             for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))]
 
 
-valid = sorted(glob.glob(os.path.join(root, "config", "*.yaml")))
+valid = sorted(glob.glob(os.path.join(root, "config", "*.yaml")) +
+               glob.glob(os.path.join(root, "load_tests", "config", "*.yaml")))
 invalid = sorted(glob.glob(os.path.join(root, "tests", "data", "schema_invalid", "*.yaml")))
 if not valid or not invalid:
     print("error: no files found under config/ or tests/data/schema_invalid/")

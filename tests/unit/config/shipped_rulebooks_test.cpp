@@ -86,6 +86,18 @@ TEST(ShippedExample, Rfc9111ChecksCleanAndFollowsTheOrigin) {
   }
 }
 
+// The bench's many-keys configuration (load_tests/bench, scenario `many`): loads clean, and every rule keys on
+// the credential, as the scenario's comparison with nginx assumes.
+TEST(ShippedExample, BenchManyKeysChecksCleanAndKeysOnTheCredential) {
+  ShippedEnvironment env;
+  auto loaded = app::load_all(source("load_tests/config/many-keys.yaml"));
+  ASSERT_TRUE(loaded.ok()) << diagnostics(loaded);
+  EXPECT_TRUE(loaded.warnings.empty()) << diagnostics(loaded);
+  ASSERT_FALSE(loaded.rulebook->rules().empty());
+  for (const auto& r : loaded.rulebook->rules())
+    EXPECT_EQ(r.cfg.cache.scope, config::Scope::credential) << r.cfg.name;
+}
+
 // "METHOD /path?query" -> a match against the rulebook.
 struct Probe {
   std::string method, path, query, text;
