@@ -126,9 +126,11 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
     ident["credential"] = "malformed: not '" + id.credential->source.scheme + " <token>'";
   } else if (id.credential) {
     ident["credential_from"] = id.credential->describe();
-    ident["credential_hmac_prefix"] = id.credential_fingerprint.empty()
-                                          ? json::value("(no cache.key_secret)")
-                                          : json::value(id.credential_fingerprint);
+    ident["credential_hmac_prefix"] =
+        cfg.cache.key_secret.empty()
+            ? json::value("(no cache.key_secret)")
+            : json::value(
+                  identity::hmac_sha256_hex(cfg.cache.key_secret, id.credential->value).substr(0, 12));
   } else {
     ident["credential_from"] = nullptr;
   }

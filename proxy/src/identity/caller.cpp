@@ -2,9 +2,31 @@
 #include "identity/caller.hpp"
 
 #include "rules/tag_template.hpp"
+#include "util/bounded_map.hpp"
 #include "util/strings.hpp"
 
 namespace orc::identity {
+
+namespace {
+
+// The credential's HMAC under the key secret, from a per-thread cache: a client sends the same token on every
+// request, and a one-shot HMAC with OpenSSL 3's per-call set-up is a noticeable part of a hit
+// (docs/performance.md, "Many keys"). The cache starts over when the secret changes (a reload).
+std::string credential_hmac(std::string_view key_secret, std::string_view credential) {
+  struct Cache {
+    std::string secret;
+    util::BoundedMap<std::string> macs{4096};
+  };
+  thread_local Cache cache;
+  if (cache.secret != key_secret) {
+    cache.macs.clear();
+    cache.secret.assign(key_secret);
+  }
+  if (const auto* mac = cache.macs.find(credential)) return *mac;
+  return cache.macs.insert(credential, hmac_sha256_hex(key_secret, credential));
+}
+
+}  // namespace
 
 std::string FoundCredential::describe() const {
   switch (source.kind) {
@@ -74,8 +96,6 @@ ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& i
     }
     return out;
   }
-  if (out.credential && !key_secret.empty())
-    out.credential_fingerprint = hmac_sha256_hex(key_secret, out.credential->value).substr(0, 12);
   if (out.credential && verifier) {
     JwtError err;
     out.claims = verifier->verify(out.credential->value, now, err);
@@ -95,7 +115,7 @@ ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& i
         out.bypass_reason = "no_credential";
         break;
       }
-      out.key_part = "cred:" + hmac_sha256_hex(key_secret, out.credential->value);
+      out.key_part = "cred:" + credential_hmac(key_secret, out.credential->value);
       break;
     case config::Scope::user:
     case config::Scope::tenant:

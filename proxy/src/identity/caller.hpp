@@ -44,7 +44,6 @@ struct ScopeIdentity {
   // What enters the cache key: "public", "cred:<hmac>", "user:<tenant>:<id>[:authz:<digest>]",
   // "tenant:<id>", "role:<tenant>:<digest>".
   std::string key_part;
-  std::string credential_fingerprint;  // first 12 hex digits of the credential's HMAC (for explain / logs)
   std::optional<FoundCredential> credential;
   std::optional<VerifiedClaims> claims;  // when a JWT verified
 };

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "util/bounded_map.hpp"
 #include "util/digest.hpp"
 #include "util/files.hpp"
 
@@ -164,11 +165,11 @@ namespace {
 
 // Positive results only, bounded, one per thread (workers never share it), dropped when the verifier
 // changes (reload). Entries are checked against `now` on every use, so an expired token is refused.
+constexpr std::size_t kVerifiedCacheMax = 4096;
 struct VerifiedCache {
   std::uint64_t owner = 0;
-  std::unordered_map<std::string, VerifiedClaims> entries;
+  util::BoundedMap<VerifiedClaims> entries{kVerifiedCacheMax};
 };
-constexpr std::size_t kVerifiedCacheMax = 4096;
 
 }  // namespace
 
@@ -180,20 +181,17 @@ std::optional<VerifiedClaims> JwtVerifier::verify(std::string_view token, long l
     cache.owner = id_;
   }
   const long long leeway = cfg_.leeway.count() / 1000;
-  if (auto it = cache.entries.find(std::string(token)); it != cache.entries.end()) {
-    if (now - leeway < it->second.exp) {  // not exp + leeway: exp may be LLONG_MAX
+  if (const auto* hit = cache.entries.find(token)) {
+    if (now - leeway < hit->exp) {  // not exp + leeway: exp may be LLONG_MAX
       error = JwtError::none;
-      return it->second;
+      return *hit;
     }
-    cache.entries.erase(it);
+    cache.entries.erase(token);
     error = JwtError::expired;
     return std::nullopt;
   }
   auto claims = verify_uncached(token, now, error);
-  if (claims) {
-    if (cache.entries.size() >= kVerifiedCacheMax) cache.entries.clear();  // bounded; refills as tokens recur
-    cache.entries.emplace(std::string(token), *claims);
-  }
+  if (claims) cache.entries.insert(token, *claims);  // bounded; refills as tokens recur
   return claims;
 }
 

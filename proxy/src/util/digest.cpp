@@ -28,8 +28,23 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
 }
 
 std::string sha256_hex(std::string_view data) {
+  // Every request hashes its key material: the digest is fetched and its context made once per thread, not
+  // at every call (OpenSSL 3 looks the algorithm up and allocates a context in each EVP_Digest).
+  struct Sha256 {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Sha256() {
+      EVP_MD_CTX_free(ctx);
+      EVP_MD_free(md);
+    }
+  };
+  thread_local Sha256 sha;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
+  if (sha.md && sha.ctx && EVP_DigestInit_ex2(sha.ctx, sha.md, nullptr) == 1 &&
+      EVP_DigestUpdate(sha.ctx, data.data(), data.size()) == 1 && EVP_DigestFinal_ex(sha.ctx, md, &len) == 1)
+    return hex(md, len);
+  len = 0;  // out of memory for the context: the one-shot form
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
   return hex(md, len);
 }
