@@ -45,6 +45,7 @@ struct Exchange {
   const Runtime& rt;
   const config::Config& cfg;
   const std::string& peer;
+  std::string& scratch;  // the connection's buffer for a response head (reused, so a hit allocates nothing)
 
   Clock::time_point start = Clock::now();
   std::string request_id;

@@ -3,13 +3,14 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/span_body.hpp>
 
+#include <array>
 #include <iterator>
 
 #include "cache/cache_policy.hpp"
 #include "http/error_response.hpp"
 #include "http/header_rewrite.hpp"
+#include "http/hit_head.hpp"
 #include "http/request_checks.hpp"
 #include "http/upstream_pool.hpp"
 #include "http/worker.hpp"
@@ -415,34 +416,17 @@ asio::awaitable<bool> Relay::send_error(unsigned status, std::string_view why) {
 asio::awaitable<bool> Relay::send(const cache::Reply& r) {
   const bool head_only = parser_.get().method() == bhttp::verb::head;
   const bool keep_alive = parser_.get().keep_alive() && !x_.worker.draining();
-  bhttp::response<bhttp::span_body<const char>> res{static_cast<bhttp::status>(r.status), 11};
-  for (const auto& [k, v] : *r.headers)
-    if (r.status != 304 || cache::sent_with_304(k)) res.insert(k, v);
-  res.set(bhttp::field::etag, r.etag);
-  add_response_headers(res.base(), x_.request_id);
-  res.set(bhttp::field::age, r.age);
-  res.set("X-Cache", r.x_cache);
-  res.set("Cache-Status", r.cache_status);
-  if (!r.content_range.empty()) res.set(bhttp::field::content_range, r.content_range);
-  res.keep_alive(keep_alive);
-  if (r.has_body) {
-    res.body() = {r.body.data(), r.body.size()};
-    res.content_length(r.body.size());
-  } else {
-    res.erase(bhttp::field::content_length);
-  }
+  // The head written straight into the connection's buffer, then head and body in one gather write.
+  std::string& head = x_.scratch;
+  head.clear();
+  write_stored_head(head, r, keep_alive, x_.request_id);
+  const bool with_body = r.has_body && !head_only;
+  const std::array<asio::const_buffer, 2> pieces{asio::buffer(head),
+                                                 with_body ? asio::buffer(r.body) : asio::const_buffer()};
   x_.status = r.status;
   x_.client.expires_after(x_.cfg.timeouts.client_send);
-  beast::error_code ec;
-  if (head_only || !r.has_body) {
-    bhttp::response_serializer<bhttp::span_body<const char>> sr(res);
-    auto [wec, wn] = co_await bhttp::async_write_header(x_.client, sr, use_tuple);
-    ec = wec;
-  } else {
-    auto [wec, wn] = co_await bhttp::async_write(x_.client, res, use_tuple);
-    ec = wec;
-    if (!ec) x_.bytes_sent += r.body.size();
-  }
+  auto [ec, n] = co_await asio::async_write(x_.client, pieces, use_tuple);
+  if (!ec && with_body) x_.bytes_sent += r.body.size();
   if (ec) x_.outcome = "client_gone";
   co_return !ec && keep_alive;
 }

@@ -205,6 +205,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Worker& worker) {
   client.socket().set_option(tcp::no_delay(true), ec);
 
   beast::flat_buffer buf;
+  std::string scratch;
   bool first = true;
   for (;;) {
     auto rt = worker.runtime();
@@ -220,7 +221,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Worker& worker) {
       buf.commit(n);
     }
     first = false;
-    Exchange x{client, buf, worker, *rt, *cfg, peer};
+    Exchange x{client, buf, worker, *rt, *cfg, peer, scratch};
     x.rule_metrics = rt->unmatched_metrics;
     auto& m = metrics::Metrics::get();
     m.inflight().Increment();
