@@ -78,8 +78,10 @@ void Server::start() {
   if (cfg->redis.enabled) {
     auto deadline = std::chrono::steady_clock::now() + cfg->redis.connect_timeout;
     for (auto& w : workers_)
-      while (!w->storage_up() && std::chrono::steady_clock::now() < deadline)
+      while (!w->storage_up() && std::chrono::steady_clock::now() < deadline) {
+        w->refresh_status();  // the worker asks its storage; this thread only reads the answer
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
     if (!workers_.front()->storage_up())
       spdlog::warn("cache storage not reachable yet: serving from the backend until it is (fail open)");
   }

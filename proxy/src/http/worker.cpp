@@ -20,6 +20,7 @@ Worker::Worker(Server& server, std::size_t index)
 }
 
 void Worker::set_storage(std::shared_ptr<cache::Storage> s) {
+  storage_up_.store(s == nullptr, std::memory_order_relaxed);  // a storage is up once its worker says so
   flow_ = std::make_unique<cache::CacheFlow>(
       cache::CacheFlow::Parts{std::move(s), server_.l1(), server_.coalescer(), server_.pending_purges(),
                               server_.clock(), ctx_.get_executor(), server_.verifier()});
@@ -46,9 +47,17 @@ std::int64_t steady_ms() {
 }
 }  // namespace
 
-void Worker::status_tick() {
+void Worker::publish_status() {
   storage_up_.store(!storage() || storage()->up(), std::memory_order_relaxed);
   last_tick_ms_.store(steady_ms(), std::memory_order_relaxed);
+}
+
+void Worker::refresh_status() {
+  asio::post(ctx_, [this] { publish_status(); });
+}
+
+void Worker::status_tick() {
+  publish_status();
   if (draining_) return;
   status_timer_.expires_after(kStatusTick);
   status_timer_.async_wait([this](const boost::system::error_code& ec) {

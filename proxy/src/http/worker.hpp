@@ -59,6 +59,9 @@ class Worker {
   // something blocks it). Callable from any thread; never waits.
   bool responsive() const;
   static constexpr std::chrono::milliseconds kStatusTick{500};
+  // Asks the worker to publish its status now, not at its next tick (returns at once; storage_up() shows
+  // the answer once the worker has run it).
+  void refresh_status();
   static constexpr std::chrono::milliseconds kStalledAfter{10000};
 
   void start();
@@ -89,6 +92,7 @@ class Worker {
   bool draining_ = false;
   // The status tick: what other threads may read of this worker without waiting for it.
   void status_tick();
+  void publish_status();
   boost::asio::steady_timer status_timer_{ctx_};
   std::atomic<bool> storage_up_{true};
   std::atomic<std::int64_t> last_tick_ms_{0};  // steady clock, milliseconds
