@@ -229,6 +229,11 @@ int serve(const std::string& config_path) {
   }
   auto cfg = loaded.config;
   log::init(cfg->logging);
+  // On every way out of serve() (declared before the server, it runs after the workers are joined): the
+  // access lines still buffered are written while everything they need exists, not by a static destructor.
+  struct FlushLogsOnReturn {
+    ~FlushLogsOnReturn() { log::shutdown(); }
+  } flush_logs_on_return;
   for (const auto& w : loaded.warnings) spdlog::warn("{}", w.to_string());
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -264,7 +269,6 @@ int serve(const std::string& config_path) {
   server.main_context().run();
   bool drained = server.wait_drained();
   spdlog::info("shutdown complete{}", drained ? "" : " (drain timeout reached)");
-  log::shutdown();
   return 0;
 }
 
