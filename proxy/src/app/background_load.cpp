@@ -20,11 +20,10 @@ BackgroundLoad::~BackgroundLoad() {
 
 void BackgroundLoad::load(Done done) {
   waiting_.push_back(std::move(done));
-  if (!busy_) start_next();
+  if (waiting_.size() == 1) start_next();  // otherwise the one loading starts it when done
 }
 
 void BackgroundLoad::start_next() {
-  busy_ = true;
   // The thread holds only its own copies and the shared block; it reaches this object through the main
   // context, and only while the object exists (the destructor clears `main` under the same lock, and the
   // main context runs no handler after the object is gone: it is destroyed on the main thread after run()
@@ -41,7 +40,6 @@ void BackgroundLoad::start_next() {
 void BackgroundLoad::finished(Loaded loaded) {
   Done done = std::move(waiting_.front());
   waiting_.pop_front();
-  busy_ = false;
   if (!waiting_.empty()) start_next();  // a reload asked for meanwhile reads the file again
   done(std::move(loaded));
 }

@@ -29,7 +29,7 @@ class BackgroundLoad {
   // Loads the file; `done` runs on the main io_context with the result. Call on the main thread.
   void load(Done done);
   // Whether a load is running (called on the main thread).
-  bool busy() const { return busy_; }
+  bool busy() const { return !waiting_.empty(); }
 
  private:
   // What the load's thread shares with the main thread: the context to deliver to, null once this object
@@ -43,8 +43,7 @@ class BackgroundLoad {
 
   std::shared_ptr<Shared> shared_;
   std::string path_;
-  std::deque<Done> waiting_;  // the front one is loading when busy_
-  bool busy_ = false;
+  std::deque<Done> waiting_;  // the front one is loading
 };
 
 }  // namespace orc::app

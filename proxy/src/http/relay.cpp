@@ -7,7 +7,6 @@
 #include <array>
 #include <iterator>
 
-#include "cache/cache_policy.hpp"
 #include "http/error_response.hpp"
 #include "http/header_rewrite.hpp"
 #include "http/hit_head.hpp"

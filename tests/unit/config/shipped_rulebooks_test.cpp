@@ -70,14 +70,20 @@ TEST_P(ShippedRulebook, ChecksWithoutErrorsOrWarnings) {
 
 INSTANTIATE_TEST_SUITE_P(Files, ShippedRulebook, ::testing::Values("openrisk.yaml", "openrisk-phase5.yaml"));
 
-// The generic-origin example: an RFC 9111 shared cache, every rule following the backend's headers and keyed
-// on the whole target URI.
-TEST(ShippedExample, Rfc9111ChecksCleanAndFollowsTheOrigin) {
+// An example configuration (`path` from the source root) loads without an error or a warning, with rules.
+void load_example(const std::string& path, app::Loaded& loaded) {
   ShippedEnvironment env;
-  auto loaded = app::load_all(source("config/rfc9111.yaml"));
+  loaded = app::load_all(source(path));
   ASSERT_TRUE(loaded.ok()) << diagnostics(loaded);
   EXPECT_TRUE(loaded.warnings.empty()) << diagnostics(loaded);
   ASSERT_FALSE(loaded.rulebook->rules().empty());
+}
+
+// The generic-origin example: an RFC 9111 shared cache, every rule following the backend's headers and keyed
+// on the whole target URI.
+TEST(ShippedExample, Rfc9111ChecksCleanAndFollowsTheOrigin) {
+  app::Loaded loaded;
+  ASSERT_NO_FATAL_FAILURE(load_example("config/rfc9111.yaml", loaded));
   for (const auto& r : loaded.rulebook->rules()) {
     if (r.cfg.action != config::ActionKind::cache) continue;
     EXPECT_TRUE(r.cfg.cache.ttl_origin) << r.cfg.name;
@@ -86,14 +92,11 @@ TEST(ShippedExample, Rfc9111ChecksCleanAndFollowsTheOrigin) {
   }
 }
 
-// The bench's many-keys configuration (load_tests/bench, scenario `many`): loads clean, and every rule keys on
-// the credential, as the scenario's comparison with nginx assumes.
+// The bench's many-keys configuration (load_tests/bench, scenario `many`): loads clean, and every rule keys
+// on the credential, as the scenario's comparison with nginx assumes.
 TEST(ShippedExample, BenchManyKeysChecksCleanAndKeysOnTheCredential) {
-  ShippedEnvironment env;
-  auto loaded = app::load_all(source("load_tests/config/many-keys.yaml"));
-  ASSERT_TRUE(loaded.ok()) << diagnostics(loaded);
-  EXPECT_TRUE(loaded.warnings.empty()) << diagnostics(loaded);
-  ASSERT_FALSE(loaded.rulebook->rules().empty());
+  app::Loaded loaded;
+  ASSERT_NO_FATAL_FAILURE(load_example("load_tests/config/many-keys.yaml", loaded));
   for (const auto& r : loaded.rulebook->rules())
     EXPECT_EQ(r.cfg.cache.scope, config::Scope::credential) << r.cfg.name;
 }

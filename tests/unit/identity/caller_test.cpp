@@ -183,7 +183,7 @@ TEST_F(ResolveScope, CredentialKeysOnTheHmacOfTheToken) {
   EXPECT_EQ(s.key_part, "cred:" + hmac_sha256_hex(kKeySecret, raw));
   EXPECT_EQ(s.key_part.size(), 5u + 64u);
   EXPECT_EQ(s.key_part.find("opaque-api-token"), std::string::npos);
-  // The HMAC comes from a per-thread cache on the next request with the same token: the same key.
+  // The next request with the same token (its HMAC now from the per-thread cache) keys the same.
   EXPECT_EQ(resolve(config::Scope::credential, {{"Authorization", "Bearer " + raw}}).key_part, s.key_part);
   // Another secret (a reload changed cache.key_secret): another key, never the cached HMAC of the old one.
   auto resecret =
