@@ -173,7 +173,7 @@ TEST_F(CacheRedisTest, FirstRequestAfterListeningUsesRedis) {
 TEST_F(CacheRedisTest, AReloadThatChangesTheStorageIsRefusedAndTheStorageStays) {
   // The storage, the L1 and the listeners are set up once at start: a reload that changes them is refused as
   // a whole, naming them, and the running configuration (the entries' key prefix included, which must match
-  // the storage's tag sets) stays.
+  // the keys of the tags' generations) stays.
   DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true));
   ASSERT_NE(proxy, nullptr);
   std::string changed;

@@ -64,8 +64,8 @@ Response error(const Request& req, unsigned status, std::string_view msg) {
 
 // The purge itself, run on a worker: the storage (a Redis pool) belongs to a worker's executor. Plain
 // pointers as parameters: GCC 12 mishandles moved-from class parameters of coroutine lambdas.
-asio::awaitable<cache::StorageResult<std::uint64_t>> purge_in_worker(
-    http::Worker* worker, std::shared_ptr<const std::vector<std::string>> tags) {
+asio::awaitable<cache::StorageStatus> purge_in_worker(http::Worker* worker,
+                                                      std::shared_ptr<const std::vector<std::string>> tags) {
   co_return co_await worker->flow().purge(*tags);
 }
 
@@ -134,12 +134,12 @@ asio::awaitable<Response> purge(http::Server& server, const Request& req) {
   auto result = co_await asio::co_spawn(
       worker.context(), purge_in_worker(&worker, std::make_shared<const std::vector<std::string>>(tags)),
       asio::use_awaitable);
-  if (!result.ok()) co_return error(req, 503, "storage " + std::string(cache::to_string(result.status)));
+  if (result != cache::StorageStatus::ok)
+    co_return error(req, 503, "storage " + std::string(cache::to_string(result)));
   json::array t;
   for (const auto& tag : tags) t.emplace_back(tag);
-  spdlog::info("admin: purged {} entr{} for {}", result.value, result.value == 1 ? "y" : "ies",
-               json::serialize(t));
-  co_return json_reply(req, 200, json::object{{"purged", result.value}, {"tags", t}});
+  spdlog::info("admin: purged the entries of {}", json::serialize(t));
+  co_return json_reply(req, 200, json::object{{"purged", true}, {"tags", t}});
 }
 
 Response rules_listing(http::Server& server, const Request& req) {

@@ -49,17 +49,18 @@ std::shared_ptr<const http::Runtime> runtime_of(const Loaded& loaded) {
 // Storage is chosen once at start (a reload does not move the cache): Redis when configured, one pool per
 // worker; otherwise one in-process store shared by all workers.
 http::StorageFactory storage_factory(const config::Config& cfg) {
+  const auto max_fill = cfg.cache.max_fill;
   if (cfg.redis.enabled) {
     auto redis = cfg.redis;
     auto endpoint = redis::parse_redis_url(redis.url);  // validated by load_all; never log the password
     spdlog::info("cache storage: redis {}:{}/{} (prefix '{}')", endpoint->host, endpoint->port, endpoint->db,
                  redis.key_prefix);
     metrics::Metrics::get().set_storage("redis");
-    return [redis](asio::any_io_executor ex) -> std::shared_ptr<cache::Storage> {
-      return std::make_shared<cache::RedisStorage>(ex, redis);
+    return [redis, max_fill](asio::any_io_executor ex) -> std::shared_ptr<cache::Storage> {
+      return std::make_shared<cache::RedisStorage>(ex, redis, max_fill);
     };
   }
-  auto memory = std::make_shared<cache::MemoryStorage>(cfg.cache.memory_budget);
+  auto memory = std::make_shared<cache::MemoryStorage>(cfg.cache.memory_budget, nullptr, max_fill);
   spdlog::info("cache storage: memory ({} budget, this process only)",
                util::format_size(cfg.cache.memory_budget));
   metrics::Metrics::get().set_storage("memory");
@@ -130,6 +131,8 @@ std::vector<std::string> fixed_at_start_changes(const config::Config& old, const
   check(next.cache.memory_budget != old.cache.memory_budget, "cache.memory_budget");
   check(next.cache.l1_budget != old.cache.l1_budget || next.cache.l1_max_age != old.cache.l1_max_age,
         "cache.l1_*");
+  // A purge's generation must outlive the fills that raced with it (cache/storage.hpp).
+  check(next.cache.max_fill != old.cache.max_fill, "cache.max_fill");
   check(next.admin.listen != old.admin.listen, "admin.listen");
   return out;
 }

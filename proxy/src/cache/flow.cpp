@@ -256,7 +256,7 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
   std::uint64_t l1_epoch = 0;
   if (!plan.revalidate) {
     const auto asked_ms = p_.clock.now_ms();  // a purge from now on may have removed what the lookup finds
-    auto found = co_await tiered.lookup(key, req.headers, tags, req.get);
+    auto found = co_await tiered.lookup(key, req.headers, tags);
     if (found.failed) co_return co_await bypass(Bypass::storage_unavailable, req, origin, down);
     read_generations = std::move(found.generations);
     l1_epoch = found.l1_epoch;
@@ -568,38 +568,38 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
         "request {} {}: rule '{}' cannot render tag '{}' without a verified JWT; those entries stay "
         "until they expire",
         req.id, req.safe_target(), plan.rule()->cfg.name, t);
-  auto purged = co_await purge(tags);
-  if (purged.ok()) {
+  const auto purged = co_await purge(tags);
+  if (purged == StorageStatus::ok) {
     req.metrics.invalidation();
   } else {
     spdlog::error(
         "request {} {}: purge of {} tag(s) failed ({}): reads of them bypass the cache until a replay of the "
         "purge succeeds",
-        req.id, req.safe_target(), tags.size(), to_string(purged.status));
+        req.id, req.safe_target(), tags.size(), to_string(purged));
   }
   served.cache = "purge";
   served.keep_alive = co_await relay(origin, down, kPassFields, nullptr);
   co_return served;
 }
 
-asio::awaitable<StorageResult<std::uint64_t>> CacheFlow::purge_tiers(const std::vector<std::string>& tags) {
+asio::awaitable<StorageStatus> CacheFlow::purge_tiers(const std::vector<std::string>& tags) {
   const auto t0 = std::chrono::steady_clock::now();
   // Noted before (a verify that overlaps the purge has no verdict) and after (the time it was last purged).
   if (p_.verifier) p_.verifier->purged(tags);
-  auto result = co_await p_.storage->purge(tags, {});
+  const auto result = co_await p_.storage->purge(tags);
   if (p_.verifier) p_.verifier->purged(tags);
-  count_storage_op(*p_.storage, metrics::StorageOp::purge, result.status, t0);
+  count_storage_op(*p_.storage, metrics::StorageOp::purge, result, t0);
   // After the storage, so that a read which fetched an old entry before the purge carries an older L1 epoch.
   if (p_.l1) p_.l1->invalidate(tags);
   // Fetches in flight for these tags may have begun before the write: requests from now on do not join them.
   p_.coalescer.seal(tags);
-  if (result.ok()) metrics::Metrics::get().invalidated_entries(result.value);
+  if (result == StorageStatus::ok) metrics::Metrics::get().invalidated_tags(tags.size());
   co_return result;
 }
 
-asio::awaitable<StorageResult<std::uint64_t>> CacheFlow::purge(const std::vector<std::string>& tags) {
-  auto result = co_await purge_tiers(tags);
-  if (result.ok())
+asio::awaitable<StorageStatus> CacheFlow::purge(const std::vector<std::string>& tags) {
+  const auto result = co_await purge_tiers(tags);
+  if (result == StorageStatus::ok)
     co_await replay_owed();
   else
     p_.owed.add(tags);  // owed until a replay succeeds: reads of these tags bypass the cache meanwhile
@@ -619,12 +619,11 @@ asio::awaitable<void> CacheFlow::replay_owed() {
       if (!settled) owed.release();
     }
   } release{p_.owed};
-  auto purged = co_await purge_tiers(batch.tags);
-  if (!purged.ok()) co_return;
+  if (co_await purge_tiers(batch.tags) != StorageStatus::ok) co_return;
   p_.owed.settle(batch);
   release.settled = true;
-  spdlog::info("replayed the failed purge of {} tag(s): {} entr(ies) removed; {} tag(s) still owed",
-               batch.tags.size(), purged.value, p_.owed.size());
+  spdlog::info("replayed the failed purge of {} tag(s); {} tag(s) still owed", batch.tags.size(),
+               p_.owed.size());
 }
 
 }  // namespace orc::cache

@@ -159,8 +159,8 @@ class CacheFlow {
 
   // The one purge: the storage, then the L1, then the coalescer's flights of the tags are sealed (also when
   // the storage failed). A failure leaves the tags owed (reads of them bypass the cache until a replay
-  // succeeds); a success counts the entries removed and replays what is owed. Needs storage().
-  boost::asio::awaitable<StorageResult<std::uint64_t>> purge(const std::vector<std::string>& tags);
+  // succeeds); a success counts the tags invalidated and replays what is owed. Needs storage().
+  boost::asio::awaitable<StorageStatus> purge(const std::vector<std::string>& tags);
   // Retries the owed purges once the storage answers (one replay at a time per process).
   boost::asio::awaitable<void> replay_owed();
 
@@ -201,7 +201,7 @@ class CacheFlow {
   // while the backend fails.
   void saw_backend(const Origin& origin, unsigned status);
   // The storage operation that purges, counted; no L1, no owed bookkeeping.
-  boost::asio::awaitable<StorageResult<std::uint64_t>> purge_tiers(const std::vector<std::string>& tags);
+  boost::asio::awaitable<StorageStatus> purge_tiers(const std::vector<std::string>& tags);
   // Whether every purge of any instance reaches this process's coalescer: with the memory storage always,
   // with Redis while the L1's purge listener is subscribed. A value that stays the same from a flight's
   // start to its end means no purge was missed in between.

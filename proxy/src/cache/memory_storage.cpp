@@ -1,100 +1,107 @@
 // The in-process storage backend.
 #include "cache/memory_storage.hpp"
 
-#include <algorithm>
-
 namespace orc::cache {
 
-MemoryStorage::MemoryStorage(std::size_t max_bytes, Clock clock)
+MemoryStorage::MemoryStorage(std::size_t max_bytes, Clock clock, std::chrono::milliseconds max_fill)
     : max_bytes_(max_bytes),
-      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })) {}
+      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })),
+      max_fill_(max_fill) {}
 
 void MemoryStorage::erase_locked(EntryMap::iterator it) {
-  for (const auto& tag : it->second.tags) {
-    auto t = tag_members_.find(tag);
-    if (t == tag_members_.end()) continue;
-    t->second.erase(it->first);
-    if (t->second.empty()) tag_members_.erase(t);  // tag sets never outlive their entries
-  }
-  bytes_ -= cost(it->first, it->second.blob);
+  bytes_ -= cost(it->first, it->second.sealed);
   lru_.erase(it->second.lru);
   entries_.erase(it);
 }
 
-std::optional<std::string> MemoryStorage::get_now(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return std::nullopt;
-  if (clock_() >= it->second.expires) {
-    erase_locked(it);
-    return std::nullopt;
+Generations MemoryStorage::generations_locked(const std::vector<std::string>& tags, TimePoint now) const {
+  Generations out;
+  out.read_at = now;
+  out.tokens.reserve(tags.size());
+  for (const auto& tag : tags) {
+    auto it = generations_.find(tag);
+    const bool live = it != generations_.end() && now < it->second.expires;
+    out.tokens.push_back(live ? it->second.token : std::string());
   }
-  lru_.splice(lru_.begin(), lru_, it->second.lru);  // a hit makes it the most recently used
-  return it->second.blob;
+  sealed::choose_new_tokens(out, tags);
+  return out;
+}
+
+void MemoryStorage::keep_generation_locked(const std::string& tag, std::string token, TimePoint expires,
+                                           TimePoint now) {
+  while (!generation_expiry_.empty() && generation_expiry_.top().first <= now) {
+    auto it = generations_.find(generation_expiry_.top().second);
+    if (it != generations_.end() && it->second.expires <= now) generations_.erase(it);
+    generation_expiry_.pop();
+  }
+  auto& g = generations_[tag];
+  if (g.token != token || g.expires <= now) {  // a new generation (an expired one counts as none)
+    g.token = std::move(token);
+    g.expires = expires;
+  } else if (g.expires < expires) {
+    g.expires = expires;
+  } else {
+    return;
+  }
+  generation_expiry_.emplace(expires, tag);
+}
+
+Storage::Snapshot MemoryStorage::read_now(const std::string& key, const std::vector<std::string>& tags) {
+  std::lock_guard lock(mutex_);
+  const TimePoint now = clock_();
+  Snapshot out;
+  out.generations = generations_locked(tags, now);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return out;
+  if (now >= it->second.expires) {
+    erase_locked(it);
+    return out;
+  }
+  out.blob = sealed::unseal(it->second.sealed, out.generations);
+  // A hit makes it the most recently used; an outdated entry drifts to the cold end and goes first.
+  if (out.blob) lru_.splice(lru_.begin(), lru_, it->second.lru);
+  return out;
 }
 
 Generations MemoryStorage::generations_now(const std::vector<std::string>& tags) {
   std::lock_guard lock(mutex_);
-  Generations out;
-  out.reserve(tags.size());
-  for (const auto& tag : tags) {
-    auto it = generations_.find(tag);
-    out.push_back(it == generations_.end() ? 0 : it->second);
-  }
-  return out;
+  return generations_locked(tags, clock_());
 }
 
 bool MemoryStorage::put_if_current_now(const std::string& key, std::string blob,
                                        std::chrono::milliseconds ttl, const std::vector<std::string>& tags,
                                        const Generations& seen) {
   std::lock_guard lock(mutex_);
-  if (seen.size() != tags.size()) return false;
-  for (std::size_t i = 0; i < tags.size(); ++i) {
+  const TimePoint now = clock_();
+  if (seen.tokens.size() != tags.size() || sealed::put_refused(seen, now, ttl, max_fill_)) return false;
+  for (std::size_t i = 0; i < tags.size(); ++i) {  // a purge intervened, or another fill gave a first one
     auto it = generations_.find(tags[i]);
-    if ((it == generations_.end() ? 0 : it->second) != seen[i]) return false;  // a purge intervened
+    const std::string_view current =
+        it != generations_.end() && now < it->second.expires ? std::string_view(it->second.token) : "";
+    if (!sealed::still_current(current, seen.tokens[i], i < seen.new_tokens.size() ? seen.new_tokens[i] : ""))
+      return false;
   }
-  if (ttl <= std::chrono::milliseconds::zero()) return false;
-  const std::size_t need = cost(key, blob);
+  auto tokens = sealed::with_new_tokens(seen);
+  auto value = sealed::seal(std::move(blob), tokens);
+  const std::size_t need = cost(key, value);
   if (need > max_bytes_) return false;
 
+  // Every generation lives at least as long as the entry; a tag without one gets the token sealed.
+  for (std::size_t i = 0; i < tags.size(); ++i) keep_generation_locked(tags[i], tokens[i], now + ttl, now);
   if (auto old = entries_.find(key); old != entries_.end()) erase_locked(old);
-  const TimePoint now = clock_();
-  // Expired entries drift to the cold end too, so the least recently used go first; no full sweep.
+  // Expired and outdated entries drift to the cold end too, so they go first; no full sweep.
   while (bytes_ + need > max_bytes_ && !lru_.empty()) erase_locked(entries_.find(lru_.back()));
 
   lru_.push_front(key);
-  Entry e{std::move(blob), now + ttl, {}, lru_.begin()};
-  e.tags.reserve(tags.size());
-  for (const auto& tag : tags) {
-    if (std::find(e.tags.begin(), e.tags.end(), tag) != e.tags.end()) continue;
-    e.tags.push_back(tag);
-    tag_members_[tag].insert(key);
-  }
-  entries_.emplace(key, std::move(e));
+  entries_.emplace(key, Entry{std::move(value), now + ttl, lru_.begin()});
   bytes_ += need;
   return true;
 }
 
-std::uint64_t MemoryStorage::purge_now(const std::vector<std::string>& tags,
-                                       const std::vector<std::string>& keys) {
+void MemoryStorage::purge_now(const std::vector<std::string>& tags) {
   std::lock_guard lock(mutex_);
   const TimePoint now = clock_();
-  std::uint64_t deleted = 0;
-  auto drop = [&](const std::string& key) {
-    auto it = entries_.find(key);
-    if (it == entries_.end()) return;
-    if (now < it->second.expires) ++deleted;  // an expired entry was already gone, as in Redis
-    erase_locked(it);
-  };
-  for (const auto& tag : tags) {
-    ++generations_[tag];
-    auto t = tag_members_.find(tag);
-    if (t == tag_members_.end()) continue;
-    const std::vector<std::string> members(t->second.begin(), t->second.end());  // erase_locked edits the set
-    for (const auto& key : members) drop(key);
-  }
-  for (const auto& key : keys) drop(key);
-  return deleted;
+  for (const auto& tag : tags) keep_generation_locked(tag, sealed::new_generation(), now + max_fill_, now);
 }
 
 std::size_t MemoryStorage::bytes() const {
@@ -107,8 +114,14 @@ std::size_t MemoryStorage::entries() const {
   return entries_.size();
 }
 
-boost::asio::awaitable<StorageResult<std::optional<std::string>>> MemoryStorage::get(const std::string& key) {
-  co_return StorageResult<std::optional<std::string>>{StorageStatus::ok, get_now(key)};
+std::size_t MemoryStorage::generation_count() const {
+  std::lock_guard lock(mutex_);
+  return generations_.size();
+}
+
+boost::asio::awaitable<StorageResult<Storage::Snapshot>> MemoryStorage::read(
+    const std::string& key, const std::vector<std::string>& tags) {
+  co_return StorageResult<Snapshot>{StorageStatus::ok, read_now(key, tags)};
 }
 
 boost::asio::awaitable<StorageResult<Generations>> MemoryStorage::generations(
@@ -119,13 +132,13 @@ boost::asio::awaitable<StorageResult<Generations>> MemoryStorage::generations(
 boost::asio::awaitable<StorageResult<bool>> MemoryStorage::put_if_current(
     const std::string& key, std::string blob, std::chrono::milliseconds ttl,
     const std::vector<std::string>& tags, const Generations& seen) {
-  if (seen.size() != tags.size()) co_return StorageResult<bool>{StorageStatus::error, false};
+  if (seen.tokens.size() != tags.size()) co_return StorageResult<bool>{StorageStatus::error, false};
   co_return StorageResult<bool>{StorageStatus::ok, put_if_current_now(key, std::move(blob), ttl, tags, seen)};
 }
 
-boost::asio::awaitable<StorageResult<std::uint64_t>> MemoryStorage::purge(
-    const std::vector<std::string>& tags, const std::vector<std::string>& keys) {
-  co_return StorageResult<std::uint64_t>{StorageStatus::ok, purge_now(tags, keys)};
+boost::asio::awaitable<StorageStatus> MemoryStorage::purge(const std::vector<std::string>& tags) {
+  purge_now(tags);
+  co_return StorageStatus::ok;
 }
 
 }  // namespace orc::cache

@@ -4,70 +4,70 @@
 #include "redis/purge_listener.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <stdexcept>
 
 namespace orc::cache {
 namespace {
 
-// KEYS: the entry, then n tag sets, then n generations. ARGV: blob, ttl in ms, then the n generations seen.
-// Generations compare as strings: Lua numbers are doubles and would round counters past 2^53.
+// KEYS: the entry, then the n generations. ARGV: the sealed entry, its ttl in ms, the n generations seen
+// ("" for none), then the n it is sealed with (the read's new token where none was seen, which this fill's
+// own earlier put may have given already: sealed::still_current). Every generation then lives at least as
+// long as the entry (a missing one, PTTL -2, is set).
 constexpr const char* kFillScript = R"lua(
-local n = (#KEYS - 1) / 2
-for i = 1, n do
-  local g = redis.call('GET', KEYS[1 + n + i]) or '0'
-  if g ~= ARGV[2 + i] then return 0 end
-end
+local n = #KEYS - 1
 local ttl = tonumber(ARGV[2])
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 for i = 1, n do
-  local set = KEYS[1 + i]
-  redis.call('SADD', set, KEYS[1])
-  if redis.call('PTTL', set) < ttl then redis.call('PEXPIRE', set, ttl) end
+  local current, seen = redis.call('GET', KEYS[1 + i]) or '', ARGV[2 + i]
+  if current ~= seen and (seen ~= '' or current ~= ARGV[2 + n + i]) then return 0 end
 end
+for i = 1, n do
+  local g = KEYS[1 + i]
+  if redis.call('PTTL', g) < ttl then redis.call('SET', g, ARGV[2 + n + i], 'PX', ttl) end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 return 1
 )lua";
 
-// KEYS: n generations, n tag sets, then the extra keys. ARGV: n, then optionally the channel and the message
-// that tell every instance's L1 (redis/purge_listener.hpp). Returns the number of entries deleted.
+// KEYS: the n generations, then the n tag sets of the previous layout. ARGV: the generations' lifetime in ms
+// (max_fill: a fill that read the old ones is refused until then, and later ones extend it), the n new
+// tokens, then the channel and the message that tell every instance's L1 (redis/purge_listener.hpp). O(n),
+// whatever the tags carry.
+//
+// A rolling upgrade runs instances of the previous layout (tag sets `t:`, counters `g:`, entries served
+// without a seal) beside this one on one Redis, and each must honour the other's purges: theirs INCR the
+// generations (tokens are numbers for that: an INCR makes a new token), and this one deletes the entries
+// they indexed under the tags, as they did. Those sets exist only while such instances fill (they expire
+// with their entries); without them a purge checks one key per tag. Remove once no such instance can run.
 constexpr const char* kPurgeScript = R"lua(
-local n = tonumber(ARGV[1])
-local deleted = 0
-for i = 1, n do redis.call('INCR', KEYS[i]) end
+local n = #KEYS / 2
+for i = 1, n do redis.call('SET', KEYS[i], ARGV[1 + i], 'PX', ARGV[1]) end
 for i = n + 1, 2 * n do
-  local members = redis.call('SMEMBERS', KEYS[i])
-  for j = 1, #members, 500 do
-    deleted = deleted + redis.call('DEL', unpack(members, j, math.min(j + 499, #members)))
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    local members = redis.call('SMEMBERS', KEYS[i])
+    for j = 1, #members, 500 do redis.call('DEL', unpack(members, j, math.min(j + 499, #members))) end
+    redis.call('DEL', KEYS[i])
   end
-  redis.call('DEL', KEYS[i])
 end
-for i = 2 * n + 1, #KEYS do deleted = deleted + redis.call('DEL', KEYS[i]) end
-if ARGV[3] then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
-return deleted
+redis.call('PUBLISH', ARGV[n + 2], ARGV[n + 3])
+return n
 )lua";
 
-std::optional<std::uint64_t> parse_u64(const std::string& s) {
-  std::uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-// The generations in an MGET reply from element `first` on (a missing key is 0).
-std::optional<Generations> parse_generations(const std::vector<redis::RedisValue>& elements,
-                                             std::size_t first) {
+// The generations of `tags` in an MGET reply from element `first` on (a missing key is "").
+std::optional<Generations> parse_generations(std::vector<redis::RedisValue>& elements, std::size_t first,
+                                             const std::vector<std::string>& tags) {
   Generations out;
-  out.reserve(elements.size() - first);
+  out.read_at = std::chrono::steady_clock::now();
+  out.tokens.reserve(elements.size() - first);
   for (std::size_t i = first; i < elements.size(); ++i) {
-    const auto& e = elements[i];
-    if (e.is_nil()) {
-      out.push_back(0);
-      continue;
-    }
-    auto v = e.is_string() ? parse_u64(e.str) : std::nullopt;
-    if (!v) return std::nullopt;
-    out.push_back(*v);
+    auto& e = elements[i];
+    if (e.is_nil())
+      out.tokens.emplace_back();
+    else if (e.is_string())
+      out.tokens.push_back(std::move(e.str));
+    else
+      return std::nullopt;
   }
+  sealed::choose_new_tokens(out, tags);
   return out;
 }
 
@@ -110,32 +110,25 @@ std::unique_ptr<redis::RedisPool> make_pool(boost::asio::any_io_executor executo
 
 }  // namespace
 
-RedisStorage::RedisStorage(redis::RedisPool& pool, std::string prefix)
+RedisStorage::RedisStorage(redis::RedisPool& pool, std::string prefix, std::chrono::milliseconds max_fill)
     : pool_(pool),
       prefix_(std::move(prefix)),
+      max_fill_(max_fill),
       channel_(purge_channel(prefix_)),
       fill_script_(kFillScript),
       purge_script_(kPurgeScript) {}
 
-RedisStorage::RedisStorage(boost::asio::any_io_executor executor, const config::RedisConfig& cfg)
+RedisStorage::RedisStorage(boost::asio::any_io_executor executor, const config::RedisConfig& cfg,
+                           std::chrono::milliseconds max_fill)
     : owned_pool_(make_pool(std::move(executor), cfg)),
       pool_(*owned_pool_),
       prefix_(cfg.key_prefix),
+      max_fill_(max_fill),
       channel_(purge_channel(prefix_)),
       fill_script_(kFillScript),
       purge_script_(kPurgeScript) {}
 
-boost::asio::awaitable<StorageResult<std::optional<std::string>>> RedisStorage::get(const std::string& key) {
-  using Result = StorageResult<std::optional<std::string>>;
-  std::vector<std::string> cmd{"GET", key};  // (a braced list inside co_await trips GCC 12)
-  auto r = co_await pool_.command(std::move(cmd));
-  if (!r.ok()) co_return Result{to_storage_status(r.status), std::nullopt};
-  if (r.value.is_nil()) co_return Result{StorageStatus::ok, std::nullopt};
-  if (!r.value.is_string()) co_return Result{StorageStatus::error, std::nullopt};
-  co_return Result{StorageStatus::ok, std::move(r.value.str)};
-}
-
-boost::asio::awaitable<StorageResult<Storage::Snapshot>> RedisStorage::get_with_generations(
+boost::asio::awaitable<StorageResult<Storage::Snapshot>> RedisStorage::read(
     const std::string& key, const std::vector<std::string>& tags) {
   using Result = StorageResult<Snapshot>;
   std::vector<std::string> cmd;
@@ -147,14 +140,12 @@ boost::asio::awaitable<StorageResult<Storage::Snapshot>> RedisStorage::get_with_
   if (!r.ok()) co_return Result{to_storage_status(r.status), {}};
   if (!r.value.is_array() || r.value.elements.size() != tags.size() + 1)
     co_return Result{StorageStatus::error, {}};
-  Result out;
   auto& first = r.value.elements.front();
-  if (first.is_string())
-    out.value.blob = std::move(first.str);
-  else if (!first.is_nil())
-    co_return Result{StorageStatus::error, {}};
-  auto gens = parse_generations(r.value.elements, 1);
+  if (!first.is_string() && !first.is_nil()) co_return Result{StorageStatus::error, {}};
+  auto gens = parse_generations(r.value.elements, 1, tags);
   if (!gens) co_return Result{StorageStatus::error, {}};
+  Result out;
+  if (first.is_string()) out.value.blob = sealed::unseal(std::move(first.str), *gens);
   out.value.generations = std::move(*gens);
   co_return out;
 }
@@ -162,7 +153,7 @@ boost::asio::awaitable<StorageResult<Storage::Snapshot>> RedisStorage::get_with_
 boost::asio::awaitable<StorageResult<Generations>> RedisStorage::generations(
     const std::vector<std::string>& tags) {
   using Result = StorageResult<Generations>;
-  if (tags.empty()) co_return Result{};
+  if (tags.empty()) co_return Result{StorageStatus::ok, Generations{{}, std::chrono::steady_clock::now()}};
   std::vector<std::string> cmd;
   cmd.reserve(tags.size() + 1);
   cmd.push_back("MGET");
@@ -171,7 +162,7 @@ boost::asio::awaitable<StorageResult<Generations>> RedisStorage::generations(
   if (!r.ok()) co_return Result{to_storage_status(r.status), {}};
   if (!r.value.is_array() || r.value.elements.size() != tags.size())
     co_return Result{StorageStatus::error, {}};
-  auto gens = parse_generations(r.value.elements, 0);
+  auto gens = parse_generations(r.value.elements, 0, tags);
   if (!gens) co_return Result{StorageStatus::error, {}};
   co_return Result{StorageStatus::ok, std::move(*gens)};
 }
@@ -182,42 +173,42 @@ boost::asio::awaitable<StorageResult<bool>> RedisStorage::put_if_current(const s
                                                                          const std::vector<std::string>& tags,
                                                                          const Generations& seen) {
   using Result = StorageResult<bool>;
-  if (seen.size() != tags.size()) co_return Result{StorageStatus::error, false};
-  if (ttl <= std::chrono::milliseconds::zero()) co_return Result{StorageStatus::ok, false};
+  if (seen.tokens.size() != tags.size()) co_return Result{StorageStatus::error, false};
+  if (sealed::put_refused(seen, std::chrono::steady_clock::now(), ttl, max_fill_))
+    co_return Result{StorageStatus::ok, false};
+  auto tokens = sealed::with_new_tokens(seen);
   std::vector<std::string> keys;
-  keys.reserve(1 + 2 * tags.size());
+  keys.reserve(1 + tags.size());
   keys.push_back(key);
-  for (const auto& tag : tags) keys.push_back(tag_set_key(tag));
   for (const auto& tag : tags) keys.push_back(generation_key(tag));
   std::vector<std::string> args;
-  args.reserve(2 + seen.size());
-  args.push_back(std::move(blob));
+  args.reserve(2 + 2 * tags.size());
+  args.push_back(sealed::seal(std::move(blob), tokens));
   args.push_back(std::to_string(ttl.count()));
-  for (auto g : seen) args.push_back(std::to_string(g));
+  args.insert(args.end(), seen.tokens.begin(), seen.tokens.end());
+  args.insert(args.end(), std::make_move_iterator(tokens.begin()), std::make_move_iterator(tokens.end()));
   auto r = co_await pool_.eval(fill_script_, std::move(keys), std::move(args));
   if (!r.ok()) co_return Result{to_storage_status(r.status), false};
   if (!r.value.is_integer()) co_return Result{StorageStatus::error, false};
   co_return Result{StorageStatus::ok, r.value.integer == 1};
 }
 
-boost::asio::awaitable<StorageResult<std::uint64_t>> RedisStorage::purge(
-    const std::vector<std::string>& tags, const std::vector<std::string>& keys) {
-  using Result = StorageResult<std::uint64_t>;
-  if (tags.empty() && keys.empty()) co_return Result{};
-  std::vector<std::string> script_keys;
-  script_keys.reserve(2 * tags.size() + keys.size());
-  for (const auto& tag : tags) script_keys.push_back(generation_key(tag));
-  for (const auto& tag : tags) script_keys.push_back(tag_set_key(tag));
-  script_keys.insert(script_keys.end(), keys.begin(), keys.end());
-  std::vector<std::string> args{std::to_string(tags.size())};
-  if (!tags.empty()) {
-    args.push_back(channel_);
-    args.push_back(redis::encode_purge_message(tags));
-  }
-  auto r = co_await pool_.eval(purge_script_, std::move(script_keys), std::move(args));
-  if (!r.ok()) co_return Result{to_storage_status(r.status), 0};
-  if (!r.value.is_integer() || r.value.integer < 0) co_return Result{StorageStatus::error, 0};
-  co_return Result{StorageStatus::ok, static_cast<std::uint64_t>(r.value.integer)};
+boost::asio::awaitable<StorageStatus> RedisStorage::purge(const std::vector<std::string>& tags) {
+  if (tags.empty()) co_return StorageStatus::ok;
+  std::vector<std::string> keys;
+  keys.reserve(2 * tags.size());
+  for (const auto& tag : tags) keys.push_back(generation_key(tag));
+  for (const auto& tag : tags) keys.push_back(prefix_ + "t:" + tag);  // the previous layout's (kPurgeScript)
+  std::vector<std::string> args;
+  args.reserve(tags.size() + 3);
+  args.push_back(std::to_string(max_fill_.count()));
+  for (std::size_t i = 0; i < tags.size(); ++i) args.push_back(sealed::new_generation());
+  args.push_back(channel_);
+  args.push_back(redis::encode_purge_message(tags));
+  auto r = co_await pool_.eval(purge_script_, std::move(keys), std::move(args));
+  if (!r.ok()) co_return to_storage_status(r.status);
+  if (!r.value.is_integer()) co_return StorageStatus::error;
+  co_return StorageStatus::ok;
 }
 
 void RedisStorage::close() {

@@ -74,12 +74,6 @@ HeaderList stored_headers(const config::CacheAction& rule, const HeaderList& in)
   return out;
 }
 
-// One entry by its full key: from the L1 when it has it, else from the storage, then kept in the L1 unless a
-// purge ran meanwhile. (The L1 does not step aside when this worker's Redis commands fail: one late reply
-// under load would then send every hit to a struggling Redis. A Redis that is gone or silent turns it off
-// through the purge listener: at once on a reset, within two seconds when it stops answering.)
-// `with_generations`: a storage read also reads the tags' generations (the same round trip), which a fill
-// after a miss then uses.
 }  // namespace
 
 Use usable(const CacheEntry& e, std::int64_t now_ms) {
@@ -106,8 +100,12 @@ void count_storage_op(const Storage& s, metrics::StorageOp op, StorageStatus sta
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
-asio::awaitable<Found> TieredCache::fetch(const std::string& key, const std::vector<std::string>& tags,
-                                          bool with_generations) {
+// One entry by its full key: from the L1 when it has it, else from the storage, then kept in the L1 unless a
+// purge ran meanwhile. (The L1 does not step aside when this worker's Redis commands fail: one late reply
+// under load would then send every hit to a struggling Redis. A Redis that is gone or silent turns it off
+// through the purge listener: at once on a reset, within two seconds when it stops answering.)
+// A storage read also reads the tags' generations (the same round trip), which a fill after a miss uses.
+asio::awaitable<Found> TieredCache::fetch(const std::string& key, const std::vector<std::string>& tags) {
   auto& storage = storage_;
   auto* l1 = l1_;
   const auto& clock = clock_;
@@ -122,18 +120,10 @@ asio::awaitable<Found> TieredCache::fetch(const std::string& key, const std::vec
   }
   out.l1_epoch = l1 ? l1->epoch() : 0;
   auto t0 = std::chrono::steady_clock::now();
-  std::optional<std::string> blob;
-  StorageStatus status;
-  if (with_generations) {
-    auto got = co_await storage.get_with_generations(key, tags);
-    status = got.status;
-    blob = std::move(got.value.blob);
-    if (got.ok()) out.generations = std::move(got.value.generations);
-  } else {
-    auto got = co_await storage.get(key);
-    status = got.status;
-    blob = std::move(got.value);
-  }
+  auto got = co_await storage.read(key, tags);
+  const StorageStatus status = got.status;
+  std::optional<std::string> blob = std::move(got.value.blob);
+  if (got.ok()) out.generations = std::move(got.value.generations);
   count_storage_op(storage, metrics::StorageOp::get, status, t0);
   if (status != StorageStatus::ok) {
     out.failed = true;  // a refresh that failed keeps the L1's copy; another caller retries it in a second
@@ -148,14 +138,14 @@ asio::awaitable<Found> TieredCache::fetch(const std::string& key, const std::vec
 }
 
 asio::awaitable<Found> TieredCache::lookup(const CacheKey& k, const identity::HeaderLookup& headers,
-                                           const std::vector<std::string>& tags, bool with_generations) {
+                                           const std::vector<std::string>& tags) {
   const auto& key = k.key;
   const auto& material = k.material;
-  auto out = co_await fetch(key, tags, with_generations);
+  auto out = co_await fetch(key, tags);
   if (out.failed) co_return out;
   if (out.entry && out.entry->vary_marker) {
     auto part = vary_part(out.entry->vary_names, headers);
-    auto variant = co_await fetch(vary_key(key, part), tags, false);
+    auto variant = co_await fetch(vary_key(key, part), tags);
     out.failed = variant.failed;
     out.from_l1 = variant.from_l1;
     out.entry = std::move(variant.entry);  // the generations and epoch of the first read still hold

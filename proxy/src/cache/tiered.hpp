@@ -77,10 +77,11 @@ class TieredCache {
       : clock_(clock), storage_(storage), l1_(l1) {}
 
   // The entry of `key` for a request with these headers (Vary), from the L1 or the storage; an entry whose
-  // key material differs (a hash collision, a foreign entry) is never returned. `with_generations`: the
-  // storage read also reads the tags' generations (the same round trip) for a fill after a miss.
+  // key material differs (a hash collision, a foreign entry) is never returned, nor one stored under other
+  // tags or before a purge of one of them. A storage read also reads the tags' generations (the same round
+  // trip) for a fill after a miss.
   boost::asio::awaitable<Found> lookup(const CacheKey& key, const identity::HeaderLookup& headers,
-                                       const std::vector<std::string>& tags, bool with_generations);
+                                       const std::vector<std::string>& tags);
 
   // The tags' generations and the L1 epoch before them, for a fill whose lookup did not read them.
   boost::asio::awaitable<StorageResult<Generations>> generations(const std::vector<std::string>& tags,
@@ -94,8 +95,7 @@ class TieredCache {
                                        std::string body, const identity::HeaderLookup& request_headers);
 
  private:
-  boost::asio::awaitable<Found> fetch(const std::string& key, const std::vector<std::string>& tags,
-                                      bool with_generations);
+  boost::asio::awaitable<Found> fetch(const std::string& key, const std::vector<std::string>& tags);
 
   const util::Clock& clock_;
   Storage& storage_;

@@ -129,6 +129,9 @@ struct CacheEngineConfig {
   // The in-process L1 in front of Redis (cache/l1_cache.hpp); 0 = off. Used only with a `redis` section.
   std::uint64_t l1_budget = 0;
   Duration l1_max_age{std::chrono::seconds(30)};  // the longest an entry stays in the L1
+  // The longest a fill may take from the read of its tags' generations to its store (cache/storage.hpp):
+  // a slower one is not stored. A purge's new generation lives at least this long.
+  Duration max_fill{std::chrono::minutes(2)};
   VerifyConfig verify;
 };
 

@@ -247,11 +247,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Name(p + "storage_info")
                        .Help("The cache storage backend in use.")
                        .Register(r);
-  invalidated_entries_ = &prometheus::BuildCounter()
-                              .Name(p + "invalidated_entries_total")
-                              .Help("Cache entries deleted by purges.")
-                              .Register(r)
-                              .Add({});
+  invalidated_tags_ =
+      &prometheus::BuildCounter()
+           .Name(p + "invalidated_tags_total")
+           .Help("Tags given a new generation by purges: every entry under them was outdated.")
+           .Register(r)
+           .Add({});
   stored_bytes_ = &prometheus::BuildCounter()
                        .Name(p + "stored_bytes_total")
                        .Help("Response body bytes stored in the cache.")

@@ -80,7 +80,7 @@ class Metrics {
   RuleMetrics& rule(std::string_view name);
 
   void storage_op(StorageOp op, std::size_t outcome, double seconds);  // outcome: index of StorageStatus
-  void invalidated_entries(std::uint64_t n) { invalidated_entries_->Increment(static_cast<double>(n)); }
+  void invalidated_tags(std::uint64_t n) { invalidated_tags_->Increment(static_cast<double>(n)); }
   void stored_bytes(std::uint64_t n) { stored_bytes_->Increment(static_cast<double>(n)); }
   void served_bytes(Result r, std::uint64_t n) {
     served_bytes_[static_cast<std::size_t>(r)]->Increment(static_cast<double>(n));
@@ -133,7 +133,7 @@ class Metrics {
   std::array<std::atomic<prometheus::Counter*>, kVerifySkipReasons> verify_skips_{};
   std::array<std::array<prometheus::Counter*, kStorageOutcomes>, kStorageOps> storage_commands_{};
   std::array<prometheus::Histogram*, kStorageOps> storage_duration_{};
-  prometheus::Counter* invalidated_entries_;
+  prometheus::Counter* invalidated_tags_;
   prometheus::Counter* stored_bytes_;
   std::array<prometheus::Counter*, kResults> served_bytes_{};
   prometheus::Gauge* inflight_;

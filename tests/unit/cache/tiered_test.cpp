@@ -29,7 +29,7 @@ class TieredTest : public ::testing::Test {
   }
 
   Found lookup(const CacheKey& key, const HeaderList& request = {}) {
-    return run(cache_.lookup(key, headers(request), tags_, true));
+    return run(cache_.lookup(key, headers(request), tags_));
   }
   // A fill after a miss: the generations the lookup read, then the store.
   Stored fill(const CacheKey& key, const HeaderList& response, const HeaderList& request = {},
@@ -121,7 +121,7 @@ TEST_F(TieredTest, AFillThatRacedWithAPurgeOfItsTagsIsRefused) {
   rule_.ttl = 60s;
   auto found = lookup(key_);
   ASSERT_TRUE(found.generations);
-  ASSERT_TRUE(run(storage_.purge({"risks:t-1"}, {})).ok());  // a write while the backend answered
+  ASSERT_EQ(run(storage_.purge({"risks:t-1"})), StorageStatus::ok);  // a write while the backend answered
   auto stored = run(cache_.store(rule_, key_, tags_, *found.generations, found.l1_epoch, 200, {}, "pre-write",
                                  headers({})));
   EXPECT_EQ(stored.outcome, Stored::refused);
@@ -175,35 +175,35 @@ class TieredL1Test : public TieredTest {
 
 TEST_F(TieredL1Test, HitsComeFromTheL1UntilItsMaxAgeThenOneReadRefreshesIt) {
   rule_.ttl = 5min;
-  auto found = run(with_l1_.lookup(key_, headers({}), tags_, true));
+  auto found = run(with_l1_.lookup(key_, headers({}), tags_));
   ASSERT_TRUE(found.generations);
   ASSERT_EQ(
       run(with_l1_.store(rule_, key_, tags_, *found.generations, found.l1_epoch, 200, {}, "v1", headers({})))
           .outcome,
       Stored::stored);
-  auto hit = run(with_l1_.lookup(key_, headers({}), tags_, false));
+  auto hit = run(with_l1_.lookup(key_, headers({}), tags_));
   ASSERT_TRUE(hit.entry);
   EXPECT_TRUE(hit.from_l1);
 
   // Another instance replaced the entry in the storage; the L1 keeps its copy for l1_max_age (30 s).
-  ASSERT_TRUE(run(storage_.purge({"uri:/r"}, {})).ok());
+  ASSERT_EQ(run(storage_.purge({"uri:/r"})), StorageStatus::ok);
   clock_.advance(29s);
-  EXPECT_TRUE(run(with_l1_.lookup(key_, headers({}), tags_, false)).from_l1);
+  EXPECT_TRUE(run(with_l1_.lookup(key_, headers({}), tags_)).from_l1);
   clock_.advance(1s);
-  auto refreshed = run(with_l1_.lookup(key_, headers({}), tags_, false));
+  auto refreshed = run(with_l1_.lookup(key_, headers({}), tags_));
   EXPECT_FALSE(refreshed.from_l1);
   EXPECT_FALSE(refreshed.entry) << "the storage has none now, so the L1 lets its copy go";
 }
 
 TEST_F(TieredL1Test, AnL1InsertRacingAPurgeOfItsTagsIsRefused) {
   rule_.ttl = 5min;
-  auto found = run(with_l1_.lookup(key_, headers({}), tags_, true));
+  auto found = run(with_l1_.lookup(key_, headers({}), tags_));
   ASSERT_TRUE(found.generations);
   l1_.invalidate({"risks:t-1"});  // another instance's purge, through the listener: not yet in the storage
   auto stored = run(with_l1_.store(rule_, key_, tags_, *found.generations, found.l1_epoch, 200, {},
                                    "pre-write", headers({})));
   EXPECT_EQ(stored.outcome, Stored::stored) << "the memory storage saw no purge";
-  EXPECT_FALSE(run(with_l1_.lookup(key_, headers({}), tags_, false)).from_l1) << "the L1 must not keep it";
+  EXPECT_FALSE(run(with_l1_.lookup(key_, headers({}), tags_)).from_l1) << "the L1 must not keep it";
 }
 
 }  // namespace

@@ -91,9 +91,9 @@ TEST(PurgeListener, HearsEveryPurgeOfItsPrefixAndNoOther) {
   cache::RedisStorage store(pool, "orc:");
   cache::RedisStorage other(pool, "other:");
   ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
-  ASSERT_TRUE(run_on(io, other.purge({"risks"}, {}))->ok());  // another deployment's prefix
-  ASSERT_TRUE(run_on(io, store.purge({"risks:t1", "risk:t1:7"}, {}))->ok());
-  ASSERT_TRUE(run_on(io, store.purge({"stats"}, {}))->ok());
+  ASSERT_EQ(*run_on(io, other.purge({"risks"})), cache::StorageStatus::ok);  // another deployment's prefix
+  ASSERT_EQ(*run_on(io, store.purge({"risks:t1", "risk:t1:7"})), cache::StorageStatus::ok);
+  ASSERT_EQ(*run_on(io, store.purge({"stats"})), cache::StorageStatus::ok);
 
   ASSERT_TRUE(seen.wait([&] { return seen.purges.size() >= 2; }));
   std::lock_guard lock(seen.m);
