@@ -183,7 +183,7 @@ TEST_F(CacheRedisTest, AReloadThatChangesTheStorageIsRefusedAndTheStorageStays) 
   }
   for (auto [from, to] :
        {std::pair<std::string, std::string>{"key_prefix: \"orc-test:\"", "key_prefix: \"moved:\""},
-        {"l1_budget: 8MiB", "l1_budget: 16MiB"}}) {
+        {"l1_budget: 8MiB", "l1_budget: 16MiB, max_fill: 1m"}}) {
     auto at = changed.find(from);
     ASSERT_NE(at, std::string::npos) << from;
     changed.replace(at, from.size(), to);
@@ -193,7 +193,7 @@ TEST_F(CacheRedisTest, AReloadThatChangesTheStorageIsRefusedAndTheStorageStays) 
     out << changed;
   }
   ASSERT_TRUE(proxy->send_signal(SIGHUP));
-  EXPECT_TRUE(proxy->wait_for_log(R"(redis, cache\.l1_\* changed: read only at start)"))
+  EXPECT_TRUE(proxy->wait_for_log(R"(redis, cache\.l1_\*, cache\.max_fill changed: read only at start)"))
       << proxy->stderr_text();
   ASSERT_TRUE(proxy->wait_for_log("reload refused"));
 

@@ -548,6 +548,22 @@ TEST(RulesLoader, L1BudgetZeroTurnsTheL1OffOtherSizesMustBePositive) {
   EXPECT_TRUE(has_error(bad, "'cache.l1_budget': expected a size (0 for off)")) << all_errors(bad);
 }
 
+// docs/configuration.md: `cache.max_fill` (default 2m), a duration greater than zero.
+TEST(RulesLoader, MaxFillIsAPositiveDurationOfTwoMinutesByDefault) {
+  auto dflt = load("cache: { l1_budget: 0 }\n");
+  ASSERT_TRUE(dflt.config) << all_errors(dflt);
+  EXPECT_EQ(dflt.config->cache.max_fill, std::chrono::minutes(2));
+  auto set = load("cache: { max_fill: 45s }\n");
+  ASSERT_TRUE(set.config) << all_errors(set);
+  EXPECT_EQ(set.config->cache.max_fill, std::chrono::seconds(45));
+  for (const char* bad : {"cache: { max_fill: 0s }\n", "cache: { max_fill: soon }\n"}) {
+    auto r = load(bad);
+    EXPECT_FALSE(r.config) << bad;
+    EXPECT_TRUE(has_error(r, "test.yaml:1:20: error: 'cache.max_fill': expected a duration"))
+        << all_errors(r);
+  }
+}
+
 TEST(RulesLoader, IncludedRuleFilesAreReadRelativeToTheConfigFile) {
   test::TempDir dir;
   dir.write("rules/extra.yaml", "rules:\n  - name: extra-read\n    match: { path: /extra }\n    cache: {}\n");
