@@ -241,6 +241,8 @@ if have docker-compose; then
     docker-compose -f "$DEPLOY/docker-compose.yaml" config -q
   run "docker-compose --profile openrisk config -q" \
     docker-compose -f "$DEPLOY/docker-compose.yaml" --profile openrisk config -q
+  run "docker-compose with the Sentinel overlay config -q" \
+    docker-compose -f "$DEPLOY/docker-compose.yaml" -f "$DEPLOY/docker-compose.sentinel.yaml" config -q
   # Every file the compose stack bind-mounts from the repository exists (secrets/ is created by init.sh).
   cat >"$TMP/compose_mounts.py" <<'PYEOF'
 import os, sys
@@ -304,6 +306,8 @@ run "systemd unit carries the required hardening lines" unit_has
 
 # ---- container image and configuration -----------------------------------------------------------------------
 run "deploy/render-config.sh renders config/openrisk.yaml" bash -c '"$1" >"$2"' _ "$DEPLOY/render-config.sh" "$TMP/container.yaml"
+run "deploy/render-config.sh --sentinel renders config/openrisk.yaml" \
+  bash -c '"$1" --sentinel >"$2"' _ "$DEPLOY/render-config.sh" "$TMP/container-sentinel.yaml"
 if "$PY" -c 'import jsonschema' 2>/dev/null; then
   cat >"$TMP/schema.py" <<'PYEOF'
 import json, sys
@@ -317,6 +321,8 @@ sys.exit(1 if errs else 0)
 PYEOF
   run "container configuration validates against the JSON Schema" \
     "$PY" "$TMP/schema.py" "$ROOT/config/openrisk-cache.schema.json" "$TMP/container.yaml"
+  run "container configuration with Sentinel validates against the JSON Schema" \
+    "$PY" "$TMP/schema.py" "$ROOT/config/openrisk-cache.schema.json" "$TMP/container-sentinel.yaml"
 else
   skip "container configuration against the JSON Schema (no python3-jsonschema)"
 fi
@@ -336,6 +342,11 @@ if [ -n "$BIN" ] && have openssl; then
     env ORC_UPSTREAM_URL=http://backend:8081 ORC_REDIS_URL=redis://redis:6379/1 \
     ORC_JWT_PUBLIC_KEY_FILE="$TMP/secrets/jwt.pem" ORC_KEY_SECRET_FILE="$TMP/secrets/key" \
     ORC_ADMIN_TOKEN_FILE="$TMP/secrets/token" "$BIN" check --config "$TMP/container.yaml"
+  run "openrisk-cache check accepts the container configuration with Sentinel" \
+    env ORC_UPSTREAM_URL=http://backend:8081 ORC_REDIS_URL=redis://redis:6379/1 ORC_REDIS_SENTINEL_MASTER=orc \
+    ORC_REDIS_SENTINELS=sentinel-1:26379,sentinel-2:26379 \
+    ORC_JWT_PUBLIC_KEY_FILE="$TMP/secrets/jwt.pem" ORC_KEY_SECRET_FILE="$TMP/secrets/key" \
+    ORC_ADMIN_TOKEN_FILE="$TMP/secrets/token" "$BIN" check --config "$TMP/container-sentinel.yaml"
 else
   skip "openrisk-cache check of the container configuration (no built openrisk-cache or no openssl)"
 fi

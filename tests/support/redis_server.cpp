@@ -42,13 +42,13 @@ std::uint16_t free_port() {
 }
 
 // True once the server whose log this is has bound its port ("Ready to accept connections", or "... ready to
-// accept connections at" with a unix socket): a PING alone could be answered by another test's
-// server that took the port first (tests run in parallel).
-bool logged_ready(const std::string& log_path) {
+// accept connections at" with a unix socket; a sentinel: "+monitor master"): a PING alone could be answered
+// by another test's server that took the port first (tests run in parallel).
+bool logged_ready(const std::string& log_path, std::string_view ready_line) {
   std::ifstream in(log_path);
   std::string line;
   while (std::getline(in, line))
-    if (line.find("eady to accept connections") != std::string::npos) return true;
+    if (line.find(ready_line) != std::string::npos) return true;
   return false;
 }
 
@@ -56,6 +56,26 @@ bool logged_ready(const std::string& log_path) {
 
 RedisServer::RedisServer(std::vector<std::string> extra_args, std::chrono::milliseconds timeout)
     : extra_args_(std::move(extra_args)) {
+  launch(timeout);
+}
+
+RedisServer::RedisServer(SentinelMode, std::string config, std::chrono::milliseconds timeout)
+    : sentinel_config_(std::move(config)) {
+  launch(timeout);
+}
+
+std::unique_ptr<RedisServer> RedisServer::sentinel(const std::string& master, std::uint16_t master_port,
+                                                   int quorum, std::chrono::milliseconds down_after) {
+  const std::string m = " " + master + " ";
+  std::string config = "sentinel monitor" + m + "127.0.0.1 " + std::to_string(master_port) + " " +
+                       std::to_string(quorum) + "\nsentinel down-after-milliseconds" + m +
+                       std::to_string(down_after.count()) + "\nsentinel failover-timeout" + m +
+                       std::to_string(4 * down_after.count()) + "\n";
+  return std::unique_ptr<RedisServer>(
+      new RedisServer(SentinelMode{}, std::move(config), std::chrono::seconds(10)));
+}
+
+void RedisServer::launch(std::chrono::milliseconds timeout) {
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/orc-redis-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr)
@@ -101,6 +121,13 @@ bool RedisServer::spawn() {
                                    dir_ + "/redis.log",
                                    "--enable-debug-command",
                                    "local"};
+  if (!sentinel_config_.empty()) {
+    const auto path = dir_ + "/sentinel.conf";
+    if (!std::filesystem::exists(path)) {  // a restart keeps what the sentinel learnt
+      std::ofstream(path) << sentinel_config_;
+    }
+    args.insert(args.begin() + 1, {path, "--sentinel"});
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -133,7 +160,9 @@ bool RedisServer::wait_ready(std::chrono::steady_clock::time_point deadline) {
       pid_ = -1;
       return false;
     }
-    if (logged_ready(dir_ + "/redis.log")) return true;
+    if (logged_ready(dir_ + "/redis.log",
+                     sentinel_config_.empty() ? "eady to accept connections" : "+monitor master"))
+      return true;
     // Polling a process that gives no readiness signal of its own; each probe is bounded by the deadline.
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

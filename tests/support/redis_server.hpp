@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,11 @@ class RedisServer {
   // until it answers PING; throws std::runtime_error when it does not within `timeout`.
   explicit RedisServer(std::vector<std::string> extra_args = {},
                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // A sentinel (`redis-server <conf> --sentinel`) that monitors the master on 127.0.0.1:`master_port` as
+  // `master`, with `quorum`, and calls it down after `down_after` without an answer. Ready once it
+  // monitors it.
+  static std::unique_ptr<RedisServer> sentinel(const std::string& master, std::uint16_t master_port,
+                                               int quorum, std::chrono::milliseconds down_after);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -35,6 +41,9 @@ class RedisServer {
   pid_t pid() const { return pid_; }
 
  private:
+  struct SentinelMode {};
+  RedisServer(SentinelMode, std::string config, std::chrono::milliseconds timeout);
+  void launch(std::chrono::milliseconds timeout);
   bool spawn();
   bool wait_ready(std::chrono::steady_clock::time_point deadline);
 
@@ -42,6 +51,7 @@ class RedisServer {
   std::uint16_t port_ = 0;
   std::string dir_;
   std::vector<std::string> extra_args_;
+  std::string sentinel_config_;  // a sentinel's configuration file (it rewrites it); empty: a server
   pid_t pid_ = -1;
 };
 

@@ -22,6 +22,7 @@
 #include "metrics/metrics.hpp"
 #include "redis/purge_listener.hpp"
 #include "redis/redis_url.hpp"
+#include "redis/sentinel.hpp"
 #include "util/units.hpp"
 
 namespace orc::app {
@@ -46,18 +47,51 @@ std::shared_ptr<const http::Runtime> runtime_of(const Loaded& loaded) {
   return http::make_runtime(loaded.config, loaded.rulebook, loaded.verifier);
 }
 
+// Redis behind Sentinel (redis.sentinel): one watcher per process names the master to every connection. It
+// asks the sentinels once before the workers start (each wait bounded by redis.connect_timeout), so that
+// the first requests find the master; without an answer the cache is bypassed until one comes.
+struct Sentinel {
+  std::shared_ptr<redis::MasterSource> master;
+  std::unique_ptr<redis::SentinelWatcher> watcher;
+};
+Sentinel start_sentinel(const config::Config& cfg) {
+  Sentinel out;
+  const auto& s = cfg.redis.sentinel;
+  if (!cfg.redis.enabled || s.master.empty()) return out;
+  redis::SentinelWatcher::Options o;
+  o.master = s.master;
+  for (const auto& node : s.nodes) {
+    auto hp = config::parse_host_port(node);  // validated by load_all
+    o.nodes.emplace_back(hp->host, hp->port);
+  }
+  o.password = s.password;
+  o.connect_timeout = cfg.redis.connect_timeout;
+  out.master = std::make_shared<redis::MasterSource>();
+  out.watcher = std::make_unique<redis::SentinelWatcher>(std::move(o), out.master);
+  if (!out.watcher->ask_once())
+    spdlog::warn("redis sentinel: no sentinel named master '{}' yet: the cache is bypassed until one does",
+                 s.master);
+  out.watcher->start();
+  return out;
+}
+
 // Storage is chosen once at start (a reload does not move the cache): Redis when configured, one pool per
 // worker; otherwise one in-process store shared by all workers.
-http::StorageFactory storage_factory(const config::Config& cfg) {
+http::StorageFactory storage_factory(const config::Config& cfg,
+                                     std::shared_ptr<const redis::MasterSource> master) {
   const auto max_fill = cfg.cache.max_fill;
   if (cfg.redis.enabled) {
     auto redis = cfg.redis;
     auto endpoint = redis::parse_redis_url(redis.url);  // validated by load_all; never log the password
-    spdlog::info("cache storage: redis {}:{}/{} (prefix '{}')", endpoint->host, endpoint->port, endpoint->db,
-                 redis.key_prefix);
+    if (master)
+      spdlog::info("cache storage: redis master '{}' from {} sentinel(s), db {} (prefix '{}')",
+                   redis.sentinel.master, redis.sentinel.nodes.size(), endpoint->db, redis.key_prefix);
+    else
+      spdlog::info("cache storage: redis {}:{}/{} (prefix '{}')", endpoint->host, endpoint->port,
+                   endpoint->db, redis.key_prefix);
     metrics::Metrics::get().set_storage("redis");
-    return [redis, max_fill](asio::any_io_executor ex) -> std::shared_ptr<cache::Storage> {
-      return std::make_shared<cache::RedisStorage>(ex, redis, max_fill);
+    return [redis, max_fill, master](asio::any_io_executor ex) -> std::shared_ptr<cache::Storage> {
+      return std::make_shared<cache::RedisStorage>(ex, redis, max_fill, master);
     };
   }
   auto memory = std::make_shared<cache::MemoryStorage>(cfg.cache.memory_budget, nullptr, max_fill);
@@ -71,7 +105,8 @@ http::StorageFactory storage_factory(const config::Config& cfg) {
 // The L1 in front of Redis (cache.l1_budget > 0 with a redis section), and the listener that keeps it in
 // step with every instance's purges: it is on only while the listener is subscribed. Like the storage, it
 // is set up once at start.
-std::unique_ptr<redis::PurgeListener> start_l1(const config::Config& cfg, http::Server& server) {
+std::unique_ptr<redis::PurgeListener> start_l1(const config::Config& cfg, http::Server& server,
+                                               std::shared_ptr<const redis::MasterSource> master) {
   auto& m = metrics::Metrics::get();
   m.set_l1_up(false);
   if (!cfg.redis.enabled || cfg.cache.l1_budget == 0) return nullptr;
@@ -83,6 +118,7 @@ std::unique_ptr<redis::PurgeListener> start_l1(const config::Config& cfg, http::
   o.endpoint = *redis::parse_redis_url(cfg.redis.url);  // validated by load_all
   o.channel = cache::purge_channel(cfg.redis.key_prefix);
   o.connect_timeout = cfg.redis.connect_timeout;
+  o.master = std::move(master);
   redis::PurgeListener::Hooks hooks;
   hooks.subscribed = [l1, &m] {
     l1->enable();
@@ -100,8 +136,9 @@ std::unique_ptr<redis::PurgeListener> start_l1(const config::Config& cfg, http::
     l1->invalidate(tags);
     server.coalescer().seal(tags);
   };
-  auto listener = std::make_unique<redis::PurgeListener>(std::move(o), std::move(hooks));
+  std::unique_ptr<redis::PurgeListener> listener;
   try {
+    listener = std::make_unique<redis::PurgeListener>(std::move(o), std::move(hooks));
     listener->start();
   } catch (const std::exception& e) {
     spdlog::error("cache L1: cannot start the purge listener ({}): running without the L1", e.what());
@@ -126,7 +163,8 @@ std::vector<std::string> fixed_at_start_changes(const config::Config& old, const
   check(next.redis.enabled != old.redis.enabled || next.redis.url != old.redis.url ||
             next.redis.key_prefix != old.redis.key_prefix || next.redis.pool_size != old.redis.pool_size ||
             next.redis.connect_timeout != old.redis.connect_timeout ||
-            next.redis.command_timeout != old.redis.command_timeout,
+            next.redis.command_timeout != old.redis.command_timeout ||
+            next.redis.sentinel != old.redis.sentinel,
         "redis");
   check(next.cache.memory_budget != old.cache.memory_budget, "cache.memory_budget");
   check(next.cache.l1_budget != old.cache.l1_budget || next.cache.l1_max_age != old.cache.l1_max_age,
@@ -240,8 +278,9 @@ int serve(const std::string& config_path) {
   for (const auto& w : loaded.warnings) spdlog::warn("{}", w.to_string());
   std::signal(SIGPIPE, SIG_IGN);
 
-  http::Server server(runtime_of(loaded), storage_factory(*cfg));
-  auto listener = start_l1(*cfg, server);
+  auto sentinel = start_sentinel(*cfg);
+  http::Server server(runtime_of(loaded), storage_factory(*cfg, sentinel.master));
+  auto listener = start_l1(*cfg, server, sentinel.master);
   try {
     server.start();
   } catch (const std::exception& e) {

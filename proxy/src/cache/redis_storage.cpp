@@ -101,29 +101,37 @@ std::optional<redis::RedisOptions> redis_options(const config::RedisConfig& cfg,
 namespace {
 
 std::unique_ptr<redis::RedisPool> make_pool(boost::asio::any_io_executor executor,
-                                            const config::RedisConfig& cfg) {
+                                            const config::RedisConfig& cfg,
+                                            std::shared_ptr<const redis::MasterSource> master) {
   std::string error;
   auto options = redis_options(cfg, &error);
   if (!options) throw std::invalid_argument("redis.url '" + cfg.url + "': " + error);
+  options->master = std::move(master);
   return std::make_unique<redis::RedisPool>(std::move(executor), std::move(*options));
 }
 
 }  // namespace
 
-RedisStorage::RedisStorage(redis::RedisPool& pool, std::string prefix, std::chrono::milliseconds max_fill)
+RedisStorage::RedisStorage(redis::RedisPool& pool, std::string prefix, std::chrono::milliseconds max_fill,
+                           PurgeReplication replication)
     : pool_(pool),
       prefix_(std::move(prefix)),
       max_fill_(max_fill),
+      replication_(replication),
       channel_(purge_channel(prefix_)),
       fill_script_(kFillScript),
       purge_script_(kPurgeScript) {}
 
 RedisStorage::RedisStorage(boost::asio::any_io_executor executor, const config::RedisConfig& cfg,
-                           std::chrono::milliseconds max_fill)
-    : owned_pool_(make_pool(std::move(executor), cfg)),
+                           std::chrono::milliseconds max_fill,
+                           std::shared_ptr<const redis::MasterSource> master)
+    : owned_pool_(make_pool(std::move(executor), cfg, std::move(master))),
       pool_(*owned_pool_),
       prefix_(cfg.key_prefix),
       max_fill_(max_fill),
+      // Behind Sentinel a purge must survive a failover: it waits for the replicas (half the command's time).
+      replication_{cfg.sentinel.master.empty() ? 0 : cfg.sentinel.wait_replicas,
+                   std::max(std::chrono::milliseconds(1), cfg.command_timeout / 2)},
       channel_(purge_channel(prefix_)),
       fill_script_(kFillScript),
       purge_script_(kPurgeScript) {}
@@ -205,10 +213,19 @@ boost::asio::awaitable<StorageStatus> RedisStorage::purge(const std::vector<std:
   for (std::size_t i = 0; i < tags.size(); ++i) args.push_back(sealed::new_generation());
   args.push_back(channel_);
   args.push_back(redis::encode_purge_message(tags));
-  auto r = co_await pool_.eval(purge_script_, std::move(keys), std::move(args));
+  if (replication_.replicas == 0) {
+    auto r = co_await pool_.eval(purge_script_, std::move(keys), std::move(args));
+    if (!r.ok()) co_return to_storage_status(r.status);
+    co_return r.value.is_integer() ? StorageStatus::ok : StorageStatus::error;
+  }
+  std::vector<std::string> wait{"WAIT", std::to_string(replication_.replicas),
+                                std::to_string(replication_.timeout.count())};
+  auto r = co_await pool_.eval_then(purge_script_, std::move(keys), std::move(args), std::move(wait));
   if (!r.ok()) co_return to_storage_status(r.status);
   if (!r.value.is_integer()) co_return StorageStatus::error;
-  co_return StorageStatus::ok;
+  // Not on enough replicas in time: a failover now could lose it, so it is owed (replayed later).
+  co_return r.value.integer >= static_cast<long long>(replication_.replicas) ? StorageStatus::ok
+                                                                             : StorageStatus::timeout;
 }
 
 void RedisStorage::close() {

@@ -21,16 +21,25 @@
 
 namespace orc::cache {
 
+// A purge is done once this many replicas have it (WAIT, up to `timeout`); fewer: it failed (owed), since a
+// failover could lose it. 0: once the master has it.
+struct PurgeReplication {
+  std::uint32_t replicas = 0;
+  std::chrono::milliseconds timeout{25};
+};
+
 class RedisStorage final : public Storage {
  public:
   // On a pool of the caller's; `pool` must outlive this storage.
   RedisStorage(redis::RedisPool& pool, std::string prefix,
-               std::chrono::milliseconds max_fill = kDefaultMaxFill);
+               std::chrono::milliseconds max_fill = kDefaultMaxFill, PurgeReplication replication = {});
   // With a pool of its own on `executor` (a worker's), from the `redis:` config section. Throws
   // std::invalid_argument when the URL is malformed (startup only). Construct, use and destroy it on
   // that executor's thread.
+  // `master`: behind Sentinel, where the master is (redis/sentinel.hpp).
   RedisStorage(boost::asio::any_io_executor executor, const config::RedisConfig& cfg,
-               std::chrono::milliseconds max_fill);
+               std::chrono::milliseconds max_fill,
+               std::shared_ptr<const redis::MasterSource> master = nullptr);
 
   std::string_view name() const override { return "redis"; }
   void close() override;
@@ -54,6 +63,7 @@ class RedisStorage final : public Storage {
   redis::RedisPool& pool_;
   std::string prefix_;
   std::chrono::milliseconds max_fill_;
+  PurgeReplication replication_;
   std::string channel_;  // purge_channel(prefix_)
   redis::RedisScript fill_script_;
   redis::RedisScript purge_script_;

@@ -135,9 +135,22 @@ struct CacheEngineConfig {
   VerifyConfig verify;
 };
 
+// Redis behind Sentinel: the master's address comes from the sentinels, and follows their failovers.
+struct RedisSentinelConfig {
+  std::string master;              // the name the sentinels monitor; empty: no Sentinel
+  std::vector<std::string> nodes;  // the sentinels, "host:port", asked in turn
+  std::string password;            // the sentinels' own (requirepass); empty: no AUTH
+  // Replicas a purge must reach (WAIT) before it counts as done; 0: the master alone.
+  std::uint32_t wait_replicas = 1;
+  bool operator==(const RedisSentinelConfig&) const = default;
+};
+
 struct RedisConfig {
   bool enabled = false;
+  // With `sentinel`, only the user, password and database of the URL are used: the master's address comes
+  // from the sentinels.
   std::string url = "redis://127.0.0.1:6379/0";
+  RedisSentinelConfig sentinel;
   std::string key_prefix = "orc:";
   std::uint32_t pool_size = 4;
   Duration connect_timeout{std::chrono::seconds(1)};

@@ -371,6 +371,43 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
     redis.count("pool_size", c.redis.pool_size, 1, 64);
     redis.duration("connect_timeout", c.redis.connect_timeout);
     redis.duration("command_timeout", c.redis.command_timeout);
+    Section sentinel = redis.sub("sentinel");
+    if (redis.has("sentinel") && sentinel.node().IsMap()) {
+      auto& s = c.redis.sentinel;
+      sentinel.string("master", s.master);
+      if (s.master.empty())
+        errors.add(sentinel.node()["master"] ? sentinel.node()["master"].Mark() : sentinel.node().Mark(),
+                   "'redis.sentinel.master': expected the name the sentinels monitor");
+      // A list, or one string of comma-separated nodes (what `${ENV}` can give).
+      sentinel.with("nodes", [&](const YAML::Node& n) {
+        std::vector<std::pair<std::string, YAML::Mark>> items;
+        if (n.IsSequence()) {
+          for (const auto& item : n)
+            items.emplace_back(item.IsScalar() ? item.Scalar() : std::string(), item.Mark());
+        } else if (auto text = sentinel.scalar(n, "nodes", "a list of host:port")) {
+          for (auto part : util::split_list(*text, ',')) items.emplace_back(std::string(part), n.Mark());
+        } else {
+          return;
+        }
+        if (items.empty()) {
+          errors.add(n.Mark(), "'redis.sentinel.nodes': expected a list of host:port");
+          return;
+        }
+        for (const auto& [text, mark] : items) {
+          auto hp = parse_host_port(text);
+          if (!hp || hp->host.empty() || hp->port == 0)
+            errors.add(mark, "'redis.sentinel.nodes': expected host:port such as 10.0.0.5:26379, got '" +
+                                 text + "'");
+          else
+            s.nodes.push_back(text);
+        }
+      });
+      if (!sentinel.node()["nodes"])
+        errors.add(sentinel.node().Mark(), "'redis.sentinel.nodes': expected a list of host:port");
+      sentinel.string("password", s.password);
+      sentinel.count("wait_replicas", s.wait_replicas, 0, 16);
+    }
+    sentinel.finish();
   }
   redis.finish();
 

@@ -11,18 +11,20 @@
 // PING's answer by max(connect_timeout, 1 s).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "redis/redis_url.hpp"
+#include "redis/sync_client.hpp"
 
 namespace orc::redis {
+
+class MasterSource;
 
 class PurgeListener {
  public:
@@ -37,6 +39,8 @@ class PurgeListener {
     std::chrono::milliseconds connect_timeout{1000};
     std::chrono::milliseconds ping_interval{1000};
     std::chrono::milliseconds reconnect_max{2000};
+    // Behind Sentinel: the master's address, read at each connect (host and port of `endpoint` unused).
+    std::shared_ptr<const MasterSource> master;
   };
 
   PurgeListener(Options options, Hooks hooks);
@@ -52,14 +56,10 @@ class PurgeListener {
   void run();
   // One connection, from connect to loss (false) or stop (true).
   bool session();
-  // Waits up to `d` or until stop(); true when stopping.
-  bool pause(std::chrono::milliseconds d);
 
   Options options_;
   Hooks hooks_;
-  std::thread thread_;
-  int wake_[2] = {-1, -1};  // a pipe: stop() writes a byte, poll() wakes
-  std::atomic<bool> stopping_{false};
+  sync::WaitingThread thread_;
 };
 
 // The message payload: each tag as "<length>:<tag>", concatenated (tags may hold any byte).

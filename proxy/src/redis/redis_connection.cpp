@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "redis/sentinel.hpp"
+
 namespace orc::redis {
 namespace {
 
@@ -89,6 +91,15 @@ void RedisConnection::stop() {
   if (ac_ != nullptr) drop(RedisStatus::unavailable);
 }
 
+bool RedisConnection::usable() {
+  if (!ready()) return false;
+  if (options_->master && options_->master->version() != master_version_) {
+    drop(RedisStatus::unavailable);
+    return false;
+  }
+  return true;
+}
+
 void RedisConnection::submit(std::vector<std::string> args, Completion handler) {
   if (state_ != State::ready || dropping_ || ac_ == nullptr) {
     post_completion(std::move(handler), RedisReply::failure(RedisStatus::unavailable, "not connected"),
@@ -148,14 +159,30 @@ void RedisConnection::on_reply_cb(redisAsyncContext* /*ac*/, void* reply, void* 
     r.value = to_value(static_cast<const redisReply*>(reply));
     r.status = r.value.is_error() ? RedisStatus::error : RedisStatus::ok;
   }
+  // A master demoted under us (a failover it survived) refuses writes: connect again, to the new master.
+  const bool demoted =
+      self->options_->master && r.status == RedisStatus::error && r.error_text().starts_with("READONLY");
   self->complete(*pending, std::move(r));
+  if (demoted) self->drop(RedisStatus::unavailable);
 }
 
 void RedisConnection::resolve() {
   state_ = State::resolving;
+  std::string host = options_->endpoint.host;
+  std::uint16_t port = options_->endpoint.port;
+  if (options_->master) {                           // behind Sentinel: wherever the master is now
+    master_version_ = options_->master->version();  // before the address: a change in between is seen
+    auto at = options_->master->current();
+    if (!at) {  // no sentinel has answered yet
+      schedule_reconnect();
+      return;
+    }
+    host = at->host;
+    port = at->port;
+  }
   // hiredis would resolve with a blocking getaddrinfo(); Asio resolves off the worker thread.
   resolver_.async_resolve(
-      options_->endpoint.host, std::to_string(options_->endpoint.port),
+      host, std::to_string(port),
       [weak = weak_from_this()](const boost::system::error_code& ec,
                                 const boost::asio::ip::tcp::resolver::results_type& results) {
         if (auto self = weak.lock()) self->on_resolved(ec, results);
@@ -231,6 +258,9 @@ void RedisConnection::handshake() {
       commands.push_back({"AUTH", ep.user, ep.password});
   }
   if (ep.db != 0) commands.push_back({"SELECT", std::to_string(ep.db)});
+  // Behind Sentinel, an address can be out of date (a failover the watcher has not heard of yet, a former
+  // master that came back as a replica): only a master will do.
+  if (options_->master) commands.push_back({"ROLE"});
   if (commands.empty()) {
     become_ready();
     return;
@@ -241,9 +271,15 @@ void RedisConnection::handshake() {
     auto pending = std::make_unique<Pending>();
     pending->owner = this;
     pending->deadline = deadline;
-    pending->internal = [this](RedisReply r) {
+    const bool role = cmd.front() == "ROLE";
+    pending->internal = [this, role](RedisReply r) {
       if (r.status == RedisStatus::error) {  // wrong password, no such database: try again later
         drop(RedisStatus::unavailable);
+        return;
+      }
+      if (role && r.ok() &&
+          !(r.value.is_array() && !r.value.elements.empty() && r.value.elements.front().str == "master")) {
+        drop(RedisStatus::unavailable);  // a replica: the watcher will name the master
         return;
       }
       if (!r.ok()) return;  // the context is going away already

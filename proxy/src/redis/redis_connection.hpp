@@ -32,8 +32,13 @@ struct redisAsyncContext;
 
 namespace orc::redis {
 
+class MasterSource;
+
 struct RedisOptions {
   RedisEndpoint endpoint;
+  // Behind Sentinel (sentinel.hpp): the master's address, read at each connect (host and port of `endpoint`
+  // unused); a connection checks ROLE before it is ready and drops when a write answers READONLY.
+  std::shared_ptr<const MasterSource> master;
   std::chrono::milliseconds connect_timeout{1000};  // TCP connect plus AUTH and SELECT
   std::chrono::milliseconds command_timeout{50};    // per command; a late reply drops the connection
   std::chrono::milliseconds reconnect_initial{50};  // back-off between connection attempts, doubling...
@@ -98,6 +103,9 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
 
   // Connected, authenticated and on the right database.
   bool ready() const { return state_ == State::ready && !dropping_; }
+  // ready(), and behind Sentinel still on the current master: a connection made before a failover drops
+  // (and connects again, to the new master) rather than read from a former master that now replicates.
+  bool usable();
   std::size_t in_flight() const { return in_flight_.size(); }
   std::size_t peak_in_flight() const { return peak_in_flight_; }
   std::uint64_t connects() const { return connects_; }  // contexts that became ready so far
@@ -167,6 +175,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   std::deque<Pending*> in_flight_;  // in send order (replies come in that order); owned by hiredis privdata
   std::size_t peak_in_flight_ = 0;
   std::uint64_t connects_ = 0;
+  std::uint64_t master_version_ = 0;  // MasterSource::version() when this connection's address was read
 };
 
 }  // namespace orc::redis

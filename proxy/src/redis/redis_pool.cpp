@@ -16,7 +16,7 @@ RedisPool::Core::Core(std::shared_ptr<const RedisOptions> o, CircuitBreaker::Clo
 std::shared_ptr<RedisConnection> RedisPool::Core::pick() {
   for (std::size_t i = 0; i < connections.size(); ++i) {
     auto& c = connections[(next + i) % connections.size()];
-    if (c->ready()) {
+    if (c->usable()) {
       next = (next + i + 1) % connections.size();
       return c;
     }
@@ -59,11 +59,30 @@ boost::asio::awaitable<RedisReply> RedisPool::eval(RedisScript& script, std::vec
   return run_script(core_, script, std::move(keys), std::move(args));
 }
 
-boost::asio::awaitable<RedisReply> RedisPool::run(std::shared_ptr<Core> core, std::vector<std::string> args) {
+boost::asio::awaitable<RedisReply> RedisPool::eval_then(RedisScript& script, std::vector<std::string> keys,
+                                                        std::vector<std::string> args,
+                                                        std::vector<std::string> then) {
+  return run_script_then(core_, script, std::move(keys), std::move(args), std::move(then));
+}
+
+boost::asio::awaitable<RedisReply> RedisPool::run_script_then(std::shared_ptr<Core> core, RedisScript& script,
+                                                              std::vector<std::string> keys,
+                                                              std::vector<std::string> args,
+                                                              std::vector<std::string> then) {
+  auto on = core->closed ? nullptr : core->pick();
+  if (!on) co_return RedisReply::failure(RedisStatus::unavailable, "no connection");
+  RedisReply r = co_await run_script(core, script, std::move(keys), std::move(args), on);
+  if (!r.ok()) co_return r;
+  if (!on->usable()) co_return RedisReply::failure(RedisStatus::unavailable, "connection dropped");
+  co_return co_await run(core, std::move(then), on);
+}
+
+boost::asio::awaitable<RedisReply> RedisPool::run(std::shared_ptr<Core> core, std::vector<std::string> args,
+                                                  std::shared_ptr<RedisConnection> on) {
   if (core->closed) co_return RedisReply::failure(RedisStatus::unavailable, "pool closed");
   if (!core->breaker.allow()) co_return RedisReply::failure(RedisStatus::unavailable, "circuit open");
   RedisReply reply;
-  if (auto conn = core->pick()) {
+  if (auto conn = on && on->usable() ? on : core->pick()) {
     // The shared_ptr keeps the connection alive until its completion has run.
     reply = co_await conn->async_command(std::move(args), boost::asio::use_awaitable);
   } else {
@@ -87,7 +106,8 @@ boost::asio::awaitable<RedisReply> RedisPool::load(std::shared_ptr<Core> core, R
 
 boost::asio::awaitable<RedisReply> RedisPool::run_script(std::shared_ptr<Core> core, RedisScript& script,
                                                          std::vector<std::string> keys,
-                                                         std::vector<std::string> args) {
+                                                         std::vector<std::string> args,
+                                                         std::shared_ptr<RedisConnection> on) {
   if (script.sha_.empty()) {
     RedisReply loaded = co_await load(core, script);
     if (!loaded.ok()) co_return loaded;
@@ -102,12 +122,12 @@ boost::asio::awaitable<RedisReply> RedisPool::run_script(std::shared_ptr<Core> c
     cmd.insert(cmd.end(), args.begin(), args.end());
     return cmd;
   };
-  RedisReply r = co_await run(core, evalsha());
+  RedisReply r = co_await run(core, evalsha(), on);
   if (r.status == RedisStatus::error && r.error_text().starts_with("NOSCRIPT")) {
     // Redis restarted or SCRIPT FLUSH ran: load again and retry once.
     RedisReply loaded = co_await load(core, script);
     if (!loaded.ok()) co_return loaded;
-    r = co_await run(core, evalsha());
+    r = co_await run(core, evalsha(), on);
   }
   co_return r;
 }

@@ -62,6 +62,11 @@ class RedisPool {
   boost::asio::awaitable<RedisReply> eval(RedisScript& script, std::vector<std::string> keys,
                                           std::vector<std::string> args);
 
+  // eval(), then `then` on the same connection once the script has answered; the reply of `then` (or the
+  // script's when that failed). For a command about the connection's own writes: WAIT.
+  boost::asio::awaitable<RedisReply> eval_then(RedisScript& script, std::vector<std::string> keys,
+                                               std::vector<std::string> args, std::vector<std::string> then);
+
   // Stops every connection for good (idempotent): pending and later commands complete with `unavailable`,
   // and the pool no longer keeps its executor busy (so a draining io_context can run out of work).
   void close();
@@ -85,11 +90,18 @@ class RedisPool {
     CircuitBreaker breaker;
     bool closed = false;  // the pool is gone: coroutines still running fail without touching Redis
   };
-  static boost::asio::awaitable<RedisReply> run(std::shared_ptr<Core> core, std::vector<std::string> args);
+  // `on`: that connection (when still usable), else the next one.
+  static boost::asio::awaitable<RedisReply> run(std::shared_ptr<Core> core, std::vector<std::string> args,
+                                                std::shared_ptr<RedisConnection> on = nullptr);
   static boost::asio::awaitable<RedisReply> load(std::shared_ptr<Core> core, RedisScript& script);
   static boost::asio::awaitable<RedisReply> run_script(std::shared_ptr<Core> core, RedisScript& script,
                                                        std::vector<std::string> keys,
-                                                       std::vector<std::string> args);
+                                                       std::vector<std::string> args,
+                                                       std::shared_ptr<RedisConnection> on = nullptr);
+  static boost::asio::awaitable<RedisReply> run_script_then(std::shared_ptr<Core> core, RedisScript& script,
+                                                            std::vector<std::string> keys,
+                                                            std::vector<std::string> args,
+                                                            std::vector<std::string> then);
 
   boost::asio::any_io_executor executor_;
   std::shared_ptr<Core> core_;

@@ -297,3 +297,44 @@ TEST(RedisStorage, FailsOpenWhenRedisIsDown) {
 
 }  // namespace
 }  // namespace orc::cache
+
+namespace orc::cache {
+namespace {
+
+// Behind Sentinel a purge must outlive a failover: it is done once a replica has it (WAIT). Without one in
+// time it fails (and is owed by the flow), although the master ran it.
+TEST(RedisStorage, APurgeThatMustReachAReplicaFailsWithoutOne) {
+  test::RedisServer master;
+  auto replica = std::make_unique<test::RedisServer>(
+      std::vector<std::string>{"--replicaof", "127.0.0.1", std::to_string(master.port())});
+  asio::io_context io;
+  redis::RedisPool pool(io.get_executor(), options_for(master));
+  RedisStorage store(pool, "orc:", kDefaultMaxFill, {1, 200ms});
+  ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
+  // Whether the master has a replica that is in sync (polled: the replica attaches and syncs on its own
+  // time).
+  auto replica_online = [&](bool want) {
+    for (int i = 0; i < 200; ++i) {
+      std::vector<std::string> info{"INFO", "replication"};
+      auto r = run_on(io, pool.command(std::move(info)));
+      if (r && r->ok() && (r->value.str.find("state=online") != std::string::npos) == want) return true;
+      run_on(io, test::pause(50ms));
+    }
+    return false;
+  };
+  ASSERT_TRUE(replica_online(true)) << "the replica did not sync";
+
+  EXPECT_EQ(*run_on(io, store.purge({"risks"})), StorageStatus::ok) << "the replica has it";
+  const auto with_replica = run_on(io, store.generations({"risks"}))->value.tokens;
+
+  replica.reset();  // SIGKILL
+  ASSERT_TRUE(replica_online(false));
+  EXPECT_EQ(*run_on(io, store.purge({"risks"})), StorageStatus::timeout) << "no replica has it";
+  EXPECT_NE(run_on(io, store.generations({"risks"}))->value.tokens, with_replica)
+      << "the master ran it all the same";
+  RedisStorage alone(pool, "orc:");  // replicas: 0
+  EXPECT_EQ(*run_on(io, alone.purge({"risks"})), StorageStatus::ok);
+}
+
+}  // namespace
+}  // namespace orc::cache

@@ -548,6 +548,44 @@ TEST(RulesLoader, L1BudgetZeroTurnsTheL1OffOtherSizesMustBePositive) {
   EXPECT_TRUE(has_error(bad, "'cache.l1_budget': expected a size (0 for off)")) << all_errors(bad);
 }
 
+// docs/configuration.md: `redis.sentinel` names the master and the sentinels; what is wrong is said where.
+TEST(RulesLoader, RedisSentinelSection) {
+  auto r = load(
+      "redis:\n  url: 'redis://:pw@unused:1/2'\n  sentinel:\n    master: orc-master\n    nodes: "
+      "[10.0.0.5:26379, "
+      "'sentinel-b:26379']\n    password: s3\n");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const auto& s = r.config->redis.sentinel;
+  EXPECT_EQ(s.master, "orc-master");
+  EXPECT_EQ(s.nodes, (std::vector<std::string>{"10.0.0.5:26379", "sentinel-b:26379"}));
+  EXPECT_EQ(s.password, "s3");
+  EXPECT_TRUE(load("redis: { url: 'redis://127.0.0.1:6379' }\n").config->redis.sentinel.master.empty());
+  // One string of comma-separated nodes, as an environment variable gives them.
+  ::setenv("ORC_TEST_SENTINELS", "s1:26379, s2:26379,s3:26380", 1);
+  auto from_env = load("redis:\n  sentinel: { master: m, nodes: '${ORC_TEST_SENTINELS}' }\n");
+  ASSERT_TRUE(from_env.config) << all_errors(from_env);
+  EXPECT_EQ(from_env.config->redis.sentinel.nodes,
+            (std::vector<std::string>{"s1:26379", "s2:26379", "s3:26380"}));
+  ::unsetenv("ORC_TEST_SENTINELS");
+  auto empty = load("redis:\n  sentinel: { master: m, nodes: ' , ' }\n");
+  EXPECT_TRUE(has_error(empty, "'redis.sentinel.nodes': expected a list of host:port")) << all_errors(empty);
+
+  auto no_nodes = load("redis:\n  sentinel: { master: m }\n");
+  EXPECT_TRUE(
+      has_error(no_nodes, "test.yaml:2:13: error: 'redis.sentinel.nodes': expected a list of host:port"))
+      << all_errors(no_nodes);
+  auto bad_node = load("redis:\n  sentinel: { master: m, nodes: [a:1, nohost] }\n");
+  EXPECT_TRUE(has_error(bad_node,
+                        "test.yaml:2:39: error: 'redis.sentinel.nodes': expected host:port such as "
+                        "10.0.0.5:26379, got 'nohost'"))
+      << all_errors(bad_node);
+  auto no_master = load("redis:\n  sentinel: { nodes: [a:1] }\n");
+  EXPECT_TRUE(has_error(no_master, "'redis.sentinel.master': expected the name the sentinels monitor"))
+      << all_errors(no_master);
+  auto typo = load("redis:\n  sentinel: { master: m, nodes: [a:1], pasword: x }\n");
+  EXPECT_TRUE(has_error(typo, "redis.sentinel.pasword")) << all_errors(typo);
+}
+
 // docs/configuration.md: `cache.max_fill` (default 2m), a duration greater than zero.
 TEST(RulesLoader, MaxFillIsAPositiveDurationOfTwoMinutesByDefault) {
   auto dflt = load("cache: { l1_budget: 0 }\n");

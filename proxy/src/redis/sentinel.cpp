@@ -1,0 +1,144 @@
+// The Sentinel watcher's thread and the master's address (see sentinel.hpp).
+#include "redis/sentinel.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+namespace orc::redis {
+namespace {
+
+std::optional<std::uint16_t> port_of(std::string_view s) {
+  unsigned v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v == 0 || v > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(v);
+}
+
+}  // namespace
+
+std::optional<MasterAddress> MasterSource::current() const {
+  std::lock_guard lock(mutex_);
+  return address_;
+}
+
+bool MasterSource::set(MasterAddress address) {
+  std::lock_guard lock(mutex_);
+  if (address_ == address) return false;
+  address_ = std::move(address);
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  return true;
+}
+
+std::optional<MasterAddress> parse_switch_master(std::string_view payload, std::string_view master) {
+  std::vector<std::string_view> words;
+  while (!payload.empty()) {
+    auto space = payload.find(' ');
+    words.push_back(payload.substr(0, space));
+    if (space == std::string_view::npos) break;
+    payload.remove_prefix(space + 1);
+  }
+  if (words.size() != 5 || words[0] != master || words[3].empty()) return std::nullopt;
+  auto port = port_of(words[4]);
+  if (!port) return std::nullopt;
+  return MasterAddress{std::string(words[3]), *port};
+}
+
+SentinelWatcher::SentinelWatcher(Options options, std::shared_ptr<MasterSource> source)
+    : options_(std::move(options)), source_(std::move(source)) {}
+
+SentinelWatcher::~SentinelWatcher() {
+  stop();
+}
+
+void SentinelWatcher::start() {
+  thread_.start([this] { run(); });
+}
+
+void SentinelWatcher::stop() {
+  thread_.stop();
+}
+
+std::optional<MasterAddress> SentinelWatcher::ask(redisContext* c) const {
+  auto r = sync::command(c, {"SENTINEL", "get-master-addr-by-name", options_.master});
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) return std::nullopt;  // nil: not monitored
+  auto host = sync::str(r->element[0]);
+  auto port = port_of(sync::str(r->element[1]));
+  if (host.empty() || !port) return std::nullopt;
+  return MasterAddress{std::string(host), *port};
+}
+
+void SentinelWatcher::take(const Node& node, const MasterAddress& a) {
+  const bool first = source_->version() == 0;
+  if (!source_->set(a)) return;
+  if (first)
+    spdlog::info("redis sentinel {}:{}: master '{}' is at {}:{}", node.first, node.second, options_.master,
+                 a.host, a.port);
+  else
+    spdlog::warn("redis sentinel {}:{}: master '{}' failed over to {}:{}", node.first, node.second,
+                 options_.master, a.host, a.port);
+  last_warning_.clear();
+}
+
+void SentinelWatcher::warn_once(std::string message) {
+  if (message == last_warning_) return;  // every round of a lasting problem would repeat it
+  spdlog::warn("{}", message);
+  last_warning_ = std::move(message);
+}
+
+bool SentinelWatcher::ask_once() {
+  for (const auto& node : options_.nodes) {
+    sync::Connected outcome;
+    auto c = sync::connect(node.first, node.second, "", options_.password, options_.connect_timeout, outcome);
+    if (auto a = c ? ask(c.get()) : std::nullopt) {
+      take(node, *a);
+      return true;
+    }
+  }
+  return false;
+}
+
+void SentinelWatcher::run() {
+  auto backoff = std::chrono::milliseconds(50);
+  for (std::size_t turn = 0; !thread_.waker().stopping(); ++turn) {
+    const auto& node = options_.nodes[turn % options_.nodes.size()];
+    if (session(node)) return;
+    // A full round of sentinels failed: wait before the next one.
+    if ((turn + 1) % options_.nodes.size() == 0) {
+      if (thread_.waker().pause(backoff)) return;
+      backoff = std::min(backoff * 2, options_.reconnect_max);
+    }
+  }
+}
+
+bool SentinelWatcher::session(const Node& node) {
+  const auto where = "redis sentinel " + node.first + ":" + std::to_string(node.second);
+  sync::Connected outcome;
+  auto c = sync::connect(node.first, node.second, "", options_.password, options_.connect_timeout, outcome);
+  if (outcome == sync::Connected::auth_refused) warn_once(where + " refused AUTH (redis.sentinel.password)");
+  if (!c) return thread_.waker().stopping();
+  auto address = ask(c.get());
+  if (!address) {
+    warn_once(where + " does not know master '" + options_.master + "'");
+    return thread_.waker().stopping();
+  }
+  take(node, *address);
+  const auto pong_timeout = std::max(options_.connect_timeout, std::chrono::milliseconds(1000));
+  // A failover between that answer and the subscription would go unheard: ask once more, subscribed.
+  auto ask_again = [&] {
+    sync::Connected again;
+    auto c2 = sync::connect(node.first, node.second, "", options_.password, options_.connect_timeout, again);
+    if (auto a = c2 ? ask(c2.get()) : std::nullopt) take(node, *a);
+  };
+  return sync::listen(
+      c.get(), "+switch-master", ask_again,
+      [&](std::string_view payload) {
+        if (auto next = parse_switch_master(payload, options_.master)) take(node, *next);
+        return true;
+      },
+      options_.ping_interval, pong_timeout, thread_.waker());
+}
+
+}  // namespace orc::redis

@@ -1,0 +1,88 @@
+// What the redis/ threads that only wait share (the purge listener, the Sentinel watcher): hiredis's
+// blocking API with every wait bounded, a subscription kept alive by PING, and a stop that wakes poll().
+// Never used on a worker's event loop.
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace orc::redis::sync {
+
+struct ContextFree {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+struct ReplyFree {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Context = std::unique_ptr<redisContext, ContextFree>;
+using Reply = std::unique_ptr<redisReply, ReplyFree>;
+
+// One command and its reply (null when the connection failed or timed out).
+Reply command(redisContext* c, const std::vector<std::string>& args);
+
+// A reply's string, status or error text; empty for other types.
+std::string_view str(const redisReply* r);
+
+// An array reply whose first element is `kind` ("message", "pong", "subscribe").
+bool is_push(const redisReply* r, std::string_view kind, std::size_t min_elements);
+
+enum class Connected { ok, failed, auth_refused };
+// Connects to host:port, each wait bounded by `timeout`, and AUTHs when `password` is set (with `user` when
+// that is set too).
+Context connect(const std::string& host, std::uint16_t port, const std::string& user,
+                const std::string& password, std::chrono::milliseconds timeout, Connected& outcome);
+
+// A thread's stop: stop() wakes a pause() or a listen() at once.
+class Waker {
+ public:
+  Waker();
+  ~Waker();
+  Waker(const Waker&) = delete;
+  Waker& operator=(const Waker&) = delete;
+  void stop();
+  void reset();  // before the thread starts again
+  bool stopping() const { return stopping_.load(); }
+  // Waits up to `d` or until stop(); true when stopping.
+  bool pause(std::chrono::milliseconds d) const;
+  int fd() const { return fds_[0]; }
+
+ private:
+  int fds_[2] = {-1, -1};
+  std::atomic<bool> stopping_{false};
+};
+
+// A thread that only waits, with the Waker that ends it: start() runs `body` on a new thread (unless one
+// runs), stop() wakes it and joins. The owner stops it in its own destructor, before `body`'s state goes.
+class WaitingThread {
+ public:
+  WaitingThread() = default;
+  ~WaitingThread() { stop(); }
+  WaitingThread(const WaitingThread&) = delete;
+  WaitingThread& operator=(const WaitingThread&) = delete;
+  void start(std::function<void()> body);
+  void stop();
+  const Waker& waker() const { return waker_; }
+
+ private:
+  Waker waker_;
+  std::thread thread_;
+};
+
+// SUBSCRIBEs `c` to `channel`, calls `subscribed`, then hands each message's payload to `on_message` (false:
+// end the session) and PINGs every `ping_interval`. Returns true when woken by `waker`, false when the
+// connection failed, a PONG took longer than `pong_timeout`, or `on_message` refused a message.
+bool listen(redisContext* c, const std::string& channel, const std::function<void()>& subscribed,
+            const std::function<bool(std::string_view payload)>& on_message,
+            std::chrono::milliseconds ping_interval, std::chrono::milliseconds pong_timeout,
+            const Waker& waker);
+
+}  // namespace orc::redis::sync
