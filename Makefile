@@ -33,7 +33,7 @@ TEST_FUZZ_SECONDS ?= 10
 # sent to an idle daemon (every thread in epoll_wait) is sometimes never handled (TSan defers handlers to the
 # next intercepted call); the ASan job runs those, and the reload tests send SIGHUP under TSan.
 # FdLimitTest runs here rather than in the ASan job: out of descriptors, UBSan's own vptr check cannot work.
-TSAN_TESTS   ?= *CacheFlowTest.*:CacheRedisTest.*:CacheSentinelTest.*:AdminApiTest.*:*Fault*:Reload*:ProxyTest.Pipelined*:FdLimitTest.*
+TSAN_TESTS   ?= *CacheFlowTest.*:CacheRedisTest.*:CacheSentinelTest.*:CacheClusterTest.*:AdminApiTest.*:*Fault*:Reload*:ProxyTest.Pipelined*:FdLimitTest.*
 # The ASan + UBSan build: -O0 with line tables. At -O1 the sanitizers' instrumentation makes the optimiser
 # the most expensive step of the build (http/forward.cpp, now relay.cpp: 94 s at -O1, 27 s at -O0) while the suite runs as fast.
 ASAN_FLAGS   := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -g1" \

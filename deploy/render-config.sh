@@ -9,17 +9,18 @@
 # ORC_JWT_PUBLIC_KEY_FILE and ORC_REDIS_URL keep their meaning from the shipped file. With --sentinel, the
 # redis section also finds its master through Sentinel: redis.sentinel.master ${ORC_REDIS_SENTINEL_MASTER},
 # redis.sentinel.nodes ${ORC_REDIS_SENTINELS} (host:port,host:port,...); ORC_REDIS_URL then gives only the
-# password and the database.
+# password and the database. With --cluster, it is a Redis Cluster: redis.cluster ${ORC_REDIS_CLUSTER} (seed
+# nodes, host:port,host:port,...); ORC_REDIS_URL then gives only the password (database 0).
 # Used by deploy/Dockerfile (the image's /etc/openrisk-cache/openrisk.yaml) and to render
 # deploy/kubernetes/configmap.yaml; tests/deploy/check_deploy.sh checks that both stay in sync.
 # Each substitution must apply exactly once, so a change of config/openrisk.yaml that breaks it fails loudly.
-# Usage: deploy/render-config.sh [--sentinel] [config/openrisk.yaml]
+# Usage: deploy/render-config.sh [--sentinel | --cluster] [config/openrisk.yaml]
 set -euo pipefail
-sentinel=0
-if [ "${1:-}" = --sentinel ]; then
-  sentinel=1
-  shift
-fi
+mode=single
+case "${1:-}" in
+  --sentinel) mode=sentinel; shift ;;
+  --cluster) mode=cluster; shift ;;
+esac
 src=${1:-"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/config/openrisk.yaml"}
 
 expect_once() { # pattern
@@ -47,17 +48,23 @@ sed -e 's|^listen: .*|listen: 0.0.0.0:8080|' \
     -e 's|^  format: .*|  format: json|' \
     -e '1,/^$/s|^# openrisk-cache: the shipped configuration.*|# openrisk-cache: the container configuration, rendered by deploy/render-config.sh from config/openrisk.yaml.|' \
     "$src" |
-  if [ "$sentinel" = 1 ]; then
-    # shellcheck disable=SC2016
-    sed -e '/^  url: ${ORC_REDIS_URL}$/a\
+  case "$mode" in
+    sentinel)
+      # shellcheck disable=SC2016
+      sed -e '/^  url: ${ORC_REDIS_URL}$/a\
   # Added by deploy/render-config.sh --sentinel: the master is where the sentinels say, and follows their\
   # failovers; ORC_REDIS_URL gives only the password and the database (docs/operations.md, "Redis Sentinel").\
   sentinel:\
     master: ${ORC_REDIS_SENTINEL_MASTER}\
-    nodes: ${ORC_REDIS_SENTINELS}'
-  else
-    cat
-  fi
+    nodes: ${ORC_REDIS_SENTINELS}' ;;
+    cluster)
+      # shellcheck disable=SC2016
+      sed -e '/^  url: ${ORC_REDIS_URL}$/a\
+  # Added by deploy/render-config.sh --cluster: a Redis Cluster, from these seed nodes; ORC_REDIS_URL gives\
+  # only the password, database 0 (docs/operations.md, "Redis Cluster").\
+  cluster: ${ORC_REDIS_CLUSTER}' ;;
+    *) cat ;;
+  esac
 # shellcheck disable=SC2016
 printf '%s\n' '' \
   '# Added by deploy/render-config.sh: the admin listener on every interface of the container (Prometheus and' \

@@ -243,6 +243,8 @@ if have docker-compose; then
     docker-compose -f "$DEPLOY/docker-compose.yaml" --profile openrisk config -q
   run "docker-compose with the Sentinel overlay config -q" \
     docker-compose -f "$DEPLOY/docker-compose.yaml" -f "$DEPLOY/docker-compose.sentinel.yaml" config -q
+  run "docker-compose with the Cluster overlay config -q" \
+    docker-compose -f "$DEPLOY/docker-compose.yaml" -f "$DEPLOY/docker-compose.cluster.yaml" config -q
   # Every file the compose stack bind-mounts from the repository exists (secrets/ is created by init.sh).
   cat >"$TMP/compose_mounts.py" <<'PYEOF'
 import os, sys
@@ -308,6 +310,8 @@ run "systemd unit carries the required hardening lines" unit_has
 run "deploy/render-config.sh renders config/openrisk.yaml" bash -c '"$1" >"$2"' _ "$DEPLOY/render-config.sh" "$TMP/container.yaml"
 run "deploy/render-config.sh --sentinel renders config/openrisk.yaml" \
   bash -c '"$1" --sentinel >"$2"' _ "$DEPLOY/render-config.sh" "$TMP/container-sentinel.yaml"
+run "deploy/render-config.sh --cluster renders config/openrisk.yaml" \
+  bash -c '"$1" --cluster >"$2"' _ "$DEPLOY/render-config.sh" "$TMP/container-cluster.yaml"
 if "$PY" -c 'import jsonschema' 2>/dev/null; then
   cat >"$TMP/schema.py" <<'PYEOF'
 import json, sys
@@ -323,6 +327,8 @@ PYEOF
     "$PY" "$TMP/schema.py" "$ROOT/config/openrisk-cache.schema.json" "$TMP/container.yaml"
   run "container configuration with Sentinel validates against the JSON Schema" \
     "$PY" "$TMP/schema.py" "$ROOT/config/openrisk-cache.schema.json" "$TMP/container-sentinel.yaml"
+  run "container configuration with a Cluster validates against the JSON Schema" \
+    "$PY" "$TMP/schema.py" "$ROOT/config/openrisk-cache.schema.json" "$TMP/container-cluster.yaml"
 else
   skip "container configuration against the JSON Schema (no python3-jsonschema)"
 fi
@@ -347,6 +353,11 @@ if [ -n "$BIN" ] && have openssl; then
     ORC_REDIS_SENTINELS=sentinel-1:26379,sentinel-2:26379 \
     ORC_JWT_PUBLIC_KEY_FILE="$TMP/secrets/jwt.pem" ORC_KEY_SECRET_FILE="$TMP/secrets/key" \
     ORC_ADMIN_TOKEN_FILE="$TMP/secrets/token" "$BIN" check --config "$TMP/container-sentinel.yaml"
+  run "openrisk-cache check accepts the container configuration with a Cluster" \
+    env ORC_UPSTREAM_URL=http://backend:8081 ORC_REDIS_URL=redis://redis-c1:6379 \
+    ORC_REDIS_CLUSTER=redis-c1:6379,redis-c2:6379 \
+    ORC_JWT_PUBLIC_KEY_FILE="$TMP/secrets/jwt.pem" ORC_KEY_SECRET_FILE="$TMP/secrets/key" \
+    ORC_ADMIN_TOKEN_FILE="$TMP/secrets/token" "$BIN" check --config "$TMP/container-cluster.yaml"
 else
   skip "openrisk-cache check of the container configuration (no built openrisk-cache or no openssl)"
 fi

@@ -118,6 +118,13 @@ class CacheTest : public ::testing::Test {
   DaemonProcess* start_proxy(const std::string& yaml, const std::vector<std::string>& env = {},
                              const std::string& warmup = "/api/v1/health");
 
+  // A Redis failover under load (Sentinel, Cluster) on a daemon whose `detail` entry is cached: four clients
+  // read it and a list without pause while `failover` runs; a write follows at once; `settled` waits until
+  // the daemon follows (and the deployment is whole again). Then: hits come back, redis_up is 1 again, no
+  // client request failed, the write is never followed by its pre-write answer, and a later write purges.
+  void check_failover(DaemonProcess& proxy, const std::string& token, const std::string& detail,
+                      const std::function<void()>& failover, const std::function<void()>& settled);
+
   std::uint16_t sim_port() const { return sim_->port(); }
   std::uint16_t proxy_port(std::size_t i = 0) const { return proxies_.at(i)->port(); }
 

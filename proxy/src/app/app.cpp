@@ -83,7 +83,10 @@ http::StorageFactory storage_factory(const config::Config& cfg,
   if (cfg.redis.enabled) {
     auto redis = cfg.redis;
     auto endpoint = redis::parse_redis_url(redis.url);  // validated by load_all; never log the password
-    if (master)
+    if (!redis.cluster.empty())
+      spdlog::info("cache storage: redis cluster from {} seed node(s) (prefix '{}')", redis.cluster.size(),
+                   redis.key_prefix);
+    else if (master)
       spdlog::info("cache storage: redis master '{}' from {} sentinel(s), db {} (prefix '{}')",
                    redis.sentinel.master, redis.sentinel.nodes.size(), endpoint->db, redis.key_prefix);
     else
@@ -119,6 +122,10 @@ std::unique_ptr<redis::PurgeListener> start_l1(const config::Config& cfg, http::
   o.channel = cache::purge_channel(cfg.redis.key_prefix);
   o.connect_timeout = cfg.redis.connect_timeout;
   o.master = std::move(master);
+  for (const auto& node : cfg.redis.cluster) {
+    auto hp = config::parse_host_port(node);  // validated by load_all
+    o.nodes.emplace_back(hp->host, hp->port);
+  }
   redis::PurgeListener::Hooks hooks;
   hooks.subscribed = [l1, &m] {
     l1->enable();
@@ -164,7 +171,8 @@ std::vector<std::string> fixed_at_start_changes(const config::Config& old, const
             next.redis.key_prefix != old.redis.key_prefix || next.redis.pool_size != old.redis.pool_size ||
             next.redis.connect_timeout != old.redis.connect_timeout ||
             next.redis.command_timeout != old.redis.command_timeout ||
-            next.redis.sentinel != old.redis.sentinel,
+            next.redis.sentinel != old.redis.sentinel || next.redis.cluster != old.redis.cluster ||
+            next.redis.wait_replicas != old.redis.wait_replicas,
         "redis");
   check(next.cache.memory_budget != old.cache.memory_budget, "cache.memory_budget");
   check(next.cache.l1_budget != old.cache.l1_budget || next.cache.l1_max_age != old.cache.l1_max_age,

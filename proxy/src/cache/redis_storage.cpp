@@ -1,6 +1,7 @@
 // The Redis storage backend: GET, MGET of generations, and the fill and purge Lua scripts.
 #include "cache/redis_storage.hpp"
 
+#include "config/config_loader.hpp"
 #include "redis/purge_listener.hpp"
 
 #include <algorithm>
@@ -9,29 +10,29 @@
 namespace orc::cache {
 namespace {
 
-// KEYS: the entry, then the n generations. ARGV: the sealed entry, its ttl in ms, the n generations seen
-// ("" for none), then the n it is sealed with (the read's new token where none was seen, which this fill's
-// own earlier put may have given already: sealed::still_current). Every generation then lives at least as
-// long as the entry (a missing one, PTTL -2, is set).
+// KEYS: the n generations, then the entry (none on a Redis Cluster, where the entry's slot is another: the
+// caller SETs it after a 1). ARGV: the entry's ttl in ms, the n generations seen ("" for none), the n it is
+// sealed with (the read's new token where none was seen, which this fill's own earlier put may have given
+// already: sealed::still_current), then the sealed entry when KEYS has it. Every generation then lives at
+// least as long as the entry (a missing one, PTTL -2, is set).
 constexpr const char* kFillScript = R"lua(
-local n = #KEYS - 1
-local ttl = tonumber(ARGV[2])
+local n = math.floor((#ARGV - 1) / 2)
+local ttl = tonumber(ARGV[1])
 for i = 1, n do
-  local current, seen = redis.call('GET', KEYS[1 + i]) or '', ARGV[2 + i]
-  if current ~= seen and (seen ~= '' or current ~= ARGV[2 + n + i]) then return 0 end
+  local current, seen = redis.call('GET', KEYS[i]) or '', ARGV[1 + i]
+  if current ~= seen and (seen ~= '' or current ~= ARGV[1 + n + i]) then return 0 end
 end
 for i = 1, n do
-  local g = KEYS[1 + i]
-  if redis.call('PTTL', g) < ttl then redis.call('SET', g, ARGV[2 + n + i], 'PX', ttl) end
+  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('SET', KEYS[i], ARGV[1 + n + i], 'PX', ttl) end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+if #KEYS > n then redis.call('SET', KEYS[n + 1], ARGV[2 + 2 * n], 'PX', ttl) end
 return 1
 )lua";
 
-// KEYS: the n generations, then the n tag sets of the previous layout. ARGV: the generations' lifetime in ms
-// (max_fill: a fill that read the old ones is refused until then, and later ones extend it), the n new
-// tokens, then the channel and the message that tell every instance's L1 (redis/purge_listener.hpp). O(n),
-// whatever the tags carry.
+// KEYS: the n generations, then the n tag sets of the previous layout (none on a Redis Cluster, which that
+// layout never ran on). ARGV: the generations' lifetime in ms (max_fill: a fill that read the old ones is
+// refused until then, and later ones extend it), the n new tokens, then the channel and the message that
+// tell every instance's L1 (redis/purge_listener.hpp). O(n), whatever the tags carry.
 //
 // A rolling upgrade runs instances of the previous layout (tag sets `t:`, counters `g:`, entries served
 // without a seal) beside this one on one Redis, and each must honour the other's purges: theirs INCR the
@@ -39,9 +40,9 @@ return 1
 // they indexed under the tags, as they did. Those sets exist only while such instances fill (they expire
 // with their entries); without them a purge checks one key per tag. Remove once no such instance can run.
 constexpr const char* kPurgeScript = R"lua(
-local n = #KEYS / 2
+local n = #ARGV - 3
 for i = 1, n do redis.call('SET', KEYS[i], ARGV[1 + i], 'PX', ARGV[1]) end
-for i = n + 1, 2 * n do
+for i = n + 1, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     local members = redis.call('SMEMBERS', KEYS[i])
     for j = 1, #members, 500 do redis.call('DEL', unpack(members, j, math.min(j + 499, #members))) end
@@ -100,21 +101,42 @@ std::optional<redis::RedisOptions> redis_options(const config::RedisConfig& cfg,
 
 namespace {
 
-std::unique_ptr<redis::RedisPool> make_pool(boost::asio::any_io_executor executor,
-                                            const config::RedisConfig& cfg,
-                                            std::shared_ptr<const redis::MasterSource> master) {
+redis::RedisOptions options_of(const config::RedisConfig& cfg) {
   std::string error;
   auto options = redis_options(cfg, &error);
   if (!options) throw std::invalid_argument("redis.url '" + cfg.url + "': " + error);
-  options->master = std::move(master);
-  return std::make_unique<redis::RedisPool>(std::move(executor), std::move(*options));
+  return std::move(*options);
+}
+
+std::unique_ptr<redis::ClusterPool> make_cluster(boost::asio::any_io_executor executor,
+                                                 const config::RedisConfig& cfg) {
+  if (cfg.cluster.empty()) return nullptr;
+  std::vector<redis::ClusterPool::Node> seeds;
+  for (const auto& node : cfg.cluster) {
+    auto hp = config::parse_host_port(node);  // validated by load_all
+    if (!hp) throw std::invalid_argument("redis.cluster: '" + node + "' is not host:port");
+    seeds.push_back({hp->host, hp->port});
+  }
+  return std::make_unique<redis::ClusterPool>(std::move(executor), options_of(cfg), std::move(seeds));
+}
+
+std::unique_ptr<redis::RedisPool> make_pool(boost::asio::any_io_executor executor,
+                                            const config::RedisConfig& cfg,
+                                            std::shared_ptr<const redis::MasterSource> master) {
+  if (!cfg.cluster.empty()) return nullptr;
+  auto options = options_of(cfg);
+  options.master = std::move(master);
+  return std::make_unique<redis::RedisPool>(std::move(executor), std::move(options));
 }
 
 }  // namespace
 
-RedisStorage::RedisStorage(redis::RedisPool& pool, std::string prefix, std::chrono::milliseconds max_fill,
+RedisStorage::RedisStorage(Client client, std::string prefix, std::chrono::milliseconds max_fill,
                            PurgeReplication replication)
-    : pool_(pool),
+    : owned_pool_(std::move(client.owned_pool)),
+      owned_cluster_(std::move(client.owned_cluster)),
+      pool_(owned_pool_ ? owned_pool_.get() : client.pool),
+      cluster_(owned_cluster_ ? owned_cluster_.get() : client.cluster),
       prefix_(std::move(prefix)),
       max_fill_(max_fill),
       replication_(replication),
@@ -122,29 +144,56 @@ RedisStorage::RedisStorage(redis::RedisPool& pool, std::string prefix, std::chro
       fill_script_(kFillScript),
       purge_script_(kPurgeScript) {}
 
+RedisStorage::RedisStorage(redis::RedisPool& pool, std::string prefix, std::chrono::milliseconds max_fill,
+                           PurgeReplication replication)
+    : RedisStorage(Client{.pool = &pool}, std::move(prefix), max_fill, replication) {}
+
+RedisStorage::RedisStorage(redis::ClusterPool& cluster, std::string prefix,
+                           std::chrono::milliseconds max_fill, PurgeReplication replication)
+    : RedisStorage(Client{.cluster = &cluster}, std::move(prefix), max_fill, replication) {}
+
 RedisStorage::RedisStorage(boost::asio::any_io_executor executor, const config::RedisConfig& cfg,
                            std::chrono::milliseconds max_fill,
                            std::shared_ptr<const redis::MasterSource> master)
-    : owned_pool_(make_pool(std::move(executor), cfg, std::move(master))),
-      pool_(*owned_pool_),
-      prefix_(cfg.key_prefix),
-      max_fill_(max_fill),
-      // Behind Sentinel a purge must survive a failover: it waits for the replicas (half the command's time).
-      replication_{cfg.sentinel.master.empty() ? 0 : cfg.sentinel.wait_replicas,
-                   std::max(std::chrono::milliseconds(1), cfg.command_timeout / 2)},
-      channel_(purge_channel(prefix_)),
-      fill_script_(kFillScript),
-      purge_script_(kPurgeScript) {}
+    : RedisStorage(Client{.owned_pool = make_pool(executor, cfg, std::move(master)),
+                          .owned_cluster = make_cluster(executor, cfg)},
+                   cfg.key_prefix, max_fill,
+                   // A purge must survive a failover: it waits for the replicas (half the command's time).
+                   {cfg.purge_replicas(), std::max(std::chrono::milliseconds(1), cfg.command_timeout / 2)}) {}
+
+boost::asio::awaitable<redis::RedisReply> RedisStorage::values(std::vector<std::string> keys) {
+  if (!cluster_) {
+    keys.insert(keys.begin(), "MGET");
+    co_return co_await pool_->command(std::move(keys));
+  }
+  // Keys of different slots cannot share an MGET: a GET each, at once.
+  std::vector<std::function<boost::asio::awaitable<redis::RedisReply>()>> gets;
+  gets.reserve(keys.size());
+  for (auto& key : keys)
+    gets.emplace_back([this, key = std::move(key)] {
+      std::vector<std::string> get{"GET", key};
+      return cluster_->command(key, std::move(get));
+    });
+  auto replies = co_await redis::all_of(cluster_->executor(), std::move(gets));
+  redis::RedisReply out;
+  out.status = redis::RedisStatus::ok;
+  out.value.type = redis::RedisValue::Type::array;
+  out.value.elements.reserve(replies.size());
+  for (auto& r : replies) {
+    if (!r.ok()) co_return r;
+    out.value.elements.push_back(std::move(r.value));
+  }
+  co_return out;
+}
 
 boost::asio::awaitable<StorageResult<Storage::Snapshot>> RedisStorage::read(
     const std::string& key, const std::vector<std::string>& tags) {
   using Result = StorageResult<Snapshot>;
-  std::vector<std::string> cmd;
-  cmd.reserve(tags.size() + 2);
-  cmd.push_back("MGET");
-  cmd.push_back(key);
-  for (const auto& tag : tags) cmd.push_back(generation_key(tag));
-  auto r = co_await pool_.command(std::move(cmd));
+  std::vector<std::string> keys;
+  keys.reserve(tags.size() + 1);
+  keys.push_back(key);
+  for (const auto& tag : tags) keys.push_back(generation_key(tag));
+  auto r = co_await values(std::move(keys));
   if (!r.ok()) co_return Result{to_storage_status(r.status), {}};
   if (!r.value.is_array() || r.value.elements.size() != tags.size() + 1)
     co_return Result{StorageStatus::error, {}};
@@ -162,11 +211,10 @@ boost::asio::awaitable<StorageResult<Generations>> RedisStorage::generations(
     const std::vector<std::string>& tags) {
   using Result = StorageResult<Generations>;
   if (tags.empty()) co_return Result{StorageStatus::ok, Generations{{}, std::chrono::steady_clock::now()}};
-  std::vector<std::string> cmd;
-  cmd.reserve(tags.size() + 1);
-  cmd.push_back("MGET");
-  for (const auto& tag : tags) cmd.push_back(generation_key(tag));
-  auto r = co_await pool_.command(std::move(cmd));
+  std::vector<std::string> keys;
+  keys.reserve(tags.size());
+  for (const auto& tag : tags) keys.push_back(generation_key(tag));
+  auto r = co_await values(std::move(keys));
   if (!r.ok()) co_return Result{to_storage_status(r.status), {}};
   if (!r.value.is_array() || r.value.elements.size() != tags.size())
     co_return Result{StorageStatus::error, {}};
@@ -185,24 +233,59 @@ boost::asio::awaitable<StorageResult<bool>> RedisStorage::put_if_current(const s
   if (sealed::put_refused(seen, std::chrono::steady_clock::now(), ttl, max_fill_))
     co_return Result{StorageStatus::ok, false};
   auto tokens = sealed::with_new_tokens(seen);
+  auto sealed_blob = sealed::seal(std::move(blob), tokens);
+  if (cluster_) co_return co_await put_on_cluster(key, std::move(sealed_blob), ttl, tags, seen, tokens);
   std::vector<std::string> keys;
   keys.reserve(1 + tags.size());
-  keys.push_back(key);
   for (const auto& tag : tags) keys.push_back(generation_key(tag));
+  keys.push_back(key);
   std::vector<std::string> args;
   args.reserve(2 + 2 * tags.size());
-  args.push_back(sealed::seal(std::move(blob), tokens));
   args.push_back(std::to_string(ttl.count()));
   args.insert(args.end(), seen.tokens.begin(), seen.tokens.end());
   args.insert(args.end(), std::make_move_iterator(tokens.begin()), std::make_move_iterator(tokens.end()));
-  auto r = co_await pool_.eval(fill_script_, std::move(keys), std::move(args));
+  args.push_back(std::move(sealed_blob));
+  auto r = co_await pool_->eval(fill_script_, std::move(keys), std::move(args));
   if (!r.ok()) co_return Result{to_storage_status(r.status), false};
   if (!r.value.is_integer()) co_return Result{StorageStatus::error, false};
   co_return Result{StorageStatus::ok, r.value.integer == 1};
 }
 
+// Each generation is checked (and kept alive) on its own slot, then the entry is stored. Not atomic as the
+// single server's script is, and it need not be: the entry is sealed with the tokens checked, so a purge
+// that comes between them outdates it all the same (its reads see a new token).
+boost::asio::awaitable<StorageResult<bool>> RedisStorage::put_on_cluster(
+    const std::string& key, std::string sealed_blob, std::chrono::milliseconds ttl,
+    const std::vector<std::string>& tags, const Generations& seen, const std::vector<std::string>& tokens) {
+  using Result = StorageResult<bool>;
+  const auto ttl_ms = std::to_string(ttl.count());
+  std::vector<std::function<boost::asio::awaitable<redis::RedisReply>()>> checks;
+  checks.reserve(tags.size());
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    checks.emplace_back([this, &ttl_ms, &seen, &tokens, &tags, i] {
+      std::vector<std::string> keys{generation_key(tags[i])};
+      std::vector<std::string> args{ttl_ms, seen.tokens[i], tokens[i]};
+      return cluster_->eval(fill_script_, std::move(keys), std::move(args));
+    });
+  }
+  if (!checks.empty()) {
+    auto replies = co_await redis::all_of(cluster_->executor(), std::move(checks));
+    for (const auto& r : replies)
+      if (!r.ok()) co_return Result{to_storage_status(r.status), false};
+    for (const auto& r : replies) {
+      if (!r.value.is_integer()) co_return Result{StorageStatus::error, false};
+      if (r.value.integer != 1) co_return Result{StorageStatus::ok, false};
+    }
+  }
+  std::vector<std::string> set{"SET", key, std::move(sealed_blob), "PX", ttl_ms};
+  auto r = co_await cluster_->command(key, std::move(set));
+  if (!r.ok()) co_return Result{to_storage_status(r.status), false};
+  co_return Result{StorageStatus::ok, true};
+}
+
 boost::asio::awaitable<StorageStatus> RedisStorage::purge(const std::vector<std::string>& tags) {
   if (tags.empty()) co_return StorageStatus::ok;
+  if (cluster_) co_return co_await purge_on_cluster(tags);
   std::vector<std::string> keys;
   keys.reserve(2 * tags.size());
   for (const auto& tag : tags) keys.push_back(generation_key(tag));
@@ -214,22 +297,51 @@ boost::asio::awaitable<StorageStatus> RedisStorage::purge(const std::vector<std:
   args.push_back(channel_);
   args.push_back(redis::encode_purge_message(tags));
   if (replication_.replicas == 0) {
-    auto r = co_await pool_.eval(purge_script_, std::move(keys), std::move(args));
-    if (!r.ok()) co_return to_storage_status(r.status);
-    co_return r.value.is_integer() ? StorageStatus::ok : StorageStatus::error;
+    co_return replicated(co_await pool_->eval(purge_script_, std::move(keys), std::move(args)));
   }
   std::vector<std::string> wait{"WAIT", std::to_string(replication_.replicas),
                                 std::to_string(replication_.timeout.count())};
-  auto r = co_await pool_.eval_then(purge_script_, std::move(keys), std::move(args), std::move(wait));
-  if (!r.ok()) co_return to_storage_status(r.status);
-  if (!r.value.is_integer()) co_return StorageStatus::error;
-  // Not on enough replicas in time: a failover now could lose it, so it is owed (replayed later).
-  co_return r.value.integer >= static_cast<long long>(replication_.replicas) ? StorageStatus::ok
-                                                                             : StorageStatus::timeout;
+  co_return replicated(
+      co_await pool_->eval_then(purge_script_, std::move(keys), std::move(args), std::move(wait)));
+}
+
+// One script per tag on its generation's slot, each publishing that tag (PUBLISH reaches every node of a
+// Cluster), at once; the purge is done when each is.
+boost::asio::awaitable<StorageStatus> RedisStorage::purge_on_cluster(const std::vector<std::string>& tags) {
+  const auto lifetime = std::to_string(max_fill_.count());
+  std::vector<std::function<boost::asio::awaitable<redis::RedisReply>()>> sets;
+  sets.reserve(tags.size());
+  for (const auto& tag : tags) {
+    sets.emplace_back([this, &lifetime, &tag] {
+      std::vector<std::string> keys{generation_key(tag)};
+      std::vector<std::string> args{lifetime, sealed::new_generation(), channel_,
+                                    redis::encode_purge_message(std::vector<std::string>{tag})};
+      if (replication_.replicas == 0) return cluster_->eval(purge_script_, std::move(keys), std::move(args));
+      std::vector<std::string> wait{"WAIT", std::to_string(replication_.replicas),
+                                    std::to_string(replication_.timeout.count())};
+      return cluster_->eval_then(purge_script_, std::move(keys), std::move(args), std::move(wait));
+    });
+  }
+  StorageStatus worst = StorageStatus::ok;
+  for (const auto& r : co_await redis::all_of(cluster_->executor(), std::move(sets))) {
+    const auto status = replicated(r);
+    if (status != StorageStatus::ok) worst = status;
+  }
+  co_return worst;
+}
+
+// The outcome of the purge script (followed by WAIT when replicas must have it): not on enough replicas in
+// time, a failover now could lose it, so it is owed (replayed later).
+StorageStatus RedisStorage::replicated(const redis::RedisReply& r) const {
+  if (!r.ok()) return to_storage_status(r.status);
+  if (!r.value.is_integer()) return StorageStatus::error;
+  return r.value.integer >= static_cast<long long>(replication_.replicas) ? StorageStatus::ok
+                                                                          : StorageStatus::timeout;
 }
 
 void RedisStorage::close() {
   if (owned_pool_) owned_pool_->close();
+  if (owned_cluster_) owned_cluster_->close();
 }
 
 }  // namespace orc::cache

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -140,8 +141,6 @@ struct RedisSentinelConfig {
   std::string master;              // the name the sentinels monitor; empty: no Sentinel
   std::vector<std::string> nodes;  // the sentinels, "host:port", asked in turn
   std::string password;            // the sentinels' own (requirepass); empty: no AUTH
-  // Replicas a purge must reach (WAIT) before it counts as done; 0: the master alone.
-  std::uint32_t wait_replicas = 1;
   bool operator==(const RedisSentinelConfig&) const = default;
 };
 
@@ -151,6 +150,15 @@ struct RedisConfig {
   // from the sentinels.
   std::string url = "redis://127.0.0.1:6379/0";
   RedisSentinelConfig sentinel;
+  // A Redis Cluster: the seed nodes, "host:port", asked for the slot map (the URL's host and port unused,
+  // its database must be 0). Empty: one server, or Sentinel.
+  std::vector<std::string> cluster;
+  // Replicas a purge must reach (WAIT) before it counts as done, so that a failover cannot lose it.
+  // Unset: 1 behind Sentinel or on a Cluster, 0 on one server.
+  std::optional<std::uint32_t> wait_replicas;
+  std::uint32_t purge_replicas() const {
+    return wait_replicas.value_or(sentinel.master.empty() && cluster.empty() ? 0 : 1);
+  }
   std::string key_prefix = "orc:";
   std::uint32_t pool_size = 4;
   Duration connect_timeout{std::chrono::seconds(1)};

@@ -39,6 +39,30 @@ void secret(Section& sec, const std::string& key, std::string& out) {
 }
 
 // A decimal number from `min` to `max`, written out whole ("0.001", "10"; no inf, nan or hex).
+// `key`: a list of host:port, or one string of comma-separated ones (what `${ENV}` can give), into `out`.
+void host_ports(Section& sec, const std::string& key, const std::string& label, const std::string& example,
+                std::vector<std::string>& out) {
+  sec.with(key, [&](const YAML::Node& n) {
+    std::vector<std::pair<std::string, YAML::Mark>> items;
+    if (n.IsSequence()) {
+      for (const auto& item : n)
+        items.emplace_back(item.IsScalar() ? item.Scalar() : std::string(), item.Mark());
+    } else if (auto text = sec.scalar(n, key, "a list of host:port")) {
+      for (auto part : util::split_list(*text, ',')) items.emplace_back(std::string(part), n.Mark());
+    } else {
+      return;
+    }
+    if (items.empty()) sec.errors().add(n.Mark(), label + ": expected a list of host:port");
+    for (const auto& [text, mark] : items) {
+      auto hp = parse_host_port(text);
+      if (!hp || hp->host.empty() || hp->port == 0)
+        sec.errors().add(mark, label + ": expected host:port such as " + example + ", got '" + text + "'");
+      else
+        out.push_back(text);
+    }
+  });
+}
+
 std::optional<double> parse_number(const std::string& s, double min, double max) {
   if (s.empty() || s.find_first_not_of("0123456789.eE+-") != std::string::npos) return std::nullopt;
   char* end = nullptr;
@@ -378,36 +402,31 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
       if (s.master.empty())
         errors.add(sentinel.node()["master"] ? sentinel.node()["master"].Mark() : sentinel.node().Mark(),
                    "'redis.sentinel.master': expected the name the sentinels monitor");
-      // A list, or one string of comma-separated nodes (what `${ENV}` can give).
-      sentinel.with("nodes", [&](const YAML::Node& n) {
-        std::vector<std::pair<std::string, YAML::Mark>> items;
-        if (n.IsSequence()) {
-          for (const auto& item : n)
-            items.emplace_back(item.IsScalar() ? item.Scalar() : std::string(), item.Mark());
-        } else if (auto text = sentinel.scalar(n, "nodes", "a list of host:port")) {
-          for (auto part : util::split_list(*text, ',')) items.emplace_back(std::string(part), n.Mark());
-        } else {
-          return;
-        }
-        if (items.empty()) {
-          errors.add(n.Mark(), "'redis.sentinel.nodes': expected a list of host:port");
-          return;
-        }
-        for (const auto& [text, mark] : items) {
-          auto hp = parse_host_port(text);
-          if (!hp || hp->host.empty() || hp->port == 0)
-            errors.add(mark, "'redis.sentinel.nodes': expected host:port such as 10.0.0.5:26379, got '" +
-                                 text + "'");
-          else
-            s.nodes.push_back(text);
-        }
-      });
+      host_ports(sentinel, "nodes", "'redis.sentinel.nodes'", "10.0.0.5:26379", s.nodes);
       if (!sentinel.node()["nodes"])
         errors.add(sentinel.node().Mark(), "'redis.sentinel.nodes': expected a list of host:port");
       sentinel.string("password", s.password);
-      sentinel.count("wait_replicas", s.wait_replicas, 0, 16);
     }
     sentinel.finish();
+    host_ports(redis, "cluster", "'redis.cluster'", "10.0.0.5:6379", c.redis.cluster);
+    if (!c.redis.cluster.empty()) {
+      const auto mark = redis.node()["cluster"].Mark();
+      if (!c.redis.sentinel.master.empty())
+        errors.add(mark, "'redis.cluster': expected either a Cluster or Sentinel, not both");
+      // The URL's database, the "/N" after its host (the URL itself is checked with the storage's parser).
+      std::string_view rest =
+          std::string_view(c.redis.url).substr(std::min<std::size_t>(8, c.redis.url.size()));
+      if (auto at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
+      if (auto slash = rest.find('/');
+          slash != std::string_view::npos && rest.substr(slash + 1) != "" && rest.substr(slash + 1) != "0")
+        errors.add(mark, "'redis.cluster': a Redis Cluster has database 0 only, and redis.url names " +
+                             std::string(rest.substr(slash + 1)));
+    }
+    if (redis.has("wait_replicas")) {
+      std::uint32_t n = 0;
+      redis.count("wait_replicas", n, 0, 16);
+      c.redis.wait_replicas = n;
+    }
   }
   redis.finish();
 

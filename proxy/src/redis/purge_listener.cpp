@@ -70,6 +70,10 @@ bool PurgeListener::session() {
     if (!at) return thread_.waker().stopping();
     ep.host = at->host;
     ep.port = at->port;
+  } else if (!options_.nodes.empty()) {
+    const auto& node = options_.nodes[next_node_++ % options_.nodes.size()];
+    ep.host = node.first;
+    ep.port = node.second;
   }
   sync::Connected outcome;
   auto c = sync::connect(ep.host, ep.port, ep.user, ep.password, options_.connect_timeout, outcome);

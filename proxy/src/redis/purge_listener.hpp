@@ -41,6 +41,9 @@ class PurgeListener {
     std::chrono::milliseconds reconnect_max{2000};
     // Behind Sentinel: the master's address, read at each connect (host and port of `endpoint` unused).
     std::shared_ptr<const MasterSource> master;
+    // A Redis Cluster's nodes (host and port of `endpoint` unused): a PUBLISH on any node reaches every
+    // node, so one will do; each connection tries the next.
+    std::vector<std::pair<std::string, std::uint16_t>> nodes;
   };
 
   PurgeListener(Options options, Hooks hooks);
@@ -59,6 +62,7 @@ class PurgeListener {
 
   Options options_;
   Hooks hooks_;
+  std::size_t next_node_ = 0;  // (the listener thread's)
   sync::WaitingThread thread_;
 };
 

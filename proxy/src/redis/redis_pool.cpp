@@ -65,6 +65,23 @@ boost::asio::awaitable<RedisReply> RedisPool::eval_then(RedisScript& script, std
   return run_script_then(core_, script, std::move(keys), std::move(args), std::move(then));
 }
 
+boost::asio::awaitable<RedisReply> RedisPool::asking(std::vector<std::string> args) {
+  auto core = core_;
+  if (core->closed) co_return RedisReply::failure(RedisStatus::unavailable, "pool closed");
+  if (!core->breaker.allow()) co_return RedisReply::failure(RedisStatus::unavailable, "circuit open");
+  auto on = core->pick();
+  if (!on) {
+    core->breaker.record(false);
+    co_return RedisReply::failure(RedisStatus::unavailable, "no connection");
+  }
+  // Both are queued before either is answered, so no other command comes between them on `on`. The reply
+  // to ASKING is of no use: a refusal shows in the command's own.
+  on->async_command(std::vector<std::string>{"ASKING"}, [](RedisReply) {});
+  RedisReply reply = co_await on->async_command(std::move(args), boost::asio::use_awaitable);
+  core->breaker.record(reply.status != RedisStatus::unavailable && reply.status != RedisStatus::timeout);
+  co_return reply;
+}
+
 boost::asio::awaitable<RedisReply> RedisPool::run_script_then(std::shared_ptr<Core> core, RedisScript& script,
                                                               std::vector<std::string> keys,
                                                               std::vector<std::string> args,

@@ -67,6 +67,10 @@ class RedisPool {
   boost::asio::awaitable<RedisReply> eval_then(RedisScript& script, std::vector<std::string> keys,
                                                std::vector<std::string> args, std::vector<std::string> then);
 
+  // ASKING, then `args`, on one connection with nothing between them: Redis Cluster's answer to ASK (a slot
+  // moving to this node). The reply of `args`.
+  boost::asio::awaitable<RedisReply> asking(std::vector<std::string> args);
+
   // Stops every connection for good (idempotent): pending and later commands complete with `unavailable`,
   // and the pool no longer keeps its executor busy (so a draining io_context can run out of work).
   void close();

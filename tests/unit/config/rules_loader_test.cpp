@@ -586,6 +586,39 @@ TEST(RulesLoader, RedisSentinelSection) {
   EXPECT_TRUE(has_error(typo, "redis.sentinel.pasword")) << all_errors(typo);
 }
 
+// docs/configuration.md: `redis.cluster` lists seed nodes; a Cluster has database 0 only and is not also
+// behind Sentinel; `redis.wait_replicas` defaults to 1 behind Sentinel or on a Cluster, 0 on one server.
+TEST(RulesLoader, RedisClusterSectionAndWaitReplicas) {
+  auto r = load("redis:\n  cluster: [10.0.0.5:6379, 'redis-b:6380']\n");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_EQ(r.config->redis.cluster, (std::vector<std::string>{"10.0.0.5:6379", "redis-b:6380"}));
+  EXPECT_EQ(r.config->redis.purge_replicas(), 1u);
+  auto none = load("redis:\n  cluster: 'a:1,b:2'\n  wait_replicas: 0\n");
+  ASSERT_TRUE(none.config) << all_errors(none);
+  EXPECT_EQ(none.config->redis.cluster, (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_EQ(none.config->redis.purge_replicas(), 0u);
+  EXPECT_EQ(load("redis: { url: 'redis://h:1' }\n").config->redis.purge_replicas(), 0u);
+  EXPECT_EQ(load("redis: { url: 'redis://h:1', wait_replicas: 2 }\n").config->redis.purge_replicas(), 2u);
+  EXPECT_EQ(load("redis: { sentinel: { master: m, nodes: [a:1] } }\n").config->redis.purge_replicas(), 1u);
+
+  auto db = load("redis:\n  url: 'redis://:pw@h:1/2'\n  cluster: [a:1]\n");
+  EXPECT_TRUE(has_error(db,
+                        "test.yaml:3:12: error: 'redis.cluster': a Redis Cluster has database 0 only, and "
+                        "redis.url names 2"))
+      << all_errors(db);
+  EXPECT_TRUE(load("redis:\n  url: 'redis://:pw@h:1/0'\n  cluster: [a:1]\n").config);
+  auto both = load("redis:\n  cluster: [a:1]\n  sentinel: { master: m, nodes: [b:2] }\n");
+  EXPECT_TRUE(has_error(both, "'redis.cluster': expected either a Cluster or Sentinel, not both"))
+      << all_errors(both);
+  auto bad = load("redis:\n  cluster: [a:1, nohost]\n");
+  EXPECT_TRUE(has_error(bad,
+                        "test.yaml:2:18: error: 'redis.cluster': expected host:port such as 10.0.0.5:6379, "
+                        "got 'nohost'"))
+      << all_errors(bad);
+  auto too_many = load("redis:\n  cluster: [a:1]\n  wait_replicas: 17\n");
+  EXPECT_FALSE(too_many.config) << "wait_replicas is 0 to 16";
+}
+
 // docs/configuration.md: `cache.max_fill` (default 2m), a duration greater than zero.
 TEST(RulesLoader, MaxFillIsAPositiveDurationOfTwoMinutesByDefault) {
   auto dflt = load("cache: { l1_budget: 0 }\n");
