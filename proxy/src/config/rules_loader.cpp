@@ -38,7 +38,6 @@ void secret(Section& sec, const std::string& key, std::string& out) {
                      "'" + sec.child_path(key + "_file") + "': cannot read '" + file + "': " + error);
 }
 
-// A decimal number from `min` to `max`, written out whole ("0.001", "10"; no inf, nan or hex).
 // `key`: a list of host:port, or one string of comma-separated ones (what `${ENV}` can give), into `out`.
 void host_ports(Section& sec, const std::string& key, const std::string& label, const std::string& example,
                 std::vector<std::string>& out) {
@@ -63,6 +62,7 @@ void host_ports(Section& sec, const std::string& key, const std::string& label, 
   });
 }
 
+// A decimal number from `min` to `max`, written out whole ("0.001", "10"; no inf, nan or hex).
 std::optional<double> parse_number(const std::string& s, double min, double max) {
   if (s.empty() || s.find_first_not_of("0123456789.eE+-") != std::string::npos) return std::nullopt;
   char* end = nullptr;

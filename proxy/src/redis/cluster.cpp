@@ -60,6 +60,20 @@ std::vector<std::string> eval_source(const RedisScript& script, const std::vecto
   return cmd;
 }
 
+// A node of a CLUSTER SLOTS entry, [endpoint, port, id, ...]: its address; an empty host for "?" (unknown);
+// nothing when malformed.
+std::optional<std::pair<std::string, std::uint16_t>> endpoint(const RedisValue& node,
+                                                              const std::string& asked) {
+  if (!node.is_array() || node.elements.size() < 2) return std::nullopt;
+  const auto& host = node.elements[0];
+  const auto& port = node.elements[1];
+  if (!(host.is_string() || host.is_nil()) || !port.is_integer() || port.integer <= 0 || port.integer > 65535)
+    return std::nullopt;
+  if (host.is_string() && host.str == "?") return std::pair<std::string, std::uint16_t>{};
+  return std::pair{host.is_nil() || host.str.empty() ? asked : host.str,
+                   static_cast<std::uint16_t>(port.integer)};
+}
+
 bool failed(const RedisReply& r) {
   return r.status == RedisStatus::unavailable || r.status == RedisStatus::timeout;
 }
@@ -111,15 +125,18 @@ std::optional<std::vector<SlotRange>> parse_cluster_slots(const RedisValue& repl
       return std::nullopt;
     if (first.integer < 0 || last.integer < first.integer || last.integer >= kClusterSlots)
       return std::nullopt;
-    const auto& host = master.elements[0];
-    const auto& port = master.elements[1];
-    if (!host.is_string() || !port.is_integer() || port.integer <= 0 || port.integer > 65535)
-      return std::nullopt;
+    auto address = endpoint(master, asked_host);
+    if (!address) return std::nullopt;
+    if (address->first.empty()) continue;  // "?": unknown
     SlotRange range;
     range.first = static_cast<int>(first.integer);
     range.last = static_cast<int>(last.integer);
-    range.host = host.str.empty() || host.str == "?" ? asked_host : host.str;
-    range.port = static_cast<std::uint16_t>(port.integer);
+    range.host = std::move(address->first);
+    range.port = address->second;
+    for (std::size_t r = 3; r < e.elements.size(); ++r) {
+      auto replica = endpoint(e.elements[r], asked_host);
+      if (replica && !replica->first.empty()) range.replicas.push_back(std::move(*replica));
+    }
     out.push_back(std::move(range));
   }
   if (out.empty()) return std::nullopt;
@@ -145,7 +162,12 @@ asio::awaitable<std::vector<RedisReply>> all_of(
   join->done.expires_at(asio::steady_timer::time_point::max());
   for (std::size_t i = 0; i < calls.size(); ++i) {
     auto run = [join, i, call = std::move(calls[i])]() -> asio::awaitable<void> {
-      join->replies[i] = co_await call();
+      try {
+        join->replies[i] = co_await call();
+      } catch (
+          const std::exception& e) {  // (bad_alloc): an answer all the same, or the caller waits for ever
+        join->replies[i] = RedisReply::failure(RedisStatus::error, e.what());
+      }
       if (--join->left == 0) join->done.cancel();
     };
     asio::co_spawn(executor, std::move(run), asio::detached);
@@ -271,16 +293,22 @@ asio::awaitable<bool> ClusterPool::refresh(std::shared_ptr<Core> core) {
     }
     std::vector<std::shared_ptr<RedisPool>> slots(kClusterSlots);
     std::map<std::string, std::shared_ptr<RedisPool>> masters;
+    std::set<std::string> replicas;
     for (const auto& range : *ranges) {
       auto master = core->pool_at(range.host, range.port);
       masters.emplace(node_key(range.host, range.port), master);
       std::fill(slots.begin() + range.first, slots.begin() + range.last + 1, master);
+      // Connected ahead: a replica that takes over is ready for its first command.
+      for (const auto& [host, port] : range.replicas) {
+        core->pool_at(host, port);
+        replicas.insert(node_key(host, port));
+      }
     }
-    // Nodes no longer masters go (a seed stays: it is asked when the masters are not).
+    // Nodes that are neither masters nor replicas go (a seed stays: it is asked when the masters are not).
     for (auto it = core->pools.begin(); it != core->pools.end();) {
       const bool seed = std::any_of(core->seeds.begin(), core->seeds.end(),
                                     [&](const Node& s) { return node_key(s.host, s.port) == it->first; });
-      if (!seed && !masters.count(it->first))
+      if (!seed && !masters.count(it->first) && !replicas.count(it->first))
         it = core->pools.erase(it);  // (commands in flight on it finish: RedisPool)
       else
         ++it;
@@ -312,7 +340,9 @@ asio::awaitable<RedisReply> ClusterPool::routed(std::shared_ptr<Core> core, int 
     if (failed(reply)) core->stale();
     auto redirect = reply.status == RedisStatus::error ? parse_redirect(reply.error_text()) : std::nullopt;
     if (!redirect || hop == 2 || core->closed) co_return reply;
-    pool = core->pool_at(redirect->host, redirect->port);
+    // (An empty host in the redirection is the node that answered.)
+    pool = core->pool_at(redirect->host.empty() ? pool->options().endpoint.host : redirect->host,
+                         redirect->port);
     asking = redirect->ask;
     if (!asking) {  // MOVED: the slot is the other node's now, and more may have moved with it
       core->slots[redirect->slot] = pool;

@@ -33,7 +33,8 @@ constexpr int kClusterSlots = 16384;
 // after it when that is not empty, else of the whole key; modulo 16384.
 int key_slot(std::string_view key);
 
-// A redirection in an error reply: "MOVED 3999 127.0.0.1:6381" or "ASK 3999 127.0.0.1:6381".
+// A redirection in an error reply: "MOVED 3999 127.0.0.1:6381" or "ASK 3999 127.0.0.1:6381" (an empty host,
+// "MOVED 3999 :6381", is the node that answered).
 struct Redirect {
   bool ask = false;
   int slot = 0;
@@ -48,9 +49,12 @@ struct SlotRange {
   int last = 0;
   std::string host;
   std::uint16_t port = 0;
+  std::vector<std::pair<std::string, std::uint16_t>> replicas;  // the master's, as the reply lists them
 };
-// The ranges of a CLUSTER SLOTS reply. A node that does not know its own address says "" (or "?"): that
-// is `asked_host`, the node that answered. Nothing when the reply is malformed or covers no slot.
+// The ranges of a CLUSTER SLOTS reply. An endpoint of "" or NULL (a node that does not know its own address)
+// is `asked_host`, the node that answered; "?" (a node whose endpoint is unknown) cannot be reached: its
+// range is left out (its slots have no master until the next map). Nothing when the reply is malformed or
+// covers no slot.
 std::optional<std::vector<SlotRange>> parse_cluster_slots(const RedisValue& reply,
                                                           const std::string& asked_host);
 
