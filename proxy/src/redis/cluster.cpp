@@ -270,8 +270,8 @@ asio::awaitable<void> ClusterPool::maintain(std::shared_ptr<Core> core) {
 }
 
 asio::awaitable<bool> ClusterPool::refresh(std::shared_ptr<Core> core) {
-  // Asked: the known masters first, then the seeds; only those connected (a command on the others fails
-  // at once and would count against their breakers).
+  // Asked: the known masters first, then the other nodes (replicas, seeds); only those connected (a command
+  // on the others fails at once and would count against their breakers).
   std::vector<std::pair<std::string, std::shared_ptr<RedisPool>>> asked;
   auto is_master = [&](const std::shared_ptr<RedisPool>& pool) {
     return std::find(core->masters.begin(), core->masters.end(), pool) != core->masters.end();
