@@ -117,10 +117,37 @@ class CacheRulebookTest : public CacheStorageTest {
 TEST_P(CacheRulebookTest, RiskPatchPurgesRiskReads) {
   const std::string detail = "/api/v1/risks/" + risk_;
   std::map<std::string, HttpResponse> after;
-  write_then_read({detail, "/api/v1/risks?limit=5", "/api/v1/stats", "/api/v1/assets",
-                   detail + "/mitigations", "/api/v1/mitigations"},
-                  "PATCH", detail, R"({"title":"patched-by-cache-test"})", &after);
+  write_then_read(
+      {detail, "/api/v1/risks?limit=5", "/api/v1/assets", detail + "/mitigations", "/api/v1/mitigations"},
+      "PATCH", detail, R"({"title":"patched-by-cache-test"})", &after);
   EXPECT_NE(after[detail].body.find("patched-by-cache-test"), std::string::npos);
+}
+
+// Issue 17: the counting views (risk-counts) stay cached across an edit of a risk's title, description or
+// tags, which moves no count, and are purged by an edit of anything else (status, impact, probability).
+TEST_P(CacheRulebookTest, RiskEditsPurgeTheCountsOnlyWhenACountMayMove) {
+  const std::string detail = "/api/v1/risks/" + risk_;
+  const std::vector<std::string> counts = {"/api/v1/stats", "/api/v1/stats/risk-matrix",
+                                           "/api/v1/stats/trends"};
+  prime(counts);
+  const std::string stats_before = get("/api/v1/stats", token_).body;
+  HttpResponse w = through(0, "PATCH", detail, bearer(token_),
+                           R"({"title":"renamed-by-cache-test","description":"d","tags":["t"]})");
+  ASSERT_TRUE(is_2xx(w)) << w.describe();
+  HttpResponse stats = get("/api/v1/stats", token_);
+  EXPECT_EQ(x_cache(stats), "HIT") << "a title, description and tags edit purged the counts\n"
+                                   << stats.describe();
+  // What the cache keeps is what the backend answers now: the edit moved no count.
+  HttpResponse direct = http(sim_port(), "GET", "/api/v1/stats", bearer(token_));
+  EXPECT_EQ(stats.body, direct.body) << "the counts changed after all: the condition is wrong for /stats";
+  EXPECT_EQ(stats.body, stats_before);
+  // The risk's own views and the lists are purged whatever the body says.
+  EXPECT_NE(get(detail, token_).body.find("renamed-by-cache-test"), std::string::npos);
+
+  for (const char* body : {R"({"status":"MITIGATED"})", R"({"title":"x","impact":5,"probability":5})"}) {
+    std::map<std::string, HttpResponse> after;
+    write_then_read(counts, "PATCH", detail, body, &after);
+  }
 }
 
 // The backend routes paths in any case (Fiber's default; shared/openrisk-api.md section 11), and so does the

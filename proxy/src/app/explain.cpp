@@ -166,8 +166,20 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
       break;
     }
     case config::ActionKind::invalidate: {
+      // A conditional tag says so, rendered or not (an item's source is unique enough to find it by).
+      const auto condition = [](const std::vector<std::string>& fields) {
+        std::string out = " (unless the JSON body names only: ";
+        for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? ", " : "") + fields[i];
+        return out + ")";
+      };
       json::array purged = json_tags(plan.tags);
-      for (const auto& t : plan.unrendered) purged.emplace_back(t + " (needs a verified JWT)");
+      for (const auto& t : plan.unrendered) {
+        std::string shown = t + " (needs a verified JWT)";
+        for (const auto& item : rule->cfg.invalidate)
+          if (item.value == t && !item.unless_body_only.empty()) shown += condition(item.unless_body_only);
+        purged.emplace_back(shown);
+      }
+      for (const auto& c : plan.conditional) purged.emplace_back(c.tag + condition(*c.unless_body_only));
       out["purges_tags"] = purged;
       json::array reached;
       for (const auto* r : loaded.rulebook->purged_by(*rule)) reached.emplace_back(r->cfg.name);

@@ -225,9 +225,8 @@ asio::awaitable<Served> CacheFlow::bypass(Bypass why, const Request& req, Origin
   co_return co_await forward(origin, down, "bypass", status);
 }
 
-asio::awaitable<unsigned> CacheFlow::open(Origin& origin, Downstream& down, bool unconditional,
-                                          Served& served) {
-  const unsigned status = co_await origin.open(Ask{unconditional});
+asio::awaitable<unsigned> CacheFlow::open(Origin& origin, Downstream& down, Ask ask, Served& served) {
+  const unsigned status = co_await origin.open(ask);
   saw_backend(origin, status);
   if (status == 0 && origin.failure()) served.keep_alive = co_await down.send_error(origin.failure(), {});
   co_return status;
@@ -236,7 +235,7 @@ asio::awaitable<unsigned> CacheFlow::open(Origin& origin, Downstream& down, bool
 asio::awaitable<Served> CacheFlow::forward(Origin& origin, Downstream& down, std::string_view cache,
                                            std::string_view status) {
   Served served{false, cache};
-  if (co_await open(origin, down, false, served) == 0) co_return served;
+  if (co_await open(origin, down, Ask{}, served) == 0) co_return served;
   const std::array<Field, 2> fields{{{"X-Cache", "BYPASS"}, {"Cache-Status", status}}};
   served.keep_alive = co_await relay(origin, down, std::span(fields).first(status.empty() ? 1 : 2), nullptr);
   co_return served;
@@ -544,7 +543,8 @@ asio::awaitable<void> CacheFlow::verify(std::unique_ptr<Origin> origin, Check c)
 asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, Origin& origin,
                                          Downstream& down) {
   Served served{false, "pass"};
-  const unsigned status = co_await open(origin, down, false, served);
+  const unsigned status =
+      co_await open(origin, down, Ask{.keep_body = plan.conditional.empty() ? 0 : kKeptBodyLimit}, served);
   if (status == 0) co_return served;
   // A non-error answer (RFC 9111 section 4.4: 2xx or 3xx) means the backend may have changed the state.
   if (status < 200 || status >= 400 || !p_.storage) {
@@ -554,6 +554,19 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
   // The backend accepted the write: purge before the client can see the answer (read-your-writes), with the
   // entries of the URIs its Location and Content-Location name on this host (section 4.4).
   auto tags = plan.tags;
+  // Conditional tags (`unless_body_only`): purged unless the body shows the write changed only their fields.
+  if (!plan.conditional.empty()) {
+    const auto body = origin.request_body();
+    const auto content_type = req.headers("Content-Type").value_or("");
+    const auto content_encoding = req.headers("Content-Encoding");
+    for (const auto& c : plan.conditional) {
+      if (!content_encoding && skips_purge(body, content_type, *c.unless_body_only))
+        spdlog::debug("request {} {}: the body names only fields of unless_body_only: '{}' not purged",
+                      req.id, req.safe_target(), c.tag);
+      else
+        tags.push_back(c.tag);
+    }
+  }
   if (req.uri_tag_of) {
     const auto head = origin.head();
     for (std::string_view name : {"Location", "Content-Location"}) {

@@ -52,7 +52,13 @@ struct Ask {
   bool unconditional = false;
   std::string_view if_none_match;
   std::string_view if_modified_since;
+  // A write whose purge depends on its body (`unless_body_only`): keep the request body, up to this many
+  // bytes, for request_body(). 0: not kept.
+  std::size_t keep_body = 0;
 };
+
+// How much of a write's body is kept to decide its conditional purges; a longer body purges them all.
+inline constexpr std::size_t kKeptBodyLimit = 64 * 1024;
 
 // The backend of one request, as the flow drives it.
 class Origin {
@@ -77,6 +83,9 @@ class Origin {
   virtual boost::asio::awaitable<Piece> read() = 0;
   // A field of the request this origin sends (Vary records what it had).
   virtual std::optional<std::string_view> request_header(std::string_view name) const = 0;
+  // After open() with Ask::keep_body: the request body as sent, when it was whole within that limit;
+  // none otherwise (not kept, longer, or not read to its end).
+  virtual std::optional<std::string_view> request_body() const { return std::nullopt; }
   // A GET of the same target for the cache alone (a background refresh, a verify): the client's request
   // fields (its credential too) without its validators, a body of at most `body_limit` bytes, the upstream
   // timeouts, and it outlives this request.
@@ -172,7 +181,7 @@ class CacheFlow {
   boost::asio::awaitable<Served> bypass(Bypass why, const Request& req, Origin& origin, Downstream& down);
   // Opens the backend; when that fails, answers the client with the proxy's error (when there is one to
   // give) and sets `served.keep_alive`. Returns the status, 0 on a failure.
-  boost::asio::awaitable<unsigned> open(Origin& origin, Downstream& down, bool unconditional, Served& served);
+  boost::asio::awaitable<unsigned> open(Origin& origin, Downstream& down, Ask ask, Served& served);
   // Relays the backend's answer as it is, marked X-Cache: BYPASS and, when given, with `cache_status`.
   boost::asio::awaitable<Served> forward(Origin& origin, Downstream& down, std::string_view cache,
                                          std::string_view cache_status);

@@ -1,6 +1,10 @@
 // The cache's decision about a request (plan.hpp): pure, shared by the daemon and `explain`.
 #include "cache/plan.hpp"
 
+#include <boost/json.hpp>
+
+#include <algorithm>
+
 #include "cache/pending_purges.hpp"
 #include "util/strings.hpp"
 
@@ -82,7 +86,8 @@ Bypass from_identity(std::string_view reason) {
 // Renders `rule`'s templates for this request. `missing` receives the ones that need a claim it lacks.
 std::vector<std::string> render_tags(const rules::CompiledRule& rule, const rules::Match& m,
                                      const util::Query& query, const identity::ScopeIdentity& id,
-                                     std::vector<std::string>& missing) {
+                                     std::vector<std::string>& missing,
+                                     std::vector<Plan::ConditionalTag>* conditional = nullptr) {
   std::string_view tenant, user;
   if (id.claims) {
     tenant = id.claims->tenant;
@@ -91,11 +96,17 @@ std::vector<std::string> render_tags(const rules::CompiledRule& rule, const rule
   rules::TagContext ctx{&m.params, &query, tenant, user};
   std::vector<std::string> out;
   out.reserve(rule.tags.size() + 1);
-  for (const auto& t : rule.tags) {
-    if (auto v = rules::render(t, ctx))
-      out.push_back(std::move(*v));
-    else
+  // An invalidate rule's templates are its `invalidate` items, in order (rules/rulebook.cpp).
+  const auto& items = rule.cfg.invalidate;
+  for (std::size_t i = 0; i < rule.tags.size(); ++i) {
+    const auto& t = rule.tags[i];
+    auto v = rules::render(t, ctx);
+    if (!v)
       missing.push_back(t.source);
+    else if (conditional && i < items.size() && !items[i].unless_body_only.empty())
+      conditional->push_back({std::move(*v), &items[i].unless_body_only});
+    else
+      out.push_back(std::move(*v));
   }
   out.push_back(uri_tag(m));
   return out;
@@ -166,6 +177,27 @@ bool purges_uri(Plan& p, const PlanInput& in, const util::Query& query) {
 
 }  // namespace
 
+bool skips_purge(std::optional<std::string_view> body, std::string_view content_type,
+                 const std::vector<std::string>& fields) {
+  if (!body) return false;
+  // application/json or application/<anything>+json, parameters aside (RFC 6839 section 3.1).
+  auto media = util::trim(content_type.substr(0, content_type.find(';')));
+  const auto slash = media.find('/');
+  if (slash == std::string_view::npos || !util::iequals(media.substr(0, slash), "application")) return false;
+  const auto subtype = media.substr(slash + 1);
+  if (!util::iequals(subtype, "json") &&
+      !(subtype.size() > 5 && util::iequals(subtype.substr(subtype.size() - 5), "+json")))
+    return false;
+  boost::system::error_code ec;
+  const auto value = boost::json::parse(*body, ec);
+  if (ec || !value.is_object()) return false;
+  // Member names compare byte for byte: a backend that matches them case-insensitively (Go's encoding/json)
+  // reads "Status" as status, which is then not a listed name, so it purges.
+  return std::all_of(value.get_object().begin(), value.get_object().end(), [&](const auto& member) {
+    return std::find(fields.begin(), fields.end(), std::string_view(member.key())) != fields.end();
+  });
+}
+
 std::string uri_tag(const rules::Match& m) {
   return "uri:" + rules::join_path(m.segments);
 }
@@ -234,7 +266,7 @@ Plan plan(const PlanInput& in) {
       // Claims only help render tags here: a write is never refused for its identity.
       p.identity = identity::resolve_scope(config::Scope::public_, cfg.identity, in.verifier,
                                            cfg.cache.key_secret, req.header, query, in.now_s);
-      p.tags = render_tags(rule, *p.match, query, p.identity, p.unrendered);
+      p.tags = render_tags(rule, *p.match, query, p.identity, p.unrendered, &p.conditional);
       return p;
     }
     case config::ActionKind::cache:

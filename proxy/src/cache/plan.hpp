@@ -89,9 +89,16 @@ struct Plan {
   // lookup: the tags the entry is stored under; invalidate: the tags purged. Rendered, the `uri:` tag last.
   std::vector<std::string> tags;
   std::vector<std::string> unrendered;  // invalidate: templates that need a verified JWT (not purged)
-  bool revalidate = false;              // the request's no-cache: skip the lookup, fetch and store
-  RequestDirectives directives;         // lookup: the request's Cache-Control (max-age, max-stale, ...)
-  bool fill = false;                    // a miss may be stored (GET; a HEAD miss is only relayed)
+  // invalidate: tags with a condition (`unless_body_only`), rendered; not in `tags`: the flow adds each one
+  // whose condition the write's body does not meet (skips_purge).
+  struct ConditionalTag {
+    std::string tag;
+    const std::vector<std::string>* unless_body_only = nullptr;  // the rule's field names
+  };
+  std::vector<ConditionalTag> conditional;
+  bool revalidate = false;       // the request's no-cache: skip the lookup, fetch and store
+  RequestDirectives directives;  // lookup: the request's Cache-Control (max-age, max-stale, ...)
+  bool fill = false;             // a miss may be stored (GET; a HEAD miss is only relayed)
 
   const rules::CompiledRule* rule() const { return match ? match->rule : nullptr; }
   // The rule's cache settings (lookup and bypass).
@@ -99,6 +106,13 @@ struct Plan {
 };
 
 Plan plan(const PlanInput& in);
+
+// Whether a write's body lets an `unless_body_only` tag go unpurged: a complete JSON object (the request's
+// Content-Type application/json or a +json type) whose every member is one of `fields`, so the write can only
+// have changed those fields. Anything else (no body captured, a body over the capture limit, another media
+// type, invalid JSON, not an object, any other member) purges.
+bool skips_purge(std::optional<std::string_view> body, std::string_view content_type,
+                 const std::vector<std::string>& fields);
 
 // The tag that every entry of a path carries and every successful write to it purges (RFC 9111 section 4.4).
 std::string uri_tag(const rules::Match& m);

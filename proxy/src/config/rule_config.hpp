@@ -28,6 +28,9 @@ std::string_view to_string(Scope s);
 struct Positioned {
   std::string value;
   SourcePos pos;
+  // An invalidate tag's condition (`{ tag: T, unless_body_only: [fields] }`): the tag is not purged when the
+  // write's body is a JSON object naming only these fields. Empty: always purged.
+  std::vector<std::string> unless_body_only;
 };
 
 struct CacheAction {

@@ -172,6 +172,49 @@ void read_cache_fields(Section& c, CacheAction& a, bool allow_tags) {
   c.string_list("verify_ignore", a.verify_ignore);
 }
 
+// `invalidate:` a list of tag templates; an item may also be `{ tag: T, unless_body_only: [field, ...] }`.
+void read_invalidate(Section& r, std::vector<Positioned>& out) {
+  Errors& errors = r.errors();
+  const std::string list_path = r.child_path("invalidate");
+  r.with("invalidate", [&](const YAML::Node& n) {
+    if (!n.IsSequence()) {
+      errors.add(n.Mark(), "'" + list_path + "': expected a list of tags");
+      return;
+    }
+    std::size_t i = 0;
+    for (const auto& item : n) {
+      const std::string path = list_path + "[" + std::to_string(i++) + "]";
+      Positioned tag{{}, errors.pos(item.Mark()), {}};
+      if (item.IsScalar()) {
+        Section one(YAML::Node(), list_path, errors);
+        auto v = one.scalar(item, "", "a tag");
+        if (!v) continue;
+        tag.value = std::move(*v);
+      } else if (item.IsMap()) {
+        Section cond(item, path, errors);
+        cond.string("tag", tag.value);
+        cond.string_list("unless_body_only", tag.unless_body_only);
+        cond.finish();
+        if (tag.value.empty()) {
+          errors.add(item.Mark(), "'" + path + ".tag': expected the tag to purge");
+          continue;
+        }
+        if (tag.unless_body_only.empty()) {
+          errors.add(item.Mark(),
+                     "'" + path + ".unless_body_only': expected a list of at least one field name");
+          continue;
+        }
+        for (const auto& f : tag.unless_body_only)
+          if (f.empty()) errors.add(item.Mark(), "'" + path + ".unless_body_only': a field name is empty");
+      } else {
+        errors.add(item.Mark(), "'" + path + "': expected a tag, or a mapping { tag, unless_body_only }");
+        continue;
+      }
+      out.push_back(std::move(tag));
+    }
+  });
+}
+
 void read_rule(const YAML::Node& node, std::size_t index, const CacheAction& defaults, Config& c,
                Errors& errors) {
   RuleConfig rule;
@@ -219,7 +262,7 @@ void read_rule(const YAML::Node& node, std::size_t index, const CacheAction& def
   if (r.has("invalidate")) {
     ++actions;
     rule.action = ActionKind::invalidate;
-    r.positioned_list("invalidate", rule.invalidate);
+    read_invalidate(r, rule.invalidate);
     if (rule.invalidate.empty())
       errors.add(node["invalidate"].Mark(),
                  "'" + r.child_path("invalidate") + "': expected at least one tag to purge");

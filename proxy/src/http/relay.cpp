@@ -48,7 +48,9 @@ asio::awaitable<RequestProblem> relay_request_body(Exchange& x,
                                                    bhttp::request_parser<bhttp::buffer_body>& parser,
                                                    bhttp::request<bhttp::buffer_body>& up_req,
                                                    bhttp::request_serializer<bhttp::buffer_body>& sr,
-                                                   UpstreamConnection& up, beast::error_code& upstream_ec) {
+                                                   UpstreamConnection& up, beast::error_code& upstream_ec,
+                                                   KeptBody& kept) {
+  bool overflow = false;
   std::array<char, 16 * 1024> data;
   while (!parser.is_done()) {
     parser.get().body().data = data.data();
@@ -61,6 +63,13 @@ asio::awaitable<RequestProblem> relay_request_body(Exchange& x,
       co_return classify_parse_error(ec, {}, x.cfg.limits);
     }
     std::size_t got = data.size() - parser.get().body().size;
+    if (kept.limit && !overflow) {
+      if (kept.data.size() + got > kept.limit)
+        overflow = true;
+      else
+        kept.data.append(data.data(), got);
+    }
+    kept.whole = kept.limit && !overflow && parser.is_done();
     if (got == 0 && !parser.is_done()) continue;
     up_req.body().data = got ? data.data() : nullptr;
     up_req.body().size = got;
@@ -220,7 +229,9 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
         auto [cec, cn] = co_await asio::async_write(x_.client, asio::buffer(kContinue), use_tuple);
         if (cec) co_return 0;
       }
-      RequestProblem body_problem = co_await relay_request_body(x_, parser_, up_req, sr, *up_, send_ec);
+      kept_ = KeptBody{ask.keep_body, {}, false};
+      RequestProblem body_problem =
+          co_await relay_request_body(x_, parser_, up_req, sr, *up_, send_ec, kept_);
       if (body_problem != RequestProblem::none) {
         x_.outcome = "rejected";
         spdlog::info("request {} from {}: {} while reading the body", x_.request_id, x_.peer,

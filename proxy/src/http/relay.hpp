@@ -1,18 +1,27 @@
 // The cache flow's two ports (cache/flow.hpp) over Beast: Relay is one client request's backend (the request
 // relayed head, then body in chunks; the response head read, 1xx relayed) and its client (the response
 // relayed head, then body in chunks; a stored entry or an error response written whole). Bodies are never
-// held whole here. DetachedGet is a GET for the cache alone (a background refresh), with no client.
+// held whole here, but for the first 64 KiB of a write's body when its purge depends on it
+// (cache::Ask::keep_body). DetachedGet is a GET for the cache alone (a background refresh), with no client.
 #pragma once
 
 #include <array>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "cache/flow.hpp"
 #include "http/exchange.hpp"
 #include "http/upstream_pool.hpp"
 
 namespace orc::http {
+
+// What the relay keeps of a request body it forwards (cache::Ask::keep_body): up to `limit` bytes.
+struct KeptBody {
+  std::size_t limit = 0;  // 0: nothing is kept
+  std::string data;
+  bool whole = false;  // the body was read to its end within the limit
+};
 
 class Relay final : public cache::Origin, public cache::Downstream {
  public:
@@ -28,6 +37,10 @@ class Relay final : public cache::Origin, public cache::Downstream {
     return headers_(name);
   }
   std::unique_ptr<cache::Origin> detached_get(std::uint64_t body_limit) const override;
+  std::optional<std::string_view> request_body() const override {
+    if (!kept_.whole) return std::nullopt;
+    return std::string_view(kept_.data);
+  }
 
   asio::awaitable<bool> send(const cache::Reply& r) override;
   asio::awaitable<bool> send_error(unsigned status, std::string_view why) override;
@@ -57,6 +70,7 @@ class Relay final : public cache::Origin, public cache::Downstream {
   bhttp::response<bhttp::buffer_body> res_;
   std::optional<bhttp::response_serializer<bhttp::buffer_body>> rs_;
   std::unique_ptr<std::array<char, kChunk>> data_;  // allocated by open(): a hit needs none
+  KeptBody kept_;
 };
 
 }  // namespace orc::http

@@ -29,6 +29,9 @@ class Explain : public ::testing::Test {
   - name: risk-write
     match: { method: [PUT, PATCH, DELETE], path: /api/v1/risks/:id }
     invalidate: ["risk:{tenant}:{id}", "risks:{tenant}"]
+  - name: risk-review
+    match: { method: POST, path: /api/v1/risks/:id/review }
+    invalidate: ["risk:{tenant}:{id}", { tag: "risks:{tenant}", unless_body_only: [note, reviewer] }]
   - name: login
     match: { path: /auth/** }
     pass: true
@@ -235,6 +238,19 @@ TEST_F(Explain, WriteWithoutAVerifiedTokenShowsTheTemplates) {
   EXPECT_EQ(o["purges_tags"].as_array(),
             (json::array{"uri:/api/v1/risks/42", "risk:{tenant}:{id} (needs a verified JWT)",
                          "risks:{tenant} (needs a verified JWT)"}));
+}
+
+TEST_F(Explain, AConditionalTagShowsItsCondition) {
+  auto o = object("POST", "/api/v1/risks/42/review", token_);
+  EXPECT_EQ(str(o["rule"]), "risk-review");
+  EXPECT_EQ(o["purges_tags"].as_array(),
+            (json::array{"risk:t-7:42", "uri:/api/v1/risks/42/review",
+                         "risks:t-7 (unless the JSON body names only: note, reviewer)"}));
+  o = object("POST", "/api/v1/risks/42/review", forged_);
+  EXPECT_EQ(o["purges_tags"].as_array(),
+            (json::array{
+                "uri:/api/v1/risks/42/review", "risk:{tenant}:{id} (needs a verified JWT)",
+                "risks:{tenant} (needs a verified JWT) (unless the JSON body names only: note, reviewer)"}));
 }
 
 TEST_F(Explain, PassRoute) {

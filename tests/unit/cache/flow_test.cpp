@@ -38,8 +38,10 @@ struct ScriptedBackend {
   bool breaks_off = false;     // the body stops half-way
   std::size_t piece_size = 2;  // the body arrives in pieces of this size
   bool hold = false;
+  std::string request_body;  // what a write sends (kept by the origin when the flow asks)
 
   int opened = 0;
+  std::vector<std::size_t> keep_body;                         // per request: Ask::keep_body
   std::vector<bool> unconditional;                            // per request
   std::vector<std::string> if_none_match, if_modified_since;  // per request: a revalidation's validators
   std::vector<std::string> authorization;  // per request: its Authorization field ("-" when none)
@@ -61,6 +63,9 @@ class ScriptedOrigin final : public Origin {
     b_.if_none_match.emplace_back(ask.if_none_match);
     b_.if_modified_since.emplace_back(ask.if_modified_since);
     b_.authorization.emplace_back(request_header("Authorization").value_or("-"));
+    b_.keep_body.push_back(ask.keep_body);
+    kept_ = ask.keep_body && b_.request_body.size() <= ask.keep_body;
+    request_body_ = b_.request_body;
     // What the backend answers is fixed when the request reaches it, not when a held request is released.
     status_ = b_.status;
     head_ = b_.headers;
@@ -90,6 +95,10 @@ class ScriptedOrigin final : public Origin {
   std::unique_ptr<Origin> detached_get(std::uint64_t) const override {
     return std::make_unique<ScriptedOrigin>(b_, request_);
   }
+  std::optional<std::string_view> request_body() const override {
+    if (!kept_) return std::nullopt;
+    return std::string_view(request_body_);
+  }
 
  private:
   ScriptedBackend& b_;
@@ -99,6 +108,8 @@ class ScriptedOrigin final : public Origin {
   HeaderList head_;
   std::string body_;
   std::size_t at_ = 0;
+  bool kept_ = false;
+  std::string request_body_;
 };
 
 // The client: records what the flow sent it.
@@ -476,6 +487,47 @@ TEST_F(FlowTest, AnAcceptedWritePurgesItsTagsARefusedOneDoesNot) {
   EXPECT_EQ(accepted->served->cache, "purge");
   EXPECT_EQ(accepted->client.x_cache, "BYPASS");
   EXPECT_EQ(get()->served->cache, "miss") << "the write purged the entry";
+}
+
+// Issue 17: a tag with `unless_body_only` is purged unless the write's JSON body names only those fields; the
+// body is kept only when the plan has such a tag.
+TEST_F(FlowTest, AConditionalTagIsPurgedUnlessTheBodyNamesOnlyItsFields) {
+  const std::vector<std::string> fields{"title", "description"};
+  auto conditional_write = [&] {
+    Plan p = write_plan();
+    p.tags = {"uri:/w"};  // the entry's own tags are conditional here
+    p.conditional = {{"risks:t-1", &fields}};
+    return p;
+  };
+  const HeaderList json{{"Content-Type", "application/json"}};
+  get();
+
+  backend_.request_body = R"({"title":"renamed"})";
+  auto skipped = start(conditional_write(), json);
+  ASSERT_TRUE(skipped->served);
+  EXPECT_EQ(skipped->served->cache, "purge");
+  EXPECT_EQ(backend_.keep_body.back(), kKeptBodyLimit) << "a conditional purge asks for the body";
+  EXPECT_EQ(get()->served->cache, "hit") << "a title-only body leaves the conditional tag";
+
+  backend_.request_body = R"({"title":"renamed","status":"OPEN"})";
+  start(conditional_write(), json);
+  EXPECT_EQ(get()->served->cache, "miss") << "another field purges it";
+
+  get();
+  backend_.request_body = R"({"title":"renamed"})";
+  start(conditional_write(), {{"Content-Type", "application/json"}, {"Content-Encoding", "gzip"}});
+  EXPECT_EQ(get()->served->cache, "miss") << "an encoded body is not read: it purges";
+
+  get();
+  backend_.request_body = R"({"description":")" + std::string(kKeptBodyLimit, 'x') + R"("})";
+  start(conditional_write(), json);
+  EXPECT_EQ(get()->served->cache, "miss") << "a body over the kept limit purges";
+
+  get();
+  backend_.request_body = R"({"title":"renamed"})";
+  start(write_plan(), json);
+  EXPECT_EQ(backend_.keep_body.back(), 0u) << "no conditional tag: the body is not kept";
+  EXPECT_EQ(get()->served->cache, "miss");
 }
 
 // Issue 14 item 5: a read that starts after a write is never handed the answer of a fetch that began before

@@ -30,7 +30,7 @@ class PlanTest : public ::testing::Test {
     cache: { ttl: 5m, scope: public, key: { query: [page], other_query: bypass } }
   - name: risk-write
     match: { method: [PATCH], path: /api/v1/risks/:id }
-    invalidate: ["risk:{tenant}:{id}"]
+    invalidate: ["risk:{tenant}:{id}", { tag: "risk-counts:{tenant}", unless_body_only: [title, tags] }]
   - name: events
     match: { method: GET, path: /api/v1/events }
     stream: true
@@ -133,7 +133,48 @@ TEST_F(PlanTest, WritesRenderWhatTheyCanAndNameTheRest) {
   auto anonymous = run("PATCH", "/api/v1/risks/42", "", {});
   EXPECT_EQ(anonymous.action, Action::invalidate) << "a write is never refused for its identity";
   EXPECT_EQ(anonymous.tags, (std::vector<std::string>{"uri:/api/v1/risks/42"}));
-  EXPECT_EQ(anonymous.unrendered, (std::vector<std::string>{"risk:{tenant}:{id}"}));
+  EXPECT_EQ(anonymous.unrendered, (std::vector<std::string>{"risk:{tenant}:{id}", "risk-counts:{tenant}"}));
+}
+
+TEST_F(PlanTest, ConditionalTagsAreRenderedApartWithTheirFields) {
+  auto p = run("PATCH", "/api/v1/risks/42", "", auth(token_), true);
+  EXPECT_EQ(p.tags, (std::vector<std::string>{"risk:t-7:42", "uri:/api/v1/risks/42"}))
+      << "a conditional tag is not purged unconditionally";
+  ASSERT_EQ(p.conditional.size(), 1u);
+  EXPECT_EQ(p.conditional[0].tag, "risk-counts:t-7");
+  ASSERT_NE(p.conditional[0].unless_body_only, nullptr);
+  EXPECT_EQ(*p.conditional[0].unless_body_only, (std::vector<std::string>{"title", "tags"}));
+  auto anonymous = run("PATCH", "/api/v1/risks/42", "", {}, true);
+  EXPECT_TRUE(anonymous.conditional.empty());
+  EXPECT_EQ(anonymous.unrendered, (std::vector<std::string>{"risk:{tenant}:{id}", "risk-counts:{tenant}"}));
+}
+
+// What lets a conditional tag go unpurged: a JSON object body naming only the listed fields.
+TEST(SkipsPurge, OnlyAJsonObjectOfTheListedFields) {
+  const std::vector<std::string> fields{"title", "description", "tags"};
+  struct Case {
+    std::optional<std::string_view> body;
+    std::string_view content_type;
+    bool skips;
+    const char* why;
+  };
+  const Case cases[] = {
+      {R"({"title":"x"})", "application/json", true, "one listed field"},
+      {R"({"title":"x","tags":["a"],"description":null})", "application/json; charset=utf-8", true,
+       "all listed"},
+      {R"({})", "application/json", true, "an empty object changes no field"},
+      {R"({"title":"x"})", "Application/JSON", true, "media types compare case-insensitively"},
+      {R"({"title":"x"})", "application/merge-patch+json", true, "a +json type (RFC 6839)"},
+      {R"({"title":"x","status":"OPEN"})", "application/json", false, "an unlisted field"},
+      {R"({"Title":"x"})", "application/json", false, "names compare byte for byte (Go matches Title)"},
+      {R"({"title":"x"})", "text/plain", false, "not JSON by its media type"},
+      {R"({"title":"x"})", "", false, "no media type"},
+      {R"(title=x)", "application/x-www-form-urlencoded", false, "a form"},
+      {R"({"title":)", "application/json", false, "invalid JSON"},
+      {R"([{"title":"x"}])", "application/json", false, "not an object"},
+      {std::nullopt, "application/json", false, "no body kept (absent, too long, not whole)"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(skips_purge(c.body, c.content_type, fields), c.skips) << c.why;
 }
 
 TEST_F(PlanTest, PassAndStream) {

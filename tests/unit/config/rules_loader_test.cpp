@@ -246,6 +246,49 @@ TEST(RulesLoader, InvalidateAndStreamActions) {
   EXPECT_EQ(r.config->rules[1].action, ActionKind::stream);
 }
 
+TEST(RulesLoader, InvalidateTagWithABodyCondition) {
+  auto r = load(R"(rules:
+  - name: w
+    match: { method: PATCH, path: /a/:id }
+    invalidate: ["a:{id}", { tag: "counts", unless_body_only: [title, tags] }]
+)");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const auto& w = r.config->rules[0];
+  ASSERT_EQ(w.invalidate.size(), 2u);
+  EXPECT_TRUE(w.invalidate[0].unless_body_only.empty());
+  EXPECT_EQ(w.invalidate[1].value, "counts");
+  EXPECT_EQ(w.invalidate[1].unless_body_only, (std::vector<std::string>{"title", "tags"}));
+  EXPECT_EQ(w.invalidate[1].pos.line, 4);
+  EXPECT_EQ(w.invalidate[1].pos.column, 28);
+}
+
+TEST(RulesLoader, InvalidateBodyConditionErrorsNameTheItem) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({ unless_body_only: [title] })",
+       "test.yaml:4:18: error: 'rules[0].invalidate[0].tag': expected the tag to purge"},
+      {R"({ tag: t })",
+       "test.yaml:4:18: error: 'rules[0].invalidate[0].unless_body_only': expected a list of at least one "
+       "field name"},
+      {R"({ tag: t, unless_body_only: [] })",
+       "test.yaml:4:18: error: 'rules[0].invalidate[0].unless_body_only': expected a list of at least one "
+       "field name"},
+      {R"({ tag: t, unles_body_only: [title] })",
+       "test.yaml:4:28: error: unknown key 'rules[0].invalidate[0].unles_body_only'; did you mean "
+       "'unless_body_only'?"},
+      {R"([nested])",
+       "test.yaml:4:18: error: 'rules[0].invalidate[0]': expected a tag, or a mapping { tag, "
+       "unless_body_only }"},
+  };
+  for (const auto& [item, error] : cases) {
+    auto r =
+        load(std::string("rules:\n  - name: w\n    match: { method: PATCH, path: /a }\n    invalidate: [") +
+             item + "]\n");
+    ASSERT_FALSE(r.config) << item;
+    ASSERT_FALSE(r.errors.empty()) << item;
+    EXPECT_EQ(r.errors[0].to_string(), error) << item;
+  }
+}
+
 TEST(RulesLoader, InvalidateNeedsAtLeastOneTag) {
   auto r = load("rules:\n  - name: w\n    match: { method: POST, path: /a }\n    invalidate: []\n");
   ASSERT_FALSE(r.config);
