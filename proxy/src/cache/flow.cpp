@@ -107,15 +107,17 @@ Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, b
   return reply_of(entry, headers, range_of(entry, headers, get), now_ms, x_cache, detail);
 }
 
-// Ends a fill's flight with what became of its response. Stored: every follower is served it. Refused by a
-// purge: when that purge sealed the flight, the followers all joined before it (later requests lead flights
-// of their own) and their reads overlapped the write, so they are served the answer too; that needs every
-// purge to have reached this process while the flight ran (`purges_heard`), else a purge elsewhere may have
-// come before some of them, and they fetch on their own. Not storable: they fetch on their own, and the key
-// is remembered as such for a while.
+// Ends a fill's flight with what became of its response. Stored: every follower is served it. Refused: when
+// every purge reached this process while the flight ran (`purges_heard`), the followers are served the answer
+// too. If a purge of its tags sealed the flight, they all joined before it (later requests lead flights of
+// their own) and their reads overlapped the write; if none did, no write came between their requests and the
+// answer, and it was refused for another reason (another fill gave a tag its first generation meanwhile, the
+// fill outlasted max_fill, the storage's budget). Without `purges_heard` a purge elsewhere may have come
+// before some of them, and they fetch on their own. Not storable: they fetch on their own, and the key is
+// remembered as such for a while.
 void end_flight(Coalescer::Lead& lead, const Stored& s, bool purges_heard) {
   if (!lead) return;
-  if (s.outcome == Stored::stored || (s.outcome == Stored::refused && purges_heard && lead.sealed()))
+  if (s.outcome == Stored::stored || (s.outcome == Stored::refused && purges_heard))
     lead.finish(s.entry);
   else if (s.outcome == Stored::not_storable)
     lead.finish(nullptr);

@@ -584,6 +584,29 @@ TEST_F(FlowTest, AVaryResponseIsSharedWithFollowersOfTheSameVariantOnly) {
   EXPECT_EQ(backend_.opened, 2);
 }
 
+// Two fills of different keys that found their shared tag without a generation: the first to store gives it
+// one, the second is refused though nothing was written. Its followers are still served its answer: no purge
+// of its tags reached the process while it ran, so their reads overlapped no write.
+TEST_F(FlowTest, FollowersOfAFillRefusedWithoutAPurgeAreServedItsAnswer) {
+  Plan other = read_plan();
+  other.key = CacheKey{.material = "rule=flow-test\npath=/r\nquery=page=2\n", .key = "orc:e:k2"};
+  backend_.hold = true;
+  auto second = start(other);  // reads the tags' generations: none yet
+  auto follower = start(other);
+  EXPECT_EQ(coalescer_.waiting(), 1u);
+  backend_.hold = false;
+  auto first = get();  // stored: its tags get their first generations
+  EXPECT_EQ(first->served->cache, "miss");
+  backend_.release();
+  settle();
+  ASSERT_TRUE(second->served && follower->served);
+  EXPECT_EQ(backend_.opened, 2) << "the follower of the refused fill was sent to the backend again";
+  EXPECT_EQ(follower->client.body, "v1");
+  EXPECT_EQ(follower->client.cache_status, "openrisk-cache; fwd=miss; collapsed; ttl=60");
+  EXPECT_EQ(get()->served->cache, "hit");
+  EXPECT_EQ(start(other)->served->cache, "miss") << "the refused fill was stored";
+}
+
 TEST_F(FlowTest, AFillRefusedByAPurgeWhileItRanIsNotStored) {
   backend_.hold = true;
   auto leader = start(read_plan());
