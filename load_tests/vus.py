@@ -25,7 +25,7 @@ sub-action the user created at its first such write).
 
 The report has wrk's JSON shape (load_tests/wrk/openrisk.lua's done()): requests, duration_us, latency_us
 (mean, p50, p95, p99), errors (connect, read, write, status, timeout), reads_sent, writes_sent; plus writes by
-kind. Standard library only; every request has a timeout and the run stops at its deadline.
+kind and, per request group ("GET /api/v1/risks/:id", "write: risk-patch"), count, mean, p50 and p95 (routes). Standard library only; every request has a timeout and the run stops at its deadline.
 """
 import argparse
 import asyncio
@@ -116,6 +116,7 @@ class Stats:
         self.reads = self.writes = 0
         self.write_kinds = {}
         self.failed = {}  # "METHOD /path/:id STATUS": count of 4xx and 5xx answers
+        self.routes = {}  # request group ("GET /api/v1/risks/:id", "PATCH risk-patch"): latencies in µs
 
 
 async def virtual_user(n, user, url_host, url_port, deadline, write_p, stats, rng):
@@ -123,7 +124,7 @@ async def virtual_user(n, user, url_host, url_port, deadline, write_p, stats, rn
     conn = Conn(url_host, url_port)
     own = {}  # the plan and sub-action this user toggles
 
-    async def call(method, path, body=None, is_write=False):
+    async def call(method, path, body=None, is_write=False, group=None):
         if time.monotonic() >= deadline:
             raise RunOver
         t0 = time.perf_counter()
@@ -138,6 +139,8 @@ async def virtual_user(n, user, url_host, url_port, deadline, write_p, stats, rn
             else:
                 stats.reads += 1
         stats.lat_us.append((time.perf_counter() - t0) * 1e6)
+        group = group or f"{method} {re.sub(r'/[0-9a-f-]{8,}', '/:id', re.sub(r'search=[^&]*', 'search=*', path))}"
+        stats.routes.setdefault(group, []).append(stats.lat_us[-1])
         if status >= 400:
             stats.errors["status"] += 1
             what = f"{method} {re.sub(r'/[0-9a-f-]{8,}', '/:id', path.split('?')[0])} {status}"
@@ -151,25 +154,26 @@ async def virtual_user(n, user, url_host, url_port, deadline, write_p, stats, rn
         if kind == "risk-create":
             await call("POST", "/api/v1/risks", {"title": f"load test risk {n}", "description": "vus.py",
                                                  "impact": rng.randint(1, 5), "probability": rng.randint(1, 5)},
-                       True)
+                       True, "write: risk-create")
         elif kind == "risk-patch":
             body = rng.choice(({"title": f"edited by user {n}"}, {"description": f"note {rng.random():.6f}"},
                                {"tags": ["load", f"u{n}"]}, {"status": rng.choice(STATUSES)},
                                {"impact": rng.randint(1, 5), "probability": rng.randint(1, 5)}))
-            await call("PATCH", f"/api/v1/risks/{rid}", body, True)
+            await call("PATCH", f"/api/v1/risks/{rid}", body, True, "write: risk-patch")
         elif kind == "mitigation-create":
             await call("POST", f"/api/v1/risks/{rid}/mitigations", {"title": "load test plan", "priority": "MEDIUM"},
-                       True)
+                       True, "write: mitigation-create")
         else:
             if "aid" not in own:
                 # The user's own plan and sub-action, made once (two writes), then checked and unchecked.
                 status, data = await call("POST", f"/api/v1/risks/{rid}/mitigations",
-                                          {"title": f"plan of user {n}", "priority": "LOW"}, True)
+                                          {"title": f"plan of user {n}", "priority": "LOW"}, True,
+                                          "write: sub-action")
                 if status not in (200, 201):
                     return
                 own["mid"] = json.loads(data)["id"]
                 status, data = await call("POST", f"/api/v1/mitigations/{own['mid']}/sub-actions",
-                                          {"title": "check"}, True)
+                                          {"title": "check"}, True, "write: sub-action")
                 if status not in (200, 201):
                     return
                 own["aid"] = json.loads(data)["sub_actions"][-1]["id"]  # the answer is the whole plan
@@ -177,7 +181,7 @@ async def virtual_user(n, user, url_host, url_port, deadline, write_p, stats, rn
                 return
             own["done"] = not own["done"]
             await call("POST", f"/api/v1/mitigations/{own['mid']}/sub-actions/{own['aid']}/"
-                       + ("complete" if own["done"] else "revert"), None, True)
+                       + ("complete" if own["done"] else "revert"), None, True, "write: sub-action")
 
     async def read(path):
         result = await call("GET", path)
@@ -254,6 +258,9 @@ async def run(args):
     return {"requests": len(lat), "duration_us": int(elapsed * 1e6), "bytes": 0,
             "reads_sent": stats.reads, "writes_sent": stats.writes, "write_kinds": stats.write_kinds,
             "failed": stats.failed,
+            "routes": {g: {"count": len(v), "mean_ms": statistics.fmean(v) / 1000,
+                           "p50_ms": percentile(sorted(v), 0.50) / 1000, "p95_ms": percentile(sorted(v), 0.95) / 1000}
+                       for g, v in sorted(stats.routes.items())},
             "errors": stats.errors, "vus": args.vus,
             "latency_us": {"mean": statistics.fmean(lat) if lat else 0.0, "p50": percentile(lat, 0.50),
                            "p95": percentile(lat, 0.95), "p99": percentile(lat, 0.99),
