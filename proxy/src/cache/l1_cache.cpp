@@ -19,22 +19,25 @@ std::size_t cost_of(const std::string& key, const CacheEntry& e, const std::vect
 L1Cache::L1Cache(std::size_t max_bytes, std::chrono::milliseconds max_age, SizeHook on_size)
     : max_bytes_(max_bytes), max_age_(max_age), on_size_(std::move(on_size)) {}
 
-void L1Cache::erase_locked(Map::iterator it) {
-  for (const auto& tag : it->second.tags) {
-    auto t = tag_members_.find(tag);
-    if (t == tag_members_.end()) continue;
-    t->second.erase(it->first);
-    if (t->second.empty()) tag_members_.erase(t);
+void L1Cache::erase_locked(Lru::iterator node, const Tag* keep) {
+  for (auto& m : node->members) {
+    Tag* tag = m.tag;
+    if (m.prev != nullptr)
+      m.prev->next = m.next;
+    else
+      tag->head = m.next;
+    if (m.next != nullptr) m.next->prev = m.prev;
+    if (--tag->size == 0 && tag != keep) tags_.erase(tags_.find(*tag->name));
   }
-  bytes_ -= it->second.cost;
-  lru_.erase(it->second.lru);
-  items_.erase(it);
+  bytes_ -= node->cost;
+  items_.erase(std::string_view(node->key));
+  lru_.erase(node);
 }
 
 void L1Cache::clear_locked() {
   items_.clear();
+  tags_.clear();
   lru_.clear();
-  tag_members_.clear();
   bytes_ = 0;
   changed_locked();
 }
@@ -43,27 +46,27 @@ L1Cache::Entry L1Cache::get(const std::string& key, std::int64_t now_ms, bool* r
   if (refresh) *refresh = false;
   if (!enabled()) return nullptr;
   std::lock_guard lock(mutex_);
-  auto it = items_.find(key);
+  auto it = items_.find(std::string_view(key));
   if (it == items_.end()) return nullptr;
-  auto& item = it->second;
-  if (now_ms >= item.expires_ms) {
-    erase_locked(it);
+  Node& node = *it->second;
+  if (now_ms >= node.expires_ms) {
+    erase_locked(node.self);
     changed_locked();
     return nullptr;
   }
-  if (now_ms >= item.refresh_ms && now_ms >= item.refresh_claimed_ms + kRefreshClaim) {
-    item.refresh_claimed_ms = now_ms;  // this caller asks Redis; the others keep the entry meanwhile
+  if (now_ms >= node.refresh_ms && now_ms >= node.refresh_claimed_ms + kRefreshClaim) {
+    node.refresh_claimed_ms = now_ms;  // this caller asks Redis; the others keep the entry meanwhile
     if (refresh) *refresh = true;
     return nullptr;
   }
-  lru_.splice(lru_.begin(), lru_, item.lru);
-  return item.entry;
+  lru_.splice(lru_.begin(), lru_, node.self);
+  return node.entry;
 }
 
 void L1Cache::erase(const std::string& key) {
   std::lock_guard lock(mutex_);
-  if (auto it = items_.find(key); it != items_.end()) {
-    erase_locked(it);
+  if (auto it = items_.find(std::string_view(key)); it != items_.end()) {
+    erase_locked(it->second->self);
     changed_locked();
   }
 }
@@ -81,19 +84,25 @@ bool L1Cache::insert(const std::string& key, Entry entry, const std::vector<std:
   if (!enabled_.load(std::memory_order_relaxed) || epoch_seen < floor_) return false;
   for (const auto& tag : tags)
     if (auto p = purged_at_.find(tag); p != purged_at_.end() && p->second > epoch_seen) return false;
-  if (auto old = items_.find(key); old != items_.end()) erase_locked(old);
-  while (bytes_ + cost > max_bytes_ && !lru_.empty()) erase_locked(items_.find(lru_.back()));
+  if (auto old = items_.find(std::string_view(key)); old != items_.end()) erase_locked(old->second->self);
+  while (bytes_ + cost > max_bytes_ && !lru_.empty()) erase_locked(std::prev(lru_.end()));
 
-  lru_.push_front(key);
-  Item item{std::move(entry), last_use, now_ms + max_age_.count(), now_ms - kRefreshClaim, cost, {},
-            lru_.begin()};
-  item.tags.reserve(tags.size());
-  for (const auto& tag : tags) {
-    if (std::find(item.tags.begin(), item.tags.end(), tag) != item.tags.end()) continue;
-    item.tags.push_back(tag);
-    tag_members_[tag].insert(key);
+  Node& node = lru_.emplace_front(
+      Node{key, std::move(entry), last_use, now_ms + max_age_.count(), now_ms - kRefreshClaim, cost, {}, {}});
+  node.self = lru_.begin();
+  node.members.reserve(tags.size());  // no reallocation below: the tag lists point into it
+  for (const auto& name : tags) {
+    auto [t, added] = tags_.try_emplace(name);
+    Tag* tag = &t->second;
+    if (added) tag->name = &t->first;
+    if (std::any_of(node.members.begin(), node.members.end(), [&](const Member& m) { return m.tag == tag; }))
+      continue;
+    Member& m = node.members.emplace_back(Member{tag, &node, nullptr, tag->head});
+    if (tag->head != nullptr) tag->head->prev = &m;
+    tag->head = &m;
+    ++tag->size;
   }
-  items_.emplace(key, std::move(item));
+  items_.emplace(std::string_view(node.key), &node);
   bytes_ += cost;
   changed_locked();
   return true;
@@ -106,14 +115,13 @@ void L1Cache::invalidate(const std::vector<std::string>& tags) {
     purged_at_.clear();  // bounded memory: every read from before now is refused instead
     floor_ = now;
   }
-  for (const auto& tag : tags) {
-    purged_at_[tag] = now;
-    auto t = tag_members_.find(tag);
-    if (t == tag_members_.end()) continue;
-    auto keys = std::move(t->second);  // erase_locked() edits tag_members_
-    tag_members_.erase(t);
-    for (const auto& k : keys)
-      if (auto it = items_.find(k); it != items_.end()) erase_locked(it);
+  for (const auto& name : tags) {
+    purged_at_[name] = now;
+    auto t = tags_.find(name);
+    if (t == tags_.end()) continue;
+    const Tag* tag = &t->second;
+    while (tag->head != nullptr) erase_locked(tag->head->node->self, tag);
+    tags_.erase(t);
   }
   changed_locked();
 }

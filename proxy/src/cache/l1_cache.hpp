@@ -25,8 +25,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "cache/cache_entry.hpp"
@@ -81,18 +81,35 @@ class L1Cache {
   static constexpr std::size_t kPurgedTagsMax = 16384;
 
  private:
-  struct Item {
+  struct Node;
+  struct Tag;
+  // An entry's place in one tag's list of entries: intrusive, so that indexing an entry under its tags and
+  // dropping it again copy and hash no key.
+  struct Member {
+    Tag* tag;
+    Node* node;
+    Member* prev;
+    Member* next;
+  };
+  struct Tag {
+    const std::string* name = nullptr;  // the key of its element of tags_
+    Member* head = nullptr;
+    std::size_t size = 0;
+  };
+  using Lru = std::list<Node>;  // front: most recently used
+  struct Node {
+    std::string key;  // the one copy: items_ views it
     Entry entry;
     std::int64_t expires_ms;  // the end of its last stale window: gone then
     std::int64_t refresh_ms;  // stored + max_age: refreshed from Redis from then on
     std::int64_t refresh_claimed_ms;
     std::size_t cost;
-    std::vector<std::string> tags;
-    std::list<std::string>::iterator lru;
+    std::vector<Member> members;  // one per distinct tag; sized before linking, never resized after
+    Lru::iterator self;
   };
-  using Map = std::unordered_map<std::string, Item>;
 
-  void erase_locked(Map::iterator it);
+  // Unlinks and frees `node`; a tag left without entries goes too, but for `keep` (the caller's to erase).
+  void erase_locked(Lru::iterator node, const Tag* keep = nullptr);
   void clear_locked();
   void changed_locked() {
     if (on_size_) on_size_(bytes_, items_.size());
@@ -107,9 +124,9 @@ class L1Cache {
   std::atomic<bool> enabled_{false};
   std::atomic<std::uint64_t> subscription_{0};
   mutable std::mutex mutex_;
-  Map items_;
-  std::list<std::string> lru_;  // front: most recently used
-  std::unordered_map<std::string, std::unordered_set<std::string>> tag_members_;
+  Lru lru_;
+  std::unordered_map<std::string_view, Node*> items_;
+  std::unordered_map<std::string, Tag> tags_;  // only tags with entries
   std::size_t bytes_ = 0;
   SizeHook on_size_;
 };

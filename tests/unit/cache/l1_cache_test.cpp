@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
 #include <thread>
 
 namespace orc::cache {
@@ -200,6 +204,68 @@ TEST(L1Cache, ReplacingAKeyMovesItsTags) {
   EXPECT_EQ(l1.get("k", kL1Now)->body, "v2");
   l1.invalidate({"new"});
   EXPECT_EQ(l1.get("k", kL1Now), nullptr);
+}
+
+// Entries share tags, name one twice, are replaced and dropped: each purge takes exactly the entries indexed
+// under its tags, checked against a plain model after every step.
+TEST(L1Cache, TagIndexFollowsInsertsReplacementsErasesAndPurges) {
+  L1Cache l1(1 << 24, 30s);
+  l1.enable();
+  std::map<std::string, std::set<std::string>> model;  // key -> its tags
+  std::mt19937 rng(17);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  for (int step = 0; step < 3'000; ++step) {
+    const std::string key = "k" + std::to_string(pick(24));
+    const int op = pick(10);
+    if (op < 6) {
+      std::vector<std::string> tags;
+      for (int i = pick(4); i >= 0; --i) tags.push_back("t" + std::to_string(pick(5)));  // repeats allowed
+      ASSERT_TRUE(l1.insert(key, entry(key), tags, l1.epoch(), kL1Now));
+      model[key] = {tags.begin(), tags.end()};
+    } else if (op < 7) {
+      l1.erase(key);
+      model.erase(key);
+    } else {
+      const std::vector<std::string> purged{"t" + std::to_string(pick(5)), "t" + std::to_string(pick(5))};
+      l1.invalidate(purged);
+      std::erase_if(model, [&](const auto& kv) {
+        return std::any_of(purged.begin(), purged.end(),
+                           [&](const auto& t) { return kv.second.count(t) > 0; });
+      });
+    }
+    ASSERT_EQ(l1.entries(), model.size()) << "step " << step;
+    for (int k = 0; k < 24; ++k) {
+      const std::string probe = "k" + std::to_string(k);
+      auto e = l1.get(probe, kL1Now);
+      ASSERT_EQ(e != nullptr, model.count(probe) > 0) << probe << " at step " << step;
+      if (e) {
+        EXPECT_EQ(e->body, probe);
+      }
+    }
+  }
+  l1.invalidate({"t0", "t1", "t2", "t3", "t4"});
+  EXPECT_EQ(l1.entries(), 0u);
+  EXPECT_EQ(l1.bytes(), 0u);
+}
+
+// An entry evicted for room leaves its tags' lists: a later purge of them drops only what is still kept.
+TEST(L1Cache, EvictedEntriesLeaveTheirTags) {
+  L1Cache l1(12'000, 30s);
+  l1.enable();
+  const std::string body(3'000, 'x');
+  ASSERT_TRUE(l1.insert("a", entry(body), {"x", "y"}, l1.epoch(), kL1Now));
+  ASSERT_TRUE(l1.insert("b", entry(body), {"y"}, l1.epoch(), kL1Now));
+  ASSERT_TRUE(l1.insert("c", entry(body), {"x", "x"}, l1.epoch(), kL1Now));
+  ASSERT_TRUE(l1.insert("d", entry(body), {"z"}, l1.epoch(), kL1Now));  // evicts "a"
+  EXPECT_EQ(l1.get("a", kL1Now), nullptr);
+  EXPECT_EQ(l1.entries(), 3u);
+  l1.invalidate({"x"});
+  EXPECT_EQ(l1.get("c", kL1Now), nullptr);
+  EXPECT_NE(l1.get("b", kL1Now), nullptr);
+  EXPECT_NE(l1.get("d", kL1Now), nullptr);
+  l1.invalidate({"y"});
+  EXPECT_EQ(l1.get("b", kL1Now), nullptr);
+  EXPECT_EQ(l1.entries(), 1u);
 }
 
 // Workers and the purge listener use it from several threads at once: the accounting stays exact.
