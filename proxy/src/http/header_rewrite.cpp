@@ -1,34 +1,47 @@
 // Pure header rewriting for the proxy hop.
 #include "http/header_rewrite.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "util/strings.hpp"
 
 namespace orc::http {
 
-void strip_hop_by_hop(bhttp::fields& fields) {
-  // Collect the names listed in Connection first: they are removed along with Connection itself.
-  std::vector<std::string> named;
+HopByHop::HopByHop(const bhttp::fields& fields) {
   auto connection = fields.equal_range(bhttp::field::connection);
-  for (auto it = connection.first; it != connection.second; ++it) {
-    for (auto token : util::split_list(it->value(), ',')) named.emplace_back(token);
+  for (auto it = connection.first; it != connection.second; ++it)
+    for (auto token : util::split_list(it->value(), ','))
+      if (!util::iequals(token, "content-length") && !util::iequals(token, "host")) named_.push_back(token);
+}
+
+bool HopByHop::operator()(const bhttp::fields::value_type& f) const {
+  switch (f.name()) {
+    case bhttp::field::connection:
+    case bhttp::field::keep_alive:
+    case bhttp::field::proxy_connection:
+    case bhttp::field::te:
+    case bhttp::field::trailer:
+    case bhttp::field::transfer_encoding:
+    case bhttp::field::upgrade:
+    case bhttp::field::proxy_authenticate:
+    case bhttp::field::proxy_authorization:
+      return true;
+    default:
+      break;
   }
-  for (const auto& name : named) {
-    // Never let Connection remove framing or end-to-end essentials the proxy relies on.
-    if (util::iequals(name, "content-length") || util::iequals(name, "host")) continue;
-    fields.erase(name);
-  }
-  static constexpr bhttp::field hop[] = {bhttp::field::connection,
-                                         bhttp::field::keep_alive,
-                                         bhttp::field::proxy_connection,
-                                         bhttp::field::te,
-                                         bhttp::field::trailer,
-                                         bhttp::field::transfer_encoding,
-                                         bhttp::field::upgrade,
-                                         bhttp::field::proxy_authenticate,
-                                         bhttp::field::proxy_authorization};
-  for (auto f : hop) fields.erase(f);
+  const auto name = f.name_string();
+  return std::any_of(named_.begin(), named_.end(),
+                     [&](std::string_view n) { return util::iequals(n, name); });
+}
+
+void strip_hop_by_hop(bhttp::fields& fields) {
+  // Found first, erased after: the Connection values the test views must outlive it.
+  const HopByHop hop(fields);
+  std::vector<bhttp::fields::const_iterator> doomed;
+  for (auto it = fields.begin(); it != fields.end(); ++it)
+    if (hop(*it)) doomed.push_back(it);
+  for (auto it : doomed) fields.erase(it);
 }
 
 void strip_validators(bhttp::fields& fields) {

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace orc::http {
 
@@ -12,7 +13,19 @@ namespace bhttp = boost::beast::http;
 
 inline constexpr std::string_view kViaValue = "1.1 openrisk-cache";
 
-// Removes the hop-by-hop headers of RFC 9110 section 7.6.1 and every header the Connection header names.
+// Which fields of one message are hop-by-hop: those of RFC 9110 section 7.6.1 and every field its Connection
+// header names (never Content-Length or Host, which the proxy relies on). Views `fields`: use it while they
+// stay unchanged.
+class HopByHop {
+ public:
+  explicit HopByHop(const bhttp::fields& fields);
+  bool operator()(const bhttp::fields::value_type& f) const;
+
+ private:
+  std::vector<std::string_view> named_;
+};
+
+// Removes the hop-by-hop headers (HopByHop).
 void strip_hop_by_hop(bhttp::fields& fields);
 // Removes the client's validators (If-None-Match, If-Modified-Since) from a request for the cache: it needs
 // the whole response, and a 304 answers only that client's copy.

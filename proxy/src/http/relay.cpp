@@ -99,10 +99,10 @@ asio::awaitable<RequestProblem> relay_request_body(Exchange& x,
 // Transfer-Encoding, TE, Trailer, Upgrade, Proxy-*), which belongs to the backend's connection, not the
 // response: a stored one would be replayed on every hit.
 cache::HeaderList end_to_end_headers(const bhttp::response_header<>& h) {
-  bhttp::response_header<> copy = h;
-  strip_hop_by_hop(copy);
+  const HopByHop hop(h);
   cache::HeaderList out;
-  for (const auto& f : copy) out.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  for (const auto& f : h)
+    if (!hop(f)) out.emplace_back(std::string(f.name_string()), std::string(f.value()));
   return out;
 }
 

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace orc::http {
 namespace {
 
@@ -53,6 +56,28 @@ TEST(StripHopByHop, ConnectionCannotRemoveFramingOrHost) {
   strip_hop_by_hop(f);
   EXPECT_EQ(f["Content-Length"], "5");
   EXPECT_EQ(f["Host"], "example");
+}
+
+// The read-only test (used to list a response's end-to-end fields without copying them) and the removal
+// agree, whatever the order of Connection and the fields it names.
+TEST(StripHopByHop, TheReadOnlyTestKeepsWhatStrippingKeeps) {
+  bhttp::fields f;
+  f.insert("X-Early", "1");  // named by a Connection that comes later
+  f.insert("Connection", "x-early, X-LATE, host");
+  f.insert("Transfer-Encoding", "chunked");
+  f.insert("X-Late", "2");
+  f.insert("Host", "example");
+  f.insert("Cache-Control", "max-age=5");
+  const HopByHop hop(f);
+  std::vector<std::string> kept;
+  for (const auto& field : f)
+    if (!hop(field)) kept.emplace_back(field.name_string());
+  EXPECT_EQ(kept, (std::vector<std::string>{"Host", "Cache-Control"}));
+  EXPECT_EQ(std::distance(f.begin(), f.end()), 6) << "the test changes nothing";
+  strip_hop_by_hop(f);
+  std::vector<std::string> stripped;
+  for (const auto& field : f) stripped.emplace_back(field.name_string());
+  EXPECT_EQ(stripped, kept);
 }
 
 TEST(ForwardingHeaders, AddsViaForwardedAndRequestId) {
