@@ -27,8 +27,8 @@ Generations MemoryStorage::generations_locked(const std::vector<std::string>& ta
   return out;
 }
 
-void MemoryStorage::keep_generation_locked(const std::string& tag, std::string token, TimePoint expires,
-                                           TimePoint now) {
+void MemoryStorage::keep_generation_locked(const std::string& tag, std::string token, TimePoint at_least,
+                                           TimePoint expires, TimePoint now) {
   while (!generation_expiry_.empty() && generation_expiry_.top().first <= now) {
     auto it = generations_.find(generation_expiry_.top().second);
     if (it != generations_.end() && it->second.expires <= now) generations_.erase(it);
@@ -38,7 +38,7 @@ void MemoryStorage::keep_generation_locked(const std::string& tag, std::string t
   if (g.token != token || g.expires <= now) {  // a new generation (an expired one counts as none)
     g.token = std::move(token);
     g.expires = expires;
-  } else if (g.expires < expires) {
+  } else if (g.expires < at_least) {
     g.expires = expires;
   } else {
     return;
@@ -86,8 +86,10 @@ bool MemoryStorage::put_if_current_now(const std::string& key, std::string blob,
   const std::size_t need = cost(key, value);
   if (need > max_bytes_) return false;
 
-  // Every generation lives at least as long as the entry; a tag without one gets the token sealed.
-  for (std::size_t i = 0; i < tags.size(); ++i) keep_generation_locked(tags[i], tokens[i], now + ttl, now);
+  // Every generation lives at least as long as the entry (extended to twice its TTL when shorter, as the fill
+  // script does); a tag without one gets the token sealed.
+  for (std::size_t i = 0; i < tags.size(); ++i)
+    keep_generation_locked(tags[i], tokens[i], now + ttl, now + sealed::kGenerationReach * ttl, now);
   if (auto old = entries_.find(key); old != entries_.end()) erase_locked(old);
   // Expired and outdated entries drift to the cold end too, so they go first; no full sweep.
   while (bytes_ + need > max_bytes_ && !lru_.empty()) erase_locked(entries_.find(lru_.back()));
@@ -101,7 +103,8 @@ bool MemoryStorage::put_if_current_now(const std::string& key, std::string blob,
 void MemoryStorage::purge_now(const std::vector<std::string>& tags) {
   std::lock_guard lock(mutex_);
   const TimePoint now = clock_();
-  for (const auto& tag : tags) keep_generation_locked(tag, sealed::new_generation(), now + max_fill_, now);
+  for (const auto& tag : tags)
+    keep_generation_locked(tag, sealed::new_generation(), now + max_fill_, now + max_fill_, now);
 }
 
 std::size_t MemoryStorage::bytes() const {

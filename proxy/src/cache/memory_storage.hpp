@@ -64,9 +64,10 @@ class MemoryStorage final : public Storage {
 
   void erase_locked(EntryMap::iterator it);
   Generations generations_locked(const std::vector<std::string>& tags, TimePoint now) const;
-  // Gives `tag` the generation `token` until `expires`, or extends it when the tag has that one already;
-  // drops the expired generations.
-  void keep_generation_locked(const std::string& tag, std::string token, TimePoint expires, TimePoint now);
+  // Gives `tag` the generation `token` until `expires`, or, when the tag has that one already and it ends
+  // before `at_least`, extends it to `expires`; drops the expired generations.
+  void keep_generation_locked(const std::string& tag, std::string token, TimePoint at_least,
+                              TimePoint expires, TimePoint now);
   static std::size_t cost(const std::string& key, const std::string& sealed) {
     return key.size() + sealed.size();
   }

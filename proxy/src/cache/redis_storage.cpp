@@ -14,16 +14,19 @@ namespace {
 // caller SETs it after a 1). ARGV: the entry's ttl in ms, the n generations seen ("" for none), the n it is
 // sealed with (the read's new token where none was seen, which this fill's own earlier put may have given
 // already: sealed::still_current), then the sealed entry when KEYS has it. Every generation then lives at
-// least as long as the entry (a missing one, PTTL -2, is set).
+// least as long as the entry: one that would not (a missing one, PTTL -2, too) is set for
+// sealed::kGenerationReach times the entry's ttl, so that the fills after it need not set it again.
+static_assert(sealed::kGenerationReach == 2, "the fill script's `reach`");
 constexpr const char* kFillScript = R"lua(
 local n = math.floor((#ARGV - 1) / 2)
 local ttl = tonumber(ARGV[1])
+local reach = 2 * ttl
 for i = 1, n do
   local current, seen = redis.call('GET', KEYS[i]) or '', ARGV[1 + i]
   if current ~= seen and (seen ~= '' or current ~= ARGV[1 + n + i]) then return 0 end
 end
 for i = 1, n do
-  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('SET', KEYS[i], ARGV[1 + n + i], 'PX', ttl) end
+  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('SET', KEYS[i], ARGV[1 + n + i], 'PX', reach) end
 end
 if #KEYS > n then redis.call('SET', KEYS[n + 1], ARGV[2 + 2 * n], 'PX', ttl) end
 return 1

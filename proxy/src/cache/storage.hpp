@@ -101,6 +101,11 @@ class Storage {
 // What both backends share: the seal, and the checks of a fill.
 namespace sealed {
 
+// A fill whose entry would outlive a tag's generation extends the generation to this many times the entry's
+// TTL, so that the fills after it (of entries no longer lived) need not write it again: a generation lives at
+// least as long as every entry sealed with it, and at most this many times the longest TTL of those.
+inline constexpr int kGenerationReach = 2;
+
 // A new generation token: 18 decimal digits (about 60 random bits; a number, see redis_storage.cpp).
 std::string new_generation();
 

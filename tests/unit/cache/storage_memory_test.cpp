@@ -83,25 +83,32 @@ TEST_F(MemoryStorageTest, OutdatedEntriesAreEvictedFirst) {
   EXPECT_TRUE(store.read_now("k2", {}).blob);
 }
 
-// A tag's generation lives as long as the longest entry sealed with it, and a purge's for max_fill at
-// least; then the tag has none, which matches no entry, and it is dropped.
+// A tag's generation lives as long as the longest entry sealed with it (a fill that would outlive it makes it
+// twice that fill's TTL, so the fills after it need not write it again), and a purge's for max_fill at least;
+// then the tag has none, which matches no entry, and it is dropped.
 TEST_F(MemoryStorageTest, GenerationsLiveAsLongAsTheirEntriesThenGo) {
   store_.purge_now({"t"});
   EXPECT_EQ(store_.generation_count(), 1u);
   now_ += kMaxFill;
   EXPECT_EQ(store_.generations_now({"t"}).tokens.at(0), "") << "no entry kept it";
 
-  ASSERT_TRUE(put("k1", {"t"}, 60s));
+  ASSERT_TRUE(put("k1", {"t"}, 60s));  // t gets a generation, until 120 s from now
   const auto token = store_.generations_now({"t"}).tokens.at(0);
   ASSERT_NE(token, "");
   store_.purge_now({"u"});  // each set drops what expired: the purge's generation of t is gone
   EXPECT_EQ(store_.generation_count(), 2u);
   now_ += 59s;
-  EXPECT_EQ(store_.generations_now({"t"}).tokens.at(0), token);
   EXPECT_TRUE(present("k1", {"t"}));
   now_ += 1s;
+  EXPECT_FALSE(present("k1", {"t"})) << "the entry's own TTL";
+  EXPECT_EQ(store_.generations_now({"t"}).tokens.at(0), token) << "its generation reaches further";
+  ASSERT_TRUE(put("k2", {"t"}, 30s));  // 60 s left, more than 30: the generation stays as it is
+  now_ += 40s;                         // 20 s left
+  ASSERT_TRUE(put("k3", {"t"}, 30s));  // which k3 would outlive: extended to 60 s from now
+  now_ += 59s;
+  EXPECT_EQ(store_.generations_now({"t"}).tokens.at(0), token);
+  now_ += 1s;
   EXPECT_EQ(store_.generations_now({"t"}).tokens.at(0), "");
-  EXPECT_FALSE(present("k1", {"t"}));
   store_.purge_now({"v"});
   EXPECT_EQ(store_.generation_count(), 1u) << "only v's";
 }

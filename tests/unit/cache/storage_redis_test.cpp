@@ -108,12 +108,19 @@ TEST_F(RedisStorageTest, LaysOutSealedEntriesAndExpiringGenerationsUnderThePrefi
   const auto token = cmd({"GET", "orc:g:risks"}).str;
   EXPECT_EQ(token.size(), 18u);
   EXPECT_EQ(token.find_first_not_of("0123456789"), std::string::npos) << token;
-  EXPECT_GT(cmd({"PTTL", "orc:g:risks"}).integer, 4000) << "as long as the entry";
+  EXPECT_GT(cmd({"PTTL", "orc:g:risks"}).integer, 9000)
+      << "twice the entry's: the next fills need not set it";
+  EXPECT_LE(cmd({"PTTL", "orc:g:risks"}).integer, 10000);
+  // A fill of an entry the generation outlives leaves it alone.
+  cmd({"PEXPIRE", "orc:g:risks", "7000"});
+  auto again = run_on(io_, store.generations({"risks"}))->value;
+  ASSERT_TRUE(run_on(io_, store.put_if_current("orc:e:1", "blob", 5000ms, {"risks"}, again))->value);
+  EXPECT_LE(cmd({"PTTL", "orc:g:risks"}).integer, 7000);
 
   // A longer entry extends the generation; a shorter one never shortens it.
   auto now = run_on(io_, store.generations({"risks"}))->value;
   ASSERT_TRUE(run_on(io_, store.put_if_current("orc:e:2", "b", 3600s, {"risks"}, now))->value);
-  EXPECT_GT(cmd({"PTTL", "orc:g:risks"}).integer, 3500000);
+  EXPECT_GT(cmd({"PTTL", "orc:g:risks"}).integer, 7100000);
   ASSERT_TRUE(run_on(io_, store.put_if_current("orc:e:3", "c", 1000ms, {"risks"}, now))->value);
   EXPECT_GT(cmd({"PTTL", "orc:g:risks"}).integer, 3500000);
   EXPECT_EQ(cmd({"GET", "orc:g:risks"}).str, token);
