@@ -1,10 +1,8 @@
 // Access-log lines: one per request, never a raw credential, query secrets redacted.
 #include "log/access_log.hpp"
 
-#include <fmt/format.h>
-
+#include <charconv>
 #include <chrono>
-#include <cstdio>
 
 #include "log/logging.hpp"
 #include "util/query.hpp"
@@ -12,12 +10,41 @@
 
 namespace orc::log {
 
-std::string redact_target(std::string_view target, const std::vector<std::string>& names) {
+namespace {
+
+void append_uint(std::string& out, std::uint64_t v) {
+  char buf[20];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  out.append(buf, end);
+}
+
+// A duration in milliseconds with three decimals (its microseconds exactly): 1234 us is "1.234".
+void append_ms(std::string& out, std::chrono::microseconds d) {
+  auto us = d.count();
+  if (us < 0) {
+    out += '-';
+    us = -us;
+  }
+  append_uint(out, static_cast<std::uint64_t>(us / 1000));
+  const auto frac = static_cast<int>(us % 1000);
+  const char digits[4] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                          static_cast<char>('0' + frac % 10)};
+  out.append(digits, sizeof digits);
+}
+
+// redact_target(), appended to `out`.
+void append_redacted(std::string& out, std::string_view target, const std::vector<std::string>& names) {
   auto q = target.find('?');
-  if (q == std::string_view::npos || names.empty()) return std::string(target);
-  std::string out(target.substr(0, q + 1));
+  if (q == std::string_view::npos || names.empty()) {
+    out.append(target);
+    return;
+  }
+  out.append(target.substr(0, q + 1));
   const util::Query query(target.substr(q + 1));
-  if (!query.valid()) return out + "REDACTED";  // its parameters cannot be read: any of them may be a secret
+  if (!query.valid()) {  // its parameters cannot be read: any of them may be a secret
+    out += "REDACTED";
+    return;
+  }
   bool first = true;
   for (const auto& p : query.params()) {
     if (!first) out += '&';
@@ -30,42 +57,99 @@ std::string redact_target(std::string_view target, const std::vector<std::string
     out += '=';
     out.append(secret ? std::string_view("REDACTED") : p.raw_value);
   }
+}
+
+// format_access(), appended to `out`; `scratch` holds the redacted target meanwhile. Written by hand rather
+// than with fmt: one line per request, and the formatting was most of what the access log cost a hit.
+void append_access(std::string& out, std::string& scratch, const AccessRecord& r,
+                   const std::vector<std::string>& redact, config::LogFormat format) {
+  scratch.clear();
+  append_redacted(scratch, r.target, redact);
+  if (format == config::LogFormat::json) {
+    out += R"("client":")";
+    util::json_escape_append(out, r.client);
+    out += R"(","method":")";
+    util::json_escape_append(out, r.method);
+    out += R"(","path":")";
+    util::json_escape_append(out, scratch);
+    out += R"(","status":)";
+    append_uint(out, r.status);
+    out += R"(,"bytes":)";
+    append_uint(out, r.bytes_sent);
+    out += R"(,"duration_ms":)";
+    append_ms(out, r.total);
+    out += R"(,"upstream_ms":)";
+    append_ms(out, r.upstream);
+    out += R"(,"request_id":")";
+    util::json_escape_append(out, r.request_id);
+    out += R"(","outcome":")";
+    out += r.outcome;
+    out += R"(","rule":")";
+    util::json_escape_append(out, r.rule);
+    out += R"(","cache":")";
+    out += r.cache;
+    out += '"';
+    return;
+  }
+  out += r.client;
+  out += ' ';
+  out += r.method;
+  out += ' ';
+  util::json_escape_append(out, scratch);  // control characters in the target cannot forge extra log lines
+  out += ' ';
+  append_uint(out, r.status);
+  out += ' ';
+  append_uint(out, r.bytes_sent);
+  out += ' ';
+  append_ms(out, r.total);
+  out += "ms upstream=";
+  append_ms(out, r.upstream);
+  out += "ms id=";
+  out += r.request_id;
+  out += " outcome=";
+  out += r.outcome;
+  out += " rule=";
+  out += r.rule;
+  out += " cache=";
+  out += r.cache;
+}
+
+}  // namespace
+
+std::string redact_target(std::string_view target, const std::vector<std::string>& names) {
+  std::string out;
+  append_redacted(out, target, names);
   return out;
 }
 
 std::string format_access(const AccessRecord& r, const std::vector<std::string>& redact,
                           config::LogFormat format) {
-  std::string target = redact_target(r.target, redact);
-  double total_ms = static_cast<double>(r.total.count()) / 1000.0;
-  double upstream_ms = static_cast<double>(r.upstream.count()) / 1000.0;
-  if (format == config::LogFormat::json) {
-    return fmt::format(
-        R"("client":"{}","method":"{}","path":"{}","status":{},"bytes":{},"duration_ms":{:.3f},"upstream_ms":{:.3f},"request_id":"{}","outcome":"{}","rule":"{}","cache":"{}")",
-        util::json_escape(r.client), util::json_escape(r.method), util::json_escape(target), r.status,
-        r.bytes_sent, total_ms, upstream_ms, util::json_escape(r.request_id), r.outcome,
-        util::json_escape(r.rule), r.cache);
-  }
-  // Control characters in the target cannot forge extra log lines.
-  return fmt::format("{} {} {} {} {} {:.3f}ms upstream={:.3f}ms id={} outcome={} rule={} cache={}", r.client,
-                     r.method, util::json_escape(target), r.status, r.bytes_sent, total_ms, upstream_ms,
-                     r.request_id, r.outcome, r.rule, r.cache);
+  std::string out, scratch;
+  append_access(out, scratch, r, redact, format);
+  return out;
 }
 
 void write_access(const AccessRecord& r, const config::LoggingConfig& cfg) {
   auto* writer = access_writer();
   if (!writer) return;
-  const std::string body = format_access(r, cfg.redact_query, cfg.format);
+  // The shape of the daemon's other lines (logging.cpp), with the record's fields in place of a message;
+  // built in buffers of the thread's that keep their capacity from one request to the next.
+  thread_local std::string line, scratch;
   char ts[40];
   const auto stamp = access_timestamp(std::chrono::system_clock::now(), ts);
-  // The shape of the daemon's other lines (logging.cpp), with the record's fields in place of a message.
-  char prefix[96];
   const bool json = cfg.format == config::LogFormat::json;
-  const int n =
-      json ? std::snprintf(prefix, sizeof prefix, R"({"ts":"%.*s","level":"info","logger":"access",)",
-                           static_cast<int>(stamp.size()), stamp.data())
-           : std::snprintf(prefix, sizeof prefix, "%.*s [access] ", static_cast<int>(stamp.size()),
-                           stamp.data());
-  writer->append(std::string_view(prefix, n > 0 ? static_cast<std::size_t>(n) : 0), body, json ? "}" : "");
+  line.clear();
+  if (json) {
+    line += R"({"ts":")";
+    line += stamp;
+    line += R"(","level":"info","logger":"access",)";
+  } else {
+    line += stamp;
+    line += " [access] ";
+  }
+  append_access(line, scratch, r, cfg.redact_query, cfg.format);
+  if (json) line += '}';
+  writer->append(line, {}, {});
 }
 
 }  // namespace orc::log

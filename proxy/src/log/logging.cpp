@@ -11,6 +11,7 @@
 #include "util/strings.hpp"
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace orc::log {
@@ -105,9 +106,15 @@ std::string_view access_timestamp(std::chrono::system_clock::time_point now, cha
                   abs_minutes / 60, abs_minutes % 60);
     cached.at = sec;
   }
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since).count() % 1000;
-  const int n = std::snprintf(out, sizeof out, "%s.%03d%s", cached.text, static_cast<int>(ms), cached.offset);
-  return {out, n > 0 ? static_cast<std::size_t>(n) : 0};
+  const auto ms =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(since).count() % 1000);
+  const std::size_t text = std::strlen(cached.text), offset = std::strlen(cached.offset);
+  std::memcpy(out, cached.text, text);
+  const char digits[4] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                          static_cast<char>('0' + ms % 10)};
+  std::memcpy(out + text, digits, sizeof digits);
+  std::memcpy(out + text + sizeof digits, cached.offset, offset);
+  return {out, text + sizeof digits + offset};
 }
 
 }  // namespace orc::log

@@ -133,6 +133,11 @@ void append_field_value(std::string& list, std::string_view field_name, std::str
 std::string json_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 8);
+  json_escape_append(out, s);
+  return out;
+}
+
+void json_escape_append(std::string& out, std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     switch (c) {
@@ -167,7 +172,6 @@ std::string json_escape(std::string_view s) {
         }
     }
   }
-  return out;
 }
 
 }  // namespace orc::util

@@ -27,6 +27,8 @@ int percent_escape_at(std::string_view s, std::size_t i);
 // it is; a byte that is not part of it (raw bytes of a request target) is written as \u00XX, so the result is
 // always valid JSON.
 std::string json_escape(std::string_view s);
+// json_escape(s) appended to `out`.
+void json_escape_append(std::string& out, std::string_view s);
 // Appends one more value of a request field sent more than once to `list`, the values joined into one: with
 // "; " for Cookie (RFC 6265 section 5.4, its pairs are split on ';'), ", " for every list field (RFC 9110
 // section 5.3).

@@ -67,6 +67,23 @@ TEST(FormatAccess, JsonLineEscapesAndRedacts) {
       R"("cache":"hit")");
 }
 
+// Durations are written from their microseconds, exactly, with three decimals.
+TEST(FormatAccess, DurationsInMillisecondsWithThreeDecimals) {
+  const std::pair<long, const char*> cases[] = {{0, "0.000"},    {7, "0.007"},    {999, "0.999"},
+                                                {1000, "1.000"}, {1234, "1.234"}, {60'000'070, "60000.070"}};
+  for (const auto& [us, text] : cases) {
+    auto r = sample("/r");
+    r.total = std::chrono::microseconds(us);
+    r.upstream = std::chrono::microseconds(us);
+    const auto line = format_access(r, {}, config::LogFormat::text);
+    EXPECT_NE(line.find(std::string(" ") + text + "ms upstream=" + text + "ms "), std::string::npos) << line;
+    const auto json = format_access(r, {}, config::LogFormat::json);
+    EXPECT_NE(json.find(std::string(R"("duration_ms":)") + text + R"(,"upstream_ms":)" + text + ","),
+              std::string::npos)
+        << json;
+  }
+}
+
 TEST(FormatAccess, JsonLineOfRawHighBytesIsValidJson) {
   // A target may carry raw bytes that are not UTF-8; the line must stay JSON (which is UTF-8), and a
   // well-formed sequence (here "é") must pass untouched.
