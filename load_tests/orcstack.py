@@ -178,6 +178,9 @@ def metric_sums(admin_port, name, by, where=None, timeout=10):
 
 
 def read_results(admin_port):
-    """Proxy request counters by result (hit, stale, miss, bypass, ...), reads only (GET/HEAD)."""
-    return metric_sums(admin_port, "openrisk_cache_requests_total", "result",
-                       lambda labels: labels.get("method") in ("GET", "HEAD"))
+    """Proxy request counters by result (hit, stale, miss, bypass, ...), reads only (GET/HEAD), and "coalesced":
+    the misses that waited for another request's fetch (openrisk_cache_coalesced_requests_total)."""
+    out = metric_sums(admin_port, "openrisk_cache_requests_total", "result",
+                      lambda labels: labels.get("method") in ("GET", "HEAD"))
+    out["coalesced"] = sum(metric_sums(admin_port, "openrisk_cache_coalesced_requests_total", "rule").values())
+    return out
