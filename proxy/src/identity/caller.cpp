@@ -77,7 +77,10 @@ std::optional<std::string_view> scheme_token(std::string_view value, std::string
   if (value.size() <= scheme.size() + 1 || !value.starts_with(scheme) || value[scheme.size()] != ' ')
     return std::nullopt;
   std::string_view token = value.substr(scheme.size() + 1);
-  if (token.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
+  // Two memchr scans: find_first_of(" \t") calls memchr on its two-character set once per byte of a token
+  // that is a whole JWT (~3 % of a hit's CPU).
+  if (token.find(' ') != std::string_view::npos || token.find('\t') != std::string_view::npos)
+    return std::nullopt;
   return token;
 }
 
