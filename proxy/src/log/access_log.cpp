@@ -26,10 +26,8 @@ void append_ms(std::string& out, std::chrono::microseconds d) {
     us = -us;
   }
   append_uint(out, static_cast<std::uint64_t>(us / 1000));
-  const auto frac = static_cast<int>(us % 1000);
-  const char digits[4] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
-                          static_cast<char>('0' + frac % 10)};
-  out.append(digits, sizeof digits);
+  const auto fraction = decimal_thousandths(static_cast<int>(us % 1000));
+  out.append(fraction.data(), fraction.size());
 }
 
 // redact_target(), appended to `out`.

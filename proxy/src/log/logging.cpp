@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "util/strings.hpp"
@@ -92,6 +93,7 @@ std::string_view access_timestamp(std::chrono::system_clock::time_point now, cha
     std::time_t at = -1;
     char text[32] = {};   // "2026-11-27T04:26:59"
     char offset[8] = {};  // "+00:00"
+    std::size_t text_size = 0, offset_size = 0;
   };
   thread_local Second cached;
   const auto since = now.time_since_epoch();
@@ -104,17 +106,17 @@ std::string_view access_timestamp(std::chrono::system_clock::time_point now, cha
     const long abs_minutes = minutes < 0 ? -minutes : minutes;
     std::snprintf(cached.offset, sizeof cached.offset, "%c%02ld:%02ld", minutes < 0 ? '-' : '+',
                   abs_minutes / 60, abs_minutes % 60);
+    cached.text_size = std::strlen(cached.text);
+    cached.offset_size = std::strlen(cached.offset);
     cached.at = sec;
   }
   const auto ms =
       static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(since).count() % 1000);
-  const std::size_t text = std::strlen(cached.text), offset = std::strlen(cached.offset);
-  std::memcpy(out, cached.text, text);
-  const char digits[4] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
-                          static_cast<char>('0' + ms % 10)};
-  std::memcpy(out + text, digits, sizeof digits);
-  std::memcpy(out + text + sizeof digits, cached.offset, offset);
-  return {out, text + sizeof digits + offset};
+  const auto fraction = decimal_thousandths(ms);
+  char* end = std::copy_n(cached.text, cached.text_size, out);
+  end = std::copy(fraction.begin(), fraction.end(), end);
+  end = std::copy_n(cached.offset, cached.offset_size, end);
+  return {out, static_cast<std::size_t>(end - out)};
 }
 
 }  // namespace orc::log

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -31,5 +32,10 @@ void shutdown();
 // The time stamp every log line starts with: local time, milliseconds and the UTC offset
 // ("2026-11-27T04:26:59.466+00:00"), written into `out`.
 std::string_view access_timestamp(std::chrono::system_clock::time_point now, char (&out)[40]);
+// ".mmm": a dot and the three digits of `thousandths` (0 to 999), the fraction of a time stamp or a duration.
+inline std::array<char, 4> decimal_thousandths(int thousandths) {
+  return {'.', static_cast<char>('0' + thousandths / 100), static_cast<char>('0' + thousandths / 10 % 10),
+          static_cast<char>('0' + thousandths % 10)};
+}
 
 }  // namespace orc::log
