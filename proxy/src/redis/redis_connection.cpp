@@ -4,6 +4,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <sys/ioctl.h>
 
 #include <algorithm>
 #include <cassert>
@@ -402,10 +403,26 @@ void RedisConnection::on_ready_io(std::uint64_t epoch, bool read, const boost::s
   if (!(read ? want_read_ : want_write_)) return;
   // Either call may free the context (EOF, error, failed connect): the cleanup hook bumps the epoch.
   if (read)
-    redisAsyncHandleRead(ac_);
+    read_available();
   else
     redisAsyncHandleWrite(ac_);
   if (epoch == epoch_ && ac_ != nullptr && (read ? want_read_ : want_write_)) arm(read);
+}
+
+// hiredis reads at most 16 KiB a call. One call per wake-up would leave the rest of a pipelined burst of
+// replies (a few entries of a few KiB each) in the socket until the next turn of the event loop, behind every
+// other connection's work: under load the replies would queue in the kernel, the command timeout would fire
+// on replies that had arrived, and throughput would be capped at 16 KiB a turn. So read on while the socket
+// holds more, up to kMaxReadsPerWake calls (then the next turn, so one connection cannot starve the others).
+void RedisConnection::read_available() {
+  constexpr int kMaxReadsPerWake = 64;  // 1 MiB
+  const auto epoch = epoch_;
+  for (int i = 0; i < kMaxReadsPerWake; ++i) {
+    redisAsyncHandleRead(ac_);  // may free the context: the cleanup hook bumps the epoch
+    if (epoch != epoch_ || ac_ == nullptr || !want_read_) return;
+    int queued = 0;
+    if (::ioctl(ac_->c.fd, FIONREAD, &queued) != 0 || queued <= 0) return;
+  }
 }
 
 void RedisConnection::arm_command_timer() {
@@ -421,8 +438,13 @@ void RedisConnection::on_command_timer(std::uint64_t epoch, const boost::system:
   if (epoch != epoch_) return;
   command_timer_armed_ = false;
   if (ec == boost::asio::error::operation_aborted || in_flight_.empty()) return;
-  // Replies come in send order, so the oldest command is the one that may be late.
-  if (in_flight_.front()->deadline <= SteadyClock::now()) {
+  // Replies come in send order, so the oldest command is the one that may be late. Its reply may be waiting
+  // in the socket while this worker was busy: late means Redis has not answered, not that we have not read.
+  if (in_flight_.front()->deadline <= SteadyClock::now() && ac_ != nullptr) {
+    read_available();
+    if (epoch != epoch_ || ac_ == nullptr) return;
+  }
+  if (!in_flight_.empty() && in_flight_.front()->deadline <= SteadyClock::now()) {
     drop(RedisStatus::timeout);
     return;
   }

@@ -142,6 +142,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   void want(bool read, bool on);
   void arm(bool read);
   void on_ready_io(std::uint64_t epoch, bool read, const boost::system::error_code& ec);
+  void read_available();
   void arm_command_timer();
   void on_command_timer(std::uint64_t epoch, const boost::system::error_code& ec);
 

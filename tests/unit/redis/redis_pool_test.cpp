@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <thread>
 
 #include "redis/redis_test_util.hpp"
 #include "support/redis_server.hpp"
@@ -187,6 +188,54 @@ TEST(RedisPool, CommandTimeoutDropsTheConnectionAndTheNextCommandSucceedsOnAFres
       10s);
   ASSERT_TRUE(recovered && *recovered);
   EXPECT_GE(pool.stats().connects, 2u) << "the timed-out connection should have been replaced";
+}
+
+// Late means Redis has not answered, not that the worker has not read the answer yet. hiredis reads 16 KiB a
+// call: a connection that read once per wake-up left the rest of a burst of replies in the socket, and when
+// the worker had been busy past the command timeout, the timer (which runs after the read in that turn of
+// the event loop) dropped the connection and failed replies that had arrived. The worker's busy spell here
+// lasts until Redis has answered every command and the deadline has passed, both observed, not guessed.
+TEST(RedisPool, RepliesThatArrivedWhileTheWorkerWasBusyAreNotTimeouts) {
+  test::RedisServer server;
+  boost::asio::io_context io;
+  auto options = std::make_shared<RedisOptions>(options_for(server.url(), 1));
+  options->command_timeout = 200ms;
+  auto conn = std::make_shared<RedisConnection>(io.get_executor(), options);
+  conn->start();
+  ASSERT_TRUE(run_until(io, [&] { return conn->ready(); }));
+  ASSERT_EQ(test::redis_command(server.port(), {"SET", "k", std::string(1024, 'v')}), "+OK");
+  ASSERT_EQ(test::redis_command(server.port(), {"CONFIG", "RESETSTAT"}), "+OK");
+
+  constexpr int kCommands = 40;  // 40 KiB of replies, well over one read of hiredis's, under Redis's 64 KiB
+  std::vector<RedisReply> replies;
+  std::chrono::steady_clock::time_point sent;
+  bool redis_answered = false;
+  boost::asio::post(io, [&] {
+    sent = std::chrono::steady_clock::now();
+    for (int i = 0; i < kCommands; ++i)
+      conn->async_command({"GET", "k"}, [&](RedisReply r) { replies.push_back(std::move(r)); });
+    // Queued after the write the commands asked for: this handler is the worker's busy spell.
+    boost::asio::post(io, [&] {
+      const auto give_up = std::chrono::steady_clock::now() + 10s;
+      while (!redis_answered && std::chrono::steady_clock::now() < give_up) {
+        auto stats = test::redis_bulk(server.port(), {"INFO", "commandstats"});
+        redis_answered =
+            stats && stats->find("cmdstat_get:calls=" + std::to_string(kCommands) + ",") != std::string::npos;
+      }
+      // A command on another connection answers in a later turn of Redis's event loop, after the one that
+      // wrote the GETs' replies.
+      EXPECT_EQ(test::redis_command(server.port(), {"PING"}), "+PONG");
+      std::this_thread::sleep_until(sent + options->command_timeout + 10ms);
+    });
+  });
+  ASSERT_TRUE(run_until(io, [&] { return replies.size() == kCommands; }));
+  ASSERT_TRUE(redis_answered);
+  for (const auto& r : replies) {
+    EXPECT_EQ(r.status, RedisStatus::ok) << r.error_text();
+    EXPECT_EQ(r.value.str.size(), 1024u);
+  }
+  EXPECT_EQ(conn->connects(), 1u) << "the connection was dropped";
+  conn->stop();
 }
 
 TEST(RedisPool, StoppedRedisFailsFastOpensTheBreakerAndRestartedRedisIsUsedAgain) {
