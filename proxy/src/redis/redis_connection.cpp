@@ -419,7 +419,8 @@ void RedisConnection::read_available() {
   const auto epoch = epoch_;
   for (int i = 0; i < kMaxReadsPerWake; ++i) {
     redisAsyncHandleRead(ac_);  // may free the context: the cleanup hook bumps the epoch
-    if (epoch != epoch_ || ac_ == nullptr || !want_read_) return;
+    // Nothing in flight, nothing to wait for (these connections never subscribe): no need to ask the kernel.
+    if (epoch != epoch_ || ac_ == nullptr || !want_read_ || in_flight_.empty()) return;
     int queued = 0;
     if (::ioctl(ac_->c.fd, FIONREAD, &queued) != 0 || queued <= 0) return;
   }

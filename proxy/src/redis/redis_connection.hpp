@@ -107,6 +107,8 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   // (and connects again, to the new master) rather than read from a former master that now replicates.
   bool usable();
   std::size_t in_flight() const { return in_flight_.size(); }
+  // Commands wait for a write already queued on the executor: one more joins the same write.
+  bool write_queued() const { return write_posted_; }
   std::size_t peak_in_flight() const { return peak_in_flight_; }
   std::uint64_t connects() const { return connects_; }  // contexts that became ready so far
 

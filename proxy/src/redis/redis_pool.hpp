@@ -90,7 +90,7 @@ class RedisPool {
 
     std::shared_ptr<const RedisOptions> options;
     std::vector<std::shared_ptr<RedisConnection>> connections;
-    std::size_t next = 0;
+    std::size_t next = 0;  // where the round-robin goes on; the connection before it was picked last
     CircuitBreaker breaker;
     bool closed = false;  // the pool is gone: coroutines still running fail without touching Redis
   };

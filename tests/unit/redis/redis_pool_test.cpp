@@ -91,6 +91,33 @@ TEST(RedisPool, PipelinesCommandsOnOneConnection) {
   EXPECT_EQ(pool.stats().in_flight, 0u);
 }
 
+// The commands issued in one turn of the event loop share one connection (one write, one read), whatever the
+// pool's size: handed round-robin, four connections cost four writes, reads and wake-ups a turn.
+TEST(RedisPool, CommandsOfOneTurnShareOneWriteOnOneConnection) {
+  test::RedisServer server;
+  boost::asio::io_context io;
+  RedisPool pool(io.get_executor(), options_for(server.url(), 4));
+  ASSERT_TRUE(run_until(io, [&] { return pool.stats().connected == 4; }));
+
+  constexpr std::size_t kCommands = 20;
+  std::vector<long long> results;
+  for (std::size_t i = 0; i < kCommands; ++i) {
+    boost::asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          std::vector<std::string> cmd{"INCR", "counter"};
+          auto r = co_await pool.command(std::move(cmd));
+          results.push_back(r.ok() ? r.value.integer : -1);
+        },
+        boost::asio::detached);
+  }
+  ASSERT_TRUE(run_until(io, [&] { return results.size() == kCommands; }));
+  std::vector<long long> expected(kCommands);
+  std::iota(expected.begin(), expected.end(), 1);
+  EXPECT_EQ(results, expected);
+  EXPECT_EQ(pool.stats().peak_in_flight, kCommands) << "the commands were spread over the connections";
+}
+
 TEST(RedisPool, AuthenticatesWithPasswordAndSelectsTheDatabase) {
   test::RedisServer server({"--requirepass", "s3cret"});
   boost::asio::io_context io;
