@@ -4,7 +4,9 @@
 // body.
 #include "cache/cache_entry.hpp"
 
-#include <cstring>
+#include <algorithm>
+
+#include "util/strings.hpp"
 
 namespace orc::cache {
 
@@ -45,13 +47,6 @@ struct Reader {
     return s;
   }
 };
-
-bool valid_header_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (unsigned char c : name)
-    if (c <= 0x20 || c >= 0x7f || std::strchr("\"(),/:;<=>?@[\\]{}", c)) return false;
-  return true;
-}
 
 bool valid_header_value(std::string_view value) {
   for (unsigned char c : value)
@@ -103,9 +98,12 @@ std::optional<CacheEntry> deserialize(std::string blob) {
   e.vary_marker = r.u64() != 0;
   e.material = r.str();
   e.etag = r.str();
+  // Each string takes at least its 8-byte length: a damaged count cannot reserve more than the blob holds.
   auto nvary = r.u64();
+  e.vary_names.reserve(std::min<std::uint64_t>(nvary, r.in.size() / 8));
   for (std::uint64_t i = 0; r.ok && i < nvary; ++i) e.vary_names.push_back(r.str());
   auto nheaders = r.u64();
+  e.headers.reserve(std::min<std::uint64_t>(nheaders, r.in.size() / 16));
   for (std::uint64_t i = 0; r.ok && i < nheaders; ++i) {
     auto k = r.str();
     auto v = r.str();
@@ -116,9 +114,9 @@ std::optional<CacheEntry> deserialize(std::string blob) {
   // than serve a status Beast cannot send or a header value that splits the response.
   if (e.status < 100 || e.status > 599) return std::nullopt;
   for (const auto& [k, v] : e.headers)
-    if (!valid_header_name(k) || !valid_header_value(v)) return std::nullopt;
+    if (!util::http_token(k) || !valid_header_value(v)) return std::nullopt;
   for (const auto& name : e.vary_names)
-    if (!valid_header_name(name)) return std::nullopt;
+    if (!util::http_token(name)) return std::nullopt;
   blob.resize(body_size);
   e.body = std::move(blob);
   return e;
