@@ -16,33 +16,73 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-RedisValue to_value(const redisReply* r) {
-  RedisValue v;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-      v.type = RedisValue::Type::string;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      v.type = RedisValue::Type::error;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      v.type = RedisValue::Type::integer;
-      v.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      v.type = RedisValue::Type::array;
-      v.elements.reserve(r->elements);
-      for (std::size_t i = 0; i < r->elements; ++i) v.elements.push_back(to_value(r->element[i]));
-      break;
-    default:
-      v.type = RedisValue::Type::nil;
-      break;
+// hiredis's reader builds each reply through these functions straight into a RedisValue: one copy of a bulk
+// string, from the read buffer into its std::string (hiredis's own objects cost an allocation per element
+// and a second copy, to_value() a third). The root of a reply is a ReplyRoot, whose first member is a
+// redisReply header: hiredis reads `type` and `str` of a reply no command waits for (the error a server
+// sends a connection over its client limit) as a redisReply. The elements of an array live in their
+// parent's `elements`, sized when the array is read; hiredis frees only roots.
+struct ReplyRoot {
+  redisReply head{};
+  RedisValue value;
+};
+
+RedisValue* value_for(const redisReadTask* task, void*& made) {
+  if (task->parent == nullptr) {
+    auto* root = new ReplyRoot;  // NOLINT(cppcoreguidelines-owning-memory): freed by reply_free
+    root->head.type = task->type;
+    made = root;
+    return &root->value;
   }
-  return v;
+  const redisReadTask* parent = task->parent;
+  auto* array = parent->parent == nullptr ? &static_cast<ReplyRoot*>(parent->obj)->value
+                                          : static_cast<RedisValue*>(parent->obj);
+  auto* element = &array->elements[static_cast<std::size_t>(task->idx)];
+  made = element;
+  return element;
 }
+
+void* reply_string(const redisReadTask* task, char* str, size_t len) {
+  void* made = nullptr;
+  RedisValue* v = value_for(task, made);
+  v->type = task->type == REDIS_REPLY_ERROR ? RedisValue::Type::error : RedisValue::Type::string;
+  v->str.assign(str, len);
+  if (task->parent == nullptr) {
+    auto* root = static_cast<ReplyRoot*>(made);
+    root->head.str = v->str.data();
+    root->head.len = v->str.size();
+  }
+  return made;
+}
+
+void* reply_array(const redisReadTask* task, int elements) {
+  void* made = nullptr;
+  RedisValue* v = value_for(task, made);
+  v->type = RedisValue::Type::array;
+  v->elements.resize(static_cast<std::size_t>(std::max(elements, 0)));
+  return made;
+}
+
+void* reply_integer(const redisReadTask* task, long long value) {
+  void* made = nullptr;
+  RedisValue* v = value_for(task, made);
+  v->type = RedisValue::Type::integer;
+  v->integer = value;
+  return made;
+}
+
+void* reply_nil(const redisReadTask* task) {
+  void* made = nullptr;
+  value_for(task, made)->type = RedisValue::Type::nil;
+  return made;
+}
+
+void reply_free(void* reply) {
+  delete static_cast<ReplyRoot*>(reply);  // NOLINT(cppcoreguidelines-owning-memory)
+}
+
+redisReplyObjectFunctions kReplyFunctions{&reply_string, &reply_array, &reply_integer, &reply_nil,
+                                          &reply_free};
 
 // Completes `handler` through its own executor: never inline, so a caller's continuation can neither
 // re-enter hiredis from inside one of its callbacks nor destroy the connection under it.
@@ -157,7 +197,7 @@ void RedisConnection::on_reply_cb(redisAsyncContext* /*ac*/, void* reply, void* 
   if (reply == nullptr) {  // the context is being freed: dropped (timeout), closed, or failed
     r = RedisReply::failure(self->drop_reason_, "connection dropped");
   } else {
-    r.value = to_value(static_cast<const redisReply*>(reply));
+    r.value = std::move(static_cast<ReplyRoot*>(reply)->value);  // hiredis frees the root after this
     r.status = r.value.is_error() ? RedisStatus::error : RedisStatus::ok;
   }
   // A master demoted under us (a failover it survived) refuses writes: connect again, to the new master.
@@ -217,6 +257,7 @@ void RedisConnection::on_resolved(const boost::system::error_code& ec,
     return;
   }
   ac_ = ac;
+  ac->c.reader->fn = &kReplyFunctions;  // nothing read yet: every reply of this context is built by them
   ac->data = this;
   ac->ev.data = this;
   ac->ev.addRead = &RedisConnection::hook_add_read;

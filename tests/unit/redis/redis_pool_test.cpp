@@ -65,6 +65,56 @@ TEST(RedisPool, AnswersEveryReplyType) {
   EXPECT_TRUE(pool.up());  // an error reply is an answer: the breaker stays closed
 }
 
+// Replies are built straight into RedisValues by the reader (redis_connection.cpp): nested and empty arrays,
+// and nil elements among others.
+TEST(RedisPool, AnswersNestedAndEmptyArrays) {
+  test::RedisServer server;
+  boost::asio::io_context io;
+  RedisPool pool(io.get_executor(), options_for(server.url()));
+  ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
+
+  auto nested = run_command(io, pool, {"EVAL", "return {1, {'a', false, {}}, 'x'}", "0"});
+  ASSERT_TRUE(nested.ok()) << nested.error_text();
+  ASSERT_TRUE(nested.value.is_array());
+  ASSERT_EQ(nested.value.elements.size(), 3u);
+  EXPECT_EQ(nested.value.elements[0].integer, 1);
+  const auto& inner = nested.value.elements[1];
+  ASSERT_TRUE(inner.is_array());
+  ASSERT_EQ(inner.elements.size(), 3u);
+  EXPECT_EQ(inner.elements[0].str, "a");
+  EXPECT_TRUE(inner.elements[1].is_nil());  // Lua false is a nil reply
+  EXPECT_TRUE(inner.elements[2].is_array());
+  EXPECT_TRUE(inner.elements[2].elements.empty());
+  EXPECT_EQ(nested.value.elements[2].str, "x");
+  auto empty = run_command(io, pool, {"LRANGE", "missing", "0", "-1"});
+  ASSERT_TRUE(empty.value.is_array());
+  EXPECT_TRUE(empty.value.elements.empty());
+  auto gets = run_command(io, pool, {"MGET", "missing", "missing"});
+  ASSERT_TRUE(gets.value.is_array());
+  ASSERT_EQ(gets.value.elements.size(), 2u);
+  EXPECT_TRUE(gets.value.elements[1].is_nil());
+}
+
+// A server over its client limit answers a new connection with an error no command asked for; hiredis reads
+// it as one of its own replies (type and text). The pool stays down and fails commands, without a crash.
+TEST(RedisPool, ServerOverItsClientLimitLeavesThePoolDown) {
+  test::RedisServer server({"--maxclients", "1"});
+  boost::asio::io_context io;
+  auto options = options_for(server.url(), 1);
+  options.reconnect_initial = 10ms;
+  options.reconnect_max = 20ms;
+  RedisPool blocker(io.get_executor(), options);  // takes the one client slot
+  ASSERT_TRUE(run_until(io, [&] { return blocker.up(); }));
+  RedisPool pool(io.get_executor(), options);
+  // Each refused connection gets the error, then drops; a few rounds of connect, refuse and reconnect.
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  run_until(
+      io, [&] { return std::chrono::steady_clock::now() >= until; }, 2s);
+  EXPECT_GE(pool.stats().connects, 2u) << "a refused connection should have dropped and connected again";
+  EXPECT_FALSE(pool.stats().connected > 0 && run_command(io, pool, {"PING"}).ok());
+  EXPECT_TRUE(run_command(io, blocker, {"PING"}).ok());
+}
+
 TEST(RedisPool, PipelinesCommandsOnOneConnection) {
   test::RedisServer server;
   boost::asio::io_context io;
