@@ -316,7 +316,9 @@ TEST(RedisStorage, APurgeThatMustReachAReplicaFailsWithoutOne) {
       std::vector<std::string>{"--replicaof", "127.0.0.1", std::to_string(master.port())});
   asio::io_context io;
   redis::RedisPool pool(io.get_executor(), options_for(master));
-  RedisStorage store(pool, "orc:", kDefaultMaxFill, {1, 200ms});
+  // The WAIT's time is generous: a replica of a loaded test machine can take a few hundred ms to ack, and the
+  // purge without a replica waits it out once.
+  RedisStorage store(pool, "orc:", kDefaultMaxFill, {1, 2s});
   ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
   // Whether the master has a replica that is in sync (polled: the replica attaches and syncs on its own
   // time).
