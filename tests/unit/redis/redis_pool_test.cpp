@@ -38,6 +38,30 @@ RedisReply run_command(boost::asio::io_context& io, RedisPool& pool, std::vector
   return r ? *r : RedisReply::failure(RedisStatus::error, "test deadline");
 }
 
+// `n` coroutines, all started before any runs, each INCR "counter" once; their results in completion order
+// (-1 for a failed command). Fails the test when not all answer in time.
+std::vector<long long> incr_all_at_once(boost::asio::io_context& io, RedisPool& pool, std::size_t n) {
+  std::vector<long long> results;
+  for (std::size_t i = 0; i < n; ++i) {
+    boost::asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          std::vector<std::string> cmd{"INCR", "counter"};
+          auto r = co_await pool.command(std::move(cmd));
+          results.push_back(r.ok() ? r.value.integer : -1);
+        },
+        boost::asio::detached);
+  }
+  EXPECT_TRUE(run_until(io, [&] { return results.size() == n; }));
+  return results;
+}
+
+std::vector<long long> one_to(std::size_t n) {
+  std::vector<long long> v(n);
+  std::iota(v.begin(), v.end(), 1);
+  return v;
+}
+
 TEST(RedisPool, AnswersEveryReplyType) {
   test::RedisServer server;
   boost::asio::io_context io;
@@ -121,22 +145,9 @@ TEST(RedisPool, PipelinesCommandsOnOneConnection) {
   RedisPool pool(io.get_executor(), options_for(server.url(), 1));
   ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
 
-  constexpr int kCommands = 50;
-  std::vector<long long> results;
-  for (int i = 0; i < kCommands; ++i) {
-    boost::asio::co_spawn(
-        io,
-        [&]() -> awaitable<void> {
-          std::vector<std::string> cmd{"INCR", "counter"};
-          auto r = co_await pool.command(std::move(cmd));
-          results.push_back(r.ok() ? r.value.integer : -1);
-        },
-        boost::asio::detached);
-  }
-  ASSERT_TRUE(run_until(io, [&] { return results.size() == kCommands; }));
-  std::vector<long long> expected(kCommands);
-  std::iota(expected.begin(), expected.end(), 1);
-  EXPECT_EQ(results, expected);  // one connection, replies in send order
+  constexpr std::size_t kCommands = 50;
+  EXPECT_EQ(incr_all_at_once(io, pool, kCommands),
+            one_to(kCommands));  // one connection, replies in send order
   EXPECT_GT(pool.stats().peak_in_flight, 1u) << "commands were not pipelined";
   EXPECT_EQ(pool.stats().in_flight, 0u);
 }
@@ -150,21 +161,7 @@ TEST(RedisPool, CommandsOfOneTurnShareOneWriteOnOneConnection) {
   ASSERT_TRUE(run_until(io, [&] { return pool.stats().connected == 4; }));
 
   constexpr std::size_t kCommands = 20;
-  std::vector<long long> results;
-  for (std::size_t i = 0; i < kCommands; ++i) {
-    boost::asio::co_spawn(
-        io,
-        [&]() -> awaitable<void> {
-          std::vector<std::string> cmd{"INCR", "counter"};
-          auto r = co_await pool.command(std::move(cmd));
-          results.push_back(r.ok() ? r.value.integer : -1);
-        },
-        boost::asio::detached);
-  }
-  ASSERT_TRUE(run_until(io, [&] { return results.size() == kCommands; }));
-  std::vector<long long> expected(kCommands);
-  std::iota(expected.begin(), expected.end(), 1);
-  EXPECT_EQ(results, expected);
+  EXPECT_EQ(incr_all_at_once(io, pool, kCommands), one_to(kCommands));
   EXPECT_EQ(pool.stats().peak_in_flight, kCommands) << "the commands were spread over the connections";
 }
 
