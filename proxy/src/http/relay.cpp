@@ -20,7 +20,6 @@ namespace orc::http {
 namespace {
 
 constexpr std::size_t kUpstreamHeaderLimit = 64 * 1024;
-constexpr std::size_t kUpstreamBuffer = 64 * 1024;
 
 bool idempotent(bhttp::verb v) {
   switch (v) {
@@ -197,8 +196,7 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     up_req.set(bhttp::field::host, x_.cfg.upstream.authority);
   add_forwarding_headers(up_req.base(), {x_.peer, x_.request_id});
   if (parser_.chunked()) up_req.chunked(true);
-  up_buf_.reserve(kUpstreamBuffer);  // Beast reads at most the free capacity: a small buffer means tiny reads
-  data_ = std::make_unique_for_overwrite<std::array<char, kChunk>>();
+  if (!bufs_) bufs_ = x_.worker.pool().take_buffers();
 
   for (int attempt = 0;; ++attempt) {
     upstream_start_ = Clock::now();
@@ -250,7 +248,7 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
         rp_->header_limit(kUpstreamHeaderLimit);
         rp_->body_limit(boost::none);
         if (method == bhttp::verb::head) rp_->skip(true);
-        auto [rec, rn] = co_await bhttp::async_read_header(up_->stream, up_buf_, *rp_, use_tuple);
+        auto [rec, rn] = co_await bhttp::async_read_header(up_->stream, bufs_->in, *rp_, use_tuple);
         if (rec) {
           send_ec = rec;
           break;
@@ -269,7 +267,7 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     }
 
     if (send_ec) {
-      if (retryable && up_buf_.size() == 0 && dead_connection_error(send_ec)) {
+      if (retryable && bufs_->in.size() == 0 && dead_connection_error(send_ec)) {
         spdlog::debug("request {}: pooled upstream connection was closed ({}); retrying on a new one",
                       x_.request_id, send_ec.message());
         continue;
@@ -309,7 +307,7 @@ cache::HeaderList Relay::head() const {
 void Relay::release_upstream() {
   if (!up_) return;
   x_.upstream_time = since(upstream_start_);
-  if (rp_->is_done() && rp_->keep_alive() && up_buf_.size() == 0)
+  if (rp_->is_done() && rp_->keep_alive() && bufs_->in.size() == 0)
     x_.worker.pool().release(std::move(up_), x_.cfg.upstream);
   up_.reset();
 }
@@ -323,10 +321,10 @@ asio::awaitable<cache::Origin::Piece> Relay::read() {
       release_upstream();
       co_return Piece{{}, true};
     }
-    up_res.body().data = data_->data();
-    up_res.body().size = data_->size();
+    up_res.body().data = bufs_->chunk.data();
+    up_res.body().size = bufs_->chunk.size();
     up_->stream.expires_after(x_.cfg.upstream.read_timeout);
-    auto [rec, rn] = co_await bhttp::async_read_some(up_->stream, up_buf_, *rp_, use_tuple);
+    auto [rec, rn] = co_await bhttp::async_read_some(up_->stream, bufs_->in, *rp_, use_tuple);
     if (rec == bhttp::error::need_buffer) rec = {};
     if (rec) {
       // Headers are gone already: the only honest signal left is an incomplete body.
@@ -336,10 +334,10 @@ asio::awaitable<cache::Origin::Piece> Relay::read() {
                    x_.safe_target(), x_.bytes_sent, rec.message());
       co_return Piece{{}, false, true};
     }
-    const std::size_t got = data_->size() - up_res.body().size;
+    const std::size_t got = bufs_->chunk.size() - up_res.body().size;
     const bool last = rp_->is_done();
     if (last) release_upstream();
-    if (got > 0 || last) co_return Piece{std::string_view(data_->data(), got), last};
+    if (got > 0 || last) co_return Piece{std::string_view(bufs_->chunk.data(), got), last};
   }
 }
 
@@ -370,7 +368,7 @@ asio::awaitable<bool> Relay::start(std::span<const cache::Field> fields) {
   res_.body().more = !no_body_;
   // The head goes out on its own only when no body bytes came with it (a stream, a slow backend): else it
   // leaves with the first body bytes, in one write.
-  if (no_body_ || up_buf_.size() == 0) {
+  if (no_body_ || bufs_->in.size() == 0) {
     x_.client.expires_after(x_.cfg.timeouts.client_send);
     auto [wec, wn] = co_await bhttp::async_write_header(x_.client, *rs_, use_tuple);
     if (wec) {

@@ -49,7 +49,6 @@ class Relay final : public cache::Origin, public cache::Downstream {
   asio::awaitable<bool> end() override;
 
  private:
-  static constexpr std::size_t kChunk = 16 * 1024;
   asio::awaitable<unsigned> fail(beast::error_code ec, bool connecting);
   // Back to the pool only when the exchange ended cleanly and nothing unasked followed it.
   void release_upstream();
@@ -64,12 +63,11 @@ class Relay final : public cache::Origin, public cache::Downstream {
   unsigned failure_ = 0;
   std::string_view failure_message_;
   std::unique_ptr<UpstreamConnection> up_;
-  beast::flat_buffer up_buf_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> rp_;
   Clock::time_point upstream_start_;
   bhttp::response<bhttp::buffer_body> res_;
   std::optional<bhttp::response_serializer<bhttp::buffer_body>> rs_;
-  std::unique_ptr<std::array<char, kChunk>> data_;  // allocated by open(): a hit needs none
+  UpstreamPool::LentBuffers bufs_;  // the worker's pool lends them to open(): a hit needs none
   KeptBody kept_;
 };
 

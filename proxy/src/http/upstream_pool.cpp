@@ -76,4 +76,26 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn, const confi
   while (idle_.size() > cfg.max_idle_connections) idle_.pop_front();
 }
 
+struct UpstreamPool::Spares {
+  std::vector<std::unique_ptr<ReadBuffers>> list;
+};
+
+UpstreamPool::LentBuffers UpstreamPool::take_buffers() {
+  if (!spares_) spares_ = std::make_shared<Spares>();
+  auto& list = spares_->list;
+  if (list.empty()) return LentBuffers(new ReadBuffers, GiveBack{spares_});
+  LentBuffers b(list.back().release(), GiveBack{spares_});
+  list.pop_back();
+  return b;
+}
+
+void UpstreamPool::GiveBack::operator()(ReadBuffers* b) const {
+  std::unique_ptr<ReadBuffers> owned(b);
+  auto spares = to.lock();
+  if (!spares || spares->list.size() >= kSpareBuffers || owned->in.capacity() > ReadBuffers::kReadCapacity)
+    return;
+  owned->in.clear();  // keeps the capacity
+  spares->list.push_back(std::move(owned));
+}
+
 }  // namespace orc::http
