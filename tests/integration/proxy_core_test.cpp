@@ -114,6 +114,27 @@ TEST_F(ProxyTest, PipelinedResponsesComeBackInRequestOrder) {
   EXPECT_EQ(backend_.request_count(), 4u);
 }
 
+// A write's small body came with its head: both leave for the backend in one write (one wake-up of the
+// backend rather than two), so the backend's first read has them both.
+TEST_F(ProxyTest, ABodyThatCameWithItsHeadLeavesWithIt) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) { w.respond(200, req.body); });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  const std::string body = R"({"description":"one write"})";
+  HeaderList h;
+  h.add("Content-Type", "application/json");
+  for (int i = 0; i < 3; ++i) {  // fresh, then pooled backend connections
+    HttpResponse r = send_request(make_request("PATCH", "/api/v1/risks/1", h, body));
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_EQ(r.body, body);
+  }
+  ASSERT_EQ(backend_.request_count(), 3u);
+  for (const auto& up : backend_.requests()) {
+    EXPECT_EQ(up.body, body);
+    EXPECT_EQ(up.with_head, body.size())
+        << "request " << up.index_on_connection << " on connection " << up.connection_id;
+  }
+}
+
 TEST_F(ProxyTest, ChunkedRequestBodyIsForwardedChunkedAndIntact) {
   backend_.set_handler(
       [](const BackendRequest& req, ResponseWriter& w) { w.respond(200, std::to_string(req.body.size())); });

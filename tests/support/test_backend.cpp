@@ -193,6 +193,7 @@ void TestBackend::serve(int fd, std::size_t connection_id) {
     req.version = line.substr(sp2 + 1);
     std::string error;
     if (read_header_block(socket, req.headers, far_future(), error) != IoStatus::ok) break;
+    req.with_head = socket.buffered();
     if (auto expect = req.headers.get("Expect"); expect && iequals(*expect, "100-continue"))
       socket.send_all("HTTP/1.1 100 Continue\r\n\r\n");
     if (req.headers.has("Transfer-Encoding")) {

@@ -29,6 +29,7 @@ struct BackendRequest {
   std::string body;
   bool chunked = false;  // the body arrived with chunked framing
   std::vector<std::uint64_t> chunk_sizes;
+  std::size_t with_head = 0;            // bytes after the head that arrived with it (the body's first ones)
   std::size_t connection_id = 0;        // 1 for the first connection accepted, 2 for the next...
   std::size_t index_on_connection = 0;  // 0 for the first request on its connection
 };

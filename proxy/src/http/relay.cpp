@@ -209,18 +209,21 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     up_req.body().data = nullptr;
     up_req.body().size = 0;
     up_req.body().more = has_body_;
-    up_->stream.expires_after(x_.cfg.upstream.send_timeout);
     beast::error_code send_ec;
-    if (has_body_) {
-      auto [wec, wn] = co_await bhttp::async_write_header(up_->stream, sr, use_tuple);
-      send_ec = wec;
-    } else {
+    if (!has_body_) {
+      up_->stream.expires_after(x_.cfg.upstream.send_timeout);
       auto [wec, wn] = co_await bhttp::async_write(up_->stream, sr, use_tuple);
       send_ec = wec;
-    }
-    if (send_ec && retryable && dead_connection_error(send_ec)) continue;
-
-    if (!send_ec && has_body_) {
+      if (send_ec && retryable && dead_connection_error(send_ec)) continue;
+    } else {
+      // A body that came with its head (the usual small JSON write) leaves with the head: one write, and
+      // one wake-up of the backend. One still on its way (a client that waits for 100 Continue, a slow
+      // upload): the head goes first, as soon as the backend connection is there.
+      if (x_.client_buf.size() == 0) {
+        up_->stream.expires_after(x_.cfg.upstream.send_timeout);
+        auto [wec, wn] = co_await bhttp::async_write_header(up_->stream, sr, use_tuple);
+        if (wec) co_return co_await fail(wec, false);
+      }
       if (expect_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         x_.client.expires_after(x_.cfg.timeouts.client_send);
