@@ -23,6 +23,7 @@
 #include "redis/purge_listener.hpp"
 #include "redis/redis_url.hpp"
 #include "redis/sentinel.hpp"
+#include "util/allocator.hpp"
 #include "util/units.hpp"
 
 namespace orc::app {
@@ -270,6 +271,7 @@ int explain(const std::string& config_path, const ExplainRequest& req) {
 }
 
 int serve(const std::string& config_path) {
+  util::tune_allocator();  // before any thread starts (util/allocator.hpp)
   log::init_bootstrap();
   auto loaded = load_all(config_path);
   if (!loaded.ok()) {
