@@ -1,8 +1,9 @@
 // The cache flow's two ports (cache/flow.hpp) over Beast: Relay is one client request's backend (the request
-// relayed head, then body in chunks; the response head read, 1xx relayed) and its client (the response
-// relayed head, then body in chunks; a stored entry or an error response written whole). Bodies are never
-// held whole here, but for the first 64 KiB of a write's body when its purge depends on it
-// (cache::Ask::keep_body). DetachedGet is a GET for the cache alone (a background refresh), with no client.
+// relayed head, then body in chunks, the head and the first chunk in one write when they came together; the
+// response head read, 1xx relayed) and its client (the response relayed head, then body in chunks; a stored
+// entry or an error response written whole). Bodies are never held whole here, but for the first 64 KiB of a
+// write's body when its purge depends on it (cache::Ask::keep_body). The read buffers are lent by the
+// worker's upstream pool. DetachedGet is a GET for the cache alone (a background refresh), with no client.
 #pragma once
 
 #include <array>
