@@ -12,8 +12,17 @@
 namespace orc::util {
 namespace {
 
+// Under a sanitizer (GCC names it with a macro, Clang with __has_feature) malloc is the sanitizer's, which
+// ignores mallopt().
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;  // their allocators ignore mallopt()
+#define ORC_SANITIZED_ALLOCATOR 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define ORC_SANITIZED_ALLOCATOR 1
+#endif
+#endif
+#if defined(ORC_SANITIZED_ALLOCATOR)
+constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
 #endif
