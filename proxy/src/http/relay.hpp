@@ -6,7 +6,6 @@
 // worker's upstream pool. DetachedGet is a GET for the cache alone (a background refresh), with no client.
 #pragma once
 
-#include <array>
 #include <memory>
 #include <optional>
 #include <string>

@@ -80,8 +80,10 @@ struct UpstreamPool::Spares {
   std::vector<std::unique_ptr<ReadBuffers>> list;
 };
 
+UpstreamPool::UpstreamPool(boost::asio::any_io_executor ex)
+    : ex_(std::move(ex)), spares_(std::make_shared<Spares>()) {}
+
 UpstreamPool::LentBuffers UpstreamPool::take_buffers() {
-  if (!spares_) spares_ = std::make_shared<Spares>();
   auto& list = spares_->list;
   if (list.empty()) return LentBuffers(new ReadBuffers, GiveBack{spares_});
   LentBuffers b(list.back().release(), GiveBack{spares_});

@@ -11,7 +11,6 @@
 #include <deque>
 #include <memory>
 #include <unordered_set>
-#include <vector>
 
 #include "config/config.hpp"
 
@@ -41,8 +40,8 @@ struct UpstreamConnection {
 
 // What a relay reads one backend response into: the read buffer (Beast reads at most its free capacity, so
 // it is made large: a small one means tiny reads) and the chunk each body piece is handed on in. The pool
-// keeps them between requests: 80 KiB allocated and freed per miss cost glibc a heap consolidation and a
-// trim of its top (then page faults to grow it again) every time.
+// keeps them between requests: glibc consolidates its fast bins on every free of 64 KiB or more, whatever
+// util/allocator sets, and the buffers need no allocation at all once a worker has its spares.
 struct ReadBuffers {
   static constexpr std::size_t kReadCapacity = 64 * 1024;
   static constexpr std::size_t kChunk = 16 * 1024;
@@ -53,7 +52,7 @@ struct ReadBuffers {
 
 class UpstreamPool {
  public:
-  explicit UpstreamPool(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}
+  explicit UpstreamPool(boost::asio::any_io_executor ex);
 
   // An idle pooled connection that still looks alive, else a new one (connect_timeout applies).
   // `fresh_only` skips the pool (used for the single retry after a dead pooled connection).

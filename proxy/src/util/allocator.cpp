@@ -9,6 +9,11 @@
 
 namespace orc::util {
 
+// glibc refuses an mmap threshold above HEAP_MAX_SIZE / 2 (32 MiB on 64-bit); a trim threshold under it would
+// give back the pages of a block just under it.
+static_assert(kMmapThreshold <= (32 << 20));
+static_assert(kTrimThreshold > kMmapThreshold);
+
 bool tune_allocator() {
 #if defined(__GLIBC__)
   const bool mmap_set = mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1;

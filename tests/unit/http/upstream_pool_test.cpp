@@ -67,8 +67,8 @@ TEST(UpstreamPoolBuffers, BuffersThatOutliveThePoolAreFreed) {
   std::optional<UpstreamPool> pool(std::in_place, ctx.get_executor());
   auto b = pool->take_buffers();
   pool.reset();
-  b.reset();  // no pool to go back to (ASan: no use after free)
-  EXPECT_EQ(b, nullptr);
+  b.reset();  // no pool to go back to: ASan (CI) fails a use after free here, LeakSanitizer a buffer not
+              // freed
 }
 
 }  // namespace

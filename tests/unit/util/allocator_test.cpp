@@ -45,13 +45,5 @@ TEST(Allocator, BodySizedBlocksComeFromTheHeapAndStayWithIt) {
   EXPECT_GE(after.arena, with.arena);
 }
 
-TEST(Allocator, TheSettingsAreWithinWhatGlibcAccepts) {
-  // glibc caps the mmap threshold at 32 MiB on 64-bit (HEAP_MAX_SIZE / 2); the trim threshold above it.
-  static_assert(kMmapThreshold <= (32 << 20));
-  static_assert(kTrimThreshold > kMmapThreshold);
-  if (kSanitized) GTEST_SKIP() << "a sanitizer's allocator ignores mallopt()";
-  EXPECT_TRUE(tune_allocator());  // idempotent
-}
-
 }  // namespace
 }  // namespace orc::util
