@@ -20,7 +20,7 @@ export CCACHE_NOHASHDIR := true
 # Everything the build, the tests and the demo need, as Debian 12 packages.
 APT_PACKAGES := build-essential cmake ninja-build ccache pkg-config git \
   libboost1.81-dev libhiredis-dev libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev \
-  libssl-dev libgtest-dev redis-server curl procps python3 python3-jsonschema python3-yaml \
+  libjemalloc-dev libssl-dev libgtest-dev redis-server curl procps python3 python3-jsonschema python3-yaml \
   prometheus prometheus-alertmanager docker-compose wrk nginx gnuplot-nox nodejs \
   clang libclang-rt-14-dev go-md2man man-db
 

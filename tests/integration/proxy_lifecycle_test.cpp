@@ -86,6 +86,17 @@ TEST_F(ProxyTest, SigintShutsDownIdleDaemonWithStatusZero) {
   EXPECT_TRUE(status->success()) << status->describe();
 }
 
+// The start-up line names the allocator: jemalloc with its version when the build linked it (CMake's
+// ORC_JEMALLOC, on outside sanitizer builds), the C library's malloc otherwise.
+TEST_F(ProxyTest, StartUpLineNamesTheAllocator) {
+  ASSERT_NO_FATAL_FAILURE(start_proxy(config()));
+#if defined(ORC_DAEMON_JEMALLOC)
+  EXPECT_TRUE(daemon_->wait_for_log("listening on .*, allocator jemalloc [0-9]+\\.[0-9]+"));
+#else
+  EXPECT_TRUE(daemon_->wait_for_log("listening on .*, allocator (glibc|libc) malloc$"));
+#endif
+}
+
 TEST_F(ProxyTest, UnknownConfigKeyFailsWithPositionAndSuggestion) {
   daemon_ = std::make_unique<DaemonProcess>(daemon_path(), "threads: 1\nlistn: 127.0.0.1:0\n");
 

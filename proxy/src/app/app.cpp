@@ -315,8 +315,9 @@ int serve(const std::string& config_path) {
   }
   spdlog::info("admin endpoints on {} (metrics, health; admin API {})", admin.bound_address().to_string(),
                cfg->admin.token.empty() ? "off: no admin.token" : "on");
-  spdlog::info("openrisk-cache {} listening on {} with {} worker thread(s), upstream {}", ORC_VERSION,
-               server.bound_address().to_string(), cfg->effective_threads(), cfg->upstream.url);
+  spdlog::info("openrisk-cache {} listening on {} with {} worker thread(s), upstream {}, allocator {}",
+               ORC_VERSION, server.bound_address().to_string(), cfg->effective_threads(), cfg->upstream.url,
+               util::allocator_name());
 
   server.main_context().run();
   bool drained = server.wait_drained();

@@ -1,5 +1,9 @@
-// The C library's allocator, set for a proxy that copies bodies of tens to hundreds of KiB per request.
+// The daemon's allocator: jemalloc when the build links it (CMake's ORC_JEMALLOC, the default outside
+// sanitizer builds), else the C library's, set for a proxy that copies bodies of tens to hundreds of KiB per
+// request.
 #pragma once
+
+#include <string>
 
 namespace orc::util {
 
@@ -14,8 +18,15 @@ namespace orc::util {
 inline constexpr int kMmapThreshold = 4 << 20;   // 4 MiB
 inline constexpr int kTrimThreshold = 16 << 20;  // 16 MiB
 
-// Applies both (once, before the worker threads start). False when the allocator did not take them: not
+// Whether malloc() is jemalloc: the daemon linked with it (its mallctl() is there).
+bool jemalloc_linked();
+
+// Applies both to glibc's malloc (once, before the worker threads start). False when the allocator did not
+// take them: jemalloc (which needs neither: it keeps freed pages for seconds, not until the next trim), not
 // glibc, or a sanitizer's allocator, which ignores mallopt().
 bool tune_allocator();
+
+// What malloc() is, for the start-up log: "jemalloc 5.3.0-0-g54eaed1d", "glibc malloc", or "libc malloc".
+std::string allocator_name();
 
 }  // namespace orc::util
