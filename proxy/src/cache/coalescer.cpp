@@ -20,8 +20,9 @@ constexpr std::size_t kNotStorableMax = 10000;
 struct Coalescer::Flight {
   std::string key;
   std::vector<std::string> tags;
-  std::vector<std::function<void(SharedEntry)>> waiters;
-  bool open = true;  // in open_: new requests for the key join it
+  std::vector<std::function<void(SharedEntry, bool stored)>> waiters;
+  bool open = true;       // in open_: new requests for the key join it
+  bool answered = false;  // the leader has the whole response (Lead::answered())
   bool done = false;
 };
 
@@ -34,10 +35,16 @@ Coalescer::Lead& Coalescer::Lead::operator=(Lead&& o) noexcept {
   return *this;
 }
 
-void Coalescer::Lead::finish(SharedEntry answer) {
+void Coalescer::Lead::answered() {
+  if (!c_) return;
+  std::lock_guard lock(c_->mutex_);
+  flight_->answered = true;
+}
+
+void Coalescer::Lead::finish(SharedEntry answer, bool stored) {
   if (!c_) return;
   const bool not_storable = answer == nullptr;
-  std::exchange(c_, nullptr)->complete(flight_, std::move(answer), not_storable);
+  std::exchange(c_, nullptr)->complete(flight_, std::move(answer), stored && !not_storable, not_storable);
   flight_.reset();
 }
 
@@ -49,7 +56,7 @@ bool Coalescer::Lead::sealed() const {
 
 void Coalescer::Lead::abandon() {
   if (!c_) return;
-  std::exchange(c_, nullptr)->complete(flight_, nullptr, false);
+  std::exchange(c_, nullptr)->complete(flight_, nullptr, false, false);
   flight_.reset();
 }
 
@@ -82,9 +89,9 @@ void Coalescer::close_locked(const std::shared_ptr<Flight>& flight) {
   }
 }
 
-void Coalescer::complete(const std::shared_ptr<Flight>& flight, SharedEntry answer,
+void Coalescer::complete(const std::shared_ptr<Flight>& flight, SharedEntry answer, bool stored,
                          bool remember_not_storable) {
-  std::vector<std::function<void(SharedEntry)>> waiters;
+  std::vector<std::function<void(SharedEntry, bool)>> waiters;
   {
     std::lock_guard lock(mutex_);
     if (flight->done) return;
@@ -98,7 +105,7 @@ void Coalescer::complete(const std::shared_ptr<Flight>& flight, SharedEntry answ
       not_storable_.erase(flight->key);
     }
   }
-  for (auto& w : waiters) w(answer);
+  for (auto& w : waiters) w(answer, stored);
 }
 
 bool Coalescer::recently_not_storable(const std::string& key) {
@@ -138,10 +145,17 @@ asio::awaitable<Coalescer::Joined> Coalescer::join(const std::string& key,
                                                    const std::vector<std::string>& tags,
                                                    std::chrono::milliseconds wait) {
   auto ex = co_await asio::this_coro::executor;
-  // The follower sleeps on a timer of its own executor; the leader wakes it by posting a cancel there.
-  auto timer = std::make_shared<asio::steady_timer>(ex);
-  auto slot = std::make_shared<SharedEntry>();
-  auto done = std::make_shared<bool>(false);
+  // The follower sleeps on a timer of its own executor; the leader wakes it by posting a cancel there. A
+  // leader needs none of it.
+  struct Wait {
+    explicit Wait(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    SharedEntry answer;
+    bool done = false;
+    bool stored = false;
+  };
+  std::shared_ptr<Wait> w;
+  bool answered = false;
   {
     std::lock_guard lock(mutex_);
     auto it = open_.find(key);
@@ -150,21 +164,27 @@ asio::awaitable<Coalescer::Joined> Coalescer::join(const std::string& key,
       leader.lead = Lead(this, open_locked(key, tags));
       co_return leader;
     }
+    answered = it->second->answered;
+    w = std::make_shared<Wait>(ex);
     waiting_.fetch_add(1, std::memory_order_relaxed);
-    it->second->waiters.push_back([timer, slot, done](SharedEntry r) {
-      asio::post(timer->get_executor(), [timer, slot, done, r = std::move(r)]() mutable {
-        *slot = std::move(r);
-        *done = true;
-        timer->cancel();
+    it->second->waiters.push_back([w](SharedEntry r, bool stored) {
+      asio::post(w->timer.get_executor(), [w, r = std::move(r), stored]() mutable {
+        w->answer = std::move(r);
+        w->stored = stored;
+        w->done = true;
+        w->timer.cancel();
       });
     });
   }
-  timer->expires_after(wait);
-  co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  w->timer.expires_after(wait);
+  co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
   waiting_.fetch_sub(1, std::memory_order_relaxed);
   Joined follower;
   follower.followed = true;
-  if (*done) follower.answer = *slot;  // otherwise the bound passed: fetch on your own
+  if (w->done) {  // otherwise the bound passed: fetch on your own
+    follower.answer = std::move(w->answer);
+    follower.stored_when_joined = answered && w->stored;
+  }
   co_return follower;
 }
 

@@ -41,9 +41,13 @@ class Coalescer {
     Lead(Lead&& o) noexcept : c_(std::exchange(o.c_, nullptr)), flight_(std::move(o.flight_)) {}
     Lead& operator=(Lead&& o) noexcept;
     ~Lead() { abandon(); }
-    // The answer, for every follower: served to them (stored or not). Null: the response is not storable;
-    // they fetch on their own and the key is remembered as not storable for a while.
-    void finish(SharedEntry answer);
+    // The leader has the whole response; only its store is left. Requests that join from now on did not wait
+    // for the backend: when the answer is stored they are told so (Joined::stored_when_joined).
+    void answered();
+    // The answer, for every follower: served to them (stored or not; `stored`: it is in the cache). Null: the
+    // response is not storable; they fetch on their own and the key is remembered as not storable for a
+    // while.
+    void finish(SharedEntry answer, bool stored = false);
     // No answer (the backend failed, the relay broke): followers fetch on their own; the key is not marked.
     void abandon();
     // Whether a purge of one of the flight's tags was applied since it started: its answer may predate a
@@ -60,6 +64,9 @@ class Coalescer {
     Lead lead;              // set when this request leads the flight
     bool followed = false;  // this request waited for another's flight
     SharedEntry answer;     // a follower's answer (null: fetch on your own)
+    // The follower joined after the leader had the whole response (Lead::answered()) and the answer was
+    // stored: it is served an entry of the cache without having waited for the backend, as a hit is.
+    bool stored_when_joined = false;
   };
 
   // `not_storable_memory`: how long a key found not storable stops requests from queueing behind it.
@@ -83,7 +90,8 @@ class Coalescer {
   std::size_t waiting() const { return waiting_.load(std::memory_order_relaxed); }
 
  private:
-  void complete(const std::shared_ptr<Flight>& flight, SharedEntry answer, bool remember_not_storable);
+  void complete(const std::shared_ptr<Flight>& flight, SharedEntry answer, bool stored,
+                bool remember_not_storable);
   std::shared_ptr<Flight> open_locked(const std::string& key, const std::vector<std::string>& tags);
   void close_locked(const std::shared_ptr<Flight>& flight);
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <array>
 
@@ -117,7 +118,9 @@ Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, b
 // remembered as such for a while.
 void end_flight(Coalescer::Lead& lead, const Stored& s, bool purges_heard) {
   if (!lead) return;
-  if (s.outcome == Stored::stored || (s.outcome == Stored::refused && purges_heard))
+  if (s.outcome == Stored::stored)
+    lead.finish(s.entry, true);
+  else if (s.outcome == Stored::refused && purges_heard)
     lead.finish(s.entry);
   else if (s.outcome == Stored::not_storable)
     lead.finish(nullptr);
@@ -139,6 +142,17 @@ asio::awaitable<bool> read_body(Origin& origin, std::uint64_t limit, std::string
     body.append(piece.data);
     if (piece.last) co_return true;
   }
+}
+
+// The last bytes of a relayed response, and its end. (Each co_await a statement of its own: with the first
+// one inside `!last.empty() && ...`, GCC 12 built a coroutine that crashed on its first resumption.)
+asio::awaitable<bool> send_last(Downstream& down, std::string_view last) {
+  if (!last.empty()) {
+    const bool written = co_await down.write(last);
+    if (!written) co_return false;
+  }
+  const bool ended = co_await down.end();
+  co_return ended;
 }
 
 void count_skip(VerifySkip why) {
@@ -318,6 +332,12 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
     }
     if (!joined.answer) break;  // no answer to share: fetch on its own
     if (matches(*joined.answer, key, req.headers)) {
+      if (joined.stored_when_joined) {
+        // It came while the leader stored the whole response (last_beside_store()): the entry, a hit.
+        const auto now = p_.clock.now_ms();
+        co_return Served{
+            co_await down.send(reply_of(*joined.answer, req.headers, req.get, now, "HIT", "hit")), "hit"};
+      }
       // It waited for the backend like a miss (and is counted as one); it just did not ask it again.
       req.metrics.coalesced();
       const auto collapsed =
@@ -366,7 +386,7 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
   // 5. Not modified: the stored response, freshened by the 304, is stored again and served.
   if (f.status == 304 && validated) co_return co_await revalidated(f, req, origin, down, *validated);
 
-  // 6. Decide from the head; relay and tee; the entry is stored before the client has the last bytes.
+  // 6. Decide from the head; relay and tee; the entry is stored while the client gets the last bytes.
   if (f.can_store) {
     f.head = origin.head();
     f.tee = storable_head(rule, ResponseHead{f.status, &f.head}, shared_authorization(rule, origin)) ==
@@ -418,13 +438,28 @@ asio::awaitable<bool> CacheFlow::relay(Origin& origin, Downstream& down, std::sp
     auto piece = co_await origin.read();
     if (piece.broken) co_return false;
     if (fill) fill->keep(piece.data);
-    // The flight ends here, before the client has the last bytes: from now on a request finds the entry
-    // (or, when none was stored, leads a new flight).
-    if (piece.last && fill) co_await store(*fill, request_fields(origin));
+    if (piece.last && fill) co_return co_await last_beside_store(*fill, origin, down, piece.data);
     if (!piece.data.empty() && !co_await down.write(piece.data)) co_return false;
     if (piece.last) break;
   }
   co_return co_await down.end();
+}
+
+// The whole response is here: its entry is stored while the client gets the last bytes (one Redis round trip
+// less before the client has its answer). The flight ends when the store does: a request for the key that
+// comes meanwhile waits for it and is served the entry as a hit when it was stored (Lead::answered()), or the
+// answer as a collapsed miss when it was refused after a purge this process heard (end_flight()); from then
+// on a request finds the entry or leads a new flight. The client's next request on this connection is read
+// once both are done, so it finds the entry too.
+asio::awaitable<bool> CacheFlow::last_beside_store(Fill& f, Origin& origin, Downstream& down,
+                                                   std::string_view last) {
+  using namespace boost::asio::experimental::awaitable_operators;
+  f.lead.answered();
+  const auto headers = request_fields(origin);
+  auto to_storage = store(f, headers);
+  auto to_client = send_last(down, last);
+  auto both = co_await (std::move(to_storage) && std::move(to_client));
+  co_return std::get<1>(both);
 }
 
 asio::awaitable<Stored> CacheFlow::store(Fill& f, const identity::HeaderLookup& headers) {

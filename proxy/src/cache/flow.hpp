@@ -188,6 +188,10 @@ class CacheFlow {
   // Relays the response open() read, with `fields`; a fill tees the body and is stored at its last piece.
   boost::asio::awaitable<bool> relay(Origin& origin, Downstream& down, std::span<const Field> fields,
                                      Fill* fill);
+  // A fill's last piece: stored while the client gets `last` and the end of the response. Returns whether
+  // the client got them.
+  boost::asio::awaitable<bool> last_beside_store(Fill& f, Origin& origin, Downstream& down,
+                                                 std::string_view last);
   // A revalidation answered 304: the entry freshened with the 304's fields, stored and served.
   boost::asio::awaitable<Served> revalidated(Fill& f, const Request& req, Origin& origin, Downstream& down,
                                              const CacheEntry& entry);

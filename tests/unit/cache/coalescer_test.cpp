@@ -70,6 +70,35 @@ TEST_F(CoalescerTest, FollowersAreServedTheLeadersAnswer) {
   EXPECT_TRUE(join("k", {"t"})->value().lead) << "a finished flight is closed: the next request leads";
 }
 
+// A request that joins once the leader has the whole response (answered()) waited only for the store: told
+// so when the answer was stored, so that it is served as a hit. One that joined before waited for the
+// backend; and an answer refused by the storage is nobody's hit.
+TEST_F(CoalescerTest, FollowersThatJoinWhileTheAnswerIsStoredAreToldItWasStored) {
+  auto a = join("k", {"t"});
+  ASSERT_TRUE(a->has_value() && (*a)->lead);
+  auto before = join("k", {"t"});
+  (*a)->lead.answered();
+  auto after = join("k", {"t"});
+  auto answer = answer_entry("stored");
+  (*a)->lead.finish(answer, true);
+  ctx_.poll();
+  ASSERT_TRUE(before->has_value() && after->has_value());
+  EXPECT_EQ((*before)->answer, answer);
+  EXPECT_FALSE((*before)->stored_when_joined) << "it joined while the backend was still asked";
+  EXPECT_EQ((*after)->answer, answer);
+  EXPECT_TRUE((*after)->stored_when_joined);
+
+  auto c = join("k2", {"t"});
+  ASSERT_TRUE(c->has_value() && (*c)->lead);
+  (*c)->lead.answered();
+  auto refused = join("k2", {"t"});
+  (*c)->lead.finish(answer_entry("refused"));  // not stored (refused after a purge this process heard)
+  ctx_.poll();
+  ASSERT_TRUE(refused->has_value());
+  ASSERT_TRUE((*refused)->answer);
+  EXPECT_FALSE((*refused)->stored_when_joined) << "an answer the storage refused was served as stored";
+}
+
 TEST_F(CoalescerTest, KeysDoNotShareFlights) {
   auto a = join("k1", {"t"});
   auto b = join("k2", {"t"});

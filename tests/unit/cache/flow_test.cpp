@@ -113,6 +113,47 @@ class ScriptedOrigin final : public Origin {
 };
 
 // The client: records what the flow sent it.
+// The memory storage behind a gate: while `hold` is set, a put waits (after it was asked for) until
+// release().
+class GatedStorage final : public Storage {
+ public:
+  GatedStorage(asio::io_context& ctx, std::shared_ptr<Storage> inner)
+      : gate_(ctx), inner_(std::move(inner)) {}
+  std::string_view name() const override { return inner_->name(); }
+  asio::awaitable<StorageResult<Snapshot>> read(const std::string& key,
+                                                const std::vector<std::string>& tags) override {
+    co_return co_await inner_->read(key, tags);
+  }
+  asio::awaitable<StorageResult<Generations>> generations(const std::vector<std::string>& tags) override {
+    co_return co_await inner_->generations(tags);
+  }
+  asio::awaitable<StorageResult<bool>> put_if_current(const std::string& key, std::string blob,
+                                                      std::chrono::milliseconds ttl,
+                                                      const std::vector<std::string>& tags,
+                                                      const Generations& seen) override {
+    ++puts;
+    if (hold) {
+      gate_.expires_at(asio::steady_timer::time_point::max());
+      co_await gate_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    co_return co_await inner_->put_if_current(key, std::move(blob), ttl, tags, seen);
+  }
+  asio::awaitable<StorageStatus> purge(const std::vector<std::string>& tags) override {
+    co_return co_await inner_->purge(tags);
+  }
+  void release() {
+    hold = false;
+    gate_.cancel();
+  }
+
+  bool hold = false;
+  int puts = 0;
+
+ private:
+  asio::steady_timer gate_;
+  std::shared_ptr<Storage> inner_;
+};
+
 struct RecordingClient final : public Downstream {
   unsigned status = 0;  // of send(), or of the relayed head (the backend's)
   std::string x_cache, cache_status, body, etag, content_range;
@@ -226,8 +267,8 @@ class FlowTest : public ::testing::Test {
 
   asio::io_context ctx_;
   util::ManualClock clock_;
-  std::shared_ptr<MemoryStorage> storage_ =
-      std::make_shared<MemoryStorage>(1 << 20, [this] { return clock_.steady(); });
+  std::shared_ptr<GatedStorage> storage_ = std::make_shared<GatedStorage>(
+      ctx_, std::make_shared<MemoryStorage>(1 << 20, [this] { return clock_.steady(); }));
   Coalescer coalescer_{clock_};
   PendingPurges owed_;
   // Off (sample 0) unless a test configures it; its sampler always draws 0, so a sample above 0 takes every
@@ -380,6 +421,35 @@ TEST_F(FlowTest, RequestDirectivesChooseWhatTheCacheMayAnswerWith) {
   auto only = start(read_plan_of("only-if-cached"));
   EXPECT_EQ(only->client.error, 504u);
   EXPECT_EQ(backend_.opened, 2) << "only-if-cached never asks the backend";
+}
+
+// A miss's entry is stored while the client gets the last bytes: the client has the whole response before the
+// store is done. A request for the key that comes meanwhile waits for the store and is served the stored
+// entry as a hit, without asking the backend; after it, a request finds the entry.
+TEST_F(FlowTest, TheClientHasAMissBeforeItsStoreEndsAndAReadMeanwhileIsServedTheStoredEntry) {
+  storage_->hold = true;
+  auto miss = start(read_plan());
+  EXPECT_EQ(storage_->puts, 1) << "the fill's store was not asked for";
+  EXPECT_TRUE(miss->client.whole) << "the client waited for the store";
+  EXPECT_EQ(miss->client.body, "v1");
+  EXPECT_FALSE(miss->served) << "the exchange ended before its store";
+
+  auto meanwhile = start(read_plan());
+  EXPECT_FALSE(meanwhile->client.whole) << "a read during the store did not wait for it";
+  EXPECT_EQ(coalescer_.waiting(), 1u);
+
+  storage_->release();
+  settle();
+  ASSERT_TRUE(miss->served);
+  EXPECT_EQ(miss->served->cache, "miss");
+  ASSERT_TRUE(meanwhile->served);
+  EXPECT_EQ(meanwhile->served->cache, "hit");
+  EXPECT_EQ(meanwhile->client.x_cache, "HIT");
+  EXPECT_EQ(meanwhile->client.body, "v1");
+  EXPECT_EQ(backend_.opened, 1) << "the read during the store asked the backend";
+  auto after = get();
+  EXPECT_EQ(after->served->cache, "hit");
+  EXPECT_EQ(backend_.opened, 1);
 }
 
 TEST_F(FlowTest, AHeadMissIsRelayedAndNotStored) {
