@@ -22,7 +22,7 @@ inline constexpr int kTrimThreshold = 16 << 20;  // 16 MiB
 bool jemalloc_linked();
 
 // Applies both to glibc's malloc (once, before the worker threads start). False when the allocator did not
-// take them: jemalloc (which needs neither: it keeps freed pages for seconds, not until the next trim), not
+// take them: jemalloc (which needs neither: it gives freed pages back gradually, over seconds), not
 // glibc, or a sanitizer's allocator, which ignores mallopt().
 bool tune_allocator();
 
