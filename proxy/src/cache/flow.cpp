@@ -332,17 +332,13 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
     }
     if (!joined.answer) break;  // no answer to share: fetch on its own
     if (matches(*joined.answer, key, req.headers)) {
-      if (joined.stored_when_joined) {
-        // It came while the leader stored the whole response (last_beside_store()): the entry, a hit.
-        const auto now = p_.clock.now_ms();
-        co_return Served{
-            co_await down.send(reply_of(*joined.answer, req.headers, req.get, now, "HIT", "hit")), "hit"};
-      }
-      // It waited for the backend like a miss (and is counted as one); it just did not ask it again.
-      req.metrics.coalesced();
-      const auto collapsed =
-          reply_of(*joined.answer, req.headers, req.get, p_.clock.now_ms(), "MISS", "fwd=miss; collapsed");
-      co_return Served{co_await down.send(collapsed), "miss"};
+      // It waited for the backend like a miss (and is counted as one); it just did not ask it again. One that
+      // came while the leader stored the whole response (last_beside_store()) is served the entry: a hit.
+      const bool hit = joined.stored_when_joined;
+      if (!hit) req.metrics.coalesced();
+      const auto answer = reply_of(*joined.answer, req.headers, req.get, p_.clock.now_ms(),
+                                   hit ? "HIT" : "MISS", hit ? "hit" : "fwd=miss; collapsed");
+      co_return Served{co_await down.send(answer), hit ? "hit" : "miss"};
     }
   }
 
@@ -439,10 +435,12 @@ asio::awaitable<bool> CacheFlow::relay(Origin& origin, Downstream& down, std::sp
     if (piece.broken) co_return false;
     if (fill) fill->keep(piece.data);
     if (piece.last && fill) co_return co_await last_beside_store(*fill, origin, down, piece.data);
-    if (!piece.data.empty() && !co_await down.write(piece.data)) co_return false;
-    if (piece.last) break;
+    if (piece.last) co_return co_await send_last(down, piece.data);
+    if (!piece.data.empty()) {
+      const bool written = co_await down.write(piece.data);
+      if (!written) co_return false;
+    }
   }
-  co_return co_await down.end();
 }
 
 // The whole response is here: its entry is stored while the client gets the last bytes (one Redis round trip

@@ -20,9 +20,14 @@ namespace orc::util {
 static_assert(kMmapThreshold <= (32 << 20));
 static_assert(kTrimThreshold > kMmapThreshold);
 
+namespace {
+
+// Whether malloc() is jemalloc: the daemon linked with it (its mallctl() is there).
 bool jemalloc_linked() {
   return mallctl != nullptr;
 }
+
+}  // namespace
 
 bool tune_allocator() {
   if (jemalloc_linked()) return false;

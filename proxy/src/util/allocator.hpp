@@ -18,9 +18,6 @@ namespace orc::util {
 inline constexpr int kMmapThreshold = 4 << 20;   // 4 MiB
 inline constexpr int kTrimThreshold = 16 << 20;  // 16 MiB
 
-// Whether malloc() is jemalloc: the daemon linked with it (its mallctl() is there).
-bool jemalloc_linked();
-
 // Applies both to glibc's malloc (once, before the worker threads start). False when the allocator did not
 // take them: jemalloc (which needs neither: it gives freed pages back gradually, over seconds), not
 // glibc, or a sanitizer's allocator, which ignores mallopt().
