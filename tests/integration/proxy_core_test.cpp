@@ -184,6 +184,68 @@ TEST_F(ProxyTest, ChunkedResponseIsRelayedChunked) {
   EXPECT_FALSE(r.chunk_sizes.empty());
 }
 
+// A body the backend delimits by closing its connection reaches an HTTP/1.1 client chunked, so the client's
+// connection lives on.
+TEST_F(ProxyTest, CloseDelimitedResponseIsRelayedChunkedAndTheConnectionKept) {
+  const std::string body = pattern_body(40000);
+  backend_.set_handler([&](const BackendRequest& req, ResponseWriter& w) {
+    if (req.target != "/until-close") {
+      w.respond(200, "next");
+      return;
+    }
+    w.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\nX-Trace: t1\r\n\r\n");
+    w.write(body.substr(0, 100));
+    w.write(body.substr(100));
+    w.close_connection();
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+
+  ASSERT_TRUE(client.send(make_request("GET", "/until-close")));
+  HttpResponse r = client.read_response();
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.chunked) << r.describe();
+  EXPECT_FALSE(r.headers.has("Connection")) << r.describe();
+  EXPECT_EQ(r.headers.get("X-Trace"), "t1") << r.describe();
+  EXPECT_EQ(r.body, body);
+
+  ASSERT_TRUE(client.send(make_request("GET", "/after")));
+  HttpResponse next = client.read_response();
+  ASSERT_TRUE(next.ok()) << next.describe();
+  EXPECT_EQ(next.body, "next");
+}
+
+// HTTP/1.0 has no chunked coding: a chunked backend response reaches such a client as its plain bytes,
+// delimited by the proxy closing the connection.
+TEST_F(ProxyTest, Http10ClientGetsAChunkedResponseUnchunkedAndClosed) {
+  const std::string middle = pattern_body(20000);
+  HeaderList trace;
+  trace.add("X-Trace", "t2");
+  backend_.set_handler([&](const BackendRequest&, ResponseWriter& w) {
+    w.begin_chunked(200, trace);
+    w.write_chunk("alpha");
+    w.write_chunk(middle);
+    w.end_chunks();
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+
+  ASSERT_TRUE(client.send("GET /old HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\n\r\n"));
+  HttpResponse r = client.read_response();
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.chunked) << r.describe();
+  EXPECT_FALSE(r.headers.has("Transfer-Encoding")) << r.describe();
+  EXPECT_FALSE(r.headers.has("Content-Length")) << r.describe();
+  EXPECT_EQ(r.headers.get("Connection"), "close") << r.describe();
+  EXPECT_EQ(r.headers.get("X-Trace"), "t2") << r.describe();
+  EXPECT_EQ(r.body, "alpha" + middle);
+  EXPECT_TRUE(client.wait_closed(deadline_in()));
+}
+
 TEST_F(ProxyTest, ContentLengthResponseKeepsContentLength) {
   const std::string body = pattern_body(100000);
   backend_.set_handler([&](const BackendRequest&, ResponseWriter& w) { w.respond(200, body); });

@@ -5,12 +5,13 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <charconv>
 #include <iterator>
 
 #include "http/error_response.hpp"
 #include "http/header_rewrite.hpp"
-#include "http/hit_head.hpp"
 #include "http/request_checks.hpp"
+#include "http/response_head.hpp"
 #include "http/upstream_pool.hpp"
 #include "http/worker.hpp"
 #include "util/strings.hpp"
@@ -345,73 +346,73 @@ asio::awaitable<cache::Origin::Piece> Relay::read() {
 }
 
 asio::awaitable<bool> Relay::start(std::span<const cache::Field> fields) {
-  const auto& up_res = rp_->get();
-  res_.base() = up_res.base();
-  res_.version(11);
-  strip_hop_by_hop(res_.base());
-  add_response_headers(res_.base(), x_.request_id);
-  for (const auto& f : fields) {
-    if (f.remove)
-      res_.erase(f.name);
-    else
-      res_.set(f.name, f.value);
-  }
   if (!no_body_ && (rp_->chunked() || !rp_->content_length())) {
     if (parser_.get().version() == 11)
-      res_.chunked(true);  // keep chunked framing; a close-delimited body becomes chunked too
+      chunked_ = true;  // keep chunked framing; a close-delimited body becomes chunked too
     else
       client_keep_alive_ = false;  // HTTP/1.0 has no chunked encoding: the close delimits the body
   }
   if (x_.worker.draining()) client_keep_alive_ = false;
-  res_.keep_alive(client_keep_alive_);
-
-  rs_.emplace(res_);
-  res_.body().data = nullptr;
-  res_.body().size = 0;
-  res_.body().more = !no_body_;
-  // The head goes out on its own only when no body bytes came with it (a stream, a slow backend): else it
-  // leaves with the first body bytes, in one write.
-  if (no_body_ || bufs_->in.size() == 0) {
-    x_.client.expires_after(x_.cfg.timeouts.client_send);
-    auto [wec, wn] = co_await bhttp::async_write_header(x_.client, *rs_, use_tuple);
-    if (wec) {
-      x_.outcome = "client_gone";
-      co_return false;
-    }
-  }
-  co_return true;
+  // The head written straight into the connection's buffer (as a hit's is). It goes out on its own only when
+  // no body bytes came with it (a stream, a slow backend): else it leaves with the first body bytes, in one
+  // write.
+  x_.scratch.clear();
+  write_relayed_head(x_.scratch, rp_->get().base(), fields, {chunked_, client_keep_alive_}, x_.request_id);
+  head_pending_ = true;
+  if (!no_body_ && bufs_->in.size() != 0) co_return true;
+  x_.client.expires_after(x_.cfg.timeouts.client_send);
+  auto [ec, n] = co_await asio::async_write(x_.client, asio::buffer(x_.scratch), use_tuple);
+  co_return written(ec, 0);
 }
 
-// write() and end() write the body inline, not through a shared helper coroutine: one more coroutine frame
-// per chunk is memory that ASan's quarantine keeps, which ProxyTest.LargeDownloadStreamsWithBoundedMemory (1
-// GiB relayed) measures.
-asio::awaitable<bool> Relay::write(std::string_view piece) {
-  res_.body().data = const_cast<char*>(piece.data());  // buffer_body only reads it on the way out
-  res_.body().size = piece.size();
-  res_.body().more = true;
-  x_.client.expires_after(x_.cfg.timeouts.client_send);
-  auto [ec, n] = co_await bhttp::async_write(x_.client, *rs_, use_tuple);
-  if (ec == bhttp::error::need_buffer) ec = {};
+void Relay::out(Out& o, std::string_view piece, bool last) {
+  static constexpr std::string_view kCrlf = "\r\n";
+  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+  const bool chunk = chunked_ && !piece.empty();
+  std::size_t size_len = 0;
+  if (chunk) {
+    auto [end, ec] = std::to_chars(o.size_line, o.size_line + sizeof o.size_line - 2, piece.size(), 16);
+    *end++ = '\r';
+    *end++ = '\n';
+    size_len = static_cast<std::size_t>(end - o.size_line);
+  }
+  o.buffers = {head_pending_ ? asio::buffer(x_.scratch) : asio::const_buffer(),
+               asio::buffer(o.size_line, size_len), asio::buffer(piece.data(), piece.size()),
+               chunk ? asio::buffer(kCrlf) : asio::const_buffer(),
+               last && chunked_ ? asio::buffer(kLastChunk) : asio::const_buffer()};
+}
+
+bool Relay::written(const beast::error_code& ec, std::size_t body_bytes) {
   if (ec) {
     x_.outcome = "client_gone";
-    x_.upstream_time = since(upstream_start_);
-    co_return false;
+    if (up_) x_.upstream_time = since(upstream_start_);  // else it ended when the backend's response did
+    return false;
   }
-  x_.bytes_sent += piece.size();
-  co_return true;
+  head_pending_ = false;
+  x_.bytes_sent += body_bytes;
+  return true;
+}
+
+// write() and end() write inline, not through a shared helper coroutine: one more coroutine frame per chunk
+// is memory that ASan's quarantine keeps, which ProxyTest.LargeDownloadStreamsWithBoundedMemory (1 GiB
+// relayed) measures.
+asio::awaitable<bool> Relay::write(std::string_view piece) {
+  if (piece.empty() && !head_pending_) co_return true;  // an empty chunk would end the body
+  Out o;
+  out(o, piece, false);
+  x_.client.expires_after(x_.cfg.timeouts.client_send);
+  auto [ec, n] = co_await asio::async_write(x_.client, o.buffers, use_tuple);
+  co_return written(ec, piece.size());
 }
 
 asio::awaitable<bool> Relay::end() {
   if (no_body_) co_return client_keep_alive_;
-  res_.body().data = nullptr;
-  res_.body().size = 0;
-  res_.body().more = false;
-  x_.client.expires_after(x_.cfg.timeouts.client_send);
-  auto [ec, n] = co_await bhttp::async_write(x_.client, *rs_, use_tuple);
-  if (ec == bhttp::error::need_buffer) ec = {};
-  if (ec) {
-    x_.outcome = "client_gone";
-    co_return false;
+  if (head_pending_ || chunked_) {
+    Out o;
+    out(o, {}, true);
+    x_.client.expires_after(x_.cfg.timeouts.client_send);
+    auto [ec, n] = co_await asio::async_write(x_.client, o.buffers, use_tuple);
+    if (!written(ec, 0)) co_return false;
   }
   co_return client_keep_alive_;
 }

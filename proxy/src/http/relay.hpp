@@ -6,6 +6,7 @@
 // worker's upstream pool. DetachedGet is a GET for the cache alone (a background refresh), with no client.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,19 @@ class Relay final : public cache::Origin, public cache::Downstream {
 
  private:
   asio::awaitable<unsigned> fail(beast::error_code ec, bool connecting);
+  // What a write sends, in one gather write: the head if still pending, `piece` (framed as a chunk when the
+  // body goes chunked) and, when `last`, the last chunk. The buffers point into `size_line`: not copied.
+  struct Out {
+    Out() = default;
+    Out(const Out&) = delete;
+    Out& operator=(const Out&) = delete;
+    char size_line[20];
+    std::array<asio::const_buffer, 5> buffers;
+  };
+  void out(Out& o, std::string_view piece, bool last);
+  // After a write to the client: false when it failed (the client is gone); else the head is out and
+  // `body_bytes` more were sent.
+  bool written(const beast::error_code& ec, std::size_t body_bytes);
   // Back to the pool only when the exchange ended cleanly and nothing unasked followed it.
   void release_upstream();
 
@@ -59,14 +73,14 @@ class Relay final : public cache::Origin, public cache::Downstream {
   const bool has_body_;
   bool body_consumed_;
   bool client_keep_alive_;
-  bool no_body_ = false;  // the response has none (HEAD, 204, 304)
+  bool no_body_ = false;       // the response has none (HEAD, 204, 304)
+  bool chunked_ = false;       // the body goes to the client chunked
+  bool head_pending_ = false;  // start() wrote the head into x_.scratch; the first write sends it
   unsigned failure_ = 0;
   std::string_view failure_message_;
   std::unique_ptr<UpstreamConnection> up_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> rp_;
   Clock::time_point upstream_start_;
-  bhttp::response<bhttp::buffer_body> res_;
-  std::optional<bhttp::response_serializer<bhttp::buffer_body>> rs_;
   UpstreamPool::LentBuffers bufs_;  // the worker's pool lends them to open(): a hit needs none
   KeptBody kept_;
 };

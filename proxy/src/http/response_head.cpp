@@ -1,0 +1,133 @@
+#include "http/response_head.hpp"
+
+#include <boost/beast/http/status.hpp>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+#include "cache/cache_policy.hpp"
+#include "http/header_rewrite.hpp"
+#include "util/strings.hpp"
+
+namespace orc::http {
+
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+// Fields of the entry this answer writes itself (or leaves out: framing and hop-by-hop fields, which are
+// never stored, are skipped should a stored entry have them). Via is folded before this is asked.
+bool replaced(std::string_view name, bool own_content_range) {
+  static constexpr std::array<std::string_view, 11> kAlways = {
+      "ETag",       "X-Request-ID",    "Age",
+      "X-Cache",    "Cache-Status",    "Content-Length",
+      "Connection", "Keep-Alive",      "Transfer-Encoding",
+      "Upgrade",    "Proxy-Connection"};
+  for (auto f : kAlways)
+    if (util::iequals(name, f)) return true;
+  return own_content_range && util::iequals(name, "Content-Range");
+}
+
+void field(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+std::string_view digits(char (&buf)[24], std::uint64_t v) {
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string_view(buf, static_cast<std::size_t>(end - buf));
+}
+
+// The Via field a response leaves with: the values it came with (repeated fields folded into one list, in
+// order), then this proxy's. A copy only when there is more than one.
+class ViaList {
+ public:
+  void add(std::string_view value) {
+    if (first_.data() == nullptr) {
+      first_ = value;
+      return;
+    }
+    if (folded_.empty()) folded_.append(first_);
+    folded_.append(", ").append(value);
+  }
+  void write(std::string& out) const {
+    out.append("Via: ");
+    if (first_.data() != nullptr) out.append(folded_.empty() ? first_ : folded_).append(", ");
+    out.append(kViaValue).append("\r\n");
+  }
+
+ private:
+  std::string_view first_;
+  std::string folded_;
+};
+
+bool named(std::span<const cache::Field> fields, std::string_view name) {
+  return std::any_of(fields.begin(), fields.end(),
+                     [&](const cache::Field& f) { return util::iequals(f.name, name); });
+}
+
+}  // namespace
+
+void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive,
+                       std::string_view request_id) {
+  char number[24];
+  out.append("HTTP/1.1 ").append(digits(number, r.status)).push_back(' ');
+  out.append(bhttp::obsolete_reason(static_cast<bhttp::status>(r.status))).append("\r\n");
+  const bool own_range = !r.content_range.empty();
+  ViaList via;
+  if (r.headers)
+    for (const auto& [name, value] : *r.headers) {
+      if (r.status == 304 && !cache::sent_with_304(name)) continue;
+      if (util::iequals(name, "Via")) {
+        via.add(value);
+        continue;
+      }
+      if (replaced(name, own_range)) continue;
+      field(out, name, value);
+    }
+  if (!r.etag.empty()) field(out, "ETag", r.etag);
+  via.write(out);
+  field(out, "X-Request-ID", request_id);
+  field(out, "Age", r.age);
+  field(out, "X-Cache", r.x_cache);
+  field(out, "Cache-Status", r.cache_status);
+  if (own_range) field(out, "Content-Range", r.content_range);
+  if (!keep_alive) field(out, "Connection", "close");
+  if (r.has_body) field(out, "Content-Length", digits(number, r.body.size()));
+  out.append("\r\n");
+}
+
+void write_relayed_head(std::string& out, const bhttp::response_header<>& up,
+                        std::span<const cache::Field> fields, RelayFraming framing,
+                        std::string_view request_id) {
+  char number[24];
+  out.append("HTTP/1.1 ").append(digits(number, up.result_int())).push_back(' ');
+  const auto reason = up.reason();
+  out.append(reason.empty() ? bhttp::obsolete_reason(up.result()) : reason).append("\r\n");
+  const bool own_via = !named(fields, "Via");
+  const bool own_id = !named(fields, "X-Request-ID");
+  const HopByHop hop(up);
+  ViaList via;
+  for (const auto& f : up) {
+    if (hop(f)) continue;
+    const auto name = f.name_string();
+    if (named(fields, name)) continue;
+    if (f.name() == bhttp::field::via && own_via) {
+      via.add(f.value());
+      continue;
+    }
+    if ((f.name() == bhttp::field::content_length && framing.chunked) ||
+        (own_id && util::iequals(name, "X-Request-ID")))
+      continue;
+    field(out, name, f.value());
+  }
+  if (own_via) via.write(out);
+  if (own_id) field(out, "X-Request-ID", request_id);
+  for (const auto& f : fields)
+    if (!f.remove) field(out, f.name, f.value);
+  if (framing.chunked) field(out, "Transfer-Encoding", "chunked");
+  if (!framing.keep_alive) field(out, "Connection", "close");
+  out.append("\r\n");
+}
+
+}  // namespace orc::http

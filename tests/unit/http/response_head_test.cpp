@@ -1,0 +1,257 @@
+// Unit tests for http/response_head: the heads written by hand are the heads Beast's fields and serializer
+// made for the same answer (the previous implementations, kept here as the references), field for field.
+#include "http/response_head.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/http/span_body.hpp>
+
+#include <algorithm>
+#include <array>
+#include <span>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cache/cache_policy.hpp"
+#include "http/header_rewrite.hpp"
+#include "util/strings.hpp"
+
+namespace orc::http {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+// Relay::send's head before write_stored_head, built with Beast.
+std::string beast_head(const cache::Reply& r, bool keep_alive, std::string_view request_id) {
+  bhttp::response<bhttp::span_body<const char>> res{static_cast<bhttp::status>(r.status), 11};
+  for (const auto& [k, v] : *r.headers)
+    if (r.status != 304 || cache::sent_with_304(k)) res.insert(k, v);
+  res.set(bhttp::field::etag, r.etag);
+  add_response_headers(res.base(), request_id);
+  res.set(bhttp::field::age, r.age);
+  res.set("X-Cache", r.x_cache);
+  res.set("Cache-Status", r.cache_status);
+  if (!r.content_range.empty()) res.set(bhttp::field::content_range, r.content_range);
+  res.keep_alive(keep_alive);
+  if (r.has_body) {
+    res.body() = {r.body.data(), r.body.size()};
+    res.content_length(r.body.size());
+  } else {
+    res.erase(bhttp::field::content_length);
+  }
+  std::ostringstream out;
+  out << res.base();
+  return out.str();
+}
+
+// The status line, then the fields as (lower-case name, value), sorted: order is not meaning.
+std::pair<std::string, std::vector<std::pair<std::string, std::string>>> fields_of(const std::string& head) {
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;
+  std::vector<std::pair<std::string, std::string>> out;
+  std::size_t at = head.find("\r\n");
+  const std::string status = head.substr(0, at);
+  for (at += 2; at < head.size();) {
+    const std::size_t end = head.find("\r\n", at);
+    if (end == at) break;
+    const std::string line = head.substr(at, end - at);
+    const std::size_t colon = line.find(':');
+    std::string name = line.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    out.emplace_back(name, std::string(util::trim(std::string_view(line).substr(colon + 1))));
+    at = end + 2;
+  }
+  std::sort(out.begin(), out.end());
+  return {status, out};
+}
+
+struct Case {
+  const char* what;
+  unsigned status;
+  cache::HeaderList stored;
+  bool has_body = true;
+  bool keep_alive = true;
+  std::string content_range;
+};
+
+TEST(WriteStoredHead, TheSameFieldsAsBeastWrote) {
+  const cache::HeaderList typical = {{"Content-Type", "application/json"},
+                                     {"Cache-Control", "max-age=60"},
+                                     {"Vary", "Accept-Encoding"},
+                                     {"Last-Modified", "Tue, 01 Dec 2026 10:00:00 GMT"}};
+  cache::HeaderList replaced = typical;  // fields this answer sets, stored anyway
+  for (auto f : {std::pair{"ETag", "\"origin\""},
+                 {"Age", "12"},
+                 {"X-Cache", "MISS"},
+                 {"Cache-Status", "x"},
+                 {"X-Request-ID", "old"},
+                 {"Content-Length", "999"},
+                 {"Content-Range", "bytes 0-1/2"}})
+    replaced.emplace_back(f.first, f.second);
+  cache::HeaderList vias = typical;
+  vias.emplace_back("Via", "1.1 cdn-a");
+  vias.emplace_back("Link", "</a>; rel=preload");
+  vias.emplace_back("via", "1.0 old-proxy");
+  vias.emplace_back("Link", "</b>; rel=preload");  // repeated fields stay repeated
+  const std::vector<Case> cases = {
+      {"typical 200", 200, typical},
+      {"no stored fields", 200, {}},
+      {"stored fields this answer replaces", 200, replaced},
+      {"stored Via values fold into one list", 200, vias},
+      {"closing connection", 200, typical, true, false},
+      {"HEAD or bodiless: no Content-Length", 200, typical, false},
+      {"206 from the entry", 206, typical, true, true, "bytes 0-9/100"},
+      {"416", 416, typical, true, true, "bytes */100"},
+      {"a stored Content-Range without one of this answer", 200, replaced},
+      {"304 keeps only what section 15.4.5 allows", 304, replaced, false},
+      {"unknown status", 299, typical},
+  };
+  for (const auto& c : cases) {
+    cache::Reply r;
+    r.status = c.status;
+    r.headers = &c.stored;
+    r.etag = "\"e1\"";
+    r.age = "7";
+    r.x_cache = "HIT";
+    r.cache_status = "openrisk-cache; hit; ttl=53";
+    r.body = "0123456789";
+    r.has_body = c.has_body;
+    r.content_range = c.content_range;
+    std::string mine;
+    write_stored_head(mine, r, c.keep_alive, "req-1");
+    EXPECT_EQ(fields_of(mine), fields_of(beast_head(r, c.keep_alive, "req-1"))) << c.what << "\n" << mine;
+  }
+}
+
+TEST(WriteStoredHead, AppendsToWhatTheBufferHolds) {
+  const cache::HeaderList none;
+  cache::Reply r;
+  r.headers = &none;
+  r.etag = "\"e\"";
+  r.age = "0";
+  r.x_cache = "HIT";
+  r.cache_status = "openrisk-cache; hit";
+  r.body = "ab";
+  std::string out = "kept";
+  write_stored_head(out, r, true, "id");
+  EXPECT_TRUE(out.starts_with("keptHTTP/1.1 200 OK\r\n")) << out;
+  EXPECT_NE(out.find("\r\nContent-Length: 2\r\n"), std::string::npos) << out;
+}
+
+// Relay::start's head before write_relayed_head, built with Beast.
+std::string beast_relayed_head(const bhttp::response_header<>& up, std::span<const cache::Field> fields,
+                               RelayFraming framing, std::string_view request_id) {
+  bhttp::response<bhttp::empty_body> res;
+  res.base() = up;
+  res.version(11);
+  strip_hop_by_hop(res.base());
+  add_response_headers(res.base(), request_id);
+  for (const auto& f : fields) {
+    if (f.remove)
+      res.erase(f.name);
+    else
+      res.set(f.name, f.value);
+  }
+  if (framing.chunked) {
+    res.erase(bhttp::field::content_length);
+    res.chunked(true);
+  }
+  res.keep_alive(framing.keep_alive);
+  std::ostringstream out;
+  out << res.base();
+  return out.str();
+}
+
+bhttp::response_header<> backend_head(unsigned status, std::string_view reason,
+                                      const std::vector<std::pair<std::string, std::string>>& fields) {
+  bhttp::response_header<> h;
+  h.version(11);
+  h.result(status);
+  h.reason(reason);
+  for (const auto& [k, v] : fields) h.insert(k, v);
+  return h;
+}
+
+TEST(WriteRelayedHead, TheSameFieldsAsBeastWrote) {
+  const std::vector<std::pair<std::string, std::string>> typical = {
+      {"Content-Type", "application/json"},
+      {"Content-Length", "120"},
+      {"Cache-Control", "private"},
+      {"Set-Cookie", "a=1"},
+      {"Set-Cookie", "b=2"}};  // repeated fields stay repeated
+  auto chunked = typical;
+  chunked.erase(chunked.begin() + 1);
+  chunked.emplace_back("Transfer-Encoding", "chunked");
+  auto hop = typical;  // hop-by-hop fields, and one the Connection field names
+  for (auto f : {std::pair{"Connection", "keep-alive, X-Hop"},
+                 {"Keep-Alive", "timeout=5"},
+                 {"X-Hop", "secret"},
+                 {"Proxy-Authenticate", "Basic"},
+                 {"Trailer", "X-Sum"},
+                 {"Upgrade", "h2c"}})
+    hop.emplace_back(f.first, f.second);
+  auto vias = typical;
+  vias.emplace_back("Via", "1.1 cdn-a");
+  vias.emplace_back("via", "1.0 old-proxy");
+  auto own = typical;  // fields the proxy sets, sent by the backend too
+  own.emplace_back("X-Request-ID", "backend-id");
+  own.emplace_back("X-Cache", "backend");
+  own.emplace_back("Surrogate-Control", "max-age=60");
+  const std::array<cache::Field, 3> miss{cache::Field{"X-Cache", "MISS"},
+                                         cache::Field{"Cache-Status", "openrisk-cache; fwd=miss"},
+                                         cache::Field{"Surrogate-Control", {}, true}};
+  const std::array<cache::Field, 2> override_own{cache::Field{"Via", "1.1 else"},
+                                                 cache::Field{"X-Request-ID", {}, true}};
+  struct RelayCase {
+    const char* what;
+    bhttp::response_header<> up;
+    std::span<const cache::Field> fields;
+    RelayFraming framing;
+  };
+  const std::vector<RelayCase> cases = {
+      {"typical 200", backend_head(200, "OK", typical), miss, {false, true}},
+      {"no fields of the cache", backend_head(200, "OK", typical), {}, {false, true}},
+      {"chunked stays chunked", backend_head(200, "OK", chunked), miss, {true, true}},
+      {"close-delimited becomes chunked",
+       backend_head(200, "OK", {{"Content-Type", "text/plain"}}),
+       miss,
+       {true, true}},
+      {"HTTP/1.0 client: the close delimits the body",
+       backend_head(200, "OK", chunked),
+       miss,
+       {false, false}},
+      {"hop-by-hop fields dropped", backend_head(200, "OK", hop), miss, {false, true}},
+      {"Via values fold into one list", backend_head(200, "OK", vias), miss, {false, true}},
+      {"the proxy's fields replace the backend's", backend_head(200, "OK", own), miss, {false, true}},
+      {"fields that name Via and X-Request-ID", backend_head(200, "OK", vias), override_own, {false, true}},
+      {"the backend's own reason phrase", backend_head(404, "Nope", typical), miss, {false, false}},
+      {"no reason phrase", backend_head(503, "", typical), miss, {false, true}},
+      {"unknown status", backend_head(299, "", typical), miss, {false, true}},
+      {"204", backend_head(204, "No Content", {{"X-Trace", "t"}}), miss, {false, true}},
+  };
+  for (const auto& c : cases) {
+    std::string mine;
+    write_relayed_head(mine, c.up, c.fields, c.framing, "req-1");
+    EXPECT_EQ(fields_of(mine), fields_of(beast_relayed_head(c.up, c.fields, c.framing, "req-1")))
+        << c.what << "\n"
+        << mine;
+  }
+}
+
+TEST(WriteRelayedHead, FramesTheBodyAsTold) {
+  const auto up = backend_head(200, "OK", {{"Content-Length", "3"}, {"Connection", "close"}});
+  std::string out = "kept";
+  write_relayed_head(out, up, {}, {true, false}, "id");
+  EXPECT_TRUE(out.starts_with("keptHTTP/1.1 200 OK\r\n")) << out;
+  EXPECT_EQ(out.find("Content-Length"), std::string::npos) << out;  // never beside chunked (RFC 9112 6.1)
+  EXPECT_NE(out.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nConnection: close\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nVia: 1.1 openrisk-cache\r\n"), std::string::npos) << out;
+  EXPECT_TRUE(out.ends_with("\r\n\r\n")) << out;
+}
+
+}  // namespace
+}  // namespace orc::http
