@@ -1,6 +1,12 @@
 // Black-box tests of the upstream side: pooled connections that died (retried or not), a backend that
 // refuses connections (502) and one that never answers (504).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
 
 #include "proxy_fixture.hpp"
 
@@ -107,6 +113,51 @@ TEST_F(ProxyTest, SilentUpstreamGives504AfterFirstByteTimeout) {
   expect_json_error(r, 504);
   EXPECT_GE(elapsed, 300ms) << "the 504 came before first_byte_timeout";
   EXPECT_EQ(backend_.request_count(), 1u);
+}
+
+// A backend that stops reading in the middle of a request body: the answer (504 at the send timeout) closes
+// the client's connection, for the rest of the body was never read and must not be taken for requests.
+TEST_F(ProxyTest, ABackendThatStopsReadingMidBodyGetsTheClientConnectionClosed) {
+  // A listener that never accepts: the kernel takes the connection and some bytes, then the window closes.
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{listener};
+
+  ProxyConfig cfg = config();
+  cfg.upstream["url"] = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  cfg.upstream["send_timeout"] = "300ms";
+  cfg.limits["request_body"] = "64MiB";
+  ASSERT_NO_FATAL_FAILURE(start_proxy(cfg));
+
+  // A body made of requests, more than the kernel's buffers hold: read as a request stream, it would be
+  // answered.
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
+  std::string body;
+  while (body.size() < (32u << 20)) body += smuggled;
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  HeaderList h;
+  h.add("Content-Type", "text/plain");
+  const std::string request = make_request("POST", "/upload", h, body);
+  std::thread sender([&] { client.send(request); });  // fails once the proxy closes: that is the point
+
+  HttpResponse r = client.read_response();
+  std::string extra;
+  const bool closed = client.wait_closed(deadline_in(), &extra);
+  sender.join();
+  expect_json_error(r, 504);
+  EXPECT_TRUE(closed) << "the proxy kept reading a connection with an unread body";
+  EXPECT_EQ(extra, "") << "the rest of the body was answered as requests";
 }
 
 }  // namespace

@@ -241,7 +241,9 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
         co_await x_.send_error(status_for(body_problem), describe(body_problem), false);
         co_return 0;
       }
-      body_consumed_ = true;
+      // The backend may have failed before the body's end: what is left of it was never read, so the
+      // connection cannot carry another request (it would be read from the body's bytes).
+      body_consumed_ = parser_.is_done();
     }
 
     if (!send_ec) {
