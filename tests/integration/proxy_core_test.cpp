@@ -184,6 +184,36 @@ TEST_F(ProxyTest, ChunkedResponseIsRelayedChunked) {
   EXPECT_FALSE(r.chunk_sizes.empty());
 }
 
+// A whole chunked body that came with its head leaves with it, chunked, and the connection serves the next
+// request.
+TEST_F(ProxyTest, AChunkedBodySentWithItsHeadIsForwardedWithIt) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    w.respond(200, req.method + " " + std::to_string(req.body.size()) + " with head " +
+                       std::to_string(req.with_head));
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  HeaderList h;
+  h.add("Transfer-Encoding", "chunked");
+
+  ASSERT_TRUE(client.send(make_request("POST", "/upload", h) + "5\r\nhello\r\n3\r\n-ok\r\n0\r\n\r\n" +
+                          make_request("GET", "/after")));
+  HttpResponse r = client.read_response();
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 200) << r.describe();
+  HttpResponse next = client.read_response();
+  ASSERT_TRUE(next.ok()) << next.describe();
+  EXPECT_EQ(next.body, "GET 0 with head 0");
+
+  ASSERT_EQ(backend_.request_count(), 2u);
+  BackendRequest up = backend_.requests()[0];
+  EXPECT_TRUE(up.chunked) << up.headers.to_string();
+  EXPECT_FALSE(up.headers.has("Content-Length")) << up.headers.to_string();
+  EXPECT_EQ(up.body, "hello-ok");
+  EXPECT_GT(up.with_head, 0u) << "the body should leave with the head, in one write";
+}
+
 // A body the backend delimits by closing its connection reaches an HTTP/1.1 client chunked, so the client's
 // connection lives on.
 TEST_F(ProxyTest, CloseDelimitedResponseIsRelayedChunkedAndTheConnectionKept) {

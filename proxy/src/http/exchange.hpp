@@ -45,7 +45,10 @@ struct Exchange {
   const Runtime& rt;
   const config::Config& cfg;
   const std::string& peer;
-  std::string& scratch;  // the connection's buffer for a response head (reused, so a hit allocates nothing)
+  // The connection's buffer for the heads the proxy writes (reused, so a hit allocates nothing): a relayed
+  // request's head from Relay::open() to the end of its sending (a retry sends it again), then the
+  // response's.
+  std::string& scratch;
 
   Clock::time_point start = Clock::now();
   std::string request_id;

@@ -44,9 +44,20 @@ void strip_hop_by_hop(bhttp::fields& fields) {
   for (auto it : doomed) fields.erase(it);
 }
 
-void strip_validators(bhttp::fields& fields) {
-  fields.erase(bhttp::field::if_none_match);
-  fields.erase(bhttp::field::if_modified_since);
+void FoldedList::add(std::string_view value) {
+  if (value.empty()) return;  // an empty field adds no member to the list
+  if (first_.data() == nullptr) {
+    first_ = value;
+    return;
+  }
+  if (folded_.empty()) folded_.append(first_);
+  folded_.append(", ").append(value);
+}
+
+void FoldedList::write(std::string& out, std::string_view name, std::string_view own) const {
+  out.append(name).append(": ");
+  if (first_.data() != nullptr) out.append(folded_.empty() ? first_ : folded_).append(", ");
+  out.append(own).append("\r\n");
 }
 
 bool valid_request_id(std::string_view id) {
@@ -76,16 +87,65 @@ void append_list_header(bhttp::fields& fields, std::string_view name, std::strin
   fields.set(name, joined);
 }
 
-void add_forwarding_headers(bhttp::fields& fields, const ForwardContext& ctx) {
-  append_list_header(fields, "Via", kViaValue);
-  append_list_header(fields, "X-Forwarded-For", ctx.client_ip);
-  fields.set("X-Forwarded-Proto", "http");
-  auto host = fields.find(bhttp::field::host);
-  if (host != fields.end())
-    fields.set("X-Forwarded-Host", host->value());
-  else
-    fields.erase("X-Forwarded-Host");
-  fields.set("X-Request-ID", ctx.request_id);
+namespace {
+
+void line(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+}  // namespace
+
+void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, const ForwardedRequest& f) {
+  out.append(f.method.empty() ? std::string_view(req.method_string()) : f.method).push_back(' ');
+  out.append(f.target).append(" HTTP/1.1\r\n");
+  const HopByHop hop(req);
+  FoldedList via, forwarded_for;
+  std::string_view host = f.authority;
+  bool has_host = false;
+  for (const auto& field : req) {
+    if (hop(field)) continue;
+    const auto name = field.name_string();
+    switch (field.name()) {
+      case bhttp::field::expect:
+        continue;  // the proxy answers 100-continue itself
+      case bhttp::field::if_none_match:
+        if (f.strip_validators || !f.if_none_match.empty()) continue;
+        break;
+      case bhttp::field::if_modified_since:
+        if (f.strip_validators || !f.if_modified_since.empty()) continue;
+        break;
+      case bhttp::field::content_length:
+        if (f.chunked) continue;
+        break;
+      case bhttp::field::via:
+        via.add(field.value());
+        continue;
+      case bhttp::field::host:
+        if (!has_host) host = field.value();
+        has_host = true;
+        break;
+      default:
+        if (util::iequals(name, "X-Forwarded-For")) {
+          forwarded_for.add(field.value());
+          continue;
+        }
+        if (util::iequals(name, "X-Forwarded-Proto") || util::iequals(name, "X-Forwarded-Host") ||
+            util::iequals(name, "X-Request-ID"))
+          continue;
+        break;
+    }
+    line(out, name, field.value());
+  }
+  if (!f.if_none_match.empty()) line(out, "If-None-Match", f.if_none_match);
+  if (!f.if_modified_since.empty()) line(out, "If-Modified-Since", f.if_modified_since);
+  if (!has_host) line(out, "Host", host);
+  via.write(out, "Via", kViaValue);
+  forwarded_for.write(out, "X-Forwarded-For", f.ctx.client_ip);
+  line(out, "X-Forwarded-Proto", "http");
+  line(out, "X-Forwarded-Host", host);
+  line(out, "X-Request-ID", f.ctx.request_id);
+  if (f.chunked) line(out, "Transfer-Encoding", "chunked");
+  out.append("\r\n");
 }
 
 void add_response_headers(bhttp::fields& fields, std::string_view request_id) {

@@ -1,7 +1,9 @@
-// Pure header rewriting for the proxy hop: hop-by-hop removal, Via, X-Forwarded-*, X-Request-ID.
+// Pure header rewriting for the proxy hop: hop-by-hop removal, Via, X-Forwarded-*, X-Request-ID; the head of
+// a request as it leaves for the backend, written straight into a buffer.
 #pragma once
 
 #include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
 
 #include <string>
 #include <string_view>
@@ -27,9 +29,19 @@ class HopByHop {
 
 // Removes the hop-by-hop headers (HopByHop).
 void strip_hop_by_hop(bhttp::fields& fields);
-// Removes the client's validators (If-None-Match, If-Modified-Since) from a request for the cache: it needs
-// the whole response, and a 304 answers only that client's copy.
-void strip_validators(bhttp::fields& fields);
+
+// A comma-separated list field as it leaves: the values the message came with (repeated fields folded into
+// one list, in order), then this proxy's. Views the values: use it while they stay unchanged.
+class FoldedList {
+ public:
+  void add(std::string_view value);
+  // Appends "Name: values, own\r\n".
+  void write(std::string& out, std::string_view name, std::string_view own) const;
+
+ private:
+  std::string_view first_;
+  std::string folded_;  // only when there is more than one value
+};
 
 // A client-supplied X-Request-ID is kept only when it is short and made of safe characters (it is logged
 // and echoed back, so it must not be able to inject anything).
@@ -40,8 +52,24 @@ struct ForwardContext {
   std::string_view request_id;
 };
 
-// Headers of the request as it leaves for the backend (after strip_hop_by_hop).
-void add_forwarding_headers(bhttp::fields& fields, const ForwardContext& ctx);
+// How a client's request leaves for the backend.
+struct ForwardedRequest {
+  std::string_view method;             // "": the client's
+  std::string_view target;             // the origin-form target
+  std::string_view authority;          // Host, when the client sent none
+  bool strip_validators = false;       // the client's If-None-Match and If-Modified-Since stay behind (a fill
+                                       // needs the whole response; a 304 answers only that client's copy)
+  std::string_view if_none_match;      // a revalidation's validators, in place of the client's ("": none)
+  std::string_view if_modified_since;  //
+  bool chunked = false;                // the body goes chunked (Content-Length, if any, stays behind)
+  ForwardContext ctx;
+};
+
+// Appends the head of `req` as it leaves for the backend: HTTP/1.1; the client's fields but the hop-by-hop
+// ones and Expect (the proxy answers 100-continue itself); Host if missing; Via and X-Forwarded-For with this
+// hop appended (repeated fields folded), X-Forwarded-Proto, X-Forwarded-Host (the Host) and X-Request-ID set;
+// then the framing. Ends with the empty line.
+void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, const ForwardedRequest& f);
 // Headers of the response as it leaves for the client (after strip_hop_by_hop).
 void add_response_headers(bhttp::fields& fields, std::string_view request_id);
 

@@ -42,27 +42,57 @@ bool dead_connection_error(const beast::error_code& ec) {
          ec == asio::error::broken_pipe || ec == asio::error::connection_aborted;
 }
 
-// Relays the request body from the client to the backend, chunk by chunk. Returns the problem on the
-// client side (none when all went well) and sets `upstream_ec` when the backend side failed.
+// One gather write of a message: the head if still pending, a piece of the body (framed as a chunk when the
+// body goes chunked: an empty piece is no chunk, which would end the body) and, when `last`, the last chunk.
+// The buffers point into `size_line`: built in place, never copied.
+struct Frame {
+  Frame(std::string_view head, std::string_view piece, bool chunked, bool last) {
+    static constexpr std::string_view kCrlf = "\r\n";
+    static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+    const bool chunk = chunked && !piece.empty();
+    std::size_t size_len = 0;
+    if (chunk) {
+      auto [end, ec] = std::to_chars(size_line, size_line + sizeof size_line - 2, piece.size(), 16);
+      *end++ = '\r';
+      *end++ = '\n';
+      size_len = static_cast<std::size_t>(end - size_line);
+    }
+    buffers = {asio::buffer(head.data(), head.size()), asio::buffer(size_line, size_len),
+               asio::buffer(piece.data(), piece.size()), chunk ? asio::buffer(kCrlf) : asio::const_buffer(),
+               last && chunked ? asio::buffer(kLastChunk) : asio::const_buffer()};
+  }
+  Frame(const Frame&) = delete;
+  Frame& operator=(const Frame&) = delete;
+
+  char size_line[20];
+  std::array<asio::const_buffer, 5> buffers;
+};
+
+// Relays the request body from the client to the backend, piece by piece (chunked when `chunked`), the
+// first piece with `head` when it is not sent yet. Returns the problem on the client side (none when all
+// went well) and sets `upstream_ec` when the backend side failed.
 asio::awaitable<RequestProblem> relay_request_body(Exchange& x,
                                                    bhttp::request_parser<bhttp::buffer_body>& parser,
-                                                   bhttp::request<bhttp::buffer_body>& up_req,
-                                                   bhttp::request_serializer<bhttp::buffer_body>& sr,
+                                                   std::string_view head, bool chunked,
                                                    UpstreamConnection& up, beast::error_code& upstream_ec,
                                                    KeptBody& kept) {
   bool overflow = false;
   std::array<char, 16 * 1024> data;
-  while (!parser.is_done()) {
-    parser.get().body().data = data.data();
-    parser.get().body().size = data.size();
-    x.client.expires_after(x.cfg.timeouts.client_body);
-    auto [ec, n] = co_await bhttp::async_read_some(x.client, x.client_buf, parser, use_tuple);
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) {
-      if (is_timeout(ec)) co_return RequestProblem::client_timeout;
-      co_return classify_parse_error(ec, {}, x.cfg.limits);
+  bool ended = false;  // the whole message went out
+  while (!ended) {
+    std::size_t got = 0;
+    if (!parser.is_done()) {
+      parser.get().body().data = data.data();
+      parser.get().body().size = data.size();
+      x.client.expires_after(x.cfg.timeouts.client_body);
+      auto [ec, n] = co_await bhttp::async_read_some(x.client, x.client_buf, parser, use_tuple);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) {
+        if (is_timeout(ec)) co_return RequestProblem::client_timeout;
+        co_return classify_parse_error(ec, {}, x.cfg.limits);
+      }
+      got = data.size() - parser.get().body().size;
     }
-    std::size_t got = data.size() - parser.get().body().size;
     if (kept.limit && !overflow) {
       if (kept.data.size() + got > kept.limit)
         overflow = true;
@@ -71,26 +101,15 @@ asio::awaitable<RequestProblem> relay_request_body(Exchange& x,
     }
     kept.whole = kept.limit && !overflow && parser.is_done();
     if (got == 0 && !parser.is_done()) continue;
-    up_req.body().data = got ? data.data() : nullptr;
-    up_req.body().size = got;
-    up_req.body().more = !parser.is_done();
+    ended = parser.is_done();
+    const Frame frame(head, std::string_view(data.data(), got), chunked, ended);
     up.stream.expires_after(x.cfg.upstream.send_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(up.stream, sr, use_tuple);
-    if (wec == bhttp::error::need_buffer) wec = {};
+    auto [wec, wn] = co_await asio::async_write(up.stream, frame.buffers, use_tuple);
     if (wec) {
       upstream_ec = wec;
       co_return RequestProblem::none;
     }
-  }
-  if (!sr.is_done()) {
-    // The last read completed the message with no new bytes: finish the upstream message (last chunk).
-    up_req.body().data = nullptr;
-    up_req.body().size = 0;
-    up_req.body().more = false;
-    up.stream.expires_after(x.cfg.upstream.send_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(up.stream, sr, use_tuple);
-    if (wec == bhttp::error::need_buffer) wec = {};
-    if (wec) upstream_ec = wec;
+    head = {};
   }
   co_return RequestProblem::none;
 }
@@ -110,9 +129,10 @@ cache::HeaderList end_to_end_headers(const bhttp::response_header<>& h) {
 // body read whole up to a limit. Keeps the runtime it was made under, so it outlives the request.
 class DetachedGet final : public cache::Origin {
  public:
-  DetachedGet(Worker& worker, std::shared_ptr<const Runtime> rt, bhttp::request<bhttp::empty_body> req,
-              std::uint64_t body_limit)
-      : worker_(worker), rt_(std::move(rt)), req_(std::move(req)), headers_(req_.base()) {
+  // `req`: the client's request head, for request_header(); `head`: the GET as it leaves.
+  DetachedGet(Worker& worker, std::shared_ptr<const Runtime> rt, bhttp::request_header<> req,
+              std::string head, std::uint64_t body_limit)
+      : worker_(worker), rt_(std::move(rt)), req_(std::move(req)), head_(std::move(head)), headers_(req_) {
     rp_.body_limit(body_limit);
   }
 
@@ -122,7 +142,7 @@ class DetachedGet final : public cache::Origin {
     if (aec) co_return 0;
     up_ = std::move(conn);
     up_->stream.expires_after(up.send_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(up_->stream, req_, use_tuple);
+    auto [wec, wn] = co_await asio::async_write(up_->stream, asio::buffer(head_), use_tuple);
     if (wec) co_return 0;
     up_->stream.expires_after(up.first_byte_timeout + up.read_timeout);
     auto [rec, rn] = co_await bhttp::async_read(up_->stream, buf_, rp_, use_tuple);
@@ -143,7 +163,8 @@ class DetachedGet final : public cache::Origin {
  private:
   Worker& worker_;
   std::shared_ptr<const Runtime> rt_;
-  bhttp::request<bhttp::empty_body> req_;
+  bhttp::request_header<> req_;
+  std::string head_;
   HeaderView headers_;
   std::unique_ptr<UpstreamConnection> up_;
   beast::flat_buffer buf_;
@@ -182,21 +203,19 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
   const unsigned client_version = req.version();
   const bool expect_continue = has_body_ && util::iequals(req[bhttp::field::expect], "100-continue");
 
-  // The request as it leaves for the backend.
-  bhttp::request<bhttp::buffer_body> up_req;
-  up_req.base() = req.base();
-  up_req.version(11);
-  up_req.target(x_.origin_target);
-  strip_hop_by_hop(up_req.base());
-  up_req.erase(bhttp::field::expect);  // the proxy answers 100-continue itself
-  if (ask.unconditional) strip_validators(up_req.base());
-  // A revalidation asks with the stored response's validators (RFC 9111 section 4.3.1).
-  if (!ask.if_none_match.empty()) up_req.set(bhttp::field::if_none_match, ask.if_none_match);
-  if (!ask.if_modified_since.empty()) up_req.set(bhttp::field::if_modified_since, ask.if_modified_since);
-  if (up_req.find(bhttp::field::host) == up_req.end())
-    up_req.set(bhttp::field::host, x_.cfg.upstream.authority);
-  add_forwarding_headers(up_req.base(), {x_.peer, x_.request_id});
-  if (parser_.chunked()) up_req.chunked(true);
+  // The request's head as it leaves for the backend, in the connection's buffer (free until the response's
+  // head is written there). A revalidation asks with the stored response's validators (RFC 9111 section
+  // 4.3.1).
+  std::string& head = x_.scratch;
+  head.clear();
+  write_forwarded_head(head, req.base(),
+                       {.target = x_.origin_target,
+                        .authority = x_.cfg.upstream.authority,
+                        .strip_validators = ask.unconditional,
+                        .if_none_match = ask.if_none_match,
+                        .if_modified_since = ask.if_modified_since,
+                        .chunked = parser_.chunked(),
+                        .ctx = {x_.peer, x_.request_id}});
   if (!bufs_) bufs_ = x_.worker.pool().take_buffers();
 
   for (int attempt = 0;; ++attempt) {
@@ -206,24 +225,22 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     up_ = std::move(conn);
     const bool retryable = up_->reused && attempt == 0 && !has_body_ && idempotent(method);
 
-    bhttp::request_serializer<bhttp::buffer_body> sr(up_req);
-    up_req.body().data = nullptr;
-    up_req.body().size = 0;
-    up_req.body().more = has_body_;
     beast::error_code send_ec;
     if (!has_body_) {
       up_->stream.expires_after(x_.cfg.upstream.send_timeout);
-      auto [wec, wn] = co_await bhttp::async_write(up_->stream, sr, use_tuple);
+      auto [wec, wn] = co_await asio::async_write(up_->stream, asio::buffer(head), use_tuple);
       send_ec = wec;
       if (send_ec && retryable && dead_connection_error(send_ec)) continue;
     } else {
       // A body that came with its head (the usual small JSON write) leaves with the head: one write, and
       // one wake-up of the backend. One still on its way (a client that waits for 100 Continue, a slow
       // upload): the head goes first, as soon as the backend connection is there.
+      bool head_sent = false;
       if (x_.client_buf.size() == 0) {
         up_->stream.expires_after(x_.cfg.upstream.send_timeout);
-        auto [wec, wn] = co_await bhttp::async_write_header(up_->stream, sr, use_tuple);
+        auto [wec, wn] = co_await asio::async_write(up_->stream, asio::buffer(head), use_tuple);
         if (wec) co_return co_await fail(wec, false);
+        head_sent = true;
       }
       if (expect_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -232,8 +249,8 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
         if (cec) co_return 0;
       }
       kept_ = KeptBody{ask.keep_body, {}, false};
-      RequestProblem body_problem =
-          co_await relay_request_body(x_, parser_, up_req, sr, *up_, send_ec, kept_);
+      RequestProblem body_problem = co_await relay_request_body(
+          x_, parser_, head_sent ? std::string_view() : head, parser_.chunked(), *up_, send_ec, kept_);
       if (body_problem != RequestProblem::none) {
         x_.outcome = "rejected";
         spdlog::info("request {} from {}: {} while reading the body", x_.request_id, x_.peer,
@@ -367,23 +384,6 @@ asio::awaitable<bool> Relay::start(std::span<const cache::Field> fields) {
   co_return written(ec, 0);
 }
 
-void Relay::out(Out& o, std::string_view piece, bool last) {
-  static constexpr std::string_view kCrlf = "\r\n";
-  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
-  const bool chunk = chunked_ && !piece.empty();
-  std::size_t size_len = 0;
-  if (chunk) {
-    auto [end, ec] = std::to_chars(o.size_line, o.size_line + sizeof o.size_line - 2, piece.size(), 16);
-    *end++ = '\r';
-    *end++ = '\n';
-    size_len = static_cast<std::size_t>(end - o.size_line);
-  }
-  o.buffers = {head_pending_ ? asio::buffer(x_.scratch) : asio::const_buffer(),
-               asio::buffer(o.size_line, size_len), asio::buffer(piece.data(), piece.size()),
-               chunk ? asio::buffer(kCrlf) : asio::const_buffer(),
-               last && chunked_ ? asio::buffer(kLastChunk) : asio::const_buffer()};
-}
-
 bool Relay::written(const beast::error_code& ec, std::size_t body_bytes) {
   if (ec) {
     x_.outcome = "client_gone";
@@ -399,21 +399,20 @@ bool Relay::written(const beast::error_code& ec, std::size_t body_bytes) {
 // is memory that ASan's quarantine keeps, which ProxyTest.LargeDownloadStreamsWithBoundedMemory (1 GiB
 // relayed) measures.
 asio::awaitable<bool> Relay::write(std::string_view piece) {
-  if (piece.empty() && !head_pending_) co_return true;  // an empty chunk would end the body
-  Out o;
-  out(o, piece, false);
+  if (piece.empty() && !head_pending_) co_return true;
+  const Frame frame(head_pending_ ? std::string_view(x_.scratch) : std::string_view(), piece, chunked_,
+                    false);
   x_.client.expires_after(x_.cfg.timeouts.client_send);
-  auto [ec, n] = co_await asio::async_write(x_.client, o.buffers, use_tuple);
+  auto [ec, n] = co_await asio::async_write(x_.client, frame.buffers, use_tuple);
   co_return written(ec, piece.size());
 }
 
 asio::awaitable<bool> Relay::end() {
   if (no_body_) co_return client_keep_alive_;
   if (head_pending_ || chunked_) {
-    Out o;
-    out(o, {}, true);
+    const Frame frame(head_pending_ ? std::string_view(x_.scratch) : std::string_view(), {}, chunked_, true);
     x_.client.expires_after(x_.cfg.timeouts.client_send);
-    auto [ec, n] = co_await asio::async_write(x_.client, o.buffers, use_tuple);
+    auto [ec, n] = co_await asio::async_write(x_.client, frame.buffers, use_tuple);
     if (!written(ec, 0)) co_return false;
   }
   co_return client_keep_alive_;
@@ -447,16 +446,15 @@ asio::awaitable<bool> Relay::send(const cache::Reply& r) {
 
 std::unique_ptr<cache::Origin> Relay::detached_get(std::uint64_t body_limit) const {
   const auto& req = parser_.get();
-  bhttp::request<bhttp::empty_body> up{bhttp::verb::get, x_.origin_target, 11};
-  up.base() = req.base();
-  up.method(bhttp::verb::get);
-  up.target(x_.origin_target);
-  up.version(11);
-  strip_hop_by_hop(up.base());
-  strip_validators(up.base());  // a refresh needs the whole response, not a 304
-  if (up.find(bhttp::field::host) == up.end()) up.set(bhttp::field::host, x_.cfg.upstream.authority);
-  add_forwarding_headers(up.base(), {x_.peer, x_.request_id});
-  return std::make_unique<DetachedGet>(x_.worker, x_.worker.runtime(), std::move(up), body_limit);
+  std::string head;
+  write_forwarded_head(head, req.base(),
+                       {.method = "GET",  // a refresh needs the whole response: a GET, without validators
+                        .target = x_.origin_target,
+                        .authority = x_.cfg.upstream.authority,
+                        .strip_validators = true,
+                        .ctx = {x_.peer, x_.request_id}});
+  return std::make_unique<DetachedGet>(x_.worker, x_.worker.runtime(), req.base(), std::move(head),
+                                       body_limit);
 }
 
 }  // namespace orc::http

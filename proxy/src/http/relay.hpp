@@ -6,7 +6,6 @@
 // worker's upstream pool. DetachedGet is a GET for the cache alone (a background refresh), with no client.
 #pragma once
 
-#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,16 +50,6 @@ class Relay final : public cache::Origin, public cache::Downstream {
 
  private:
   asio::awaitable<unsigned> fail(beast::error_code ec, bool connecting);
-  // What a write sends, in one gather write: the head if still pending, `piece` (framed as a chunk when the
-  // body goes chunked) and, when `last`, the last chunk. The buffers point into `size_line`: not copied.
-  struct Out {
-    Out() = default;
-    Out(const Out&) = delete;
-    Out& operator=(const Out&) = delete;
-    char size_line[20];
-    std::array<asio::const_buffer, 5> buffers;
-  };
-  void out(Out& o, std::string_view piece, bool last);
   // After a write to the client: false when it failed (the client is gone); else the head is out and
   // `body_bytes` more were sent.
   bool written(const beast::error_code& ec, std::size_t body_bytes);

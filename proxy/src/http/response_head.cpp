@@ -38,29 +38,6 @@ std::string_view digits(char (&buf)[24], std::uint64_t v) {
   return std::string_view(buf, static_cast<std::size_t>(end - buf));
 }
 
-// The Via field a response leaves with: the values it came with (repeated fields folded into one list, in
-// order), then this proxy's. A copy only when there is more than one.
-class ViaList {
- public:
-  void add(std::string_view value) {
-    if (first_.data() == nullptr) {
-      first_ = value;
-      return;
-    }
-    if (folded_.empty()) folded_.append(first_);
-    folded_.append(", ").append(value);
-  }
-  void write(std::string& out) const {
-    out.append("Via: ");
-    if (first_.data() != nullptr) out.append(folded_.empty() ? first_ : folded_).append(", ");
-    out.append(kViaValue).append("\r\n");
-  }
-
- private:
-  std::string_view first_;
-  std::string folded_;
-};
-
 bool named(std::span<const cache::Field> fields, std::string_view name) {
   return std::any_of(fields.begin(), fields.end(),
                      [&](const cache::Field& f) { return util::iequals(f.name, name); });
@@ -74,7 +51,7 @@ void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive,
   out.append("HTTP/1.1 ").append(digits(number, r.status)).push_back(' ');
   out.append(bhttp::obsolete_reason(static_cast<bhttp::status>(r.status))).append("\r\n");
   const bool own_range = !r.content_range.empty();
-  ViaList via;
+  FoldedList via;
   if (r.headers)
     for (const auto& [name, value] : *r.headers) {
       if (r.status == 304 && !cache::sent_with_304(name)) continue;
@@ -86,7 +63,7 @@ void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive,
       field(out, name, value);
     }
   if (!r.etag.empty()) field(out, "ETag", r.etag);
-  via.write(out);
+  via.write(out, "Via", kViaValue);
   field(out, "X-Request-ID", request_id);
   field(out, "Age", r.age);
   field(out, "X-Cache", r.x_cache);
@@ -107,7 +84,7 @@ void write_relayed_head(std::string& out, const bhttp::response_header<>& up,
   const bool own_via = !named(fields, "Via");
   const bool own_id = !named(fields, "X-Request-ID");
   const HopByHop hop(up);
-  ViaList via;
+  FoldedList via;
   for (const auto& f : up) {
     if (hop(f)) continue;
     const auto name = f.name_string();
@@ -121,7 +98,7 @@ void write_relayed_head(std::string& out, const bhttp::response_header<>& up,
       continue;
     field(out, name, f.value());
   }
-  if (own_via) via.write(out);
+  if (own_via) via.write(out, "Via", kViaValue);
   if (own_id) field(out, "X-Request-ID", request_id);
   for (const auto& f : fields)
     if (!f.remove) field(out, f.name, f.value);

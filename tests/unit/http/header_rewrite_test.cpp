@@ -1,4 +1,4 @@
-// Unit tests for http/header_rewrite: hop-by-hop and validator removal, and the headers the proxy adds.
+// Unit tests for http/header_rewrite: hop-by-hop removal, the headers the proxy adds, the forwarded head.
 #include "http/header_rewrite.hpp"
 
 #include <gtest/gtest.h>
@@ -20,19 +20,6 @@ TEST(StripHopByHop, RemovesStandardHopByHopHeaders) {
   EXPECT_EQ(std::distance(f.begin(), f.end()), 2);
   EXPECT_EQ(f["Authorization"], "Bearer keep-me");
   EXPECT_EQ(f["Content-Type"], "application/json");
-}
-
-TEST(StripValidators, RemovesOnlyTheClientsValidators) {
-  bhttp::fields f;
-  f.set("If-None-Match", "\"v1\"");
-  f.set("If-Modified-Since", "Tue, 01 Dec 2026 10:00:00 GMT");
-  f.set("If-Match", "\"v1\"");  // a precondition for writes, not a validator of a cached read
-  f.set("Accept", "application/json");
-  strip_validators(f);
-  EXPECT_EQ(f.count("If-None-Match"), 0u);
-  EXPECT_EQ(f.count("If-Modified-Since"), 0u);
-  EXPECT_EQ(f["If-Match"], "\"v1\"");
-  EXPECT_EQ(f["Accept"], "application/json");
 }
 
 TEST(StripHopByHop, RemovesHeadersNamedInConnection) {
@@ -80,27 +67,97 @@ TEST(StripHopByHop, TheReadOnlyTestKeepsWhatStrippingKeeps) {
   EXPECT_EQ(stripped, kept);
 }
 
-TEST(ForwardingHeaders, AddsViaForwardedAndRequestId) {
-  bhttp::fields f;
-  f.set("Host", "api.example");
-  f.set("X-Forwarded-For", "10.0.0.1");
-  f.set("X-Forwarded-Proto", "https-spoofed");
-  add_forwarding_headers(f, {"192.0.2.7", "abc123"});
-  EXPECT_EQ(f["Via"], "1.1 openrisk-cache");
-  EXPECT_EQ(f["X-Forwarded-For"], "10.0.0.1, 192.0.2.7");
-  EXPECT_EQ(f["X-Forwarded-Proto"], "http");
-  EXPECT_EQ(f["X-Forwarded-Host"], "api.example");
-  EXPECT_EQ(f["X-Request-ID"], "abc123");
+// The head a request leaves with, for a GET /r with these fields.
+std::string forwarded(const std::vector<std::pair<std::string, std::string>>& fields,
+                      ForwardedRequest f = {}) {
+  bhttp::request_header<> req;
+  req.method(bhttp::verb::get);
+  req.target("/client-form");
+  req.version(11);
+  for (const auto& [k, v] : fields) req.insert(k, v);
+  if (f.target.empty()) f.target = "/r";
+  if (f.authority.empty()) f.authority = "backend:8080";
+  if (f.ctx.client_ip.empty()) f.ctx = {"192.0.2.7", "abc123"};
+  std::string out;
+  write_forwarded_head(out, req, f);
+  return out;
 }
 
-TEST(ForwardingHeaders, AppendsToExistingViaAndFoldsRepeats) {
-  bhttp::fields f;
-  f.insert("Via", "1.0 first");
-  f.insert("Via", "1.1 second");
-  add_forwarding_headers(f, {"127.0.0.1", "id"});
-  EXPECT_EQ(f.count("Via"), 1u);
-  EXPECT_EQ(f["Via"], "1.0 first, 1.1 second, 1.1 openrisk-cache");
-  EXPECT_EQ(f.count("X-Forwarded-Host"), 0u);  // no Host, nothing to forward
+bool has_line(const std::string& head, std::string_view line) {
+  return head.find("\r\n" + std::string(line) + "\r\n") != std::string::npos;
+}
+
+TEST(ForwardedHead, AddsViaForwardedAndRequestId) {
+  const std::string h = forwarded({{"Host", "api.example"},
+                                   {"X-Forwarded-For", "10.0.0.1"},
+                                   {"X-Forwarded-Proto", "https-spoofed"},
+                                   {"X-Forwarded-Host", "spoofed"},
+                                   {"X-Request-ID", "client-id"}});
+  EXPECT_TRUE(h.starts_with("GET /r HTTP/1.1\r\n")) << h;
+  EXPECT_TRUE(has_line(h, "Host: api.example")) << h;
+  EXPECT_TRUE(has_line(h, "Via: 1.1 openrisk-cache")) << h;
+  EXPECT_TRUE(has_line(h, "X-Forwarded-For: 10.0.0.1, 192.0.2.7")) << h;
+  EXPECT_TRUE(has_line(h, "X-Forwarded-Proto: http")) << h;
+  EXPECT_TRUE(has_line(h, "X-Forwarded-Host: api.example")) << h;
+  EXPECT_TRUE(has_line(h, "X-Request-ID: abc123")) << h;
+  for (auto gone : {"https-spoofed", "spoofed\r", "client-id"})
+    EXPECT_EQ(h.find(gone), std::string::npos) << h;
+  EXPECT_TRUE(h.ends_with("\r\n\r\n")) << h;
+}
+
+TEST(ForwardedHead, AppendsToExistingViaFoldsRepeatsAndFillsInTheHost) {
+  const std::string h = forwarded({{"Via", "1.0 first"}, {"Via", "1.1 second"}});
+  EXPECT_TRUE(has_line(h, "Via: 1.0 first, 1.1 second, 1.1 openrisk-cache")) << h;
+  EXPECT_TRUE(has_line(h, "Host: backend:8080")) << h;  // none from the client: the backend's authority
+  EXPECT_TRUE(has_line(h, "X-Forwarded-Host: backend:8080")) << h;
+
+  // Empty fields add no member: no list starts with a comma (a backend that trusts its first entry).
+  const std::string empty =
+      forwarded({{"X-Forwarded-For", ""}, {"X-Forwarded-For", "10.0.0.1"}, {"Via", ""}});
+  EXPECT_TRUE(has_line(empty, "X-Forwarded-For: 10.0.0.1, 192.0.2.7")) << empty;
+  EXPECT_TRUE(has_line(empty, "Via: 1.1 openrisk-cache")) << empty;
+}
+
+TEST(ForwardedHead, DropsHopByHopFieldsAndExpect) {
+  const std::string h = forwarded({{"Connection", "keep-alive, X-Hop"},
+                                   {"X-Hop", "1"},
+                                   {"Keep-Alive", "timeout=5"},
+                                   {"TE", "trailers"},
+                                   {"Expect", "100-continue"},
+                                   {"Authorization", "Bearer keep-me"}});
+  for (auto gone : {"Connection", "X-Hop", "Keep-Alive", "TE:", "Expect"})
+    EXPECT_EQ(h.find(gone), std::string::npos) << gone << "\n" << h;
+  EXPECT_TRUE(has_line(h, "Authorization: Bearer keep-me")) << h;
+}
+
+TEST(ForwardedHead, ValidatorsStayBehindOrAreReplaced) {
+  const std::vector<std::pair<std::string, std::string>> client = {
+      {"If-None-Match", "\"client\""},
+      {"If-Modified-Since", "Tue, 01 Dec 2026 10:00:00 GMT"},
+      {"If-Match", "\"v1\""}};  // a precondition for writes, not a validator of a cached read
+  const std::string kept = forwarded(client);
+  EXPECT_TRUE(has_line(kept, "If-None-Match: \"client\"")) << kept;
+  EXPECT_TRUE(has_line(kept, "If-Modified-Since: Tue, 01 Dec 2026 10:00:00 GMT")) << kept;
+
+  const std::string stripped = forwarded(client, {.strip_validators = true});
+  EXPECT_EQ(stripped.find("If-None-Match"), std::string::npos) << stripped;
+  EXPECT_EQ(stripped.find("If-Modified-Since"), std::string::npos) << stripped;
+  EXPECT_TRUE(has_line(stripped, "If-Match: \"v1\"")) << stripped;
+
+  const std::string revalidation =
+      forwarded(client, {.strip_validators = true, .if_none_match = "\"stored\"", .if_modified_since = "x"});
+  EXPECT_TRUE(has_line(revalidation, "If-None-Match: \"stored\"")) << revalidation;
+  EXPECT_TRUE(has_line(revalidation, "If-Modified-Since: x")) << revalidation;
+  EXPECT_EQ(revalidation.find("client"), std::string::npos) << revalidation;
+}
+
+TEST(ForwardedHead, AChunkedBodyLeavesChunkedAndTheMethodMayBeReplaced) {
+  const std::string h = forwarded({{"Transfer-Encoding", "chunked"}, {"Content-Length", "5"}},
+                                  {.method = "POST", .chunked = true});
+  EXPECT_TRUE(h.starts_with("POST /r HTTP/1.1\r\n")) << h;
+  EXPECT_TRUE(has_line(h, "Transfer-Encoding: chunked")) << h;
+  EXPECT_EQ(h.find("Content-Length"), std::string::npos) << h;
+  EXPECT_EQ(h.find("Transfer-Encoding"), h.rfind("Transfer-Encoding")) << "once\n" << h;
 }
 
 TEST(ResponseHeaders, AddsViaAndRequestId) {

@@ -253,5 +253,106 @@ TEST(WriteRelayedHead, FramesTheBodyAsTold) {
   EXPECT_TRUE(out.ends_with("\r\n\r\n")) << out;
 }
 
+// Relay::open's head before write_forwarded_head, built with Beast.
+std::string beast_forwarded_head(const bhttp::request_header<>& req, const ForwardedRequest& f) {
+  bhttp::request<bhttp::empty_body> up;
+  up.base() = req;
+  up.version(11);
+  up.target(f.target);
+  if (!f.method.empty()) up.method_string(f.method);
+  strip_hop_by_hop(up.base());
+  up.erase(bhttp::field::expect);
+  if (f.strip_validators) {
+    up.erase(bhttp::field::if_none_match);
+    up.erase(bhttp::field::if_modified_since);
+  }
+  if (!f.if_none_match.empty()) up.set(bhttp::field::if_none_match, f.if_none_match);
+  if (!f.if_modified_since.empty()) up.set(bhttp::field::if_modified_since, f.if_modified_since);
+  if (up.find(bhttp::field::host) == up.end()) up.set(bhttp::field::host, f.authority);
+  append_list_header(up.base(), "Via", kViaValue);
+  append_list_header(up.base(), "X-Forwarded-For", f.ctx.client_ip);
+  up.set("X-Forwarded-Proto", "http");
+  up.set("X-Forwarded-Host", up.find(bhttp::field::host)->value());
+  up.set("X-Request-ID", f.ctx.request_id);
+  if (f.chunked) {
+    up.erase(bhttp::field::content_length);
+    up.chunked(true);
+  }
+  std::ostringstream out;
+  out << up.base();
+  return out.str();
+}
+
+TEST(WriteForwardedHead, TheSameFieldsAsBeastWrote) {
+  auto request = [](bhttp::verb method, const std::vector<std::pair<std::string, std::string>>& fields) {
+    bhttp::request_header<> h;
+    h.method(method);
+    h.target("/ignored");
+    h.version(11);
+    for (const auto& [k, v] : fields) h.insert(k, v);
+    return h;
+  };
+  const std::vector<std::pair<std::string, std::string>> typical = {{"Host", "api.example"},
+                                                                    {"Authorization", "Bearer t"},
+                                                                    {"Accept", "application/json"},
+                                                                    {"Cookie", "a=1"},
+                                                                    {"Cookie", "b=2"}};
+  auto everything = typical;
+  for (auto f : {std::pair{"Connection", "keep-alive, X-Hop"},
+                 {"X-Hop", "1"},
+                 {"Keep-Alive", "timeout=5"},
+                 {"Expect", "100-continue"},
+                 {"Via", "1.0 a"},
+                 {"via", "1.1 b"},
+                 {"X-Forwarded-For", "10.0.0.1"},
+                 {"X-Forwarded-For", "10.0.0.2"},
+                 {"X-Forwarded-Proto", "https"},
+                 {"X-Forwarded-Host", "spoofed"},
+                 {"X-Request-ID", "client"},
+                 {"If-None-Match", "\"c\""},
+                 {"If-Modified-Since", "Tue, 01 Dec 2026 10:00:00 GMT"}})
+    everything.emplace_back(f.first, f.second);
+  auto body = typical;
+  body.emplace_back("Transfer-Encoding", "chunked");
+  body.emplace_back("Content-Type", "application/json");
+  const ForwardContext ctx{"192.0.2.7", "req-1"};
+  struct ForwardCase {
+    const char* what;
+    bhttp::request_header<> req;
+    ForwardedRequest f;
+  };
+  const std::vector<ForwardCase> cases = {
+      {"typical GET", request(bhttp::verb::get, typical), {.target = "/r", .authority = "b:1", .ctx = ctx}},
+      {"no Host",
+       request(bhttp::verb::get, {{"Accept", "*/*"}}),
+       {.target = "/r", .authority = "b:1", .ctx = ctx}},
+      {"everything the proxy rewrites",
+       request(bhttp::verb::get, everything),
+       {.target = "/r?q=1", .authority = "b:1", .ctx = ctx}},
+      {"a fill: validators stay behind",
+       request(bhttp::verb::get, everything),
+       {.target = "/r", .authority = "b:1", .strip_validators = true, .ctx = ctx}},
+      {"a revalidation",
+       request(bhttp::verb::get, everything),
+       {.target = "/r",
+        .authority = "b:1",
+        .strip_validators = true,
+        .if_none_match = "\"s\"",
+        .if_modified_since = "Mon, 30 Nov 2026 10:00:00 GMT",
+        .ctx = ctx}},
+      {"a chunked POST",
+       request(bhttp::verb::post, body),
+       {.target = "/w", .authority = "b:1", .chunked = true, .ctx = ctx}},
+      {"a refresh of a HEAD",
+       request(bhttp::verb::head, everything),
+       {.method = "GET", .target = "/r", .authority = "b:1", .strip_validators = true, .ctx = ctx}},
+  };
+  for (const auto& c : cases) {
+    std::string mine;
+    write_forwarded_head(mine, c.req, c.f);
+    EXPECT_EQ(fields_of(mine), fields_of(beast_forwarded_head(c.req, c.f))) << c.what << "\n" << mine;
+  }
+}
+
 }  // namespace
 }  // namespace orc::http
