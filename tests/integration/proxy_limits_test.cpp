@@ -164,6 +164,25 @@ TEST_P(SmugglingTest, IsRejectedWith400AndConnectionClosed) {
   EXPECT_EQ(backend_.request_count(), 0u);
 }
 
+// A transfer coding before chunked: the proxy forwards chunked alone, so the backend would take the coded
+// bytes for the content. 501 (RFC 9112 6.1), the connection closed, the backend never asked.
+TEST_F(ProxyTest, ACodingBeforeChunkedGets501AndTheConnectionClosed) {
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+
+  ASSERT_TRUE(
+      client.send("POST /s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                  "5\r\nxxxxx\r\n0\r\n\r\n"));
+  HttpResponse r = client.read_response();
+
+  expect_json_error(r, 501);
+  std::string extra;
+  EXPECT_TRUE(client.wait_closed(deadline_in(), &extra)) << "the proxy kept the connection open";
+  EXPECT_EQ(extra, "");
+  EXPECT_EQ(backend_.request_count(), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     ProxyTest, SmugglingTest,
     ::testing::Values(

@@ -25,6 +25,7 @@ enum class RequestProblem {
   uri_too_long,      // 414
   body_too_large,    // 413
   client_timeout,    // 408
+  unknown_coding,    // 501: a transfer coding besides chunked (the proxy forwards chunked alone)
 };
 
 unsigned status_for(RequestProblem p);

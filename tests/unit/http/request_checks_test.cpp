@@ -95,8 +95,14 @@ TEST(CheckRequestHead, TransferEncodingMustEndInChunkedAndStandAlone) {
   EXPECT_EQ(check_request_head(twice, true, std::nullopt, small_limits()), RequestProblem::bad_framing);
 
   auto ok = head("/");
-  ok.insert("Transfer-Encoding", "chunked");
+  ok.insert("Transfer-Encoding", " Chunked ");
   EXPECT_EQ(check_request_head(ok, true, std::nullopt, small_limits()), RequestProblem::none);
+
+  // A coding before chunked: the hop would forward chunked alone, the content still coded. 501.
+  auto coded = head("/");
+  coded.insert("Transfer-Encoding", "gzip, chunked");
+  EXPECT_EQ(check_request_head(coded, true, std::nullopt, small_limits()), RequestProblem::unknown_coding);
+  EXPECT_EQ(status_for(RequestProblem::unknown_coding), 501u);
 }
 
 TEST(ClassifyParseError, TellsUriFromHeaderOverflow) {
