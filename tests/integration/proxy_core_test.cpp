@@ -465,5 +465,24 @@ TEST_F(ProxyTest, ExpectContinueGetsInterimResponseBeforeBody) {
   EXPECT_FALSE(backend_.requests()[0].headers.has("Expect")) << backend_.requests()[0].headers.to_string();
 }
 
+// RFC 9110 10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored (an HTTP/1.0 client cannot
+// read an interim response): the answer is the final one alone.
+TEST_F(ProxyTest, ExpectContinueFromAnHttp10ClientIsIgnored) {
+  backend_.set_handler(
+      [](const BackendRequest& req, ResponseWriter& w) { w.respond(200, "got " + req.body); });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+
+  ASSERT_TRUE(
+      client.send("POST /upload HTTP/1.0\r\nHost: t\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(client.send("hello world"));
+  HttpResponse r = client.read_response();
+
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.status, 200) << "an interim response reached an HTTP/1.0 client\n" << r.describe();
+  EXPECT_EQ(r.body, "got hello world");
+}
+
 }  // namespace
 }  // namespace orc::test

@@ -201,7 +201,9 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
   auto& req = parser_.get();
   const bhttp::verb method = req.method();
   const unsigned client_version = req.version();
-  const bool expect_continue = has_body_ && util::iequals(req[bhttp::field::expect], "100-continue");
+  // An HTTP/1.0 client's expectation is ignored (RFC 9110 10.1.1): it cannot read an interim response.
+  const bool expect_continue =
+      has_body_ && client_version == 11 && util::iequals(req[bhttp::field::expect], "100-continue");
 
   // The request's head as it leaves for the backend, in the connection's buffer (free until the response's
   // head is written there). A revalidation asks with the stored response's validators (RFC 9111 section
