@@ -87,14 +87,6 @@ void append_list_header(bhttp::fields& fields, std::string_view name, std::strin
   fields.set(name, joined);
 }
 
-namespace {
-
-void line(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name).append(": ").append(value).append("\r\n");
-}
-
-}  // namespace
-
 void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, const ForwardedRequest& f) {
   out.append(f.method.empty() ? std::string_view(req.method_string()) : f.method).push_back(' ');
   out.append(f.target).append(" HTTP/1.1\r\n");
@@ -134,17 +126,17 @@ void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, 
           continue;
         break;
     }
-    line(out, name, field.value());
+    append_field(out, name, field.value());
   }
-  if (!f.if_none_match.empty()) line(out, "If-None-Match", f.if_none_match);
-  if (!f.if_modified_since.empty()) line(out, "If-Modified-Since", f.if_modified_since);
-  if (!has_host) line(out, "Host", host);
+  if (!f.if_none_match.empty()) append_field(out, "If-None-Match", f.if_none_match);
+  if (!f.if_modified_since.empty()) append_field(out, "If-Modified-Since", f.if_modified_since);
+  if (!has_host) append_field(out, "Host", host);
   via.write(out, "Via", kViaValue);
   forwarded_for.write(out, "X-Forwarded-For", f.ctx.client_ip);
-  line(out, "X-Forwarded-Proto", "http");
-  line(out, "X-Forwarded-Host", host);
-  line(out, "X-Request-ID", f.ctx.request_id);
-  if (f.chunked) line(out, "Transfer-Encoding", "chunked");
+  append_field(out, "X-Forwarded-Proto", "http");
+  append_field(out, "X-Forwarded-Host", host);
+  append_field(out, "X-Request-ID", f.ctx.request_id);
+  if (f.chunked) append_field(out, "Transfer-Encoding", "chunked");
   out.append("\r\n");
 }
 

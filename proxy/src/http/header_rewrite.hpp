@@ -30,6 +30,11 @@ class HopByHop {
 // Removes the hop-by-hop headers (HopByHop).
 void strip_hop_by_hop(bhttp::fields& fields);
 
+// Appends "Name: value\r\n": a field of a head written by hand.
+inline void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
 // A comma-separated list field as it leaves: the values the message came with (repeated fields folded into
 // one list, in order), then this proxy's. Views the values: use it while they stay unchanged.
 class FoldedList {

@@ -29,10 +29,6 @@ bool replaced(std::string_view name, bool own_content_range) {
   return own_content_range && util::iequals(name, "Content-Range");
 }
 
-void field(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name).append(": ").append(value).append("\r\n");
-}
-
 std::string_view digits(char (&buf)[24], std::uint64_t v) {
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   return std::string_view(buf, static_cast<std::size_t>(end - buf));
@@ -60,17 +56,17 @@ void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive,
         continue;
       }
       if (replaced(name, own_range)) continue;
-      field(out, name, value);
+      append_field(out, name, value);
     }
-  if (!r.etag.empty()) field(out, "ETag", r.etag);
+  if (!r.etag.empty()) append_field(out, "ETag", r.etag);
   via.write(out, "Via", kViaValue);
-  field(out, "X-Request-ID", request_id);
-  field(out, "Age", r.age);
-  field(out, "X-Cache", r.x_cache);
-  field(out, "Cache-Status", r.cache_status);
-  if (own_range) field(out, "Content-Range", r.content_range);
-  if (!keep_alive) field(out, "Connection", "close");
-  if (r.has_body) field(out, "Content-Length", digits(number, r.body.size()));
+  append_field(out, "X-Request-ID", request_id);
+  append_field(out, "Age", r.age);
+  append_field(out, "X-Cache", r.x_cache);
+  append_field(out, "Cache-Status", r.cache_status);
+  if (own_range) append_field(out, "Content-Range", r.content_range);
+  if (!keep_alive) append_field(out, "Connection", "close");
+  if (r.has_body) append_field(out, "Content-Length", digits(number, r.body.size()));
   out.append("\r\n");
 }
 
@@ -96,14 +92,14 @@ void write_relayed_head(std::string& out, const bhttp::response_header<>& up,
     if ((f.name() == bhttp::field::content_length && framing.chunked) ||
         (own_id && util::iequals(name, "X-Request-ID")))
       continue;
-    field(out, name, f.value());
+    append_field(out, name, f.value());
   }
   if (own_via) via.write(out, "Via", kViaValue);
-  if (own_id) field(out, "X-Request-ID", request_id);
+  if (own_id) append_field(out, "X-Request-ID", request_id);
   for (const auto& f : fields)
-    if (!f.remove) field(out, f.name, f.value);
-  if (framing.chunked) field(out, "Transfer-Encoding", "chunked");
-  if (!framing.keep_alive) field(out, "Connection", "close");
+    if (!f.remove) append_field(out, f.name, f.value);
+  if (framing.chunked) append_field(out, "Transfer-Encoding", "chunked");
+  if (!framing.keep_alive) append_field(out, "Connection", "close");
   out.append("\r\n");
 }
 

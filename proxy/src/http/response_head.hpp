@@ -3,7 +3,7 @@
 // X-Request-ID, Age, X-Cache, Cache-Status, Content-Range). A relayed response's head (write_relayed_head):
 // the backend's end-to-end fields and the proxy's. Both used to go through Beast's header container (one
 // allocation per field, the backend's copied once more) and its generic serializer; these are the same
-// heads, a fraction of the work (docs/performance.md, "Many keys" and "The relayed head").
+// heads, a fraction of the work (docs/performance.md, "Many keys" and "The relayed heads").
 #pragma once
 
 #include <boost/beast/http/fields.hpp>
