@@ -97,11 +97,18 @@ RequestProblem check_request_head(const bhttp::request_header<>& head, bool chun
   // Any Transfer-Encoding must end in chunked, and must never come with a Content-Length (RFC 9112 6.1, 6.3).
   if (transfer_encodings > 0 && (!chunked || content_lengths > 0)) return RequestProblem::bad_framing;
   if (transfer_encodings > 1) return RequestProblem::bad_framing;
-  // A coding before chunked ("gzip, chunked"): the hop decodes chunked and forwards chunked alone, so the
-  // backend would get the coded bytes as the content. RFC 9112 6.1: 501 for a coding the server does not
-  // implement (nginx: the same).
-  if (transfer_encodings == 1 && !util::iequals(util::trim(head[bhttp::field::transfer_encoding]), "chunked"))
-    return RequestProblem::unknown_coding;
+  // Anything but "chunked" alone. A well-formed list with a coding before chunked ("gzip, chunked"): the hop
+  // decodes chunked and forwards chunked alone, so the backend would get the coded bytes as the content; RFC
+  // 9112 6.1: 501 for a coding the server does not implement (nginx: the same). Anything else there is no
+  // list of codings at all: 400.
+  if (transfer_encodings == 1) {
+    const auto codings = util::trim(head[bhttp::field::transfer_encoding]);
+    if (!util::iequals(codings, "chunked")) {
+      for (auto coding : util::split_list(codings, ','))
+        if (!util::http_token(coding)) return RequestProblem::bad_framing;
+      return RequestProblem::unknown_coding;
+    }
+  }
   if (content_length && *content_length > limits.request_body) return RequestProblem::body_too_large;
   if (head.version() != 11 && head.version() != 10) return RequestProblem::malformed;
   return RequestProblem::none;

@@ -103,6 +103,10 @@ TEST(CheckRequestHead, TransferEncodingMustEndInChunkedAndStandAlone) {
   coded.insert("Transfer-Encoding", "gzip, chunked");
   EXPECT_EQ(check_request_head(coded, true, std::nullopt, small_limits()), RequestProblem::unknown_coding);
   EXPECT_EQ(status_for(RequestProblem::unknown_coding), 501u);
+  // No list of codings at all (bytes Beast still reads as ending in chunked): malformed framing, 400.
+  auto garbage = head("/");
+  garbage.insert("Transfer-Encoding", "chunked\xbe\xbe");
+  EXPECT_EQ(check_request_head(garbage, true, std::nullopt, small_limits()), RequestProblem::bad_framing);
 }
 
 TEST(ClassifyParseError, TellsUriFromHeaderOverflow) {
