@@ -54,10 +54,15 @@ void FoldedList::add(std::string_view value) {
   folded_.append(", ").append(value);
 }
 
+void FoldedList::append_to(std::string& out, std::string_view own) const {
+  if (first_.data() != nullptr) out.append(folded_.empty() ? first_ : folded_).append(", ");
+  out.append(own);
+}
+
 void FoldedList::write(std::string& out, std::string_view name, std::string_view own) const {
   out.append(name).append(": ");
-  if (first_.data() != nullptr) out.append(folded_.empty() ? first_ : folded_).append(", ");
-  out.append(own).append("\r\n");
+  append_to(out, own);
+  out.append("\r\n");
 }
 
 bool valid_request_id(std::string_view id) {
@@ -71,19 +76,11 @@ bool valid_request_id(std::string_view id) {
 }
 
 void append_list_header(bhttp::fields& fields, std::string_view name, std::string_view value) {
+  FoldedList list;
   auto range = fields.equal_range(name);
-  if (range.first == range.second) {
-    fields.set(name, value);
-    return;
-  }
-  // Fold repeated fields into one list, in order.
-  std::string joined;
-  for (auto f = range.first; f != range.second; ++f) {
-    if (!joined.empty()) joined += ", ";
-    joined.append(f->value());
-  }
-  joined += ", ";
-  joined.append(value);
+  for (auto f = range.first; f != range.second; ++f) list.add(f->value());
+  std::string joined;  // built before set() drops the fields the list views
+  list.append_to(joined, value);
   fields.set(name, joined);
 }
 

@@ -40,6 +40,8 @@ inline void append_field(std::string& out, std::string_view name, std::string_vi
 class FoldedList {
  public:
   void add(std::string_view value);
+  // Appends "values, own" (`own` alone when there were none).
+  void append_to(std::string& out, std::string_view own) const;
   // Appends "Name: values, own\r\n".
   void write(std::string& out, std::string_view name, std::string_view own) const;
 
@@ -78,7 +80,7 @@ void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, 
 // Headers of the response as it leaves for the client (after strip_hop_by_hop).
 void add_response_headers(bhttp::fields& fields, std::string_view request_id);
 
-// Appends `value` to a comma-separated header, creating it when absent.
+// Appends `value` to a comma-separated header, creating it when absent (repeated fields folded: FoldedList).
 void append_list_header(bhttp::fields& fields, std::string_view name, std::string_view value);
 
 }  // namespace orc::http
