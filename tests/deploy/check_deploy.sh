@@ -363,6 +363,11 @@ else
 fi
 run "deploy/kubernetes/configmap.yaml is up to date (render-configmap.sh)" \
   bash -c '"$1" --stdout | diff -u "$2" - ' _ "$DEPLOY/kubernetes/render-configmap.sh" "$DEPLOY/kubernetes/configmap.yaml"
+for mode in sentinel cluster; do
+  run "deploy/kubernetes-$mode/configmap.yaml is up to date (render-configmap.sh)" \
+    bash -c '"$1" --stdout "--$2" | diff -u "$3" - ' _ "$DEPLOY/kubernetes/render-configmap.sh" "$mode" \
+    "$DEPLOY/kubernetes-$mode/configmap.yaml"
+done
 
 dockerfile_ok() {
   local f="$DEPLOY/Dockerfile" bad=0
@@ -454,10 +459,49 @@ for p in problems:
 sys.exit(1 if problems else 0)
 PYEOF
 run "kubernetes: sidecar pod, probes, annotations, ConfigMap, Secret, Service" "$PY" "$TMP/k8s.py" "$ROOT"
+# The Sentinel and Cluster overlays: the base, their ConfigMap and Deployment patches, and every variable their
+# configuration reads set in the proxy's environment (the base's or the patch's).
+cat >"$TMP/k8s_overlay.py" <<'PYEOF'
+import os, re, sys
+import yaml
+root, mode = sys.argv[1], sys.argv[2]
+d = os.path.join(root, "deploy", "kubernetes-" + mode)
+problems = []
+def need(cond, msg):
+    if not cond:
+        problems.append(msg)
+k = yaml.safe_load(open(os.path.join(d, "kustomization.yaml")))
+need(k.get("resources") == ["../kubernetes"], "resources is not the base ../kubernetes")
+need(sorted(p.get("path") for p in k.get("patches", [])) == ["configmap.yaml", "deployment-patch.yaml"],
+     "patches are not configmap.yaml and deployment-patch.yaml")
+def proxy_env(path):
+    dep = yaml.safe_load(open(path))
+    for c in dep["spec"]["template"]["spec"]["containers"]:
+        if c["name"] == "openrisk-cache":
+            return {e["name"]: e.get("value") for e in c.get("env", [])}
+    return {}
+env = proxy_env(os.path.join(root, "deploy", "kubernetes", "deployment.yaml"))
+env.update(proxy_env(os.path.join(d, "deployment-patch.yaml")))
+text = yaml.safe_load(open(os.path.join(d, "configmap.yaml")))["data"]["openrisk.yaml"]
+cfg = yaml.safe_load(text)
+need(mode in cfg.get("redis", {}), "the configuration has no redis.%s" % mode)
+for var in sorted(set(re.findall(r"\$\{(ORC_[A-Z_]+)\}", text))):
+    need(var in env, "%s is read by the configuration but not set in the proxy's environment" % var)
+if mode == "cluster":
+    need(re.search(r"/[1-9][0-9]*$", str(env.get("ORC_REDIS_URL"))) is None, "a Cluster has database 0 only")
+for p in problems:
+    print(p)
+sys.exit(1 if problems else 0)
+PYEOF
+for mode in sentinel cluster; do
+  run "kubernetes-$mode: overlay of the sidecar, its ConfigMap and environment" "$PY" "$TMP/k8s_overlay.py" "$ROOT" "$mode"
+done
 if have kubectl && kubectl kustomize --help >/dev/null 2>&1; then
-  run "kubectl kustomize deploy/kubernetes" kubectl kustomize "$DEPLOY/kubernetes"
+  for dir in kubernetes kubernetes-sentinel kubernetes-cluster; do
+    run "kubectl kustomize deploy/$dir" kubectl kustomize "$DEPLOY/$dir"
+  done
 else
-  skip "kubectl kustomize deploy/kubernetes (no kubectl)"
+  skip "kubectl kustomize deploy/kubernetes{,-sentinel,-cluster} (no kubectl)"
 fi
 
 # ---- scripts -------------------------------------------------------------------------------------------------
