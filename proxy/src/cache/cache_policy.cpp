@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <ctime>
 
 #include "identity/caller.hpp"
@@ -195,6 +196,20 @@ std::optional<std::int64_t> parse_http_date_ms(std::string_view s, std::int64_t 
   return v;
 }
 
+std::string format_http_date(std::int64_t ms) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const auto s = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[40];
+  const int n =
+      std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday % 7], tm.tm_mday,
+                    kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return {buf, static_cast<std::size_t>(std::max(n, 0))};
+}
+
 namespace {
 
 // A stale-while-revalidate or stale-if-error of the response (RFC 5861), when it is valid.
@@ -285,7 +300,8 @@ bool has_validator(const HeaderList& stored) {
 
 HeaderList freshened_fields(const HeaderList& stored, const HeaderList& not_modified) {
   // The stored Date goes even when the 304 has none: the response is as good as received now, and an old
-  // Date would count its whole time in the cache as age again (section 4.2.3).
+  // Date would count its whole time in the cache as age again (section 4.2.3). Stored again, an entry
+  // without a Date gets the time it is stored (tiered.cpp, stored_headers).
   auto updated = [&](std::string_view name) {
     return util::iequals(name, "Date") ||
            (!util::iequals(name, "Content-Length") &&

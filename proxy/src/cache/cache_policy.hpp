@@ -122,5 +122,7 @@ bool must_revalidate(const config::CacheAction& rule, const HeaderList& stored);
 // Parses an HTTP-date (RFC 9110 section 5.6.7): IMF-fixdate, RFC 850 (a two-digit year more than 50 years
 // after `now_ms` is in the past century) or asctime; empty on anything else.
 std::optional<std::int64_t> parse_http_date_ms(std::string_view s, std::int64_t now_ms);
+// `ms` (since the epoch) as an IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 section 5.6.7).
+std::string format_http_date(std::int64_t ms);
 
 }  // namespace orc::cache

@@ -59,8 +59,11 @@ std::string vary_key(const std::string& key, const std::string& part) {
 // The headers kept in an entry: the backend's end-to-end headers, without what is per-response (Set-Cookie
 // too: a response with one is stored only under `set_cookie: strip`), and without the rule's targeted
 // cache-control fields unless it forwards them.
-HeaderList stored_headers(const config::CacheAction& rule, const HeaderList& in) {
+// The fields an entry keeps of a response received at `now_ms`, and a Date when it has none (RFC 9110
+// section 6.6.1: a cache records when it received the response; If-Modified-Since falls back to it).
+HeaderList stored_headers(const config::CacheAction& rule, const HeaderList& in, std::int64_t now_ms) {
   HeaderList out;
+  bool dated = false;
   for (const auto& field : in) {
     const auto& k = field.first;
     if (util::iequals(k, "Content-Length") || util::iequals(k, "Age") || util::iequals(k, "X-Request-ID") ||
@@ -69,8 +72,10 @@ HeaderList stored_headers(const config::CacheAction& rule, const HeaderList& in)
     if (!rule.forward_targeted && std::any_of(rule.targeted.begin(), rule.targeted.end(),
                                               [&](const std::string& t) { return util::iequals(k, t); }))
       continue;
+    dated = dated || util::iequals(k, "Date");
     out.push_back(field);
   }
+  if (!dated) out.emplace_back("Date", format_http_date(now_ms));
   return out;
 }
 
@@ -184,7 +189,7 @@ asio::awaitable<Stored> TieredCache::store(const config::CacheAction& rule, cons
 
   auto e = std::make_shared<CacheEntry>();
   e->status = status;
-  e->headers = stored_headers(rule, head);
+  e->headers = stored_headers(rule, head, now);
   // The origin's validator when it sent one (a client's If-None-Match with the tag a miss returned must
   // match on a hit); the proxy's own, from the body, only when it sent none.
   if (auto origin_etag = find_header(e->headers, "ETag"))

@@ -267,6 +267,18 @@ TEST(HttpDate, ImfFixdateRfc850AndAsctime) {
   for (const auto& c : cases) EXPECT_EQ(parse_http_date_ms(c.text, kNow), c.ms) << c.text;
 }
 
+// The Date a cache adds to a response that has none (RFC 9110 section 6.6.1) is an IMF-fixdate, which reads
+// back as the same second.
+TEST(HttpDate, FormatsImfFixdate) {
+  EXPECT_EQ(format_http_date(784111777000), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(format_http_date(784111777999), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(format_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(format_http_date(1709164800000), "Thu, 29 Feb 2024 00:00:00 GMT");
+  const std::int64_t later = std::int64_t{kNow} + 86'400'000LL * 200 + 3'723'000;
+  for (const std::int64_t ms : {std::int64_t{kNow}, later})
+    EXPECT_EQ(parse_http_date_ms(format_http_date(ms), kNow), ms / 1000 * 1000) << ms;
+}
+
 TEST(CacheEntry, SerialisesEveryFieldAndRejectsDamage) {
   CacheEntry e;
   e.status = 203;

@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "cache/cache_policy.hpp"
 #include "cache/memory_storage.hpp"
 
 namespace orc::cache {
@@ -165,6 +168,27 @@ TEST_F(TieredTest, ValidatorsAreTheOriginsOrTheProxysOwn) {
   CacheKey other{"orc:e:k2", "rule=r\npath=/other\n"};
   ASSERT_EQ(fill(other, {}, {}, "some body").outcome, Stored::stored);
   EXPECT_EQ(lookup(other).entry->etag, strong_etag("some body"));
+}
+
+// RFC 9110 section 6.6.1: a response stored without a Date gets the time the cache stored it (what an
+// If-Modified-Since is compared with when there is no Last-Modified); the origin's Date is kept as it is.
+TEST_F(TieredTest, AResponseWithoutADateIsStoredWithTheTimeItArrived) {
+  rule_.ttl = 60s;
+  clock_.advance(1'234'567ms);
+  ASSERT_EQ(fill(key_, {{"Content-Type", "text/plain"}}).outcome, Stored::stored);
+  const auto undated = lookup(key_).entry;
+  ASSERT_TRUE(undated);
+  EXPECT_EQ(find_header(undated->headers, "Date"), format_http_date(clock_.now_ms()));
+
+  CacheKey other{"orc:e:k2", "rule=r\npath=/other\n"};
+  const std::string origin_date = "Tue, 14 Nov 2023 22:13:20 GMT";
+  ASSERT_EQ(fill(other, {{"date", origin_date}}).outcome, Stored::stored);
+  const auto dated = lookup(other).entry;
+  ASSERT_TRUE(dated);
+  EXPECT_EQ(std::count_if(dated->headers.begin(), dated->headers.end(),
+                          [](const auto& f) { return f.first == "Date" || f.first == "date"; }),
+            1);
+  EXPECT_EQ(find_header(dated->headers, "Date"), origin_date);
 }
 
 class TieredL1Test : public TieredTest {
