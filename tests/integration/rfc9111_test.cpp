@@ -1,13 +1,22 @@
 // Black-box tests of the RFC 9111 behaviour of `ttl: origin` rules against a scripted origin (memory
 // storage): the target URI as the key, purges by unsafe methods, Authorization, targeted fields (RFC 9213),
 // Range hits, Set-Cookie and Vary matching on normalised values, revalidation, 304s from the cache,
-// transfer codings. RFC 5861 needs the entry to expire, and the daemon has no clock a test can move: that
-// test waits (polling) for a 1 s freshness lifetime to pass.
+// transfer codings; freshness (s-maxage before max-age, Expires - Date in the three date forms, past and
+// invalid Expires, the origin's Age and a malformed one, heuristic freshness only with heuristic_max); the
+// response's stale-while-revalidate and stale-if-error (RFC 5861); what is stored (never private or
+// no-store, a status outside `statuses` with explicit freshness, must-understand). Some of these need an
+// entry to expire, and the daemon has no clock a test can move: those tests wait (polling) for a 1 s
+// freshness lifetime to pass.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <ctime>
 #include <initializer_list>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,6 +48,32 @@ TestBackend::Handler rfc9111_origin(HeaderList headers) {
   };
 }
 
+// The three forms of an HTTP-date (RFC 9110 section 5.6.7), as strftime formats.
+constexpr const char* kImfFixdate = "%a, %d %b %Y %H:%M:%S GMT";  // Sun, 06 Nov 1994 08:49:37 GMT
+constexpr const char* kRfc850 = "%A, %d-%b-%y %H:%M:%S GMT";      // Sunday, 06-Nov-94 08:49:37 GMT
+constexpr const char* kAsctime = "%a %b %e %H:%M:%S %Y";          // Sun Nov  6 08:49:37 1994
+
+std::time_t rfc9111_now() {
+  return std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+}
+
+// The HTTP-date of `t` (seconds since the epoch) in `format`.
+std::string rfc9111_date(std::time_t t, const char* format = kImfFixdate) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char out[64];
+  return std::string(out, std::strftime(out, sizeof out, format, &tm));
+}
+
+// The Age of a response when it is delta-seconds (RFC 9111 section 5.1); empty otherwise.
+std::optional<long> rfc9111_age(const HttpResponse& r) {
+  const std::string age = header(r, "Age");
+  if (age.empty() || age.size() > 9 ||
+      !std::all_of(age.begin(), age.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return std::nullopt;
+  return std::stol(age);
+}
+
 class Rfc9111Test : public CacheTest {
  protected:
   // backend_ answers with `handler`; one daemon (memory storage, so no warm-up) with `rules` in front of it.
@@ -58,6 +93,21 @@ class Rfc9111Test : public CacheTest {
 
   HttpResponse fetch(const std::string& target, const HeaderList& headers = {}) {
     return through(0, "GET", target, headers);
+  }
+
+  // Fetches `target` until the answer is no longer a fresh hit and returns that answer (the entries that must
+  // expire here live about 1 s; 20 s is generous).
+  HttpResponse once_expired(const std::string& target) {
+    HttpResponse r;
+    EXPECT_TRUE(poll_until(
+        [&] {
+          r = fetch(target);
+          return x_cache(r) != "HIT";
+        },
+        deadline_in(20s)))
+        << target << ": the entry never expired\n"
+        << r.describe();
+    return r;
   }
 
   TestBackend backend_;
@@ -458,6 +508,369 @@ TEST_F(Rfc9111Test, StaleIfErrorFromTheResponseUnlessMustRevalidate) {
   EXPECT_EQ(strict.status, 502) << "must-revalidate: a stale answer instead of the failure\n"
                                 << strict.describe();
   EXPECT_NE(x_cache(strict), "STALE") << strict.describe();
+}
+
+// RFC 9111 sections 4.2.1 and 5.2.2.10: a shared cache takes s-maxage before max-age, both ways. With
+// max-age=600, s-maxage=1 the entry expires after about a second and the backend is asked again; with
+// max-age=1, s-maxage=600, stored before it, the entry is still fresh by then. Real time, polled.
+TEST_F(Rfc9111Test, SMaxageComesBeforeMaxAge) {
+  ASSERT_NO_FATAL_FAILURE(
+      start("rules:\n" + rfc9111_rule("shared", "/shared/:which"),
+            [](const BackendRequest& req, ResponseWriter& w) {
+              const bool short_lived = req.target == "/shared/short";
+              w.respond(200, "body of " + req.target,
+                        rfc9111_fields({{"Cache-Control", short_lived ? "max-age=600, s-maxage=1"
+                                                                      : "max-age=1, s-maxage=600"}}));
+            }));
+  ASSERT_EQ(x_cache(fetch("/shared/long")), "MISS");
+  ASSERT_EQ(x_cache(fetch("/shared/short")), "MISS");
+  ASSERT_EQ(x_cache(fetch("/shared/short")), "HIT") << "not cached, the test proves nothing";
+
+  HttpResponse expired = once_expired("/shared/short");
+  EXPECT_EQ(expired.status, 200) << expired.describe();
+  EXPECT_EQ(x_cache(expired), "MISS") << "max-age=600 outlived s-maxage=1\n" << expired.describe();
+  EXPECT_EQ(backend_gets("/shared/short"), 2u);
+
+  // Stored before the short one, so older than its 1 s: max-age=1 did not count.
+  HttpResponse long_lived = fetch("/shared/long");
+  EXPECT_EQ(x_cache(long_lived), "HIT") << "max-age=1 counted instead of s-maxage=600\n"
+                                        << long_lived.describe();
+  EXPECT_GT(cache_status_ttl(long_lived).value_or(0), 500) << long_lived.describe();
+  EXPECT_EQ(backend_gets("/shared/long"), 1u);
+}
+
+// RFC 9111 sections 4.2.1, 4.2.3 and 5.3: without max-age, the lifetime is Expires - Date, less the age.
+// An Expires in the past, an invalid one ("0": already expired), and one an hour after a Date two hours old
+// give a response that is stale on arrival: never reused, every fetch reaches the backend. max-age comes
+// before a past Expires.
+TEST_F(Rfc9111Test, AnExpiresInThePastOrInvalidIsNeverReused) {
+  auto origin = [](const BackendRequest& req, ResponseWriter& w) {
+    const std::time_t now = rfc9111_now();
+    HeaderList fields = rfc9111_fields({{"Date", rfc9111_date(now)}});
+    if (req.target == "/expires/past") {
+      fields.add("Expires", "Thu, 01 Jan 1970 00:00:00 GMT");
+    } else if (req.target == "/expires/invalid") {
+      fields.add("Expires", "0");
+    } else if (req.target == "/expires/old-date") {
+      fields = rfc9111_fields({{"Date", rfc9111_date(now - 7200)}, {"Expires", rfc9111_date(now - 3600)}});
+    } else {  // /expires/max-age
+      fields.add("Expires", "Thu, 01 Jan 1970 00:00:00 GMT");
+      fields.add("Cache-Control", "max-age=60");
+    }
+    w.respond(200, "body of " + req.target, fields);
+  };
+  ASSERT_NO_FATAL_FAILURE(start("rules:\n" + rfc9111_rule("expires", "/expires/:which"), origin));
+  for (const std::string path : {"/expires/past", "/expires/invalid", "/expires/old-date"}) {
+    SCOPED_TRACE(path);
+    for (int i = 1; i <= 3; ++i) {
+      HttpResponse r = fetch(path);
+      ASSERT_EQ(r.status, 200) << r.describe();
+      EXPECT_NE(x_cache(r), "HIT") << "a response stale on arrival was reused\n" << r.describe();
+      EXPECT_EQ(backend_gets(path), static_cast<std::size_t>(i));
+    }
+  }
+  EXPECT_EQ(x_cache(fetch("/expires/max-age")), "MISS");
+  HttpResponse hit = fetch("/expires/max-age");
+  EXPECT_EQ(x_cache(hit), "HIT") << "the past Expires counted over max-age=60\n" << hit.describe();
+  EXPECT_EQ(backend_gets("/expires/max-age"), 1u);
+}
+
+// RFC 9111 sections 4.2.1 and 5.3 with RFC 9110 section 5.6.7: an Expires an hour after the Date is reused
+// for about an hour, whichever of the three date forms it is in (IMF-fixdate, the obsolete RFC 850 and
+// asctime forms a recipient must accept).
+TEST_F(Rfc9111Test, AnExpiresInTheFutureIsReusedInEveryDateForm) {
+  ASSERT_NO_FATAL_FAILURE(start(
+      "rules:\n" + rfc9111_rule("expires", "/expires/:form"),
+      [](const BackendRequest& req, ResponseWriter& w) {
+        const std::time_t now = rfc9111_now();
+        const char* form = req.target == "/expires/rfc850"    ? kRfc850
+                           : req.target == "/expires/asctime" ? kAsctime
+                                                              : kImfFixdate;
+        w.respond(200, "body of " + req.target,
+                  rfc9111_fields({{"Date", rfc9111_date(now)}, {"Expires", rfc9111_date(now + 3600, form)}}));
+      }));
+  for (const std::string path : {"/expires/imf-fixdate", "/expires/rfc850", "/expires/asctime"}) {
+    SCOPED_TRACE(path);
+    HttpResponse miss = fetch(path);
+    ASSERT_EQ(miss.status, 200) << miss.describe();
+    EXPECT_EQ(x_cache(miss), "MISS") << miss.describe();
+    HttpResponse hit = fetch(path);
+    EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
+    EXPECT_EQ(hit.body, "body of " + path) << hit.describe();
+    const long ttl = cache_status_ttl(hit).value_or(-1);
+    EXPECT_GT(ttl, 3500) << "the lifetime is not Expires - Date\n" << hit.describe();
+    EXPECT_LE(ttl, 3600) << hit.describe();
+    EXPECT_EQ(backend_gets(path), 1u);
+  }
+}
+
+// RFC 9111 sections 4.2.3 and 5.1: the Age the origin reports is spent freshness and is counted in the Age
+// of a hit: Age: 500 with max-age=600 leaves 100 s, Age: 599 about one (polled until it is stale). An Age
+// that is not delta-seconds (negative, a fraction, an exponent) is ignored: the entry is fresh for its whole
+// max-age=600, and the hit's own Age is small. Values a lenient parser would read as 600 or more (600.5, a
+// negative number wrapped around, 1e3) would make those entries stale.
+TEST_F(Rfc9111Test, TheOriginsAgeCountsAndAMalformedOneIsIgnored) {
+  auto origin = [](const BackendRequest& req, ResponseWriter& w) {  // Age: the last segment of the path
+    const std::string age = req.target.substr(std::string_view("/age/").size());
+    w.respond(200, "body of " + req.target, rfc9111_fields({{"Cache-Control", "max-age=600"}, {"Age", age}}));
+  };
+  ASSERT_NO_FATAL_FAILURE(start("rules:\n" + rfc9111_rule("aged", "/age/:value"), origin));
+  ASSERT_EQ(x_cache(fetch("/age/500")), "MISS");
+  HttpResponse aged = fetch("/age/500");
+  EXPECT_EQ(x_cache(aged), "HIT") << aged.describe();
+  const long age = rfc9111_age(aged).value_or(-1);
+  EXPECT_GE(age, 500) << "the hit's Age left out the origin's\n" << aged.describe();
+  EXPECT_LT(age, 600) << aged.describe();
+  const long ttl = cache_status_ttl(aged).value_or(-1);
+  EXPECT_GT(ttl, 0) << aged.describe();
+  EXPECT_LE(ttl, 100) << "the origin's Age was not taken off the lifetime\n" << aged.describe();
+
+  ASSERT_EQ(x_cache(fetch("/age/599")), "MISS");
+  HttpResponse expired = once_expired("/age/599");
+  EXPECT_EQ(x_cache(expired), "MISS") << expired.describe();
+  EXPECT_EQ(backend_gets("/age/599"), 2u);
+
+  for (const std::string path : {"/age/-5", "/age/600.5", "/age/1e3"}) {
+    SCOPED_TRACE(path);
+    ASSERT_EQ(x_cache(fetch(path)), "MISS");
+    HttpResponse hit = fetch(path);
+    EXPECT_EQ(x_cache(hit), "HIT") << "a malformed Age made the entry stale\n" << hit.describe();
+    const auto hit_age = rfc9111_age(hit);
+    ASSERT_TRUE(hit_age.has_value()) << "the hit's Age is not delta-seconds\n" << hit.describe();
+    EXPECT_LT(*hit_age, 60) << "a malformed Age counted\n" << hit.describe();
+    EXPECT_GT(cache_status_ttl(hit).value_or(-1), 500) << hit.describe();
+    EXPECT_EQ(backend_gets(path), 1u);
+  }
+}
+
+// RFC 9111 section 4.2.2: a response with neither explicit freshness nor anything but Last-Modified is not
+// reused by default (each fetch reaches the backend). A rule with heuristic_max gives it 10 % of Date -
+// Last-Modified, at most heuristic_max: 100 s for a change 1000 s before the Date, 1 h (the cap) for one
+// years ago.
+TEST_F(Rfc9111Test, HeuristicFreshnessOnlyWhenTheRuleEnablesIt) {
+  ASSERT_NO_FATAL_FAILURE(start(
+      "rules:\n" + rfc9111_rule("no-heuristic", "/plain") +
+          rfc9111_rule("heuristic", "/heuristic/:which", ", heuristic_max: 1h"),
+      [](const BackendRequest& req, ResponseWriter& w) {
+        const std::time_t now = rfc9111_now();
+        const std::string modified =
+            req.target == "/heuristic/recent" ? rfc9111_date(now - 1000) : "Thu, 01 Jan 2015 00:00:00 GMT";
+        w.respond(200, "body of " + req.target,
+                  rfc9111_fields({{"Date", rfc9111_date(now)}, {"Last-Modified", modified}}));
+      }));
+  for (int i = 1; i <= 3; ++i) {
+    HttpResponse r = fetch("/plain");
+    ASSERT_EQ(r.status, 200) << r.describe();
+    EXPECT_NE(x_cache(r), "HIT") << "a heuristic lifetime the rule did not ask for\n" << r.describe();
+    EXPECT_EQ(backend_gets("/plain"), static_cast<std::size_t>(i));
+  }
+
+  struct Case {
+    const char* path;
+    long max_ttl;
+  };
+  for (const Case c : {Case{"/heuristic/recent", 100}, Case{"/heuristic/old", 3600}}) {
+    SCOPED_TRACE(c.path);
+    EXPECT_EQ(x_cache(fetch(c.path)), "MISS");
+    HttpResponse hit = fetch(c.path);
+    EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
+    EXPECT_EQ(hit.body, std::string("body of ") + c.path) << hit.describe();
+    const long ttl = cache_status_ttl(hit).value_or(-1);
+    EXPECT_GT(ttl, c.max_ttl - 10) << hit.describe();
+    EXPECT_LE(ttl, c.max_ttl) << hit.describe();
+    EXPECT_EQ(backend_gets(c.path), 1u);
+  }
+}
+
+// RFC 5861 section 3: the response's own stale-while-revalidate serves the expired entry at once (the
+// backend is held until the test has that answer) while one background request refreshes it; once that
+// request is answered, a fetch is a fresh hit with the new body. Real time: the first version lives 1 s.
+TEST_F(Rfc9111Test, StaleWhileRevalidateFromTheResponse) {
+  struct Script {
+    int answered = 0;      // under the backend's lock
+    bool release = false;  // likewise: the refresh's answer may go
+  };
+  // Shared with the handler, which may still wait when a failed test has returned.
+  auto script = std::make_shared<Script>();
+  auto origin = [script](const BackendRequest&, ResponseWriter& w) {
+    int version = 0;
+    w.update([&] { version = ++script->answered; });
+    if (version == 1) {
+      w.respond(200, "version 1",
+                rfc9111_fields({{"Cache-Control", "max-age=1, stale-while-revalidate=600"}}));
+      return;
+    }
+    w.wait_until([&] { return script->release; }, deadline_in(20s));
+    w.respond(200, "version " + std::to_string(version), rfc9111_fields({{"Cache-Control", "max-age=600"}}));
+  };
+  ASSERT_NO_FATAL_FAILURE(start("rules:\n" + rfc9111_rule("swr", "/swr"), origin));
+  HttpResponse first = fetch("/swr");
+  ASSERT_EQ(first.status, 200) << first.describe();
+  ASSERT_EQ(first.body, "version 1") << first.describe();
+
+  HttpResponse stale = once_expired("/swr");
+  EXPECT_EQ(stale.status, 200) << stale.describe();
+  EXPECT_EQ(x_cache(stale), "STALE") << "stale-while-revalidate=600 from the response did not serve it\n"
+                                     << stale.describe();
+  EXPECT_EQ(stale.body, "version 1") << stale.describe();
+  EXPECT_NE(header(stale, "Cache-Status").find("fwd=stale"), std::string::npos) << stale.describe();
+
+  EXPECT_TRUE(poll_until([&] { return backend_gets("/swr") >= 2; }, deadline_in(10s)))
+      << "no background refresh reached the backend";
+  HttpResponse meanwhile = fetch("/swr");
+  EXPECT_EQ(x_cache(meanwhile), "STALE") << meanwhile.describe();
+  EXPECT_EQ(meanwhile.body, "version 1") << meanwhile.describe();
+  EXPECT_EQ(backend_gets("/swr"), 2u) << "more than one refresh";
+
+  backend_.update([&] { script->release = true; });
+  HttpResponse refreshed;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        refreshed = fetch("/swr");
+        return x_cache(refreshed) == "HIT";
+      },
+      deadline_in(10s)))
+      << "the refresh was never stored\n"
+      << refreshed.describe();
+  EXPECT_EQ(refreshed.body, "version 2") << refreshed.describe();
+  EXPECT_EQ(backend_gets("/swr"), 2u);
+}
+
+// RFC 9111 sections 3, 5.2.2.5 and 5.2.2.7: a shared cache never stores a response that says no-store or
+// private (also private="field"), whatever its max-age: every fetch reaches the backend.
+TEST_F(Rfc9111Test, PrivateAndNoStoreAreNeverStored) {
+  ASSERT_NO_FATAL_FAILURE(start(
+      "rules:\n" + rfc9111_rule("never", "/never/:which"), [](const BackendRequest& req, ResponseWriter& w) {
+        const std::string directive = req.target == "/never/private"         ? "private"
+                                      : req.target == "/never/private-field" ? "private=\"X-Secret\""
+                                                                             : "no-store";
+        w.respond(200, "body of " + req.target,
+                  rfc9111_fields({{"Cache-Control", directive + ", max-age=60"}, {"X-Secret", "s"}}));
+      }));
+  for (const std::string path : {"/never/private", "/never/private-field", "/never/no-store"}) {
+    SCOPED_TRACE(path);
+    for (int i = 1; i <= 3; ++i) {
+      HttpResponse r = fetch(path);
+      ASSERT_EQ(r.status, 200) << r.describe();
+      EXPECT_NE(x_cache(r), "HIT") << r.describe();
+      EXPECT_EQ(r.body, "body of " + path) << r.describe();
+      EXPECT_EQ(backend_gets(path), static_cast<std::size_t>(i));
+    }
+  }
+}
+
+// RFC 9111 section 3: on an origin rule, a final status outside the rule's `statuses` (here [200]) is stored
+// when the response has explicit freshness (a 404, a 308 with max-age=60); without it, the list decides: a
+// 404 with only Last-Modified is not stored, though the same rule stores a 200 so (heuristic_max).
+TEST_F(Rfc9111Test, AStatusOutsideTheRulesListIsStoredWithExplicitFreshness) {
+  ASSERT_NO_FATAL_FAILURE(start(
+      "rules:\n" + rfc9111_rule("listed", "/status/:which", ", statuses: [200], heuristic_max: 1h"),
+      [](const BackendRequest& req, ResponseWriter& w) {
+        const std::time_t now = rfc9111_now();
+        const auto heuristic =
+            rfc9111_fields({{"Date", rfc9111_date(now)}, {"Last-Modified", "Thu, 01 Jan 2015 00:00:00 GMT"}});
+        if (req.target == "/status/404")
+          w.respond(404, "body of " + req.target, rfc9111_fields({{"Cache-Control", "max-age=60"}}));
+        else if (req.target == "/status/308")
+          w.respond(308, "body of " + req.target,
+                    rfc9111_fields({{"Cache-Control", "max-age=60"}, {"Location", "/status/elsewhere"}}));
+        else if (req.target == "/status/404-heuristic")
+          w.respond(404, "body of " + req.target, heuristic);
+        else
+          w.respond(200, "body of " + req.target, heuristic);
+      }));
+  struct Case {
+    const char* path;
+    int status;
+  };
+  for (const Case c :
+       {Case{"/status/404", 404}, Case{"/status/308", 308}, Case{"/status/200-heuristic", 200}}) {
+    SCOPED_TRACE(c.path);
+    HttpResponse miss = fetch(c.path);
+    ASSERT_EQ(miss.status, c.status) << miss.describe();
+    EXPECT_EQ(x_cache(miss), "MISS") << miss.describe();
+    HttpResponse hit = fetch(c.path);
+    EXPECT_EQ(hit.status, c.status) << hit.describe();
+    EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
+    EXPECT_EQ(hit.body, std::string("body of ") + c.path) << hit.describe();
+    EXPECT_EQ(backend_gets(c.path), 1u);
+  }
+  EXPECT_EQ(header(fetch("/status/308"), "Location"), "/status/elsewhere");
+
+  for (int i = 1; i <= 3; ++i) {
+    HttpResponse r = fetch("/status/404-heuristic");
+    ASSERT_EQ(r.status, 404) << r.describe();
+    EXPECT_NE(x_cache(r), "HIT") << "a status outside `statuses` stored without explicit freshness\n"
+                                 << r.describe();
+    EXPECT_EQ(backend_gets("/status/404-heuristic"), static_cast<std::size_t>(i));
+  }
+}
+
+// RFC 9111 section 5.2.2.3: must-understand lets a cache that understands the status ignore no-store (a 200
+// with "must-understand, no-store" is stored), and keeps out a status it does not understand (299), with or
+// without no-store, though the same status with max-age alone is stored.
+TEST_F(Rfc9111Test, MustUnderstandStoresUnderstoodStatusesOnly) {
+  ASSERT_NO_FATAL_FAILURE(start(
+      "rules:\n" + rfc9111_rule("understood", "/mu/:which"),
+      [](const BackendRequest& req, ResponseWriter& w) {
+        const bool ok = req.target == "/mu/200";
+        std::string directives = "must-understand, no-store, max-age=60";
+        if (req.target == "/mu/299-must-understand") directives = "must-understand, max-age=60";
+        if (req.target == "/mu/299-plain") directives = "max-age=60";
+        w.respond(ok ? 200 : 299, "body of " + req.target, rfc9111_fields({{"Cache-Control", directives}}));
+      }));
+  struct Case {
+    const char* path;
+    int status;
+  };
+  for (const Case c : {Case{"/mu/200", 200}, Case{"/mu/299-plain", 299}}) {
+    SCOPED_TRACE(c.path);
+    HttpResponse miss = fetch(c.path);
+    ASSERT_EQ(miss.status, c.status) << miss.describe();
+    EXPECT_EQ(x_cache(miss), "MISS") << miss.describe();
+    HttpResponse hit = fetch(c.path);
+    EXPECT_EQ(hit.status, c.status) << hit.describe();
+    EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
+    EXPECT_EQ(backend_gets(c.path), 1u);
+  }
+  for (const std::string path : {"/mu/299-no-store", "/mu/299-must-understand"}) {
+    SCOPED_TRACE(path);
+    for (int i = 1; i <= 3; ++i) {
+      HttpResponse r = fetch(path);
+      ASSERT_EQ(r.status, 299) << r.describe();
+      EXPECT_NE(x_cache(r), "HIT") << "must-understand with a status the cache does not know was stored\n"
+                                   << r.describe();
+      EXPECT_EQ(backend_gets(path), static_cast<std::size_t>(i));
+    }
+  }
+}
+
+// RFC 9110 section 6.6.1 with RFC 9111 section 4.3.2: an origin response without Date (or Last-Modified) is
+// stored with the time the cache received it; a hit carries that Date, and an If-Modified-Since is compared
+// with it: not modified since then is a 304 from the cache, an older date the whole response.
+TEST_F(Rfc9111Test, AResponseWithoutADateIsDatedAndAnswersIfModifiedSince) {
+  ASSERT_NO_FATAL_FAILURE(start("rules:\n" + rfc9111_rule("undated", "/undated"),
+                                rfc9111_origin(rfc9111_fields({{"Cache-Control", "max-age=600"}}))));
+  const std::time_t before = rfc9111_now();
+  HttpResponse miss = fetch("/undated");
+  ASSERT_EQ(miss.status, 200) << miss.describe();
+  HttpResponse hit = fetch("/undated");
+  ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
+  const std::string date = header(hit, "Date");
+  ASSERT_FALSE(date.empty()) << "a stored response without a Date was served without one\n" << hit.describe();
+  std::tm tm{};
+  ASSERT_NE(strptime(date.c_str(), kImfFixdate, &tm), nullptr) << date;
+  const std::time_t dated = timegm(&tm);
+  EXPECT_GE(dated, before) << date;
+  EXPECT_LE(dated, rfc9111_now()) << date;
+
+  HttpResponse same = fetch("/undated", rfc9111_fields({{"If-Modified-Since", date}}));
+  EXPECT_EQ(same.status, 304) << same.describe();
+  EXPECT_TRUE(same.body.empty()) << same.describe();
+  HttpResponse older = fetch("/undated", rfc9111_fields({{"If-Modified-Since", rfc9111_date(dated - 3600)}}));
+  EXPECT_EQ(older.status, 200) << older.describe();
+  EXPECT_EQ(older.body, "body of /undated") << older.describe();
+  EXPECT_EQ(backend_gets("/undated"), 1u);
 }
 
 }  // namespace
