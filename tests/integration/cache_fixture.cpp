@@ -188,7 +188,15 @@ std::string SimServer::stderr_text() const {
 // ------------------------------------------------------------------------------------------------
 
 std::string storage_name(const ::testing::TestParamInfo<Storage>& info) {
-  return info.param == Storage::memory ? "memory" : "redis";
+  switch (info.param) {
+    case Storage::memory:
+      return "memory";
+    case Storage::redis:
+      return "redis";
+    case Storage::redis_cluster:
+      return "redis_cluster";
+  }
+  return "unknown";
 }
 
 HttpResponse http(std::uint16_t port, std::string_view method, std::string_view target,
@@ -394,7 +402,20 @@ void CacheTest::start_sim(const std::vector<std::string>& args) {
 }
 
 void CacheTest::start_redis() {
-  redis_ = std::make_unique<RedisServer>();
+  if (cluster_)
+    redis_cluster_ = std::make_unique<RedisCluster>();
+  else
+    redis_ = std::make_unique<RedisServer>();
+}
+
+std::string CacheTest::redis_yaml() const {
+  if (redis_cluster_)
+    return "redis: { url: \"" + redis_cluster_->node(0).url() + "\", cluster: \"" + redis_cluster_->seeds() +
+           "\", key_prefix: \"orc-test:\", command_timeout: 200ms }\n";
+  if (redis_)
+    return "redis: { url: \"" + redis_->url() + "/0\", key_prefix: \"orc-test:\", command_timeout: 200ms }\n";
+  ADD_FAILURE() << "config with redis but no redis-server started";
+  return "";
 }
 
 std::string CacheTest::config_yaml(const std::string& rules, bool use_redis,
@@ -409,14 +430,7 @@ std::string CacheTest::config_yaml(const std::string& rules, bool use_redis,
   }
   out +=
       "cache: { key_secret: test-secret" + std::string(use_redis && l1_ ? ", l1_budget: 8MiB" : "") + " }\n";
-  if (use_redis) {
-    if (!redis_) {
-      ADD_FAILURE() << "config with redis but no redis-server started";
-    } else {
-      out +=
-          "redis: { url: \"" + redis_->url() + "/0\", key_prefix: \"orc-test:\", command_timeout: 200ms }\n";
-    }
-  }
+  if (use_redis) out += redis_yaml();
   out += rules;
   return out;
 }
@@ -464,6 +478,7 @@ void CacheTest::TearDown() {
   proxies_.clear();
   sim_.reset();
   redis_.reset();
+  redis_cluster_.reset();
 }
 
 void CacheStorageTest::start_all(const std::string& rules, const std::vector<std::string>& sim_args,

@@ -60,7 +60,9 @@ class SimServer {
   bool eof_ = false;
 };
 
-enum class Storage { memory, redis };
+// memory: the in-process storage; redis: one redis-server; redis_cluster: a Redis Cluster (three masters, a
+// replica each) of this test's own.
+enum class Storage { memory, redis, redis_cluster };
 std::string storage_name(const ::testing::TestParamInfo<Storage>& info);
 
 // One request on a fresh connection; HEAD responses are read without a body.
@@ -104,8 +106,11 @@ class CacheTest : public ::testing::Test {
 
   // Starts the simulator (once per test) with extra flags.
   void start_sim(const std::vector<std::string>& args = {});
-  // Starts a redis-server for this test (kept in redis_).
+  // Starts a redis-server for this test (kept in redis_), or a Redis Cluster when cluster_ says so (kept in
+  // redis_cluster_).
   void start_redis();
+  // The redis section of a config for the server or cluster start_redis() started.
+  std::string redis_yaml() const;
   // The daemon config: listen, threads 2, upstream = `upstream_url` (the simulator when empty) with
   // `upstream_extra` lines, identity with the simulator's key, cache.key_secret, redis when redis_ runs and
   // `use_redis` (with the L1 on unless l1_ is false), then `rules` (a YAML "rules:" block).
@@ -140,14 +145,18 @@ class CacheTest : public ::testing::Test {
 
   std::unique_ptr<SimServer> sim_;
   std::unique_ptr<RedisServer> redis_;
-  bool l1_ = true;  // cache.l1_budget in configs with Redis, as the shipped config has it
+  std::unique_ptr<RedisCluster> redis_cluster_;
+  bool cluster_ = false;  // start_redis() starts a Redis Cluster
+  bool l1_ = true;        // cache.l1_budget in configs with Redis, as the shipped config has it
   std::vector<std::unique_ptr<DaemonProcess>> proxies_;
 };
 
-// CacheTest run once with the in-process storage and once with a real redis-server.
+// CacheTest run with the in-process storage, with a real redis-server and (where instantiated) a real Redis
+// Cluster.
 class CacheStorageTest : public CacheTest, public ::testing::WithParamInterface<Storage> {
  protected:
-  bool use_redis() const { return GetParam() == Storage::redis; }
+  CacheStorageTest() { cluster_ = GetParam() == Storage::redis_cluster; }
+  bool use_redis() const { return GetParam() != Storage::memory; }
   // Simulator (with `sim_args`), redis when the parameter says so, one daemon with `rules`.
   void start_all(const std::string& rules, const std::vector<std::string>& sim_args = {},
                  const std::string& upstream_extra = "", const std::string& jwt_extra = "");

@@ -433,7 +433,8 @@ TEST_P(CacheFlowTest, StaleWhileRevalidateServesStaleAndRefreshesOnce) {
   EXPECT_EQ(sim_route_count(sim_port(), route), 2) << "expected the priming fetch plus exactly one refresh";
 }
 
-INSTANTIATE_TEST_SUITE_P(Storages, CacheFlowTest, ::testing::Values(Storage::memory, Storage::redis),
+INSTANTIATE_TEST_SUITE_P(Storages, CacheFlowTest,
+                         ::testing::Values(Storage::memory, Storage::redis, Storage::redis_cluster),
                          storage_name);
 
 }  // namespace

@@ -291,7 +291,8 @@ TEST_P(CacheHttpTest, VaryAcceptLanguageSplitsEntries) {
   EXPECT_EQ(backend_count("/pub/vary"), 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Storages, CacheHttpTest, ::testing::Values(Storage::memory, Storage::redis),
+INSTANTIATE_TEST_SUITE_P(Storages, CacheHttpTest,
+                         ::testing::Values(Storage::memory, Storage::redis, Storage::redis_cluster),
                          storage_name);
 
 }  // namespace

@@ -21,7 +21,10 @@ using namespace std::chrono_literals;
 // config/openrisk.yaml as shipped, with only the daemon settings changed: listen on a free port, 2 threads,
 // the simulator upstream, a slower Redis command timeout (a loaded test machine), no redis section for
 // memory.
-std::string shipped_config(const std::string& sim_url, bool with_redis) {
+// config/openrisk.yaml for a test: loopback, two threads, the simulator; its redis section kept (with a
+// shorter command timeout, and `cluster_seeds` as redis.cluster when given) or removed.
+std::string shipped_config(const std::string& sim_url, bool with_redis,
+                           const std::string& cluster_seeds = "") {
   std::ifstream in(source_file("config/openrisk.yaml"));
   std::stringstream ss;
   ss << in.rdbuf();
@@ -35,9 +38,11 @@ std::string shipped_config(const std::string& sim_url, bool with_redis) {
   replace("^listen: .*$", "listen: 127.0.0.1:0");
   replace("^threads: .*$", "threads: 2");
   replace(R"(^(upstream:\n(?:  #.*\n)*)  url: .*$)", "$1  url: " + sim_url);
-  if (with_redis)
+  if (with_redis) {
     replace(R"(^(redis:\n(?:  .*\n)*?)  command_timeout: .*$)", "$1  command_timeout: 200ms");
-  else
+    if (!cluster_seeds.empty())
+      replace(R"(^(redis:\n(?:  .*\n)*?  url: .*$))", "$1\n  cluster: \"" + cluster_seeds + "\"");
+  } else
     replace(R"(^redis:\n(?:  .*\n)*)", "");
   return text;
 }
@@ -56,8 +61,12 @@ class CacheRulebookTest : public CacheStorageTest {
     }
     std::vector<std::string> env = {"ORC_JWT_PUBLIC_KEY_FILE=" + sim_->key_path(),
                                     "ORC_KEY_SECRET=test-secret"};
-    if (use_redis()) env.push_back("ORC_REDIS_URL=" + redis_->url() + "/0");
-    ASSERT_NE(start_proxy(shipped_config(sim_->url(), use_redis()), env), nullptr);
+    if (redis_) env.push_back("ORC_REDIS_URL=" + redis_->url() + "/0");
+    if (redis_cluster_) env.push_back("ORC_REDIS_URL=" + redis_cluster_->node(0).url());
+    ASSERT_NE(
+        start_proxy(shipped_config(sim_->url(), use_redis(), redis_cluster_ ? redis_cluster_->seeds() : ""),
+                    env),
+        nullptr);
     token_ = sim_login(sim_port(), "admin@acme.test");
     risk_ = sim_sample_risks(sim_port(), 0).at(0);
   }
@@ -236,7 +245,8 @@ TEST_P(CacheRulebookTest, AssetCreatePurgesAssetAndRiskReads) {
   EXPECT_NE(after["/api/v1/assets"].body.find("asset-by-cache-test"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Storages, CacheRulebookTest, ::testing::Values(Storage::memory, Storage::redis),
+INSTANTIATE_TEST_SUITE_P(Storages, CacheRulebookTest,
+                         ::testing::Values(Storage::memory, Storage::redis, Storage::redis_cluster),
                          storage_name);
 
 // ---- the fill / write race
@@ -413,13 +423,16 @@ TEST_P(CacheTenantRaceTest, ColleaguesNextReadNeverJoinsAFetchFromBeforeTheWrite
   ASSERT_NO_FATAL_FAILURE(read_after_write(writer, colleague));
 }
 
-INSTANTIATE_TEST_SUITE_P(Storages, CacheTenantRaceTest, ::testing::Values(Storage::memory, Storage::redis),
+INSTANTIATE_TEST_SUITE_P(Storages, CacheTenantRaceTest,
+                         ::testing::Values(Storage::memory, Storage::redis, Storage::redis_cluster),
                          storage_name);
 
-INSTANTIATE_TEST_SUITE_P(Storages, CacheScriptedRaceTest, ::testing::Values(Storage::memory, Storage::redis),
+INSTANTIATE_TEST_SUITE_P(Storages, CacheScriptedRaceTest,
+                         ::testing::Values(Storage::memory, Storage::redis, Storage::redis_cluster),
                          storage_name);
 
-INSTANTIATE_TEST_SUITE_P(Storages, CacheRaceTest, ::testing::Values(Storage::memory, Storage::redis),
+INSTANTIATE_TEST_SUITE_P(Storages, CacheRaceTest,
+                         ::testing::Values(Storage::memory, Storage::redis, Storage::redis_cluster),
                          storage_name);
 
 }  // namespace

@@ -107,7 +107,8 @@ TEST_P(CacheVerifyTest, AWriteAroundTheProxyIsFoundByTheNextSampledHit) {
   EXPECT_TRUE(risk_tag) << listing.body;
 }
 
-INSTANTIATE_TEST_SUITE_P(Storage, CacheVerifyTest, ::testing::Values(Storage::memory, Storage::redis),
+INSTANTIATE_TEST_SUITE_P(Storage, CacheVerifyTest,
+                         ::testing::Values(Storage::memory, Storage::redis, Storage::redis_cluster),
                          storage_name);
 
 }  // namespace

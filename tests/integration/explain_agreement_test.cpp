@@ -205,7 +205,8 @@ TEST_P(ExplainAgreementTest, ExplainPredictsWhatTheDaemonAnswers) {
             3.0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Storages, ExplainAgreementTest, ::testing::Values(Storage::memory, Storage::redis),
+INSTANTIATE_TEST_SUITE_P(Storages, ExplainAgreementTest,
+                         ::testing::Values(Storage::memory, Storage::redis, Storage::redis_cluster),
                          storage_name);
 
 }  // namespace
