@@ -2,7 +2,13 @@
 // URL (the next read is a MISS), and reload (a broken file keeps the old rules and reports its errors).
 #include <gtest/gtest.h>
 
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 
@@ -15,6 +21,46 @@ using namespace std::chrono_literals;
 
 constexpr const char* kToken = "admin-test-token";
 
+// The task id of the thread of process `pid` named `name` (/proc/<pid>/task/<tid>/comm); 0 when none is.
+pid_t thread_named(pid_t pid, const std::string& name) {
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string n;
+    if (std::getline(comm, n) && n == name) return static_cast<pid_t>(std::stol(task.path().filename()));
+  }
+  return 0;
+}
+
+// One thread of a child process stopped under ptrace (PTRACE_SEIZE and PTRACE_INTERRUPT stop that thread
+// alone; the process's other threads run on), as a thread stuck in a blocking call would be. Resumed when
+// this goes.
+class StoppedThread {
+ public:
+  explicit StoppedThread(pid_t tid) : tid_(tid) {}
+  ~StoppedThread() {
+    if (seized_) ::ptrace(PTRACE_DETACH, tid_, nullptr, nullptr);
+  }
+  StoppedThread(const StoppedThread&) = delete;
+  StoppedThread& operator=(const StoppedThread&) = delete;
+
+  // Empty once the thread is stopped; otherwise why not (ptrace may be forbidden where the tests run).
+  std::string stop() {
+    if (::ptrace(PTRACE_SEIZE, tid_, nullptr, nullptr) != 0)
+      return std::string("PTRACE_SEIZE: ") + std::strerror(errno);
+    seized_ = true;
+    if (::ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr) != 0)
+      return std::string("PTRACE_INTERRUPT: ") + std::strerror(errno);
+    int status = 0;
+    if (::waitpid(tid_, &status, __WALL) != tid_ || !WIFSTOPPED(status)) return "the thread did not stop";
+    return "";
+  }
+
+ private:
+  pid_t tid_;
+  bool seized_ = false;
+};
+
 // A cached route on the scriptable backend: every response carries a counter so a MISS is visible.
 class AdminApiTest : public ::testing::Test {
  protected:
@@ -26,7 +72,8 @@ class AdminApiTest : public ::testing::Test {
   }
 
   std::string config(bool with_token, const std::string& ttl = "5m") const {
-    std::string y = "listen: 127.0.0.1:0\nthreads: 1\nupstream: { url: " + backend_.url() + " }\n";
+    std::string y = "listen: 127.0.0.1:0\nthreads: " + std::to_string(threads_) +
+                    "\nupstream: { url: " + backend_.url() + " }\n";
     if (!logging_.empty()) y += "logging: " + logging_ + "\n";
     y += "admin:\n  listen: 127.0.0.1:0\n";
     if (with_token) y += std::string("  token: ") + kToken + "\n";
@@ -73,6 +120,7 @@ class AdminApiTest : public ::testing::Test {
   TestBackend backend_;
   std::atomic<int> served_{0};
   std::string logging_;  // the logging section, when the test sets one
+  int threads_ = 1;
   std::unique_ptr<DaemonProcess> daemon_;
   std::uint16_t admin_port_ = 0;
 };
@@ -324,6 +372,50 @@ TEST_F(AdminApiTest, SighupWithABrokenFileKeepsServing) {
   ASSERT_TRUE(daemon_->send_signal(SIGHUP));
   EXPECT_TRUE(daemon_->wait_for_log("keeping the previous configuration", deadline_in(), from));
   EXPECT_EQ(get("/items/3").headers.get("X-Cache"), "HIT");
+}
+
+// Nothing the admin listener or the acceptor does waits for a worker: with worker 0's thread stopped (as a
+// thread stuck in a blocking call is), /metrics answers, /readyz turns 503 with workers_stalled 1 once the
+// loop has not turned for 10 s, new connections go to the worker that turns, and a purge runs there. Resumed,
+// the worker is counted ready again.
+TEST_F(AdminApiTest, AStoppedWorkerIsReportedAndPassedOver) {
+  threads_ = 2;
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(prime("1"));
+  pid_t tid = 0;
+  ASSERT_TRUE(poll_until([&] { return (tid = thread_named(daemon_->pid(), "orc-worker-0")) != 0; }))
+      << "no thread named orc-worker-0";
+  auto stopped = std::make_unique<StoppedThread>(tid);
+  if (auto why = stopped->stop(); !why.empty()) GTEST_SKIP() << "cannot stop a thread here: " << why;
+
+  auto metrics = admin("GET", "/metrics", "", std::nullopt);
+  EXPECT_EQ(metrics.status, 200) << metrics.describe();
+  EXPECT_NE(metrics.body.find("openrisk_cache_requests_total"), std::string::npos);
+  HttpResponse ready;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        ready = admin("GET", "/readyz", "", std::nullopt);
+        return ready.status == 503;
+      },
+      deadline_in(30s)))
+      << ready.describe();
+  EXPECT_NE(ready.body.find("\"workers_stalled\":1"), std::string::npos) << ready.body;
+
+  // Round robin would give every other connection to the stopped worker, which would never answer.
+  for (int i = 0; i < 6; ++i) {
+    auto r = get("/items/1");
+    EXPECT_EQ(r.status, 200) << "connection " << i << "\n" << r.describe();
+  }
+  auto purge = admin("POST", "/admin/purge", R"({"tags":["item:1"]})");
+  EXPECT_EQ(purge.status, 200) << purge.describe();
+  EXPECT_EQ(get("/items/1").headers.get("X-Cache"), "MISS");
+
+  stopped.reset();
+  EXPECT_TRUE(poll_until([&] {
+    ready = admin("GET", "/readyz", "", std::nullopt);
+    return ready.status == 200;
+  })) << ready.describe();
+  EXPECT_NE(ready.body.find("\"workers_stalled\":0"), std::string::npos) << ready.body;
 }
 
 }  // namespace

@@ -357,14 +357,6 @@ std::vector<std::string> jwt_parts(const std::string& token) {
   return parts;
 }
 
-bool poll_until(const std::function<bool()>& probe, Deadline deadline) {
-  for (;;) {
-    if (probe()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 std::vector<HttpResponse> run_concurrently(std::size_t n,
                                            const std::function<HttpResponse(std::size_t)>& fn) {
   std::vector<HttpResponse> results(n);

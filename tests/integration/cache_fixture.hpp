@@ -93,10 +93,6 @@ std::string base64url_decode(std::string_view in);
 std::string base64url_encode(std::string_view in);
 std::vector<std::string> jwt_parts(const std::string& token);
 
-// Calls `probe` until it returns true or the deadline passes; short pauses between calls. For conditions the
-// test can observe but not be notified of (an entry expiring, a request count reaching a value).
-bool poll_until(const std::function<bool()>& probe, Deadline deadline = deadline_in());
-
 // Rules written for the simulator: see kSimRules in cache_fixture.cpp.
 extern const char* const kSimRules;
 

@@ -4,10 +4,19 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "support/buffered_socket.hpp"
 
 namespace orc::test {
+
+bool poll_until(const std::function<bool()>& probe, Deadline deadline) {
+  for (;;) {
+    if (probe()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

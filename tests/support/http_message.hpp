@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ inline constexpr std::chrono::seconds kDefaultWait{10};
 inline Deadline deadline_in(Clock::duration d = kDefaultWait) {
   return Clock::now() + d;
 }
+// Calls `probe` until it returns true or the deadline passes; short pauses between calls. For conditions the
+// test can observe but not be notified of (an entry expiring, a request count reaching a value).
+bool poll_until(const std::function<bool()>& probe, Deadline deadline = deadline_in());
 
 bool iequals(std::string_view a, std::string_view b);
 std::string to_lower(std::string_view s);

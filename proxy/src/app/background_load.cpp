@@ -6,6 +6,8 @@
 
 #include <thread>
 
+#include "util/thread_name.hpp"
+
 namespace orc::app {
 
 BackgroundLoad::BackgroundLoad(boost::asio::io_context& main, std::string path)
@@ -29,6 +31,7 @@ void BackgroundLoad::start_next() {
   // main context runs no handler after the object is gone: it is destroyed on the main thread after run()
   // returned).
   std::thread([shared = shared_, path = path_, self = this] {
+    util::name_this_thread("orc-reload");
     Loaded loaded = load_all(path);
     std::lock_guard lock(shared->mutex);
     if (shared->main)

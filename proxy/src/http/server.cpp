@@ -2,6 +2,7 @@
 #include "http/server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 #include <boost/asio/post.hpp>
 #include <thread>
 
@@ -93,10 +94,24 @@ config::HostPort Server::bound_address() const {
   return {ep.address().to_string(), ep.port()};
 }
 
+Worker& Server::next_worker() {
+  // Round robin, passing over a worker whose loop has stopped turning (it would never serve a connection) as
+  // long as another one turns.
+  std::size_t pick = next_worker_;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    const std::size_t candidate = (next_worker_ + i) % workers_.size();
+    if (workers_[candidate]->responsive()) {
+      pick = candidate;
+      break;
+    }
+  }
+  next_worker_ = (pick + 1) % workers_.size();
+  return *workers_[pick];
+}
+
 void Server::accept_loop() {
   // Each socket is accepted straight into the next worker's io_context.
-  auto& worker = *workers_[next_worker_];
-  next_worker_ = (next_worker_ + 1) % workers_.size();
+  auto& worker = next_worker();
   acceptor_.async_accept(worker.context(), [this, &worker](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || draining_.load()) return;
     if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
@@ -122,11 +137,39 @@ void Server::accept_loop() {
                    current_config()->limits.max_connections);
       boost::system::error_code ignored;
       socket.close(ignored);
-    } else {
+    } else if (worker.responsive()) {
       worker.adopt(std::move(socket));
+    } else {
+      hand_over(worker, std::move(socket));
     }
     accept_loop();
   });
+}
+
+void Server::hand_over(Worker& stalled, tcp::socket socket) {
+  // The worker chosen when the accept began has stopped turning since: the socket moves to another worker's
+  // io_context, as its descriptor, when one turns.
+  auto& worker = next_worker();
+  if (!worker.responsive()) {
+    stalled.adopt(std::move(socket));  // none turns: it waits where it is
+    return;
+  }
+  boost::system::error_code ec;
+  const auto protocol = socket.local_endpoint(ec).protocol();
+  tcp::socket moved(worker.context());
+  if (!ec) {
+    const auto fd = socket.release(ec);
+    if (!ec) {
+      moved.assign(protocol, fd, ec);
+      if (ec) ::close(fd);
+    }
+  }
+  if (ec) {
+    spdlog::warn("a connection accepted for a stalled worker could not move to another one: {}",
+                 ec.message());
+    return;  // `socket` (when it still holds the descriptor) closes it
+  }
+  worker.adopt(std::move(moved));
 }
 
 void Server::begin_shutdown() {

@@ -83,6 +83,10 @@ class Server {
  private:
   friend class Worker;
   void accept_loop();
+  // The worker the next connection goes to: the next in turn whose loop turns (any, when none does).
+  Worker& next_worker();
+  // Moves a socket accepted into `stalled`'s io_context to a worker that turns.
+  void hand_over(Worker& stalled, boost::asio::ip::tcp::socket socket);
 
   // Declared first, destroyed last: the acceptor's pending accept holds a socket of a worker's io_context,
   // destroyed with main_ctx_ (found by UBSan at exit).

@@ -9,6 +9,7 @@
 #include "http/server.hpp"
 #include "http/session.hpp"
 #include "metrics/metrics.hpp"
+#include "util/thread_name.hpp"
 
 namespace orc::http {
 
@@ -73,6 +74,7 @@ void Worker::start() {
   last_tick_ms_.store(steady_ms(), std::memory_order_relaxed);
   asio::post(ctx_, [this] { status_tick(); });
   thread_ = std::thread([this] {
+    util::name_this_thread("orc-worker-" + std::to_string(index_));
     try {
       ctx_.run();
     } catch (const std::exception& e) {

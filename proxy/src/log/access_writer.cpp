@@ -9,10 +9,15 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "util/thread_name.hpp"
+
 namespace orc::log {
 
 AccessWriter::AccessWriter(int fd, std::size_t limit) : fd_(fd), limit_(limit) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    util::name_this_thread("orc-access-log");
+    run();
+  });
 }
 
 AccessWriter::~AccessWriter() {

@@ -43,7 +43,7 @@ PurgeListener::~PurgeListener() {
 }
 
 void PurgeListener::start() {
-  thread_.start([this] { run(); });
+  thread_.start("orc-purge-sub", [this] { run(); });
 }
 
 void PurgeListener::stop() {

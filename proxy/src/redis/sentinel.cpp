@@ -54,7 +54,7 @@ SentinelWatcher::~SentinelWatcher() {
 }
 
 void SentinelWatcher::start() {
-  thread_.start([this] { run(); });
+  thread_.start("orc-sentinel", [this] { run(); });
 }
 
 void SentinelWatcher::stop() {

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <system_error>
 
+#include "util/thread_name.hpp"
+
 namespace orc::redis::sync {
 namespace {
 
@@ -132,10 +134,13 @@ bool listen(redisContext* c, const std::string& channel, const std::function<voi
   return true;
 }
 
-void WaitingThread::start(std::function<void()> body) {
+void WaitingThread::start(std::string name, std::function<void()> body) {
   if (thread_.joinable()) return;
   waker_.reset();
-  thread_ = std::thread(std::move(body));
+  thread_ = std::thread([name = std::move(name), body = std::move(body)] {
+    util::name_this_thread(name);
+    body();
+  });
 }
 
 void WaitingThread::stop() {

@@ -68,7 +68,8 @@ class WaitingThread {
   ~WaitingThread() { stop(); }
   WaitingThread(const WaitingThread&) = delete;
   WaitingThread& operator=(const WaitingThread&) = delete;
-  void start(std::function<void()> body);
+  // `name`: the thread's name (util::name_this_thread).
+  void start(std::string name, std::function<void()> body);
   void stop();
   const Waker& waker() const { return waker_; }
 
