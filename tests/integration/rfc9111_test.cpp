@@ -97,11 +97,12 @@ class Rfc9111Test : public CacheTest {
 
   // Fetches `target` until the answer is no longer a fresh hit and returns that answer (the entries that must
   // expire here live about 1 s; 20 s is generous).
-  HttpResponse once_expired(const std::string& target) {
+  HttpResponse once_expired(const std::string& target) { return once_expired_with(target, {}); }
+  HttpResponse once_expired_with(const std::string& target, const HeaderList& headers) {
     HttpResponse r;
     EXPECT_TRUE(poll_until(
         [&] {
-          r = fetch(target);
+          r = fetch(target, headers);
           return x_cache(r) != "HIT";
         },
         deadline_in(20s)))
@@ -871,6 +872,47 @@ TEST_F(Rfc9111Test, AResponseWithoutADateIsDatedAndAnswersIfModifiedSince) {
   EXPECT_EQ(older.status, 200) << older.describe();
   EXPECT_EQ(older.body, "body of /undated") << older.describe();
   EXPECT_EQ(backend_gets("/undated"), 1u);
+}
+
+// RFC 9111 section 4.1 with RFC 5861 section 3: the background refresh of a stale variant is the request of
+// the client that found it stale, Vary's fields included (the backend answers that variant, not another),
+// and its answer replaces that variant only: the other language's entry stays as it was.
+TEST_F(Rfc9111Test, ARefreshInTheBackgroundAsksForTheStaleVariant) {
+  std::atomic<int> version{1};  // read by the backend's thread
+  ASSERT_NO_FATAL_FAILURE(
+      start("rules:\n" + rfc9111_rule("varied", "/varied"),
+            [&version](const BackendRequest& req, ResponseWriter& w) {
+              const auto lang = req.headers.get("Accept-Language").value_or("none");
+              w.respond(200, lang + " version " + std::to_string(version.load()),
+                        rfc9111_fields({{"Cache-Control", "max-age=1, stale-while-revalidate=600"},
+                                        {"Vary", "Accept-Language"}}));
+            }));
+  const auto fr = rfc9111_fields({{"Accept-Language", "fr"}});
+  const auto de = rfc9111_fields({{"Accept-Language", "de"}});
+  ASSERT_EQ(fetch("/varied", fr).body, "fr version 1");
+  ASSERT_EQ(fetch("/varied", de).body, "de version 1");
+  ASSERT_EQ(x_cache(fetch("/varied", fr)), "HIT") << "not cached, the test proves nothing";
+  version = 2;
+
+  HttpResponse stale = once_expired_with("/varied", fr);
+  EXPECT_EQ(x_cache(stale), "STALE") << stale.describe();
+  EXPECT_EQ(stale.body, "fr version 1") << stale.describe();
+  EXPECT_TRUE(poll_until([&] { return backend_gets("/varied") >= 3; }, deadline_in(10s)))
+      << "no background refresh reached the backend";
+  const auto requests = backend_.requests();
+  EXPECT_EQ(requests.back().headers.get("Accept-Language"), "fr") << "the refresh asked for another variant";
+
+  HttpResponse refreshed;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        refreshed = fetch("/varied", fr);
+        return x_cache(refreshed) == "HIT";
+      },
+      deadline_in(10s)))
+      << refreshed.describe();
+  EXPECT_EQ(refreshed.body, "fr version 2") << refreshed.describe();
+  HttpResponse other = fetch("/varied", de);
+  EXPECT_EQ(other.body, "de version 1") << "the refresh replaced the other variant\n" << other.describe();
 }
 
 }  // namespace
