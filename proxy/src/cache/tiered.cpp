@@ -58,8 +58,7 @@ std::string vary_key(const std::string& key, const std::string& part) {
 
 // The headers kept in an entry: the backend's end-to-end headers, without what is per-response (Set-Cookie
 // too: a response with one is stored only under `set_cookie: strip`), and without the rule's targeted
-// cache-control fields unless it forwards them.
-// The fields an entry keeps of a response received at `now_ms`, and a Date when it has none (RFC 9110
+// cache-control fields unless it forwards them; and a Date of `now_ms` when the response has none (RFC 9110
 // section 6.6.1: a cache records when it received the response; If-Modified-Since falls back to it).
 HeaderList stored_headers(const config::CacheAction& rule, const HeaderList& in, std::int64_t now_ms) {
   HeaderList out;
