@@ -3,6 +3,7 @@
 
 #include <boost/url/parse_path.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <unordered_set>
 
@@ -117,7 +118,44 @@ std::optional<PathPattern> parse_path_pattern(std::string_view text, std::string
   return p;
 }
 
+namespace {
+
+// A path already in the form split_request_path and normalise_request_path give, so that both are plain
+// string work: "/", or "/" and segments of unreserved characters, ':' and '@' only (nothing to decode,
+// nothing to refuse), none empty, "." or "..". Most requests' paths are ("/api/v1/risks/3f2a..."). Anything
+// else takes Boost.URL's parse (split_parsed_path); tests check both give the same on every path.
+bool plain_path(std::string_view path) {
+  if (path.empty() || path.front() != '/') return false;
+  std::size_t start = 1;
+  for (std::size_t i = 1; i <= path.size(); ++i) {
+    if (i < path.size() && path[i] != '/') {
+      const char c = path[i];
+      if (!unreserved(c) && c != ':' && c != '@') return false;
+      continue;
+    }
+    const auto segment = path.substr(start, i - start);
+    if (segment == "." || segment == "..") return false;
+    if (segment.empty() && !(i == path.size() && path.size() == 1))
+      return false;  // "//", "/a/"; "/" is plain
+    start = i + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::vector<std::string>> split_request_path(std::string_view path) {
+  if (!plain_path(path)) return split_parsed_path(path);
+  std::vector<std::string> out;
+  for (std::size_t start = 1; start < path.size();) {
+    const auto end = std::min(path.find('/', start), path.size());
+    out.emplace_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::optional<std::vector<std::string>> split_parsed_path(std::string_view path) {
   // Boost.URL splits (RFC 3986 path-abempty: a '%' that starts no escape, or a byte outside the grammar, is
   // not a URI path: kept, "%%355" could become "%55" once its neighbours are decoded, and the backend would
   // decode the path the key names once more; found by tests/fuzz/fuzz_request_head). The policy is ours:
@@ -147,6 +185,7 @@ std::string join_path(const std::vector<std::string>& segments) {
 }
 
 std::optional<std::string> normalise_request_path(std::string_view path) {
+  if (plain_path(path)) return std::string(path);  // join_path(split_request_path(path)) is the path itself
   if (path.empty() || path.front() != '/') return std::nullopt;
   for (std::size_t i = 0; i < path.size(); ++i) {
     if (path[i] == ';' || path[i] == '\\') return std::nullopt;
