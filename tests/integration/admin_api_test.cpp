@@ -1,5 +1,6 @@
 // Black-box tests of the admin listener: health, metrics, the token gate, purge by tag / rule and path /
-// URL (the next read is a MISS), and reload (a broken file keeps the old rules and reports its errors).
+// URL (the next read is a MISS), reload (a broken file keeps the old rules and reports its errors), and a
+// stalled worker (reported by /readyz, passed over by new connections, never waited for by /metrics).
 #include <gtest/gtest.h>
 
 #include <sys/ptrace.h>
