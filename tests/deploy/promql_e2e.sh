@@ -106,6 +106,9 @@ rules:
   - name: risk-create
     match: { method: POST, path: /api/v1/risks }
     invalidate: ["risks:{tenant}", "risk-agg:{tenant}"]
+  - name: risk-patch
+    match: { method: PATCH, path: "/api/v1/risks/:id" }
+    invalidate: ["risks:{tenant}", { tag: "risk-agg:{tenant}", unless_body_only: [title] }]
   - name: auth
     match: { path: "/api/v1/auth/**" }
     pass: true
@@ -202,9 +205,14 @@ for i in 1 2; do
   req -H "$AUTH" "$PROXY/api/v1/stats" # a miss after the purge
   n=$((n + 2))
 done
+# A title-only edit: the risk-patch rule's conditional tag (risk-counts) is left unpurged and counted.
+RISK=$(curl -s --max-time 10 -X POST -H "$AUTH" -H 'Content-Type: application/json' -d '{"title":"e2e risk 3"}' \
+  "$PROXY/api/v1/risks" | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("id", ""))' || true)
+req -X PATCH -H "$AUTH" -H 'Content-Type: application/json' -d '{"title":"e2e renamed"}' "$PROXY/api/v1/risks/$RISK"
+n=$((n + 2))
 for _ in $(seq 1 10); do req -H "$AUTH" "$PROXY/api/v1/users/me"; n=$((n + 1)); done # no rule: pass
 kill -HUP "$DAEMON_PID" # a successful reload
-echo "traffic           $n requests, 2 writes, 1 reload"
+echo "traffic           $n requests, 4 writes, 1 reload"
 TRAFFIC_END=$(date +%s.%N)
 
 # ---- wait (bounded) for two scrapes and a rule evaluation after the traffic, then evaluate everything ---------

@@ -44,6 +44,7 @@ std::string shipped_config(const std::string& sim_url, bool with_redis,
       replace(R"(^(redis:\n(?:  .*\n)*?  url: .*$))", "$1\n  cluster: \"" + cluster_seeds + "\"");
   } else
     replace(R"(^redis:\n(?:  .*\n)*)", "");
+  text += "\nadmin: { listen: 127.0.0.1:0, token: rulebook-test-admin-token }\n";  // for metric_of
   return text;
 }
 
@@ -140,9 +141,14 @@ TEST_P(CacheRulebookTest, RiskEditsPurgeTheCountsOnlyWhenACountMayMove) {
                                            "/api/v1/stats/trends"};
   prime(counts);
   const std::string stats_before = get("/api/v1/stats", token_).body;
+  const auto skipped = [&] {
+    return metric_of(*proxies_.at(0), R"(openrisk_cache_purges_skipped_total{rule="risk-patch"})")
+        .value_or(0);
+  };
   HttpResponse w = through(0, "PATCH", detail, bearer(token_),
                            R"({"title":"renamed-by-cache-test","description":"d","tags":["t"]})");
   ASSERT_TRUE(is_2xx(w)) << w.describe();
+  EXPECT_EQ(skipped(), 1) << "the skipped purge of risk-counts was not counted";
   HttpResponse stats = get("/api/v1/stats", token_);
   EXPECT_EQ(x_cache(stats), "HIT") << "a title, description and tags edit purged the counts\n"
                                    << stats.describe();
@@ -157,6 +163,7 @@ TEST_P(CacheRulebookTest, RiskEditsPurgeTheCountsOnlyWhenACountMayMove) {
     std::map<std::string, HttpResponse> after;
     write_then_read(counts, "PATCH", detail, body, &after);
   }
+  EXPECT_EQ(skipped(), 1) << "a purge that happened was counted as skipped";
 }
 
 // The backend routes paths in any case (Fiber's default; shared/openrisk-api.md section 11), and so does the

@@ -595,11 +595,13 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
     const auto content_type = req.headers("Content-Type").value_or("");
     const auto content_encoding = req.headers("Content-Encoding");
     for (const auto& c : plan.conditional) {
-      if (!content_encoding && skips_purge(body, content_type, *c.unless_body_only))
+      if (!content_encoding && skips_purge(body, content_type, *c.unless_body_only)) {
         spdlog::debug("request {} {}: the body names only fields of unless_body_only: '{}' not purged",
                       req.id, req.safe_target(), c.tag);
-      else
+        req.metrics.purge_skipped();
+      } else {
         tags.push_back(c.tag);
+      }
     }
   }
   if (req.uri_tag_of) {

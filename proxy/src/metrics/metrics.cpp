@@ -90,6 +90,12 @@ void RuleMetrics::invalidation() {
   invalidations().Increment();
 }
 
+void RuleMetrics::purge_skipped() {
+  resolve(purges_skipped_, g_add_mutex, [&]() -> prometheus::Counter& {
+    return m_.purges_skipped_->Add({{"rule", rule_}});
+  }).Increment();
+}
+
 void RuleMetrics::coalesced() {
   coalesced_counter().Increment();
 }
@@ -153,6 +159,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Name(p + "invalidations_total")
                         .Help("Writes accepted by the backend whose tags were purged, by rule.")
                         .Register(r);
+  purges_skipped_ =
+      &prometheus::BuildCounter()
+           .Name(p + "purges_skipped_total")
+           .Help(
+               "Conditional tags of writes (unless_body_only) left unpurged because the request "
+               "body named only their fields, by rule.")
+           .Register(r);
   coalesced_ = &prometheus::BuildCounter()
                     .Name(p + "coalesced_requests_total")
                     .Help("Requests served by another request's backend fetch (coalesced misses), by rule.")

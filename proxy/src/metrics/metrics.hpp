@@ -40,6 +40,8 @@ class RuleMetrics {
   void request(std::size_t method, Result r, double seconds);
   void upstream(unsigned status_or_zero, double seconds);  // 0: no response (connect failure, timeout)
   void invalidation();
+  // A conditional tag of a write (`unless_body_only`) left unpurged: the body named only its fields.
+  void purge_skipped();
   void coalesced();
   // A request of a cache rule that bypassed the cache: `reason` is cache::Bypass's name, `index` its value
   // (below kBypassReasons).
@@ -65,6 +67,7 @@ class RuleMetrics {
   std::array<std::atomic<prometheus::Counter*>, 6> upstream_{};  // 1xx..5xx, error
   std::atomic<prometheus::Histogram*> upstream_duration_{nullptr};
   std::atomic<prometheus::Counter*> invalidations_{nullptr};
+  std::atomic<prometheus::Counter*> purges_skipped_{nullptr};
   std::atomic<prometheus::Counter*> coalesced_{nullptr};
   std::array<std::atomic<prometheus::Counter*>, kBypassReasons> bypasses_{};
   std::array<std::atomic<prometheus::Counter*>, kVerifyResults> verifies_{};
@@ -126,6 +129,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* upstream_;
   prometheus::Family<prometheus::Histogram>* upstream_duration_;
   prometheus::Family<prometheus::Counter>* invalidations_;
+  prometheus::Family<prometheus::Counter>* purges_skipped_;
   prometheus::Family<prometheus::Counter>* coalesced_;
   prometheus::Family<prometheus::Counter>* bypasses_;
   prometheus::Family<prometheus::Counter>* verifies_;
