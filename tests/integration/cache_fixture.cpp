@@ -357,6 +357,15 @@ std::vector<std::string> jwt_parts(const std::string& token) {
   return parts;
 }
 
+bool poll_until_not_hit(const std::function<HttpResponse()>& fetch, HttpResponse& last, Deadline deadline) {
+  return poll_until(
+      [&] {
+        last = fetch();
+        return x_cache(last) != "HIT";
+      },
+      deadline);
+}
+
 std::vector<HttpResponse> run_concurrently(std::size_t n,
                                            const std::function<HttpResponse(std::size_t)>& fn) {
   std::vector<HttpResponse> results(n);

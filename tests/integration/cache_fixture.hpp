@@ -93,6 +93,11 @@ std::string base64url_decode(std::string_view in);
 std::string base64url_encode(std::string_view in);
 std::vector<std::string> jwt_parts(const std::string& token);
 
+// Calls `fetch` until its answer is no longer a fresh HIT (a short-lived entry expired: the read is now
+// STALE, a MISS or the backend's failure) or `deadline` passes, and says which; `last` holds the last answer.
+bool poll_until_not_hit(const std::function<HttpResponse()>& fetch, HttpResponse& last,
+                        Deadline deadline = deadline_in(std::chrono::seconds(20)));
+
 // Rules written for the simulator: see kSimRules in cache_fixture.cpp.
 extern const char* const kSimRules;
 
