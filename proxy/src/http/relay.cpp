@@ -12,6 +12,7 @@
 #include "http/header_rewrite.hpp"
 #include "http/request_checks.hpp"
 #include "http/response_head.hpp"
+#include "http/send_now.hpp"
 #include "http/upstream_pool.hpp"
 #include "http/worker.hpp"
 #include "util/strings.hpp"
@@ -102,15 +103,21 @@ asio::awaitable<RequestProblem> relay_request_body(Exchange& x,
     kept.whole = kept.limit && !overflow && parser.is_done();
     if (got == 0 && !parser.is_done()) continue;
     ended = parser.is_done();
-    up.stream.expires_after(x.cfg.upstream.send_timeout);
     beast::error_code wec;
     if (head.empty() && !chunked) {  // the usual piece: one buffer, asio's smallest write operation
-      auto [ec, wn] = co_await asio::async_write(up.stream, asio::buffer(data.data(), got), use_tuple);
-      wec = ec;
+      std::array<asio::const_buffer, 1> piece{asio::buffer(data.data(), got)};
+      if (!send_now(up.stream.socket(), piece)) {
+        up.stream.expires_after(x.cfg.upstream.send_timeout);
+        auto [ec, wn] = co_await asio::async_write(up.stream, piece[0], use_tuple);
+        wec = ec;
+      }
     } else {
-      const Frame frame(head, std::string_view(data.data(), got), chunked, ended);
-      auto [ec, wn] = co_await asio::async_write(up.stream, frame.buffers, use_tuple);
-      wec = ec;
+      Frame frame(head, std::string_view(data.data(), got), chunked, ended);
+      if (!send_now(up.stream.socket(), frame.buffers)) {
+        up.stream.expires_after(x.cfg.upstream.send_timeout);
+        auto [ec, wn] = co_await asio::async_write(up.stream, frame.buffers, use_tuple);
+        wec = ec;
+      }
     }
     if (wec) {
       upstream_ec = wec;
@@ -148,9 +155,12 @@ class DetachedGet final : public cache::Origin {
     auto [aec, conn] = co_await worker_.pool().acquire(up, true);
     if (aec) co_return 0;
     up_ = std::move(conn);
-    up_->stream.expires_after(up.send_timeout);
-    auto [wec, wn] = co_await asio::async_write(up_->stream, asio::buffer(head_), use_tuple);
-    if (wec) co_return 0;
+    std::array<asio::const_buffer, 1> head{asio::buffer(head_)};
+    if (!send_now(up_->stream.socket(), head)) {
+      up_->stream.expires_after(up.send_timeout);
+      auto [wec, wn] = co_await asio::async_write(up_->stream, head[0], use_tuple);
+      if (wec) co_return 0;
+    }
     up_->stream.expires_after(up.first_byte_timeout + up.read_timeout);
     auto [rec, rn] = co_await bhttp::async_read(up_->stream, buf_, rp_, use_tuple);
     if (rec) co_return 0;
@@ -236,9 +246,12 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
 
     beast::error_code send_ec;
     if (!has_body_) {
-      up_->stream.expires_after(x_.cfg.upstream.send_timeout);
-      auto [wec, wn] = co_await asio::async_write(up_->stream, asio::buffer(head), use_tuple);
-      send_ec = wec;
+      std::array<asio::const_buffer, 1> whole{asio::buffer(head)};
+      if (!send_now(up_->stream.socket(), whole)) {
+        up_->stream.expires_after(x_.cfg.upstream.send_timeout);
+        auto [wec, wn] = co_await asio::async_write(up_->stream, whole[0], use_tuple);
+        send_ec = wec;
+      }
       if (send_ec && retryable && dead_connection_error(send_ec)) continue;
     } else {
       // A body that came with its head (the usual small JSON write) leaves with the head: one write, and
@@ -246,9 +259,12 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
       // upload): the head goes first, as soon as the backend connection is there.
       bool head_sent = false;
       if (x_.client_buf.size() == 0) {
-        up_->stream.expires_after(x_.cfg.upstream.send_timeout);
-        auto [wec, wn] = co_await asio::async_write(up_->stream, asio::buffer(head), use_tuple);
-        if (wec) co_return co_await fail(wec, false);
+        std::array<asio::const_buffer, 1> whole{asio::buffer(head)};
+        if (!send_now(up_->stream.socket(), whole)) {
+          up_->stream.expires_after(x_.cfg.upstream.send_timeout);
+          auto [wec, wn] = co_await asio::async_write(up_->stream, whole[0], use_tuple);
+          if (wec) co_return co_await fail(wec, false);
+        }
         head_sent = true;
       }
       if (expect_continue) {
@@ -388,8 +404,10 @@ asio::awaitable<bool> Relay::start(std::span<const cache::Field> fields) {
   write_relayed_head(x_.scratch, rp_->get().base(), fields, {chunked_, client_keep_alive_}, x_.request_id);
   head_pending_ = true;
   if (!no_body_ && bufs_->in.size() != 0) co_return true;
+  std::array<asio::const_buffer, 1> head{asio::buffer(x_.scratch)};
+  if (send_now(x_.client.socket(), head)) co_return written({}, 0);
   x_.client.expires_after(x_.cfg.timeouts.client_send);
-  auto [ec, n] = co_await asio::async_write(x_.client, asio::buffer(x_.scratch), use_tuple);
+  auto [ec, n] = co_await asio::async_write(x_.client, head[0], use_tuple);
   co_return written(ec, 0);
 }
 
@@ -410,13 +428,16 @@ bool Relay::written(const beast::error_code& ec, std::size_t body_bytes) {
 // ProxyTest.LargeDownloadStreamsWithBoundedMemory (1 GiB relayed) measures.
 asio::awaitable<bool> Relay::write(std::string_view piece) {
   if (piece.empty() && !head_pending_) co_return true;
-  x_.client.expires_after(x_.cfg.timeouts.client_send);
   if (!head_pending_ && !chunked_) {  // the usual piece: one buffer, asio's smallest write operation
-    auto [ec, n] = co_await asio::async_write(x_.client, asio::buffer(piece.data(), piece.size()), use_tuple);
+    std::array<asio::const_buffer, 1> one{asio::buffer(piece.data(), piece.size())};
+    if (send_now(x_.client.socket(), one)) co_return written({}, piece.size());
+    x_.client.expires_after(x_.cfg.timeouts.client_send);
+    auto [ec, n] = co_await asio::async_write(x_.client, one[0], use_tuple);
     co_return written(ec, piece.size());
   }
-  const Frame frame(head_pending_ ? std::string_view(x_.scratch) : std::string_view(), piece, chunked_,
-                    false);
+  Frame frame(head_pending_ ? std::string_view(x_.scratch) : std::string_view(), piece, chunked_, false);
+  if (send_now(x_.client.socket(), frame.buffers)) co_return written({}, piece.size());
+  x_.client.expires_after(x_.cfg.timeouts.client_send);
   auto [ec, n] = co_await asio::async_write(x_.client, frame.buffers, use_tuple);
   co_return written(ec, piece.size());
 }
@@ -424,10 +445,14 @@ asio::awaitable<bool> Relay::write(std::string_view piece) {
 asio::awaitable<bool> Relay::end() {
   if (no_body_) co_return client_keep_alive_;
   if (head_pending_ || chunked_) {
-    const Frame frame(head_pending_ ? std::string_view(x_.scratch) : std::string_view(), {}, chunked_, true);
-    x_.client.expires_after(x_.cfg.timeouts.client_send);
-    auto [ec, n] = co_await asio::async_write(x_.client, frame.buffers, use_tuple);
-    if (!written(ec, 0)) co_return false;
+    Frame frame(head_pending_ ? std::string_view(x_.scratch) : std::string_view(), {}, chunked_, true);
+    if (!send_now(x_.client.socket(), frame.buffers)) {
+      x_.client.expires_after(x_.cfg.timeouts.client_send);
+      auto [ec, n] = co_await asio::async_write(x_.client, frame.buffers, use_tuple);
+      if (!written(ec, 0)) co_return false;
+    } else {
+      written({}, 0);
+    }
   }
   co_return client_keep_alive_;
 }
@@ -443,16 +468,21 @@ asio::awaitable<bool> Relay::send_error(unsigned status, std::string_view why) {
 asio::awaitable<bool> Relay::send(const cache::Reply& r) {
   const bool head_only = parser_.get().method() == bhttp::verb::head;
   const bool keep_alive = parser_.get().keep_alive() && !x_.worker.draining();
-  // The head written straight into the connection's buffer, then head and body in one gather write.
+  // The head written straight into the connection's buffer, then head and body in one gather write: at once
+  // when the socket takes it all (send_now.hpp), else the rest awaited.
   std::string& head = x_.scratch;
   head.clear();
   write_stored_head(head, r, keep_alive, x_.request_id);
   const bool with_body = r.has_body && !head_only;
-  const std::array<asio::const_buffer, 2> pieces{asio::buffer(head),
-                                                 with_body ? asio::buffer(r.body) : asio::const_buffer()};
+  std::array<asio::const_buffer, 2> pieces{asio::buffer(head),
+                                           with_body ? asio::buffer(r.body) : asio::const_buffer()};
   x_.status = r.status;
-  x_.client.expires_after(x_.cfg.timeouts.client_send);
-  auto [ec, n] = co_await asio::async_write(x_.client, pieces, use_tuple);
+  beast::error_code ec;
+  if (!send_now(x_.client.socket(), pieces)) {
+    x_.client.expires_after(x_.cfg.timeouts.client_send);
+    auto [wec, n] = co_await asio::async_write(x_.client, pieces, use_tuple);
+    ec = wec;
+  }
   if (!ec && with_body) x_.bytes_sent += r.body.size();
   if (ec) x_.outcome = "client_gone";
   co_return !ec && keep_alive;
