@@ -5,6 +5,7 @@
 #include "cache/cache_entry.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "util/strings.hpp"
 
@@ -36,25 +37,59 @@ struct Reader {
     in.remove_prefix(8);
     return v;
   }
-  std::string str() {
+  std::string_view view() {
     auto n = u64();
     if (!ok || n > in.size()) {
       ok = false;
       return {};
     }
-    std::string s(in.substr(0, n));
+    auto s = in.substr(0, n);
     in.remove_prefix(n);
     return s;
   }
+  std::string str() { return std::string(view()); }
 };
 
 bool valid_header_value(std::string_view value) {
-  for (unsigned char c : value)
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  return true;
+  // Three memchr scans, faster than one loop over the bytes for the long values (a Content-Security-Policy).
+  return value.find('\r') == std::string_view::npos && value.find('\n') == std::string_view::npos &&
+         value.find('\0') == std::string_view::npos;
 }
 
 }  // namespace
+
+StoredFields::StoredFields(const HeaderList& list) {
+  std::size_t bytes = 0;
+  for (const auto& [k, v] : list) bytes += k.size() + v.size();
+  reserve(list.size(), bytes);
+  for (const auto& [k, v] : list) emplace_back(k, v);
+}
+
+StoredFields::StoredFields(std::initializer_list<Field> fields) {
+  for (const auto& [k, v] : fields) emplace_back(k, v);
+}
+
+void StoredFields::reserve(std::size_t fields, std::size_t bytes) {
+  at_.reserve(fields);
+  data_.reserve(bytes);
+}
+
+void StoredFields::emplace_back(std::string_view name, std::string_view value) {
+  at_.push_back({static_cast<std::uint32_t>(data_.size()), static_cast<std::uint32_t>(name.size()),
+                 static_cast<std::uint32_t>(value.size())});
+  data_.append(name).append(value);
+}
+
+HeaderList StoredFields::list() const {
+  HeaderList out;
+  out.reserve(size());
+  for (const auto& [k, v] : *this) out.emplace_back(k, v);
+  return out;
+}
+
+bool StoredFields::operator==(const StoredFields& o) const {
+  return size() == o.size() && std::equal(begin(), end(), o.begin());
+}
 
 std::string serialize(const CacheEntry& e) {
   std::string out;
@@ -103,11 +138,14 @@ std::optional<CacheEntry> deserialize(std::string blob) {
   e.vary_names.reserve(std::min<std::uint64_t>(nvary, r.in.size() / 8));
   for (std::uint64_t i = 0; r.ok && i < nvary; ++i) e.vary_names.push_back(r.str());
   auto nheaders = r.u64();
-  e.headers.reserve(std::min<std::uint64_t>(nheaders, r.in.size() / 16));
+  // The fields' bytes are fewer than what is left (each name and value has its 8-byte length too): one
+  // allocation for all of them. A blob is far below 4 GiB (StoredFields' offsets), the storage's limit.
+  if (r.in.size() > std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
+  e.headers.reserve(std::min<std::uint64_t>(nheaders, r.in.size() / 16), r.in.size());
   for (std::uint64_t i = 0; r.ok && i < nheaders; ++i) {
-    auto k = r.str();
-    auto v = r.str();
-    e.headers.emplace_back(std::move(k), std::move(v));
+    auto k = r.view();
+    auto v = r.view();
+    if (r.ok) e.headers.emplace_back(k, v);
   }
   if (!r.ok || !r.in.empty()) return std::nullopt;
   // Redis may be shared or tampered with: refuse what serialize() of a stored response never writes, rather

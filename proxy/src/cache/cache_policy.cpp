@@ -35,10 +35,20 @@ std::string_view to_string(Storability s) {
   return "storable";
 }
 
-std::optional<std::string_view> find_header(const HeaderList& fields, std::string_view name) {
+namespace {
+template <typename Fields>
+std::optional<std::string_view> first_of(const Fields& fields, std::string_view name) {
   for (const auto& [k, v] : fields)
     if (util::iequals(k, name)) return std::string_view(v);
   return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string_view> find_header(const HeaderList& fields, std::string_view name) {
+  return first_of(fields, name);
+}
+std::optional<std::string_view> find_header(const StoredFields& fields, std::string_view name) {
+  return first_of(fields, name);
 }
 
 std::optional<std::string_view> ResponseHead::get(std::string_view name) const {
@@ -297,6 +307,9 @@ std::optional<Freshness> stored_freshness(const config::CacheAction& rule, const
 bool has_validator(const HeaderList& stored) {
   return find_header(stored, "ETag") || find_header(stored, "Last-Modified");
 }
+bool has_validator(const StoredFields& stored) {
+  return find_header(stored, "ETag") || find_header(stored, "Last-Modified");
+}
 
 HeaderList freshened_fields(const HeaderList& stored, const HeaderList& not_modified) {
   // The stored Date goes even when the 304 has none: the response is as good as received now, and an old
@@ -409,8 +422,9 @@ RequestFit fit_request(const RequestDirectives& d, std::uint64_t age_s, std::int
   return RequestFit::unusable;
 }
 
-bool must_revalidate(const config::CacheAction& rule, const HeaderList& stored) {
-  return cache_control(rule, ResponseHead{200, &stored}).must_revalidate;
+bool must_revalidate(const config::CacheAction& rule, const StoredFields& stored) {
+  const auto fields = stored.list();  // only for a request with its own Cache-Control terms
+  return cache_control(rule, ResponseHead{200, &fields}).must_revalidate;
 }
 
 RequestDirectives request_directives(std::string_view cache_control, std::string_view pragma) {

@@ -29,6 +29,7 @@ std::string_view to_string(Storability s);
 
 // The first value of `name` in `fields` (case-insensitive), or nothing.
 std::optional<std::string_view> find_header(const HeaderList& fields, std::string_view name);
+std::optional<std::string_view> find_header(const StoredFields& fields, std::string_view name);
 
 // A header lookup over the backend's response head.
 struct ResponseHead {
@@ -62,6 +63,7 @@ std::optional<Freshness> stored_freshness(const config::CacheAction& rule, const
 
 // Whether a stored response can be revalidated: it has the backend's ETag or Last-Modified (section 4.3.1).
 bool has_validator(const HeaderList& stored);
+bool has_validator(const StoredFields& stored);
 
 // The fields of a stored response freshened by a 304 (section 4.3.4): each field the 304 carries replaces
 // the stored lines of that name (section 3.2), except Content-Length; the others stay, but for Date, which
@@ -117,7 +119,7 @@ RequestFit fit_request(const RequestDirectives& d, std::uint64_t age_s, std::int
                        bool must_revalidate);
 
 // Whether a stored response forbids stale use (must-revalidate, proxy-revalidate, s-maxage).
-bool must_revalidate(const config::CacheAction& rule, const HeaderList& stored);
+bool must_revalidate(const config::CacheAction& rule, const StoredFields& stored);
 
 // Parses an HTTP-date (RFC 9110 section 5.6.7): IMF-fixdate, RFC 850 (a two-digit year more than 50 years
 // after `now_ms` is in the past century) or asctime; empty on anything else.

@@ -404,7 +404,7 @@ asio::awaitable<Served> CacheFlow::revalidated(Fill& f, const Request& req, Orig
   // Section 4.3.4: the stored response with the 304's fields; stored again under the generations read before
   // the backend was asked, so a write since then refuses it (and its flight) as it refuses a fill.
   f.status = entry.status;
-  f.head = freshened_fields(entry.headers, origin.head());
+  f.head = freshened_fields(entry.headers.list(), origin.head());
   f.tee = storable_head(f.rule, ResponseHead{f.status, &f.head}, shared_authorization(f.rule, origin)) ==
           Storability::storable;
   f.body = entry.body;

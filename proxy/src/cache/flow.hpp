@@ -95,8 +95,8 @@ class Origin {
 // A response the cache makes whole: a stored entry, or a 304 from one.
 struct Reply {
   unsigned status = 200;
-  const HeaderList* headers = nullptr;  // the entry's stored fields
-  std::string_view etag;                // the entry's (it outlives the send)
+  const StoredFields* headers = nullptr;  // the entry's stored fields
+  std::string_view etag;                  // the entry's (it outlives the send)
   std::string age;
   std::string_view x_cache;
   std::string cache_status;

@@ -2,6 +2,7 @@
 #include "util/strings.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 
 namespace orc::util {
@@ -20,11 +21,17 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 bool http_token(std::string_view s) {
+  // tchar (RFC 9110 section 5.6.2), as a table: every stored field name is checked when an entry is decoded.
+  static constexpr auto kTchar = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c)
+      t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    return t;
+  }();
   if (s.empty()) return false;
-  for (char c : s) {
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
-  }
+  for (unsigned char c : s)
+    if (!kTchar[c]) return false;
   return true;
 }
 

@@ -367,6 +367,53 @@ TEST(CacheEntry, RefusesStatusesAndHeadersNoBackendResponseHas) {
   EXPECT_FALSE(decodes([](CacheEntry& e) { e.headers.emplace_back("Bad Name", "v"); }));
   EXPECT_FALSE(decodes([](CacheEntry& e) { e.headers.emplace_back("", "v"); }));
   EXPECT_FALSE(decodes([](CacheEntry& e) { e.vary_names.push_back("a:b"); }));
+  EXPECT_FALSE(decodes([](CacheEntry& e) { e.headers.emplace_back("X-Lf", "a\nb"); }));
+  EXPECT_FALSE(decodes([](CacheEntry& e) { e.headers.emplace_back("X-Cr", "a\r"); }));
+  EXPECT_TRUE(decodes([](CacheEntry& e) { e.headers.emplace_back("!#$%&'*+-.^_`|~09azAZ", "v"); }))
+      << "every tchar of RFC 9110 section 5.6.2";
+  for (std::string_view bad :
+       {"a(b", "a)b", "a,b", "a/b", "a;b", "a=b", "a\"b", "a{b", "a@b", "a\x7f", "\xc3\xa9"})
+    EXPECT_FALSE(decodes([&](CacheEntry& e) { e.headers.emplace_back(bad, "v"); })) << bad;
+}
+
+// The stored fields in one buffer read back as the list they were made from: order, repeated names, empty
+// values, and copies that do not share the buffer.
+TEST(StoredFields, KeepTheFieldsInOrderInOneBuffer) {
+  const HeaderList list = {{"Content-Type", "application/json"},
+                           {"Link", "</a>; rel=preload"},
+                           {"X-Empty", ""},
+                           {"link", "</b>; rel=preload"},
+                           {"Content-Security-Policy", std::string(300, 'p')}};
+  const StoredFields fields(list);
+  ASSERT_EQ(fields.size(), list.size());
+  EXPECT_EQ(fields.list(), list);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    EXPECT_EQ(fields[i].first, list[i].first);
+    EXPECT_EQ(fields[i].second, list[i].second);
+  }
+  EXPECT_EQ(find_header(fields, "LINK"), "</a>; rel=preload") << "the first of a repeated name";
+  EXPECT_EQ(find_header(fields, "x-empty"), "");
+  EXPECT_FALSE(find_header(fields, "ETag"));
+  EXPECT_FALSE(has_validator(fields));
+
+  StoredFields copy = fields;
+  copy.emplace_back("ETag", "\"e\"");
+  EXPECT_TRUE(has_validator(copy));
+  EXPECT_EQ(copy.size(), fields.size() + 1);
+  EXPECT_FALSE(copy == fields);
+  EXPECT_EQ(fields.list(), list) << "the copy's append changed the original";
+  StoredFields moved = std::move(copy);
+  EXPECT_EQ(moved[moved.size() - 1].second, "\"e\"");
+
+  // Through an entry's blob and back.
+  CacheEntry e;
+  e.headers = list;
+  auto back = deserialize(serialize(e));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->headers == fields);
+  EXPECT_EQ(back->headers.bytes(), fields.bytes());
+  EXPECT_TRUE(StoredFields{} == StoredFields(HeaderList{}));
+  EXPECT_TRUE(StoredFields{}.empty());
 }
 
 }  // namespace

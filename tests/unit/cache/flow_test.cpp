@@ -168,7 +168,7 @@ struct RecordingClient final : public Downstream {
     cache_status = r.cache_status;
     etag = r.etag;
     content_range = r.content_range;
-    headers = *r.headers;
+    headers = r.headers->list();
     if (r.has_body) body = r.body;
     whole = true;
     co_return true;

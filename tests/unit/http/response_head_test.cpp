@@ -71,7 +71,7 @@ std::pair<std::string, std::vector<std::pair<std::string, std::string>>> fields_
 struct Case {
   const char* what;
   unsigned status;
-  cache::HeaderList stored;
+  cache::StoredFields stored;
   bool has_body = true;
   bool keep_alive = true;
   std::string content_range;
@@ -127,7 +127,7 @@ TEST(WriteStoredHead, TheSameFieldsAsBeastWrote) {
 }
 
 TEST(WriteStoredHead, AppendsToWhatTheBufferHolds) {
-  const cache::HeaderList none;
+  const cache::StoredFields none;
   cache::Reply r;
   r.headers = &none;
   r.etag = "\"e\"";
