@@ -80,9 +80,11 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   // The raw head first (see scan_request_head); then Beast parses it from the buffer. Past the header limit
   // the scan stops and the parser reports the limit.
   beast::error_code hec;
+  bool head_in_buffer = false;
   for (;;) {
     const auto* data = static_cast<const char*>(x.client_buf.data().data());
     auto scan = scan_request_head(std::string_view(data, x.client_buf.size()));
+    head_in_buffer = scan == HeadScan::complete;
     if (scan == HeadScan::bad) {
       x.outcome = "rejected";
       spdlog::info("rejected request from {}: {} (bare CR or LF, folded line or control byte in the head)",
@@ -99,7 +101,20 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     }
     x.client_buf.commit(rn);
   }
-  if (!hec) {
+  // A head that is whole in the buffer (nearly always) is parsed where it lies: async_read_header would parse
+  // the same bytes, but post its completion and resume this request only after every other ready
+  // connection's work (docs/performance.md, "Responses that leave at once"). Otherwise (a head over the
+  // limit, or one the parser wants more of) it reads and reports as before.
+  bool parsed = false;
+  if (!hec && head_in_buffer) {
+    beast::error_code pec;
+    x.client_buf.consume(parser.put(x.client_buf.data(), pec));  // as Beast's own read does
+    if (pec != bhttp::error::need_more && (pec || parser.is_header_done())) {
+      hec = pec;
+      parsed = true;
+    }
+  }
+  if (!hec && !parsed) {
     auto [ec, hn] = co_await bhttp::async_read_header(x.client, x.client_buf, parser, use_tuple);
     hec = ec;
   }
