@@ -446,13 +446,13 @@ asio::awaitable<bool> Relay::end() {
   if (no_body_) co_return client_keep_alive_;
   if (head_pending_ || chunked_) {
     Frame frame(head_pending_ ? std::string_view(x_.scratch) : std::string_view(), {}, chunked_, true);
+    beast::error_code ec;
     if (!send_now(x_.client.socket(), frame.buffers)) {
       x_.client.expires_after(x_.cfg.timeouts.client_send);
-      auto [ec, n] = co_await asio::async_write(x_.client, frame.buffers, use_tuple);
-      if (!written(ec, 0)) co_return false;
-    } else {
-      written({}, 0);
+      auto [wec, n] = co_await asio::async_write(x_.client, frame.buffers, use_tuple);
+      ec = wec;
     }
+    if (!written(ec, 0)) co_return false;
   }
   co_return client_keep_alive_;
 }

@@ -104,8 +104,10 @@ std::string_view access_timestamp(std::chrono::system_clock::time_point now, cha
     std::strftime(cached.text, sizeof cached.text, "%Y-%m-%dT%H:%M:%S", &tm);
     const long minutes = tm.tm_gmtoff / 60;
     const long abs_minutes = minutes < 0 ? -minutes : minutes;
-    std::snprintf(cached.offset, sizeof cached.offset, "%c%02ld:%02ld", minutes < 0 ? '-' : '+',
-                  abs_minutes / 60, abs_minutes % 60);
+    // UTC offsets are within +-14 hours; the bound also tells the compiler "+HH:MM" fits.
+    const int hours = static_cast<int>(std::min(abs_minutes / 60, 99L));
+    const int rest = static_cast<int>(abs_minutes % 60);
+    std::snprintf(cached.offset, sizeof cached.offset, "%c%02d:%02d", minutes < 0 ? '-' : '+', hours, rest);
     cached.text_size = std::strlen(cached.text);
     cached.offset_size = std::strlen(cached.offset);
     cached.at = sec;
