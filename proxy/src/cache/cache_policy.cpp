@@ -42,6 +42,10 @@ std::optional<std::string_view> first_of(const Fields& fields, std::string_view 
     if (util::iequals(k, name)) return std::string_view(v);
   return std::nullopt;
 }
+template <typename Fields>
+bool validator_in(const Fields& fields) {
+  return first_of(fields, "ETag") || first_of(fields, "Last-Modified");
+}
 }  // namespace
 
 std::optional<std::string_view> find_header(const HeaderList& fields, std::string_view name) {
@@ -305,10 +309,10 @@ std::optional<Freshness> stored_freshness(const config::CacheAction& rule, const
 }
 
 bool has_validator(const HeaderList& stored) {
-  return find_header(stored, "ETag") || find_header(stored, "Last-Modified");
+  return validator_in(stored);
 }
 bool has_validator(const StoredFields& stored) {
-  return find_header(stored, "ETag") || find_header(stored, "Last-Modified");
+  return validator_in(stored);
 }
 
 HeaderList freshened_fields(const HeaderList& stored, const HeaderList& not_modified) {
