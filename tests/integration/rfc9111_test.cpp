@@ -4,9 +4,9 @@
 // transfer codings; freshness (s-maxage before max-age, Expires - Date in the three date forms, past and
 // invalid Expires, the origin's Age and a malformed one, heuristic freshness only with heuristic_max); the
 // response's stale-while-revalidate and stale-if-error (RFC 5861); what is stored (never private or
-// no-store, a status outside `statuses` with explicit freshness, must-understand). Some of these need an
-// entry to expire, and the daemon has no clock a test can move: those tests wait (polling) for a 1 s
-// freshness lifetime to pass.
+// no-store, a status outside `statuses` with explicit freshness, must-understand); a hit larger than the
+// socket takes at once. Some of these need an entry to expire, and the daemon has no clock a test can move:
+// those tests wait (polling) for a 1 s freshness lifetime to pass.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -108,6 +108,30 @@ class Rfc9111Test : public CacheTest {
 
   TestBackend backend_;
 };
+
+// A hit larger than the client's socket takes at once (24 MiB, far past the kernel's send buffer): what the
+// first non-blocking send did not write goes out with the asynchronous write, whole and in order (the miss
+// that stored it relays its body the same way).
+TEST_F(Rfc9111Test, AHitLargerThanTheSocketTakesAtOnceArrivesWhole) {
+  auto big = std::make_shared<std::string>(24u << 20, '\0');
+  for (std::size_t i = 0; i < big->size(); ++i) (*big)[i] = static_cast<char>('a' + (i * 7 + i / 4099) % 26);
+  ASSERT_NO_FATAL_FAILURE(start("rules:\n" + rfc9111_rule("big", "/big", ", max_body: 32MiB"),
+                                [big](const BackendRequest&, ResponseWriter& w) {
+                                  w.respond(200, *big, rfc9111_fields({{"Cache-Control", "max-age=60"}}));
+                                }));
+  HttpResponse miss = fetch("/big");
+  ASSERT_EQ(miss.status, 200) << miss.error;
+  EXPECT_EQ(x_cache(miss), "MISS");
+  EXPECT_EQ(miss.body.size(), big->size());
+  EXPECT_TRUE(miss.body == *big) << "the relayed body differs";
+
+  HttpResponse hit = fetch("/big");
+  ASSERT_EQ(hit.status, 200) << hit.error;
+  EXPECT_EQ(x_cache(hit), "HIT");
+  EXPECT_EQ(hit.body.size(), big->size());
+  EXPECT_TRUE(hit.body == *big) << "the hit's body differs: bytes lost, repeated or out of order";
+  EXPECT_EQ(backend_gets("/big"), 1u);
+}
 
 // RFC 9111 section 2: the key of an origin rule is the target URI, its query exactly as sent (key.query
 // defaults to `all`), so the same parameters in another order are another entry.
