@@ -8,7 +8,7 @@ namespace {
 
 std::size_t cost_of(const std::string& key, const CacheEntry& e, const std::vector<std::string>& tags) {
   std::size_t n = 256 + key.size() + e.body.size() + e.material.size() + e.etag.size();
-  for (const auto& [k, v] : e.headers) n += 32 + k.size() + v.size();
+  n += e.headers.bytes() + 32 * e.headers.size();  // the fields' one buffer and their offsets, with slack
   for (const auto& v : e.vary_names) n += 32 + v.size();
   for (const auto& t : tags) n += 64 + t.size();
   return n;
