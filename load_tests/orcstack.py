@@ -95,12 +95,14 @@ def redis_ping(port):
     return r.stdout.strip() == b"PONG"
 
 
-def start_redis(procs, work, prefix=(), port=None, name="redis"):
-    """A throw-away redis-server (no persistence, loopback). Returns (proc, port)."""
+def start_redis(procs, work, prefix=(), port=None, name="redis", unix_socket=None):
+    """A throw-away redis-server (no persistence, loopback; also on the Unix socket `unix_socket`, an absolute
+    path, when given). Returns (proc, port)."""
     port = port or free_port()
+    socket_args = ["--unixsocket", unix_socket, "--unixsocketperm", "700"] if unix_socket else []
     p = procs.start(name, list(prefix) + [
         "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", work, "--save", "",
-        "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", "--maxclients", "20000"],
+        "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", "--maxclients", "20000"] + socket_args,
         os.path.join(work, f"{name}.log"))
     for _ in range(200):
         if redis_ping(port):
@@ -152,12 +154,13 @@ def proxy_config(work, name, sim_port, admin_port, listen_port, threads, quiet=T
 
 
 def start_proxy(procs, build_dir, work, name, sim_port, key, redis_port, threads, prefix=(), quiet=True,
-                env_extra=None, rulebook=None, subs=()):
-    """openrisk-cache with Redis storage. Returns (proc, port, admin port)."""
+                env_extra=None, rulebook=None, subs=(), redis_url=None):
+    """openrisk-cache with Redis storage: `redis_url`, or the server on 127.0.0.1:`redis_port`. Returns (proc,
+    port, admin port)."""
     port, admin = free_port(), free_port()
     cfg = proxy_config(work, name, sim_port, admin, port, threads, quiet, rulebook, subs)
     env = dict(os.environ, ORC_JWT_PUBLIC_KEY_FILE=key, ORC_KEY_SECRET=os.urandom(32).hex(),
-               ORC_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", **(env_extra or {}))
+               ORC_REDIS_URL=redis_url or f"redis://127.0.0.1:{redis_port}/0", **(env_extra or {}))
     p = procs.start(name, list(prefix) + [os.path.join(build_dir, PROXY_REL), "serve", "--config", cfg],
                     os.path.join(work, f"{name}.log"), env=env)
     wait_http(f"http://127.0.0.1:{port}/api/v1/health", p, name)

@@ -195,6 +195,8 @@ std::string storage_name(const ::testing::TestParamInfo<Storage>& info) {
       return "redis";
     case Storage::redis_cluster:
       return "redis_cluster";
+    case Storage::redis_unix:
+      return "redis_unix";
   }
   return "unknown";
 }
@@ -405,6 +407,8 @@ void CacheTest::start_sim(const std::vector<std::string>& args) {
 void CacheTest::start_redis() {
   if (cluster_)
     redis_cluster_ = std::make_unique<RedisCluster>();
+  else if (unix_)
+    redis_ = RedisServer::with_unix_socket();
   else
     redis_ = std::make_unique<RedisServer>();
 }
@@ -414,7 +418,8 @@ std::string CacheTest::redis_yaml() const {
     return "redis: { url: \"" + redis_cluster_->node(0).url() + "\", cluster: \"" + redis_cluster_->seeds() +
            "\", key_prefix: \"orc-test:\", command_timeout: 200ms }\n";
   if (redis_)
-    return "redis: { url: \"" + redis_->url() + "/0\", key_prefix: \"orc-test:\", command_timeout: 200ms }\n";
+    return "redis: { url: \"" + (unix_ ? redis_->unix_url() + "?db=0" : redis_->url() + "/0") +
+           "\", key_prefix: \"orc-test:\", command_timeout: 200ms }\n";
   ADD_FAILURE() << "config with redis but no redis-server started";
   return "";
 }

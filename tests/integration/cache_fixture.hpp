@@ -62,7 +62,8 @@ class SimServer {
 
 // memory: the in-process storage; redis: one redis-server; redis_cluster: a Redis Cluster (three masters, a
 // replica each) of this test's own.
-enum class Storage { memory, redis, redis_cluster };
+// redis_unix: one redis-server reached over its Unix socket (redis.url unix://...).
+enum class Storage { memory, redis, redis_cluster, redis_unix };
 std::string storage_name(const ::testing::TestParamInfo<Storage>& info);
 
 // One request on a fresh connection; HEAD responses are read without a body.
@@ -148,6 +149,7 @@ class CacheTest : public ::testing::Test {
   std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<RedisCluster> redis_cluster_;
   bool cluster_ = false;  // start_redis() starts a Redis Cluster
+  bool unix_ = false;     // start_redis() starts a server with a Unix socket, and configs use it
   bool l1_ = true;        // cache.l1_budget in configs with Redis, as the shipped config has it
   std::vector<std::unique_ptr<DaemonProcess>> proxies_;
 };
@@ -156,7 +158,10 @@ class CacheTest : public ::testing::Test {
 // Cluster.
 class CacheStorageTest : public CacheTest, public ::testing::WithParamInterface<Storage> {
  protected:
-  CacheStorageTest() { cluster_ = GetParam() == Storage::redis_cluster; }
+  CacheStorageTest() {
+    cluster_ = GetParam() == Storage::redis_cluster;
+    unix_ = GetParam() == Storage::redis_unix;
+  }
   bool use_redis() const { return GetParam() != Storage::memory; }
   // Simulator (with `sim_args`), redis when the parameter says so, one daemon with `rules`.
   void start_all(const std::string& rules, const std::vector<std::string>& sim_args = {},

@@ -424,7 +424,8 @@ TEST_P(CacheFlowTest, StaleWhileRevalidateServesStaleAndRefreshesOnce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Storages, CacheFlowTest,
-                         ::testing::Values(Storage::memory, Storage::redis, Storage::redis_cluster),
+                         ::testing::Values(Storage::memory, Storage::redis, Storage::redis_cluster,
+                                           Storage::redis_unix),
                          storage_name);
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <sstream>
 #include <string>
 
 #include "cache_fixture.hpp"
@@ -27,6 +28,9 @@ class CacheRedisTest : public CacheTest {
 
   // Two daemons sharing this test's Redis (proxies 0 and 1), each with its L1 on (subscribed).
   void start_two_with_l1(DaemonProcess*& a, DaemonProcess*& b);
+  // PATCHes detail_'s title to `title` through proxy 0; proxy 1 must serve the written version within 5 s
+  // (its L1, if it holds the entry, hears of the purge).
+  void write_through_a_reaches_b(const std::string& title);
 
   std::string token_;
   std::string detail_;
@@ -262,6 +266,22 @@ void CacheRedisTest::start_two_with_l1(DaemonProcess*& a, DaemonProcess*& b) {
     ASSERT_TRUE(wait_metric(*p, "openrisk_cache_l1_up", [](double v) { return v == 1; })) << p->stderr_text();
 }
 
+void CacheRedisTest::write_through_a_reaches_b(const std::string& title) {
+  HttpResponse write = through(0, "PATCH", detail_, bearer(token_), R"({"title":")" + title + R"("})");
+  ASSERT_EQ(write.status, 200) << write.describe();
+  const std::uint64_t written = sim_version(write);
+  HttpResponse r;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        r = get(detail_, token_, 1);
+        return sim_version(r) >= written;
+      },
+      deadline_in(5s)))
+      << "instance B kept serving pre-write data; last:\n"
+      << r.describe();
+  EXPECT_NE(r.body.find(title), std::string::npos) << r.describe();
+}
+
 TEST_F(CacheRedisTest, L1ServesHitsWithoutRedisAndForgetsWhatAnotherInstancePurged) {
   DaemonProcess *a = nullptr, *b = nullptr;
   ASSERT_NO_FATAL_FAILURE(start_two_with_l1(a, b));
@@ -280,19 +300,64 @@ TEST_F(CacheRedisTest, L1ServesHitsWithoutRedisAndForgetsWhatAnotherInstancePurg
   EXPECT_GT(metric_now(*b, "openrisk_cache_l1_entries"), 0);
 
   // A write through A: B's L1 hears of the purge (it would keep the old entry for l1_max_age, 30 s, else).
-  HttpResponse write = through(0, "PATCH", detail_, bearer(token_), R"({"title":"written-through-a"})");
-  ASSERT_EQ(write.status, 200) << write.describe();
-  const std::uint64_t written = sim_version(write);
-  HttpResponse r;
+  ASSERT_NO_FATAL_FAILURE(write_through_a_reaches_b("written-through-a"));
+}
+
+// docs/operations.md, "Redis on the same machine": redis.url unix://... carries every connection, the
+// workers' pools and the purge listener, so that entries and purges are shared as over TCP.
+TEST_F(CacheRedisTest, TwoInstancesShareEntriesAndPurgesOverAUnixSocket) {
+  unix_ = true;
+  ASSERT_NO_THROW(start_redis());  // in place of SetUp's server, which had no socket
+  DaemonProcess *a = nullptr, *b = nullptr;
+  ASSERT_NO_FATAL_FAILURE(start_two_with_l1(a, b));
+  const std::string socket = redis_->unix_url().substr(std::string_view("unix://").size());
+  EXPECT_NE(a->stderr_text().find("cache storage: redis unix:" + socket + ", db 0"), std::string::npos)
+      << a->stderr_text();
+
+  // Every client but this test's own (over TCP, running CLIENT LIST) came in on the socket (flag U), the
+  // purge listeners among them.
+  auto clients = redis_bulk(redis_->port(), {"CLIENT", "LIST"});
+  ASSERT_TRUE(clients);
+  int on_socket = 0, subscribed = 0;
+  std::istringstream lines(*clients);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(" cmd=client|list ") != std::string::npos) continue;
+    const auto flags = line.find(" flags=");
+    ASSERT_NE(flags, std::string::npos) << line;
+    const std::string value = line.substr(flags + 7, line.find(' ', flags + 1) - flags - 7);
+    EXPECT_NE(value.find('U'), std::string::npos) << "a client not on the Unix socket: " << line;
+    ++on_socket;
+    if (line.find(" sub=1 ") != std::string::npos) ++subscribed;
+  }
+  EXPECT_GE(on_socket, 4) << *clients;  // at least a pool connection and a listener each
+  EXPECT_EQ(subscribed, 2) << *clients;
+
+  HttpResponse primed = get(detail_, token_, 0);
+  ASSERT_EQ(x_cache(primed), "MISS") << primed.describe();
+  HttpResponse via_b = get(detail_, token_, 1);
+  EXPECT_EQ(x_cache(via_b), "HIT") << "instance B does not see instance A's entry\n" << via_b.describe();
+  EXPECT_EQ(via_b.body, primed.body);
+
+  // A write through A: B's L1 hears of the purge through its listener on the socket.
+  ASSERT_NO_FATAL_FAILURE(write_through_a_reaches_b("written-over-the-socket"));
+
+  // Redis gone (its socket file left behind, nobody listening): the backend answers; back: hits again.
+  redis_->stop();
+  ASSERT_TRUE(wait_metric(*b, "openrisk_cache_l1_up", [](double v) { return v == 0; }));
+  HttpResponse without = get(detail_, token_, 1);
+  EXPECT_EQ(without.status, 200) << without.describe();
+  EXPECT_NE(x_cache(without), "HIT") << without.describe();
+  ASSERT_NO_THROW(redis_->start());
+  ASSERT_TRUE(wait_metric(*b, "openrisk_cache_l1_up", [](double v) { return v == 1; })) << b->stderr_text();
+  HttpResponse back;
   EXPECT_TRUE(poll_until(
       [&] {
-        r = get(detail_, token_, 1);
-        return sim_version(r) >= written;
+        back = get(detail_, token_, 1);
+        return x_cache(back) == "HIT";
       },
-      deadline_in(5s)))
-      << "instance B kept serving pre-write data from its L1; last:\n"
-      << r.describe();
-  EXPECT_NE(r.body.find("written-through-a"), std::string::npos) << r.describe();
+      deadline_in(10s)))
+      << "no hit over the socket after Redis came back; last:\n"
+      << back.describe();
 }
 
 TEST_F(CacheRedisTest, L1IsOffWhileRedisIsGoneAndEmptyWhenItIsBack) {

@@ -313,6 +313,23 @@ std::string RedisServer::url() const {
   return "redis://" + host_ + ":" + std::to_string(port_);
 }
 
+namespace {
+constexpr const char* kUnixSocket =
+    "redis.sock";  // relative: in --dir, which is the server's working directory
+}
+
+std::unique_ptr<RedisServer> RedisServer::with_unix_socket() {
+  return std::make_unique<RedisServer>(
+      std::vector<std::string>{"--unixsocket", kUnixSocket, "--unixsocketperm", "700"});
+}
+
+std::string RedisServer::unix_url() const {
+  if (std::find(extra_args_.begin(), extra_args_.end(), "--unixsocket") == extra_args_.end())
+    throw std::logic_error(
+        "unix_url(): this redis-server has no Unix socket (RedisServer::with_unix_socket)");
+  return "unix://" + dir_ + "/" + kUnixSocket;
+}
+
 bool RedisServer::spawn() {
   std::error_code ignored;
   std::filesystem::remove(dir_ + "/redis.log", ignored);  // a restart must not find the last run's line

@@ -27,6 +27,8 @@ class RedisServer {
   // monitors it.
   static std::unique_ptr<RedisServer> sentinel(const std::string& master, std::uint16_t master_port,
                                                int quorum, std::chrono::milliseconds down_after);
+  // A server that also listens on a Unix socket, `redis.sock` in its temp dir (unix_url()).
+  static std::unique_ptr<RedisServer> with_unix_socket();
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -35,6 +37,9 @@ class RedisServer {
   const std::string& host() const { return host_; }
   // redis://127.0.0.1:PORT (no credentials, database 0)
   std::string url() const;
+  // unix:///tmp/.../redis.sock (no credentials, database 0) of a server from with_unix_socket(); throws
+  // std::logic_error for another.
+  std::string unix_url() const;
 
   // SIGKILLs the server and reaps it: clients see their connections reset.
   void stop();

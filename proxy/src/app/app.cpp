@@ -91,8 +91,8 @@ http::StorageFactory storage_factory(const config::Config& cfg,
       spdlog::info("cache storage: redis master '{}' from {} sentinel(s), db {} (prefix '{}')",
                    redis.sentinel.master, redis.sentinel.nodes.size(), endpoint->db, redis.key_prefix);
     else
-      spdlog::info("cache storage: redis {}:{}/{} (prefix '{}')", endpoint->host, endpoint->port,
-                   endpoint->db, redis.key_prefix);
+      spdlog::info("cache storage: redis {}, db {} (prefix '{}')", endpoint->where(), endpoint->db,
+                   redis.key_prefix);
     metrics::Metrics::get().set_storage("redis");
     return [redis, max_fill, master](asio::any_io_executor ex) -> std::shared_ptr<cache::Storage> {
       return std::make_shared<cache::RedisStorage>(ex, redis, max_fill, master);

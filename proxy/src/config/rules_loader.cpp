@@ -431,9 +431,13 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
   if (top.has("redis")) {
     c.redis.enabled = true;
     redis.string("url", c.redis.url);
-    if (c.redis.url.rfind("redis://", 0) != 0)
-      errors.add(redis.node()["url"] ? redis.node()["url"].Mark() : redis.node().Mark(),
-                 "'redis.url': expected redis://[user:password@]host:port[/db]");
+    const auto url_mark = redis.node()["url"] ? redis.node()["url"].Mark() : redis.node().Mark();
+    // A Unix domain socket: a Redis on this machine (a sidecar sharing a volume), one server only.
+    const bool unix_socket = c.redis.url.rfind("unix://", 0) == 0;
+    if (c.redis.url.rfind("redis://", 0) != 0 && !unix_socket)
+      errors.add(url_mark,
+                 "'redis.url': expected redis://[user:password@]host:port[/db] or "
+                 "unix://[user:password@]/path/to/redis.sock[?db=N]");
     redis.string("key_prefix", c.redis.key_prefix);
     redis.count("pool_size", c.redis.pool_size, 1, 64);
     redis.duration("connect_timeout", c.redis.connect_timeout);
@@ -452,7 +456,11 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
     }
     sentinel.finish();
     host_ports(redis, "cluster", "'redis.cluster'", "10.0.0.5:6379", c.redis.cluster);
-    if (!c.redis.cluster.empty()) {
+    if (unix_socket && (!c.redis.sentinel.master.empty() || !c.redis.cluster.empty()))
+      errors.add(url_mark,
+                 "'redis.url': a unix:// socket is one server; with Sentinel or a Cluster the addresses come "
+                 "from them: expected redis://[user:password@]host[/db] for the credentials");
+    if (!c.redis.cluster.empty() && !unix_socket) {
       const auto mark = redis.node()["cluster"].Mark();
       if (!c.redis.sentinel.master.empty())
         errors.add(mark, "'redis.cluster': expected either a Cluster or Sentinel, not both");

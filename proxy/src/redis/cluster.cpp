@@ -190,6 +190,7 @@ struct ClusterPool::Core {
       auto o = options;
       o.endpoint.host = host;
       o.endpoint.port = port;
+      o.endpoint.unix_path.clear();  // a Cluster's nodes are TCP addresses (the rulebook refuses unix://)
       pool = std::make_shared<RedisPool>(executor, std::move(o));
     }
     return pool;

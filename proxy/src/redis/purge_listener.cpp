@@ -70,13 +70,15 @@ bool PurgeListener::session() {
     if (!at) return thread_.waker().stopping();
     ep.host = at->host;
     ep.port = at->port;
+    ep.unix_path.clear();
   } else if (!options_.nodes.empty()) {
     const auto& node = options_.nodes[next_node_++ % options_.nodes.size()];
     ep.host = node.first;
     ep.port = node.second;
+    ep.unix_path.clear();
   }
   sync::Connected outcome;
-  auto c = sync::connect(ep.host, ep.port, ep.user, ep.password, options_.connect_timeout, outcome);
+  auto c = sync::connect(ep, options_.connect_timeout, outcome);
   if (outcome == sync::Connected::auth_refused)
     spdlog::warn("purge listener: Redis refused AUTH: the L1 stays off");
   if (!c) return thread_.waker().stopping();

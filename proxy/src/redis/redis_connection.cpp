@@ -220,6 +220,9 @@ void RedisConnection::resolve() {
     }
     host = at->host;
     port = at->port;
+  } else if (!options_->endpoint.unix_path.empty()) {  // a Unix socket: nothing to resolve
+    attach(redisAsyncConnectUnix(options_->endpoint.unix_path.c_str()));
+    return;
   }
   // hiredis would resolve with a blocking getaddrinfo(); Asio resolves off the worker thread.
   resolver_.async_resolve(
@@ -239,7 +242,10 @@ void RedisConnection::on_resolved(const boost::system::error_code& ec,
   }
   const auto endpoint = results.begin()->endpoint();
   const std::string ip = endpoint.address().to_string();  // numeric: hiredis's lookup does not block
-  redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), endpoint.port());
+  attach(redisAsyncConnect(ip.c_str(), endpoint.port()));
+}
+
+void RedisConnection::attach(redisAsyncContext* ac) {
   if (ac == nullptr) {
     schedule_reconnect();
     return;

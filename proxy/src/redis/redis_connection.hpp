@@ -134,6 +134,8 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   void resolve();
   void on_resolved(const boost::system::error_code& ec,
                    const boost::asio::ip::tcp::resolver::results_type& results);
+  // Takes a context hiredis began connecting (TCP or a Unix socket): hooks it to the event loop.
+  void attach(redisAsyncContext* ac);
   void on_connected(bool ok);
   void handshake();
   void become_ready();

@@ -1,4 +1,5 @@
-// The Redis endpoint from `redis://[user:password@]host[:port][/db]` (user and password percent-decoded).
+// The Redis endpoint from `redis://[user:password@]host[:port][/db]` or, for a Redis on the same machine,
+// `unix://[user:password@]/path/to/redis.sock[?db=N]` (go-redis's form; user and password percent-decoded).
 #pragma once
 
 #include <cstdint>
@@ -11,9 +12,13 @@ namespace orc::redis {
 struct RedisEndpoint {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
-  std::string user;      // empty: AUTH with the password only (the `default` user)
-  std::string password;  // empty: no AUTH
-  int db = 0;            // SELECTed on connect when not 0
+  std::string unix_path;  // not empty: a Unix domain socket (host and port unused)
+  std::string user;       // empty: AUTH with the password only (the `default` user)
+  std::string password;   // empty: no AUTH
+  int db = 0;             // SELECTed on connect when not 0
+
+  // Where it connects, for logs: "host:port" ("[::1]:port") or "unix:/path". Never the credentials.
+  std::string where() const;
 };
 
 // Empty optional when the URL is malformed; `error` (when given) then says why.

@@ -88,10 +88,18 @@ void SentinelWatcher::warn_once(std::string message) {
   last_warning_ = std::move(message);
 }
 
+sync::Context SentinelWatcher::connect_to(const Node& node, sync::Connected& outcome) const {
+  RedisEndpoint at;
+  at.host = node.first;
+  at.port = node.second;
+  at.password = options_.password;
+  return sync::connect(at, options_.connect_timeout, outcome);
+}
+
 bool SentinelWatcher::ask_once() {
   for (const auto& node : options_.nodes) {
     sync::Connected outcome;
-    auto c = sync::connect(node.first, node.second, "", options_.password, options_.connect_timeout, outcome);
+    auto c = connect_to(node, outcome);
     if (auto a = c ? ask(c.get()) : std::nullopt) {
       take(node, *a);
       return true;
@@ -116,7 +124,7 @@ void SentinelWatcher::run() {
 bool SentinelWatcher::session(const Node& node) {
   const auto where = "redis sentinel " + node.first + ":" + std::to_string(node.second);
   sync::Connected outcome;
-  auto c = sync::connect(node.first, node.second, "", options_.password, options_.connect_timeout, outcome);
+  auto c = connect_to(node, outcome);
   if (outcome == sync::Connected::auth_refused) warn_once(where + " refused AUTH (redis.sentinel.password)");
   if (!c) return thread_.waker().stopping();
   auto address = ask(c.get());
@@ -129,7 +137,7 @@ bool SentinelWatcher::session(const Node& node) {
   // A failover between that answer and the subscription would go unheard: ask once more, subscribed.
   auto ask_again = [&] {
     sync::Connected again;
-    auto c2 = sync::connect(node.first, node.second, "", options_.password, options_.connect_timeout, again);
+    auto c2 = connect_to(node, again);
     if (auto a = c2 ? ask(c2.get()) : std::nullopt) take(node, *a);
   };
   return sync::listen(

@@ -74,6 +74,8 @@ class SentinelWatcher {
   void run();
   // One sentinel, from connect to loss (false) or stop (true).
   bool session(const Node& node);
+  // A connection to the sentinel `node`, with its password (each wait bounded by connect_timeout).
+  sync::Context connect_to(const Node& node, sync::Connected& outcome) const;
   // The master's address from a connected sentinel.
   std::optional<MasterAddress> ask(redisContext* c) const;
   // An address `node` gave: into the source, logged when it changed.

@@ -43,14 +43,15 @@ bool is_push(const redisReply* r, std::string_view kind, std::size_t min_element
          str(r->element[0]) == kind;
 }
 
-Context connect(const std::string& host, std::uint16_t port, const std::string& user,
-                const std::string& password, std::chrono::milliseconds timeout, Connected& outcome) {
+Context connect(const RedisEndpoint& at, std::chrono::milliseconds timeout, Connected& outcome) {
   outcome = Connected::failed;
-  Context c(redisConnectWithTimeout(host.c_str(), port, to_timeval(timeout)));
+  Context c(at.unix_path.empty() ? redisConnectWithTimeout(at.host.c_str(), at.port, to_timeval(timeout))
+                                 : redisConnectUnixWithTimeout(at.unix_path.c_str(), to_timeval(timeout)));
   if (!c || c->err) return nullptr;
   redisSetTimeout(c.get(), to_timeval(timeout));
-  if (!password.empty()) {
-    auto r = user.empty() ? command(c.get(), {"AUTH", password}) : command(c.get(), {"AUTH", user, password});
+  if (!at.password.empty()) {
+    auto r = at.user.empty() ? command(c.get(), {"AUTH", at.password})
+                             : command(c.get(), {"AUTH", at.user, at.password});
     if (!r) return nullptr;
     if (r->type == REDIS_REPLY_ERROR) {
       outcome = Connected::auth_refused;

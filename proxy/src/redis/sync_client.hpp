@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "redis/redis_url.hpp"
+
 namespace orc::redis::sync {
 
 struct ContextFree {
@@ -36,10 +38,10 @@ std::string_view str(const redisReply* r);
 bool is_push(const redisReply* r, std::string_view kind, std::size_t min_elements);
 
 enum class Connected { ok, failed, auth_refused };
-// Connects to host:port, each wait bounded by `timeout`, and AUTHs when `password` is set (with `user` when
-// that is set too).
-Context connect(const std::string& host, std::uint16_t port, const std::string& user,
-                const std::string& password, std::chrono::milliseconds timeout, Connected& outcome);
+// Connects to `at` (host:port, or its Unix socket), each wait bounded by `timeout`, and AUTHs when its
+// password is set (with its user when that is set too). Its database is not selected: these threads
+// subscribe or ask sentinels, and channels belong to no database.
+Context connect(const RedisEndpoint& at, std::chrono::milliseconds timeout, Connected& outcome);
 
 // A thread's stop: stop() wakes a pause() or a listen() at once.
 class Waker {

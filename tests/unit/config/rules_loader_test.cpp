@@ -572,6 +572,25 @@ TEST(RulesLoader, RedisAndAdminSections) {
   EXPECT_TRUE(has_error(bad, "test.yaml:1:15: error: 'redis.url': expected redis://")) << all_errors(bad);
 }
 
+// docs/configuration.md: a Redis on the same machine over its Unix socket; one server, not Sentinel or a
+// Cluster, whose addresses are TCP.
+TEST(RulesLoader, RedisOverAUnixSocketIsOneServer) {
+  auto r = load("redis: { url: 'unix:///run/redis/redis.sock?db=2' }\n");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_EQ(r.config->redis.url, "unix:///run/redis/redis.sock?db=2");
+
+  auto sentinel =
+      load("redis:\n  url: 'unix:///run/redis.sock'\n  sentinel: { master: m, nodes: [h:26379] }\n");
+  ASSERT_FALSE(sentinel.config);
+  EXPECT_TRUE(has_error(sentinel, "test.yaml:2:8: error: 'redis.url': a unix:// socket is one server"))
+      << all_errors(sentinel);
+  auto cluster = load("redis:\n  url: 'unix:///run/redis.sock'\n  cluster: [h:7000, h:7001]\n");
+  ASSERT_FALSE(cluster.config);
+  EXPECT_TRUE(has_error(cluster, "test.yaml:2:8: error: 'redis.url': a unix:// socket is one server"))
+      << all_errors(cluster);
+  ASSERT_EQ(cluster.errors.size(), 1u) << all_errors(cluster);
+}
+
 // docs/configuration.md: `cache.l1_budget: 0` turns the L1 off; every other size stays greater than zero.
 TEST(RulesLoader, L1BudgetZeroTurnsTheL1OffOtherSizesMustBePositive) {
   auto off = load("cache: { l1_budget: 0 }\n");

@@ -55,5 +55,49 @@ TEST(RedisUrl, RejectsMalformedUrls) {
   EXPECT_FALSE(parse_redis_url("redis:host"));
 }
 
+// go-redis's form for a Redis on the same machine: no host, the socket's absolute path, the database in
+// the query.
+TEST(RedisUrl, UnixSocket) {
+  auto ep = parse_redis_url("unix:///run/redis/redis.sock");
+  ASSERT_TRUE(ep);
+  EXPECT_EQ(ep->unix_path, "/run/redis/redis.sock");
+  EXPECT_EQ(ep->db, 0);
+  EXPECT_TRUE(ep->password.empty());
+  EXPECT_EQ(ep->where(), "unix:/run/redis/redis.sock");
+
+  auto full = parse_redis_url("unix://alice:s%40cret@/var/run/r%20s.sock?db=3");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->unix_path, "/var/run/r s.sock");  // percent-decoded
+  EXPECT_EQ(full->user, "alice");
+  EXPECT_EQ(full->password, "s@cret");
+  EXPECT_EQ(full->db, 3);
+  EXPECT_EQ(full->where(), "unix:/var/run/r s.sock");  // never the credentials
+
+  // TCP endpoints stay as they were, and say where they are the same way.
+  EXPECT_TRUE(parse_redis_url("redis://cache:6380")->unix_path.empty());
+  EXPECT_EQ(parse_redis_url("redis://cache:6380")->where(), "cache:6380");
+  EXPECT_EQ(parse_redis_url("redis://[::1]:7000")->where(), "[::1]:7000");
+}
+
+TEST(RedisUrl, RejectsMalformedUnixSocketUrls) {
+  std::string error;
+  EXPECT_FALSE(parse_redis_url("unix://", &error));
+  EXPECT_NE(error.find("absolute path"), std::string::npos) << error;
+  EXPECT_FALSE(parse_redis_url("unix://localhost/run/redis.sock", &error));  // a host
+  EXPECT_NE(error.find("no host or port"), std::string::npos) << error;
+  EXPECT_FALSE(parse_redis_url("unix://:6379/run/redis.sock"));  // a port
+  EXPECT_FALSE(parse_redis_url("unix:///run/redis.sock?db=x"));
+  EXPECT_FALSE(parse_redis_url("unix:///run/redis.sock?db=-1"));
+  EXPECT_FALSE(parse_redis_url("unix:///run/redis.sock?db"));
+  EXPECT_FALSE(parse_redis_url("unix:///run/redis.sock?timeout=1", &error));
+  EXPECT_NE(error.find("only db=N"), std::string::npos) << error;
+  EXPECT_FALSE(parse_redis_url("unix:///run/redis.sock#x"));
+  EXPECT_FALSE(parse_redis_url("unix:///a%00b"));  // NUL in the path
+  EXPECT_FALSE(parse_redis_url("unix://alice:@/run/redis.sock"));
+  EXPECT_TRUE(parse_redis_url("unix:///" + std::string(106, 'a')));  // sun_path holds 107 and a NUL
+  EXPECT_FALSE(parse_redis_url("unix:///" + std::string(107, 'a'), &error));
+  EXPECT_NE(error.find("shorter than 108 bytes"), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace orc::redis
