@@ -421,6 +421,10 @@ TEST_P(CacheFlowTest, StaleWhileRevalidateServesStaleAndRefreshesOnce) {
       << "the refreshed entry never became a HIT; last:\n"
       << refreshed.describe();
   EXPECT_EQ(sim_route_count(sim_port(), route), 2) << "expected the priming fetch plus exactly one refresh";
+  // The refresh went to the backend like a client's request: the rule's upstream metrics count both.
+  auto& proxy = *proxies_.at(0);
+  EXPECT_EQ(metric_of(proxy, R"(openrisk_cache_upstream_requests_total{code_class="2xx",rule="stats"})"), 2);
+  EXPECT_EQ(metric_of(proxy, R"(openrisk_cache_upstream_duration_seconds_count{rule="stats"})"), 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Storages, CacheFlowTest,

@@ -140,17 +140,43 @@ cache::HeaderList end_to_end_headers(const bhttp::response_header<>& h) {
 }
 
 // A GET for the cache alone: the client's request without its validators, sent on the worker's pool, the
-// body read whole up to a limit. Keeps the runtime it was made under, so it outlives the request.
+// body read whole up to a limit. Keeps the runtime it was made under, so it outlives the request. Counted in
+// the rule's upstream metrics like a client's request (its duration runs to the end of the body, read whole).
 class DetachedGet final : public cache::Origin {
  public:
-  // `req`: the client's request head, for request_header(); `head`: the GET as it leaves.
-  DetachedGet(Worker& worker, std::shared_ptr<const Runtime> rt, bhttp::request_header<> req,
-              std::string head, std::uint64_t body_limit)
-      : worker_(worker), rt_(std::move(rt)), req_(std::move(req)), head_(std::move(head)), headers_(req_) {
+  // `req`: the client's request head, for request_header(); `head`: the GET as it leaves; `metrics`: the
+  // rule's (the process keeps every rule's metrics).
+  DetachedGet(Worker& worker, std::shared_ptr<const Runtime> rt, metrics::RuleMetrics* metrics,
+              bhttp::request_header<> req, std::string head, std::uint64_t body_limit)
+      : worker_(worker),
+        rt_(std::move(rt)),
+        metrics_(metrics),
+        req_(std::move(req)),
+        head_(std::move(head)),
+        headers_(req_) {
     rp_.body_limit(body_limit);
   }
 
   asio::awaitable<unsigned> open(const cache::Ask&) override {
+    const auto start = Clock::now();
+    const unsigned status = co_await fetch();
+    if (metrics_ != nullptr) metrics_->upstream(status, std::chrono::duration<double>(since(start)).count());
+    co_return status;
+  }
+  unsigned failure() const override { return 0; }  // nobody to answer
+  cache::HeaderList head() const override { return end_to_end_headers(rp_.get().base()); }
+  asio::awaitable<Piece> read() override {
+    if (rp_.keep_alive() && buf_.size() == 0) worker_.pool().release(std::move(up_), rt_->config->upstream);
+    co_return Piece{rp_.get().body(), true};
+  }
+  std::optional<std::string_view> request_header(std::string_view name) const override {
+    return headers_(name);
+  }
+  std::unique_ptr<cache::Origin> detached_get(std::uint64_t) const override { return nullptr; }
+
+ private:
+  // The exchange: the response's status, or 0 when there is none (connect, send or read failed).
+  asio::awaitable<unsigned> fetch() {
     const auto& up = rt_->config->upstream;
     auto [aec, conn] = co_await worker_.pool().acquire(up, true);
     if (aec) co_return 0;
@@ -166,20 +192,10 @@ class DetachedGet final : public cache::Origin {
     if (rec) co_return 0;
     co_return rp_.get().result_int();
   }
-  unsigned failure() const override { return 0; }  // nobody to answer
-  cache::HeaderList head() const override { return end_to_end_headers(rp_.get().base()); }
-  asio::awaitable<Piece> read() override {
-    if (rp_.keep_alive() && buf_.size() == 0) worker_.pool().release(std::move(up_), rt_->config->upstream);
-    co_return Piece{rp_.get().body(), true};
-  }
-  std::optional<std::string_view> request_header(std::string_view name) const override {
-    return headers_(name);
-  }
-  std::unique_ptr<cache::Origin> detached_get(std::uint64_t) const override { return nullptr; }
 
- private:
   Worker& worker_;
   std::shared_ptr<const Runtime> rt_;
+  metrics::RuleMetrics* metrics_;
   bhttp::request_header<> req_;
   std::string head_;
   HeaderView headers_;
@@ -497,8 +513,8 @@ std::unique_ptr<cache::Origin> Relay::detached_get(std::uint64_t body_limit) con
                         .authority = x_.cfg.upstream.authority,
                         .strip_validators = true,
                         .ctx = {x_.peer, x_.request_id}});
-  return std::make_unique<DetachedGet>(x_.worker, x_.worker.runtime(), req.base(), std::move(head),
-                                       body_limit);
+  return std::make_unique<DetachedGet>(x_.worker, x_.worker.runtime(), x_.rule_metrics, req.base(),
+                                       std::move(head), body_limit);
 }
 
 }  // namespace orc::http
