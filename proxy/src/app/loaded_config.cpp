@@ -29,7 +29,8 @@ Loaded load_all(const std::string& path) {
   if (cfg->redis.enabled) {
     std::string why;
     if (!redis::parse_redis_url(cfg->redis.url, &why))
-      out.errors.push_back({cfg->source_file, 0, 0, "'redis.url': " + why, false});
+      out.errors.push_back({cfg->redis.url_pos.file, cfg->redis.url_pos.line, cfg->redis.url_pos.column,
+                            "'redis.url': " + why, false});
   }
   if (!out.errors.empty()) return out;
   out.config = std::move(cfg);

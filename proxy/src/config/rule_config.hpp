@@ -152,6 +152,7 @@ struct RedisConfig {
   // With `sentinel`, only the user, password and database of the URL are used: the master's address comes
   // from the sentinels.
   std::string url = "redis://127.0.0.1:6379/0";
+  SourcePos url_pos;  // of `url` (or of the section when it has none): the storage's parser reports there
   RedisSentinelConfig sentinel;
   // A Redis Cluster: the seed nodes, "host:port", asked for the slot map (the URL's host and port unused,
   // its database must be 0). Empty: one server, or Sentinel.

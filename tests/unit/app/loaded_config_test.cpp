@@ -40,6 +40,25 @@ TEST(LoadAll, NoJwtNoVerifier) {
   EXPECT_TRUE(l.rulebook);
 }
 
+// A Redis URL the storage cannot use is reported where it is written, with what was expected.
+TEST(LoadAll, AMalformedRedisUrlIsReportedAtItsPlace) {
+  test::TempDir dir;
+  auto path = dir.write("c.yaml",
+                        "redis:\n  key_prefix: 'x:'\n  url: 'unix:///run/redis.sock?db=two'\n"
+                        "rules:\n  - { name: r, match: { path: /r }, pass: true }\n");
+  auto l = load_all(path);
+  EXPECT_FALSE(l.ok());
+  EXPECT_FALSE(l.config);
+  ASSERT_EQ(l.errors.size(), 1u) << diagnostics(l);
+  EXPECT_EQ(l.errors[0].to_string(),
+            path + ":3:8: error: 'redis.url': the database must be a non-negative number");
+
+  auto tcp = load_all(dir.write("d.yaml", "redis: { url: 'redis://cache:99999' }\n"));
+  ASSERT_EQ(tcp.errors.size(), 1u) << diagnostics(tcp);
+  EXPECT_EQ(tcp.errors[0].to_string(),
+            dir.file("d.yaml") + ":1:15: error: 'redis.url': the port must be 1-65535");
+}
+
 TEST(LoadAll, MissingFile) {
   test::TempDir dir;
   auto l = load_all(dir.file("absent.yaml"));
