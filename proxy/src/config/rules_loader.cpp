@@ -433,7 +433,7 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
     redis.string("url", c.redis.url);
     const auto url_mark = redis.node()["url"] ? redis.node()["url"].Mark() : redis.node().Mark();
     c.redis.url_pos = errors.pos(url_mark);
-    // A Unix domain socket: a Redis on this machine (a sidecar sharing a volume), one server only.
+    // A Unix domain socket: a Redis on this machine, one server only (docs/operations.md).
     const bool unix_socket = c.redis.url.rfind("unix://", 0) == 0;
     if (c.redis.url.rfind("redis://", 0) != 0 && !unix_socket)
       errors.add(url_mark,
