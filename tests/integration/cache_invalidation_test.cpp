@@ -376,9 +376,25 @@ class CacheScriptedRaceTest : public CacheStorageTest {
     EXPECT_EQ(next.body, "version=1") << "pre-write data after the write\n" << next.describe();
     EXPECT_EQ(header(next, "Cache-Status").find("collapsed"), std::string::npos) << next.describe();
     // The read after the write filled the entry: the next one is a hit with post-write data.
-    HttpResponse hit = through(0, "GET", "/items", reader);
+    HttpResponse hit = get_expecting_hit(reader);
     EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
     EXPECT_EQ(hit.body, "version=1") << hit.describe();
+  }
+
+  // GET /items through proxy 0 where the entry should be a hit. On a loaded machine Redis may not answer the
+  // write's purge within command_timeout: the daemon logs it, owes the purge and bypasses its tags until a
+  // replay succeeds (Cache-Status detail purge-pending), as it should. Then this waits for the replay and
+  // one read that fills, and returns the read after it; any other answer is returned as it is.
+  HttpResponse get_expecting_hit(const HeaderList& headers = {}) {
+    HttpResponse r = through(0, "GET", "/items", headers);
+    if (x_cache(r) != "BYPASS" || header(r, "Cache-Status").find("purge-pending") == std::string::npos)
+      return r;
+    EXPECT_TRUE(poll_until([&] { return metric_of(*proxies_.at(0), "openrisk_cache_purges_owed_tags") == 0; },
+                           deadline_in(10s)))
+        << "the owed purge was never replayed";
+    HttpResponse fill = through(0, "GET", "/items", headers);
+    EXPECT_EQ(fill.body, "version=1") << fill.describe();
+    return through(0, "GET", "/items", headers);
   }
 
   int version_ = 0;  // these four under the backend's lock
@@ -400,7 +416,7 @@ TEST_P(CacheScriptedRaceTest, KeyIsCachedAgainRightAfterARefusedFill) {
   ASSERT_NO_FATAL_FAILURE(race());
   HttpResponse next = through(0, "GET", "/items");
   ASSERT_EQ(next.body, "version=1") << next.describe();
-  HttpResponse again = through(0, "GET", "/items");
+  HttpResponse again = get_expecting_hit();
   EXPECT_EQ(again.body, "version=1") << again.describe();
   EXPECT_EQ(x_cache(again), "HIT") << "the post-write response (a plain storable 200) was not cached\n"
                                    << again.describe();
