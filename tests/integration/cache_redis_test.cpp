@@ -360,6 +360,65 @@ TEST_F(CacheRedisTest, TwoInstancesShareEntriesAndPurgesOverAUnixSocket) {
       << back.describe();
 }
 
+// docs/operations.md, OpenRiskCacheRedisUnreachable: the log says why Redis cannot be reached, once however
+// many connections fail and retry (two workers' pools here), and says so again when one connects.
+TEST_F(CacheRedisTest, WhyRedisCannotBeReachedIsLoggedOnceAndSoIsItsReturn) {
+  unix_ = true;
+  ASSERT_NO_THROW(start_redis());
+  redis_->stop();  // its socket file stays behind: every connection is refused
+  DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true), {}, /*warmup=*/"");
+  ASSERT_NE(proxy, nullptr);
+  const std::string where = "redis unix:" + redis_->unix_url().substr(std::string_view("unix://").size());
+  ASSERT_TRUE(proxy->wait_for_log("redis unix:.*: cannot connect \\(Connection refused\\)"))
+      << proxy->stderr_text();
+  HttpResponse without = get(detail_, token_);
+  EXPECT_EQ(without.status, 200) << without.describe();
+  EXPECT_EQ(x_cache(without), "BYPASS") << without.describe();
+
+  ASSERT_NO_THROW(redis_->start());
+  ASSERT_TRUE(proxy->wait_for_log("redis unix:.*: connected$")) << proxy->stderr_text();
+  HttpResponse back;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        back = get(detail_, token_);
+        return x_cache(back) == "HIT";
+      },
+      deadline_in(10s)))
+      << back.describe();
+  const std::string log = proxy->stderr_text();
+  EXPECT_NE(log.find(where + ": cannot connect (Connection refused): the cache steps aside"),
+            std::string::npos)
+      << log;
+  // The same reason is not repeated (a connect in the instant Redis re-creates its socket could give
+  // another).
+  const std::string refused = ": cannot connect (Connection refused)";
+  std::size_t failures = 0;
+  for (auto at = log.find(refused); at != std::string::npos; at = log.find(refused, at + 1)) ++failures;
+  EXPECT_EQ(failures, 1u) << log;
+  std::size_t returns = 0;
+  for (auto at = log.find(where + ": connected\n"); at != std::string::npos;
+       at = log.find(where + ": connected\n", at + 1))
+    ++returns;
+  EXPECT_EQ(returns, 1u) << log;
+}
+
+// A wrong password: the log names the refusal (Redis's text, never the password), and nothing is cached.
+TEST_F(CacheRedisTest, AWrongRedisPasswordIsLoggedWithoutThePassword) {
+  redis_ = std::make_unique<RedisServer>(std::vector<std::string>{"--requirepass", "s3cret"});
+  std::string yaml = config_yaml(kSimRules, true);
+  const std::string plain = redis_->url();
+  const auto at = yaml.find(plain);
+  ASSERT_NE(at, std::string::npos) << yaml;
+  yaml.replace(at, plain.size(), "redis://:not-the-password@127.0.0.1:" + std::to_string(redis_->port()));
+  DaemonProcess* proxy = start_proxy(yaml, {}, /*warmup=*/"");
+  ASSERT_NE(proxy, nullptr);
+  ASSERT_TRUE(proxy->wait_for_log(": refused AUTH \\(WRONGPASS")) << proxy->stderr_text();
+  HttpResponse r = get(detail_, token_);
+  EXPECT_EQ(r.status, 200) << r.describe();
+  EXPECT_EQ(x_cache(r), "BYPASS") << r.describe();
+  EXPECT_EQ(proxy->stderr_text().find("not-the-password"), std::string::npos) << proxy->stderr_text();
+}
+
 TEST_F(CacheRedisTest, L1IsOffWhileRedisIsGoneAndEmptyWhenItIsBack) {
   DaemonProcess *a = nullptr, *b = nullptr;
   ASSERT_NO_FATAL_FAILURE(start_two_with_l1(a, b));

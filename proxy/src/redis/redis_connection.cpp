@@ -4,10 +4,13 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 
 #include <algorithm>
 #include <cassert>
+#include <mutex>
+#include <unordered_map>
 
 #include "redis/sentinel.hpp"
 
@@ -15,6 +18,33 @@ namespace orc::redis {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+
+// Why connections to an endpoint fail, logged once per endpoint and reason: every connection of every
+// worker's pool fails the same way and retries with its own backoff, which would repeat the line many times
+// a second. The first connection that comes up again after a logged failure says so, once.
+class ConnectLog {
+ public:
+  static void failed(const std::string& where, const std::string& why) {
+    std::lock_guard lock(mutex_);
+    auto& last = last_[where];
+    if (last == why) return;
+    last = why;
+    spdlog::warn(
+        "redis {}: {}: the cache steps aside (requests go to the backend) until a connection succeeds", where,
+        why);
+  }
+  static void connected(const std::string& where) {
+    std::lock_guard lock(mutex_);
+    auto it = last_.find(where);
+    if (it == last_.end() || it->second.empty()) return;
+    it->second.clear();
+    spdlog::info("redis {}: connected", where);
+  }
+
+ private:
+  static inline std::mutex mutex_;
+  static inline std::unordered_map<std::string, std::string> last_;  // endpoint -> last reason logged
+};
 
 // hiredis's reader builds each reply through these functions straight into a RedisValue: one copy of a bulk
 // string, from the read buffer into its std::string (hiredis's own objects cost an allocation per element
@@ -221,9 +251,14 @@ void RedisConnection::resolve() {
     host = at->host;
     port = at->port;
   } else if (!options_->endpoint.unix_path.empty()) {  // a Unix socket: nothing to resolve
+    where_ = options_->endpoint.where();
     attach(redisAsyncConnectUnix(options_->endpoint.unix_path.c_str()));
     return;
   }
+  RedisEndpoint at;
+  at.host = host;
+  at.port = port;
+  where_ = at.where();
   // hiredis would resolve with a blocking getaddrinfo(); Asio resolves off the worker thread.
   resolver_.async_resolve(
       host, std::to_string(port),
@@ -237,6 +272,7 @@ void RedisConnection::on_resolved(const boost::system::error_code& ec,
                                   const boost::asio::ip::tcp::resolver::results_type& results) {
   if (state_ != State::resolving) return;  // stopped meanwhile
   if (ec || results.empty()) {
+    ConnectLog::failed(where_, "cannot resolve the host (" + (ec ? ec.message() : "no address") + ")");
     schedule_reconnect();
     return;
   }
@@ -247,10 +283,12 @@ void RedisConnection::on_resolved(const boost::system::error_code& ec,
 
 void RedisConnection::attach(redisAsyncContext* ac) {
   if (ac == nullptr) {
+    ConnectLog::failed(where_, "cannot connect (out of memory)");
     schedule_reconnect();
     return;
   }
   if (ac->err != 0) {  // failed before any hook was attached: ours to free, and nothing else runs
+    ConnectLog::failed(where_, std::string("cannot connect (") + ac->errstr + ")");
     redisAsyncFree(ac);
     schedule_reconnect();
     return;
@@ -277,15 +315,23 @@ void RedisConnection::attach(redisAsyncContext* ac) {
   connect_timer_.async_wait([weak = weak_from_this(), epoch = epoch_](const boost::system::error_code& e) {
     auto self = weak.lock();
     if (!self || e || epoch != self->epoch_) return;
-    if (self->state_ == State::connecting || self->state_ == State::handshaking)
+    if (self->state_ == State::connecting || self->state_ == State::handshaking) {
+      ConnectLog::failed(self->where_,
+                         self->state_ == State::connecting
+                             ? "no connection within redis.connect_timeout"
+                             : "no answer to AUTH, SELECT or ROLE within redis.connect_timeout");
       self->drop(RedisStatus::unavailable);
+    }
   });
   // Arms the first write wait: the socket turning writable is how hiredis learns the connect finished.
   redisAsyncSetConnectCallback(ac, &RedisConnection::on_connect_cb);
 }
 
 void RedisConnection::on_connect_cb(const redisAsyncContext* ac, int status) {
-  static_cast<RedisConnection*>(ac->data)->on_connected(status == REDIS_OK);
+  auto* self = static_cast<RedisConnection*>(ac->data);
+  if (status != REDIS_OK)
+    ConnectLog::failed(self->where_, std::string("cannot connect (") + ac->errstr + ")");
+  self->on_connected(status == REDIS_OK);
 }
 
 void RedisConnection::on_connected(bool ok) {
@@ -319,14 +365,18 @@ void RedisConnection::handshake() {
     auto pending = std::make_unique<Pending>();
     pending->owner = this;
     pending->deadline = deadline;
-    const bool role = cmd.front() == "ROLE";
-    pending->internal = [this, role](RedisReply r) {
+    const std::string name = cmd.front();
+    pending->internal = [this, name](RedisReply r) {
       if (r.status == RedisStatus::error) {  // wrong password, no such database: try again later
+        // Redis's error text names the problem, never the password ("WRONGPASS invalid username-password
+        // pair or user is disabled.", "ERR DB index is out of range").
+        ConnectLog::failed(where_, "refused " + name + " (" + std::string(r.error_text()) + ")");
         drop(RedisStatus::unavailable);
         return;
       }
-      if (role && r.ok() &&
+      if (name == "ROLE" && r.ok() &&
           !(r.value.is_array() && !r.value.elements.empty() && r.value.elements.front().str == "master")) {
+        ConnectLog::failed(where_, "is not the master (the sentinels have not named the new one yet)");
         drop(RedisStatus::unavailable);  // a replica: the watcher will name the master
         return;
       }
@@ -338,6 +388,7 @@ void RedisConnection::handshake() {
 }
 
 void RedisConnection::become_ready() {
+  ConnectLog::connected(where_);
   state_ = State::ready;
   connect_timer_.cancel();
   backoff_ = options_->reconnect_initial;

@@ -181,6 +181,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   std::size_t peak_in_flight_ = 0;
   std::uint64_t connects_ = 0;
   std::uint64_t master_version_ = 0;  // MasterSource::version() when this connection's address was read
+  std::string where_;  // the address of the current attempt, for logs ("host:port", "unix:/path")
 };
 
 }  // namespace orc::redis
