@@ -136,6 +136,7 @@ struct CacheEngineConfig {
   // The longest a fill may take from the read of its tags' generations to its store (cache/storage.hpp):
   // a slower one is not stored. A purge's new generation lives at least this long.
   Duration max_fill{std::chrono::minutes(2)};
+  SourcePos max_fill_pos;  // where max_fill is set (line 0: the default)
   VerifyConfig verify;
 };
 

@@ -412,6 +412,7 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
   cache.size("l1_budget", c.cache.l1_budget, true);  // 0: the L1 is off
   cache.duration("l1_max_age", c.cache.l1_max_age);
   cache.duration("max_fill", c.cache.max_fill);
+  if (cache.has("max_fill")) c.cache.max_fill_pos = errors.pos(cache.node()["max_fill"].Mark());
   Section verify = cache.sub("verify");
   auto& v = c.cache.verify;
   verify.parsed<double>("sample", v.sample, "a fraction from 0 to 1 such as 0.001 (0: off)",

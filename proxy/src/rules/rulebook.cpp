@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "util/strings.hpp"
+#include "util/units.hpp"
 
 namespace orc::rules {
 
@@ -187,6 +188,17 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
     if (r.cfg.action == config::ActionKind::cache) cache_rules.push_back(&r);
     if (r.cfg.action == config::ActionKind::invalidate) write_rules.push_back(&r);
   }
+  // A fill slower than max_fill is not stored: when the backend may take that long to start answering, slow
+  // responses are served and never cached, without a word.
+  const auto first_byte = cfg.upstream.connect_timeout + cfg.upstream.first_byte_timeout;
+  if (!cache_rules.empty() && cfg.cache.max_fill <= first_byte)
+    warnings.push_back(at(
+        cfg.cache.max_fill_pos.line != 0 ? cfg.cache.max_fill_pos : config::SourcePos{cfg.source_file, 0, 0},
+        "cache.max_fill (" + util::format_duration(cfg.cache.max_fill) +
+            ") is not above upstream.connect_timeout + upstream.first_byte_timeout (" +
+            util::format_duration(first_byte) +
+            "): a response that takes longer than max_fill is served but never stored",
+        true));
   for (const auto* r : cache_rules) {
     const auto& c = r->cfg.cache;
     if (has_literal_segment(r->pattern, "auth"))

@@ -59,6 +59,32 @@ TEST(LoadAll, AMalformedRedisUrlIsReportedAtItsPlace) {
             dir.file("d.yaml") + ":1:15: error: 'redis.url': the port must be 1-65535");
 }
 
+// docs/configuration.md, cache.max_fill: a fill slower than it is not stored, so a backend allowed to take
+// longer than that to answer gets a warning (the shipped defaults, 2m against 2s + 30s, do not).
+TEST(LoadAll, AMaxFillTheBackendsTimeoutsOutlastIsAWarning) {
+  test::TempDir dir;
+  const std::string rules =
+      "rules:\n  - { name: r, match: { path: /r }, cache: { scope: public, ttl: 1m } }\n";
+  auto path =
+      dir.write("c.yaml", "upstream: { first_byte_timeout: 30s }\ncache: { max_fill: 20s }\n" + rules);
+  auto l = load_all(path);
+  ASSERT_TRUE(l.ok()) << diagnostics(l);
+  ASSERT_EQ(l.warnings.size(), 1u) << diagnostics(l);
+  EXPECT_EQ(l.warnings[0].to_string(),
+            path +
+                ":2:20: warning: cache.max_fill (20s) is not above upstream.connect_timeout + "
+                "upstream.first_byte_timeout (32s): a response that takes longer than max_fill is served but "
+                "never stored");
+
+  auto defaults = load_all(dir.write("d.yaml", rules));
+  ASSERT_TRUE(defaults.ok()) << diagnostics(defaults);
+  EXPECT_TRUE(defaults.warnings.empty()) << diagnostics(defaults);
+  auto no_cache_rule = load_all(dir.write(
+      "e.yaml", "cache: { max_fill: 1s }\nrules:\n  - { name: p, match: { path: /p }, pass: true }\n"));
+  ASSERT_TRUE(no_cache_rule.ok()) << diagnostics(no_cache_rule);
+  EXPECT_TRUE(no_cache_rule.warnings.empty()) << diagnostics(no_cache_rule);
+}
+
 TEST(LoadAll, MissingFile) {
   test::TempDir dir;
   auto l = load_all(dir.file("absent.yaml"));
