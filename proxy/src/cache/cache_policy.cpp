@@ -46,6 +46,9 @@ template <typename Fields>
 bool validator_in(const Fields& fields) {
   return first_of(fields, "ETag") || first_of(fields, "Last-Modified");
 }
+bool validator_in(const ResponseHead& head) {
+  return head.get("ETag") || head.get("Last-Modified");
+}
 }  // namespace
 
 std::optional<std::string_view> find_header(const HeaderList& fields, std::string_view name) {
@@ -56,14 +59,21 @@ std::optional<std::string_view> find_header(const StoredFields& fields, std::str
 }
 
 std::optional<std::string_view> ResponseHead::get(std::string_view name) const {
-  return headers ? find_header(*headers, name) : std::nullopt;
+  if (headers) return first_of(*headers, name);
+  if (stored) return first_of(*stored, name);
+  return std::nullopt;
 }
 
 std::vector<std::string_view> ResponseHead::all(std::string_view name) const {
   std::vector<std::string_view> out;
-  if (headers)
-    for (const auto& [k, v] : *headers)
+  auto collect = [&](const auto& fields) {
+    for (const auto& [k, v] : fields)
       if (util::iequals(k, name)) out.emplace_back(v);
+  };
+  if (headers)
+    collect(*headers);
+  else if (stored)
+    collect(*stored);
   return out;
 }
 
@@ -270,7 +280,7 @@ std::optional<Freshness> lifetime_of(const config::CacheAction& rule, const Resp
     f.lifetime_ms = modified ? std::min<std::int64_t>((date.value_or(now_ms) - *modified) / 10,
                                                       rule.heuristic_max.count())
                              : 0;
-  } else if (has_validator(*head.headers)) {
+  } else if (validator_in(head)) {
     f.lifetime_ms = 0;  // no freshness to go by, but a validator to revalidate with
   } else {
     return std::nullopt;  // no explicit freshness: a shared cache following the origin does not guess
@@ -302,8 +312,7 @@ std::optional<Freshness> stored_freshness(const config::CacheAction& rule, const
   auto f = lifetime_of(rule, head, now_ms);
   if (!f) return std::nullopt;
   if (f->lifetime_ms > 0) return f;
-  if (!rule.ttl_origin || rule.validation_window.count() <= 0 || !has_validator(*head.headers))
-    return std::nullopt;
+  if (!rule.ttl_origin || rule.validation_window.count() <= 0 || !validator_in(head)) return std::nullopt;
   f->lifetime_ms = 0;
   return f;
 }
@@ -427,8 +436,7 @@ RequestFit fit_request(const RequestDirectives& d, std::uint64_t age_s, std::int
 }
 
 bool must_revalidate(const config::CacheAction& rule, const StoredFields& stored) {
-  const auto fields = stored.list();  // only for a request with its own Cache-Control terms
-  return cache_control(rule, ResponseHead{200, &fields}).must_revalidate;
+  return cache_control(rule, ResponseHead{200, nullptr, &stored}).must_revalidate;
 }
 
 RequestDirectives request_directives(std::string_view cache_control, std::string_view pragma) {

@@ -35,6 +35,7 @@ std::optional<std::string_view> find_header(const StoredFields& fields, std::str
 struct ResponseHead {
   unsigned status = 0;
   const HeaderList* headers = nullptr;
+  const StoredFields* stored = nullptr;  // a stored entry's fields, read in place (when `headers` is null)
   std::optional<std::string_view> get(std::string_view name) const;
   std::vector<std::string_view> all(std::string_view name) const;
 };

@@ -165,6 +165,24 @@ TEST(Freshness, MustRevalidateIsReported) {
   EXPECT_TRUE(freshness(rule_origin(), {200, &h}, kNow)->must_revalidate);
 }
 
+// A stored entry's fields are read in place (ResponseHead over StoredFields) when a request's own terms
+// (max-stale) ask whether the entry forbids stale use (RFC 9111 sections 5.2.2.2, 5.2.2.8, 5.2.2.10).
+TEST(Freshness, MustRevalidateOfAStoredEntry) {
+  const auto rule = rule_origin();
+  EXPECT_TRUE(must_revalidate(rule, StoredFields{{"Cache-Control", "max-age=60, must-revalidate"}}));
+  EXPECT_TRUE(must_revalidate(
+      rule, StoredFields{{"cache-control", "max-age=60"}, {"Cache-Control", "proxy-revalidate"}}));
+  EXPECT_TRUE(must_revalidate(rule, StoredFields{{"Cache-Control", "s-maxage=60"}}));
+  EXPECT_FALSE(must_revalidate(rule, StoredFields{{"Cache-Control", "max-age=60"}, {"ETag", "\"a\""}}));
+  EXPECT_FALSE(must_revalidate(rule, StoredFields{}));
+
+  const StoredFields stored{{"ETag", "\"a\""}, {"Vary", "accept"}, {"vary", "origin"}};
+  const ResponseHead head{200, nullptr, &stored};
+  EXPECT_EQ(head.get("etag"), "\"a\"");
+  EXPECT_EQ(head.all("Vary"), (std::vector<std::string_view>{"accept", "origin"}));
+  EXPECT_FALSE(head.get("Last-Modified"));
+}
+
 TEST(StorableHead, FollowsDesignSectionFive) {
   auto rule = rule_ttl(std::chrono::minutes(1));
   rule.max_body = 100;
