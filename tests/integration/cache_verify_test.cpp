@@ -75,6 +75,10 @@ TEST_P(CacheVerifyTest, AWriteAroundTheProxyIsFoundByTheNextSampledHit) {
       << proxy->stderr_text();
   EXPECT_EQ(verifies("match"), 1);
   EXPECT_EQ(sim_route_count(sim_port(), route), 3);
+  // The verifies are backend requests too: the rule's upstream metrics count them with the fill.
+  EXPECT_EQ(metric_sample(http(admin_port, "GET", "/metrics").body,
+                          R"(openrisk_cache_upstream_requests_total{code_class="2xx",rule="risk-detail"})"),
+            3);
   auto line = proxy->wait_for_log(R"(verify: rule 'risk-detail': the cached answer .* tags: .*risk:)");
   ASSERT_TRUE(line) << proxy->stderr_text();
   EXPECT_EQ(line->line.find(token), std::string::npos) << "the log line holds the credential";
