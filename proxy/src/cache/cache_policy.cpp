@@ -42,10 +42,7 @@ std::optional<std::string_view> first_of(const Fields& fields, std::string_view 
     if (util::iequals(k, name)) return std::string_view(v);
   return std::nullopt;
 }
-template <typename Fields>
-bool validator_in(const Fields& fields) {
-  return first_of(fields, "ETag") || first_of(fields, "Last-Modified");
-}
+// Section 4.3.1: the backend's ETag or Last-Modified.
 bool validator_in(const ResponseHead& head) {
   return head.get("ETag") || head.get("Last-Modified");
 }
@@ -317,11 +314,8 @@ std::optional<Freshness> stored_freshness(const config::CacheAction& rule, const
   return f;
 }
 
-bool has_validator(const HeaderList& stored) {
-  return validator_in(stored);
-}
 bool has_validator(const StoredFields& stored) {
-  return validator_in(stored);
+  return validator_in(ResponseHead{0, nullptr, &stored});
 }
 
 HeaderList freshened_fields(const HeaderList& stored, const HeaderList& not_modified) {

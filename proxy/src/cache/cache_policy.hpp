@@ -63,7 +63,6 @@ std::optional<Freshness> stored_freshness(const config::CacheAction& rule, const
                                           std::int64_t now_ms);
 
 // Whether a stored response can be revalidated: it has the backend's ETag or Last-Modified (section 4.3.1).
-bool has_validator(const HeaderList& stored);
 bool has_validator(const StoredFields& stored);
 
 // The fields of a stored response freshened by a 304 (section 4.3.4): each field the 304 carries replaces
