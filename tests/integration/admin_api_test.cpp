@@ -383,6 +383,13 @@ TEST_F(AdminApiTest, AStoppedWorkerIsReportedAndPassedOver) {
   threads_ = 2;
   ASSERT_NO_FATAL_FAILURE(start());
   ASSERT_NO_FATAL_FAILURE(prime("1"));
+  // An exchange is counted when it ends, after the client has the response (and, for the miss, after its
+  // store): wait until one is, so that the family is there before a worker stops (it could stop before it
+  // counted its own).
+  ASSERT_TRUE(poll_until([&] {
+    return admin("GET", "/metrics", "", std::nullopt).body.find("openrisk_cache_requests_total") !=
+           std::string::npos;
+  })) << "no exchange was ever counted";
   pid_t tid = 0;
   ASSERT_TRUE(poll_until([&] { return (tid = thread_named(daemon_->pid(), "orc-worker-0")) != 0; }))
       << "no thread named orc-worker-0";
