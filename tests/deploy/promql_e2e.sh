@@ -103,9 +103,13 @@ rules:
   - name: risk-list
     match: { method: GET, path: /api/v1/risks }
     cache: { ttl: 1m, scope: tenant, key: { query: [page, limit] }, tags: ["risks:{tenant}"] }
+  - name: risk-detail
+    match: { method: GET, path: "/api/v1/risks/:id" }
+    cache: { ttl: 1m, scope: tenant, tags: ["risk:{tenant}:{id}", "risks:{tenant}"] }
   - name: risk-create
+    # The answer (the new risk) names it: a tag from the answer, for the fallback counter's panel.
     match: { method: POST, path: /api/v1/risks }
-    invalidate: ["risks:{tenant}", "risk-agg:{tenant}"]
+    invalidate: ["risks:{tenant}", "risk-agg:{tenant}", { tag: "risk:{tenant}:{answer.id}", fallback: "risks:{tenant}" }]
   - name: risk-patch
     match: { method: PATCH, path: "/api/v1/risks/:id" }
     invalidate: ["risks:{tenant}", { tag: "risk-agg:{tenant}", unless_body_only: [title] }]

@@ -245,6 +245,44 @@ TEST_P(CacheRulebookTest, SubActionWritesPurgeThePlanAndItsRisk) {
   }
 }
 
+// Issue 17: a plan or sub-action write purges the views of the risk its answer (the plan) names by risk_id,
+// and leaves another risk's cached; a write whose answer does not name it (a DELETE's 204) purges every
+// risk's views (the fallback, risk-details), and is counted.
+TEST_P(CacheRulebookTest, SubActionWritesPurgeTheRiskTheirAnswerNamesElseEveryRisk) {
+  ASSERT_NO_FATAL_FAILURE(create_plan());
+  const auto risks = sim_sample_risks(sim_port(), 0);
+  ASSERT_GE(risks.size(), 2u);
+  const std::string other = "/api/v1/risks/" + (risks[0] == risk_ ? risks[1] : risks[0]);
+  const std::string mine = "/api/v1/risks/" + risk_;
+  const std::string sub = "/api/v1/mitigations/" + plan_ + "/sub-actions/" + sub_action_;
+
+  prime({other, mine});
+  HttpResponse done = through(0, "POST", sub + "/complete", bearer(token_), "");
+  ASSERT_TRUE(is_2xx(done)) << done.describe();
+  ASSERT_NE(done.body.find(R"("risk_id":")" + risk_ + "\""), std::string::npos)
+      << "the simulator's answer does not name the plan's risk: the test proves nothing\n"
+      << done.body;
+  HttpResponse after = get(mine, token_);
+  EXPECT_NE(x_cache(after), "HIT") << after.describe();
+  EXPECT_GE(sim_version(after), sim_version(done)) << "pre-write data for the plan's risk";
+  EXPECT_EQ(x_cache(get(other, token_)), "HIT")
+      << "the answer named another risk, yet " << other << " was purged";
+  EXPECT_EQ(metric_of(*proxies_.at(0), R"(openrisk_cache_purge_fallbacks_total{rule="mitigation-write"})"),
+            0.0)
+      << "the rule's series starts at 0";
+
+  prime({other, mine});
+  HttpResponse deleted = through(0, "DELETE", sub, bearer(token_), "");
+  ASSERT_EQ(deleted.status, 204) << deleted.describe();
+  for (const auto& read : {mine, other}) {
+    HttpResponse r = get(read, token_);
+    EXPECT_NE(x_cache(r), "HIT") << "a 204 names no risk: every risk's views go\n" << r.describe();
+    EXPECT_GE(sim_version(r), sim_version(deleted));
+  }
+  EXPECT_EQ(metric_of(*proxies_.at(0), R"(openrisk_cache_purge_fallbacks_total{rule="mitigation-write"})"),
+            1.0);
+}
+
 TEST_P(CacheRulebookTest, AssetCreatePurgesAssetAndRiskReads) {
   std::map<std::string, HttpResponse> after;
   write_then_read({"/api/v1/assets", "/api/v1/risks?limit=5", "/api/v1/risks/" + risk_, "/api/v1/stats"},

@@ -172,14 +172,25 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
         for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? ", " : "") + fields[i];
         return out + ")";
       };
+      const auto or_else = [](std::string_view fallback) {
+        return " (from the backend's answer; when it lacks the field: " + std::string(fallback) + ")";
+      };
       json::array purged = json_tags(plan.tags);
       for (const auto& t : plan.unrendered) {
         std::string shown = t + " (needs a verified JWT)";
-        for (const auto& item : rule->cfg.invalidate)
+        for (const auto& item : rule->cfg.invalidate) {
           if (item.value == t && !item.unless_body_only.empty()) shown += condition(item.unless_body_only);
+          if (item.value == t && !item.fallback.empty()) shown += or_else(item.fallback);
+        }
         purged.emplace_back(shown);
       }
       for (const auto& c : plan.conditional) purged.emplace_back(c.tag + condition(*c.unless_body_only));
+      for (const auto& a : plan.answered) {
+        std::string shown = a.tag.pieces.front();
+        for (std::size_t i = 0; i < a.tag.fields.size(); ++i)
+          shown += "{answer." + a.tag.fields[i] + "}" + a.tag.pieces[i + 1];
+        purged.emplace_back(shown + or_else(a.fallback));
+      }
       out["purges_tags"] = purged;
       json::array reached;
       for (const auto* r : loaded.rulebook->purged_by(*rule)) reached.emplace_back(r->cfg.name);

@@ -428,8 +428,16 @@ asio::awaitable<Served> CacheFlow::revalidated(Fill& f, const Request& req, Orig
 }
 
 asio::awaitable<bool> CacheFlow::relay(Origin& origin, Downstream& down, std::span<const Field> fields,
-                                       Fill* fill) {
+                                       Fill* fill, const ReadAhead* ahead) {
   if (!co_await down.start(fields)) co_return false;
+  if (ahead) {
+    if (ahead->last) co_return co_await send_last(down, ahead->data);
+    if (!ahead->data.empty()) {
+      const bool written = co_await down.write(ahead->data);
+      if (!written) co_return false;
+    }
+    if (ahead->broken) co_return false;
+  }
   for (;;) {
     auto piece = co_await origin.read();
     if (piece.broken) co_return false;
@@ -604,6 +612,40 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
       }
     }
   }
+  // Tags rendered from the answer (`{answer.field}`): its first kKeptBodyLimit bytes are read before the
+  // purge; a longer, broken, encoded or non-JSON answer, or one without the field, purges the fallback.
+  std::string answer;
+  ReadAhead ahead;
+  if (!plan.answered.empty()) {
+    for (;;) {
+      auto piece = co_await origin.read();
+      if (piece.broken) {
+        ahead.broken = true;
+        break;
+      }
+      answer.append(piece.data);
+      if (piece.last) {
+        ahead.last = true;
+        break;
+      }
+      if (answer.size() > kKeptBodyLimit) break;
+    }
+    ahead.data = answer;
+    const auto head = origin.head();
+    std::size_t fell_back = 0;
+    auto answered =
+        answer_tags(plan.answered, ahead.last ? std::optional<std::string_view>(answer) : std::nullopt,
+                    find_header(head, "Content-Type").value_or(""),
+                    find_header(head, "Content-Encoding").has_value(), fell_back);
+    if (fell_back != 0) {
+      spdlog::debug(
+          "request {} {}: {} tag(s) of the answer purged as their fallback (the answer lacks the field)",
+          req.id, req.safe_target(), fell_back);
+      req.metrics.purge_fallbacks(fell_back);
+    }
+    for (auto& t : answered)
+      if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(std::move(t));
+  }
   if (req.uri_tag_of) {
     const auto head = origin.head();
     for (std::string_view name : {"Location", "Content-Location"}) {
@@ -628,7 +670,8 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
         req.id, req.safe_target(), tags.size(), to_string(purged));
   }
   served.cache = "purge";
-  served.keep_alive = co_await relay(origin, down, kPassFields, nullptr);
+  served.keep_alive =
+      co_await relay(origin, down, kPassFields, nullptr, plan.answered.empty() ? nullptr : &ahead);
   co_return served;
 }
 

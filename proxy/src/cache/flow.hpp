@@ -185,9 +185,16 @@ class CacheFlow {
   // Relays the backend's answer as it is, marked X-Cache: BYPASS and, when given, with `cache_status`.
   boost::asio::awaitable<Served> forward(Origin& origin, Downstream& down, std::string_view cache,
                                          std::string_view cache_status);
-  // Relays the response open() read, with `fields`; a fill tees the body and is stored at its last piece.
+  // The start of a body read before the relay (a write's answer that tags are rendered from).
+  struct ReadAhead {
+    std::string_view data;
+    bool last = false;    // the body is whole
+    bool broken = false;  // the backend broke off after `data`
+  };
+  // Relays the response open() read, with `fields`, the body from `ahead` on when given; a fill tees the
+  // body and is stored at its last piece.
   boost::asio::awaitable<bool> relay(Origin& origin, Downstream& down, std::span<const Field> fields,
-                                     Fill* fill);
+                                     Fill* fill, const ReadAhead* ahead = nullptr);
   // A fill's last piece: stored while the client gets `last` and the end of the response. Returns whether
   // the client got them.
   boost::asio::awaitable<bool> last_beside_store(Fill& f, Origin& origin, Downstream& down,

@@ -83,11 +83,12 @@ Bypass from_identity(std::string_view reason) {
   return Bypass::no_credential;  // unreachable for resolve_scope's reasons; the safe answer regardless
 }
 
-// Renders `rule`'s templates for this request. `missing` receives the ones that need a claim it lacks.
+// Renders `rule`'s templates for this request. `missing` receives the ones that need a claim it lacks. For a
+// write (`write` set), the tags with a condition go to its `conditional`, those rendered from the answer to
+// its `answered`.
 std::vector<std::string> render_tags(const rules::CompiledRule& rule, const rules::Match& m,
                                      const util::Query& query, const identity::ScopeIdentity& id,
-                                     std::vector<std::string>& missing,
-                                     std::vector<Plan::ConditionalTag>* conditional = nullptr) {
+                                     std::vector<std::string>& missing, Plan* write = nullptr) {
   std::string_view tenant, user;
   if (id.claims) {
     tenant = id.claims->tenant;
@@ -100,11 +101,22 @@ std::vector<std::string> render_tags(const rules::CompiledRule& rule, const rule
   const auto& items = rule.cfg.invalidate;
   for (std::size_t i = 0; i < rule.tags.size(); ++i) {
     const auto& t = rule.tags[i];
+    const auto* fallback =
+        write && i < rule.fallbacks.size() && rule.fallbacks[i] ? &*rule.fallbacks[i] : nullptr;
+    if (fallback) {
+      auto partial = rules::render_partial(t, ctx);
+      auto instead = rules::render(*fallback, ctx);
+      if (partial && instead)
+        write->answered.push_back({std::move(*partial), std::move(*instead)});
+      else
+        missing.push_back(t.source);
+      continue;
+    }
     auto v = rules::render(t, ctx);
     if (!v)
       missing.push_back(t.source);
-    else if (conditional && i < items.size() && !items[i].unless_body_only.empty())
-      conditional->push_back({std::move(*v), &items[i].unless_body_only});
+    else if (write && i < items.size() && !items[i].unless_body_only.empty())
+      write->conditional.push_back({std::move(*v), &items[i].unless_body_only});
     else
       out.push_back(std::move(*v));
   }
@@ -177,25 +189,79 @@ bool purges_uri(Plan& p, const PlanInput& in, const util::Query& query) {
 
 }  // namespace
 
-bool skips_purge(std::optional<std::string_view> body, std::string_view content_type,
-                 const std::vector<std::string>& fields) {
-  if (!body) return false;
-  // application/json or application/<anything>+json, parameters aside (RFC 6839 section 3.1).
+namespace {
+
+// A body that is a JSON object: application/json or application/<anything>+json, parameters aside (RFC 6839
+// section 3.1), that parses to an object. Empty for anything else.
+std::optional<boost::json::object> json_object(std::optional<std::string_view> body,
+                                               std::string_view content_type) {
+  if (!body) return std::nullopt;
   auto media = util::trim(content_type.substr(0, content_type.find(';')));
   const auto slash = media.find('/');
-  if (slash == std::string_view::npos || !util::iequals(media.substr(0, slash), "application")) return false;
+  if (slash == std::string_view::npos || !util::iequals(media.substr(0, slash), "application"))
+    return std::nullopt;
   const auto subtype = media.substr(slash + 1);
   if (!util::iequals(subtype, "json") &&
       !(subtype.size() > 5 && util::iequals(subtype.substr(subtype.size() - 5), "+json")))
-    return false;
+    return std::nullopt;
   boost::system::error_code ec;
-  const auto value = boost::json::parse(*body, ec);
-  if (ec || !value.is_object()) return false;
+  auto value = boost::json::parse(*body, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  return std::move(value.get_object());
+}
+
+// The member at `path` ("a.b": member b of member a) as tag text: a string of 1 to 256 bytes without a
+// control character, or an integer. Names compare byte for byte.
+std::optional<std::string> answer_field(const boost::json::object& answer, std::string_view path) {
+  const boost::json::object* at = &answer;
+  const boost::json::value* v = nullptr;
+  for (;;) {
+    const auto dot = path.find('.');
+    if (!at) return std::nullopt;
+    v = at->if_contains(path.substr(0, dot));
+    if (!v) return std::nullopt;
+    if (dot == std::string_view::npos) break;
+    at = v->if_object();
+    path.remove_prefix(dot + 1);
+  }
+  if (v->is_int64()) return std::to_string(v->get_int64());
+  if (v->is_uint64()) return std::to_string(v->get_uint64());
+  if (!v->is_string()) return std::nullopt;
+  std::string_view text = v->get_string();
+  if (text.empty() || text.size() > 256 || std::any_of(text.begin(), text.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      }))
+    return std::nullopt;
+  return std::string(text);
+}
+
+}  // namespace
+
+bool skips_purge(std::optional<std::string_view> body, std::string_view content_type,
+                 const std::vector<std::string>& fields) {
+  const auto object = json_object(body, content_type);
+  if (!object) return false;
   // Member names compare byte for byte: a backend that matches them case-insensitively (Go's encoding/json)
   // reads "Status" as status, which is then not a listed name, so it purges.
-  return std::all_of(value.get_object().begin(), value.get_object().end(), [&](const auto& member) {
+  return std::all_of(object->begin(), object->end(), [&](const auto& member) {
     return std::find(fields.begin(), fields.end(), std::string_view(member.key())) != fields.end();
   });
+}
+
+std::vector<std::string> answer_tags(const std::vector<Plan::AnswerTag>& answered,
+                                     std::optional<std::string_view> body, std::string_view content_type,
+                                     bool encoded, std::size_t& fallbacks) {
+  std::vector<std::string> out;
+  if (answered.empty()) return out;
+  const auto object = encoded ? std::nullopt : json_object(body, content_type);
+  for (const auto& a : answered) {
+    std::optional<std::string> tag;
+    if (object)
+      tag = rules::complete(a.tag, [&](std::string_view field) { return answer_field(*object, field); });
+    if (!tag) ++fallbacks;
+    out.push_back(tag ? std::move(*tag) : a.fallback);
+  }
+  return out;
 }
 
 std::string uri_tag(const rules::Match& m) {
@@ -266,7 +332,7 @@ Plan plan(const PlanInput& in) {
       // Claims only help render tags here: a write is never refused for its identity.
       p.identity = identity::resolve_scope(config::Scope::public_, cfg.identity, in.verifier,
                                            cfg.cache.key_secret, req.header, query, in.now_s);
-      p.tags = render_tags(rule, *p.match, query, p.identity, p.unrendered, &p.conditional);
+      p.tags = render_tags(rule, *p.match, query, p.identity, p.unrendered, &p);
       return p;
     }
     case config::ActionKind::cache:

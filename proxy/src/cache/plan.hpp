@@ -96,6 +96,14 @@ struct Plan {
     const std::vector<std::string>* unless_body_only = nullptr;  // the rule's field names
   };
   std::vector<ConditionalTag> conditional;
+  // invalidate: tags rendered from the backend's answer to the write (`{answer.field}`), rendered but for
+  // those fields, each with the tag purged instead when the answer does not give them; not in `tags`: the
+  // flow adds them (answer_tags).
+  struct AnswerTag {
+    rules::PartialTag tag;
+    std::string fallback;
+  };
+  std::vector<AnswerTag> answered;
   bool revalidate = false;       // the request's no-cache: skip the lookup, fetch and store
   RequestDirectives directives;  // lookup: the request's Cache-Control (max-age, max-stale, ...)
   bool fill = false;             // a miss may be stored (GET; a HEAD miss is only relayed)
@@ -113,6 +121,14 @@ Plan plan(const PlanInput& in);
 // type, invalid JSON, not an object, any other member) purges.
 bool skips_purge(std::optional<std::string_view> body, std::string_view content_type,
                  const std::vector<std::string>& fields);
+
+// The tags of `answered` for the backend's answer to a write: each rendered from the answer's members when
+// `body` is a complete JSON object (Content-Type application/json or a +json type, no Content-Encoding) that
+// has every field the tag names as a string (1 to 256 bytes, none of them a control character) or an integer;
+// its fallback otherwise. `fallbacks` counts the tags that fell back.
+std::vector<std::string> answer_tags(const std::vector<Plan::AnswerTag>& answered,
+                                     std::optional<std::string_view> body, std::string_view content_type,
+                                     bool encoded, std::size_t& fallbacks);
 
 // The tag that every entry of a path carries and every successful write to it purges (RFC 9111 section 4.4).
 std::string uri_tag(const rules::Match& m);

@@ -31,6 +31,9 @@ struct Positioned {
   // An invalidate tag's condition (`{ tag: T, unless_body_only: [fields] }`): the tag is not purged when the
   // write's body is a JSON object naming only these fields. Empty: always purged.
   std::vector<std::string> unless_body_only;
+  // An invalidate tag rendered from the backend's answer (`{ tag: "risk:{tenant}:{answer.risk_id}", fallback:
+  // F }`): F is purged instead when the answer does not give the tag's fields. Empty: none.
+  std::string fallback;
 };
 
 struct CacheAction {

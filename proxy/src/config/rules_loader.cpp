@@ -172,7 +172,8 @@ void read_cache_fields(Section& c, CacheAction& a, bool allow_tags) {
   c.string_list("verify_ignore", a.verify_ignore);
 }
 
-// `invalidate:` a list of tag templates; an item may also be `{ tag: T, unless_body_only: [field, ...] }`.
+// `invalidate:` a list of tag templates; an item may also be `{ tag: T, unless_body_only: [field, ...] }` or
+// `{ tag: T, fallback: F }` (T renders fields of the backend's answer; the rulebook checks that it does).
 void read_invalidate(Section& r, std::vector<Positioned>& out) {
   Errors& errors = r.errors();
   const std::string list_path = r.child_path("invalidate");
@@ -184,7 +185,7 @@ void read_invalidate(Section& r, std::vector<Positioned>& out) {
     std::size_t i = 0;
     for (const auto& item : n) {
       const std::string path = list_path + "[" + std::to_string(i++) + "]";
-      Positioned tag{{}, errors.pos(item.Mark()), {}};
+      Positioned tag{{}, errors.pos(item.Mark()), {}, {}};
       if (item.IsScalar()) {
         Section one(YAML::Node(), list_path, errors);
         auto v = one.scalar(item, "", "a tag");
@@ -194,20 +195,35 @@ void read_invalidate(Section& r, std::vector<Positioned>& out) {
         Section cond(item, path, errors);
         cond.string("tag", tag.value);
         cond.string_list("unless_body_only", tag.unless_body_only);
+        cond.string("fallback", tag.fallback);
         cond.finish();
         if (tag.value.empty()) {
           errors.add(item.Mark(), "'" + path + ".tag': expected the tag to purge");
           continue;
         }
-        if (tag.unless_body_only.empty()) {
+        const bool conditional = item["unless_body_only"].IsDefined();
+        const bool answered = item["fallback"].IsDefined();
+        if (conditional == answered) {
+          errors.add(item.Mark(), "'" + path + "': expected either unless_body_only or fallback beside tag");
+          continue;
+        }
+        if (conditional && tag.unless_body_only.empty()) {
           errors.add(item.Mark(),
                      "'" + path + ".unless_body_only': expected a list of at least one field name");
           continue;
         }
         for (const auto& f : tag.unless_body_only)
           if (f.empty()) errors.add(item.Mark(), "'" + path + ".unless_body_only': a field name is empty");
+        if (answered && tag.fallback.empty()) {
+          errors.add(item.Mark(), "'" + path +
+                                      ".fallback': expected the tag to purge when the answer lacks "
+                                      "the fields");
+          continue;
+        }
       } else {
-        errors.add(item.Mark(), "'" + path + "': expected a tag, or a mapping { tag, unless_body_only }");
+        errors.add(
+            item.Mark(),
+            "'" + path + "': expected a tag, or a mapping { tag, unless_body_only } or { tag, fallback }");
         continue;
       }
       out.push_back(std::move(tag));

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <thread>
 
@@ -24,7 +25,10 @@ std::shared_ptr<const Runtime> make_runtime(std::shared_ptr<const config::Config
   if (rt->rulebook)
     for (const auto& r : rt->rulebook->rules()) {
       auto& rm = m.rule(r.cfg.name);
-      rm.init(r.cfg.action == config::ActionKind::cache, r.cfg.action == config::ActionKind::invalidate);
+      const bool answered =
+          std::any_of(r.fallbacks.begin(), r.fallbacks.end(), [](const auto& f) { return f.has_value(); });
+      rm.init(r.cfg.action == config::ActionKind::cache, r.cfg.action == config::ActionKind::invalidate,
+              answered);
       rt->rule_metrics.push_back(&rm);
     }
   rt->unmatched_metrics = &m.rule("none");

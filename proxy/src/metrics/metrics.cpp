@@ -96,6 +96,12 @@ void RuleMetrics::purge_skipped() {
   }).Increment();
 }
 
+void RuleMetrics::purge_fallbacks(std::size_t n) {
+  resolve(purge_fallbacks_, g_add_mutex, [&]() -> prometheus::Counter& {
+    return m_.purge_fallbacks_->Add({{"rule", rule_}});
+  }).Increment(static_cast<double>(n));
+}
+
 void RuleMetrics::coalesced() {
   coalesced_counter().Increment();
 }
@@ -126,9 +132,10 @@ void RuleMetrics::verify(std::size_t index, std::string_view result) {
   }).Increment();
 }
 
-void RuleMetrics::init(bool cache_rule, bool invalidate_rule) {
+void RuleMetrics::init(bool cache_rule, bool invalidate_rule, bool answer_tags) {
   if (cache_rule) coalesced_counter();
   if (invalidate_rule) invalidations();
+  if (answer_tags) purge_fallbacks(0);
 }
 
 Metrics& Metrics::get() {
@@ -165,6 +172,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
            .Help(
                "Conditional tags of writes (unless_body_only) left unpurged because the request "
                "body named only their fields, by rule.")
+           .Register(r);
+  purge_fallbacks_ =
+      &prometheus::BuildCounter()
+           .Name(p + "purge_fallbacks_total")
+           .Help(
+               "Tags of writes rendered from the backend's answer ({answer.field}) that were purged as their "
+               "fallback because the answer did not give the field, by rule.")
            .Register(r);
   coalesced_ = &prometheus::BuildCounter()
                     .Name(p + "coalesced_requests_total")

@@ -42,6 +42,9 @@ class RuleMetrics {
   void invalidation();
   // A conditional tag of a write (`unless_body_only`) left unpurged: the body named only its fields.
   void purge_skipped();
+  // Tags of a write rendered from its answer (`{answer.field}`) that were purged as their fallback: the
+  // answer did not give the field.
+  void purge_fallbacks(std::size_t n);
   void coalesced();
   // A request of a cache rule that bypassed the cache: `reason` is cache::Bypass's name, `index` its value
   // (below kBypassReasons).
@@ -52,8 +55,8 @@ class RuleMetrics {
   void verify(std::size_t index, std::string_view result);
   static constexpr std::size_t kVerifyResults = 3;
   // Creates the rule's event counters at 0, so a rule that has not purged or coalesced yet still has a
-  // series (rates read 0 instead of "no data").
-  void init(bool cache_rule, bool invalidate_rule);
+  // series (rates read 0 instead of "no data"). `answer_tags`: the rule has tags from the answer (fallbacks).
+  void init(bool cache_rule, bool invalidate_rule, bool answer_tags = false);
 
  private:
   friend class Metrics;
@@ -68,6 +71,7 @@ class RuleMetrics {
   std::atomic<prometheus::Histogram*> upstream_duration_{nullptr};
   std::atomic<prometheus::Counter*> invalidations_{nullptr};
   std::atomic<prometheus::Counter*> purges_skipped_{nullptr};
+  std::atomic<prometheus::Counter*> purge_fallbacks_{nullptr};
   std::atomic<prometheus::Counter*> coalesced_{nullptr};
   std::array<std::atomic<prometheus::Counter*>, kBypassReasons> bypasses_{};
   std::array<std::atomic<prometheus::Counter*>, kVerifyResults> verifies_{};
@@ -130,6 +134,7 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* upstream_duration_;
   prometheus::Family<prometheus::Counter>* invalidations_;
   prometheus::Family<prometheus::Counter>* purges_skipped_;
+  prometheus::Family<prometheus::Counter>* purge_fallbacks_;
   prometheus::Family<prometheus::Counter>* coalesced_;
   prometheus::Family<prometheus::Counter>* bypasses_;
   prometheus::Family<prometheus::Counter>* verifies_;

@@ -52,6 +52,17 @@ bool has_literal_segment(const PathPattern& p, std::string_view text) {
   return false;
 }
 
+// Whether a write rule's purge may reach a stored tag: one of its tags, or of their fallbacks, renders to it.
+bool may_purge(const CompiledRule& write, const TagTemplate& stored) {
+  const auto glob = stored.glob();
+  for (std::size_t i = 0; i < write.tags.size(); ++i) {
+    if (globs_intersect(write.tags[i].glob(), glob)) return true;
+    if (i < write.fallbacks.size() && write.fallbacks[i] && globs_intersect(write.fallbacks[i]->glob(), glob))
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::uint32_t method_bit(std::string_view method) {
@@ -110,25 +121,26 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
       rule.method_mask |= method_bit("HEAD");  // HEAD is served like GET
     if (rc.methods.empty()) rule.method_mask = kAllMethods;
 
-    const auto& templates = rc.action == config::ActionKind::cache ? rc.cache.tags : rc.invalidate;
-    for (const auto& t : templates) {
+    // A template's checks: its parameters are the path's, and {tenant}/{user} are there to render it.
+    auto compile_template = [&](const std::string& text,
+                                const config::SourcePos& pos) -> std::optional<TagTemplate> {
       std::string terr;
-      auto tag = parse_tag_template(t.value, terr);
+      auto tag = parse_tag_template(text, terr);
       if (!tag) {
-        errors.push_back(at(t.pos, "rule '" + rc.name + "': tag: expected " + terr));
+        errors.push_back(at(pos, "rule '" + rc.name + "': tag: expected " + terr));
         ok = false;
-        continue;
+        return std::nullopt;
       }
       for (const auto& part : tag->parts) {
         if (part.kind == TemplatePart::Kind::param && pattern && !rule.pattern.has_param(part.text)) {
           std::vector<std::string> known;
           for (const auto& s : rule.pattern.segments)
             if (s.kind == Segment::Kind::param) known.push_back(s.text);
-          std::string msg = "rule '" + rc.name + "': tag '" + t.value + "' uses {" + part.text +
+          std::string msg = "rule '" + rc.name + "': tag '" + text + "' uses {" + part.text +
                             "}, which is not a parameter of the path '" + rc.path + "'";
           auto suggestion = util::closest_match(part.text, known);
           if (!suggestion.empty()) msg += "; did you mean {" + suggestion + "}?";
-          errors.push_back(at(t.pos, msg));
+          errors.push_back(at(pos, msg));
           ok = false;
         }
       }
@@ -139,19 +151,62 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
         bool provided = (scope == config::Scope::user) ||
                         ((scope == config::Scope::tenant || scope == config::Scope::role) && !needs_user);
         if (!provided) {
-          errors.push_back(at(t.pos, "rule '" + rc.name + "': tag '" + t.value + "' uses {" +
-                                         (needs_user ? "user" : "tenant") + "}, which scope '" +
-                                         std::string(config::to_string(scope)) + "' does not provide"));
+          errors.push_back(at(pos, "rule '" + rc.name + "': tag '" + text + "' uses {" +
+                                       (needs_user ? "user" : "tenant") + "}, which scope '" +
+                                       std::string(config::to_string(scope)) + "' does not provide"));
           ok = false;
         }
       }
       if (rc.action == config::ActionKind::invalidate && (needs_tenant || needs_user) && !jwt) {
         errors.push_back(
-            at(t.pos, "rule '" + rc.name + "': tag '" + t.value +
-                          "' needs the writer's verified JWT, but 'identity.jwt' is not configured"));
+            at(pos, "rule '" + rc.name + "': tag '" + text +
+                        "' needs the writer's verified JWT, but 'identity.jwt' is not configured"));
         ok = false;
       }
+      return tag;
+    };
+    const auto& templates = rc.action == config::ActionKind::cache ? rc.cache.tags : rc.invalidate;
+    for (const auto& t : templates) {
+      auto tag = compile_template(t.value, t.pos);
+      if (!tag) continue;
+      // {answer.field}: a member of the backend's answer to a write, so only an invalidate tag has one, and
+      // it needs a fallback for the answers that lack it (a 204, another shape, a body too long to read).
+      std::optional<TagTemplate> fallback;
+      const bool answered = tag->uses(TemplatePart::Kind::answer);
+      auto answer_placeholder = [](const TagTemplate& tt) {
+        for (const auto& part : tt.parts)
+          if (part.kind == TemplatePart::Kind::answer) return "{answer." + part.text + "}";
+        return std::string();
+      };
+      if (answered && rc.action == config::ActionKind::cache) {
+        errors.push_back(at(t.pos, "rule '" + rc.name + "': tag '" + t.value + "' uses " +
+                                       answer_placeholder(*tag) +
+                                       ", a field of the backend's answer to a write: only an invalidate "
+                                       "rule's tag can"));
+        ok = false;
+      } else if (answered && t.fallback.empty()) {
+        errors.push_back(
+            at(t.pos, "rule '" + rc.name + "': tag '" + t.value +
+                          "' is rendered from the answer: write it as { tag: \"" + t.value +
+                          "\", fallback: F }, F being the tag to purge when the answer lacks the "
+                          "field"));
+        ok = false;
+      } else if (!answered && !t.fallback.empty()) {
+        errors.push_back(at(t.pos, "rule '" + rc.name + "': tag '" + t.value +
+                                       "' has a fallback but no {answer.field} (a fallback is what is purged "
+                                       "when the answer lacks the field)"));
+        ok = false;
+      } else if (answered) {
+        fallback = compile_template(t.fallback, t.pos);
+        if (fallback && fallback->uses(TemplatePart::Kind::answer)) {
+          errors.push_back(at(t.pos, "rule '" + rc.name + "': fallback '" + t.fallback + "' uses " +
+                                         answer_placeholder(*fallback) +
+                                         ": it is purged when the answer cannot be read"));
+          ok = false;
+        }
+      }
       rule.tags.push_back(std::move(*tag));
+      if (rc.action == config::ActionKind::invalidate) rule.fallbacks.push_back(std::move(fallback));
     }
 
     if (rc.action == config::ActionKind::cache) {
@@ -231,11 +286,8 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
       }
     }
     for (std::size_t t = 0; t < r->tags.size(); ++t) {
-      bool purged = std::any_of(write_rules.begin(), write_rules.end(), [&](const CompiledRule* w) {
-        return std::any_of(w->tags.begin(), w->tags.end(), [&](const TagTemplate& wt) {
-          return globs_intersect(wt.glob(), r->tags[t].glob());
-        });
-      });
+      bool purged = std::any_of(write_rules.begin(), write_rules.end(),
+                                [&](const CompiledRule* w) { return may_purge(*w, r->tags[t]); });
       if (!purged)
         warnings.push_back(at(c.tags[t].pos,
                               "rule '" + r->cfg.name + "': no invalidate rule ever purges tag '" +
@@ -244,17 +296,19 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
     }
   }
   for (const auto* w : write_rules) {
-    for (std::size_t t = 0; t < w->tags.size(); ++t) {
-      bool carried = std::any_of(cache_rules.begin(), cache_rules.end(), [&](const CompiledRule* r) {
-        return std::any_of(r->tags.begin(), r->tags.end(), [&](const TagTemplate& ct) {
-          return globs_intersect(ct.glob(), w->tags[t].glob());
-        });
+    auto carried = [&](const TagTemplate& wt) {
+      return std::any_of(cache_rules.begin(), cache_rules.end(), [&](const CompiledRule* r) {
+        return std::any_of(r->tags.begin(), r->tags.end(),
+                           [&](const TagTemplate& ct) { return globs_intersect(ct.glob(), wt.glob()); });
       });
-      if (!carried)
-        warnings.push_back(at(w->cfg.invalidate[t].pos,
-                              "rule '" + w->cfg.name + "': no cache rule carries tag '" + w->tags[t].source +
-                                  "' (the purge can never remove anything)",
-                              true));
+    };
+    for (std::size_t t = 0; t < w->tags.size(); ++t) {
+      for (const auto* wt : {&w->tags[t], w->fallbacks[t] ? &*w->fallbacks[t] : nullptr})
+        if (wt && !carried(*wt))
+          warnings.push_back(at(w->cfg.invalidate[t].pos,
+                                "rule '" + w->cfg.name + "': no cache rule carries tag '" + wt->source +
+                                    "' (the purge can never remove anything)",
+                                true));
     }
   }
   // Shadowed: an earlier rule of the same shape, without conditions, takes every method of a later one.
@@ -371,10 +425,8 @@ std::vector<const CompiledRule*> Rulebook::purged_by(const CompiledRule& write) 
   std::vector<const CompiledRule*> out;
   for (const auto& r : rules_) {
     if (r.cfg.action != config::ActionKind::cache) continue;
-    bool hit = std::any_of(r.tags.begin(), r.tags.end(), [&](const TagTemplate& ct) {
-      return std::any_of(write.tags.begin(), write.tags.end(),
-                         [&](const TagTemplate& wt) { return globs_intersect(ct.glob(), wt.glob()); });
-    });
+    bool hit = std::any_of(r.tags.begin(), r.tags.end(),
+                           [&](const TagTemplate& ct) { return may_purge(write, ct); });
     if (hit) out.push_back(&r);
   }
   return out;

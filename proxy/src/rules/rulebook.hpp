@@ -23,6 +23,9 @@ struct CompiledRule {
   std::size_t index = 0;  // file order
   PathPattern pattern;
   std::vector<TagTemplate> tags;  // cache: the tags stored; invalidate: the tags purged
+  // invalidate: per tag, the one purged instead when the tag's {answer.field} cannot be read (none for a tag
+  // without one)
+  std::vector<std::optional<TagTemplate>> fallbacks;
   std::uint32_t method_mask = 0;  // bit per method (see method_bit); all bits when the rule names none
   bool has_conditions() const {
     return !cfg.host.empty() || !cfg.require_query.empty() || !cfg.require_headers.empty();

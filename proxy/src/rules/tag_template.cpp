@@ -59,39 +59,83 @@ std::optional<TagTemplate> parse_tag_template(std::string_view text, std::string
       t.parts.push_back({TemplatePart::Kind::user, ""});
     else if (name.rfind("query.", 0) == 0 && name.size() > 6)
       t.parts.push_back({TemplatePart::Kind::query, name.substr(6)});
-    else
+    else if (name.rfind("answer.", 0) == 0) {
+      auto path = name.substr(7);
+      // Member names joined by '.': none empty.
+      if (path.empty() || path.front() == '.' || path.back() == '.' || path.find("..") != std::string::npos) {
+        error = "a member path after 'answer.' (names joined by '.') in '" + std::string(text) + "'";
+        return std::nullopt;
+      }
+      t.parts.push_back({TemplatePart::Kind::answer, std::move(path)});
+    } else
       t.parts.push_back({TemplatePart::Kind::param, name});
     i = close + 1;
   }
   return t;
 }
 
+namespace {
+
+// Appends what a part of the request gives; false when it needs {tenant} or {user} and the context has none.
+// An {answer.field} part appends nothing (the caller decides).
+bool append_part(std::string& out, const TemplatePart& p, const TagContext& ctx) {
+  switch (p.kind) {
+    case TemplatePart::Kind::literal:
+      out += p.text;
+      break;
+    case TemplatePart::Kind::param:
+      if (ctx.params)
+        for (const auto& [k, v] : *ctx.params)
+          if (k == p.text) out += v;
+      break;
+    case TemplatePart::Kind::query:
+      if (ctx.query)
+        if (auto v = ctx.query->raw_value(p.text)) out += *v;  // the name compared as the backend decodes it
+      break;
+    case TemplatePart::Kind::tenant:
+      if (ctx.tenant.empty()) return false;
+      out += ctx.tenant;
+      break;
+    case TemplatePart::Kind::user:
+      if (ctx.user.empty()) return false;
+      out += ctx.user;
+      break;
+    case TemplatePart::Kind::answer:
+      break;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::string> render(const TagTemplate& t, const TagContext& ctx) {
   std::string out;
+  for (const auto& p : t.parts)
+    if (!append_part(out, p, ctx)) return std::nullopt;
+  return out;
+}
+
+std::optional<PartialTag> render_partial(const TagTemplate& t, const TagContext& ctx) {
+  PartialTag out;
+  out.pieces.emplace_back();
   for (const auto& p : t.parts) {
-    switch (p.kind) {
-      case TemplatePart::Kind::literal:
-        out += p.text;
-        break;
-      case TemplatePart::Kind::param:
-        if (ctx.params)
-          for (const auto& [k, v] : *ctx.params)
-            if (k == p.text) out += v;
-        break;
-      case TemplatePart::Kind::query:
-        if (ctx.query)
-          if (auto v = ctx.query->raw_value(p.text))
-            out += *v;  // the name compared as the backend decodes it
-        break;
-      case TemplatePart::Kind::tenant:
-        if (ctx.tenant.empty()) return std::nullopt;
-        out += ctx.tenant;
-        break;
-      case TemplatePart::Kind::user:
-        if (ctx.user.empty()) return std::nullopt;
-        out += ctx.user;
-        break;
+    if (!append_part(out.pieces.back(), p, ctx)) return std::nullopt;
+    if (p.kind == TemplatePart::Kind::answer) {
+      out.fields.push_back(p.text);
+      out.pieces.emplace_back();
     }
+  }
+  return out;
+}
+
+std::optional<std::string> complete(
+    const PartialTag& t, const std::function<std::optional<std::string>(std::string_view)>& value) {
+  std::string out = t.pieces.front();
+  for (std::size_t i = 0; i < t.fields.size(); ++i) {
+    auto v = value(t.fields[i]);
+    if (!v) return std::nullopt;
+    out += *v;
+    out += t.pieces[i + 1];
   }
   return out;
 }

@@ -32,6 +32,9 @@ class Explain : public ::testing::Test {
   - name: risk-review
     match: { method: POST, path: /api/v1/risks/:id/review }
     invalidate: ["risk:{tenant}:{id}", { tag: "risks:{tenant}", unless_body_only: [note, reviewer] }]
+  - name: plan-step
+    match: { method: POST, path: /api/v1/mitigations/:id/steps }
+    invalidate: [{ tag: "risk:{tenant}:{answer.risk_id}", fallback: "risks:{tenant}" }]
   - name: login
     match: { path: /auth/** }
     pass: true
@@ -251,6 +254,21 @@ TEST_F(Explain, AConditionalTagShowsItsCondition) {
             (json::array{
                 "uri:/api/v1/risks/42/review", "risk:{tenant}:{id} (needs a verified JWT)",
                 "risks:{tenant} (needs a verified JWT) (unless the JSON body names only: note, reviewer)"}));
+}
+
+TEST_F(Explain, ATagFromTheAnswerShowsItsFieldAndFallback) {
+  auto o = object("POST", "/api/v1/mitigations/m-1/steps", token_);
+  EXPECT_EQ(str(o["rule"]), "plan-step");
+  EXPECT_EQ(o["purges_tags"].as_array(),
+            (json::array{"uri:/api/v1/mitigations/m-1/steps",
+                         "risk:t-7:{answer.risk_id} (from the backend's answer; when it lacks the field: "
+                         "risks:t-7)"}));
+  EXPECT_EQ(o["purges_entries_of"].as_array(), (json::array{"risk-read"}));
+  o = object("POST", "/api/v1/mitigations/m-1/steps", forged_);
+  EXPECT_EQ(o["purges_tags"].as_array(),
+            (json::array{"uri:/api/v1/mitigations/m-1/steps",
+                         "risk:{tenant}:{answer.risk_id} (needs a verified JWT) (from the backend's answer; "
+                         "when it lacks the field: risks:{tenant})"}));
 }
 
 TEST_F(Explain, PassRoute) {

@@ -600,6 +600,95 @@ TEST_F(FlowTest, AConditionalTagIsPurgedUnlessTheBodyNamesOnlyItsFields) {
   EXPECT_EQ(get()->served->cache, "miss");
 }
 
+// Issue 17: a tag rendered from the write's answer (`{answer.plan.risk_id}`) purges what the answer names; an
+// answer that does not give it (none, other JSON, encoded, too long, broken off) purges the fallback. The
+// client gets the answer whole either way, after the purge.
+TEST_F(FlowTest, ATagFromTheAnswerPurgesWhatItNamesElseItsFallback) {
+  auto read_of = [&](const std::string& risk) {
+    Plan p = read_plan();
+    p.key.key = "orc:e:" + risk;
+    p.tags = {"risk:t-1:" + risk, "details:t-1", "uri:/r/" + risk};
+    return p;
+  };
+  auto answered_write = [&] {
+    Plan p = write_plan();
+    p.tags = {"uri:/w"};
+    p.answered = {{rules::PartialTag{{"risk:t-1:", ""}, {"plan.risk_id"}}, "details:t-1"}};
+    return p;
+  };
+  // Fills both risks' entries (each read a miss or a hit); then whether each is still a hit.
+  auto fill = [&] {
+    backend_.status = 200;
+    backend_.headers = {{"Content-Type", "application/json"}};
+    backend_.breaks_off = false;
+    backend_.body = "v1";
+    for (const char* risk : {"a", "b"}) start(read_of(risk));
+    for (const char* risk : {"a", "b"}) EXPECT_EQ(start(read_of(risk))->served->cache, "hit") << risk;
+  };
+  auto cached = [&](const char* risk) { return start(read_of(risk))->served->cache == "hit"; };
+
+  fill();
+  const std::string answer = R"({"id":"p-1","plan":{"risk_id":"b","progress":50}})";
+  backend_.body = answer;
+  auto w = start(answered_write());
+  ASSERT_TRUE(w->served);
+  EXPECT_EQ(w->served->cache, "purge");
+  EXPECT_TRUE(w->served->keep_alive);
+  EXPECT_EQ(w->client.body, answer) << "the answer read ahead is relayed whole";
+  EXPECT_TRUE(w->client.whole);
+  EXPECT_TRUE(cached("a")) << "the answer names risk b only";
+  EXPECT_FALSE(cached("b"));
+
+  struct Case {
+    HeaderList head;
+    std::string body;
+    bool breaks_off;
+    const char* why;
+  };
+  const std::string padded =
+      R"({"plan":{"risk_id":"b"},"pad":")" + std::string(kKeptBodyLimit, 'x') + R"("})";
+  const Case fallbacks[] = {
+      {{{"Content-Type", "application/json"}}, "", false, "no answer (a 204)"},
+      {{{"Content-Type", "application/json"}},
+       R"({"id":"s-1","mitigation_id":"p-1"})",
+       false,
+       "no such field"},
+      {{{"Content-Type", "application/json"}, {"Content-Encoding", "gzip"}},
+       answer,
+       false,
+       "an encoded answer"},
+      {{{"Content-Type", "text/plain"}}, answer, false, "not JSON"},
+      {{{"Content-Type", "application/json"}}, padded, false, "longer than the read-ahead"},
+      {{{"Content-Type", "application/json"}}, answer, true, "the backend broke off"},
+  };
+  for (const auto& c : fallbacks) {
+    SCOPED_TRACE(c.why);
+    fill();
+    backend_.headers = c.head;
+    backend_.body = c.body;
+    backend_.breaks_off = c.breaks_off;
+    auto fell_back = start(answered_write());
+    ASSERT_TRUE(fell_back->served);
+    EXPECT_EQ(fell_back->served->cache, "purge");
+    backend_.breaks_off = false;
+    EXPECT_FALSE(cached("a"));
+    EXPECT_FALSE(cached("b"));
+    if (c.breaks_off) {
+      EXPECT_FALSE(fell_back->served->keep_alive) << "a broken answer closes the connection";
+      EXPECT_FALSE(fell_back->client.whole);
+    } else {
+      EXPECT_EQ(fell_back->client.body, c.body);
+      EXPECT_TRUE(fell_back->client.whole);
+    }
+  }
+
+  fill();
+  backend_.status = 409;
+  backend_.body = answer;
+  start(answered_write());
+  EXPECT_TRUE(cached("a") && cached("b")) << "a refused write purges nothing";
+}
+
 // Issue 14 item 5: a read that starts after a write is never handed the answer of a fetch that began before
 // it; the reads that joined that fetch before the write are served its answer (they overlapped the write).
 TEST_F(FlowTest, AReadAfterAWriteNeverJoinsAFetchThatBeganBeforeIt) {

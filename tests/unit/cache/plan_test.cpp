@@ -34,6 +34,9 @@ class PlanTest : public ::testing::Test {
   - name: events
     match: { method: GET, path: /api/v1/events }
     stream: true
+  - name: plan-write
+    match: { method: POST, path: /api/v1/mitigations/:id/steps }
+    invalidate: ["mits:{tenant}", { tag: "risk:{tenant}:{answer.risk_id}", fallback: "risk:{tenant}:all" }]
 )");
     loaded_ = app::load_all(path);
     ASSERT_TRUE(loaded_.ok());
@@ -147,6 +150,97 @@ TEST_F(PlanTest, ConditionalTagsAreRenderedApartWithTheirFields) {
   auto anonymous = run("PATCH", "/api/v1/risks/42", "", {}, true);
   EXPECT_TRUE(anonymous.conditional.empty());
   EXPECT_EQ(anonymous.unrendered, (std::vector<std::string>{"risk:{tenant}:{id}", "risk-counts:{tenant}"}));
+}
+
+// Issue 17: a tag from the write's answer is rendered from the request but for its answer fields, with its
+// fallback; without the claims it needs it is unrendered, like any tag.
+TEST_F(PlanTest, AnswerTagsAreRenderedApartWithTheirFallback) {
+  auto p = run("POST", "/api/v1/mitigations/m-1/steps", "", auth(token_), true);
+  EXPECT_EQ(p.tags, (std::vector<std::string>{"mits:t-7", "uri:/api/v1/mitigations/m-1/steps"}));
+  ASSERT_EQ(p.answered.size(), 1u);
+  EXPECT_EQ(p.answered[0].tag.pieces, (std::vector<std::string>{"risk:t-7:", ""}));
+  EXPECT_EQ(p.answered[0].tag.fields, (std::vector<std::string>{"risk_id"}));
+  EXPECT_EQ(p.answered[0].fallback, "risk:t-7:all");
+  auto anonymous = run("POST", "/api/v1/mitigations/m-1/steps", "", {}, true);
+  EXPECT_TRUE(anonymous.answered.empty());
+  EXPECT_EQ(anonymous.unrendered,
+            (std::vector<std::string>{"mits:{tenant}", "risk:{tenant}:{answer.risk_id}"}));
+}
+
+// The tags of an answer: its members when it is a whole JSON object that has them, else the fallback.
+TEST(AnswerTags, FromTheAnswerOrTheFallback) {
+  const std::vector<Plan::AnswerTag> answered = {
+      {rules::PartialTag{{"risk:t:", ""}, {"risk_id"}}, "risks:t"},
+      {rules::PartialTag{{"plan:", ":", ""}, {"plan.id", "plan.n"}}, "plans"}};
+  struct Case {
+    std::optional<std::string_view> body;
+    std::string_view content_type;
+    bool encoded;
+    std::vector<std::string> tags;
+    std::size_t fallbacks;
+    const char* why;
+  };
+  const std::string long_id(257, 'x');
+  const std::string long_answer = R"({"risk_id":")" + long_id + R"("})";
+  const Case cases[] = {
+      {R"({"risk_id":"r-1","plan":{"id":"p-2","n":3}})",
+       "application/json",
+       false,
+       {"risk:t:r-1", "plan:p-2:3"},
+       0,
+       "strings and integers, nested"},
+      {R"({"risk_id":-4,"plan":{"id":18446744073709551615,"n":0}})",
+       "application/vnd.x+json; charset=utf-8",
+       false,
+       {"risk:t:-4", "plan:18446744073709551615:0"},
+       0,
+       "signed and unsigned integers; a +json type"},
+      {R"({"risk_id":"r-1"})", "application/json", false, {"risk:t:r-1", "plans"}, 1, "a member missing"},
+      {R"({"risk_id":"r-1","plan":"p-2"})",
+       "application/json",
+       false,
+       {"risk:t:r-1", "plans"},
+       1,
+       "not an object on the path"},
+      {R"({"risk_id":1.5,"plan":{"id":true,"n":null}})",
+       "application/json",
+       false,
+       {"risks:t", "plans"},
+       2,
+       "a fraction, a boolean, a null"},
+      {R"({"risk_id":"","plan":{"id":"a
+b","n":1}})",
+       "application/json",
+       false,
+       {"risks:t", "plans"},
+       2,
+       "an empty string, a control character"},
+      {long_answer, "application/json", false, {"risks:t", "plans"}, 2, "a string over 256 bytes"},
+      {R"({"Risk_id":"r-1"})",
+       "application/json",
+       false,
+       {"risks:t", "plans"},
+       2,
+       "names compare byte for byte"},
+      {R"({"risk_id":"r-1"})", "text/plain", false, {"risks:t", "plans"}, 2, "not JSON by its media type"},
+      {R"({"risk_id":"r-1"})", "application/json", true, {"risks:t", "plans"}, 2, "an encoded answer"},
+      {R"([{"risk_id":"r-1"}])", "application/json", false, {"risks:t", "plans"}, 2, "not an object"},
+      {R"({"risk_id":)", "application/json", false, {"risks:t", "plans"}, 2, "invalid JSON"},
+      {std::nullopt,
+       "application/json",
+       false,
+       {"risks:t", "plans"},
+       2,
+       "no answer (a 204, too long, broken)"},
+  };
+  for (const auto& c : cases) {
+    std::size_t fallbacks = 0;
+    EXPECT_EQ(answer_tags(answered, c.body, c.content_type, c.encoded, fallbacks), c.tags) << c.why;
+    EXPECT_EQ(fallbacks, c.fallbacks) << c.why;
+  }
+  std::size_t none = 0;
+  EXPECT_TRUE(answer_tags({}, std::nullopt, "", false, none).empty());
+  EXPECT_EQ(none, 0u);
 }
 
 // What lets a conditional tag go unpurged: a JSON object body naming only the listed fields.

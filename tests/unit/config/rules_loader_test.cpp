@@ -262,13 +262,34 @@ TEST(RulesLoader, InvalidateTagWithABodyCondition) {
   EXPECT_EQ(w.invalidate[1].pos.column, 28);
 }
 
+TEST(RulesLoader, InvalidateTagFromTheAnswerWithItsFallback) {
+  auto r = load(R"(rules:
+  - name: w
+    match: { method: POST, path: /plans/:id/steps }
+    invalidate: ["plans", { tag: "risk:{answer.risk_id}", fallback: "risks" }]
+)");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const auto& w = r.config->rules[0];
+  ASSERT_EQ(w.invalidate.size(), 2u);
+  EXPECT_TRUE(w.invalidate[0].fallback.empty());
+  EXPECT_EQ(w.invalidate[1].value, "risk:{answer.risk_id}");
+  EXPECT_EQ(w.invalidate[1].fallback, "risks");
+  EXPECT_TRUE(w.invalidate[1].unless_body_only.empty());
+}
+
 TEST(RulesLoader, InvalidateBodyConditionErrorsNameTheItem) {
   const std::pair<const char*, const char*> cases[] = {
       {R"({ unless_body_only: [title] })",
        "test.yaml:4:18: error: 'rules[0].invalidate[0].tag': expected the tag to purge"},
       {R"({ tag: t })",
-       "test.yaml:4:18: error: 'rules[0].invalidate[0].unless_body_only': expected a list of at least one "
-       "field name"},
+       "test.yaml:4:18: error: 'rules[0].invalidate[0]': expected either unless_body_only or fallback beside "
+       "tag"},
+      {R"({ tag: t, unless_body_only: [title], fallback: f })",
+       "test.yaml:4:18: error: 'rules[0].invalidate[0]': expected either unless_body_only or fallback beside "
+       "tag"},
+      {R"({ tag: "t:{answer.x}", fallback: "" })",
+       "test.yaml:4:18: error: 'rules[0].invalidate[0].fallback': expected the tag to purge when the answer "
+       "lacks the fields"},
       {R"({ tag: t, unless_body_only: [] })",
        "test.yaml:4:18: error: 'rules[0].invalidate[0].unless_body_only': expected a list of at least one "
        "field name"},
@@ -277,7 +298,7 @@ TEST(RulesLoader, InvalidateBodyConditionErrorsNameTheItem) {
        "'unless_body_only'?"},
       {R"([nested])",
        "test.yaml:4:18: error: 'rules[0].invalidate[0]': expected a tag, or a mapping { tag, "
-       "unless_body_only }"},
+       "unless_body_only } or { tag, fallback }"},
   };
   for (const auto& [item, error] : cases) {
     auto r =

@@ -123,14 +123,30 @@ std::optional<rules::Match> match(const rules::Rulebook& book, const Probe& p) {
   return book.match({p.method, p.path, &query, "", [](std::string_view) { return true; }});
 }
 
-// The tags an entry or a purge would carry, for one tenant and one user.
+// The tags an entry or a purge would carry, for one tenant and one user. A write's tag from its answer
+// ({answer.field}) is rendered from `answer` (a mapping of member paths to values, as the backend answers
+// the write), or is its fallback when `answer` lacks the field (or is not given).
 std::set<std::string> tags_of(const rules::Match& m, const Probe& p, std::string_view tenant = "tenant-1",
-                              std::string_view user = "user-1") {
+                              std::string_view user = "user-1", const YAML::Node& answer = YAML::Node()) {
   std::set<std::string> out;
   const util::Query query(p.query);
   rules::TagContext ctx{&m.params, &query, tenant, user};
-  for (const auto& t : m.rule->tags)
-    if (auto v = rules::render(t, ctx)) out.insert(*v);
+  const auto& rule = *m.rule;
+  for (std::size_t i = 0; i < rule.tags.size(); ++i) {
+    const auto* fallback = i < rule.fallbacks.size() && rule.fallbacks[i] ? &*rule.fallbacks[i] : nullptr;
+    std::optional<std::string> v;
+    if (fallback) {
+      if (auto partial = rules::render_partial(rule.tags[i], ctx))
+        v = rules::complete(*partial, [&](std::string_view field) -> std::optional<std::string> {
+          if (!answer.IsMap() || !answer[std::string(field)]) return std::nullopt;
+          return answer[std::string(field)].as<std::string>();
+        });
+      if (!v) v = rules::render(*fallback, ctx);
+    } else {
+      v = rules::render(rule.tags[i], ctx);
+    }
+    if (v) out.insert(*v);
+  }
   return out;
 }
 
@@ -186,13 +202,24 @@ std::vector<WriteRead> write_reads(const rules::Rulebook& book, const YAML::Node
                     << ", not to an invalidate rule: it would purge nothing";
       continue;
     }
-    const auto purged = tags_of(*wm, w, write_tenant, "user-1");
-    for (const auto& read : family[reads_key]) {
-      auto r = probe(read.as<std::string>());
-      auto rm = match(book, r);
-      if (!is_cache_rule(rm)) continue;
-      out.push_back({w, r, wm->rule->cfg.name, rm->rule->cfg.name, wm->segments, rm->segments, purged,
-                     tags_of(*rm, r, read_tenant, read_user)});
+    // A rule with tags from the answer is checked twice: with the answer the family gives (`answer:`, what
+    // the backend answers this write) and with an answer that lacks the fields (the fallbacks).
+    const bool answered = std::any_of(wm->rule->fallbacks.begin(), wm->rule->fallbacks.end(),
+                                      [](const auto& f) { return f.has_value(); });
+    std::vector<std::pair<std::string, YAML::Node>> answers = {{"", YAML::Node()}};
+    if (answered && family["answer"])
+      answers.push_back({" [answered " + YAML::Dump(family["answer"]) + "]", family["answer"]});
+    for (const auto& [label, answer] : answers) {
+      const auto purged = tags_of(*wm, w, write_tenant, "user-1", answer);
+      Probe shown = w;
+      shown.text += answered && label.empty() ? " [an answer without the fields]" : label;
+      for (const auto& read : family[reads_key]) {
+        auto r = probe(read.as<std::string>());
+        auto rm = match(book, r);
+        if (!is_cache_rule(rm)) continue;
+        out.push_back({shown, r, wm->rule->cfg.name, rm->rule->cfg.name, wm->segments, rm->segments, purged,
+                       tags_of(*rm, r, read_tenant, read_user)});
+      }
     }
   }
   return out;

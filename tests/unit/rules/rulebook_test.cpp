@@ -611,6 +611,70 @@ TEST(RulebookWarnings, InvalidateTagNeverCarried) {
       "anything)");
 }
 
+// Issue 17: a tag rendered from the write's answer ({answer.field}) has a fallback; only a write has an
+// answer.
+TEST(RulebookErrors, AnswerTagsNeedAFallbackAndAWrite) {
+  auto c = compile(kSecret + kJwt + R"(rules:
+  - name: r
+    match: { path: /r/:id }
+    cache: { scope: tenant, tags: ["r:{tenant}:{id}", "rs:{tenant}", "x:{answer.id}"] }
+  - name: bare
+    match: { method: POST, path: /p/:id }
+    invalidate: ["r:{tenant}:{answer.risk_id}"]
+  - name: plain-fallback
+    match: { method: POST, path: /q/:id }
+    invalidate: [{ tag: "r:{tenant}:{id}", fallback: "rs:{tenant}" }]
+  - name: answer-in-fallback
+    match: { method: POST, path: /s/:id }
+    invalidate: [{ tag: "r:{tenant}:{answer.risk_id}", fallback: "r:{tenant}:{answer.id}" }]
+  - name: bad-param-in-fallback
+    match: { method: POST, path: /t/:id }
+    invalidate: [{ tag: "r:{tenant}:{answer.risk_id}", fallback: "rs:{tenant}:{idd}" }]
+)");
+  EXPECT_FALSE(c.rulebook);
+  const std::vector<std::string> expected = {
+      "test.yaml:6:70: error: rule 'r': tag 'x:{answer.id}' uses {answer.id}, a field of the backend's "
+      "answer "
+      "to a write: only an invalidate rule's tag can",
+      "test.yaml:9:18: error: rule 'bare': tag 'r:{tenant}:{answer.risk_id}' is rendered from the answer: "
+      "write it as { tag: \"r:{tenant}:{answer.risk_id}\", fallback: F }, F being the tag to purge when the "
+      "answer lacks the field",
+      "test.yaml:12:18: error: rule 'plain-fallback': tag 'r:{tenant}:{id}' has a fallback but no "
+      "{answer.field} (a fallback is what is purged when the answer lacks the field)",
+      "test.yaml:15:18: error: rule 'answer-in-fallback': fallback 'r:{tenant}:{answer.id}' uses "
+      "{answer.id}: it "
+      "is purged when the answer cannot be read",
+      "test.yaml:18:18: error: rule 'bad-param-in-fallback': tag 'rs:{tenant}:{idd}' uses {idd}, which is "
+      "not "
+      "a parameter of the path '/t/:id'; did you mean {id}?"};
+  ASSERT_EQ(c.errors.size(), expected.size()) << text(c.errors);
+  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(c.errors[i].to_string(), expected[i]);
+}
+
+// A fallback purges: the cache tag it renders to is not "never purged", and it is checked like a tag.
+TEST(RulebookWarnings, AFallbackPurgesAndIsCheckedForACarrier) {
+  auto c = compile(kSecret + kJwt + R"(rules:
+  - name: r
+    match: { path: /r/:id }
+    cache: { scope: tenant, tags: ["r:{tenant}:{id}", "details:{tenant}"] }
+  - name: w
+    match: { method: POST, path: /p/:id }
+    invalidate: [{ tag: "r:{tenant}:{answer.risk_id}", fallback: "details:{tenant}" },
+                 { tag: "r:{tenant}:{answer.other}", fallback: "nobody" }]
+)");
+  ASSERT_TRUE(c.rulebook) << text(c.errors);
+  ASSERT_EQ(c.warnings.size(), 1u) << text(c.warnings);
+  EXPECT_EQ(
+      c.warnings[0].to_string(),
+      "test.yaml:10:18: warning: rule 'w': no cache rule carries tag 'nobody' (the purge can never remove "
+      "anything)");
+  const auto& w = c.rulebook->rules()[1];
+  ASSERT_EQ(w.fallbacks.size(), 2u);
+  ASSERT_TRUE(w.fallbacks[0]);
+  EXPECT_EQ(w.fallbacks[0]->source, "details:{tenant}");
+  EXPECT_EQ(c.rulebook->purged_by(w).size(), 1u);
+}
+
 TEST(RulebookWarnings, ShadowedRule) {
   auto c = compile(kSecret + R"(rules:
   - { name: first, match: { method: GET, path: /s/:a }, pass: true }

@@ -58,6 +58,43 @@ TEST(TagTemplate, ParseErrors) {
   EXPECT_EQ(tag_error("risk:{}"), "a placeholder name inside '{}' in 'risk:{}'");
   EXPECT_EQ(tag_error("risk:{a{b}"), "a placeholder name inside '{}' in 'risk:{a{b}'");
   EXPECT_EQ(tag_error("{id}}"), "'{' before '}' in '{id}}'");
+  for (const char* bad : {"risk:{answer.}", "risk:{answer..id}", "risk:{answer.plan.}", "risk:{answer.a..b}"})
+    EXPECT_EQ(tag_error(bad),
+              "a member path after 'answer.' (names joined by '.') in '" + std::string(bad) + "'");
+}
+
+TEST(TagTemplate, AnswerPlaceholders) {
+  auto t = tag_ok("risk:{tenant}:{answer.plan.risk_id}");
+  ASSERT_EQ(t.parts.size(), 4u);
+  EXPECT_EQ(t.parts[3].kind, Kind::answer);
+  EXPECT_EQ(t.parts[3].text, "plan.risk_id");
+  EXPECT_TRUE(t.uses(Kind::answer));
+  EXPECT_FALSE(tag_ok("risk:{tenant}:{id}").uses(Kind::answer));
+  EXPECT_EQ(t.glob(), "risk:*:*");
+  EXPECT_EQ(tag_ok("{answer}").parts[0].kind, Kind::param) << "'answer' alone is a path parameter's name";
+}
+
+// A tag from the answer renders from the request first, then from the answer's values.
+TEST(Render, PartialThenCompleteFromTheAnswer) {
+  Params params{{"id", "m-1"}};
+  TagContext ctx{&params, nullptr, "t-1", ""};
+  auto partial = render_partial(tag_ok("risk:{tenant}:{answer.risk_id}/{id}/{answer.n}"), ctx);
+  ASSERT_TRUE(partial);
+  EXPECT_EQ(partial->pieces, (std::vector<std::string>{"risk:t-1:", "/m-1/", ""}));
+  EXPECT_EQ(partial->fields, (std::vector<std::string>{"risk_id", "n"}));
+  auto values = [](std::string_view field) -> std::optional<std::string> {
+    if (field == "risk_id") return "r-9";
+    if (field == "n") return "7";
+    return std::nullopt;
+  };
+  EXPECT_EQ(complete(*partial, values), "risk:t-1:r-9/m-1/7");
+  auto partial_missing = render_partial(tag_ok("risk:{answer.risk_id}:{answer.other}"), ctx);
+  ASSERT_TRUE(partial_missing);
+  EXPECT_FALSE(complete(*partial_missing, values)) << "one field the answer lacks: no tag";
+  EXPECT_FALSE(render_partial(tag_ok("risk:{user}:{answer.risk_id}"), ctx)) << "no user claim";
+  auto plain = render_partial(tag_ok("risk:{tenant}:{id}"), ctx);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(complete(*plain, values), "risk:t-1:m-1") << "no answer field: the request's rendering";
 }
 
 TEST(TagTemplate, GlobReplacesPlaceholdersWithOneStar) {
