@@ -86,7 +86,7 @@ class AdminApiTest : public ::testing::Test {
          ", scope: public, tags: [\"item:{id}\"] }\n"
          "  - name: item-write\n"
          "    match: { method: PATCH, path: \"/items/:id\" }\n"
-         "    invalidate: [\"item:{id}\"]\n";
+         "    invalidate: [\"item:{id}\", { tag: \"item:{answer.parent}\", fallback: \"item:{id}\" }]\n";
     return y;
   }
 
@@ -266,6 +266,20 @@ TEST_F(AdminApiTest, MalformedPurgeIsA400) {
     EXPECT_EQ(r.status, 400) << body;
     EXPECT_NE(r.body.find("\"error\":true"), std::string::npos) << body << "\n" << r.body;
   }
+}
+
+// A tag from the backend's answer is listed with the tag purged when the answer lacks its field.
+TEST_F(AdminApiTest, TheRulesListingShowsTheFallbackOfATagFromTheAnswer) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  auto rules = admin("GET", "/admin/rules");
+  ASSERT_EQ(rules.status, 200);
+  EXPECT_NE(
+      rules.body.find(
+          R"("tags":["item:{id}","item:{answer.parent}"],"fallbacks":{"item:{answer.parent}":"item:{id}"})"),
+      std::string::npos)
+      << rules.body;
+  EXPECT_EQ(rules.body.find("\"fallbacks\""), rules.body.rfind("\"fallbacks\""))
+      << "only the rule with such a tag";
 }
 
 TEST_F(AdminApiTest, ReloadWithABrokenFileKeepsTheOldRulesAndReportsTheErrors) {

@@ -159,6 +159,11 @@ Response rules_listing(http::Server& server, const Request& req) {
         o["verify"] = r.cfg.cache.verify;
       }
       o["tags"] = tags;
+      // A tag from the backend's answer ({answer.field}): the tag purged when the answer lacks the field.
+      json::object fallbacks;
+      for (std::size_t i = 0; i < r.tags.size() && i < r.fallbacks.size(); ++i)
+        if (r.fallbacks[i]) fallbacks[r.tags[i].source] = r.fallbacks[i]->source;
+      if (!fallbacks.empty()) o["fallbacks"] = fallbacks;
       o["defined_at"] = r.cfg.pos.file + ":" + std::to_string(r.cfg.pos.line);
       list.emplace_back(std::move(o));
     }
