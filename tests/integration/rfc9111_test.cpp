@@ -885,6 +885,54 @@ TEST_F(Rfc9111Test, AResponseWithoutADateIsDatedAndAnswersIfModifiedSince) {
 // RFC 9111 section 4.1 with RFC 5861 section 3: the background refresh of a stale variant is the request of
 // the client that found it stale, Vary's fields included (the backend answers that variant, not another),
 // and its answer replaces that variant only: the other language's entry stays as it was.
+// A refresh in the background is sent on an idle backend connection of the pool, as a client's request is;
+// when the backend closed that connection meanwhile (it answers nothing), the refresh is sent again on a new
+// one. One worker, so that the pool is the miss's.
+TEST_F(Rfc9111Test, ARefreshInTheBackgroundReusesAnIdleBackendConnection) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    if (req.connection_id == 1 && req.index_on_connection == 2) {  // its third request
+      w.close_connection();  // without a byte of an answer, as a backend whose idle timeout just passed
+      return;
+    }
+    w.respond(
+        200,
+        "conn=" + std::to_string(req.connection_id) + " request=" + std::to_string(req.index_on_connection),
+        rfc9111_fields({{"Cache-Control", "max-age=1, stale-while-revalidate=600"}}));
+  });
+  std::string yaml = config_yaml("rules:\n" + rfc9111_rule("swr", "/swr"), false, "", backend_.url());
+  yaml.replace(yaml.find("threads: 2"), 10, "threads: 1");
+  yaml += "admin: { listen: 127.0.0.1:0, token: rfc9111-test-admin-token }\n";  // for metric_of
+  DaemonProcess* proxy = start_proxy(yaml, {}, "");
+  ASSERT_NE(proxy, nullptr);
+  ASSERT_EQ(fetch("/swr").body, "conn=1 request=0");
+
+  // Refreshed on connection 1, which the miss left in the pool.
+  auto refreshed_to = [&](const std::string& body) {
+    HttpResponse r;
+    const bool seen = poll_until(
+        [&] {
+          r = fetch("/swr");
+          return x_cache(r) == "HIT" && r.body == body;
+        },
+        deadline_in(20s));
+    EXPECT_TRUE(seen) << "never refreshed to '" << body << "'\n" << r.describe();
+  };
+  EXPECT_EQ(x_cache(once_expired("/swr")), "STALE");
+  refreshed_to("conn=1 request=1");
+  EXPECT_EQ(backend_.connections_accepted(), 1u) << "the refresh opened a connection of its own";
+
+  // The backend drops connection 1 when the next refresh arrives on it: the refresh goes again on a new one.
+  EXPECT_EQ(x_cache(once_expired("/swr")), "STALE");
+  refreshed_to("conn=2 request=0");
+  EXPECT_EQ(backend_.connections_accepted(), 2u);
+  EXPECT_EQ(metric_of(*proxy, R"(openrisk_cache_upstream_requests_total{code_class="error",rule="swr"})")
+                .value_or(0),
+            0.0)
+      << "a refresh failed on the dropped connection instead of being sent again";
+  EXPECT_GE(metric_of(*proxy, R"(openrisk_cache_upstream_requests_total{code_class="2xx",rule="swr"})"), 3.0)
+      << "the miss and the two refreshes";
+}
+
 TEST_F(Rfc9111Test, ARefreshInTheBackgroundAsksForTheStaleVariant) {
   std::atomic<int> version{1};  // read by the backend's thread
   ASSERT_NO_FATAL_FAILURE(

@@ -139,9 +139,10 @@ cache::HeaderList end_to_end_headers(const bhttp::response_header<>& h) {
   return out;
 }
 
-// A GET for the cache alone: the client's request without its validators, sent on the worker's pool, the
-// body read whole up to a limit. Keeps the runtime it was made under, so it outlives the request. Counted in
-// the rule's upstream metrics like a client's request (its duration runs to the end of the body, read whole).
+// A GET for the cache alone: the client's request without its validators, sent on the worker's pool (an idle
+// connection when there is one, as a client's request), the body read whole up to a limit. Keeps the runtime
+// it was made under, so it outlives the request. Counted in the rule's upstream metrics like a client's
+// request (its duration runs to the end of the body, read whole).
 class DetachedGet final : public cache::Origin {
  public:
   // `req`: the client's request head, for request_header(); `head`: the GET as it leaves; `metrics`: the
@@ -153,9 +154,8 @@ class DetachedGet final : public cache::Origin {
         metrics_(metrics),
         req_(std::move(req)),
         head_(std::move(head)),
-        headers_(req_) {
-    rp_.body_limit(body_limit);
-  }
+        headers_(req_),
+        body_limit_(body_limit) {}
 
   asio::awaitable<unsigned> open(const cache::Ask&) override {
     const auto start = Clock::now();
@@ -164,10 +164,10 @@ class DetachedGet final : public cache::Origin {
     co_return status;
   }
   unsigned failure() const override { return 0; }  // nobody to answer
-  cache::HeaderList head() const override { return end_to_end_headers(rp_.get().base()); }
+  cache::HeaderList head() const override { return end_to_end_headers(rp_->get().base()); }
   asio::awaitable<Piece> read() override {
-    if (rp_.keep_alive() && buf_.size() == 0) worker_.pool().release(std::move(up_), rt_->config->upstream);
-    co_return Piece{rp_.get().body(), true};
+    if (rp_->keep_alive() && buf_.size() == 0) worker_.pool().release(std::move(up_), rt_->config->upstream);
+    co_return Piece{rp_->get().body(), true};
   }
   std::optional<std::string_view> request_header(std::string_view name) const override {
     return headers_(name);
@@ -175,22 +175,35 @@ class DetachedGet final : public cache::Origin {
   std::unique_ptr<cache::Origin> detached_get(std::uint64_t) const override { return nullptr; }
 
  private:
-  // The exchange: the response's status, or 0 when there is none (connect, send or read failed).
+  // The exchange: the response's status, or 0 when there is none (connect, send or read failed). A pooled
+  // connection the backend closed meanwhile fails before any byte of an answer: the GET is sent again, once,
+  // on a new connection (Relay::open does the same for a client's idempotent request).
   asio::awaitable<unsigned> fetch() {
     const auto& up = rt_->config->upstream;
-    auto [aec, conn] = co_await worker_.pool().acquire(up, true);
-    if (aec) co_return 0;
-    up_ = std::move(conn);
-    std::array<asio::const_buffer, 1> head{asio::buffer(head_)};
-    if (!send_now(up_->stream.socket(), head)) {
-      up_->stream.expires_after(up.send_timeout);
-      auto [wec, wn] = co_await asio::async_write(up_->stream, head[0], use_tuple);
-      if (wec) co_return 0;
+    for (int attempt = 0;; ++attempt) {
+      auto [aec, conn] = co_await worker_.pool().acquire(up, attempt > 0);
+      if (aec) co_return 0;
+      up_ = std::move(conn);
+      buf_.clear();
+      rp_.emplace();
+      rp_->body_limit(body_limit_);
+      beast::error_code ec;
+      std::array<asio::const_buffer, 1> head{asio::buffer(head_)};
+      if (!send_now(up_->stream.socket(), head)) {
+        up_->stream.expires_after(up.send_timeout);
+        auto [wec, wn] = co_await asio::async_write(up_->stream, head[0], use_tuple);
+        ec = wec;
+      }
+      if (!ec) {
+        up_->stream.expires_after(up.first_byte_timeout + up.read_timeout);
+        auto [rec, rn] = co_await bhttp::async_read(up_->stream, buf_, *rp_, use_tuple);
+        ec = rec;
+      }
+      if (!ec) co_return rp_->get().result_int();
+      const bool retry = up_->reused && attempt == 0 && !rp_->got_some() && dead_connection_error(ec);
+      up_.reset();
+      if (!retry) co_return 0;
     }
-    up_->stream.expires_after(up.first_byte_timeout + up.read_timeout);
-    auto [rec, rn] = co_await bhttp::async_read(up_->stream, buf_, rp_, use_tuple);
-    if (rec) co_return 0;
-    co_return rp_.get().result_int();
   }
 
   Worker& worker_;
@@ -201,7 +214,8 @@ class DetachedGet final : public cache::Origin {
   HeaderView headers_;
   std::unique_ptr<UpstreamConnection> up_;
   beast::flat_buffer buf_;
-  bhttp::response_parser<bhttp::string_body> rp_;
+  std::uint64_t body_limit_;
+  std::optional<bhttp::response_parser<bhttp::string_body>> rp_;  // one per attempt
 };
 
 }  // namespace
