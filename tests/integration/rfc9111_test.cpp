@@ -933,6 +933,30 @@ TEST_F(Rfc9111Test, ARefreshInTheBackgroundReusesAnIdleBackendConnection) {
       << "the miss and the two refreshes";
 }
 
+// A refresh the backend does not answer leaves the stale entry served, and says so in the log (the client
+// never sees the failure), with the request's id and its target.
+TEST_F(Rfc9111Test, ARefreshTheBackendDoesNotAnswerIsLogged) {
+  auto origin = [](const BackendRequest& req, ResponseWriter& w) {
+    if (req.connection_id > 1 || req.index_on_connection > 0) {
+      w.close_connection();  // the refresh, on the pooled connection and then on a new one
+      return;
+    }
+    w.respond(200, "version 1", rfc9111_fields({{"Cache-Control", "max-age=1, stale-while-revalidate=600"}}));
+  };
+  ASSERT_NO_FATAL_FAILURE(start("rules:\n" + rfc9111_rule("swr", "/swr"), origin));
+  ASSERT_EQ(fetch("/swr").body, "version 1");
+  HttpResponse stale = once_expired("/swr");
+  EXPECT_EQ(x_cache(stale), "STALE") << stale.describe();
+  EXPECT_EQ(stale.body, "version 1");
+  const std::string id = header(stale, "X-Request-ID");
+  ASSERT_FALSE(id.empty()) << stale.describe();
+  EXPECT_TRUE(
+      proxies_.at(0)->wait_for_log("request " + id +
+                                   R"( GET /swr: the cache's own request \(a refresh or a verify\) to )"
+                                   R"(upstream 127\.0\.0\.1:\d+ failed: )"))
+      << proxies_.at(0)->stderr_text();
+}
+
 TEST_F(Rfc9111Test, ARefreshInTheBackgroundAsksForTheStaleVariant) {
   std::atomic<int> version{1};  // read by the backend's thread
   ASSERT_NO_FATAL_FAILURE(

@@ -147,15 +147,19 @@ class DetachedGet final : public cache::Origin {
  public:
   // `req`: the client's request head, for request_header(); `head`: the GET as it leaves; `metrics`: the
   // rule's (the process keeps every rule's metrics).
+  // `request_id` and `safe_target`: the client's request's, for the log line of a failure.
   DetachedGet(Worker& worker, std::shared_ptr<const Runtime> rt, metrics::RuleMetrics* metrics,
-              bhttp::request_header<> req, std::string head, std::uint64_t body_limit)
+              bhttp::request_header<> req, std::string head, std::uint64_t body_limit, std::string request_id,
+              std::string safe_target)
       : worker_(worker),
         rt_(std::move(rt)),
         metrics_(metrics),
         req_(std::move(req)),
         head_(std::move(head)),
         headers_(req_),
-        body_limit_(body_limit) {}
+        body_limit_(body_limit),
+        request_id_(std::move(request_id)),
+        safe_target_(std::move(safe_target)) {}
 
   asio::awaitable<unsigned> open(const cache::Ask&) override {
     const auto start = Clock::now();
@@ -182,7 +186,10 @@ class DetachedGet final : public cache::Origin {
     const auto& up = rt_->config->upstream;
     for (int attempt = 0;; ++attempt) {
       auto [aec, conn] = co_await worker_.pool().acquire(up, attempt > 0);
-      if (aec) co_return 0;
+      if (aec) {
+        failed(aec, true);
+        co_return 0;
+      }
       up_ = std::move(conn);
       buf_.clear();
       rp_.emplace();
@@ -202,8 +209,19 @@ class DetachedGet final : public cache::Origin {
       if (!ec) co_return rp_->get().result_int();
       const bool retry = up_->reused && attempt == 0 && !rp_->got_some() && dead_connection_error(ec);
       up_.reset();
-      if (!retry) co_return 0;
+      if (retry) continue;
+      failed(ec, false);
+      co_return 0;
     }
+  }
+  // The client was served (a stale entry, or the hit a verify checks): only this line and the upstream
+  // metrics tell that the backend failed.
+  void failed(const beast::error_code& ec, bool connecting) const {
+    spdlog::warn(
+        "request {} GET {}: the cache's own request (a refresh or a verify) to upstream {} failed: {}",
+        request_id_, safe_target_, rt_->config->upstream.target.to_string(),
+        is_timeout(ec) ? (connecting ? "connect timeout" : "timeout waiting for the response")
+                       : ec.message());
   }
 
   Worker& worker_;
@@ -215,6 +233,7 @@ class DetachedGet final : public cache::Origin {
   std::unique_ptr<UpstreamConnection> up_;
   beast::flat_buffer buf_;
   std::uint64_t body_limit_;
+  std::string request_id_, safe_target_;
   std::optional<bhttp::response_parser<bhttp::string_body>> rp_;  // one per attempt
 };
 
@@ -528,7 +547,7 @@ std::unique_ptr<cache::Origin> Relay::detached_get(std::uint64_t body_limit) con
                         .strip_validators = true,
                         .ctx = {x_.peer, x_.request_id}});
   return std::make_unique<DetachedGet>(x_.worker, x_.worker.runtime(), x_.rule_metrics, req.base(),
-                                       std::move(head), body_limit);
+                                       std::move(head), body_limit, x_.request_id, x_.safe_target());
 }
 
 }  // namespace orc::http
