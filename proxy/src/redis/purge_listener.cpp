@@ -52,14 +52,12 @@ void PurgeListener::stop() {
 
 void PurgeListener::run() {
   using Clock = std::chrono::steady_clock;
-  auto backoff = std::chrono::milliseconds(50);
+  sync::ReconnectBackoff backoff(options_.reconnect_max);
   while (!thread_.waker().stopping()) {
-    auto t0 = Clock::now();
+    const auto t0 = Clock::now();
     if (session()) return;
     if (hooks_.lost) hooks_.lost();
-    if (Clock::now() - t0 > std::chrono::seconds(10)) backoff = std::chrono::milliseconds(50);
-    if (thread_.waker().pause(backoff)) return;
-    backoff = std::min(backoff * 2, options_.reconnect_max);
+    if (thread_.waker().pause(backoff.after(Clock::now() - t0))) return;
   }
 }
 

@@ -109,14 +109,18 @@ bool SentinelWatcher::ask_once() {
 }
 
 void SentinelWatcher::run() {
-  auto backoff = std::chrono::milliseconds(50);
+  using Clock = std::chrono::steady_clock;
+  sync::ReconnectBackoff backoff(options_.reconnect_max);
+  Clock::duration longest{};  // the longest session of this round
   for (std::size_t turn = 0; !thread_.waker().stopping(); ++turn) {
     const auto& node = options_.nodes[turn % options_.nodes.size()];
+    const auto t0 = Clock::now();
     if (session(node)) return;
-    // A full round of sentinels failed: wait before the next one.
+    longest = std::max(longest, Clock::now() - t0);
+    // A round of sentinels ended: wait before the next one (briefly when one of them had worked a while).
     if ((turn + 1) % options_.nodes.size() == 0) {
-      if (thread_.waker().pause(backoff)) return;
-      backoff = std::min(backoff * 2, options_.reconnect_max);
+      if (thread_.waker().pause(backoff.after(longest))) return;
+      longest = {};
     }
   }
 }

@@ -5,6 +5,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -78,6 +79,29 @@ class WaitingThread {
  private:
   Waker waker_;
   std::thread thread_;
+};
+
+// How long such a thread waits before it connects again: 50 ms (or `max` when that is less), doubling up to
+// `max` while the sessions keep failing, and back to the first wait after a session that lasted (a connection
+// that worked for a while and then went is a new outage: its first retry should not wait as long as the last
+// retry of an old one).
+class ReconnectBackoff {
+ public:
+  static constexpr std::chrono::milliseconds kFirst{50};
+  static constexpr std::chrono::seconds kLasting{10};  // a session this long resets the backoff
+
+  explicit ReconnectBackoff(std::chrono::milliseconds max) : max_(max), next_(std::min(kFirst, max)) {}
+  // The wait after a session (or a round of attempts) that lasted `lasted`.
+  std::chrono::milliseconds after(std::chrono::steady_clock::duration lasted) {
+    if (lasted >= kLasting) next_ = std::min(kFirst, max_);
+    const auto wait = next_;
+    next_ = std::min(next_ * 2, max_);
+    return wait;
+  }
+
+ private:
+  std::chrono::milliseconds max_;
+  std::chrono::milliseconds next_;
 };
 
 // SUBSCRIBEs `c` to `channel`, calls `subscribed`, then hands each message's payload to `on_message` (false:
