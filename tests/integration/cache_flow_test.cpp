@@ -237,6 +237,52 @@ TEST_P(CacheFlowTest, RoleScopeSharesAnEntryBetweenMembersWithOnePermissionSet) 
   EXPECT_EQ(sim_route_count(sim_port(), route), 5);
 }
 
+// `permission: risks:read` under scope tenant (docs/rulebook.md section 1.3): the list is the same for every
+// member the backend lets read it, so every permission set that grants risks:read shares one entry, and a
+// member whose token does not grant it is never served that entry (the backend answers it 403).
+TEST_P(CacheFlowTest, APermissionSharesAnEntryAmongTheMembersItGrants) {
+  ASSERT_NO_FATAL_FAILURE(start_all(R"(rules:
+  - name: health
+    match: { method: GET, path: /api/v1/health }
+    cache: { ttl: 1s, scope: public }
+  - name: risk-list
+    match: { method: GET, path: /api/v1/risks }
+    cache: { ttl: 5m, scope: tenant, permission: "risks:read", key: { query: [limit] }, tags: ["risks:{tenant}"] }
+)",
+                                    {}, "", kAuthzClaims));
+  const std::string target = "/api/v1/risks?limit=3";
+  const std::string route = "GET /api/v1/risks";
+  HttpResponse viewer = get(target, sim_login(sim_port(), "viewer@acme.test"));
+  ASSERT_EQ(viewer.status, 200) << viewer.describe();
+  EXPECT_EQ(x_cache(viewer), "MISS") << viewer.describe();
+  // An analyst (more permissions) and an admin ("*") of the same tenant read the viewer's entry.
+  for (const char* email : {"analyst@acme.test", "admin@acme.test"}) {
+    HttpResponse r = get(target, sim_login(sim_port(), email));
+    EXPECT_EQ(r.status, 200) << email << "\n" << r.describe();
+    EXPECT_EQ(x_cache(r), "HIT") << email << "\n" << r.describe();
+    EXPECT_EQ(r.body, viewer.body) << email;
+  }
+  EXPECT_EQ(sim_route_count(sim_port(), route), 1);
+
+  // An auditor of the same tenant holds no risks:read: forwarded, never served the entry, never filling it.
+  const std::string auditor = sim_login(sim_port(), "auditor@acme.test");
+  for (int i = 0; i < 2; ++i) {
+    HttpResponse denied = get(target, auditor);
+    EXPECT_EQ(denied.status, 403) << "a member without the permission was served the shared entry\n"
+                                  << denied.describe();
+    EXPECT_EQ(x_cache(denied), "BYPASS") << denied.describe();
+    EXPECT_NE(header(denied, "Cache-Status").find("no_permission"), std::string::npos) << denied.describe();
+  }
+  EXPECT_EQ(sim_route_count(sim_port(), route), 3);
+  // Another tenant has its own entry.
+  HttpResponse globex = get(target, sim_login(sim_port(), "analyst@globex.test"));
+  EXPECT_EQ(globex.status, 200) << globex.describe();
+  EXPECT_EQ(x_cache(globex), "MISS") << "a member of another tenant read Acme's entry\n" << globex.describe();
+  EXPECT_NE(globex.body, viewer.body);
+  EXPECT_EQ(x_cache(get(target, sim_login(sim_port(), "admin@acme.test"))), "HIT");
+  EXPECT_EQ(sim_route_count(sim_port(), route), 4);
+}
+
 TEST_P(CacheFlowTest, ExpiredTokenBypassesAndNeverHits) {
   // Short-lived tokens and no leeway. The entry is primed while the token is valid; the token then expires
   // (observed on the simulator, which refuses it from `exp` on) and is sent through the proxy at once.

@@ -155,6 +155,7 @@ Response rules_listing(http::Server& server, const Request& req) {
       for (const auto& t : r.tags) tags.emplace_back(t.source);
       if (r.cfg.action == config::ActionKind::cache) {
         o["scope"] = config::to_string(r.cfg.cache.scope);
+        if (!r.cfg.cache.permission.empty()) o["permission"] = r.cfg.cache.permission;
         o["ttl"] = r.cfg.cache.ttl_origin ? std::string("origin") : util::format_duration(r.cfg.cache.ttl);
         o["verify"] = r.cfg.cache.verify;
       }

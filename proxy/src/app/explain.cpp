@@ -148,6 +148,7 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
     case config::ActionKind::cache: {
       const auto& c = rule->cfg.cache;
       out["scope"] = std::string(config::to_string(c.scope));
+      if (!c.permission.empty()) out["permission"] = c.permission;
       out["ttl"] = c.ttl_origin ? std::string("origin") : util::format_duration(c.ttl);
       if (plan.action == cache::Action::bypass) {
         out["cacheable"] = false;
@@ -225,7 +226,8 @@ void print_text(const json::object& o, std::ostream& out) {
   const auto& r = o.at("request").as_object();
   out << "request             " << str(r.at("method")) << ' ' << str(r.at("path"))
       << (r.at("query").as_string().empty() ? "" : "?" + str(r.at("query"))) << '\n';
-  for (const char* k : {"rule", "defined_at", "action", "decision", "scope", "ttl", "cacheable", "bypass"})
+  for (const char* k :
+       {"rule", "defined_at", "action", "decision", "scope", "permission", "ttl", "cacheable", "bypass"})
     if (auto it = o.find(k); it != o.end()) line(k, it->value());
   if (auto it = o.find("params"); it != o.end() && !it->value().as_object().empty()) {
     std::string p;

@@ -60,6 +60,8 @@ std::string_view to_string(Bypass b) {
       return "malformed_credential";
     case Bypass::missing_claim:
       return "missing_claim";
+    case Bypass::no_permission:
+      return "no_permission";
     case Bypass::other_query:
       return "other-query";
     case Bypass::invalid_query:
@@ -355,7 +357,7 @@ Plan plan(const PlanInput& in) {
   if (directives.no_store) return bypass(std::move(p), Bypass::no_store);
   if (!query.valid()) return bypass(std::move(p), Bypass::invalid_query);
   p.identity = identity::resolve_scope(c.scope, cfg.identity, in.verifier, cfg.cache.key_secret, req.header,
-                                       query, in.now_s);
+                                       query, in.now_s, c.permission);
   if (p.identity.bypass) {
     // Read before p is moved: the order in which a call's arguments are evaluated is unspecified.
     const auto why = from_identity(p.identity.bypass_reason);

@@ -60,6 +60,7 @@ enum class Bypass {
   jwt_not_access_token,
   jwt_unverified,       // jwt_unverified: the scope needs claims and no JWT verification is configured
   missing_claim,        // missing_claim: the token lacks the claim the scope keys on
+  no_permission,        // no_permission: the token does not grant the rule's `permission`
   other_query,          // other-query: a query parameter the rule does not name, with other_query: bypass
   invalid_query,        // invalid-query: the query is not RFC 3986 (its parameters cannot be read)
   tag_needs_identity,   // tag-needs-identity: a tag template needs {tenant} or {user} and there is no claim

@@ -72,7 +72,11 @@ struct CacheAction {
   // verify would repeat); `verify_ignore`: JSON object members left out of the comparison, at any depth.
   bool verify = true;
   std::vector<std::string> verify_ignore;
-  SourcePos ttl_pos, scope_pos, statuses_pos;
+  // `permission: risks:read` (`scope: tenant` only): the entry is shared by the members of the tenant whose
+  // verified token grants this permission, as the backend's permission check reads the token
+  // (identity::grants); a caller whose token does not grant it bypasses the cache. Empty: none.
+  std::string permission;
+  SourcePos ttl_pos, scope_pos, statuses_pos, permission_pos;
 };
 
 struct RuleConfig {
@@ -112,6 +116,8 @@ struct JwtConfig {
   // enters every `user` key, so a token minted after a role change never reads an entry of the old role,
   // and it is what `scope: role` shares by. Empty: no digest; `scope: role` is then unusable.
   std::vector<std::string> authz_claims;
+  // The claim that lists the caller's permissions (an array of strings), read by a rule's `permission`.
+  std::string permissions_claim = "permissions";
   Duration leeway{std::chrono::seconds(30)};
   SourcePos pos;
 };

@@ -102,6 +102,8 @@ void read_cache_fields(Section& c, CacheAction& a, bool allow_tags) {
   });
   c.with("scope", [&](const YAML::Node& n) { a.scope_pos = c.errors().pos(n.Mark()); });
   c.parsed<Scope>("scope", a.scope, "one of public, credential, user, tenant, role", parse_scope);
+  c.with("permission", [&](const YAML::Node& n) { a.permission_pos = c.errors().pos(n.Mark()); });
+  c.string("permission", a.permission);
   Section key = c.sub("key");
   key.with("query", [&](const YAML::Node& n) {
     if (n.IsScalar() && n.Scalar() == "all") {
@@ -413,6 +415,7 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
     jwt.string("user_claim", j.user_claim);
     jwt.string("tenant_claim", j.tenant_claim);
     jwt.string_list("authz_claims", j.authz_claims);
+    jwt.string("permissions_claim", j.permissions_claim);
     jwt.duration("leeway", j.leeway, true);
     if (j.algorithm == "RS256" && j.public_key_file.empty())
       errors.add(jwt.node().Mark(), "'identity.jwt': RS256 needs 'public_key_file'");

@@ -84,9 +84,20 @@ std::optional<std::string_view> scheme_token(std::string_view value, std::string
   return token;
 }
 
+bool grants(const std::vector<std::string>& held, std::string_view needed) {
+  for (const auto& h : held) {
+    if (h == "*" || h == needed) return true;
+    // "res:*": the prefix "res:" (with its colon), so that "risk:*" does not grant "risks:read".
+    if (h.size() >= 3 && h.ends_with(":*") && needed.starts_with(std::string_view(h).substr(0, h.size() - 1)))
+      return true;
+  }
+  return false;
+}
+
 ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& id,
                             const JwtVerifier* verifier, std::string_view key_secret,
-                            const HeaderLookup& headers, const util::Query& query, long long now) {
+                            const HeaderLookup& headers, const util::Query& query, long long now,
+                            std::string_view permission) {
   ScopeIdentity out;
   out.credential = find_credential(id, headers, query);
   if (out.credential && out.credential->malformed) {
@@ -151,9 +162,14 @@ ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& i
       const std::string authz = c.authz.empty() ? std::string() : ":authz:" + c.authz;
       if (scope == config::Scope::user)
         out.key_part = "user:" + (c.tenant.empty() ? c.user : c.tenant + ":" + c.user) + authz;
-      else if (scope == config::Scope::tenant)
+      else if (scope == config::Scope::tenant && permission.empty())
         out.key_part = "tenant:" + c.tenant;
-      else
+      else if (scope == config::Scope::tenant && c.permissions && grants(*c.permissions, permission))
+        out.key_part = "tenant:" + c.tenant + ":perm:" + std::string(permission);
+      else if (scope == config::Scope::tenant) {
+        out.bypass = true;
+        out.bypass_reason = "no_permission";
+      } else
         out.key_part = "role:" + (c.tenant.empty() ? std::string() : c.tenant + ":") + c.authz;
       break;
     }

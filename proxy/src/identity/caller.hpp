@@ -39,10 +39,10 @@ using util::sha256_hex;
 
 struct ScopeIdentity {
   bool bypass = false;  // the request cannot be cached under this scope (no or bad credential)
-  std::string
-      bypass_reason;  // closed set: no_credential, malformed_credential, jwt_<JwtError>, missing_claim
+  // closed set: no_credential, malformed_credential, jwt_<JwtError>, missing_claim, no_permission
+  std::string bypass_reason;
   // What enters the cache key: "public", "cred:<hmac>", "user:<tenant>:<id>[:authz:<digest>]",
-  // "tenant:<id>", "role:<tenant>:<digest>".
+  // "tenant:<id>[:perm:<permission>]", "role:<tenant>:<digest>".
   std::string key_part;
   std::optional<FoundCredential> credential;
   std::optional<VerifiedClaims> claims;  // when a JWT verified
@@ -56,10 +56,18 @@ inline long long unix_seconds() {
       .count();
 }
 
+// Whether permissions `held` (a token's permissions claim) grant `needed`, as the OpenRisk backend's
+// RequirePermission reads them (openrisk-api.md section 3.2): "*" grants everything, "res:*" every permission
+// that starts with "res:", any other only itself (byte for byte).
+bool grants(const std::vector<std::string>& held, std::string_view needed);
+
 // Resolves `scope` for one request. `verifier` may be null when no JWT verification is configured.
+// `permission` (a rule's, `scope: tenant` only): the entry is shared by the tenant's members whose verified
+// token grants it, keyed "tenant:<id>:perm:<permission>"; a token that does not grant it bypasses
+// ("no_permission": the backend decides, and answers it 403).
 ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& id,
                             const JwtVerifier* verifier, std::string_view key_secret,
                             const HeaderLookup& headers, const util::Query& query,
-                            long long now = unix_seconds());
+                            long long now = unix_seconds(), std::string_view permission = {});
 
 }  // namespace orc::identity

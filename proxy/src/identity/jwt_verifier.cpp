@@ -150,6 +150,17 @@ std::string authz_digest(const json::object& claims, const std::vector<std::stri
   return util::sha256_hex(material).substr(0, 32);
 }
 
+std::shared_ptr<const std::vector<std::string>> string_list_claim(const json::object& o,
+                                                                  std::string_view name) {
+  if (name.empty()) return nullptr;
+  auto it = o.find(name);
+  if (it == o.end() || !it->value().is_array()) return nullptr;
+  auto out = std::make_shared<std::vector<std::string>>();
+  for (const auto& v : it->value().as_array())
+    if (v.is_string()) out->emplace_back(v.as_string());
+  return out;
+}
+
 std::string string_claim(const json::object& o, std::string_view name) {
   auto it = o.find(name);
   if (it == o.end()) return {};
@@ -263,7 +274,8 @@ std::optional<VerifiedClaims> JwtVerifier::verify_uncached(std::string_view toke
   }
   error = JwtError::none;
   return VerifiedClaims{string_claim(*claims, cfg_.user_claim), string_claim(*claims, cfg_.tenant_claim),
-                        *exp, authz_digest(*claims, cfg_.authz_claims)};
+                        *exp, authz_digest(*claims, cfg_.authz_claims),
+                        string_list_claim(*claims, cfg_.permissions_claim)};
 }
 
 }  // namespace orc::identity

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/rule_config.hpp"
 #include "util/base64url.hpp"
@@ -35,6 +36,9 @@ struct VerifiedClaims {
   // sorted, arrays as sets, an absent claim named as such): tokens granting the same permissions and roles
   // have the same digest whatever order they list them in. Empty when no authz claim is configured.
   std::string authz;
+  // The strings of identity.jwt.permissions_claim when it is an array (others are skipped); null otherwise.
+  // Shared: the claims of a verified token are copied out of the per-thread cache on every request.
+  std::shared_ptr<const std::vector<std::string>> permissions;
 };
 
 class JwtVerifier {

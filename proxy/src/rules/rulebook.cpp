@@ -37,6 +37,15 @@ bool valid_rule_name(std::string_view name) {
   return true;
 }
 
+// A rule's `permission`: one name as tokens list it (visible ASCII, no '*': a wildcard is what a token
+// holds, never what a route needs), at most 256 bytes.
+bool is_permission_name(std::string_view name) {
+  if (name.empty() || name.size() > 256) return false;
+  for (char c : name)
+    if (c <= ' ' || c > '~' || c == '*') return false;
+  return true;
+}
+
 std::string leading_literals(const PathPattern& p, std::size_t n) {
   std::string out;
   for (std::size_t i = 0; i < p.segments.size() && i < n; ++i) {
@@ -223,6 +232,26 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
                                 "': scope 'role' shares by the permission claims: list them in "
                                 "'identity.jwt.authz_claims' (e.g. [permissions, org_roles])"));
         ok = false;
+      }
+      if (const auto& perm = rc.cache.permission; !perm.empty() || rc.cache.permission_pos.line != 0) {
+        const auto where = rc.cache.permission_pos.line ? rc.cache.permission_pos : rc.pos;
+        if (!is_permission_name(perm)) {
+          errors.push_back(at(where, "rule '" + rc.name + "': permission '" + perm +
+                                         "': expected one permission name such as risks:read (no blanks, "
+                                         "no '*')"));
+          ok = false;
+        } else if (scope != config::Scope::tenant) {
+          errors.push_back(at(where, "rule '" + rc.name +
+                                         "': 'permission' shares an entry among the tenant's members that "
+                                         "hold it: it needs scope 'tenant', not '" +
+                                         std::string(config::to_string(scope)) + "'"));
+          ok = false;
+        } else if (cfg.identity.jwt.permissions_claim.empty()) {
+          errors.push_back(at(where, "rule '" + rc.name +
+                                         "': 'permission' reads the token's permissions: set "
+                                         "'identity.jwt.permissions_claim' (e.g. permissions)"));
+          ok = false;
+        }
       }
       if (scope == config::Scope::credential && cfg.cache.key_secret.empty()) {
         errors.push_back(

@@ -41,6 +41,9 @@ class Explain : public ::testing::Test {
   - name: events
     match: { method: GET, path: /api/v1/events/stream }
     stream: true
+  - name: guarded
+    match: { method: GET, path: /api/v1/guarded/:id }
+    cache: { ttl: 5m, scope: tenant, permission: "risks:read" }
 )");
     loaded_ = load_all(path);
     std::string diags;
@@ -124,6 +127,23 @@ TEST_F(Explain, CachedReadAsText) {
   EXPECT_TRUE(has_line(out, "decision            lookup")) << out;
   EXPECT_TRUE(has_line(out, "x_cache             HIT or MISS")) << out;
   EXPECT_NE(out.find("\nkey                 orc:e:"), std::string::npos) << out;
+}
+
+TEST_F(Explain, APermissionIsShownAndChecked) {
+  const long long exp = static_cast<long long>(std::time(nullptr)) + 3600;
+  const auto viewer = test::rs256_token(
+      test::rsa_key(),
+      R"({"sub":"u-3","tenant_id":"t-7","iss":"openrisk","permissions":["risks:read"],"exp":)" +
+          std::to_string(exp) + "}");
+  auto out = text("GET", "/api/v1/guarded/42", viewer);
+  EXPECT_TRUE(has_line(out, "scope               tenant")) << out;
+  EXPECT_TRUE(has_line(out, "permission          risks:read")) << out;
+  EXPECT_TRUE(has_line(out, "cacheable           true")) << out;
+  EXPECT_TRUE(has_line(out, "    scope=tenant:t-7:perm:risks:read")) << out;
+  auto denied = object("GET", "/api/v1/guarded/42", token_);
+  EXPECT_EQ(str(denied["permission"]), "risks:read");
+  EXPECT_EQ(str(denied["bypass"]), "no_permission");
+  EXPECT_FALSE(denied["cacheable"].as_bool());
 }
 
 TEST_F(Explain, CachedReadAsJson) {

@@ -37,6 +37,9 @@ class PlanTest : public ::testing::Test {
   - name: plan-write
     match: { method: POST, path: /api/v1/mitigations/:id/steps }
     invalidate: ["mits:{tenant}", { tag: "risk:{tenant}:{answer.risk_id}", fallback: "risk:{tenant}:all" }]
+  - name: guarded
+    match: { method: GET, path: /api/v1/guarded/:id }
+    cache: { ttl: 5m, scope: tenant, permission: "risks:read", tags: ["risk:{tenant}:{id}"] }
 )");
     loaded_ = app::load_all(path);
     ASSERT_TRUE(loaded_.ok());
@@ -85,6 +88,30 @@ TEST_F(PlanTest, ALookupHasTheKeyAndTheTagsWithTheUriTagLast) {
   EXPECT_FALSE(run("HEAD", "/api/v1/risks/42", "", auth(token_)).fill) << "a HEAD miss is only relayed";
   EXPECT_EQ(run("HEAD", "/api/v1/risks/42", "", auth(token_)).key.key, p.key.key);
   EXPECT_EQ(predict(p).x_cache, "HIT or MISS");
+}
+
+TEST_F(PlanTest, APermissionSharesTheEntryAmongTheTokensThatGrantIt) {
+  const auto with = [&](const std::string& perms) {
+    return test::rs256_token(test::rsa_key(), R"({"sub":"u-3","tenant_id":"t-7","permissions":)" + perms +
+                                                  R"(,"exp":)" + std::to_string(now_ + 60) + "}");
+  };
+  auto viewer = run("GET", "/api/v1/guarded/42", "", auth(with(R"(["risks:read"])")));
+  auto admin = run("GET", "/api/v1/guarded/42", "", auth(with(R"(["*"])")));
+  ASSERT_EQ(viewer.action, Action::lookup) << to_string(viewer.bypass);
+  ASSERT_EQ(admin.action, Action::lookup) << to_string(admin.bypass);
+  EXPECT_NE(viewer.key.material.find("scope=tenant:t-7:perm:risks:read"), std::string::npos)
+      << viewer.key.material;
+  EXPECT_EQ(admin.key.key, viewer.key.key);
+  EXPECT_NE(run("GET", "/api/v1/risks/42", "", auth(with(R"(["risks:read"])"))).key.key, viewer.key.key)
+      << "an unguarded tenant entry of the same id";
+
+  for (const auto& token : {with(R"(["assets:read"])"), token_}) {
+    auto refused = run("GET", "/api/v1/guarded/42", "", auth(token));
+    EXPECT_EQ(refused.action, Action::bypass);
+    EXPECT_EQ(refused.bypass, Bypass::no_permission);
+    EXPECT_EQ(to_string(refused.bypass), "no_permission");
+    EXPECT_TRUE(refused.key.key.empty());
+  }
 }
 
 TEST_F(PlanTest, BypassReasonsInTheirOrder) {

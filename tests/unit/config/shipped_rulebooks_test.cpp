@@ -368,6 +368,33 @@ TEST_F(OpenRiskExpectations, CallerDependentReadsAreCachedPerUserOrNotAtAll) {
   EXPECT_GE(cached, 10u);
 }
 
+// A `perm x` read (§3.2) is answered 403 to a member without x: its entry is never shared with one. Scope
+// role and user key on the permission set; tenant only with the rule's `permission` naming x itself (a
+// member holding another permission would otherwise read it).
+TEST_F(OpenRiskExpectations, PermissionGatedReadsNeverShareAnEntryWithAMemberWithoutThePermission) {
+  ASSERT_TRUE(expectations_["permission_gated"].IsMap());
+  std::size_t by_permission = 0;
+  for (const auto& item : expectations_["permission_gated"]) {
+    auto p = probe(item.first.as<std::string>());
+    const auto needed = item.second.as<std::string>();
+    auto m = match(book(), p);
+    if (!is_cache_rule(m)) continue;
+    const auto& c = m->rule->cfg.cache;
+    const auto scope = std::string(config::to_string(c.scope));
+    if (c.scope == config::Scope::tenant) {
+      EXPECT_EQ(c.permission, needed)
+          << p.text << " resolves to rule '" << m->rule->cfg.name << "' (scope tenant): a member without "
+          << needed << " would read the entry";
+      ++by_permission;
+    } else {
+      EXPECT_TRUE(c.scope == config::Scope::role || c.scope == config::Scope::user)
+          << p.text << " resolves to rule '" << m->rule->cfg.name << "' with scope '" << scope << "'";
+      EXPECT_TRUE(c.permission.empty()) << p.text;
+    }
+  }
+  EXPECT_GE(by_permission, 5u) << "the shipped risk and mitigation reads share by their permission";
+}
+
 // The pairs of an expectation section ({first, second}) that both resolve to cache rules, with their keys
 // (empty when the target bypasses). A target that resolves to no cache rule is a failure.
 struct KeyedPair {

@@ -336,6 +336,70 @@ TEST_F(ResolveAuthzScope, RoleScopeSharesByTenantAndPermissionSet) {
   EXPECT_EQ(unconfigured.bypass_reason, "missing_claim");
 }
 
+// openrisk-api.md section 3.2: "`*` always grants; `res:*` grants `res:...`"; anything else only itself.
+TEST(Grants, AsTheBackendReadsThePermissionsClaim) {
+  using V = std::vector<std::string>;
+  EXPECT_TRUE(grants(V{"risks:read"}, "risks:read"));
+  EXPECT_TRUE(grants(V{"assets:read", "risks:read"}, "risks:read"));
+  EXPECT_TRUE(grants(V{"*"}, "risks:read"));
+  EXPECT_TRUE(grants(V{"risks:*"}, "risks:read"));
+  EXPECT_TRUE(grants(V{"compliance:*"}, "compliance:controls:read"));
+  EXPECT_TRUE(grants(V{"compliance:controls:*"}, "compliance:controls:read"));
+
+  EXPECT_FALSE(grants(V{}, "risks:read"));
+  EXPECT_FALSE(grants(V{"risks:update", "assets:read"}, "risks:read"));
+  EXPECT_FALSE(grants(V{"risk:*"}, "risks:read")) << "a wildcard's prefix ends at its colon";
+  EXPECT_FALSE(grants(V{"risk:read"}, "risks:read"));
+  EXPECT_FALSE(grants(V{"risks:read:own"}, "risks:read"));
+  EXPECT_FALSE(grants(V{"Risks:Read"}, "risks:read")) << "compared byte for byte";
+  EXPECT_FALSE(grants(V{"risks:read "}, "risks:read"));
+  EXPECT_FALSE(grants(V{":*"}, ":read"));
+  EXPECT_FALSE(grants(V{"risks*"}, "risks:read"));
+  EXPECT_FALSE(grants(V{"mitigations:*"}, "risks:read"));
+}
+
+// A rule's `permission` under scope tenant: one entry for every member whose token grants it, whatever else
+// the token grants; a token that does not grant it never reads or fills that entry.
+TEST_F(ResolveAuthzScope, TenantScopeWithAPermissionSharesByTheGrant) {
+  auto with = [&](const std::string& t) {
+    return resolve_scope(config::Scope::tenant, id_, &authz_verifier_, kKeySecret,
+                         lookup({{"Authorization", "Bearer " + t}}), util::Query(), kCallerNow, "risks:read");
+  };
+  auto viewer = with(member("u-1", "t-1", R"(["risks:read","assets:read"])"));
+  auto analyst = with(member("u-2", "t-1", R"(["risks:read","risks:update","mitigations:read"])"));
+  auto admin = with(member("u-3", "t-1", R"(["*"])"));
+  auto wildcard = with(member("u-4", "t-1", R"(["risks:*"])"));
+  for (const auto* s : {&viewer, &analyst, &admin, &wildcard}) ASSERT_FALSE(s->bypass) << s->bypass_reason;
+  EXPECT_EQ(viewer.key_part, "tenant:t-1:perm:risks:read");
+  EXPECT_EQ(analyst.key_part, viewer.key_part);
+  EXPECT_EQ(admin.key_part, viewer.key_part);
+  EXPECT_EQ(wildcard.key_part, viewer.key_part);
+  EXPECT_EQ(with(member("u-1", "t-2", R"(["risks:read"])")).key_part, "tenant:t-2:perm:risks:read");
+  // Without the permission in the key, an entry of the rule would be the tenant's unguarded one.
+  EXPECT_EQ(as(config::Scope::tenant, member("u-1", "t-1", R"(["risks:read"])")).key_part, "tenant:t-1");
+
+  for (const std::string perms : {R"(["assets:read"])", R"([])", R"(["risk:*"])", R"("risks:read")",
+                                  R"({"risks:read":true})", R"(["risks:read:own",1])"}) {
+    auto s = with(member("u-5", "t-1", perms));
+    EXPECT_TRUE(s.bypass) << perms;
+    EXPECT_EQ(s.bypass_reason, "no_permission") << perms;
+    EXPECT_EQ(s.key_part, "") << perms;
+  }
+  auto no_claim =
+      with(token(R"({"sub":"u-6","tenant_id":"t-1","exp":)" + std::to_string(kCallerNow + 60) + "}"));
+  EXPECT_TRUE(no_claim.bypass);
+  EXPECT_EQ(no_claim.bypass_reason, "no_permission");
+  // Only the configured claim counts.
+  auto cfg = authz_config();
+  cfg.permissions_claim = "scopes";
+  JwtVerifier other_claim(cfg);
+  auto other = resolve_scope(config::Scope::tenant, id_, &other_claim, kKeySecret,
+                             lookup({{"Authorization", "Bearer " + member("u-1", "t-1", R"(["*"])")}}),
+                             util::Query(), kCallerNow, "risks:read");
+  EXPECT_TRUE(other.bypass);
+  EXPECT_EQ(other.bypass_reason, "no_permission");
+}
+
 TEST_F(ResolveScope, CredentialNeverAppearsRawInTheKeyPart) {
   std::string raw = "Bearer " + good_token();
   for (auto scope :

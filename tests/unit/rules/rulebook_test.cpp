@@ -442,6 +442,64 @@ TEST(RulebookErrors, RoleScopeNeedsAuthzClaimsAndProvidesTheTenantOnly) {
             "provide");
 }
 
+TEST(RulebookErrors, APermissionNeedsTenantScopeAndOneName) {
+  auto c =
+      compile(kSecret + "identity: { jwt: { algorithm: HS256, secret: s, authz_claims: [permissions] } }\n" +
+              R"(rules:
+  - name: ok
+    match: { path: /ok }
+    cache: { scope: tenant, permission: "risks:read" }
+  - name: role
+    match: { path: /role }
+    cache: { scope: role, permission: "risks:read" }
+  - name: user
+    match: { path: /user }
+    cache: { scope: user, permission: "risks:read" }
+  - name: wildcard
+    match: { path: /w }
+    cache: { scope: tenant, permission: "risks:*" }
+  - name: blank
+    match: { path: /b }
+    cache: { scope: tenant, permission: "risks read" }
+  - name: empty
+    match: { path: /e }
+    cache: { scope: tenant, permission: "" }
+)");
+  EXPECT_FALSE(c.rulebook);
+  ASSERT_EQ(c.errors.size(), 5u) << text(c.errors);
+  EXPECT_EQ(
+      c.errors[0].to_string(),
+      "test.yaml:9:39: error: rule 'role': 'permission' shares an entry among the tenant's members that "
+      "hold it: it needs scope 'tenant', not 'role'");
+  EXPECT_EQ(
+      c.errors[1].to_string(),
+      "test.yaml:12:39: error: rule 'user': 'permission' shares an entry among the tenant's members that "
+      "hold it: it needs scope 'tenant', not 'user'");
+  EXPECT_EQ(
+      c.errors[2].to_string(),
+      "test.yaml:15:41: error: rule 'wildcard': permission 'risks:*': expected one permission name such "
+      "as risks:read (no blanks, no '*')");
+  EXPECT_EQ(
+      c.errors[3].to_string(),
+      "test.yaml:18:41: error: rule 'blank': permission 'risks read': expected one permission name such "
+      "as risks:read (no blanks, no '*')");
+  EXPECT_EQ(c.errors[4].to_string(),
+            "test.yaml:21:41: error: rule 'empty': permission '': expected one permission name such as "
+            "risks:read (no blanks, no '*')");
+
+  auto no_claim =
+      compile(kSecret + "identity: { jwt: { algorithm: HS256, secret: s, permissions_claim: \"\" } }\n" +
+              R"(rules:
+  - name: ok
+    match: { path: /ok }
+    cache: { scope: tenant, permission: "risks:read" }
+)");
+  ASSERT_EQ(no_claim.errors.size(), 1u) << text(no_claim.errors);
+  EXPECT_EQ(no_claim.errors[0].to_string(),
+            "test.yaml:6:41: error: rule 'ok': 'permission' reads the token's permissions: set "
+            "'identity.jwt.permissions_claim' (e.g. permissions)");
+}
+
 TEST(RulebookErrors, CredentialScopeNeedsAKeySecret) {
   auto c = compile(R"(rules:
   - name: implicit
