@@ -162,13 +162,14 @@ ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& i
       const std::string authz = c.authz.empty() ? std::string() : ":authz:" + c.authz;
       if (scope == config::Scope::user)
         out.key_part = "user:" + (c.tenant.empty() ? c.user : c.tenant + ":" + c.user) + authz;
-      else if (scope == config::Scope::tenant && permission.empty())
-        out.key_part = "tenant:" + c.tenant;
-      else if (scope == config::Scope::tenant && c.permissions && grants(*c.permissions, permission))
-        out.key_part = "tenant:" + c.tenant + ":perm:" + std::string(permission);
       else if (scope == config::Scope::tenant) {
-        out.bypass = true;
-        out.bypass_reason = "no_permission";
+        if (!permission.empty() && !(c.permissions && grants(*c.permissions, permission))) {
+          out.bypass = true;
+          out.bypass_reason = "no_permission";
+          break;
+        }
+        out.key_part = "tenant:" + c.tenant;
+        if (!permission.empty()) out.key_part.append(":perm:").append(permission);
       } else
         out.key_part = "role:" + (c.tenant.empty() ? std::string() : c.tenant + ":") + c.authz;
       break;
