@@ -157,21 +157,27 @@ ScopeIdentity resolve_scope(config::Scope scope, const config::IdentityConfig& i
         out.bypass_reason = "missing_claim";
         break;
       }
-      // A user can belong to several tenants (switch-org): a user entry is per user *in* a tenant, and per
-      // permission set, so a token minted after a role change never reads the old role's entries.
-      const std::string authz = c.authz.empty() ? std::string() : ":authz:" + c.authz;
-      if (scope == config::Scope::user)
-        out.key_part = "user:" + (c.tenant.empty() ? c.user : c.tenant + ":" + c.user) + authz;
-      else if (scope == config::Scope::tenant) {
+      std::string& k = out.key_part;
+      if (scope == config::Scope::user) {
+        // A user can belong to several tenants (switch-org): a user entry is per user *in* a tenant, and per
+        // permission set, so a token minted after a role change never reads the old role's entries.
+        k.append("user:");
+        if (!c.tenant.empty()) k.append(c.tenant).append(":");
+        k.append(c.user);
+        if (!c.authz.empty()) k.append(":authz:").append(c.authz);
+      } else if (scope == config::Scope::tenant) {
         if (!permission.empty() && !(c.permissions && grants(*c.permissions, permission))) {
           out.bypass = true;
           out.bypass_reason = "no_permission";
           break;
         }
-        out.key_part = "tenant:" + c.tenant;
-        if (!permission.empty()) out.key_part.append(":perm:").append(permission);
-      } else
-        out.key_part = "role:" + (c.tenant.empty() ? std::string() : c.tenant + ":") + c.authz;
+        k.append("tenant:").append(c.tenant);
+        if (!permission.empty()) k.append(":perm:").append(permission);
+      } else {
+        k.append("role:");
+        if (!c.tenant.empty()) k.append(c.tenant).append(":");
+        k.append(c.authz);
+      }
       break;
     }
   }
