@@ -76,6 +76,7 @@ class AdminApiTest : public ::testing::Test {
     std::string y = "listen: 127.0.0.1:0\nthreads: " + std::to_string(threads_) +
                     "\nupstream: { url: " + backend_.url() + " }\n";
     if (!logging_.empty()) y += "logging: " + logging_ + "\n";
+    y += "identity: { jwt: { algorithm: HS256, secret: admin-test-jwt-secret } }\n";
     y += "admin:\n  listen: 127.0.0.1:0\n";
     if (with_token) y += std::string("  token: ") + kToken + "\n";
     y += "rules:\n"
@@ -86,7 +87,10 @@ class AdminApiTest : public ::testing::Test {
          ", scope: public, tags: [\"item:{id}\"] }\n"
          "  - name: item-write\n"
          "    match: { method: PATCH, path: \"/items/:id\" }\n"
-         "    invalidate: [\"item:{id}\", { tag: \"item:{answer.parent}\", fallback: \"item:{id}\" }]\n";
+         "    invalidate: [\"item:{id}\", { tag: \"item:{answer.parent}\", fallback: \"item:{id}\" }]\n"
+         "  - name: reports\n"
+         "    match: { method: GET, path: /reports }\n"
+         "    cache: { ttl: 1m, scope: tenant, permission: \"reports:read\" }\n";
     return y;
   }
 
@@ -282,6 +286,16 @@ TEST_F(AdminApiTest, TheRulesListingShowsTheFallbackOfATagFromTheAnswer) {
       << "only the rule with such a tag";
 }
 
+// A rule shared by a permission lists it after its scope; the others list none.
+TEST_F(AdminApiTest, TheRulesListingShowsTheRulesPermission) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  auto rules = admin("GET", "/admin/rules");
+  ASSERT_EQ(rules.status, 200);
+  EXPECT_NE(rules.body.find(R"("scope":"tenant","permission":"reports:read")"), std::string::npos)
+      << rules.body;
+  EXPECT_EQ(rules.body.find("\"permission\""), rules.body.rfind("\"permission\"")) << "only that rule";
+}
+
 TEST_F(AdminApiTest, ReloadWithABrokenFileKeepsTheOldRulesAndReportsTheErrors) {
   ASSERT_NO_FATAL_FAILURE(start());
   ASSERT_NO_FATAL_FAILURE(prime("1"));
@@ -296,7 +310,7 @@ TEST_F(AdminApiTest, ReloadWithABrokenFileKeepsTheOldRulesAndReportsTheErrors) {
   auto reload = admin("POST", "/admin/reload");
   EXPECT_EQ(reload.status, 422) << reload.body;
   EXPECT_NE(reload.body.find("\"ok\":false"), std::string::npos);
-  EXPECT_NE(reload.body.find(":16:19: error: 'rules[2].cache.ttl'"), std::string::npos) << reload.body;
+  EXPECT_NE(reload.body.find(":20:19: error: 'rules[3].cache.ttl'"), std::string::npos) << reload.body;
   EXPECT_TRUE(daemon_->wait_for_log("reload failed with 1 error"));
   // The old rules still serve: the entry is still a HIT, and the listing did not change.
   EXPECT_EQ(get("/items/1").headers.get("X-Cache"), "HIT");
