@@ -76,7 +76,7 @@ class Section {
 
   // Calls `read` with the node of `key` when the key is present and not null.
   void with(const std::string& key, const std::function<void(const YAML::Node&)>& read) {
-    known_.push_back(key);
+    remember(key);
     if (!node_ || !node_.IsMap()) return;
     YAML::Node child = node_[key];
     if (!child || child.IsNull()) return;
@@ -186,7 +186,7 @@ class Section {
   }
 
   Section sub(const std::string& key) {
-    known_.push_back(key);
+    remember(key);
     YAML::Node child = (node_ && node_.IsMap()) ? node_[key] : YAML::Node();
     return Section(child, child_path(key), errors_);
   }
@@ -257,6 +257,10 @@ class Section {
 
  private:
   std::string display_path() const { return path_.empty() ? "<top level>" : path_; }
+  // A key read twice (its position, then its value) is listed once in the "expected one of" message.
+  void remember(const std::string& key) {
+    if (std::find(known_.begin(), known_.end(), key) == known_.end()) known_.push_back(key);
+  }
   std::string join_known() const {
     std::string out;
     for (const auto& k : known_) out += (out.empty() ? "" : ", ") + k;

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include "config/config_loader.hpp"
 #include "test_helpers.hpp"
@@ -351,6 +353,22 @@ TEST(RulesLoader, NameMatchAndPathAreRequired) {
   EXPECT_TRUE(has_error(r, "test.yaml:2:5: error: 'rules[0]': every rule needs a 'name'")) << all_errors(r);
   EXPECT_TRUE(has_error(r, "test.yaml:2:5: error: 'rules[0]': every rule needs a 'match'")) << all_errors(r);
   EXPECT_TRUE(has_error(r, "test.yaml:4:12: error: 'rules[1].match': a 'path' is required")) << all_errors(r);
+}
+
+// Without a close match, the message lists the section's keys, each once (scope and permission are read
+// twice: their position, then their value).
+TEST(RulesLoader, UnknownKeyListsEachKnownKeyOnce) {
+  auto r = load("rules:\n  - name: a\n    match: { path: /a }\n    cache: { ttl: 1m, bogus: 1 }\n");
+  ASSERT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  const auto& m = r.errors[0].message;
+  const std::string lead = "unknown key 'rules[0].cache.bogus'; expected one of: ";
+  ASSERT_EQ(m.rfind(lead, 0), 0u) << m;
+  std::vector<std::string> keys;
+  std::stringstream list(m.substr(lead.size()));
+  for (std::string k; std::getline(list, k, ',');) keys.push_back(k.substr(k.find_first_not_of(' ')));
+  for (const char* k : {"ttl", "scope", "permission", "key", "tags", "verify"})
+    EXPECT_EQ(std::count(keys.begin(), keys.end(), k), 1) << k << " in: " << m;
 }
 
 TEST(RulesLoader, UnknownKeyInsideARuleSuggestsTheKnownOne) {
