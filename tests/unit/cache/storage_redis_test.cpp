@@ -138,6 +138,29 @@ TEST_F(RedisStorageTest, LaysOutSealedEntriesAndExpiringGenerationsUnderThePrefi
   EXPECT_EQ(keys_without_expiry(), 0);
 }
 
+// A fill that a purge came before writes nothing; a fill after Redis forgot the script (NOSCRIPT) loads it
+// again and stores its entry, ttl and all.
+TEST_F(RedisStorageTest, AFillRefusedByAPurgeWritesNothingAndOneAfterScriptFlushStores) {
+  RedisStorage store(pool_, "orc:", 2s);
+  auto seen = run_on(io_, store.generations({"risks"}))->value;
+  ASSERT_TRUE(run_on(io_, store.put_if_current("orc:e:1", "one", 5000ms, {"risks"}, seen))->value);
+  seen = run_on(io_, store.generations({"risks"}))->value;
+  ASSERT_EQ(*run_on(io_, store.purge({"risks"})), StorageStatus::ok);
+  auto refused = run_on(io_, store.put_if_current("orc:e:2", "two", 5000ms, {"risks"}, seen));
+  ASSERT_TRUE(refused && refused->ok());
+  EXPECT_FALSE(refused->value) << "a purge came between the read and the fill";
+  EXPECT_EQ(keys(), (std::set<std::string>{"orc:e:1", "orc:g:risks"}));
+
+  cmd({"SCRIPT", "FLUSH"});
+  seen = run_on(io_, store.generations({"risks"}))->value;
+  ASSERT_TRUE(run_on(io_, store.put_if_current("orc:e:3", "three", 5000ms, {"risks"}, seen))->value);
+  EXPECT_EQ(keys(), (std::set<std::string>{"orc:e:1", "orc:e:3", "orc:g:risks"}));
+  EXPECT_GT(cmd({"PTTL", "orc:e:3"}).integer, 4000);
+  auto r = run_on(io_, store.read("orc:e:3", {"risks"}));
+  ASSERT_TRUE(r && r->ok() && r->value.blob);
+  EXPECT_EQ(r->value.blob->substr(0, 5), "three");
+}
+
 // A generation that goes (expired, evicted by maxmemory, lost with a Redis that restarted empty) outdates
 // its entries: none is sealed with "no generation", so none comes back.
 TEST_F(RedisStorageTest, ALostGenerationOutdatesItsEntries) {
