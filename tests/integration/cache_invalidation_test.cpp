@@ -190,6 +190,30 @@ TEST_P(CacheRulebookTest, RiskCreatePurgesRiskLists) {
   EXPECT_NE(after["/api/v1/risks?limit=5"].body.find("created-by-cache-test"), std::string::npos);
 }
 
+// The risk list's filters, in the backend's spellings and in the simulator's (search, severity, sort), each
+// select an entry of their own: a list is never answered with another filter's (or the plain list's) entry.
+// Filtered lists first, so that a key missing a filter would plant them where the plain list is read.
+TEST_P(CacheRulebookTest, EveryFilterOfTheRiskListHasItsOwnEntry) {
+  const std::vector<std::string> lists = {"/api/v1/risks?search=zzzz-no-match",
+                                          "/api/v1/risks?q=zzzz-no-match",
+                                          "/api/v1/risks?severity=LOW",
+                                          "/api/v1/risks?sort=title",
+                                          "/api/v1/risks?mine=true&search=zzzz-no-match",
+                                          "/api/v1/risks?mine=true",
+                                          "/api/v1/risks"};
+  for (const char* pass : {"filled", "hit"}) {
+    for (const auto& target : lists) {
+      HttpResponse proxied = get(target, token_);
+      HttpResponse direct = http(sim_port(), "GET", target, bearer(token_));
+      ASSERT_EQ(direct.status, 200) << target << "\n" << direct.describe();
+      EXPECT_EQ(proxied.body, direct.body) << target << " (" << pass << ")\n" << proxied.describe();
+      if (std::string_view(pass) == "hit") {
+        EXPECT_EQ(x_cache(proxied), "HIT") << target;
+      }
+    }
+  }
+}
+
 TEST_P(CacheRulebookTest, RiskDeletePurgesTheDetail) {
   const std::string detail = "/api/v1/risks/" + risk_;
   std::map<std::string, HttpResponse> after;
