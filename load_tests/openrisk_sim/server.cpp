@@ -296,7 +296,12 @@ struct SimServer::Impl {
       req.path = std::string(target.substr(0, q));
       if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
       req.authorization = std::string(msg[http::field::authorization]);
-      req.cookie = std::string(msg[http::field::cookie]);
+      // Every Cookie line, as one: fasthttp collects the cookies of each (and HTTP/2 splits one into several,
+      // RFC 9113 section 8.2.3), so a credential in a second line counts as the backend counts it.
+      for (auto [it, end] = msg.equal_range(http::field::cookie); it != end; ++it) {
+        if (!req.cookie.empty()) req.cookie += "; ";
+        req.cookie.append(it->value().data(), it->value().size());
+      }
       req.csrf_token = std::string(msg["X-CSRF-Token"]);
       req.body = std::move(msg.body());
       bool keep_alive = msg.keep_alive();

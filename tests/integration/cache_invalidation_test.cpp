@@ -214,6 +214,27 @@ TEST_P(CacheRulebookTest, EveryFilterOfTheRiskListHasItsOwnEntry) {
   }
 }
 
+// The access cookie in any Cookie line: the proxy keys the request on the cookie the backend (fasthttp, and
+// the simulator like it) reads, the first or_access of every line, so a hit goes to a caller the backend
+// answers 200 and a forged first cookie bypasses to the backend's 401.
+TEST_P(CacheRulebookTest, TheAccessCookieOfAnyCookieLineIsTheOneTheBackendReads) {
+  prime({"/api/v1/stats"});
+  HeaderList second_line;
+  second_line.add("Cookie", "theme=dark");
+  second_line.add("Cookie", "or_access=" + token_);
+  HttpResponse hit = through(0, "GET", "/api/v1/stats", second_line);
+  EXPECT_EQ(hit.status, 200) << hit.describe();
+  EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
+  EXPECT_EQ(http(sim_port(), "GET", "/api/v1/stats", second_line).status, 200);
+
+  HeaderList forged_first;
+  forged_first.add("Cookie", "or_access=forged");
+  forged_first.add("Cookie", "or_access=" + token_);
+  HttpResponse refused = through(0, "GET", "/api/v1/stats", forged_first);
+  EXPECT_EQ(refused.status, 401) << refused.describe();
+  EXPECT_EQ(http(sim_port(), "GET", "/api/v1/stats", forged_first).status, 401);
+}
+
 TEST_P(CacheRulebookTest, RiskDeletePurgesTheDetail) {
   const std::string detail = "/api/v1/risks/" + risk_;
   std::map<std::string, HttpResponse> after;

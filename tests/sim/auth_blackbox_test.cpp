@@ -200,6 +200,18 @@ TEST_F(AuthRs256, CookieAuthNeedsCsrfOnWrites) {
   EXPECT_EQ(ok.status, 201) << ok.body;
 }
 
+// fasthttp reads the cookies of every Cookie line: the access cookie counts in a second line, and the first
+// of two wins.
+TEST_F(AuthRs256, TheAccessCookieCountsInAnyCookieLine) {
+  HttpResponse l = login_response(port(), "analyst@acme.test");
+  const std::string access = cookie_pair(l, "or_access");
+  EXPECT_EQ(get(port(), "/api/v1/risks?limit=1", {{"Cookie", "theme=dark"}, {"Cookie", access}}).status, 200);
+  EXPECT_EQ(get(port(), "/api/v1/risks?limit=1", {{"Cookie", access}, {"Cookie", "or_access=forged"}}).status,
+            200);
+  EXPECT_EQ(get(port(), "/api/v1/risks?limit=1", {{"Cookie", "or_access=forged"}, {"Cookie", access}}).status,
+            401);
+}
+
 TEST_F(AuthRs256, RefreshRotatesAndDetectsReuse) {
   HttpResponse l = login_response(port(), "analyst@acme.test");
   std::string refresh(parse_json(l.body).at("token_pair").at("refresh_token").as_string());

@@ -10,6 +10,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <limits>
 
@@ -42,7 +43,16 @@ void copy_head(const http::response_header<>& h, HttpResponse& out) {
 http::request<http::string_body> make_request(const HttpRequest& r, std::uint16_t port) {
   http::request<http::string_body> req{http::string_to_verb(r.method), r.target, 11};
   req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-  for (auto& [k, v] : r.headers) req.set(k, v);
+  for (auto h = r.headers.begin(); h != r.headers.end(); ++h) {
+    // A name given twice goes out as two field lines; given once, it replaces the client's own (Host).
+    const bool repeated = std::any_of(
+        r.headers.begin(), h, [&](const auto& earlier) { return beast::iequals(earlier.first, h->first); });
+    if (repeated) {
+      req.insert(h->first, h->second);
+    } else {
+      req.set(h->first, h->second);
+    }
+  }
   req.body() = r.body;
   if (!r.body.empty() || r.method == "POST" || r.method == "PATCH" || r.method == "PUT") {
     if (req[http::field::content_type].empty()) req.set(http::field::content_type, "application/json");
