@@ -419,6 +419,79 @@ TEST_F(Rfc9111Test, AConditionalHitIs304WithoutRepresentationMetadata) {
   EXPECT_EQ(backend_gets("/cond"), 1u);
 }
 
+// RFC 9110 section 13.2.1: a precondition is ignored when the answer would not be a 2xx, so a stored 404
+// or 301 answers a conditional request whole, never 304; and no ETag of the proxy's own is put on it.
+TEST_F(Rfc9111Test, AConditionalRequestForAStoredErrorGetsTheErrorWhole) {
+  ASSERT_NO_FATAL_FAILURE(
+      start("rules:\n" + rfc9111_rule("gone", "/gone/:which", ", statuses: [200, 301, 404]"),
+            [](const BackendRequest& req, ResponseWriter& w) {
+              const bool moved = req.target == "/gone/moved";
+              w.respond(moved ? 301 : 404, "body of " + req.target,
+                        rfc9111_fields({{"Cache-Control", "max-age=60"},
+                                        {"Location", "/elsewhere"},
+                                        {"Last-Modified", "Thu, 01 Jan 2015 00:00:00 GMT"}}));
+            }));
+  for (const auto& [path, status] : {std::pair{"/gone/missing", 404}, std::pair{"/gone/moved", 301}}) {
+    SCOPED_TRACE(path);
+    ASSERT_EQ(fetch(path).status, status);
+    for (const auto& conditional : {rfc9111_fields({{"If-None-Match", "*"}}),
+                                    rfc9111_fields({{"If-Modified-Since", rfc9111_date(rfc9111_now())}})}) {
+      HttpResponse hit = fetch(path, conditional);
+      EXPECT_EQ(hit.status, status) << hit.describe();
+      EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
+      EXPECT_EQ(hit.body, std::string("body of ") + path) << hit.describe();
+      EXPECT_FALSE(hit.headers.has("ETag")) << hit.describe();
+    }
+    EXPECT_EQ(backend_gets(path), 1u);
+  }
+}
+
+// If-Match and If-Unmodified-Since make the backend's answer (412 or not) depend on the request: such a
+// request bypasses the cache, so one client's 412 is never stored and served to others.
+TEST_F(Rfc9111Test, APreconditionBypassesAndItsAnswerIsNeverStored) {
+  ASSERT_NO_FATAL_FAILURE(
+      start("rules:\n" + rfc9111_rule("pre", "/pre", ", statuses: [200, 412]"),
+            [](const BackendRequest& req, ResponseWriter& w) {
+              const auto h = rfc9111_fields({{"Cache-Control", "max-age=60"}, {"ETag", "\"v1\""}});
+              const bool failed = req.headers.get("If-Match").value_or("\"v1\"") != "\"v1\"" ||
+                                  req.headers.has("If-Unmodified-Since");
+              w.respond(failed ? 412 : 200, failed ? "precondition failed" : "body", h);
+            }));
+  for (const auto& precondition :
+       {rfc9111_fields({{"If-Match", "\"nope\""}}),
+        rfc9111_fields({{"If-Unmodified-Since", "Sat, 01 Jan 2000 00:00:00 GMT"}})}) {
+    HttpResponse refused = fetch("/pre", precondition);
+    EXPECT_EQ(refused.status, 412) << refused.describe();
+    EXPECT_EQ(x_cache(refused), "BYPASS") << refused.describe();
+    EXPECT_EQ(header(refused, "Cache-Status"), "openrisk-cache; fwd=bypass; detail=precondition");
+  }
+  HttpResponse plain = fetch("/pre");
+  EXPECT_EQ(plain.status, 200) << plain.describe();
+  EXPECT_EQ(x_cache(plain), "MISS") << plain.describe();
+  EXPECT_EQ(x_cache(fetch("/pre")), "HIT");
+}
+
+// only-if-cached (RFC 9111 section 5.2.1.7) never reaches the backend, also when the request would bypass
+// the cache (a body, no-store, a rewriting header).
+TEST_F(Rfc9111Test, OnlyIfCachedNeverReachesTheBackendEvenWhenItBypasses) {
+  ASSERT_NO_FATAL_FAILURE(start("rules:\n" + rfc9111_rule("oic", "/oic", ""),
+                                rfc9111_origin(rfc9111_fields({{"Cache-Control", "max-age=60"}}))));
+  for (const auto& extra : {std::pair<std::string, std::string>{"Cache-Control", "only-if-cached, no-store"},
+                            std::pair<std::string, std::string>{"X-Original-URL", "/elsewhere"}}) {
+    HeaderList h = rfc9111_fields({{"Cache-Control", "only-if-cached"}});
+    if (extra.first == "Cache-Control")
+      h = rfc9111_fields({extra});
+    else
+      h.add(extra.first, extra.second);
+    HttpResponse r = fetch("/oic", h);
+    EXPECT_EQ(r.status, 504) << extra.first << ": " << r.describe();
+  }
+  HttpResponse with_body =
+      through(0, "GET", "/oic", rfc9111_fields({{"Cache-Control", "only-if-cached"}}), "x");
+  EXPECT_EQ(with_body.status, 504) << with_body.describe();
+  EXPECT_EQ(backend_gets("/oic"), 0u);
+}
+
 // RFC 9111 sections 4.3 and 5.2.2.4: a no-cache response with an ETag is stored and revalidated before every
 // reuse: the backend is asked with the stored ETag, a 304 serves the stored body with the 304's fields, a 200
 // replaces the entry.

@@ -73,8 +73,11 @@ Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, c
     last_modified = find_header(entry.headers, "Last-Modified");
     if (!last_modified) last_modified = find_header(entry.headers, "Date");
   }
-  const bool not_mod = not_modified(headers("If-None-Match").value_or(""), if_modified_since, entry.etag,
-                                    last_modified, now_ms);
+  // Only a 2xx answers a conditional with 304 (RFC 9110 section 13.2.1: preconditions are ignored when the
+  // response would be another status); a stored 404 or 301 is sent whole.
+  const bool success = entry.status >= 200 && entry.status < 300;
+  const bool not_mod = success && not_modified(headers("If-None-Match").value_or(""), if_modified_since,
+                                               entry.etag, last_modified, now_ms);
   Reply r;
   r.status = not_mod ? 304 : entry.status;
   r.headers = &entry.headers;
@@ -225,7 +228,7 @@ asio::awaitable<Served> CacheFlow::serve(const Plan& plan, const Request& req, O
     case Action::lookup:
       co_return co_await read(plan, req, origin, down);
     case Action::bypass:
-      co_return co_await bypass(plan.bypass, req, origin, down);
+      co_return co_await bypass(plan, plan.bypass, req, origin, down);
     case Action::invalidate:
       co_return co_await write(plan, req, origin, down);
     case Action::pass:
@@ -235,10 +238,18 @@ asio::awaitable<Served> CacheFlow::serve(const Plan& plan, const Request& req, O
   co_return co_await forward(origin, down, "pass", {});
 }
 
-asio::awaitable<Served> CacheFlow::bypass(Bypass why, const Request& req, Origin& origin, Downstream& down) {
+asio::awaitable<Served> CacheFlow::bypass(const Plan& plan, Bypass why, const Request& req, Origin& origin,
+                                          Downstream& down) {
+  // only-if-cached (RFC 9111 section 5.2.1.7): the backend is never asked, whatever made the cache step
+  // aside.
+  if (plan.directives.only_if_cached) co_return co_await not_cached(down);
   req.metrics.bypass(static_cast<std::size_t>(why), to_string(why));
   const auto status = cache_status("fwd=bypass; detail=" + std::string(to_string(why)));
   co_return co_await forward(origin, down, "bypass", status);
+}
+
+asio::awaitable<Served> CacheFlow::not_cached(Downstream& down) {
+  co_return Served{co_await down.send_error(504, "not in the cache (only-if-cached)"), "miss"};
 }
 
 asio::awaitable<unsigned> CacheFlow::open(Origin& origin, Downstream& down, Ask ask, Served& served) {
@@ -272,7 +283,7 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
   if (!plan.revalidate) {
     const auto asked_ms = p_.clock.now_ms();  // a purge from now on may have removed what the lookup finds
     auto found = co_await tiered.lookup(key, req.headers, tags);
-    if (found.failed) co_return co_await bypass(Bypass::storage_unavailable, req, origin, down);
+    if (found.failed) co_return co_await bypass(plan, Bypass::storage_unavailable, req, origin, down);
     read_generations = std::move(found.generations);
     l1_epoch = found.l1_epoch;
     const auto now = p_.clock.now_ms();
@@ -315,8 +326,7 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
   }
 
   // only-if-cached (section 5.2.1.7): nothing usable is stored, and the backend is not asked.
-  if (plan.directives.only_if_cached)
-    co_return Served{co_await down.send_error(504, "not in the cache (only-if-cached)"), "miss"};
+  if (plan.directives.only_if_cached) co_return co_await not_cached(down);
 
   // 2. Join the key's flight or lead it (HEAD misses and keys recently found not storable just fetch). A
   // follower is served the leader's answer when it is for the same request fields (a Vary variant for other

@@ -178,7 +178,11 @@ class CacheFlow {
   boost::asio::awaitable<Served> read(const Plan& plan, const Request& req, Origin& origin, Downstream& down);
   boost::asio::awaitable<Served> write(const Plan& plan, const Request& req, Origin& origin,
                                        Downstream& down);
-  boost::asio::awaitable<Served> bypass(Bypass why, const Request& req, Origin& origin, Downstream& down);
+  // Forwards the request around the cache (`why`), or answers 504 when the plan says only-if-cached.
+  boost::asio::awaitable<Served> bypass(const Plan& plan, Bypass why, const Request& req, Origin& origin,
+                                        Downstream& down);
+  // The 504 of only-if-cached without a usable entry.
+  boost::asio::awaitable<Served> not_cached(Downstream& down);
   // Opens the backend; when that fails, answers the client with the proxy's error (when there is one to
   // give) and sets `served.keep_alive`. Returns the status, 0 on a failure.
   boost::asio::awaitable<unsigned> open(Origin& origin, Downstream& down, Ask ask, Served& served);

@@ -36,6 +36,8 @@ std::string_view to_string(Bypass b) {
       return "rewrite-header";
     case Bypass::no_store:
       return "no-store";
+    case Bypass::precondition:
+      return "precondition";
     case Bypass::no_credential:
       return "no_credential";
     case Bypass::jwt_malformed:
@@ -135,6 +137,10 @@ std::string_view describe(Bypass b) {
       return "a header that can make the backend answer another URL, host or method than the key names";
     case Bypass::no_store:
       return "the request's Cache-Control says no-store";
+    case Bypass::precondition:
+      return "the request has If-Match or If-Unmodified-Since: the backend's answer (a 412 or not) depends "
+             "on "
+             "it, and the key does not name it";
     case Bypass::no_credential:
       return "the scope keys on a credential and there is none (or no cache.key_secret)";
     case Bypass::jwt_unverified:
@@ -350,11 +356,14 @@ Plan plan(const PlanInput& in) {
     return p;
   }
   const auto& c = rule.cfg.cache;
+  // Read before any bypass: a request that bypasses still says only-if-cached (the flow answers it 504).
+  p.directives =
+      request_directives(req.header("Cache-Control").value_or(""), req.header("Pragma").value_or(""));
   if (req.has_body) return bypass(std::move(p), Bypass::request_body);
   if (rewrites_outside_the_key(req.header)) return bypass(std::move(p), Bypass::rewrite_header);
-  auto directives =
-      request_directives(req.header("Cache-Control").value_or(""), req.header("Pragma").value_or(""));
-  if (directives.no_store) return bypass(std::move(p), Bypass::no_store);
+  if (p.directives.no_store) return bypass(std::move(p), Bypass::no_store);
+  if (req.header("If-Match") || req.header("If-Unmodified-Since"))
+    return bypass(std::move(p), Bypass::precondition);
   if (!query.valid()) return bypass(std::move(p), Bypass::invalid_query);
   p.identity = identity::resolve_scope(c.scope, cfg.identity, in.verifier, cfg.cache.key_secret, req.header,
                                        query, in.now_s, c.permission);
@@ -374,8 +383,7 @@ Plan plan(const PlanInput& in) {
   if (in.owed && !in.owed->empty() && in.owed->any(p.tags))
     return bypass(std::move(p), Bypass::purge_pending);
   p.action = Action::lookup;
-  p.revalidate = directives.no_cache;
-  p.directives = directives;
+  p.revalidate = p.directives.no_cache;
   p.fill = req.is_get();
   p.why = p.revalidate ? "no-cache: fetched from the backend and stored, never served from the cache"
                        : "served from the cache when a fresh entry exists, else fetched and stored";

@@ -48,6 +48,7 @@ enum class Bypass {
   request_body,          // request-body: a GET or HEAD with a body
   rewrite_header,        // rewrite-header: a header that can make the backend answer another URL or method
   no_store,              // no-store: the request's Cache-Control says so
+  precondition,          // precondition: If-Match or If-Unmodified-Since (the backend may answer 412 for it)
   no_credential,         // no_credential: the scope needs a credential and there is none (or no key_secret)
   malformed_credential,  // malformed_credential: a credential header not in its scheme ("bearer x")
   jwt_malformed,         // jwt_<error>: the scope needs verified claims and the token does not verify

@@ -190,10 +190,11 @@ asio::awaitable<Stored> TieredCache::store(const config::CacheAction& rule, cons
   e->status = status;
   e->headers = stored_headers(rule, head, now);
   // The origin's validator when it sent one (a client's If-None-Match with the tag a miss returned must
-  // match on a hit); the proxy's own, from the body, only when it sent none.
+  // match on a hit); the proxy's own, from the body, only when it sent none and the status is a 2xx (the
+  // only ones a conditional request is answered 304 for).
   if (auto origin_etag = find_header(e->headers, "ETag"))
     e->etag = std::string(*origin_etag);
-  else
+  else if (status >= 200 && status < 300)
     e->etag = strong_etag(body);
   e->body = std::move(body);
   e->stored_at_ms = now;

@@ -115,14 +115,23 @@ TEST_F(PlanTest, APermissionSharesTheEntryAmongTheTokensThatGrantIt) {
 }
 
 TEST_F(PlanTest, BypassReasonsInTheirOrder) {
-  // A body first, then rewrite headers, then no-store, then the identity, then the query, then owed purges.
+  // A body first, then rewrite headers, then no-store, then preconditions, then the identity, then the
+  // query, then owed purges.
   auto all = auth("garbage");
   all.emplace_back("X-Original-URL", "/x");
   all.emplace_back("Cache-Control", "no-store");
+  all.emplace_back("If-Match", "\"v1\"");
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", all, true).bypass, Bypass::request_body);
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", all).bypass, Bypass::rewrite_header);
   all.erase(all.begin() + 1);
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", all).bypass, Bypass::no_store);
+  all.erase(all.begin() + 1);
+  EXPECT_EQ(run("GET", "/api/v1/risks/42", "", all).bypass, Bypass::precondition);
+  EXPECT_EQ(
+      run("GET", "/api/v1/risks/42", "", {{"If-Unmodified-Since", "Sat, 01 Jan 2000 00:00:00 GMT"}}).bypass,
+      Bypass::precondition);
+  EXPECT_EQ(predict(run("HEAD", "/api/v1/risks/42", "", all)).cache_status,
+            "openrisk-cache; fwd=bypass; detail=precondition");
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth("garbage")).bypass, Bypass::jwt_malformed);
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", {}).bypass, Bypass::no_credential);
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth(no_tenant_)).bypass, Bypass::missing_claim);
