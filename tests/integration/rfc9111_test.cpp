@@ -492,6 +492,30 @@ TEST_F(Rfc9111Test, OnlyIfCachedNeverReachesTheBackendEvenWhenItBypasses) {
   EXPECT_EQ(backend_gets("/oic"), 0u);
 }
 
+// A miss that asked for an answer of its own (a Range the backend answers 206) is not stored, and says
+// nothing of the key: the next plain request fills it at once (not only after the coalescer's memory of
+// unstorable keys, 10 s, has passed).
+TEST_F(Rfc9111Test, ARangeMissDoesNotKeepTheKeyFromBeingStored) {
+  ASSERT_NO_FATAL_FAILURE(
+      start("rules:\n" + rfc9111_rule("ranged", "/ranged"), [](const BackendRequest& req, ResponseWriter& w) {
+        auto h = rfc9111_fields({{"Cache-Control", "max-age=60"}});
+        if (req.headers.has("Range")) {
+          h.add("Content-Range", "bytes 0-3/14");
+          w.respond(206, "body", h);
+        } else {
+          w.respond(200, "body of ranged", h);
+        }
+      }));
+  HttpResponse partial = fetch("/ranged", rfc9111_fields({{"Range", "bytes=0-3"}}));
+  ASSERT_EQ(partial.status, 206) << partial.describe();
+  HttpResponse miss = fetch("/ranged");
+  EXPECT_EQ(miss.status, 200) << miss.describe();
+  HttpResponse hit = fetch("/ranged");
+  EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
+  EXPECT_EQ(hit.body, "body of ranged");
+  EXPECT_EQ(backend_gets("/ranged"), 2u);
+}
+
 // RFC 9111 sections 4.3 and 5.2.2.4: a no-cache response with an ETag is stored and revalidated before every
 // reuse: the backend is asked with the stored ETag, a 304 serves the stored body with the 304's fields, a 200
 // replaces the entry.

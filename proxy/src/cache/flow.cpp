@@ -179,6 +179,9 @@ struct CacheFlow::Fill {
   unsigned status = 0;
   HeaderList head;
   bool tee = false;  // the head is storable: the body is kept (up to rule.max_body)
+  // The request asked for an answer of its own (a Range, Authorization on a shared rule): that it was not
+  // storable says nothing of the key's next answers, so the key is not remembered as not storable.
+  bool own_answer = false;
   bool overflow = false;
   std::string body;
 
@@ -395,8 +398,9 @@ asio::awaitable<Served> CacheFlow::read(const Plan& plan, const Request& req, Or
   // 6. Decide from the head; relay and tee; the entry is stored while the client gets the last bytes.
   if (f.can_store) {
     f.head = origin.head();
-    f.tee = storable_head(rule, ResponseHead{f.status, &f.head}, shared_authorization(rule, origin)) ==
-            Storability::storable;
+    const bool authorized = shared_authorization(rule, origin);
+    f.tee = storable_head(rule, ResponseHead{f.status, &f.head}, authorized) == Storability::storable;
+    f.own_answer = authorized || origin.request_header("Range").has_value();
   }
   Served served{false, "miss"};
   served.keep_alive = co_await relay(origin, down, miss_fields(rule), lead ? &f : nullptr);
@@ -481,6 +485,8 @@ asio::awaitable<bool> CacheFlow::last_beside_store(Fill& f, Origin& origin, Down
 asio::awaitable<Stored> CacheFlow::store(Fill& f, const identity::HeaderLookup& headers) {
   if (!f.can_store) {
     f.lead.abandon();  // the storage failed: the next one may fill
+  } else if ((!f.tee || f.overflow) && f.own_answer) {
+    f.lead.abandon();  // one client's answer (a 206): the next request may fill
   } else if (!f.tee || f.overflow) {
     f.lead.finish(nullptr);  // the response itself is not storable: do not queue behind this key for a while
   } else if (p_.owed.any(f.tags)) {
