@@ -99,6 +99,32 @@ TEST_F(ProxyTest, ForwardingHeadersAreAddedBothWays) {
   EXPECT_EQ(r.headers.get("X-Request-ID"), up.get("X-Request-ID"));
 }
 
+// RFC 9110 section 6.6.1: a response forwarded without a Date gets the time it was received, and so does one
+// the proxy makes (an error); a backend's own Date is kept as it is.
+TEST_F(ProxyTest, AResponseWithoutADateGetsOneAndTheBackendsIsKept) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    HeaderList h;
+    if (req.target == "/dated") h.add("Date", "Sun, 06 Nov 1994 08:49:37 GMT");
+    w.respond(200, "ok", h);
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  const std::regex imf_fixdate(R"([A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT)");
+
+  HttpResponse undated = send_request(make_request("GET", "/undated"));
+  ASSERT_EQ(undated.status, 200) << undated.describe();
+  ASSERT_EQ(undated.headers.count("Date"), 1u) << undated.describe();
+  EXPECT_TRUE(std::regex_match(*undated.headers.get("Date"), imf_fixdate)) << undated.describe();
+
+  HttpResponse dated = send_request(make_request("GET", "/dated"));
+  EXPECT_EQ(dated.headers.get_all("Date"), std::vector<std::string>{"Sun, 06 Nov 1994 08:49:37 GMT"})
+      << dated.describe();
+
+  HttpResponse refused = send_request("GET /bad HTTP/1.1\r\nHost: test.local\r\nContent-Length: x\r\n\r\n");
+  ASSERT_EQ(refused.status, 400) << refused.describe();
+  ASSERT_EQ(refused.headers.count("Date"), 1u) << refused.describe();
+  EXPECT_TRUE(std::regex_match(*refused.headers.get("Date"), imf_fixdate)) << refused.describe();
+}
+
 TEST_F(ProxyTest, ForwardedForStartsWithClientAddressWhenAbsent) {
   ASSERT_NO_FATAL_FAILURE(start_proxy());
 

@@ -2,8 +2,10 @@
 #include "http/header_rewrite.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <vector>
 
+#include "cache/cache_policy.hpp"
 #include "util/strings.hpp"
 
 namespace orc::http {
@@ -140,6 +142,20 @@ void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, 
 void add_response_headers(bhttp::fields& fields, std::string_view request_id) {
   append_list_header(fields, "Via", kViaValue);
   fields.set("X-Request-ID", request_id);
+  if (fields.find(bhttp::field::date) == fields.end()) fields.set(bhttp::field::date, http_date_now());
+}
+
+std::string_view http_date_now() {
+  thread_local std::int64_t second = -1;
+  thread_local std::string text;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  if (ms / 1000 != second) {
+    second = ms / 1000;
+    text = cache::format_http_date(ms);
+  }
+  return text;
 }
 
 }  // namespace orc::http

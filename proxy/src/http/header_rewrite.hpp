@@ -77,8 +77,12 @@ struct ForwardedRequest {
 // hop appended (repeated fields folded), X-Forwarded-Proto, X-Forwarded-Host (the Host) and X-Request-ID set;
 // then the framing. Ends with the empty line.
 void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, const ForwardedRequest& f);
-// Headers of the response as it leaves for the client (after strip_hop_by_hop).
+// Headers of a response the proxy makes as it leaves for the client: Via, X-Request-ID, Date when missing.
 void add_response_headers(bhttp::fields& fields, std::string_view request_id);
+
+// The current time as an HTTP-date (RFC 9110 section 5.6.7), formatted once a second per thread: the Date a
+// response the proxy makes or relays without one gets (section 6.6.1). Valid until the thread's next call.
+std::string_view http_date_now();
 
 // Appends `value` to a comma-separated header, creating it when absent (repeated fields folded: FoldedList).
 void append_list_header(bhttp::fields& fields, std::string_view name, std::string_view value);

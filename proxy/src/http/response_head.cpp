@@ -81,10 +81,12 @@ void write_relayed_head(std::string& out, const bhttp::response_header<>& up,
   const bool own_id = !named(fields, "X-Request-ID");
   const HopByHop hop(up);
   FoldedList via;
+  bool dated = false;
   for (const auto& f : up) {
     if (hop(f)) continue;
     const auto name = f.name_string();
     if (named(fields, name)) continue;
+    dated = dated || f.name() == bhttp::field::date;
     if (f.name() == bhttp::field::via && own_via) {
       via.add(f.value());
       continue;
@@ -96,6 +98,8 @@ void write_relayed_head(std::string& out, const bhttp::response_header<>& up,
   }
   if (own_via) via.write(out, "Via", kViaValue);
   if (own_id) append_field(out, "X-Request-ID", request_id);
+  // A response forwarded without a Date gets the time it was received (RFC 9110 section 6.6.1).
+  if (!dated) append_field(out, "Date", http_date_now());
   for (const auto& f : fields)
     if (!f.remove) append_field(out, f.name, f.value);
   if (framing.chunked) append_field(out, "Transfer-Encoding", "chunked");
