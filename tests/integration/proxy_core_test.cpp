@@ -114,6 +114,26 @@ TEST_F(ProxyTest, PipelinedResponsesComeBackInRequestOrder) {
   EXPECT_EQ(backend_.request_count(), 4u);
 }
 
+// RFC 9112 section 2.2: empty lines before a request line are ignored, before the first request and between
+// pipelined ones (a client that ends a body with an extra CRLF).
+TEST_F(ProxyTest, EmptyLinesBeforeARequestLineAreIgnored) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    w.respond(200, req.target.substr(1) + (req.body.empty() ? "" : ":" + req.body));
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  ASSERT_TRUE(client.send("\r\n" + make_request("POST", "/first", {}, "abc") + "\r\n\r\n" +
+                          make_request("GET", "/second")));
+  for (std::string expected : {"first:abc", "second"}) {
+    HttpResponse r = client.read_response();
+    ASSERT_TRUE(r.ok()) << "waiting for " << expected << ": " << r.describe();
+    EXPECT_EQ(r.status, 200) << r.describe();
+    EXPECT_EQ(r.body, expected);
+  }
+  EXPECT_EQ(backend_.request_count(), 2u);
+}
+
 // A write's small body came with its head: both leave for the backend in one write (one wake-up of the
 // backend rather than two), so the backend's first read has them both.
 TEST_F(ProxyTest, ABodyThatCameWithItsHeadLeavesWithIt) {

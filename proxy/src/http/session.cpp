@@ -69,6 +69,15 @@ namespace {
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
+// RFC 9112 section 2.2: empty lines (CRLF) received before a request line are ignored (a client may end a
+// body with an extra CRLF). Bounded by the head's deadline like any other byte of it.
+void skip_empty_lines(beast::flat_buffer& buf) {
+  const auto* data = static_cast<const char*>(buf.data().data());
+  std::size_t n = 0;
+  while (n + 2 <= buf.size() && data[n] == '\r' && data[n + 1] == '\n') n += 2;
+  buf.consume(n);
+}
+
 // Handles one request on the connection. Returns whether the connection may carry another one.
 asio::awaitable<bool> handle_request(Exchange& x) {
   const auto& limits = x.cfg.limits;
@@ -82,6 +91,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   beast::error_code hec;
   bool head_in_buffer = false;
   for (;;) {
+    skip_empty_lines(x.client_buf);
     const auto* data = static_cast<const char*>(x.client_buf.data().data());
     auto scan = scan_request_head(std::string_view(data, x.client_buf.size()));
     head_in_buffer = scan == HeadScan::complete;
