@@ -11,6 +11,7 @@ bhttp::response<bhttp::string_body> make_error_response(unsigned status, std::st
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
   res.set(bhttp::field::content_type, "application/json");
   res.set(bhttp::field::cache_control, "no-store");
+  res.set(bhttp::field::date, http_date_now());  // RFC 9110 section 6.6.1
   add_response_headers(res.base(), request_id);
   res.body() = "{\"error\":true,\"msg\":\"" + util::json_escape(message) + "\"}";
   res.keep_alive(keep_alive);

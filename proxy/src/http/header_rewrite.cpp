@@ -142,7 +142,6 @@ void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, 
 void add_response_headers(bhttp::fields& fields, std::string_view request_id) {
   append_list_header(fields, "Via", kViaValue);
   fields.set("X-Request-ID", request_id);
-  if (fields.find(bhttp::field::date) == fields.end()) fields.set(bhttp::field::date, http_date_now());
 }
 
 std::string_view http_date_now() {

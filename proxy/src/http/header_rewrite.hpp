@@ -77,7 +77,7 @@ struct ForwardedRequest {
 // hop appended (repeated fields folded), X-Forwarded-Proto, X-Forwarded-Host (the Host) and X-Request-ID set;
 // then the framing. Ends with the empty line.
 void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, const ForwardedRequest& f);
-// Headers of a response the proxy makes as it leaves for the client: Via, X-Request-ID, Date when missing.
+// Headers of a response as it leaves for the client: Via and X-Request-ID.
 void add_response_headers(bhttp::fields& fields, std::string_view request_id);
 
 // The current time as an HTTP-date (RFC 9110 section 5.6.7), formatted once a second per thread: the Date a
