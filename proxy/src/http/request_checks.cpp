@@ -62,6 +62,41 @@ std::string_view describe(RequestProblem p) {
   return "malformed request";
 }
 
+namespace {
+
+// A Host field value (RFC 9112 section 3.2, RFC 3986 section 3.2.2): uri-host [ ":" port ], where uri-host is
+// an IP literal in brackets or a reg-name (unreserved, sub-delims but ',' (Host is no list), %HH), and port
+// is digits. Empty is allowed (a target without an authority). No userinfo, path, query, space or non-ASCII.
+bool valid_host(std::string_view v) {
+  auto is_hex = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  std::size_t i = 0;
+  if (!v.empty() && v.front() == '[') {
+    const auto close = v.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (char c : v.substr(1, close - 1))
+      if (!is_hex(c) && c != ':' && c != '.') return false;
+    i = close + 1;
+  } else {
+    for (; i < v.size() && v[i] != ':'; ++i) {
+      const char c = v[i];
+      if (c == '%') {
+        if (i + 2 >= v.size() || !is_hex(v[i + 1]) || !is_hex(v[i + 2])) return false;
+        i += 2;
+        continue;
+      }
+      const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+      if (!alnum && std::strchr("-._~!$&'()*+;=", c) == nullptr) return false;
+    }
+  }
+  if (i == v.size()) return true;
+  if (v[i] != ':') return false;
+  return v.find_first_not_of("0123456789", i + 1) == std::string_view::npos;
+}
+
+}  // namespace
+
 RequestProblem check_request_head(const bhttp::request_header<>& head, bool chunked,
                                   std::optional<std::uint64_t> content_length,
                                   const config::LimitsConfig& limits) {
@@ -76,7 +111,7 @@ RequestProblem check_request_head(const bhttp::request_header<>& head, bool chun
     if (f.name() == bhttp::field::content_length) ++content_lengths;
     if (f.name() == bhttp::field::host) {
       ++hosts;
-      if (f.value().find(',') != std::string_view::npos) return RequestProblem::malformed;  // not a list
+      if (!valid_host(f.value())) return RequestProblem::malformed;  // RFC 9112 3.2: a 400 (and not a list)
     }
   }
   if (count > limits.header_count) return RequestProblem::too_many_headers;

@@ -47,6 +47,23 @@ TEST(CheckRequestHead, ExactlyOneHostInHttp11) {
   EXPECT_EQ(check_request_head(list, false, std::nullopt, small_limits()), RequestProblem::malformed);
 }
 
+// RFC 9112 section 3.2: a Host that is not uri-host [ ":" port ] gets 400; the backend would receive it as
+// Host and X-Forwarded-Host, and one that builds links from it would be poisoned for every client.
+TEST(CheckRequestHead, AnInvalidHostIsMalformed) {
+  for (const char* good : {"x", "api.example.test", "api.example.test:8443", "127.0.0.1:80", "[::1]:8080",
+                           "[2001:db8::7]", "under_score.test", "%41.test", "x:", ""}) {
+    auto h = head("/");
+    h.set("Host", good);
+    EXPECT_EQ(check_request_head(h, false, std::nullopt, small_limits()), RequestProblem::none) << good;
+  }
+  for (const char* bad : {"a b", "x.test/evil?", "u@x.test", "x.test:abc", "a\xff.test", "x.test:80:80",
+                          "[::1", "[]", "[::1]x", "x.test#frag", "%4.test", "x\"y"}) {
+    auto h = head("/");
+    h.set("Host", bad);
+    EXPECT_EQ(check_request_head(h, false, std::nullopt, small_limits()), RequestProblem::malformed) << bad;
+  }
+}
+
 TEST(CheckRequestHead, TransferEncodingInHttp10IsBadFraming) {
   auto h = head("/");
   h.version(10);
