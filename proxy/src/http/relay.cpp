@@ -450,7 +450,9 @@ asio::awaitable<bool> Relay::start(std::span<const cache::Field> fields) {
   // no body bytes came with it (a stream, a slow backend): else it leaves with the first body bytes, in one
   // write.
   x_.scratch.clear();
-  write_relayed_head(x_.scratch, rp_->get().base(), fields, {chunked_, client_keep_alive_}, x_.request_id);
+  RelayFraming framing{chunked_, client_keep_alive_};
+  if (auto length = rp_->content_length()) framing.content_length = *length;
+  write_relayed_head(x_.scratch, rp_->get().base(), fields, framing, x_.request_id);
   head_pending_ = true;
   if (!no_body_ && bufs_->in.size() != 0) co_return true;
   std::array<asio::const_buffer, 1> head{asio::buffer(x_.scratch)};

@@ -91,9 +91,8 @@ void write_relayed_head(std::string& out, const bhttp::response_header<>& up,
       via.add(f.value());
       continue;
     }
-    if ((f.name() == bhttp::field::content_length && framing.chunked) ||
-        (own_id && util::iequals(name, "X-Request-ID")))
-      continue;
+    // The backend's Content-Length fields ("5" twice, "5, 5" are read as one length) leave as one, below.
+    if (f.name() == bhttp::field::content_length || (own_id && util::iequals(name, "X-Request-ID"))) continue;
     append_field(out, name, f.value());
   }
   if (own_via) via.write(out, "Via", kViaValue);
@@ -102,7 +101,11 @@ void write_relayed_head(std::string& out, const bhttp::response_header<>& up,
   if (!dated) append_field(out, "Date", http_date_now());
   for (const auto& f : fields)
     if (!f.remove) append_field(out, f.name, f.value);
-  if (framing.chunked) append_field(out, "Transfer-Encoding", "chunked");
+  const auto status = up.result_int();
+  if (framing.chunked)
+    append_field(out, "Transfer-Encoding", "chunked");
+  else if (framing.content_length && status != 204 && status / 100 != 1)
+    append_field(out, "Content-Length", digits(number, *framing.content_length));
   if (!framing.keep_alive) append_field(out, "Connection", "close");
   out.append("\r\n");
 }

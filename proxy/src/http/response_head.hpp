@@ -9,6 +9,8 @@
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,12 +31,16 @@ void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive,
 struct RelayFraming {
   bool chunked = false;
   bool keep_alive = true;
+  // The length the backend's Content-Length gave (the parser's reading: "5, 5" is 5), written as the one
+  // Content-Length unless the body goes chunked or the status is 1xx or 204 (RFC 9110 section 8.6).
+  std::optional<std::uint64_t> content_length;
 };
 
 // Appends the head of the backend's response `up` as the client gets it: HTTP/1.1, the backend's status and
-// reason; its fields but the hop-by-hop ones (HopByHop), Content-Length when the body goes chunked, and those
-// `fields` name; Via with this proxy appended (repeated Via fields folded into one list); X-Request-ID; the
-// `fields` that are not removals; then the framing. Ends with the empty line.
+// reason; its fields but the hop-by-hop ones (HopByHop), its Content-Length fields (one is written from
+// `framing`), and those `fields` name; Via with this proxy appended (repeated Via fields folded into one
+// list); X-Request-ID; Date when it had none; the `fields` that are not removals; then the framing. Ends
+// with the empty line.
 void write_relayed_head(std::string& out, const boost::beast::http::response_header<>& up,
                         std::span<const cache::Field> fields, RelayFraming framing,
                         std::string_view request_id);
