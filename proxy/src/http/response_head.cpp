@@ -47,12 +47,16 @@ void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive,
   out.append("HTTP/1.1 ").append(digits(number, r.status)).push_back(' ');
   out.append(bhttp::obsolete_reason(static_cast<bhttp::status>(r.status))).append("\r\n");
   const bool own_range = !r.content_range.empty();
-  FoldedList via;
+  FoldedList via, cache_status;
   if (r.headers)
     for (const auto& [name, value] : *r.headers) {
       if (r.status == 304 && !cache::sent_with_304(name)) continue;
       if (util::iequals(name, "Via")) {
         via.add(value);
+        continue;
+      }
+      if (util::iequals(name, "Cache-Status")) {  // the caches before this one keep their members
+        cache_status.add(value);
         continue;
       }
       if (replaced(name, own_range)) continue;
@@ -63,7 +67,7 @@ void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive,
   append_field(out, "X-Request-ID", request_id);
   append_field(out, "Age", r.age);
   append_field(out, "X-Cache", r.x_cache);
-  append_field(out, "Cache-Status", r.cache_status);
+  cache_status.write(out, "Cache-Status", r.cache_status);
   if (own_range) append_field(out, "Content-Range", r.content_range);
   if (!keep_alive) append_field(out, "Connection", "close");
   if (r.has_body) append_field(out, "Content-Length", digits(number, r.body.size()));
@@ -79,12 +83,18 @@ void write_relayed_head(std::string& out, const bhttp::response_header<>& up,
   out.append(reason.empty() ? bhttp::obsolete_reason(up.result()) : reason).append("\r\n");
   const bool own_via = !named(fields, "Via");
   const bool own_id = !named(fields, "X-Request-ID");
+  const bool own_status = named(fields, "Cache-Status");
   const HopByHop hop(up);
-  FoldedList via;
+  FoldedList via, cache_status;
   bool dated = false;
   for (const auto& f : up) {
     if (hop(f)) continue;
     const auto name = f.name_string();
+    // RFC 9211 section 2: the members of the caches before this one are kept, this one's follows them.
+    if (own_status && util::iequals(name, "Cache-Status")) {
+      cache_status.add(f.value());
+      continue;
+    }
     if (named(fields, name)) continue;
     dated = dated || f.name() == bhttp::field::date;
     if (f.name() == bhttp::field::via && own_via) {
@@ -99,8 +109,13 @@ void write_relayed_head(std::string& out, const bhttp::response_header<>& up,
   if (own_id) append_field(out, "X-Request-ID", request_id);
   // A response forwarded without a Date gets the time it was received (RFC 9110 section 6.6.1).
   if (!dated) append_field(out, "Date", http_date_now());
-  for (const auto& f : fields)
-    if (!f.remove) append_field(out, f.name, f.value);
+  for (const auto& f : fields) {
+    if (f.remove) continue;
+    if (util::iequals(f.name, "Cache-Status"))
+      cache_status.write(out, f.name, f.value);
+    else
+      append_field(out, f.name, f.value);
+  }
   const auto status = up.result_int();
   if (framing.chunked)
     append_field(out, "Transfer-Encoding", "chunked");

@@ -35,7 +35,7 @@ std::string beast_head(const cache::Reply& r, bool keep_alive, std::string_view 
   add_response_headers(res.base(), request_id);
   res.set(bhttp::field::age, r.age);
   res.set("X-Cache", r.x_cache);
-  res.set("Cache-Status", r.cache_status);
+  append_list_header(res.base(), "Cache-Status", r.cache_status);  // after the stored members (RFC 9211)
   if (!r.content_range.empty()) res.set(bhttp::field::content_range, r.content_range);
   res.keep_alive(keep_alive);
   if (r.has_body) {
@@ -87,7 +87,7 @@ TEST(WriteStoredHead, TheSameFieldsAsBeastWrote) {
   for (auto f : {std::pair{"ETag", "\"origin\""},
                  {"Age", "12"},
                  {"X-Cache", "MISS"},
-                 {"Cache-Status", "x"},
+                 {"Cache-Status", "upstream-cdn; hit"},
                  {"X-Request-ID", "old"},
                  {"Content-Length", "999"},
                  {"Content-Range", "bytes 0-1/2"}})
@@ -153,6 +153,8 @@ std::string beast_relayed_head(const bhttp::response_header<>& up, std::span<con
   for (const auto& f : fields) {
     if (f.remove)
       res.erase(f.name);
+    else if (util::iequals(f.name, "Cache-Status"))
+      append_list_header(res.base(), f.name, f.value);  // after the backend's members (RFC 9211)
     else
       res.set(f.name, f.value);
   }
@@ -201,6 +203,8 @@ TEST(WriteRelayedHead, TheSameFieldsAsBeastWrote) {
   own.emplace_back("X-Request-ID", "backend-id");
   own.emplace_back("X-Cache", "backend");
   own.emplace_back("Surrogate-Control", "max-age=60");
+  auto upstream_cache = typical;  // a cache between the proxy and the backend
+  upstream_cache.emplace_back("Cache-Status", "upstream-cdn; fwd=miss; stored");
   const std::array<cache::Field, 3> miss{cache::Field{"X-Cache", "MISS"},
                                          cache::Field{"Cache-Status", "openrisk-cache; fwd=miss"},
                                          cache::Field{"Surrogate-Control", {}, true}};
@@ -214,6 +218,8 @@ TEST(WriteRelayedHead, TheSameFieldsAsBeastWrote) {
   };
   const std::vector<RelayCase> cases = {
       {"typical 200", backend_head(200, "OK", typical), miss, {false, true}},
+      {"the backend's Cache-Status first", backend_head(200, "OK", upstream_cache), miss, {false, true}},
+      {"the backend's Cache-Status alone", backend_head(200, "OK", upstream_cache), {}, {false, true}},
       {"no fields of the cache", backend_head(200, "OK", typical), {}, {false, true}},
       {"chunked stays chunked", backend_head(200, "OK", chunked), miss, {true, true}},
       {"close-delimited becomes chunked",
@@ -278,6 +284,17 @@ TEST(WriteRelayedHead, OneContentLengthAndNoneOnA204) {
   write_relayed_head(no_content, backend_head(204, "No Content", {{"Content-Length", "5"}}), {},
                      {false, true, 5}, "id");
   EXPECT_EQ(no_content.find("Content-Length"), std::string::npos) << no_content;
+}
+
+// RFC 9211 section 2: a cache adding its Cache-Status member keeps those of the caches before it.
+TEST(WriteRelayedHead, TheBackendsCacheStatusMembersComeFirst) {
+  const std::array<cache::Field, 1> ours{cache::Field{"Cache-Status", "openrisk-cache; fwd=miss"}};
+  std::string out;
+  write_relayed_head(out, backend_head(200, "OK", {{"Cache-Status", "upstream-cdn; fwd=miss; stored"}}), ours,
+                     {false, true, 0}, "id");
+  EXPECT_NE(out.find("\r\nCache-Status: upstream-cdn; fwd=miss; stored, openrisk-cache; fwd=miss\r\n"),
+            std::string::npos)
+      << out;
 }
 
 TEST(WriteRelayedHead, FramesTheBodyAsTold) {
