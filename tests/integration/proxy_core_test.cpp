@@ -414,6 +414,8 @@ TEST_F(ProxyTest, HeadResponseHasNoBody) {
   HttpResponse head = client.read_response({.head_request = true});
   ASSERT_TRUE(head.ok()) << head.describe();
   EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.headers.get_all("Content-Length"), std::vector<std::string>{"1234"})  // the GET's length
+      << head.describe();
   // Any body byte after the HEAD response would corrupt the next response on this connection.
   ASSERT_TRUE(client.send(make_request("GET", "/after")));
   HttpResponse next = client.read_response();
@@ -453,6 +455,9 @@ TEST_F(ProxyTest, NoContentAndNotModifiedHaveNoBody) {
   EXPECT_EQ(not_modified.status, 304);
   EXPECT_EQ(not_modified.headers.get("ETag"), "\"v1\"");
   EXPECT_FALSE(not_modified.headers.has("Transfer-Encoding")) << not_modified.describe();
+  EXPECT_EQ(not_modified.headers.get_all("Content-Length"), std::vector<std::string>{"42"})
+      << "the selected representation's length, as the backend sent it\n"
+      << not_modified.describe();
 
   ASSERT_TRUE(client.send(make_request("GET", "/after")));
   HttpResponse next = client.read_response();

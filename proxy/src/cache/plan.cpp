@@ -138,9 +138,8 @@ std::string_view describe(Bypass b) {
     case Bypass::no_store:
       return "the request's Cache-Control says no-store";
     case Bypass::precondition:
-      return "the request has If-Match or If-Unmodified-Since: the backend's answer (a 412 or not) depends "
-             "on "
-             "it, and the key does not name it";
+      return "the request has If-Match or If-Unmodified-Since: the backend's answer (a 412 or not) "
+             "depends on it, and the key does not name it";
     case Bypass::no_credential:
       return "the scope keys on a credential and there is none (or no cache.key_secret)";
     case Bypass::jwt_unverified:
