@@ -125,6 +125,33 @@ TEST_F(ProxyTest, AResponseWithoutADateGetsOneAndTheBackendsIsKept) {
   EXPECT_TRUE(std::regex_match(*refused.headers.get("Date"), imf_fixdate)) << refused.describe();
 }
 
+// RFC 9110 section 7.6.2: Max-Forwards on OPTIONS and TRACE goes on decremented, and at 0 the proxy answers
+// as the final recipient without asking the backend. Other methods forward the field as it is.
+TEST_F(ProxyTest, MaxForwardsIsDecrementedAndZeroIsAnsweredHere) {
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  auto with_max = [](const char* value) {
+    HeaderList h;
+    h.add("Max-Forwards", value);
+    return h;
+  };
+  HttpResponse options = send_request(make_request("OPTIONS", "/api/v1/risks", with_max("0")));
+  EXPECT_EQ(options.status, 200) << options.describe();
+  EXPECT_EQ(options.headers.get("Allow"), "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+      << options.describe();
+  HttpResponse trace = send_request(make_request("TRACE", "/api/v1/risks", with_max("0")));
+  EXPECT_EQ(trace.status, 405) << trace.describe();
+  EXPECT_TRUE(trace.headers.has("Allow")) << trace.describe();
+  EXPECT_EQ(backend_.request_count(), 0u);
+
+  HttpResponse forwarded = send_request(make_request("OPTIONS", "/api/v1/risks", with_max("5")));
+  EXPECT_EQ(forwarded.status, 200) << forwarded.describe();
+  HttpResponse get = send_request(make_request("GET", "/api/v1/risks", with_max("5")));
+  EXPECT_EQ(get.status, 200) << get.describe();
+  ASSERT_EQ(backend_.request_count(), 2u);
+  EXPECT_EQ(backend_.requests()[0].headers.get_all("Max-Forwards"), std::vector<std::string>{"4"});
+  EXPECT_EQ(backend_.requests()[1].headers.get_all("Max-Forwards"), std::vector<std::string>{"5"});
+}
+
 TEST_F(ProxyTest, ForwardedForStartsWithClientAddressWhenAbsent) {
   ASSERT_NO_FATAL_FAILURE(start_proxy());
 

@@ -19,4 +19,15 @@ bhttp::response<bhttp::string_body> make_error_response(unsigned status, std::st
   return res;
 }
 
+bhttp::response<bhttp::string_body> make_final_response(unsigned status, std::string_view request_id,
+                                                        bool keep_alive) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+  res.set(bhttp::field::date, http_date_now());
+  add_response_headers(res.base(), request_id);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
 }  // namespace orc::http

@@ -14,4 +14,9 @@ namespace bhttp = boost::beast::http;
 bhttp::response<bhttp::string_body> make_error_response(unsigned status, std::string_view message,
                                                         std::string_view request_id, bool keep_alive);
 
+// The proxy's own answer as the final recipient of an OPTIONS or TRACE with Max-Forwards: 0: `status`
+// (200, or 405 for TRACE) with the methods it relays in Allow, and no body.
+bhttp::response<bhttp::string_body> make_final_response(unsigned status, std::string_view request_id,
+                                                        bool keep_alive);
+
 }  // namespace orc::http

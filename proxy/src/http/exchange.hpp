@@ -70,6 +70,8 @@ struct Exchange {
   std::string safe_target() const;
   // Writes a proxy-generated error. Returns whether the connection may carry another request.
   asio::awaitable<bool> send_error(unsigned code, std::string_view message, bool keep_alive);
+  // Writes a response the proxy makes itself (send_error's, or a final answer to Max-Forwards: 0).
+  asio::awaitable<bool> send_own(bhttp::response<bhttp::string_body> res);
 };
 
 // A request's headers as the plan and the key read them: a field sent more than once is one list (RFC 9110

@@ -2,6 +2,7 @@
 #include "http/header_rewrite.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <vector>
 
@@ -86,6 +87,17 @@ void append_list_header(bhttp::fields& fields, std::string_view name, std::strin
   fields.set(name, joined);
 }
 
+std::optional<std::uint64_t> max_forwards_of(const bhttp::request_header<>& req) {
+  if (req.method() != bhttp::verb::options && req.method() != bhttp::verb::trace) return std::nullopt;
+  auto [first, last] = req.equal_range(bhttp::field::max_forwards);
+  if (first == last || std::next(first) != last) return std::nullopt;
+  const auto v = util::trim(first->value());
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
 void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, const ForwardedRequest& f) {
   out.append(f.method.empty() ? std::string_view(req.method_string()) : f.method).push_back(' ');
   out.append(f.target).append(" HTTP/1.1\r\n");
@@ -111,6 +123,12 @@ void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, 
       case bhttp::field::via:
         via.add(field.value());
         continue;
+      case bhttp::field::max_forwards:
+        if (auto n = max_forwards_of(req); n && *n > 0) {  // 0 never gets here: the proxy answered it
+          append_field(out, name, std::to_string(*n - 1));
+          continue;
+        }
+        break;
       case bhttp::field::host:
         if (!has_host) host = field.value();
         has_host = true;

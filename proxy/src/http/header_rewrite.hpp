@@ -5,6 +5,8 @@
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +79,10 @@ struct ForwardedRequest {
 // hop appended (repeated fields folded), X-Forwarded-Proto, X-Forwarded-Host (the Host) and X-Request-ID set;
 // then the framing. Ends with the empty line.
 void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, const ForwardedRequest& f);
+// The Max-Forwards of an OPTIONS or TRACE request (RFC 9110 section 7.6.2): its value when it is one number
+// of digits, else none (other methods, no field, or a value the proxy cannot read: forwarded as it is).
+std::optional<std::uint64_t> max_forwards_of(const bhttp::request_header<>& req);
+
 // Headers of a response as it leaves for the client: Via and X-Request-ID.
 void add_response_headers(bhttp::fields& fields, std::string_view request_id);
 

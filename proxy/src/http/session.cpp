@@ -46,8 +46,12 @@ std::string Exchange::safe_target() const {
 
 asio::awaitable<bool> Exchange::send_error(unsigned code, std::string_view message, bool keep_alive) {
   if (request_id.empty()) request_id = util::random_request_id();
-  status = code;
-  auto res = make_error_response(code, message, request_id, keep_alive && !worker.draining());
+  co_return co_await send_own(
+      make_error_response(code, message, request_id, keep_alive && !worker.draining()));
+}
+
+asio::awaitable<bool> Exchange::send_own(bhttp::response<bhttp::string_body> res) {
+  status = res.result_int();
   client.expires_after(cfg.timeouts.client_send);
   auto [ec, n] = co_await bhttp::async_write(client, res, use_tuple);
   bytes_sent += res.body().size();
@@ -164,6 +168,16 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     spdlog::info("rejected request {} from {}: {}", x.request_id, x.peer, describe(problem));
     co_await x.send_error(status_for(problem), describe(problem), false);
     co_return false;
+  }
+
+  // Max-Forwards: 0 on OPTIONS or TRACE (RFC 9110 section 7.6.2): this hop is the final recipient. OPTIONS
+  // gets the methods the proxy relays; TRACE a 405, as from nginx (an echoed request can hand its cookies to
+  // a script). A value above 0 goes on decremented (write_forwarded_head).
+  if (max_forwards_of(req.base()) == 0) {
+    x.outcome = "rejected";
+    const bool trace = req.method() == bhttp::verb::trace;
+    co_return co_await x.send_own(
+        make_final_response(trace ? 405 : 200, x.request_id, req.keep_alive() && !x.worker.draining()));
   }
 
   // The plan decides (cache/plan.hpp); the worker's cache flow carries it out (cache/flow.hpp) over a Relay:
