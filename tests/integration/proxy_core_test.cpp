@@ -296,6 +296,23 @@ TEST_F(ProxyTest, Http10ClientGetsAChunkedResponseUnchunkedAndClosed) {
   EXPECT_TRUE(client.wait_closed(deadline_in()));
 }
 
+// RFC 9112 section 9.3: an HTTP/1.0 client that asked for keep-alive closes unless the response says
+// `Connection: keep-alive`; a response with a length keeps the connection and says so.
+TEST_F(ProxyTest, Http10KeepAliveIsAnnouncedWhenTheConnectionIsKept) {
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  for (const char* target : {"/one", "/two"}) {
+    ASSERT_TRUE(
+        client.send(std::string("GET ") + target + " HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\n\r\n"));
+    HttpResponse r = client.read_response();
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers.get("Connection"), "keep-alive") << r.describe();
+  }
+  EXPECT_EQ(backend_.request_count(), 2u);
+}
+
 TEST_F(ProxyTest, ContentLengthResponseKeepsContentLength) {
   const std::string body = pattern_body(100000);
   backend_.set_handler([&](const BackendRequest&, ResponseWriter& w) { w.respond(200, body); });

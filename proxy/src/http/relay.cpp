@@ -451,6 +451,7 @@ asio::awaitable<bool> Relay::start(std::span<const cache::Field> fields) {
   // write.
   x_.scratch.clear();
   RelayFraming framing{chunked_, client_keep_alive_};
+  framing.http10 = parser_.get().version() == 10;
   if (auto length = rp_->content_length()) framing.content_length = *length;
   write_relayed_head(x_.scratch, rp_->get().base(), fields, framing, x_.request_id);
   head_pending_ = true;
@@ -523,7 +524,7 @@ asio::awaitable<bool> Relay::send(const cache::Reply& r) {
   // when the socket takes it all (send_now.hpp), else the rest awaited.
   std::string& head = x_.scratch;
   head.clear();
-  write_stored_head(head, r, keep_alive, x_.request_id);
+  write_stored_head(head, r, keep_alive, x_.request_id, parser_.get().version() == 10);
   const bool with_body = r.has_body && !head_only;
   std::array<asio::const_buffer, 2> pieces{asio::buffer(head),
                                            with_body ? asio::buffer(r.body) : asio::const_buffer()};

@@ -41,8 +41,8 @@ bool named(std::span<const cache::Field> fields, std::string_view name) {
 
 }  // namespace
 
-void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive,
-                       std::string_view request_id) {
+void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive, std::string_view request_id,
+                       bool http10) {
   char number[24];
   out.append("HTTP/1.1 ").append(digits(number, r.status)).push_back(' ');
   out.append(bhttp::obsolete_reason(static_cast<bhttp::status>(r.status))).append("\r\n");
@@ -69,7 +69,10 @@ void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive,
   append_field(out, "X-Cache", r.x_cache);
   cache_status.write(out, "Cache-Status", r.cache_status);
   if (own_range) append_field(out, "Content-Range", r.content_range);
-  if (!keep_alive) append_field(out, "Connection", "close");
+  if (!keep_alive)
+    append_field(out, "Connection", "close");
+  else if (http10)
+    append_field(out, "Connection", "keep-alive");
   if (r.has_body) append_field(out, "Content-Length", digits(number, r.body.size()));
   out.append("\r\n");
 }
@@ -121,7 +124,10 @@ void write_relayed_head(std::string& out, const bhttp::response_header<>& up,
     append_field(out, "Transfer-Encoding", "chunked");
   else if (framing.content_length && status != 204 && status / 100 != 1)
     append_field(out, "Content-Length", digits(number, *framing.content_length));
-  if (!framing.keep_alive) append_field(out, "Connection", "close");
+  if (!framing.keep_alive)
+    append_field(out, "Connection", "close");
+  else if (framing.http10)
+    append_field(out, "Connection", "keep-alive");
   out.append("\r\n");
 }
 

@@ -23,8 +23,11 @@ namespace orc::http {
 // is replaced (ETag, X-Request-ID, Age, X-Cache, Cache-Status, Content-Length, and Content-Range when `r`
 // has one); stored Via values are folded into one list ending with this proxy's; a 304 keeps only the
 // fields RFC 9110 section 15.4.5 lets it send. Content-Length is the body's when `r.has_body`, absent
-// otherwise; `Connection: close` when the connection will not be kept alive.
-void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive, std::string_view request_id);
+// otherwise; `Connection: close` when the connection will not be kept alive, `Connection: keep-alive` when
+// it will be for an HTTP/1.0 client (`http10`: it asked with that option, and closes without it, RFC 9112
+// section 9.3).
+void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive, std::string_view request_id,
+                       bool http10 = false);
 
 // How a relayed body leaves: `chunked` (the backend's body has no length, or came chunked, and the client
 // speaks HTTP/1.1), and whether the connection is kept alive (else `Connection: close`).
@@ -34,6 +37,7 @@ struct RelayFraming {
   // The length the backend's Content-Length gave (the parser's reading: "5, 5" is 5), written as the one
   // Content-Length unless the body goes chunked or the status is 1xx or 204 (RFC 9110 section 8.6).
   std::optional<std::uint64_t> content_length;
+  bool http10 = false;  // an HTTP/1.0 client: a kept connection is announced (Connection: keep-alive)
 };
 
 // Appends the head of the backend's response `up` as the client gets it: HTTP/1.1, the backend's status and
