@@ -95,6 +95,13 @@ bool valid_host(std::string_view v) {
   return v.find_first_not_of("0123456789", i + 1) == std::string_view::npos;
 }
 
+// An http authority without its default port (RFC 9110 section 4.2.3: "x:80", "x:" and "x" are one).
+std::string_view without_default_port(std::string_view authority) {
+  if (authority.ends_with(":80")) return authority.substr(0, authority.size() - 3);
+  if (authority.ends_with(":")) return authority.substr(0, authority.size() - 1);
+  return authority;
+}
+
 }  // namespace
 
 RequestProblem check_request_head(const bhttp::request_header<>& head, bool chunked,
@@ -224,7 +231,8 @@ std::optional<std::string> origin_form_target(std::string_view target, std::stri
     if (!u || u->scheme_id() != boost::urls::scheme::http || !u->has_authority() || u->has_userinfo())
       return std::nullopt;
     std::string_view authority = u->encoded_host_and_port();
-    if (authority.empty() || !util::iequals(authority, host)) return std::nullopt;
+    if (authority.empty() || !util::iequals(without_default_port(authority), without_default_port(host)))
+      return std::nullopt;
     std::string_view path = u->encoded_path();
     if (path.empty() && !u->has_query()) return std::string("/");
     if (path.empty()) return "/?" + std::string(u->encoded_query());

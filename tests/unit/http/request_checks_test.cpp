@@ -252,6 +252,16 @@ TEST(OriginFormTarget, Forms) {
   EXPECT_FALSE(origin_form_target("http://:pw@host/a", "host"));
 }
 
+// RFC 9110 section 4.2.3: the default port (80), written or left out, names the same authority.
+TEST(OriginFormTarget, TheDefaultPortNamesTheSameAuthority) {
+  EXPECT_EQ(origin_form_target("http://x.test:80/a", "x.test"), "/a");
+  EXPECT_EQ(origin_form_target("http://x.test/a", "x.test:80"), "/a");
+  EXPECT_EQ(origin_form_target("http://x.test:/a", "x.test"), "/a");
+  EXPECT_FALSE(origin_form_target("http://x.test:8080/a", "x.test"));
+  EXPECT_FALSE(origin_form_target("http://x.test/a", "x.test:8080"));
+  EXPECT_FALSE(origin_form_target("http://x.test:800/a", "x.test:80"));
+}
+
 TEST(OriginFormTarget, PathIsNormalisedAndTheQueryKept) {
   EXPECT_EQ(origin_form_target("/a//b/?q=%2F..", "h"), "/a/b?q=%2F..");
   EXPECT_EQ(origin_form_target("//a/%62/%7e%2a", "h"), "/a/b/~%2A");
