@@ -125,6 +125,9 @@ TEST_P(ExplainAgreementTest, ExplainPredictsWhatTheDaemonAnswers) {
       {"GET", risk, Who::admin, {{"Forwarded", "host=evil.example"}}, "", "rewrite-header"},
       {"GET", risk, Who::admin, {{"Connection", "keep-alive, X-Tenant"}}, "", "rewrite-header"},
       {"GET", risk, Who::admin, {}, "{}", "request-body"},
+      {"GET", risk, Who::admin, {{"If-Match", "\"v1\""}}, "", "precondition"},
+      // only-if-cached on a bypass: the cache's own 504, without X-Cache or Cache-Status.
+      {"GET", risk, Who::admin, {{"Cache-Control", "only-if-cached, no-store"}}, "", "only-if-cached"},
       // Routes the cache does not serve.
       {"POST", "/api/v1/risks", Who::admin, {}, R"({"title":"explained"})", "pass"},  // invalidate
       {"PATCH", risk + "/mitigations", Who::admin, {}, "{}", "pass"},                 // invalidate
@@ -171,6 +174,15 @@ TEST_P(ExplainAgreementTest, ExplainPredictsWhatTheDaemonAnswers) {
     if (row.expect == "reject") {
       EXPECT_EQ(str(e, "action"), "reject");
       EXPECT_EQ(r.status, 400) << r.describe();
+      continue;
+    }
+    if (row.expect == "only-if-cached") {
+      EXPECT_EQ(str(e, "decision"), "bypass");
+      EXPECT_EQ(x_cache, "");
+      EXPECT_EQ(cache_status, "");
+      EXPECT_EQ(r.status, 504) << r.describe();
+      EXPECT_FALSE(r.headers.has("X-Cache")) << r.describe();
+      EXPECT_FALSE(r.headers.has("Cache-Status")) << r.describe();
       continue;
     }
     if (row.expect == "lookup") {

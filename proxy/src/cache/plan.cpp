@@ -396,6 +396,8 @@ Predicted predict(const Plan& p) {
       if (p.revalidate) return {"MISS", "openrisk-cache; fwd=miss"};
       return {"HIT or MISS", ""};
     case Action::bypass:
+      // only-if-cached is answered by the cache itself (504, neither field) rather than forwarded.
+      if (p.directives.only_if_cached) return {"", ""};
       return {"BYPASS", "openrisk-cache; fwd=bypass; detail=" + std::string(to_string(p.bypass))};
     default:
       return {"BYPASS", ""};

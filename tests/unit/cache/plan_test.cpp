@@ -132,6 +132,11 @@ TEST_F(PlanTest, BypassReasonsInTheirOrder) {
       Bypass::precondition);
   EXPECT_EQ(predict(run("HEAD", "/api/v1/risks/42", "", all)).cache_status,
             "openrisk-cache; fwd=bypass; detail=precondition");
+  // only-if-cached on a bypass is the cache's own 504: neither X-Cache nor Cache-Status.
+  const auto own_504 =
+      predict(run("GET", "/api/v1/risks/42", "", {{"Cache-Control", "only-if-cached, no-store"}}));
+  EXPECT_EQ(own_504.x_cache, "");
+  EXPECT_EQ(own_504.cache_status, "");
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth("garbage")).bypass, Bypass::jwt_malformed);
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", {}).bypass, Bypass::no_credential);
   EXPECT_EQ(run("GET", "/api/v1/risks/42", "", auth(no_tenant_)).bypass, Bypass::missing_claim);
