@@ -485,10 +485,13 @@ asio::awaitable<bool> CacheFlow::last_beside_store(Fill& f, Origin& origin, Down
 asio::awaitable<Stored> CacheFlow::store(Fill& f, const identity::HeaderLookup& headers) {
   if (!f.can_store) {
     f.lead.abandon();  // the storage failed: the next one may fill
-  } else if ((!f.tee || f.overflow) && f.own_answer) {
-    f.lead.abandon();  // one client's answer (a 206): the next request may fill
   } else if (!f.tee || f.overflow) {
-    f.lead.finish(nullptr);  // the response itself is not storable: do not queue behind this key for a while
+    // One client's answer (a 206): the next request may fill. Else the response itself is not storable: do
+    // not queue behind this key for a while.
+    if (f.own_answer)
+      f.lead.abandon();
+    else
+      f.lead.finish(nullptr);
   } else if (p_.owed.any(f.tags)) {
     f.lead.abandon();
   } else {

@@ -17,13 +17,12 @@ namespace bhttp = boost::beast::http;
 namespace {
 
 // Fields of the entry this answer writes itself (or leaves out: framing and hop-by-hop fields, which are
-// never stored, are skipped should a stored entry have them). Via is folded before this is asked.
+// never stored, are skipped should a stored entry have them). Via and Cache-Status are folded before this is
+// asked.
 bool replaced(std::string_view name, bool own_content_range) {
-  static constexpr std::array<std::string_view, 11> kAlways = {
-      "ETag",       "X-Request-ID",    "Age",
-      "X-Cache",    "Cache-Status",    "Content-Length",
-      "Connection", "Keep-Alive",      "Transfer-Encoding",
-      "Upgrade",    "Proxy-Connection"};
+  static constexpr std::array<std::string_view, 10> kAlways = {
+      "ETag",       "X-Request-ID",      "Age",     "X-Cache",         "Content-Length", "Connection",
+      "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection"};
   for (auto f : kAlways)
     if (util::iequals(name, f)) return true;
   return own_content_range && util::iequals(name, "Content-Range");
