@@ -68,6 +68,12 @@ TEST_F(CacheClusterTest, CachesAcrossTheMastersAndPurgesEveryInstance) {
       << a->stderr_text();
   EXPECT_TRUE(
       poll_until([&] { return metric_of(*b, "openrisk_cache_l1_up").value_or(-1) == 1; }, deadline_in(10s)));
+  // The map's masters, and the maps learnt; no redirection yet (nothing moved), no Sentinel series.
+  EXPECT_EQ(metric_of(*a, "openrisk_cache_redis_cluster_masters"), 3.0);
+  EXPECT_GE(metric_of(*a, "openrisk_cache_redis_cluster_map_refreshes_total{outcome=\"ok\"}").value_or(0),
+            1.0);
+  EXPECT_EQ(metric_of(*a, "openrisk_cache_redis_cluster_redirects_total{kind=\"moved\"}"), 0.0);
+  EXPECT_EQ(metric_of(*a, "openrisk_cache_redis_sentinel_failovers_total"), std::nullopt);
 
   const std::string list = "/api/v1/risks?limit=4";
   for (const auto& target : {detail_, list}) {

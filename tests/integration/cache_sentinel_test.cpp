@@ -72,6 +72,9 @@ void CacheSentinelTest::follows(const std::function<void()>& failover) {
   ASSERT_EQ(x_cache(get(detail_, token_)), "MISS");
   HttpResponse hit = get(detail_, token_);
   ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
+  // The first address the sentinels give is not a failover; the Cluster's series are not exported.
+  EXPECT_EQ(metric_of(*proxy, "openrisk_cache_redis_sentinel_failovers_total"), 0.0);
+  EXPECT_EQ(metric_of(*proxy, "openrisk_cache_redis_cluster_masters"), std::nullopt);
 
   check_failover(*proxy, token_, detail_, failover, [&] {
     EXPECT_TRUE(proxy->wait_for_log("master 'orc-master' failed over to 127\\.0\\.0\\.1:(" +
@@ -79,6 +82,7 @@ void CacheSentinelTest::follows(const std::function<void()>& failover) {
                                         std::to_string(spare_->port()) + ")",
                                     deadline_in(60s)))
         << proxy->stderr_text();
+    EXPECT_GE(metric_of(*proxy, "openrisk_cache_redis_sentinel_failovers_total").value_or(0), 1.0);
   });
 }
 

@@ -20,6 +20,7 @@
 #include "http/worker.hpp"
 #include "log/logging.hpp"
 #include "metrics/metrics.hpp"
+#include "redis/topology_stats.hpp"
 #include "rules/path_pattern.hpp"
 #include "util/digest.hpp"
 #include "util/query.hpp"
@@ -227,6 +228,11 @@ asio::awaitable<Response> route(http::Server& server, const AdminServer::Reload&
     auto& m = metrics::Metrics::get();
     m.set_redis_up(server.first_worker().storage_up());
     m.set_access_log_dropped(log::access_log_dropped());
+    const auto& t = redis::topology_stats();
+    constexpr auto relaxed = std::memory_order_relaxed;
+    m.set_redis_topology({t.cluster_moved.load(relaxed), t.cluster_ask.load(relaxed),
+                          t.cluster_maps.load(relaxed), t.cluster_maps_failed.load(relaxed),
+                          t.cluster_masters.load(relaxed), t.sentinel_failovers.load(relaxed)});
     co_return reply(req, 200, m.render(), "text/plain; version=0.0.4; charset=utf-8");
   }
   if (path == "/readyz" && get) {

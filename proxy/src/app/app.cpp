@@ -94,6 +94,7 @@ http::StorageFactory storage_factory(const config::Config& cfg,
       spdlog::info("cache storage: redis {}, db {} (prefix '{}')", endpoint->where(), endpoint->db,
                    redis.key_prefix);
     metrics::Metrics::get().set_storage("redis");
+    metrics::Metrics::get().enable_redis_topology(!redis.cluster.empty(), master != nullptr);
     return [redis, max_fill, master](asio::any_io_executor ex) -> std::shared_ptr<cache::Storage> {
       return std::make_shared<cache::RedisStorage>(ex, redis, max_fill, master);
     };

@@ -330,6 +330,57 @@ RuleMetrics& Metrics::rule(std::string_view name) {
   return *ins->second;
 }
 
+void Metrics::raise_to(prometheus::Counter& c, std::uint64_t total) {
+  const double now = static_cast<double>(total);
+  if (now > c.Value()) c.Increment(now - c.Value());
+}
+
+void Metrics::enable_redis_topology(bool cluster, bool sentinel) {
+  const std::string p = "openrisk_cache_";
+  auto& r = *registry_;
+  if (cluster && !cluster_moved_) {
+    auto& redirects = prometheus::BuildCounter()
+                          .Name(p + "redis_cluster_redirects_total")
+                          .Help(
+                              "Redis Cluster redirections followed, by kind: moved (the slot has another "
+                              "master now), ask (the slot is being moved).")
+                          .Register(r);
+    cluster_moved_ = &redirects.Add({{"kind", "moved"}});
+    cluster_ask_ = &redirects.Add({{"kind", "ask"}});
+    auto& maps =
+        prometheus::BuildCounter()
+            .Name(p + "redis_cluster_map_refreshes_total")
+            .Help(
+                "Redis Cluster slot maps asked for (CLUSTER SLOTS), by outcome: ok (a map was learnt), "
+                "failed (the connected nodes gave no usable map).")
+            .Register(r);
+    cluster_maps_ = &maps.Add({{"outcome", "ok"}});
+    cluster_maps_failed_ = &maps.Add({{"outcome", "failed"}});
+    cluster_masters_ = &prometheus::BuildGauge()
+                            .Name(p + "redis_cluster_masters")
+                            .Help("Masters in the Redis Cluster slot map learnt last (0 until one is).")
+                            .Register(r)
+                            .Add({});
+  }
+  if (sentinel && !sentinel_failovers_)
+    sentinel_failovers_ = &prometheus::BuildCounter()
+                               .Name(p + "redis_sentinel_failovers_total")
+                               .Help("Times the sentinels named a new address for the Redis master.")
+                               .Register(r)
+                               .Add({});
+}
+
+void Metrics::set_redis_topology(const RedisTopology& totals) {
+  if (cluster_moved_) {
+    raise_to(*cluster_moved_, totals.moved);
+    raise_to(*cluster_ask_, totals.ask);
+    raise_to(*cluster_maps_, totals.maps);
+    raise_to(*cluster_maps_failed_, totals.maps_failed);
+    cluster_masters_->Set(static_cast<double>(totals.masters));
+  }
+  if (sentinel_failovers_) raise_to(*sentinel_failovers_, totals.failovers);
+}
+
 void Metrics::storage_op(StorageOp op, std::size_t outcome, double seconds) {
   auto i = static_cast<std::size_t>(op);
   storage_commands_[i][outcome < kStorageOutcomes ? outcome : kStorageOutcomes - 1]->Increment();

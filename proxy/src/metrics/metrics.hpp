@@ -111,11 +111,14 @@ class Metrics {
   void accept_paused() { accept_pauses_->Increment(); }
   // The access log's queue overflowed `total` lines since the start (log/logging.hpp): raises the counter to
   // that total (the log keeps the count; the counter follows it at each scrape).
-  void set_access_log_dropped(std::uint64_t total) {
-    const double now = static_cast<double>(total);
-    if (now > access_log_dropped_->Value())
-      access_log_dropped_->Increment(now - access_log_dropped_->Value());
-  }
+  void set_access_log_dropped(std::uint64_t total) { raise_to(*access_log_dropped_, total); }
+  // Redis Cluster's and Sentinel's events (redis/topology_stats.hpp), totals since the start. The series
+  // exist only for the topology in use (enable_redis_topology, at start: a single Redis exports none).
+  struct RedisTopology {
+    std::uint64_t moved = 0, ask = 0, maps = 0, maps_failed = 0, masters = 0, failovers = 0;
+  };
+  void enable_redis_topology(bool cluster, bool sentinel);
+  void set_redis_topology(const RedisTopology& totals);
   // A sampled hit that was not verified, or a verify without a verdict: `reason` is cache::VerifySkip's name,
   // `index` its value (below kVerifySkipReasons).
   void verify_skipped(std::size_t index, std::string_view reason);
@@ -127,6 +130,8 @@ class Metrics {
  private:
   friend class RuleMetrics;
   Metrics();
+  // Raises a counter that follows a total kept elsewhere to that total (never lowers it).
+  static void raise_to(prometheus::Counter& c, std::uint64_t total);
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* durations_;
@@ -156,6 +161,13 @@ class Metrics {
   prometheus::Counter* accept_pauses_;
   prometheus::Counter* access_log_dropped_;
   prometheus::Family<prometheus::Gauge>* storage_info_;
+  // Null until enable_redis_topology() creates them.
+  prometheus::Counter* cluster_moved_ = nullptr;
+  prometheus::Counter* cluster_ask_ = nullptr;
+  prometheus::Counter* cluster_maps_ = nullptr;
+  prometheus::Counter* cluster_maps_failed_ = nullptr;
+  prometheus::Gauge* cluster_masters_ = nullptr;
+  prometheus::Counter* sentinel_failovers_ = nullptr;
   std::array<prometheus::Counter*, 2> reloads_{};
   prometheus::Gauge* last_reload_;
 

@@ -15,6 +15,8 @@
 #include <map>
 #include <set>
 
+#include "redis/topology_stats.hpp"
+
 namespace orc::redis {
 namespace {
 
@@ -323,8 +325,12 @@ asio::awaitable<bool> ClusterPool::refresh(std::shared_ptr<Core> core) {
     core->masters.clear();
     for (auto& [n, pool] : masters) core->masters.push_back(std::move(pool));
     ++core->refreshes;
+    topology_stats().cluster_maps.fetch_add(1, std::memory_order_relaxed);
+    topology_stats().cluster_masters.store(core->masters.size(), std::memory_order_relaxed);
     co_return true;
   }
+  // (No node connected is not counted: the connections' own state says it, as redis_up does.)
+  if (!asked.empty()) topology_stats().cluster_maps_failed.fetch_add(1, std::memory_order_relaxed);
   co_return false;
 }
 
@@ -345,6 +351,8 @@ asio::awaitable<RedisReply> ClusterPool::routed(std::shared_ptr<Core> core, int 
     pool = core->pool_at(redirect->host.empty() ? pool->options().endpoint.host : redirect->host,
                          redirect->port);
     asking = redirect->ask;
+    (asking ? topology_stats().cluster_ask : topology_stats().cluster_moved)
+        .fetch_add(1, std::memory_order_relaxed);
     if (!asking) {  // MOVED: the slot is the other node's now, and more may have moved with it
       core->slots[redirect->slot] = pool;
       core->stale();

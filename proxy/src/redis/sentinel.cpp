@@ -7,6 +7,8 @@
 #include <charconv>
 #include <sstream>
 
+#include "redis/topology_stats.hpp"
+
 namespace orc::redis {
 namespace {
 
@@ -76,9 +78,11 @@ void SentinelWatcher::take(const Node& node, const MasterAddress& a) {
   if (first)
     spdlog::info("redis sentinel {}:{}: master '{}' is at {}:{}", node.first, node.second, options_.master,
                  a.host, a.port);
-  else
+  else {
     spdlog::warn("redis sentinel {}:{}: master '{}' failed over to {}:{}", node.first, node.second,
                  options_.master, a.host, a.port);
+    topology_stats().sentinel_failovers.fetch_add(1, std::memory_order_relaxed);
+  }
   last_warning_.clear();
 }
 

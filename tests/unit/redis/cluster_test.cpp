@@ -11,6 +11,7 @@
 
 #include "cache/redis_storage.hpp"
 #include "redis/redis_test_util.hpp"
+#include "redis/topology_stats.hpp"
 #include "support/redis_server.hpp"
 
 namespace orc::redis {
@@ -191,8 +192,12 @@ TEST_F(ClusterPoolTest, FollowsASlotThatMovesAskThenMoved) {
   ASSERT_EQ(test::redis_command(source, {"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", target_id}),
             std::optional<std::string>("+OK"));
   // A new key of the moving slot: the source says ASK; the pool writes it on the target.
+  auto& stats = topology_stats();
+  const auto asks = stats.cluster_ask.load(), moves = stats.cluster_moved.load();
   auto ask = command(new_key, {"SET", new_key, "during"});
   ASSERT_TRUE(ask.ok()) << ask.value.str;
+  EXPECT_EQ(stats.cluster_ask.load(), asks + 1) << "counted for the metrics";
+  EXPECT_EQ(stats.cluster_moved.load(), moves);
   // (The source does not have it: it sends there too.)
   EXPECT_EQ(test::redis_command(source, {"EXISTS", new_key}),
             "-ASK " + std::to_string(slot) + " 127.0.0.1:" + std::to_string(target));
@@ -211,6 +216,7 @@ TEST_F(ClusterPoolTest, FollowsASlotThatMovesAskThenMoved) {
   auto moved = command(old_key, {"GET", old_key});
   ASSERT_TRUE(moved.ok()) << moved.value.str;
   EXPECT_EQ(moved.value.str, "before");
+  EXPECT_EQ(stats.cluster_moved.load(), moves + 1) << "counted for the metrics";
   auto both = command(new_key, {"GET", new_key});
   ASSERT_TRUE(both.ok()) << both.value.str;
   EXPECT_EQ(both.value.str, "during");

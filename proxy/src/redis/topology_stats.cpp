@@ -1,0 +1,10 @@
+#include "redis/topology_stats.hpp"
+
+namespace orc::redis {
+
+TopologyStats& topology_stats() {
+  static TopologyStats stats;
+  return stats;
+}
+
+}  // namespace orc::redis
