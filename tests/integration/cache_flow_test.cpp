@@ -410,6 +410,44 @@ TEST_P(CacheFlowTest, StaleIfErrorServesTheOldEntryWhenTheBackendFails) {
   EXPECT_NE(x_cache(no_stale), "HIT") << no_stale.describe();
 }
 
+const char* const kSlowWriteRules = R"(rules:
+  - name: health
+    match: { method: GET, path: /api/v1/health }
+    cache: { ttl: 1s, scope: public }
+  - name: stats
+    match: { method: GET, path: /api/v1/stats }
+    cache: { ttl: 5m, scope: tenant, tags: ["risks:{tenant}"] }
+  - name: risk-patch
+    match: { method: PATCH, path: "/api/v1/risks/:id" }
+    invalidate: ["risks:{tenant}"]
+)";
+
+// A write the backend applies after the proxy stopped waiting for its answer (a handler that outlives the
+// first-byte timeout) gets a 504, and its tags are purged all the same: once the backend has it, no read is
+// answered from an entry filled before the write.
+TEST_P(CacheFlowTest, AWriteThatTimesOutPurgesItsTagsAllTheSame) {
+  ASSERT_NO_FATAL_FAILURE(start_all(kSlowWriteRules, {}, "  first_byte_timeout: 1s\n"));
+  const std::string token = sim_login(sim_port(), "admin@acme.test");
+  const std::string risk = sim_sample_risks(sim_port(), 0).at(1);
+  HttpResponse primed = get("/api/v1/stats", token);
+  ASSERT_EQ(x_cache(primed), "MISS") << primed.describe();
+  const std::uint64_t before = sim_version(primed);
+  ASSERT_EQ(x_cache(get("/api/v1/stats", token)), "HIT");
+
+  sim_add_fault(sim_port(),
+                R"({"faults":[{"route":"PATCH /api/v1/risks/:id","mode":"slow","delay":"2s","count":1}]})");
+  HttpResponse write = through(0, "PATCH", "/api/v1/risks/" + risk, bearer(token), R"({"impact":5})");
+  EXPECT_EQ(write.status, 504) << write.describe();
+  // The backend applies it a second later; then the proxy's answer is the backend's.
+  ASSERT_TRUE(poll_until(
+      [&] { return sim_version(http(sim_port(), "GET", "/api/v1/stats", bearer(token))) > before; },
+      deadline_in(10s)))
+      << "the simulator never applied the write";
+  HttpResponse after = get("/api/v1/stats", token);
+  EXPECT_NE(x_cache(after), "HIT") << after.describe();
+  EXPECT_GT(sim_version(after), before) << after.describe();
+}
+
 const char* const kSwrRules = R"(rules:
   - name: health
     match: { method: GET, path: /api/v1/health }

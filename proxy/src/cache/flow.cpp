@@ -606,8 +606,20 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
                                          Downstream& down) {
   Served served{false, "pass"};
   const unsigned status =
-      co_await open(origin, down, Ask{.keep_body = plan.conditional.empty() ? 0 : kKeptBodyLimit}, served);
-  if (status == 0) co_return served;
+      co_await origin.open(Ask{.keep_body = plan.conditional.empty() ? 0 : kKeptBodyLimit});
+  saw_backend(origin, status);
+  if (status == 0) {
+    // No answer, though the request may have reached the backend (a timeout, a reset): the backend may
+    // have applied the write (a handler outlives its server's write timeout), so it purges as an accepted
+    // write whose answer gave no field, before the client has the error.
+    if (origin.failure() != 0 && origin.may_have_arrived() && p_.storage) {
+      spdlog::warn("request {} {}: no answer to the write from the backend: its tags are purged all the same",
+                   req.id, req.safe_target());
+      co_await purge_write(plan, req, origin, std::nullopt, "", false);
+    }
+    if (origin.failure() != 0) served.keep_alive = co_await down.send_error(origin.failure(), {});
+    co_return served;
+  }
   // A non-error answer (RFC 9111 section 4.4: 2xx or 3xx) means the backend may have changed the state.
   if (status < 200 || status >= 400 || !p_.storage) {
     served.keep_alive = co_await relay(origin, down, kPassFields, nullptr);
@@ -615,26 +627,11 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
   }
   // The backend accepted the write: purge before the client can see the answer (read-your-writes), with the
   // entries of the URIs its Location and Content-Location name on this host (section 4.4).
-  auto tags = plan.tags;
-  // Conditional tags (`unless_body_only`): purged unless the body shows the write changed only their fields.
-  if (!plan.conditional.empty()) {
-    const auto body = origin.request_body();
-    const auto content_type = req.headers("Content-Type").value_or("");
-    const auto content_encoding = req.headers("Content-Encoding");
-    for (const auto& c : plan.conditional) {
-      if (!content_encoding && skips_purge(body, content_type, *c.unless_body_only)) {
-        spdlog::debug("request {} {}: the body names only fields of unless_body_only: '{}' not purged",
-                      req.id, req.safe_target(), c.tag);
-        req.metrics.purge_skipped();
-      } else {
-        tags.push_back(c.tag);
-      }
-    }
-  }
   // Tags rendered from the answer (`{answer.field}`): its first kKeptBodyLimit bytes are read before the
   // purge; a longer, broken, encoded or non-JSON answer, or one without the field, purges the fallback.
   std::string answer;
   ReadAhead ahead;
+  const auto head = origin.head();
   if (!plan.answered.empty()) {
     for (;;) {
       auto piece = co_await origin.read();
@@ -650,30 +647,60 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
       if (answer.size() > kKeptBodyLimit) break;
     }
     ahead.data = answer;
-    const auto head = origin.head();
+  }
+  std::vector<std::string> located;
+  if (req.uri_tag_of) {
+    for (std::string_view name : {"Location", "Content-Location"}) {
+      auto reference = find_header(head, name);
+      if (!reference) continue;
+      if (auto tag = req.uri_tag_of(*reference)) located.push_back(std::move(*tag));
+    }
+  }
+  co_await purge_write(plan, req, origin, ahead.last ? std::optional<std::string_view>(answer) : std::nullopt,
+                       find_header(head, "Content-Type").value_or(""),
+                       find_header(head, "Content-Encoding").has_value(), std::move(located));
+  served.cache = "purge";
+  served.keep_alive =
+      co_await relay(origin, down, kPassFields, nullptr, plan.answered.empty() ? nullptr : &ahead);
+  co_return served;
+}
+
+asio::awaitable<void> CacheFlow::purge_write(const Plan& plan, const Request& req, const Origin& origin,
+                                             std::optional<std::string_view> answer,
+                                             std::string_view answer_type, bool answer_encoded,
+                                             std::vector<std::string> located) {
+  auto tags = plan.tags;
+  auto add = [&tags](std::string t) {
+    if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(std::move(t));
+  };
+  // Conditional tags (`unless_body_only`): purged unless the body shows the write changed only their fields.
+  if (!plan.conditional.empty()) {
+    const auto body = origin.request_body();
+    const auto content_type = req.headers("Content-Type").value_or("");
+    const auto content_encoding = req.headers("Content-Encoding");
+    for (const auto& c : plan.conditional) {
+      if (!content_encoding && skips_purge(body, content_type, *c.unless_body_only)) {
+        spdlog::debug("request {} {}: the body names only fields of unless_body_only: '{}' not purged",
+                      req.id, req.safe_target(), c.tag);
+        req.metrics.purge_skipped();
+      } else {
+        tags.push_back(c.tag);
+      }
+    }
+  }
+  // Tags from the answer; without one (none came, or not whole), their fallbacks.
+  if (!plan.answered.empty()) {
     std::size_t fell_back = 0;
-    auto answered =
-        answer_tags(plan.answered, ahead.last ? std::optional<std::string_view>(answer) : std::nullopt,
-                    find_header(head, "Content-Type").value_or(""),
-                    find_header(head, "Content-Encoding").has_value(), fell_back);
+    for (auto& t : answer_tags(plan.answered, answer, answer_type, answer_encoded, fell_back))
+      add(std::move(t));
     if (fell_back != 0) {
       spdlog::debug(
           "request {} {}: {} tag(s) of the answer purged as their fallback (the answer lacks the field)",
           req.id, req.safe_target(), fell_back);
       req.metrics.purge_fallbacks(fell_back);
     }
-    for (auto& t : answered)
-      if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(std::move(t));
   }
-  if (req.uri_tag_of) {
-    const auto head = origin.head();
-    for (std::string_view name : {"Location", "Content-Location"}) {
-      auto reference = find_header(head, name);
-      if (!reference) continue;
-      auto tag = req.uri_tag_of(*reference);
-      if (tag && std::find(tags.begin(), tags.end(), *tag) == tags.end()) tags.push_back(std::move(*tag));
-    }
-  }
+  for (auto& t : located) add(std::move(t));
   for (const auto& t : plan.unrendered)
     spdlog::warn(
         "request {} {}: rule '{}' cannot render tag '{}' without a verified JWT; those entries stay "
@@ -688,10 +715,6 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
         "purge succeeds",
         req.id, req.safe_target(), tags.size(), to_string(purged));
   }
-  served.cache = "purge";
-  served.keep_alive =
-      co_await relay(origin, down, kPassFields, nullptr, plan.answered.empty() ? nullptr : &ahead);
-  co_return served;
 }
 
 asio::awaitable<StorageStatus> CacheFlow::purge_tiers(const std::vector<std::string>& tags) {

@@ -71,6 +71,10 @@ class Origin {
   // when the client's side failed (a bad or slow request body, a client gone), which the port answered
   // already.
   virtual unsigned failure() const = 0;
+  // After open() returned 0 with a failure(): whether the request may have reached the backend (it was sent,
+  // or some of it was, and no answer came: a timeout, a reset, an answer the proxy cannot relay). False only
+  // when no connection to the backend was made.
+  virtual bool may_have_arrived() const { return true; }
   // After open(): the response's end-to-end fields (never a hop-by-hop one).
   virtual HeaderList head() const = 0;
   // The next piece of the body, valid until the next read(). `last`: the body is whole (the piece may be
@@ -178,6 +182,13 @@ class CacheFlow {
   boost::asio::awaitable<Served> read(const Plan& plan, const Request& req, Origin& origin, Downstream& down);
   boost::asio::awaitable<Served> write(const Plan& plan, const Request& req, Origin& origin,
                                        Downstream& down);
+  // Purges what a write may have changed: the rule's tags, its conditional ones unless the request body
+  // spares them, those rendered from `answer` (the backend's, when whole; their fallbacks without one), and
+  // `located` (the URIs its Location and Content-Location name).
+  boost::asio::awaitable<void> purge_write(const Plan& plan, const Request& req, const Origin& origin,
+                                           std::optional<std::string_view> answer,
+                                           std::string_view answer_type, bool answer_encoded,
+                                           std::vector<std::string> located = {});
   // Forwards the request around the cache (`why`), or answers 504 when the plan says only-if-cached.
   boost::asio::awaitable<Served> bypass(const Plan& plan, Bypass why, const Request& req, Origin& origin,
                                         Downstream& down);

@@ -254,6 +254,7 @@ asio::awaitable<unsigned> Relay::fail(beast::error_code ec, bool connecting) {
   x_.rule_metrics->upstream(0, std::chrono::duration<double>(x_.upstream_time).count());
   const bool timed_out = is_timeout(ec);
   failure_ = timed_out ? 504 : 502;
+  may_have_arrived_ = !connecting;
   failure_message_ = timed_out ? (connecting ? "upstream connect timeout" : "upstream timeout")
                                : (connecting ? "upstream unavailable" : "upstream connection failed");
   spdlog::warn(
@@ -382,6 +383,7 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     x_.upstream_time = since(upstream_start_);
     x_.rule_metrics->upstream(0, std::chrono::duration<double>(x_.upstream_time).count());
     failure_ = 502;
+    may_have_arrived_ = true;  // and answered, with a status the client never sees
     failure_message_ = "upstream sent a transfer coding the proxy does not relay";
     spdlog::warn(
         "request {} {} {}: upstream answered with Transfer-Encoding '{}', which the proxy does not relay",

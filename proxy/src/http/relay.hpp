@@ -31,6 +31,7 @@ class Relay final : public cache::Origin, public cache::Downstream {
 
   asio::awaitable<unsigned> open(const cache::Ask& ask) override;
   unsigned failure() const override { return failure_; }
+  bool may_have_arrived() const override { return may_have_arrived_; }
   cache::HeaderList head() const override;
   asio::awaitable<Piece> read() override;
   std::optional<std::string_view> request_header(std::string_view name) const override {
@@ -66,6 +67,7 @@ class Relay final : public cache::Origin, public cache::Downstream {
   bool chunked_ = false;       // the body goes to the client chunked
   bool head_pending_ = false;  // start() wrote the head into x_.scratch; the first write sends it
   unsigned failure_ = 0;
+  bool may_have_arrived_ = false;
   std::string_view failure_message_;
   std::unique_ptr<UpstreamConnection> up_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> rp_;

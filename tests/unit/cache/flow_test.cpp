@@ -35,6 +35,7 @@ struct ScriptedBackend {
   HeaderList headers = {{"Content-Type", "application/json"}};
   std::string body = "v1";
   unsigned fails_with = 0;     // 502 / 504: the request fails before a head
+  bool never_arrived = false;  // with fails_with: no connection was made (Origin::may_have_arrived)
   bool breaks_off = false;     // the body stops half-way
   std::size_t piece_size = 2;  // the body arrives in pieces of this size
   bool hold = false;
@@ -71,6 +72,7 @@ class ScriptedOrigin final : public Origin {
     head_ = b_.headers;
     body_ = b_.body;
     failure_ = b_.fails_with;
+    arrived_ = !b_.never_arrived;
     breaks_ = b_.breaks_off;
     if (b_.hold) {
       b_.gate.expires_at(asio::steady_timer::time_point::max());
@@ -79,6 +81,7 @@ class ScriptedOrigin final : public Origin {
     co_return failure_ ? 0 : status_;
   }
   unsigned failure() const override { return failure_; }
+  bool may_have_arrived() const override { return arrived_; }
   HeaderList head() const override { return head_; }
   asio::awaitable<Piece> read() override {
     if (breaks_ && at_ >= body_.size() / 2) co_return Piece{{}, false, true};
@@ -104,6 +107,7 @@ class ScriptedOrigin final : public Origin {
   ScriptedBackend& b_;
   HeaderList request_;
   unsigned status_ = 0, failure_ = 0;
+  bool arrived_ = true;
   bool breaks_ = false;
   HeaderList head_;
   std::string body_;
@@ -557,6 +561,41 @@ TEST_F(FlowTest, AnAcceptedWritePurgesItsTagsARefusedOneDoesNot) {
   EXPECT_EQ(accepted->served->cache, "purge");
   EXPECT_EQ(accepted->client.x_cache, "BYPASS");
   EXPECT_EQ(get()->served->cache, "miss") << "the write purged the entry";
+}
+
+// A write that got no answer (a timeout or a reset once it was sent) may have been applied all the same: it
+// purges as an accepted write whose answer gave no field (tags from the answer fall back), before the client
+// has the error. One that never reached the backend (no connection) purges nothing.
+TEST_F(FlowTest, AWriteWithoutAnAnswerPurgesUnlessItNeverReachedTheBackend) {
+  Plan answered = write_plan();
+  answered.tags = {"uri:/w"};
+  answered.answered = {{rules::PartialTag{{"risk:t-1:", ""}, {"risk_id"}}, "risks:t-1"}};
+  for (const Plan& plan : {write_plan(), answered}) {
+    SCOPED_TRACE(plan.answered.empty() ? "the rule's tags" : "the fallback of a tag from the answer");
+    backend_.fails_with = 0;
+    backend_.never_arrived = false;
+    get();
+    ASSERT_EQ(get()->served->cache, "hit");
+
+    backend_.fails_with = 502;
+    backend_.never_arrived = true;
+    auto unreached = start(plan);
+    ASSERT_TRUE(unreached->served);
+    EXPECT_EQ(unreached->client.error, 502u);
+    backend_.fails_with = 0;
+    EXPECT_EQ(get()->served->cache, "hit") << "a write that never reached the backend changed nothing";
+
+    for (unsigned failure : {504u, 502u}) {
+      backend_.fails_with = failure;
+      backend_.never_arrived = false;
+      auto unanswered = start(plan);
+      ASSERT_TRUE(unanswered->served);
+      EXPECT_EQ(unanswered->client.error, failure);
+      backend_.fails_with = 0;
+      EXPECT_EQ(get()->served->cache, "miss") << failure << ": the backend may have applied the write";
+      EXPECT_EQ(get()->served->cache, "hit");
+    }
+  }
 }
 
 // Issue 17: a tag with `unless_body_only` is purged unless the write's JSON body names only those fields; the
