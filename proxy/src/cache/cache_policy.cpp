@@ -388,12 +388,15 @@ std::string strong_etag(std::string_view body) {
 }
 
 bool not_modified(std::string_view if_none_match_field, std::string_view if_modified_since,
-                  std::string_view etag, std::optional<std::string_view> last_modified, std::int64_t now_ms) {
+                  std::string_view etag, std::optional<std::string_view> last_modified,
+                  std::optional<std::string_view> date, std::int64_t now_ms) {
   if (!util::trim(if_none_match_field).empty()) return if_none_match(if_none_match_field, etag);
-  if (if_modified_since.empty() || !last_modified) return false;
+  const auto stored = last_modified ? last_modified : date;
+  if (if_modified_since.empty() || !stored) return false;
   auto since = parse_http_date_ms(util::trim(if_modified_since), now_ms);
-  auto modified = parse_http_date_ms(util::trim(*last_modified), now_ms);
-  return since && modified && *modified <= *since;
+  auto modified = parse_http_date_ms(util::trim(*stored), now_ms);
+  if (!since || !modified) return false;
+  return last_modified ? *modified <= *since : *modified < *since;
 }
 
 bool if_none_match(std::string_view header, std::string_view etag) {

@@ -86,9 +86,13 @@ bool if_none_match(std::string_view header, std::string_view etag);
 
 // Whether a stored response answers a GET or HEAD with 304 (RFC 9110 section 13.2.2): If-None-Match against
 // its ETag when the request has one; otherwise If-Modified-Since against its Last-Modified (not modified
-// when that is no later than the date given; an invalid date or no Last-Modified: the whole response).
+// when that is no later than the date given), or, without one, its Date (RFC 9111 section 4.3.2) when that
+// is a whole second earlier than the date given: dates count seconds, and two answers of the same second,
+// one from before a write and one from after it, have the same Date. An invalid date, or neither field:
+// the whole response.
 bool not_modified(std::string_view if_none_match_field, std::string_view if_modified_since,
-                  std::string_view etag, std::optional<std::string_view> last_modified, std::int64_t now_ms);
+                  std::string_view etag, std::optional<std::string_view> last_modified,
+                  std::optional<std::string_view> date, std::int64_t now_ms);
 
 // Whether a stored field goes with a 304 the cache answers (RFC 9110 section 15.4.5): every field but the
 // representation metadata a 304 should not carry (Content-Type, Content-Encoding, Content-Language,

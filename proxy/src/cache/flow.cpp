@@ -61,23 +61,24 @@ RangeAnswer range_of(const CacheEntry& entry, const identity::HeaderLookup& head
 }
 
 // A stored entry as a response: the 304 when the request's conditional is satisfied (INM, then IMS, against
-// Last-Modified or else Date: RFC 9111 section 4.3.2), else a 206 or 416 for `range`, else the entry.
+// Last-Modified or else Date: RFC 9111 section 4.3.2, not_modified()), else a 206 or 416 for `range`, else
+// the entry.
 Reply reply_of(const CacheEntry& entry, const identity::HeaderLookup& headers, const RangeAnswer& range,
                std::int64_t now_ms, std::string_view x_cache, std::string_view detail) {
   const auto age_s = age_of(entry, now_ms);
   const auto ttl_s = (entry.fresh_until_ms - now_ms) / 1000;
   // The stored dates are looked up only for a request that asks with one.
   const auto if_modified_since = headers("If-Modified-Since").value_or("");
-  std::optional<std::string_view> last_modified;
+  std::optional<std::string_view> last_modified, date;
   if (!if_modified_since.empty()) {
     last_modified = find_header(entry.headers, "Last-Modified");
-    if (!last_modified) last_modified = find_header(entry.headers, "Date");
+    if (!last_modified) date = find_header(entry.headers, "Date");
   }
   // Only a 2xx answers a conditional with 304 (RFC 9110 section 13.2.1: preconditions are ignored when the
   // response would be another status); a stored 404 or 301 is sent whole.
   const bool success = entry.status >= 200 && entry.status < 300;
   const bool not_mod = success && not_modified(headers("If-None-Match").value_or(""), if_modified_since,
-                                               entry.etag, last_modified, now_ms);
+                                               entry.etag, last_modified, date, now_ms);
   Reply r;
   r.status = not_mod ? 304 : entry.status;
   r.headers = &entry.headers;
