@@ -164,6 +164,36 @@ TEST_F(CacheRedisTest, FailedPurgeIsReplayedAndItsReadsBypassMeanwhile) {
   EXPECT_EQ(owed_tags(), 0.0);
 }
 
+// The same failure seen from another instance, which cannot know of the failed purge: it serves the entry
+// from before the write until the writer's instance replays the purge. That replay runs once Redis answers,
+// without waiting for a request to the writer's instance (found by a probe: an idle instance owed its purge
+// for minutes while another served the pre-write entry until its TTL).
+TEST_F(CacheRedisTest, AnOwedPurgeIsReplayedWithoutARequestAndReachesTheOtherInstances) {
+  l1_ = false;
+  const std::string yaml = config_yaml(kSimRules, true);
+  DaemonProcess* a = start_proxy(yaml);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(start_proxy(yaml), nullptr);
+  ASSERT_EQ(x_cache(get(detail_, token_, 0)), "MISS");
+  HttpResponse hit = get(detail_, token_, 1);
+  ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
+  const std::uint64_t before = sim_version(hit);
+
+  ASSERT_EQ(redis_command(redis_->port(), {"CLIENT", "PAUSE", "60000", "WRITE"}), "+OK");
+  HttpResponse write = through(0, "PATCH", detail_, bearer(token_), R"({"title":"owed-by-a"})");
+  ASSERT_EQ(write.status, 200) << write.describe();
+  const std::uint64_t written = sim_version(write);
+  ASSERT_GT(written, before);
+  ASSERT_TRUE(a->wait_for_log("purge of .* failed", deadline_in(10s))) << a->stderr_text();
+  ASSERT_EQ(redis_command(redis_->port(), {"CLIENT", "UNPAUSE"}), "+OK");
+
+  // No request reaches A from now on.
+  EXPECT_TRUE(a->wait_for_log("replayed the failed purge", deadline_in(10s))) << a->stderr_text();
+  HttpResponse r = get(detail_, token_, 1);
+  EXPECT_GE(sim_version(r), written) << "B still serves the entry from before the write\n" << r.describe();
+  EXPECT_NE(r.body.find("owed-by-a"), std::string::npos) << r.describe();
+}
+
 TEST_F(CacheRedisTest, FirstRequestAfterListeningUsesRedis) {
   // Redis is up before the daemon starts: the daemon's first request should not have to step aside.
   DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true), {}, "");

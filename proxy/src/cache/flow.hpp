@@ -176,6 +176,8 @@ class CacheFlow {
   boost::asio::awaitable<StorageStatus> purge(const std::vector<std::string>& tags);
   // Retries the owed purges once the storage answers (one replay at a time per process).
   boost::asio::awaitable<void> replay_owed();
+  // Whether purges are owed (a replay has work), in any worker of the process.
+  bool owes_purges() const { return !p_.owed.empty(); }
 
  private:
   struct Fill;

@@ -60,6 +60,10 @@ void Worker::refresh_status() {
 void Worker::status_tick() {
   publish_status();
   if (draining_) return;
+  // Owed purges are replayed as soon as the storage answers, not at this instance's next request: until then
+  // the other instances sharing the storage serve what the failed purge should have outdated.
+  if (storage() && flow_->owes_purges() && storage()->up())
+    asio::co_spawn(ctx_, flow_->replay_owed(), asio::detached);
   status_timer_.expires_after(kStatusTick);
   status_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) status_tick();
