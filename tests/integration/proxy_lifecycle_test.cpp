@@ -2,9 +2,16 @@
 // their position, and the access log (query redaction, text and JSON formats).
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <sstream>
+#include <stdexcept>
+#include <vector>
 
 #include "proxy_fixture.hpp"
 #include "support/json_check.hpp"
@@ -83,6 +90,108 @@ TEST_F(ProxyTest, SigintShutsDownIdleDaemonWithStatusZero) {
   EXPECT_TRUE(daemon_->wait_for_log("shutdown requested")) << "no 'shutdown requested' after SIGINT";
   auto status = daemon_->wait_exit();
   ASSERT_TRUE(status.has_value()) << "the daemon did not exit after SIGINT";
+  EXPECT_TRUE(status->success()) << status->describe();
+}
+
+// A TCP port that accepts connections and never answers: a sentinel the daemon waits on at start (for up to
+// redis.connect_timeout), which holds it between the start of serve() and the handlers of its signals.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    port_ = ntohs(a.sin_port);
+  }
+  ~SilentListener() {
+    for (int c : accepted_) ::close(c);
+    ::close(fd_);
+  }
+  std::uint16_t port() const { return port_; }
+  // Waits for a connection (accepted and then left alone); false after `timeout`.
+  bool wait_connection(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return false;
+    int c = ::accept(fd_, nullptr, nullptr);
+    if (c < 0) return false;
+    accepted_.push_back(c);
+    return true;
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::vector<int> accepted_;
+};
+
+// A signal sent while the daemon starts (systemd's `reload` right after its start) waits for its handler: a
+// SIGHUP is a reload once the daemon listens, a SIGTERM a graceful stop with status 0. Each is sent while
+// the daemon waits on a silent sentinel at start.
+TEST_F(ProxyTest, SignalsSentDuringTheStartAreHandledOnceItListens) {
+  for (int signo : {SIGHUP, SIGTERM}) {
+    SCOPED_TRACE(signo == SIGHUP ? "SIGHUP" : "SIGTERM");
+    SilentListener sentinel;
+    const std::string yaml =
+        config().to_yaml() +
+        "redis: { url: \"redis://127.0.0.1:1/0\", connect_timeout: 1s, sentinel: { master: m, "
+        "nodes: [\"127.0.0.1:" +
+        std::to_string(sentinel.port()) + "\"] } }\n";
+    DaemonProcess daemon(daemon_path(), yaml);
+    ASSERT_TRUE(sentinel.wait_connection(10s)) << daemon.stderr_text();
+    ASSERT_TRUE(daemon.send_signal(signo));
+    if (signo == SIGHUP) {
+      EXPECT_TRUE(daemon.wait_listening()) << daemon.stderr_text();
+      EXPECT_TRUE(daemon.wait_for_log("SIGHUP received: reloading")) << daemon.stderr_text();
+      EXPECT_TRUE(daemon.running());
+      ASSERT_TRUE(daemon.send_signal(SIGTERM));
+    } else {
+      EXPECT_TRUE(daemon.wait_for_log("shutdown requested \\(SIGTERM\\)")) << daemon.stderr_text();
+    }
+    auto status = daemon.wait_exit();
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(status->success()) << status->describe() << "\n" << daemon.stderr_text();
+  }
+}
+
+// While the daemon drains, /readyz answers 503 with "draining" (a load balancer stops sending it connections)
+// and the admin endpoints still answer; a second SIGTERM cuts the drain short, and the daemon exits 0.
+TEST_F(ProxyTest, WhileDrainingReadyzIsNotReadyAndASecondSigtermStopsAtOnce) {
+  backend_.set_handler([&](const BackendRequest&, ResponseWriter& w) {
+    w.wait_until([] { return false; }, deadline_in(60s));  // ends when the backend stops
+  });
+  ProxyConfig cfg = config();
+  cfg.timeouts["drain"] = "60s";
+  cfg.upstream["first_byte_timeout"] = "60s";
+  ASSERT_NO_FATAL_FAILURE(start_proxy(cfg));
+  auto admin = daemon_->wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
+  ASSERT_TRUE(admin) << daemon_->stderr_text();
+  const auto admin_port = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
+  RawClient client(port());
+  ASSERT_TRUE(client.send(make_request("GET", "/hangs")));
+  ASSERT_TRUE(backend_.wait_for_requests(1));
+
+  ASSERT_TRUE(daemon_->send_signal(SIGTERM));
+  ASSERT_TRUE(daemon_->wait_for_log("shutdown requested")) << daemon_->stderr_text();
+  auto admin_get = [&](std::string_view target) {
+    return roundtrip(admin_port, make_request("GET", target));
+  };
+  HttpResponse ready = admin_get("/readyz");
+  EXPECT_EQ(ready.status, 503) << ready.describe();
+  EXPECT_NE(ready.body.find("\"draining\":true"), std::string::npos) << ready.describe();
+  EXPECT_EQ(admin_get("/healthz").status, 200);
+  EXPECT_EQ(admin_get("/metrics").status, 200);
+  EXPECT_TRUE(daemon_->running()) << "the drain lasts 60 s";
+
+  ASSERT_TRUE(daemon_->send_signal(SIGTERM));
+  EXPECT_TRUE(daemon_->wait_for_log("drain cut short by a second signal")) << daemon_->stderr_text();
+  EXPECT_FALSE(client.read_response().ok());
+  auto status = daemon_->wait_exit(deadline_in(20s));
+  ASSERT_TRUE(status.has_value()) << "the second SIGTERM did not stop the daemon";
   EXPECT_TRUE(status->success()) << status->describe();
 }
 

@@ -241,8 +241,10 @@ asio::awaitable<Response> route(http::Server& server, const AdminServer::Reload&
     auto* s = server.first_worker().storage();
     // A worker whose loop stopped would take its share of the connections and never answer them.
     const std::size_t stalled = server.stalled_workers();
-    const bool ready = backend && stalled == 0;
+    const bool draining = server.shutting_down();  // a load balancer sends no new connection meanwhile
+    const bool ready = backend && stalled == 0 && !draining;
     json::object o{{"ready", ready},
+                   {"draining", draining},
                    {"config", rt->config->source_file},
                    {"backend", backend ? "up" : "down"},
                    {"storage", s ? json::value(std::string(s->name())) : json::value(nullptr)},

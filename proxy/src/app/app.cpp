@@ -1,13 +1,17 @@
 // The daemon's lifecycle: load the config, serve, reload on SIGHUP, drain on SIGTERM / SIGINT.
 #include "app/app.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <functional>
 #include <iostream>
+#include <thread>
 #include <tuple>
 
 #include "admin/admin_server.hpp"
@@ -231,22 +235,41 @@ void reload(BackgroundLoad& loader, const std::string& path, http::Server& serve
   });
 }
 
+// The drain after SIGTERM or SIGINT: a thread waits for the workers (Server::wait_drained) while the main
+// context keeps serving the admin endpoints (/readyz answers 503) and the signals; it stops the main context
+// when the workers are done.
+struct Drain {
+  std::thread waiter;
+  std::atomic<bool> in_time{false};
+  ~Drain() {
+    if (waiter.joinable()) waiter.join();
+  }
+};
+
 void wait_for_signals(asio::signal_set& signals, BackgroundLoad& loader, const std::string& path,
-                      http::Server& server) {
-  signals.async_wait([&signals, &loader, &path, &server](boost::system::error_code ec, int signo) {
+                      http::Server& server, Drain& drain) {
+  signals.async_wait([&signals, &loader, &path, &server, &drain](boost::system::error_code ec, int signo) {
     if (ec) return;
-    if (signo == SIGHUP) {
+    const char* name = signo == SIGHUP ? "SIGHUP" : signo == SIGINT ? "SIGINT" : "SIGTERM";
+    if (signo == SIGHUP && !server.shutting_down()) {
       spdlog::info("SIGHUP received: reloading {}", path);
       reload(loader, path, server, {});
-      wait_for_signals(signals, loader, path, server);
-      return;
+    } else if (signo == SIGHUP) {
+      spdlog::info("SIGHUP received while shutting down: ignored");
+    } else if (server.shutting_down()) {
+      spdlog::warn("{} received again while draining: closing every connection now", name);
+      server.cut_drain();
+    } else {
+      spdlog::info("shutdown requested ({}): draining connections for up to {} (send it again to stop now)",
+                   name, util::format_duration(server.current_config()->timeouts.drain));
+      if (loader.busy()) spdlog::warn("shutdown: abandoning the reload that is still reading {}", path);
+      server.begin_shutdown();
+      drain.waiter = std::thread([&server, &drain] {
+        drain.in_time = server.wait_drained();
+        asio::post(server.main_context(), [&server] { server.main_context().stop(); });
+      });
     }
-    spdlog::info("shutdown requested ({}): draining connections for up to {}",
-                 signo == SIGINT ? "SIGINT" : "SIGTERM",
-                 util::format_duration(server.current_config()->timeouts.drain));
-    if (loader.busy()) spdlog::warn("shutdown: abandoning the reload that is still reading {}", path);
-    server.begin_shutdown();
-    server.main_context().stop();
+    wait_for_signals(signals, loader, path, server, drain);
   });
 }
 
@@ -272,6 +295,13 @@ int explain(const std::string& config_path, const ExplainRequest& req) {
 }
 
 int serve(const std::string& config_path) {
+  // SIGTERM, SIGINT and SIGHUP wait (pending) until their handler is set, below: a signal sent while the
+  // daemon starts (systemd's reload right after the start) must not kill it. Every thread started from here
+  // inherits the mask; the main thread takes them once they are handled.
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&handled, s);
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   util::tune_allocator();  // before any thread starts (util/allocator.hpp)
   log::init_bootstrap();
   auto loaded = load_all(config_path);
@@ -299,8 +329,10 @@ int serve(const std::string& config_path) {
     return 1;
   }
   BackgroundLoad loader(server.main_context(), config_path);
+  Drain drain;  // (declared before the signals: its thread may still post to the context they wait on)
   asio::signal_set signals(server.main_context(), SIGINT, SIGTERM, SIGHUP);
-  wait_for_signals(signals, loader, config_path, server);
+  wait_for_signals(signals, loader, config_path, server, drain);
+  pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);  // those sent meanwhile are handled now
   admin::AdminServer admin(server.main_context(), server,
                            [&](std::function<void(admin::ReloadOutcome)> reply) {
                              reload(loader, config_path, server, std::move(reply));
@@ -321,8 +353,8 @@ int serve(const std::string& config_path) {
                util::allocator_name());
 
   server.main_context().run();
-  bool drained = server.wait_drained();
-  spdlog::info("shutdown complete{}", drained ? "" : " (drain timeout reached)");
+  if (drain.waiter.joinable()) drain.waiter.join();
+  spdlog::info("shutdown complete{}", drain.in_time ? "" : " (drain timeout reached or cut short)");
   return 0;
 }
 

@@ -20,7 +20,8 @@ Usage:
   openrisk-cache --version             the version
 
 Signals (serve):
-  SIGTERM, SIGINT   stop accepting, finish in-flight requests (timeouts.drain), exit 0
+  SIGTERM, SIGINT   stop accepting, finish in-flight requests (timeouts.drain), exit 0;
+                    a second one closes every connection at once
   SIGHUP            reload FILE; on errors keep the running configuration
 
 Manual: man 8 openrisk-cache (installed with the daemon; docs/man/openrisk-cache.8.md in the sources)

@@ -184,19 +184,34 @@ void Server::begin_shutdown() {
   for (auto& w : workers_) w->begin_drain();
 }
 
+void Server::cut_drain() {
+  {
+    std::lock_guard lock(done_mutex_);
+    drain_cut_ = true;
+  }
+  done_cv_.notify_all();
+}
+
 bool Server::wait_drained() {
   auto drain = current_config()->timeouts.drain;
-  bool in_time;
+  bool in_time, cut;
   {
     std::unique_lock lock(done_mutex_);
-    in_time = done_cv_.wait_for(lock, drain, [this] { return workers_done_ == workers_.size(); });
+    in_time = done_cv_.wait_for(lock, drain, [this] {
+      return workers_done_ == workers_.size() || drain_cut_;
+    }) && workers_done_ == workers_.size();
+    cut = drain_cut_;
   }
   if (!in_time) {
     // Every connection is closed, backend ones too, and the workers run on until each coroutine has seen its
     // I/O fail and unwound (their frames touch the workers' pools and registries: they must not outlive
     // them).
-    spdlog::warn("drain timeout ({} ms) reached with {} connection(s) open: closing them", drain.count(),
-                 open_connections());
+    if (cut)
+      spdlog::warn("drain cut short by a second signal with {} connection(s) open: closing them",
+                   open_connections());
+    else
+      spdlog::warn("drain timeout ({} ms) reached with {} connection(s) open: closing them", drain.count(),
+                   open_connections());
     for (auto& w : workers_) w->abort_all();
     std::unique_lock lock(done_mutex_);
     if (done_cv_.wait_for(lock, kUnwindGrace, [this] { return workers_done_ == workers_.size(); })) {

@@ -66,6 +66,10 @@ class Server {
 
   // Stops accepting; idle keep-alive connections close; in-flight requests finish. Returns immediately.
   void begin_shutdown();
+  bool shutting_down() const { return draining_.load(std::memory_order_acquire); }
+  // Ends wait_drained()'s wait for the requests at once, as if the drain timeout had passed (a second
+  // SIGTERM or SIGINT).
+  void cut_drain();
   // Waits until every connection has finished or the drain timeout passed; then closes every connection and
   // waits (at most kUnwindGrace) for the requests to end before it stops the workers. Returns true when
   // everything finished within the drain timeout.
@@ -117,6 +121,7 @@ class Server {
   std::mutex done_mutex_;
   std::condition_variable done_cv_;
   std::size_t workers_done_ = 0;
+  bool drain_cut_ = false;  // under done_mutex_
 };
 
 }  // namespace orc::http
