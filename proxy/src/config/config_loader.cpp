@@ -174,7 +174,7 @@ LoadResult load_config_string(std::string_view yaml, const std::string& name) {
   config.files.push_back(name);
   std::string base_dir = std::filesystem::path(name).parent_path().string();
   try {
-    YAML::Node root = YAML::Load(std::string(yaml));
+    YAML::Node root = detail::load_document(std::string(yaml), errors);
     if (root && !root.IsNull() && !root.IsMap())
       errors.add(root.Mark(), "the config file must be a mapping of keys to values");
     else

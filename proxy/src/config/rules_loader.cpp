@@ -336,7 +336,7 @@ void read_include(const std::string& path, const CacheAction& defaults, Config& 
   c.files.push_back(path);
   c.content_sha256 += "\n--- " + path + "\n" + *text;  // hashed once loading is done
   try {
-    YAML::Node root = YAML::Load(*text);
+    YAML::Node root = load_document(*text, errors);
     Section top(root, "", errors);
     top.with("rules", [&](const YAML::Node& n) { read_rule_list(n, defaults, c, errors); });
     top.finish();

@@ -35,6 +35,12 @@ class Errors {
   std::vector<Diagnostic> list_;
 };
 
+// The one YAML document of a config or rule file. yaml-cpp accepts what a config must refuse, each an error
+// here with its position: a second document (`---`; it would be ignored) and a key repeated in a mapping
+// (lookups find the first, so the later value would be ignored without a word, where nginx refuses a
+// duplicate directive). Throws YAML::Exception on invalid YAML.
+YAML::Node load_document(const std::string& text, Errors& errors);
+
 // Replaces ${NAME} with the environment variable NAME; an unset variable is an error (never a silent "").
 inline std::optional<std::string> substitute_env(const std::string& in, std::string& missing) {
   std::string out;

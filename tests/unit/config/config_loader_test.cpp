@@ -159,6 +159,38 @@ TEST(ConfigLoader, InvalidYamlHasPosition) {
   EXPECT_NE(r.errors[0].message.find("invalid YAML"), std::string::npos);
 }
 
+// yaml-cpp keeps a repeated key and finds the first, and ignores a second document: either would drop what
+// the operator wrote without a word. Both are errors at their position.
+TEST(ConfigLoader, ARepeatedKeyOrASecondDocumentIsAnError) {
+  auto twice = load("upstream:\n  url: http://a:1\nupstream:\n  url: http://a:2\n");
+  ASSERT_FALSE(twice.config);
+  ASSERT_EQ(twice.errors.size(), 1u) << all_errors(twice);
+  EXPECT_EQ(twice.errors[0].to_string(),
+            "test.yaml:3:1: error: duplicate key 'upstream' (first at line 1): each key once per mapping");
+
+  auto nested =
+      load("upstream: {url: http://a:1}\ntimeouts:\n  drain: 1s\n  client_header: 2s\n  drain: 5s\n");
+  ASSERT_FALSE(nested.config);
+  ASSERT_EQ(nested.errors.size(), 1u) << all_errors(nested);
+  EXPECT_EQ(nested.errors[0].line, 5);
+  EXPECT_EQ(nested.errors[0].column, 3);
+
+  auto in_a_list = load("upstream: {url: http://a:1}\nrules:\n  - name: a\n    pass: true\n    name: b\n");
+  ASSERT_FALSE(in_a_list.config);
+  EXPECT_NE(all_errors(in_a_list).find("test.yaml:5:5: error: duplicate key 'name' (first at line 3)"),
+            std::string::npos)
+      << all_errors(in_a_list);
+
+  auto second = load("upstream: {url: http://a:1}\n...\n---\nthreads: 3\n");
+  ASSERT_FALSE(second.config);
+  ASSERT_EQ(second.errors.size(), 1u) << all_errors(second);
+  EXPECT_EQ(second.errors[0].line, 4);
+  EXPECT_NE(second.errors[0].message.find("a second YAML document"), std::string::npos);
+
+  EXPECT_TRUE(load("upstream: {url: http://a:1}\n---\n").config) << "an empty second document says nothing";
+  EXPECT_TRUE(load("upstream: {url: http://a:1}\ntimeouts: {drain: 1s}\nlogging: {level: info}\n").config);
+}
+
 TEST(ConfigLoader, UriLimitMustFitInHeaderLimit) {
   auto r = load("limits: { header_bytes: 4KiB, uri_length: 8KiB }\n");
   ASSERT_FALSE(r.config);
