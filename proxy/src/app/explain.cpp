@@ -9,6 +9,7 @@
 #include "cache/plan.hpp"
 #include "http/request_checks.hpp"
 #include "identity/caller.hpp"
+#include "log/access_log.hpp"
 #include "util/clock.hpp"
 #include "util/strings.hpp"
 #include "util/units.hpp"
@@ -60,9 +61,13 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
     auto start = url.find("://") + 3;
     host = std::string(url.substr(start, url.find_first_of("/?", start) - start));
   }
+  // The request as shown: query values of logging.redact_query redacted, as in the access log (the key and
+  // the decision are made on the request as it is).
+  const auto& redact = loaded.config->logging.redact_query;
   auto target = http::origin_form_target(url, host);
   if (!target) {
-    out["request"] = json::object{{"method", method}, {"path", req.url}, {"query", ""}};
+    out["request"] =
+        json::object{{"method", method}, {"path", log::redact_target(req.url, redact)}, {"query", ""}};
     out["rule"] = nullptr;
     out["action"] = "reject";
     out["x_cache"] = nullptr;
@@ -78,7 +83,8 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
   json::object request;
   request["method"] = method;
   request["path"] = path;
-  request["query"] = query;
+  const auto shown = log::redact_target(*target, redact);
+  request["query"] = q == std::string::npos ? std::string() : shown.substr(shown.find('?') + 1);
   out["request"] = request;
 
   // A body as the daemon would see it: Content-Length above zero, or chunked.

@@ -360,6 +360,21 @@ TEST_F(Explain, ATargetTheDaemonRejectsIsShownAsRejected) {
   EXPECT_TRUE(has_line(out, "action              reject")) << out;
 }
 
+// A credential in the query (the SSE route's ?token=) is shown redacted, as in the access log
+// (logging.redact_query), in the text and the JSON, and for a target the daemon rejects.
+TEST_F(Explain, QueryValuesOfRedactedNamesAreNeverShown) {
+  const std::string secret = "sEcReT-QuErY-ToKeN";
+  auto out = text("GET", "/api/v1/risks/42?token=" + secret + "&expand=owner", token_);
+  EXPECT_TRUE(has_line(out, "request             GET /api/v1/risks/42?token=REDACTED&expand=owner")) << out;
+  EXPECT_EQ(out.find(secret), std::string::npos) << out;
+  auto o = object("GET", "/api/v1/risks/42?access_token=" + secret, token_);
+  EXPECT_EQ(str(o["request"].as_object().at("query")), "access_token=REDACTED");
+  EXPECT_EQ(json::serialize(o).find(secret), std::string::npos) << json::serialize(o);
+  auto rejected = text("GET", "/api/v1/../../etc?password=" + secret, token_);
+  EXPECT_TRUE(has_line(rejected, "action              reject")) << rejected;
+  EXPECT_EQ(rejected.find(secret), std::string::npos) << rejected;
+}
+
 TEST(ExplainCookies, TwoCookieFieldsReadAsOneCookieHeader) {
   // RFC 6265 section 5.4: a client sends one Cookie field; two are joined with "; " (not ", "), so the
   // credential cookie is found with its own value, as in one field.
