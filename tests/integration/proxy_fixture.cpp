@@ -92,8 +92,9 @@ std::optional<LogMatch> ProxyTest::access_line(const HttpResponse& r) {
     ADD_FAILURE() << "no X-Request-ID in the response\n" << r.describe();
     return std::nullopt;
   }
-  auto line = daemon_->wait_for_log(*id);
-  if (!line) ADD_FAILURE() << "no log line with the request id " << *id;
+  // The access line (text: id=..., JSON: "request_id":"..."), not an info line naming the same request.
+  auto line = daemon_->wait_for_log("(id=|\"request_id\":\")" + std::string(*id));
+  if (!line) ADD_FAILURE() << "no access line with the request id " << *id;
   return line;
 }
 

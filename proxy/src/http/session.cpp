@@ -54,7 +54,7 @@ asio::awaitable<bool> Exchange::send_own(bhttp::response<bhttp::string_body> res
   status = res.result_int();
   client.expires_after(cfg.timeouts.client_send);
   auto [ec, n] = co_await bhttp::async_write(client, res, use_tuple);
-  bytes_sent += res.body().size();
+  if (!ec) bytes_sent += res.body().size();  // (a client timeout closed the socket: nothing was sent)
   co_return !ec && res.keep_alive();
 }
 
@@ -101,8 +101,9 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     head_in_buffer = scan == HeadScan::complete;
     if (scan == HeadScan::bad) {
       x.outcome = "rejected";
-      spdlog::info("rejected request from {}: {} (bare CR or LF, folded line or control byte in the head)",
-                   x.peer, describe(RequestProblem::bad_framing));
+      x.request_id = util::random_request_id();
+      spdlog::info("rejected request {} from {}: {} (bare CR or LF, folded line or control byte in the head)",
+                   x.request_id, x.peer, describe(RequestProblem::bad_framing));
       co_await x.send_error(status_for(RequestProblem::bad_framing), describe(RequestProblem::bad_framing),
                             false);
       co_return false;
@@ -142,7 +143,9 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     RequestProblem problem = is_timeout(hec) ? RequestProblem::client_timeout
                                              : classify_parse_error(hec, parser.get().target(), limits);
     x.outcome = "rejected";
-    spdlog::info("rejected request from {}: {} ({})", x.peer, describe(problem), hec.message());
+    x.request_id = util::random_request_id();  // the access line's, so that both lines can be matched
+    spdlog::info("rejected request {} from {}: {} ({})", x.request_id, x.peer, describe(problem),
+                 hec.message());
     co_await x.send_error(status_for(problem), describe(problem), false);
     co_return false;
   }
