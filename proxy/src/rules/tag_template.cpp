@@ -1,6 +1,7 @@
 // Tag templates: parsing, rendering and the glob overlap used by the rulebook checks.
 #include "rules/tag_template.hpp"
 
+#include <cctype>
 #include <functional>
 
 #include "util/strings.hpp"
@@ -76,6 +77,25 @@ std::optional<TagTemplate> parse_tag_template(std::string_view text, std::string
 
 namespace {
 
+// Appends a value from the request or the answer. A UUID goes in lowercase: its text is case-insensitive (RFC
+// 9562 section 4) and OpenRisk's backend parses either case to the same row, so /risks/6F1C... and
+// /risks/6f1c... must meet in one tag. Only tags: the cache keys keep the spelling sent (one entry each).
+void append_value(std::string& out, std::string_view v) {
+  auto is_uuid = [](std::string_view s) {
+    if (s.size() != 36) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+      if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+    }
+    return true;
+  };
+  if (!is_uuid(v)) {
+    out += v;
+    return;
+  }
+  for (char c : v) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
+
 // Appends what a part of the request gives; false when it needs {tenant} or {user} and the context has none.
 // An {answer.field} part appends nothing (the caller decides).
 bool append_part(std::string& out, const TemplatePart& p, const TagContext& ctx) {
@@ -86,11 +106,12 @@ bool append_part(std::string& out, const TemplatePart& p, const TagContext& ctx)
     case TemplatePart::Kind::param:
       if (ctx.params)
         for (const auto& [k, v] : *ctx.params)
-          if (k == p.text) out += v;
+          if (k == p.text) append_value(out, v);
       break;
     case TemplatePart::Kind::query:
       if (ctx.query)
-        if (auto v = ctx.query->raw_value(p.text)) out += *v;  // the name compared as the backend decodes it
+        if (auto v = ctx.query->raw_value(p.text))
+          append_value(out, *v);  // the name as the backend decodes it
       break;
     case TemplatePart::Kind::tenant:
       if (ctx.tenant.empty()) return false;
@@ -134,7 +155,7 @@ std::optional<std::string> complete(
   for (std::size_t i = 0; i < t.fields.size(); ++i) {
     auto v = value(t.fields[i]);
     if (!v) return std::nullopt;
-    out += *v;
+    append_value(out, *v);
     out += t.pieces[i + 1];
   }
   return out;

@@ -113,6 +113,31 @@ TEST(Render, FromParamsQueryTenantAndUser) {
   EXPECT_EQ(render(tag_ok("static"), ctx), "static");
 }
 
+// A UUID is case-insensitive text (RFC 9562 section 4) and the backend reads either case as one id: a tag
+// renders it in lowercase, from the path, the query or the answer, so that a write naming it in one case
+// purges a read that named it in the other. Anything else keeps its case.
+TEST(Render, AUuidIsRenderedInLowercase) {
+  const std::string upper = "6F1C2B1E-0000-4000-8000-00000000000A",
+                    lower = "6f1c2b1e-0000-4000-8000-00000000000a";
+  Params params{{"id", upper}, {"name", "Mixed-Case"}};
+  const util::Query query("risk_id=" + upper);
+  TagContext ctx{&params, &query, "T-1", ""};
+  EXPECT_EQ(render(tag_ok("risk:{tenant}:{id}"), ctx), "risk:T-1:" + lower);
+  EXPECT_EQ(render(tag_ok("q:{query.risk_id}"), ctx), "q:" + lower);
+  EXPECT_EQ(render(tag_ok("n:{name}"), ctx), "n:Mixed-Case");
+  auto partial = render_partial(tag_ok("risk:{answer.risk_id}"), ctx);
+  ASSERT_TRUE(partial);
+  EXPECT_EQ(complete(*partial, [&](std::string_view) -> std::optional<std::string> { return upper; }),
+            "risk:" + lower);
+  for (const std::string not_uuid :
+       {"6F1C2B1E-0000-4000-8000-00000000000", "6F1C2B1E00000-4000-8000-00000000000A",
+        "6F1C2B1E-0000-4000-8000-00000000000G"}) {
+    Params p{{"id", not_uuid}};
+    TagContext c{&p, nullptr, "", ""};
+    EXPECT_EQ(render(tag_ok("x:{id}"), c), "x:" + not_uuid);
+  }
+}
+
 TEST(Render, MissingParamOrQueryRendersEmpty) {
   Params params{{"id", "42"}};
   const util::Query query("other=1");
