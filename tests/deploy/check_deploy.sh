@@ -151,7 +151,8 @@ openrisk_cache_served_bytes_total openrisk_cache_inflight_requests openrisk_cach
 openrisk_cache_config_reloads_total openrisk_cache_config_last_reload_success_timestamp_seconds
 openrisk_cache_build_info openrisk_cache_verify_total openrisk_cache_verify_skipped_total openrisk_cache_accept_pauses_total openrisk_cache_access_log_dropped_total
 openrisk_cache_redis_cluster_masters openrisk_cache_redis_cluster_map_refreshes_total
-openrisk_cache_redis_cluster_redirects_total openrisk_cache_redis_sentinel_failovers_total"
+openrisk_cache_redis_cluster_redirects_total openrisk_cache_redis_sentinel_failovers_total
+openrisk_cache_connections_refused_total"
 run "every alert has severity, summary, description, runbook_url" "$PY" "$TMP/rules_meta.py" "$ROOT" alerts
 run "every runbook_url anchor is a heading of docs/operations.md" "$PY" "$TMP/rules_meta.py" "$ROOT" anchors
 run "every alert has a promtool test firing and one not firing" "$PY" "$TMP/rules_meta.py" "$ROOT" tests

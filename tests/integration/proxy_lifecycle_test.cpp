@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -193,6 +194,51 @@ TEST_F(ProxyTest, WhileDrainingReadyzIsNotReadyAndASecondSigtermStopsAtOnce) {
   auto status = daemon_->wait_exit(deadline_in(20s));
   ASSERT_TRUE(status.has_value()) << "the second SIGTERM did not stop the daemon";
   EXPECT_TRUE(status->success()) << status->describe();
+}
+
+// At limits.max_connections the proxy closes each new connection at once: every refusal is counted in
+// openrisk_cache_connections_refused_total, and a flood of them is one warning line, not one per refusal.
+TEST_F(ProxyTest, RefusedConnectionsAreCountedAndLoggedOnce) {
+  backend_.set_handler([](const BackendRequest&, ResponseWriter& w) { w.respond(200, "ok"); });
+  ProxyConfig cfg = config();
+  cfg.limits["max_connections"] = "2";
+  ASSERT_NO_FATAL_FAILURE(start_proxy(cfg));
+  auto admin = daemon_->wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
+  ASSERT_TRUE(admin);
+  const auto admin_port = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
+  auto refused = [&] {
+    return metric_sample(roundtrip(admin_port, make_request("GET", "/metrics")).body,
+                         "openrisk_cache_connections_refused_total");
+  };
+  EXPECT_EQ(refused(), 0.0);
+
+  auto held = std::make_unique<RawClient>(port()), held2 = std::make_unique<RawClient>(port());
+  ASSERT_TRUE(held->send(make_request("GET", "/one")));
+  ASSERT_TRUE(held->read_response().ok());
+  ASSERT_TRUE(held2->send(make_request("GET", "/two")));
+  ASSERT_TRUE(held2->read_response().ok());
+  for (int i = 0; i < 5; ++i) {
+    RawClient over(port());
+    over.send(make_request("GET", "/over"));
+    EXPECT_FALSE(over.read_response().ok()) << "connection " << i << " over the limit was served";
+  }
+  EXPECT_TRUE(poll_until([&] { return refused() == 5.0; }, deadline_in(10s))) << refused().value_or(-1);
+  const std::string log = daemon_->stderr_text();
+  std::size_t lines = 0;
+  for (auto at = log.find("connection limit (2) reached"); at != std::string::npos;
+       at = log.find("connection limit (2) reached", at + 1))
+    ++lines;
+  EXPECT_EQ(lines, 1u) << log;
+
+  held.reset();
+  held2.reset();
+  EXPECT_TRUE(poll_until(
+      [&] {
+        RawClient again(port());
+        return again.send(make_request("GET", "/again")) && again.read_response().ok();
+      },
+      deadline_in(10s)))
+      << "no connection served once the held ones closed";
 }
 
 // The start-up line names the allocator: jemalloc with its version when the build linked it (CMake's

@@ -137,8 +137,7 @@ void Server::accept_loop() {
       spdlog::debug("accept failed: {}", ec.message());
     } else if (open_connections_.load(std::memory_order_relaxed) >=
                current_config()->limits.max_connections) {
-      spdlog::warn("connection limit ({}) reached: refusing a connection",
-                   current_config()->limits.max_connections);
+      refused();
       boost::system::error_code ignored;
       socket.close(ignored);
     } else if (worker.responsive()) {
@@ -148,6 +147,19 @@ void Server::accept_loop() {
     }
     accept_loop();
   });
+}
+
+void Server::refused() {
+  metrics::Metrics::get().connection_refused();
+  ++refused_unlogged_;
+  const auto now = std::chrono::steady_clock::now();
+  if (refused_logged_ != std::chrono::steady_clock::time_point{} && now - refused_logged_ < kRefusalLogGap)
+    return;  // a flood of them is one line per gap, and the metric
+  spdlog::warn("connection limit ({}) reached: refused {} connection(s){}",
+               current_config()->limits.max_connections, refused_unlogged_,
+               refused_logged_ == std::chrono::steady_clock::time_point{} ? "" : " since the last such line");
+  refused_logged_ = now;
+  refused_unlogged_ = 0;
 }
 
 void Server::hand_over(Worker& stalled, tcp::socket socket) {

@@ -89,6 +89,11 @@ class Server {
   void accept_loop();
   // The worker the next connection goes to: the next in turn whose loop turns (any, when none does).
   Worker& next_worker();
+  // A connection closed at limits.max_connections: counted, and logged at most once per kRefusalLogGap.
+  void refused();
+  static constexpr std::chrono::seconds kRefusalLogGap{10};
+  std::chrono::steady_clock::time_point refused_logged_{};  // (the main context's thread only)
+  std::uint64_t refused_unlogged_ = 0;
   // Moves a socket accepted into `stalled`'s io_context to a worker that turns.
   void hand_over(Worker& stalled, boost::asio::ip::tcp::socket socket);
 

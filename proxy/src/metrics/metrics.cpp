@@ -263,6 +263,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                "or memory.")
            .Register(r)
            .Add({});
+  connections_refused_ =
+      &prometheus::BuildCounter()
+           .Name(p + "connections_refused_total")
+           .Help("Client connections closed at once because limits.max_connections were open.")
+           .Register(r)
+           .Add({});
   access_log_dropped_ = &prometheus::BuildCounter()
                              .Name(p + "access_log_dropped_total")
                              .Help(

@@ -109,6 +109,8 @@ class Metrics {
   // The listener stopped accepting for a while because accept() failed for want of a resource (EMFILE,
   // ENFILE, ENOBUFS, ENOMEM).
   void accept_paused() { accept_pauses_->Increment(); }
+  // A connection closed at once because limits.max_connections were open.
+  void connection_refused() { connections_refused_->Increment(); }
   // The access log's queue overflowed `total` lines since the start (log/logging.hpp): raises the counter to
   // that total (the log keeps the count; the counter follows it at each scrape).
   void set_access_log_dropped(std::uint64_t total) { raise_to(*access_log_dropped_, total); }
@@ -159,6 +161,7 @@ class Metrics {
   prometheus::Gauge* l1_entries_;
   prometheus::Counter* l1_hits_;
   prometheus::Counter* accept_pauses_;
+  prometheus::Counter* connections_refused_;
   prometheus::Counter* access_log_dropped_;
   prometheus::Family<prometheus::Gauge>* storage_info_;
   // Null until enable_redis_topology() creates them.
