@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <tuple>
 
 #include "integration/proxy_fixture.hpp"
 
@@ -219,6 +220,23 @@ TEST_F(AdminApiTest, AdminEndpointsNeedTheBearerToken) {
   EXPECT_TRUE(daemon_->wait_for_log("admin: POST /admin/purge refused"));
 }
 
+// A known path asked with another method is a 405 naming the methods it takes; an admin body over the limit
+// a 413.
+TEST_F(AdminApiTest, WrongMethodsAre405AndAnOversizedBodyA413) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  for (auto [method, target, allow] :
+       {std::tuple{"GET", "/admin/purge", "POST"}, std::tuple{"PUT", "/admin/reload", "POST"},
+        std::tuple{"POST", "/admin/rules", "GET, HEAD"}, std::tuple{"DELETE", "/admin/verify", "GET, HEAD"},
+        std::tuple{"POST", "/metrics", "GET, HEAD"}, std::tuple{"POST", "/readyz", "GET, HEAD"}}) {
+    auto r = admin(method, target, "", std::string(kToken));
+    EXPECT_EQ(r.status, 405) << method << " " << target;
+    EXPECT_EQ(r.headers.get("Allow"), allow) << method << " " << target;
+  }
+  EXPECT_EQ(admin("GET", "/admin/nothing-here", "", std::string(kToken)).status, 404);
+  auto big = admin("POST", "/admin/purge", R"({"tags":[")" + std::string(100 * 1024, 'x') + R"("]})");
+  EXPECT_EQ(big.status, 413) << big.body;
+}
+
 TEST_F(AdminApiTest, AdminEndpointsAreOffWithoutAConfiguredToken) {
   ASSERT_NO_FATAL_FAILURE(start(/*with_token=*/false));
   auto r = admin("POST", "/admin/purge", "{\"tags\":[\"item:1\"]}", std::string(""));
@@ -264,8 +282,10 @@ TEST_F(AdminApiTest, MalformedPurgeIsA400) {
   EXPECT_EQ(admin("POST", "/admin/purge", R"({"tags":"item:1"})").status, 400);
   EXPECT_EQ(admin("POST", "/admin/purge", R"({})").status, 400);
   // A url that is not a string, or not a URI reference: 400 in the JSON error shape, the connection kept.
-  for (const char* body : {R"({"url":42})", R"({"path":["/items/1"]})", R"({"url":"/items/%zz"})",
-                           R"({"url":"http://h/a b"})"}) {
+  for (const char* body :
+       {R"({"url":42})", R"({"path":["/items/1"]})", R"({"url":"/items/%zz"})", R"({"url":"http://h/a b"})",
+        R"({"tags":["item:1"],"url":"/items/1"})", R"({"url":"/items/1","path":"/items/2"})",
+        R"({"tags":["item:1"],"tag":"item:2"})"}) {
     auto r = admin("POST", "/admin/purge", body);
     EXPECT_EQ(r.status, 400) << body;
     EXPECT_NE(r.body.find("\"error\":true"), std::string::npos) << body << "\n" << r.body;

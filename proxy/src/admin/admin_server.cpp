@@ -90,6 +90,16 @@ asio::awaitable<Response> purge(http::Server& server, const Request& req) {
         req, 400,
         R"(expected a JSON object: {"tags": [...]}, {"rule": "...", "path": "..."} or {"url": "..."})");
   const auto& o = body.as_object();
+  // One selector, and no member it would not read: a purge that silently ignored half of what it was given
+  // would look done.
+  for (const auto& member : o)
+    if (member.key() != "tags" && member.key() != "url" && member.key() != "path" && member.key() != "rule")
+      co_return error(req, 400,
+                      "unknown member '" + std::string(member.key()) + "': tags, rule and path, or url");
+  if (o.contains("tags") + (o.contains("url") || o.contains("path") || o.contains("rule")) > 1 ||
+      (o.contains("url") && o.contains("path")))
+    co_return error(req, 400,
+                    R"(give one of {"tags": [...]}, {"rule": "...", "path": "..."} or {"url": "..."})");
   auto rt = server.current_runtime();
   std::vector<std::string> tags;
   if (auto it = o.find("tags"); it != o.end()) {
@@ -277,6 +287,16 @@ asio::awaitable<Response> route(http::Server& server, const AdminServer::Reload&
     if (path == "/admin/rules" && get) co_return rules_listing(server, req);
     if (path == "/admin/verify" && get) co_return verify_listing(server, req);
   }
+  // A known path asked with another method: 405 with the methods it takes (RFC 9110 section 15.5.6).
+  for (auto [known, allow] :
+       {std::pair{"/metrics", "GET, HEAD"}, std::pair{"/readyz", "GET, HEAD"},
+        std::pair{"/admin/purge", "POST"}, std::pair{"/admin/reload", "POST"},
+        std::pair{"/admin/rules", "GET, HEAD"}, std::pair{"/admin/verify", "GET, HEAD"}})
+    if (path == known) {
+      Response res = error(req, 405, std::string("method not allowed: ") + allow);
+      res.set(bhttp::field::allow, allow);
+      co_return res;
+    }
   co_return error(req, 404, "not found");
 }
 
@@ -292,7 +312,9 @@ asio::awaitable<void> session(tcp::socket socket, http::Server& server, AdminSer
     if (ec) {
       if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout && ec != asio::error::eof) {
         Request dummy;
-        auto res = error(dummy, 400, "malformed request");
+        auto res = ec == bhttp::error::body_limit     ? error(dummy, 413, "request body too large")
+                   : ec == bhttp::error::header_limit ? error(dummy, 431, "request header fields too large")
+                                                      : error(dummy, 400, "malformed request");
         res.keep_alive(false);
         co_await bhttp::async_write(stream, res, use_tuple);
       }
