@@ -183,6 +183,27 @@ TEST_F(ProxyTest, ACodingBeforeChunkedGets501AndTheConnectionClosed) {
   EXPECT_EQ(backend_.request_count(), 0u);
 }
 
+// A version the proxy does not speak (HTTP/2.0 in an HTTP/1 request line, 0.9, 1.2) gets 505 (RFC 9110
+// section 15.6.6) and the connection closes, the backend never asked; 1.0 and 1.1 are served.
+TEST_F(ProxyTest, AnotherHttpVersionGets505) {
+  backend_.set_handler([](const BackendRequest&, ResponseWriter& w) { w.respond(200, "ok"); });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  for (const char* version : {"HTTP/2.0", "HTTP/3.0", "HTTP/0.9", "HTTP/1.2"}) {
+    RawClient client(port());
+    ASSERT_TRUE(client.send(std::string("GET /v ") + version + "\r\nHost: t\r\n\r\n"));
+    HttpResponse r = client.read_response();
+    expect_json_error(r, 505);
+    EXPECT_TRUE(client.wait_closed(deadline_in())) << version;
+  }
+  EXPECT_EQ(backend_.request_count(), 0u);
+
+  RawClient served(port());
+  ASSERT_TRUE(served.send("GET /v HTTP/1.0\r\nHost: t\r\n\r\n"));
+  HttpResponse r = served.read_response();
+  EXPECT_EQ(r.status, 200) << r.describe();
+  EXPECT_EQ(backend_.request_count(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     ProxyTest, SmugglingTest,
     ::testing::Values(

@@ -32,6 +32,8 @@ unsigned status_for(RequestProblem p) {
       return 408;
     case RequestProblem::unknown_coding:
       return 501;
+    case RequestProblem::version:
+      return 505;
   }
   return 400;
 }
@@ -58,6 +60,8 @@ std::string_view describe(RequestProblem p) {
       return "request timeout";
     case RequestProblem::unknown_coding:
       return "transfer coding not implemented";
+    case RequestProblem::version:
+      return "HTTP version not supported";
   }
   return "malformed request";
 }
@@ -152,7 +156,7 @@ RequestProblem check_request_head(const bhttp::request_header<>& head, bool chun
     }
   }
   if (content_length && *content_length > limits.request_body) return RequestProblem::body_too_large;
-  if (head.version() != 11 && head.version() != 10) return RequestProblem::malformed;
+  if (head.version() != 11 && head.version() != 10) return RequestProblem::version;
   return RequestProblem::none;
 }
 
@@ -214,6 +218,9 @@ RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_vie
       ec == bhttp::error::bad_chunk_extension)
     return RequestProblem::bad_framing;
   if (ec == bhttp::error::bad_target) return RequestProblem::bad_target;
+  // Beast reads HTTP/1.0 and HTTP/1.1 only: another version in the request line is 505 (RFC 9110 section
+  // 15.6.6), as from nginx. (RFC 9112 section 2.3 would have an HTTP/1.2 read as 1.1; Beast refuses it.)
+  if (ec == bhttp::error::bad_version) return RequestProblem::version;
   return RequestProblem::malformed;
 }
 

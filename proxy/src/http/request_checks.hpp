@@ -26,6 +26,7 @@ enum class RequestProblem {
   body_too_large,    // 413
   client_timeout,    // 408
   unknown_coding,    // 501: a transfer coding besides chunked (the proxy forwards chunked alone)
+  version,           // 505: a version other than HTTP/1.0 or HTTP/1.1 in the request line
 };
 
 unsigned status_for(RequestProblem p);

@@ -147,6 +147,8 @@ TEST(ClassifyParseError, FramingErrorsAreBadFraming) {
     EXPECT_EQ(classify_parse_error(ec, "", limits), RequestProblem::bad_framing);
   EXPECT_EQ(classify_parse_error(bhttp::error::body_limit, "", limits), RequestProblem::body_too_large);
   EXPECT_EQ(classify_parse_error(bhttp::error::bad_method, "", limits), RequestProblem::malformed);
+  EXPECT_EQ(classify_parse_error(bhttp::error::bad_version, "/", limits), RequestProblem::version);
+  EXPECT_EQ(status_for(RequestProblem::version), 505u);
   EXPECT_EQ(status_for(RequestProblem::bad_framing), 400u);
 }
 
