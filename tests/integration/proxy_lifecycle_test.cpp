@@ -130,6 +130,24 @@ class SilentListener {
   std::vector<int> accepted_;
 };
 
+// A port already taken: the daemon says so in the system's words (no source location of the library) and
+// exits 1.
+TEST_F(ProxyTest, AListenPortInUseIsOneClearLineAndExitOne) {
+  SilentListener taken;
+  ProxyConfig cfg = config();
+  cfg.listen = "127.0.0.1:" + std::to_string(taken.port());
+  DaemonProcess daemon(daemon_path(), cfg.to_yaml());
+  auto status = daemon.wait_exit();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(status->exited && status->code == 1) << status->describe();
+  const std::string log = daemon.stderr_text();
+  EXPECT_NE(
+      log.find("cannot listen on 127.0.0.1:" + std::to_string(taken.port()) + ": Address already in use\n"),
+      std::string::npos)
+      << log;
+  EXPECT_EQ(log.find(".hpp"), std::string::npos) << log;
+}
+
 // A signal sent while the daemon starts (systemd's `reload` right after its start) waits for its handler: a
 // SIGHUP is a reload once the daemon listens, a SIGTERM a graceful stop with status 0. Each is sent while
 // the daemon waits on a silent sentinel at start.

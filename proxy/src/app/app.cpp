@@ -235,6 +235,13 @@ void reload(BackgroundLoad& loader, const std::string& path, http::Server& serve
   });
 }
 
+// Why a listener could not be opened: the system's message ("Address already in use"), without the source
+// location Boost adds to its exceptions' text.
+std::string why_not(const std::exception& e) {
+  if (const auto* s = dynamic_cast<const boost::system::system_error*>(&e)) return s->code().message();
+  return e.what();
+}
+
 // The drain after SIGTERM or SIGINT: a thread waits for the workers (Server::wait_drained) while the main
 // context keeps serving the admin endpoints (/readyz answers 503) and the signals; it stops the main context
 // when the workers are done.
@@ -325,7 +332,7 @@ int serve(const std::string& config_path) {
   try {
     server.start();
   } catch (const std::exception& e) {
-    spdlog::critical("cannot listen on {}: {}", cfg->listen.to_string(), e.what());
+    spdlog::critical("cannot listen on {}: {}", cfg->listen.to_string(), why_not(e));
     return 1;
   }
   BackgroundLoad loader(server.main_context(), config_path);
@@ -341,7 +348,7 @@ int serve(const std::string& config_path) {
   try {
     admin.start(*admin_listen);
   } catch (const std::exception& e) {
-    spdlog::critical("cannot listen on {} (admin.listen): {}", cfg->admin.listen, e.what());
+    spdlog::critical("cannot listen on {} (admin.listen): {}", cfg->admin.listen, why_not(e));
     server.begin_shutdown();
     server.wait_drained();
     return 1;

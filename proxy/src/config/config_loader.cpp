@@ -158,10 +158,28 @@ void read_config(const YAML::Node& root, Config& c, Errors& errors, const std::s
   detail::read_rulebook_sections(top, c, errors, base_dir);
   top.finish();
 
+  // Checks across keys, at the first of them the file gives.
+  auto add_at = [&](std::initializer_list<std::pair<const char*, const char*>> keys, std::string message) {
+    for (auto [section, key] : keys)
+      if (root[section] && root[section].IsMap() && root[section][key]) {
+        errors.add(root[section][key].Mark(), std::move(message));
+        return;
+      }
+    errors.add_unpositioned(std::move(message));
+  };
   if (c.limits.uri_length > c.limits.header_bytes)
-    errors.add_unpositioned("'limits.uri_length' (" + util::format_size(c.limits.uri_length) +
-                            ") must not exceed 'limits.header_bytes' (" +
-                            util::format_size(c.limits.header_bytes) + ")");
+    add_at({{"limits", "uri_length"}, {"limits", "header_bytes"}},
+           "'limits.uri_length' (" + util::format_size(c.limits.uri_length) +
+               ") must not exceed 'limits.header_bytes' (" + util::format_size(c.limits.header_bytes) + ")");
+  // The admin listener on the main listener's port: serve could never bind both.
+  if (auto admin = parse_host_port(c.admin.listen);
+      admin && admin->port != 0 && admin->port == c.listen.port) {
+    auto any = [](const std::string& host) { return host.empty() || host == "0.0.0.0" || host == "::"; };
+    if (admin->host == c.listen.host || any(admin->host) || any(c.listen.host))
+      add_at({{"admin", "listen"}}, "'admin.listen' (" + c.admin.listen + ") is the port of 'listen' (" +
+                                        c.listen.to_string() +
+                                        "): give the admin listener a port of its own");
+  }
 }
 
 }  // namespace
@@ -185,7 +203,10 @@ LoadResult load_config_string(std::string_view yaml, const std::string& name) {
   // content_sha256 collected the included files' texts while loading; hash them with the main text.
   config.content_sha256 = util::sha256_hex(std::string(yaml) + config.content_sha256);
   result.errors = std::move(errors.list());
-  if (result.errors.empty()) result.config = std::move(config);
+  if (result.errors.empty())
+    result.config = std::move(config);
+  else
+    result.partial = std::move(config);
   return result;
 }
 

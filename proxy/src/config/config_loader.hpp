@@ -22,6 +22,9 @@ struct Diagnostic {
 struct LoadResult {
   std::optional<Config> config;  // set only when `errors` is empty
   std::vector<Diagnostic> errors;
+  // With errors: what could be read (the keys in error at their defaults), for the checks that come after
+  // the file's own (the JWT key file, the Redis URL), so that one run lists every error.
+  std::optional<Config> partial;
 };
 
 LoadResult load_config_file(const std::string& path);

@@ -70,9 +70,20 @@ std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::string* 
 
   if (u.has_query()) return fail(error, "a redis:// URL has no query or fragment");
   std::string_view db = u.encoded_path();
+  if (!db.empty() && db.front() != '/') {
+    // The authority ended early (Boost.URL reads "h:notaport/0" as host "h" and a path): say what it was.
+    const auto authority = url.substr(url.find("//") + 2);
+    if (authority.substr(0, authority.find('/')).find('@') !=
+        authority.substr(0, authority.find('/')).rfind('@'))
+      return fail(error, "the user or password holds an '@': write it percent-encoded, as %40");
+    if (u.has_port()) return fail(error, "the port must be 1-65535");
+    return fail(error, std::string(kExpected));
+  }
   if (!db.empty()) {
     db.remove_prefix(1);  // the '/' after the authority
-    if (!db.empty() && !parse_db(db, ep.db)) return fail(error, "the database must be a non-negative number");
+    if (!db.empty() && !parse_db(db, ep.db))
+      return fail(error, "the database (the path after the host) must be a non-negative number, got '" +
+                             std::string(db) + "'");
   }
 
   // host_address(): an IPv6 literal without its brackets, a name percent-decoded.

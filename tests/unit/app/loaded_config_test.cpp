@@ -59,6 +59,28 @@ TEST(LoadAll, AMalformedRedisUrlIsReportedAtItsPlace) {
             dir.file("d.yaml") + ":1:15: error: 'redis.url': the port must be 1-65535");
 }
 
+// One run lists every error: those of the file, and those of the checks beyond it (the JWT key file, the
+// Redis URL) made on what could be read, unless the file's errors are already about that section.
+TEST(LoadAll, EveryErrorIsListedInOneRun) {
+  test::TempDir dir;
+  const std::string missing = dir.file("no-such-key.pem");
+  auto path = dir.write("c.yaml", "listen: nope\nidentity: { jwt: { algorithm: RS256, public_key_file: '" +
+                                      missing + "' } }\nredis: { url: 'redis://cache:99999' }\n");
+  auto l = load_all(path);
+  EXPECT_FALSE(l.ok());
+  EXPECT_FALSE(l.verifier);
+  const std::string all = diagnostics(l);
+  EXPECT_EQ(l.errors.size(), 3u) << all;
+  EXPECT_NE(all.find(path + ":1:9: error: 'listen'"), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":2:"), std::string::npos) << all;
+  EXPECT_NE(all.find(missing), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":3:15: error: 'redis.url': the port must be 1-65535"), std::string::npos) << all;
+
+  // A file error about the URL itself is not repeated by the URL's own check.
+  auto twice = load_all(dir.write("d.yaml", "redis: { url: '${ORC_TEST_UNSET_VARIABLE}' }\n"));
+  EXPECT_EQ(twice.errors.size(), 1u) << diagnostics(twice);
+}
+
 // docs/configuration.md, cache.max_fill: a fill slower than it is not stored, so a backend allowed to take
 // longer than that to answer gets a warning (the shipped defaults, 2m against 2s + 30s, do not).
 TEST(LoadAll, AMaxFillTheBackendsTimeoutsOutlastIsAWarning) {

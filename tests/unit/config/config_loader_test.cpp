@@ -194,8 +194,22 @@ TEST(ConfigLoader, ARepeatedKeyOrASecondDocumentIsAnError) {
 TEST(ConfigLoader, UriLimitMustFitInHeaderLimit) {
   auto r = load("limits: { header_bytes: 4KiB, uri_length: 8KiB }\n");
   ASSERT_FALSE(r.config);
-  EXPECT_NE(all_errors(r).find("'limits.uri_length' (8KiB) must not exceed 'limits.header_bytes' (4KiB)"),
-            std::string::npos);
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].to_string(),
+            "test.yaml:1:43: error: 'limits.uri_length' (8KiB) must not exceed 'limits.header_bytes' (4KiB)");
+}
+
+// check refused nothing, and serve then failed to bind: the admin listener on the main listener's port.
+TEST(ConfigLoader, TheAdminListenerNeedsAPortOfItsOwn) {
+  for (const char* admin : {"127.0.0.1:8080", "0.0.0.0:8080", ":8080"}) {
+    auto r = load(std::string("listen: 127.0.0.1:8080\nadmin: { listen: '") + admin + "' }\n");
+    ASSERT_EQ(r.errors.size(), 1u) << admin << "\n" << all_errors(r);
+    EXPECT_EQ(r.errors[0].line, 2) << all_errors(r);
+    EXPECT_NE(r.errors[0].message.find("give the admin listener a port of its own"), std::string::npos);
+  }
+  EXPECT_TRUE(load("listen: 127.0.0.1:8080\nadmin: { listen: 127.0.0.2:8080 }\n").config);
+  EXPECT_TRUE(load("listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\n").config);
+  EXPECT_TRUE(load("listen: 127.0.0.1:8080\n").config);
 }
 
 TEST(ConfigLoader, SubstitutesEnvironmentVariables) {

@@ -53,6 +53,18 @@ TEST(RedisUrl, RejectsMalformedUrls) {
   EXPECT_FALSE(parse_redis_url("redis://host:6379/0?timeout=1"));
   EXPECT_FALSE(parse_redis_url("redis://host#x"));
   EXPECT_FALSE(parse_redis_url("redis:host"));
+
+  // Each says what is wrong (Boost.URL reads a bad port or a raw '@' as the start of a path).
+  for (auto [url, says] : {std::pair{"redis://h:notaport/0", "the port must be 1-65535"},
+                           std::pair{"redis://h:/0", "the port must be 1-65535"},
+                           std::pair{"redis://:p@ss@h:6379/0", "percent-encoded, as %40"},
+                           std::pair{"redis://h/abc",
+                                     "the database (the path after the host) must be a "
+                                     "non-negative number, got 'abc'"}}) {
+    std::string why;
+    EXPECT_FALSE(parse_redis_url(url, &why)) << url;
+    EXPECT_NE(why.find(says), std::string::npos) << url << ": " << why;
+  }
 }
 
 // go-redis's form for a Redis on the same machine: no host, the socket's absolute path, the database in
