@@ -194,6 +194,41 @@ TEST_F(CacheRedisTest, AnOwedPurgeIsReplayedWithoutARequestAndReachesTheOtherIns
   EXPECT_NE(r.body.find("owed-by-a"), std::string::npos) << r.describe();
 }
 
+// A write in flight when its instance is told to stop (a rolling deploy): it ends during the drain, and its
+// purge must still reach Redis, or every other instance serves the entries from before it until their TTL
+// (found in review: the drain closed the storage at its start).
+TEST_F(CacheRedisTest, AWriteThatEndsDuringTheDrainStillPurges) {
+  l1_ = false;
+  const std::string yaml = config_yaml(kSimRules, true);
+  DaemonProcess* a = start_proxy(yaml);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(start_proxy(yaml), nullptr);
+  ASSERT_EQ(x_cache(get(detail_, token_, 1)), "MISS");
+  HttpResponse hit = get(detail_, token_, 1);
+  ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
+  const std::uint64_t before = sim_version(hit);
+
+  sim_add_fault(sim_port(),
+                R"({"faults":[{"route":"PATCH /api/v1/risks/:id","mode":"slow","delay":"1s","count":1}]})");
+  RawClient writer(proxy_port(0));
+  ASSERT_TRUE(
+      writer.send(make_request("PATCH", detail_, with(bearer(token_), "Content-Type", "application/json"),
+                               R"({"title":"during-the-drain"})")));
+  ASSERT_TRUE(poll_until([&] { return sim_route_count(sim_port(), "PATCH /api/v1/risks/:id") >= 1; },
+                         deadline_in(10s)));
+  ASSERT_TRUE(a->send_signal(SIGTERM));
+  HttpResponse written = writer.read_response(ReadOptions{.deadline = deadline_in(20s)});
+  ASSERT_EQ(written.status, 200) << written.describe();
+  ASSERT_GT(sim_version(written), before);
+  auto status = a->wait_exit(deadline_in(30s));
+  ASSERT_TRUE(status && status->success()) << a->stderr_text();
+  EXPECT_EQ(a->stderr_text().find("purge of"), std::string::npos) << a->stderr_text();
+
+  HttpResponse after = get(detail_, token_, 1);
+  EXPECT_NE(x_cache(after), "HIT") << "B served the entry from before A's write\n" << after.describe();
+  EXPECT_NE(after.body.find("during-the-drain"), std::string::npos) << after.describe();
+}
+
 TEST_F(CacheRedisTest, FirstRequestAfterListeningUsesRedis) {
   // Redis is up before the daemon starts: the daemon's first request should not have to step aside.
   DaemonProcess* proxy = start_proxy(config_yaml(kSimRules, true), {}, "");

@@ -98,6 +98,7 @@ void Worker::adopt(asio::ip::tcp::socket socket) {
   asio::co_spawn(ctx_, run_session(std::move(socket), *this), [this](std::exception_ptr e) {
     server_.open_connections_.fetch_sub(1, std::memory_order_relaxed);
     metrics::Metrics::get().open_connections().Decrement();
+    if (draining_) close_storage_when_idle();
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -114,9 +115,16 @@ void Worker::begin_drain() {
     for (auto* c : connections_)
       if (c->idle) c->stream->cancel();
     pool_.clear();
-    if (auto* s = storage()) s->close();  // a Redis pool keeps the context busy until it is closed
-    guard_.reset();                       // run() returns once the last connection finishes
+    close_storage_when_idle();
+    guard_.reset();  // run() returns once the last connection finishes
   });
+}
+
+void Worker::close_storage_when_idle() {
+  // Not before: a write that ends during the drain must still purge (its purge would otherwise be owed by a
+  // process about to exit, and every other instance would serve the entries from before it).
+  if (!connections_.empty()) return;
+  if (auto* s = storage()) s->close();  // a Redis pool keeps the context busy until it is closed
 }
 
 void Worker::abort_all() {

@@ -80,6 +80,8 @@ class Worker {
   void unregister_connection(ConnectionState* c) { connections_.erase(c); }
 
  private:
+  // Draining: closes the storage once no connection is left (closing is idempotent).
+  void close_storage_when_idle();
   Server& server_;
   std::size_t index_;
   boost::asio::io_context ctx_{1};
