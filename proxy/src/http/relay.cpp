@@ -257,6 +257,11 @@ asio::awaitable<unsigned> Relay::fail(beast::error_code ec, bool connecting) {
   may_have_arrived_ = !connecting;
   failure_message_ = timed_out ? (connecting ? "upstream connect timeout" : "upstream timeout")
                                : (connecting ? "upstream unavailable" : "upstream connection failed");
+  if (x_.worker.cut_by_shutdown()) {
+    x_.outcome = "shutdown";
+    spdlog::info("request {} {} {}: cut at the drain deadline", x_.request_id, x_.method, x_.safe_target());
+    co_return 0;
+  }
   spdlog::warn(
       "request {} {} {}: upstream {} failed: {}", x_.request_id, x_.method, x_.safe_target(),
       x_.cfg.upstream.target.to_string(),
@@ -427,8 +432,14 @@ asio::awaitable<cache::Origin::Piece> Relay::read() {
     if (rec == bhttp::error::need_buffer) rec = {};
     if (rec) {
       // Headers are gone already: the only honest signal left is an incomplete body.
-      x_.outcome = "upstream_error";
       x_.upstream_time = since(upstream_start_);
+      if (x_.worker.cut_by_shutdown()) {
+        x_.outcome = "shutdown";
+        spdlog::info("request {} {} {}: cut at the drain deadline after {} bytes", x_.request_id, x_.method,
+                     x_.safe_target(), x_.bytes_sent);
+        co_return Piece{{}, false, true};
+      }
+      x_.outcome = "upstream_error";
       spdlog::warn("request {} {} {}: upstream failed mid-body after {} bytes: {}", x_.request_id, x_.method,
                    x_.safe_target(), x_.bytes_sent, rec.message());
       co_return Piece{{}, false, true};
@@ -514,7 +525,7 @@ asio::awaitable<bool> Relay::end() {
 asio::awaitable<bool> Relay::send_error(unsigned status, std::string_view why) {
   // A 502 / 504 for the backend's failure (or a broken 304), or the cache's own 504 for only-if-cached,
   // which no backend was asked for.
-  if (why.empty() || status != 504) x_.outcome = "upstream_error";
+  if (x_.outcome != "shutdown" && (why.empty() || status != 504)) x_.outcome = "upstream_error";
   co_return co_await x_.send_error(status, why.empty() ? failure_message_ : why,
                                    client_keep_alive_ && body_consumed_);
 }

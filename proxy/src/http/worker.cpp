@@ -129,6 +129,7 @@ void Worker::close_storage_when_idle() {
 
 void Worker::abort_all() {
   asio::post(ctx_, [this] {
+    aborted_ = true;
     for (auto* c : connections_) c->stream->close();
     pool_.abort_all();
   });

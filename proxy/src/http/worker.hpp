@@ -43,6 +43,9 @@ class Worker {
   Server& server() { return server_; }
   std::size_t index() const { return index_; }
   bool draining() const { return draining_; }
+  // The drain ran out of time and abort_all() closed every connection: what fails now was cut by the
+  // shutdown, not by the backend (worker thread only).
+  bool cut_by_shutdown() const { return aborted_; }
   // The current runtime snapshot; called on this worker's thread only (a per-worker copy, no lock).
   std::shared_ptr<const Runtime> runtime() const;
   // The worker's cache flow: every request is served through it (cache/flow.hpp).
@@ -92,6 +95,7 @@ class Worker {
   mutable std::uint64_t runtime_version_ = 0;
   std::thread thread_;
   bool draining_ = false;
+  bool aborted_ = false;
   // The status tick: what other threads may read of this worker without waiting for it.
   void status_tick();
   void publish_status();
