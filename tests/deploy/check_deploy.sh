@@ -152,7 +152,9 @@ openrisk_cache_config_reloads_total openrisk_cache_config_last_reload_success_ti
 openrisk_cache_build_info openrisk_cache_verify_total openrisk_cache_verify_skipped_total openrisk_cache_accept_pauses_total openrisk_cache_access_log_dropped_total
 openrisk_cache_redis_cluster_masters openrisk_cache_redis_cluster_map_refreshes_total
 openrisk_cache_redis_cluster_redirects_total openrisk_cache_redis_sentinel_failovers_total
-openrisk_cache_connections_refused_total"
+openrisk_cache_connections_refused_total
+process_resident_memory_bytes process_virtual_memory_bytes process_open_fds process_max_fds
+process_cpu_seconds_total process_start_time_seconds"
 run "every alert has severity, summary, description, runbook_url" "$PY" "$TMP/rules_meta.py" "$ROOT" alerts
 run "every runbook_url anchor is a heading of docs/operations.md" "$PY" "$TMP/rules_meta.py" "$ROOT" anchors
 run "every alert has a promtool test firing and one not firing" "$PY" "$TMP/rules_meta.py" "$ROOT" tests

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -152,6 +153,29 @@ TEST_F(AdminApiTest, HealthAndMetricsNeedNoToken) {
       << metrics.body;
   EXPECT_NE(metrics.body.find(R"(openrisk_cache_requests_total{method="GET",result="miss",rule="items"} 1)"),
             std::string::npos);
+}
+
+// The process_* series every Prometheus client exports, as this daemon's /proc says.
+TEST_F(AdminApiTest, TheProcessSeriesAreTheDaemons) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  auto body = admin("GET", "/metrics", "", std::nullopt).body;
+  auto rss = metric_sample(body, "process_resident_memory_bytes");
+  auto fds = metric_sample(body, "process_open_fds");
+  auto max_fds = metric_sample(body, "process_max_fds");
+  auto start = metric_sample(body, "process_start_time_seconds");
+  ASSERT_TRUE(rss && fds && max_fds && start) << body;
+  EXPECT_GT(*rss, 1e6);
+  EXPECT_LT(*rss, 4e9);
+  EXPECT_GE(*metric_sample(body, "process_virtual_memory_bytes"), *rss);
+  std::size_t own = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(daemon_->pid()) + "/fd"))
+    own += 1;
+  EXPECT_NEAR(*fds, static_cast<double>(own), 4.0) << "the daemon's descriptors, not the test's";
+  EXPECT_GE(*max_fds, *fds);
+  const double now = static_cast<double>(std::time(nullptr));
+  EXPECT_LE(*start, now + 1);
+  EXPECT_GT(*start, now - 600) << "started during this test";
+  EXPECT_GE(metric_sample(body, "process_cpu_seconds_total").value_or(-1), 0.0);
 }
 
 // The access log is written by a thread of its own from a bounded buffer: a stderr nobody reads (a stuck log

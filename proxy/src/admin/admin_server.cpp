@@ -238,6 +238,7 @@ asio::awaitable<Response> route(http::Server& server, const AdminServer::Reload&
     auto& m = metrics::Metrics::get();
     m.set_redis_up(server.first_worker().storage_up());
     m.set_access_log_dropped(log::access_log_dropped());
+    m.update_process();
     const auto& t = redis::topology_stats();
     constexpr auto relaxed = std::memory_order_relaxed;
     m.set_redis_topology({t.cluster_moved.load(relaxed), t.cluster_ask.load(relaxed),

@@ -3,8 +3,16 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #ifndef ORC_VERSION
 #define ORC_VERSION "dev"
@@ -307,6 +315,20 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                            .Help("Open client connections.")
                            .Register(r)
                            .Add({});
+  auto gauge = [&](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+  };
+  process_rss_ = gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+  process_vsize_ = gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.");
+  process_open_fds_ = gauge("process_open_fds", "Number of open file descriptors.");
+  process_max_fds_ = gauge("process_max_fds", "Maximum number of open file descriptors (RLIMIT_NOFILE).");
+  process_start_ =
+      gauge("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.");
+  process_cpu_ = &prometheus::BuildCounter()
+                      .Name("process_cpu_seconds_total")
+                      .Help("Total user and system CPU time spent in seconds.")
+                      .Register(r)
+                      .Add({});
   auto& reloads = prometheus::BuildCounter()
                       .Name(p + "config_reloads_total")
                       .Help("Configuration reloads by outcome.")
@@ -385,6 +407,44 @@ void Metrics::set_redis_topology(const RedisTopology& totals) {
     cluster_masters_->Set(static_cast<double>(totals.masters));
   }
   if (sentinel_failovers_) raise_to(*sentinel_failovers_, totals.failovers);
+}
+
+void Metrics::update_process() {
+  // /proc/self/stat: the fields after the command's closing parenthesis (proc(5)): state is field 3, utime
+  // 14, stime 15, starttime 22, vsize 23, rss 24.
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  if (std::getline(stat, line)) {
+    std::istringstream in(line.substr(line.rfind(')') + 2));
+    std::vector<std::string> f{"", "", ""};  // fields 1 and 2 are before the parenthesis' end
+    for (std::string v; in >> v;) f.push_back(v);
+    if (f.size() > 24) try {
+        const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+        const double cpu = (std::stod(f[14]) + std::stod(f[15])) / ticks;
+        if (cpu > process_cpu_->Value()) process_cpu_->Increment(cpu - process_cpu_->Value());
+        process_vsize_->Set(std::stod(f[23]));
+        process_rss_->Set(std::stod(f[24]) * static_cast<double>(::sysconf(_SC_PAGESIZE)));
+        if (process_start_->Value() == 0) {
+          std::ifstream boot("/proc/stat");
+          for (std::string key; boot >> key;)
+            if (key == "btime") {
+              double btime = 0;
+              boot >> btime;
+              process_start_->Set(btime + std::stod(f[22]) / ticks);
+              break;
+            }
+        }
+      } catch (const std::exception&) {  // (a field that is not a number: left as it was)
+      }
+  }
+  std::error_code ec;
+  std::size_t fds = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++fds;
+  process_open_fds_->Set(static_cast<double>(fds));
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) process_max_fds_->Set(static_cast<double>(limit.rlim_cur));
 }
 
 void Metrics::storage_op(StorageOp op, std::size_t outcome, double seconds) {

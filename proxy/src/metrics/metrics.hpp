@@ -120,6 +120,9 @@ class Metrics {
     std::uint64_t moved = 0, ask = 0, maps = 0, maps_failed = 0, masters = 0, failovers = 0;
   };
   void enable_redis_topology(bool cluster, bool sentinel);
+  // The process_* series every Prometheus client exports (resident and virtual memory, open and maximum
+  // file descriptors, CPU seconds, start time), read from /proc at each scrape.
+  void update_process();
   void set_redis_topology(const RedisTopology& totals);
   // A sampled hit that was not verified, or a verify without a verdict: `reason` is cache::VerifySkip's name,
   // `index` its value (below kVerifySkipReasons).
@@ -164,6 +167,12 @@ class Metrics {
   prometheus::Counter* connections_refused_;
   prometheus::Counter* access_log_dropped_;
   prometheus::Family<prometheus::Gauge>* storage_info_;
+  prometheus::Gauge* process_rss_;
+  prometheus::Gauge* process_vsize_;
+  prometheus::Gauge* process_open_fds_;
+  prometheus::Gauge* process_max_fds_;
+  prometheus::Gauge* process_start_;
+  prometheus::Counter* process_cpu_;
   // Null until enable_redis_topology() creates them.
   prometheus::Counter* cluster_moved_ = nullptr;
   prometheus::Counter* cluster_ask_ = nullptr;
