@@ -312,24 +312,27 @@ void read_rule_list(const YAML::Node& list, const CacheAction& defaults, Config&
     errors.add(list.Mark(), "'rules': expected a list of rules");
     return;
   }
+  std::size_t index = 0;  // in this file's list: how its author counts them
   for (const auto& item : list) {
     if (!item.IsMap()) {
       errors.add(item.Mark(),
                  "'rules': every item must be a rule (a mapping with name, match and an action)");
+      ++index;
       continue;
     }
-    read_rule(item, c.rules.size(), defaults, c, errors);
+    read_rule(item, index++, defaults, c, errors);
   }
 }
 
-void read_include(const std::string& path, const CacheAction& defaults, Config& c, Errors& errors) {
+// `named_at`: the entry of `include` that names it, in the including file (where a file that cannot be read
+// is reported).
+void read_include(const std::string& path, const YAML::Mark& named_at, const CacheAction& defaults, Config& c,
+                  Errors& errors) {
   std::string previous = errors.file();
   std::string error;
   auto text = util::read_regular_file(path, util::max_config_file_bytes, error);
   if (!text) {
-    errors.set_file(path);
-    errors.add_unpositioned("cannot read the included rule file: " + error);
-    errors.set_file(previous);
+    errors.add(named_at, "cannot read the included rule file '" + path + "': " + error);
     return;
   }
   errors.set_file(path);
@@ -526,10 +529,13 @@ void read_rulebook_sections(Section& top, Config& c, Errors& errors, const std::
 
   std::vector<std::string> includes;
   top.string_list("include", includes);
-  for (const auto& inc : includes) {
-    std::filesystem::path p(inc);
+  const YAML::Node listed = top.node().IsMap() ? top.node()["include"] : YAML::Node();
+  for (std::size_t i = 0; i < includes.size(); ++i) {
+    std::filesystem::path p(includes[i]);
     if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
-    read_include(p.lexically_normal().string(), defaults, c, errors);
+    const YAML::Mark at =
+        listed.IsSequence() && i < listed.size() ? listed[i].Mark() : YAML::Mark::null_mark();
+    read_include(p.lexically_normal().string(), at, defaults, c, errors);
   }
 }
 

@@ -775,6 +775,21 @@ TEST(RulesLoader, ErrorInAnIncludedFileNamesThatFileAndLine) {
       << all_errors(r);
 }
 
+// A rule of an included file is numbered in that file's list, as its author counts, whatever the main file
+// holds.
+TEST(RulesLoader, ARuleOfAnIncludedFileIsNumberedInItsOwnFile) {
+  test::TempDir dir;
+  dir.write("extra.yaml", "rules:\n  - name: first\n    match: { path: /f }\n    pas: true\n");
+  auto main = dir.write("main.yaml",
+                        "rules:\n  - { name: a, match: { path: /a }, pass: true }\n"
+                        "  - { name: b, match: { path: /b }, pass: true }\ninclude: [extra.yaml]\n");
+  auto r = load_config_file(main);
+  ASSERT_FALSE(r.config);
+  EXPECT_TRUE(
+      has_error(r, dir.file("extra.yaml") + ":4:5: error: unknown key 'rules[0].pas'; did you mean 'pass'?"))
+      << all_errors(r);
+}
+
 TEST(RulesLoader, UnreadableOrInvalidIncludedFile) {
   test::TempDir dir;
   dir.write("bad.yaml", "rules: [ { name: x\n");
@@ -782,9 +797,9 @@ TEST(RulesLoader, UnreadableOrInvalidIncludedFile) {
   auto r = load_config_file(main);
   ASSERT_FALSE(r.config);
   ASSERT_EQ(r.errors.size(), 2u) << all_errors(r);
-  EXPECT_EQ(r.errors[0].to_string(),
-            dir.file("missing.yaml") +
-                ": error: cannot read the included rule file: cannot open: No such file or directory");
+  EXPECT_EQ(r.errors[0].to_string(), main + ":1:11: error: cannot read the included rule file '" +
+                                         dir.file("missing.yaml") +
+                                         "': cannot open: No such file or directory");
   EXPECT_EQ(r.errors[1].file, dir.file("bad.yaml"));
   EXPECT_GT(r.errors[1].line, 0);
   EXPECT_NE(r.errors[1].message.find("invalid YAML"), std::string::npos);
