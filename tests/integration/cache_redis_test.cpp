@@ -8,6 +8,7 @@
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "cache_fixture.hpp"
 #include "support/daemon_process.hpp"
@@ -31,6 +32,18 @@ class CacheRedisTest : public CacheTest {
   // PATCHes detail_'s title to `title` through proxy 0; proxy 1 must serve the written version within 5 s
   // (its L1, if it holds the entry, hears of the purge).
   void write_through_a_reaches_b(const std::string& title);
+  // Two daemons without the L1 sharing this test's Redis (A: proxy 0, B: proxy 1), and detail_ a HIT through
+  // B. Returns A (null on a failure) and the simulator's version B served.
+  std::pair<DaemonProcess*, std::uint64_t> two_with_a_hit_on_b() {
+    l1_ = false;
+    const std::string yaml = config_yaml(kSimRules, true);
+    DaemonProcess* a = start_proxy(yaml);
+    if (a == nullptr || start_proxy(yaml) == nullptr) return {nullptr, 0};
+    EXPECT_EQ(x_cache(get(detail_, token_, 1)), "MISS");
+    HttpResponse hit = get(detail_, token_, 1);
+    EXPECT_EQ(x_cache(hit), "HIT") << hit.describe();
+    return {x_cache(hit) == "HIT" ? a : nullptr, sim_version(hit)};
+  }
 
   std::string token_;
   std::string detail_;
@@ -169,15 +182,8 @@ TEST_F(CacheRedisTest, FailedPurgeIsReplayedAndItsReadsBypassMeanwhile) {
 // without waiting for a request to the writer's instance (found by a probe: an idle instance owed its purge
 // for minutes while another served the pre-write entry until its TTL).
 TEST_F(CacheRedisTest, AnOwedPurgeIsReplayedWithoutARequestAndReachesTheOtherInstances) {
-  l1_ = false;
-  const std::string yaml = config_yaml(kSimRules, true);
-  DaemonProcess* a = start_proxy(yaml);
+  auto [a, before] = two_with_a_hit_on_b();
   ASSERT_NE(a, nullptr);
-  ASSERT_NE(start_proxy(yaml), nullptr);
-  ASSERT_EQ(x_cache(get(detail_, token_, 0)), "MISS");
-  HttpResponse hit = get(detail_, token_, 1);
-  ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
-  const std::uint64_t before = sim_version(hit);
 
   ASSERT_EQ(redis_command(redis_->port(), {"CLIENT", "PAUSE", "60000", "WRITE"}), "+OK");
   HttpResponse write = through(0, "PATCH", detail_, bearer(token_), R"({"title":"owed-by-a"})");
@@ -198,15 +204,8 @@ TEST_F(CacheRedisTest, AnOwedPurgeIsReplayedWithoutARequestAndReachesTheOtherIns
 // purge must still reach Redis, or every other instance serves the entries from before it until their TTL
 // (found in review: the drain closed the storage at its start).
 TEST_F(CacheRedisTest, AWriteThatEndsDuringTheDrainStillPurges) {
-  l1_ = false;
-  const std::string yaml = config_yaml(kSimRules, true);
-  DaemonProcess* a = start_proxy(yaml);
+  auto [a, before] = two_with_a_hit_on_b();
   ASSERT_NE(a, nullptr);
-  ASSERT_NE(start_proxy(yaml), nullptr);
-  ASSERT_EQ(x_cache(get(detail_, token_, 1)), "MISS");
-  HttpResponse hit = get(detail_, token_, 1);
-  ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
-  const std::uint64_t before = sim_version(hit);
 
   sim_add_fault(sim_port(),
                 R"({"faults":[{"route":"PATCH /api/v1/risks/:id","mode":"slow","delay":"1s","count":1}]})");
