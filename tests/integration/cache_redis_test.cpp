@@ -208,7 +208,7 @@ TEST_F(CacheRedisTest, AWriteThatEndsDuringTheDrainStillPurges) {
   ASSERT_NE(a, nullptr);
 
   sim_add_fault(sim_port(),
-                R"({"faults":[{"route":"PATCH /api/v1/risks/:id","mode":"slow","delay":"1s","count":1}]})");
+                R"({"faults":[{"route":"PATCH /api/v1/risks/:id","mode":"slow","delay":"2s","count":1}]})");
   RawClient writer(proxy_port(0));
   ASSERT_TRUE(
       writer.send(make_request("PATCH", detail_, with(bearer(token_), "Content-Type", "application/json"),
@@ -216,8 +216,14 @@ TEST_F(CacheRedisTest, AWriteThatEndsDuringTheDrainStillPurges) {
   ASSERT_TRUE(poll_until([&] { return sim_route_count(sim_port(), "PATCH /api/v1/risks/:id") >= 1; },
                          deadline_in(10s)));
   ASSERT_TRUE(a->send_signal(SIGTERM));
+  auto draining = a->wait_for_log("shutdown requested");
+  ASSERT_TRUE(draining) << a->stderr_text();
   HttpResponse written = writer.read_response(ReadOptions{.deadline = deadline_in(20s)});
   ASSERT_EQ(written.status, 200) << written.describe();
+  // The write ended during the drain, not before it (else the test proves nothing).
+  EXPECT_TRUE(
+      a->wait_for_log("PATCH /api/v1/risks/[^ ]+ 200 .*cache=purge", deadline_in(10s), draining->end_offset))
+      << a->stderr_text();
   ASSERT_GT(sim_version(written), before);
   auto status = a->wait_exit(deadline_in(30s));
   ASSERT_TRUE(status && status->success()) << a->stderr_text();

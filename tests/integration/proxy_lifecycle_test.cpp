@@ -165,11 +165,14 @@ TEST_F(ProxyTest, SignalsSentDuringTheStartAreHandledOnceItListens) {
     SilentListener sentinel;
     const std::string yaml =
         config().to_yaml() +
-        "redis: { url: \"redis://127.0.0.1:1/0\", connect_timeout: 1s, sentinel: { master: m, "
+        "redis: { url: \"redis://127.0.0.1:1/0\", connect_timeout: 3s, sentinel: { master: m, "
         "nodes: [\"127.0.0.1:" +
         std::to_string(sentinel.port()) + "\"] } }\n";
     DaemonProcess daemon(daemon_path(), yaml);
     ASSERT_TRUE(sentinel.wait_connection(10s)) << daemon.stderr_text();
+    // Still starting (held by the sentinel for 3 s): else the signal would meet the handler and prove
+    // nothing.
+    ASSERT_FALSE(daemon.wait_for_log("listening on", Clock::now())) << daemon.stderr_text();
     ASSERT_TRUE(daemon.send_signal(signo));
     if (signo == SIGHUP) {
       EXPECT_TRUE(daemon.wait_listening()) << daemon.stderr_text();
@@ -186,7 +189,8 @@ TEST_F(ProxyTest, SignalsSentDuringTheStartAreHandledOnceItListens) {
 }
 
 // While the daemon drains, /readyz answers 503 with "draining" (a load balancer stops sending it connections)
-// and the admin endpoints still answer; a second SIGTERM cuts the drain short, and the daemon exits 0.
+// and the admin endpoints still answer, a purge or a reload with 503 (the workers are winding down); a second
+// SIGTERM cuts the drain short, and the daemon exits 0.
 TEST_F(ProxyTest, WhileDrainingReadyzIsNotReadyAndASecondSigtermStopsAtOnce) {
   backend_.set_handler([&](const BackendRequest&, ResponseWriter& w) {
     w.wait_until([] { return false; }, deadline_in(60s));  // ends when the backend stops
@@ -194,7 +198,9 @@ TEST_F(ProxyTest, WhileDrainingReadyzIsNotReadyAndASecondSigtermStopsAtOnce) {
   ProxyConfig cfg = config();
   cfg.timeouts["drain"] = "60s";
   cfg.upstream["first_byte_timeout"] = "60s";
-  ASSERT_NO_FATAL_FAILURE(start_proxy(cfg));
+  daemon_ = std::make_unique<DaemonProcess>(
+      daemon_path(), cfg.to_yaml() + "admin: { listen: 127.0.0.1:0, token: drain-test }\n");
+  ASSERT_TRUE(daemon_->wait_listening()) << daemon_->stderr_text();
   auto admin = daemon_->wait_for_log(R"(admin endpoints on 127\.0\.0\.1:(\d+))");
   ASSERT_TRUE(admin) << daemon_->stderr_text();
   const auto admin_port = static_cast<std::uint16_t>(std::stoi(admin->groups[1]));
@@ -212,6 +218,11 @@ TEST_F(ProxyTest, WhileDrainingReadyzIsNotReadyAndASecondSigtermStopsAtOnce) {
   EXPECT_NE(ready.body.find("\"draining\":true"), std::string::npos) << ready.describe();
   EXPECT_EQ(admin_get("/healthz").status, 200);
   EXPECT_EQ(admin_get("/metrics").status, 200);
+  HeaderList token;
+  token.add("Authorization", "Bearer drain-test");
+  EXPECT_EQ(roundtrip(admin_port, make_request("POST", "/admin/purge", token, R"({"tags":["x"]})")).status,
+            503);
+  EXPECT_EQ(roundtrip(admin_port, make_request("POST", "/admin/reload", token)).status, 503);
   EXPECT_TRUE(daemon_->running()) << "the drain lasts 60 s";
 
   ASSERT_TRUE(daemon_->send_signal(SIGTERM));

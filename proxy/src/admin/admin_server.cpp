@@ -138,6 +138,9 @@ asio::awaitable<Response> purge(http::Server& server, const Request& req) {
     co_return error(req, 400, "expected 'tags', 'url', or 'rule' with 'path'");
   }
   if (!server.first_worker().storage()) co_return error(req, 503, "caching is off");
+  // A draining worker's loop ends with its last connection (and its storage closes): a purge posted to it
+  // would never run. Purge through an instance that is not shutting down.
+  if (server.shutting_down()) co_return error(req, 503, "shutting down: purge through another instance");
   // Run on a worker whose loop turns: one that stopped would never answer.
   auto* responsive = server.responsive_worker();
   if (!responsive) co_return error(req, 503, "no worker answers: see the daemon's log");
@@ -251,8 +254,9 @@ asio::awaitable<Response> route(http::Server& server, const AdminServer::Reload&
     bool backend = co_await backend_reachable(rt->config->upstream);
     auto* s = server.first_worker().storage();
     // A worker whose loop stopped would take its share of the connections and never answer them.
-    const std::size_t stalled = server.stalled_workers();
     const bool draining = server.shutting_down();  // a load balancer sends no new connection meanwhile
+    // (A draining worker's status tick has stopped: it is not counted as stalled.)
+    const std::size_t stalled = draining ? 0 : server.stalled_workers();
     const bool ready = backend && stalled == 0 && !draining;
     json::object o{{"ready", ready},
                    {"draining", draining},
@@ -277,6 +281,8 @@ asio::awaitable<Response> route(http::Server& server, const AdminServer::Reload&
     }
     if (path == "/admin/purge" && req.method() == bhttp::verb::post) co_return co_await purge(server, req);
     if (path == "/admin/reload" && req.method() == bhttp::verb::post) {
+      if (server.shutting_down())
+        co_return error(req, 503, "shutting down: the configuration is not reloaded");
       auto outcome = co_await reload_outcome(reload);
       json::array errors, warnings;
       for (const auto& e : outcome.errors) errors.emplace_back(e);

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -230,7 +231,13 @@ void reload(BackgroundLoad& loader, const std::string& path, http::Server& serve
             std::function<void(admin::ReloadOutcome)> reply) {
   if (loader.busy()) spdlog::info("reload: another reload is reading {}; this one follows it", path);
   loader.load([&path, &server, reply = std::move(reply)](Loaded loaded) {
-    auto outcome = apply_reload(path, loaded, server);
+    admin::ReloadOutcome outcome;
+    if (server.shutting_down()) {  // the reload that was still reading at shutdown is abandoned
+      outcome.errors.push_back("shutting down: the configuration is not reloaded");
+      spdlog::info("reload: abandoned, the daemon is shutting down");
+    } else {
+      outcome = apply_reload(path, loaded, server);
+    }
     if (reply) reply(std::move(outcome));
   });
 }
@@ -336,7 +343,7 @@ int serve(const std::string& config_path) {
     return 1;
   }
   BackgroundLoad loader(server.main_context(), config_path);
-  Drain drain;  // (declared before the signals: its thread may still post to the context they wait on)
+  Drain drain;  // (after the server, which its thread uses: destroyed, so joined, before it)
   asio::signal_set signals(server.main_context(), SIGINT, SIGTERM, SIGHUP);
   wait_for_signals(signals, loader, config_path, server, drain);
   pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);  // those sent meanwhile are handled now

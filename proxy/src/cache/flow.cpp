@@ -613,10 +613,11 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
     // No answer, though the request may have reached the backend (a timeout, a reset): the backend may
     // have applied the write (a handler outlives its server's write timeout), so it purges as an accepted
     // write whose answer gave no field, before the client has the error.
-    if (origin.failure() != 0 && origin.may_have_arrived() && p_.storage) {
+    if (origin.may_have_arrived() && p_.storage) {
       spdlog::warn("request {} {}: no answer to the write from the backend: its tags are purged all the same",
                    req.id, req.safe_target());
       co_await purge_write(plan, req, origin, std::nullopt, "", false);
+      served.cache = "purge";
     }
     if (origin.failure() != 0) served.keep_alive = co_await down.send_error(origin.failure(), {});
     co_return served;
@@ -632,7 +633,8 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
   // purge; a longer, broken, encoded or non-JSON answer, or one without the field, purges the fallback.
   std::string answer;
   ReadAhead ahead;
-  const auto head = origin.head();
+  HeaderList head;  // the answer's fields, when a tag or a Location needs them
+  if (!plan.answered.empty() || req.uri_tag_of) head = origin.head();
   if (!plan.answered.empty()) {
     for (;;) {
       auto piece = co_await origin.read();

@@ -71,9 +71,9 @@ class Origin {
   // when the client's side failed (a bad or slow request body, a client gone), which the port answered
   // already.
   virtual unsigned failure() const = 0;
-  // After open() returned 0 with a failure(): whether the request may have reached the backend (it was sent,
-  // or some of it was, and no answer came: a timeout, a reset, an answer the proxy cannot relay). False only
-  // when no connection to the backend was made.
+  // After open() returned 0: whether the request may have reached the backend (some of it was sent on a
+  // connection, on any attempt, and no answer came: a timeout, a reset, an answer the proxy cannot relay, a
+  // client gone meanwhile). False only when no connection to the backend was made.
   virtual bool may_have_arrived() const { return true; }
   // After open(): the response's end-to-end fields (never a hop-by-hop one).
   virtual HeaderList head() const = 0;

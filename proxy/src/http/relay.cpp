@@ -254,7 +254,6 @@ asio::awaitable<unsigned> Relay::fail(beast::error_code ec, bool connecting) {
   x_.rule_metrics->upstream(0, std::chrono::duration<double>(x_.upstream_time).count());
   const bool timed_out = is_timeout(ec);
   failure_ = timed_out ? 504 : 502;
-  may_have_arrived_ = !connecting;
   failure_message_ = timed_out ? (connecting ? "upstream connect timeout" : "upstream timeout")
                                : (connecting ? "upstream unavailable" : "upstream connection failed");
   if (x_.worker.cut_by_shutdown()) {
@@ -297,6 +296,8 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     auto [aec, conn] = co_await x_.worker.pool().acquire(x_.cfg.upstream, attempt > 0);
     if (aec) co_return co_await fail(aec, true);
     up_ = std::move(conn);
+    // From here the request is sent: the backend may act on it whatever happens next (a retry included).
+    may_have_arrived_ = true;
     const bool retryable = up_->reused && attempt == 0 && !has_body_ && idempotent(method);
 
     beast::error_code send_ec;
@@ -388,7 +389,6 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     x_.upstream_time = since(upstream_start_);
     x_.rule_metrics->upstream(0, std::chrono::duration<double>(x_.upstream_time).count());
     failure_ = 502;
-    may_have_arrived_ = true;  // and answered, with a status the client never sees
     failure_message_ = "upstream sent a transfer coding the proxy does not relay";
     spdlog::warn(
         "request {} {} {}: upstream answered with Transfer-Encoding '{}', which the proxy does not relay",

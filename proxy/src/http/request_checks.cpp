@@ -218,8 +218,9 @@ RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_vie
       ec == bhttp::error::bad_chunk_extension)
     return RequestProblem::bad_framing;
   if (ec == bhttp::error::bad_target) return RequestProblem::bad_target;
-  // Beast reads HTTP/1.0 and HTTP/1.1 only: another version in the request line is 505 (RFC 9110 section
-  // 15.6.6), as from nginx. (RFC 9112 section 2.3 would have an HTTP/1.2 read as 1.1; Beast refuses it.)
+  // A version token Beast refuses (HTTP/2.0, HTTP/1.2 and the like, as well as a misspelt one): 505 (RFC 9110
+  // section 15.6.6), as nginx answers a version it does not speak. A version Beast reads but this proxy does
+  // not serve is the same 505 (check_request_head).
   if (ec == bhttp::error::bad_version) return RequestProblem::version;
   return RequestProblem::malformed;
 }

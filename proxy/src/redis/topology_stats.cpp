@@ -1,3 +1,4 @@
+// The process's one TopologyStats (see topology_stats.hpp).
 #include "redis/topology_stats.hpp"
 
 namespace orc::redis {

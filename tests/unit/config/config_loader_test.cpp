@@ -188,6 +188,15 @@ TEST(ConfigLoader, ARepeatedKeyOrASecondDocumentIsAnError) {
   EXPECT_NE(second.errors[0].message.find("a second YAML document"), std::string::npos);
 
   EXPECT_TRUE(load("upstream: {url: http://a:1}\n---\n").config) << "an empty second document says nothing";
+  // An alias inside its own anchor is a cycle, and aliases of aliases a tree far larger than the file: the
+  // walk ends (the keys are then refused as unknown or of the wrong type, not by a stack overflow).
+  EXPECT_FALSE(load("upstream: {url: http://a:1}\nx: &a [*a]\n").config);
+  EXPECT_FALSE(load("upstream: {url: http://a:1}\nx: &a {b: *a, c: *a}\n").config);
+  std::string laughs = "upstream: {url: http://a:1}\nl0: &l0 {a: 1, b: 2}\n";
+  for (int i = 1; i < 40; ++i)
+    laughs += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [*l" + std::to_string(i - 1) + ", *l" +
+              std::to_string(i - 1) + "]\n";
+  EXPECT_FALSE(load(laughs).config);
   EXPECT_TRUE(load("upstream: {url: http://a:1}\ntimeouts: {drain: 1s}\nlogging: {level: info}\n").config);
 }
 
