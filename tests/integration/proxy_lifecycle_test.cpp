@@ -260,12 +260,6 @@ TEST_F(ProxyTest, RefusedConnectionsAreCountedAndLoggedOnce) {
     EXPECT_FALSE(over.read_response().ok()) << "connection " << i << " over the limit was served";
   }
   EXPECT_TRUE(poll_until([&] { return refused() == 5.0; }, deadline_in(10s))) << refused().value_or(-1);
-  const std::string log = daemon_->stderr_text();
-  std::size_t lines = 0;
-  for (auto at = log.find("connection limit (2) reached"); at != std::string::npos;
-       at = log.find("connection limit (2) reached", at + 1))
-    ++lines;
-  EXPECT_EQ(lines, 1u) << log;
 
   held.reset();
   held2.reset();
@@ -276,6 +270,14 @@ TEST_F(ProxyTest, RefusedConnectionsAreCountedAndLoggedOnce) {
       },
       deadline_in(10s)))
       << "no connection served once the held ones closed";
+  // Every refusal's line, had there been one each, came before the access line of that later request.
+  ASSERT_TRUE(daemon_->wait_for_log("GET /again 200")) << daemon_->stderr_text();
+  const std::string log = daemon_->stderr_text();
+  std::size_t lines = 0;
+  for (auto at = log.find("connection limit (2) reached"); at != std::string::npos;
+       at = log.find("connection limit (2) reached", at + 1))
+    ++lines;
+  EXPECT_EQ(lines, 1u) << log;
 }
 
 // The start-up line names the allocator: jemalloc with its version when the build linked it (CMake's
