@@ -19,8 +19,10 @@ namespace {
 void check_refusal(RequestProblem p) {
   ORC_FUZZ_CHECK(p != RequestProblem::none);
   auto status = orc::http::status_for(p);
-  // 4xx, or 501 for a well-formed list of transfer codings that is not chunked alone.
-  ORC_FUZZ_CHECK((status >= 400 && status < 500) || (p == RequestProblem::unknown_coding && status == 501));
+  // 4xx, 501 for a well-formed list of transfer codings that is not chunked alone, or 505 for an HTTP version
+  // the proxy does not speak.
+  ORC_FUZZ_CHECK((status >= 400 && status < 500) || (p == RequestProblem::unknown_coding && status == 501) ||
+                 (p == RequestProblem::version && status == 505));
   ORC_FUZZ_CHECK(!orc::http::describe(p).empty());
 }
 
@@ -37,6 +39,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto scan = orc::http::scan_request_head(raw.substr(0, limits.header_bytes + 1));
   if (scan == orc::http::HeadScan::bad) return 0;  // 400 and close, before Beast sees a byte
   if (scan == orc::http::HeadScan::incomplete && raw.size() <= limits.header_bytes) return 0;
+  if (scan == orc::http::HeadScan::complete && orc::http::unsupported_version(raw)) {
+    check_refusal(RequestProblem::version);  // 505 before Beast sees a byte, as the daemon does
+    return 0;
+  }
 
   bhttp::request_parser<bhttp::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.header_bytes));

@@ -218,11 +218,18 @@ RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_vie
       ec == bhttp::error::bad_chunk_extension)
     return RequestProblem::bad_framing;
   if (ec == bhttp::error::bad_target) return RequestProblem::bad_target;
-  // A version token Beast refuses (HTTP/2.0, HTTP/1.2 and the like, as well as a misspelt one): 505 (RFC 9110
-  // section 15.6.6), as nginx answers a version it does not speak. A version Beast reads but this proxy does
-  // not serve is the same 505 (check_request_head).
-  if (ec == bhttp::error::bad_version) return RequestProblem::version;
   return RequestProblem::malformed;
+}
+
+bool unsupported_version(std::string_view head) {
+  const auto line = head.substr(0, head.find_first_of("\r\n"));
+  const auto space = line.rfind(' ');
+  if (space == std::string_view::npos) return false;
+  const auto v = line.substr(space + 1);
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  const bool well_formed =
+      v.size() == 8 && v.substr(0, 5) == "HTTP/" && digit(v[5]) && v[6] == '.' && digit(v[7]);
+  return well_formed && v != "HTTP/1.0" && v != "HTTP/1.1";
 }
 
 std::optional<std::string> origin_form_target(std::string_view target, std::string_view host) {

@@ -45,6 +45,11 @@ RequestProblem check_request_head(const bhttp::request_header<>& head, bool chun
 enum class HeadScan { incomplete, complete, bad };
 HeadScan scan_request_head(std::string_view data);
 
+// Whether the head's request line ends in a well-formed version other than HTTP/1.0 and HTTP/1.1 (HTTP/2.0,
+// HTTP/0.9, HTTP/1.2): 505 (RFC 9110 section 15.6.6), as from nginx. Beast refuses those with the same error
+// as a misspelt version, which stays a 400.
+bool unsupported_version(std::string_view head);
+
 // After the parser failed: which problem that was. `parsed_target` is the request-target when the parser got
 // past the request line (Beast parses the head incrementally), else empty: it tells an over-long request
 // line (414) from an over-long header block (431).

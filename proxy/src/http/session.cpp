@@ -108,6 +108,14 @@ asio::awaitable<bool> handle_request(Exchange& x) {
                             false);
       co_return false;
     }
+    if (scan == HeadScan::complete && unsupported_version(std::string_view(data, x.client_buf.size()))) {
+      x.outcome = "rejected";
+      x.request_id = util::random_request_id();
+      spdlog::info("rejected request {} from {}: {}", x.request_id, x.peer,
+                   describe(RequestProblem::version));
+      co_await x.send_error(status_for(RequestProblem::version), describe(RequestProblem::version), false);
+      co_return false;
+    }
     if (scan == HeadScan::complete || x.client_buf.size() > limits.header_bytes) break;
     auto [rec, rn] = co_await x.client.async_read_some(x.client_buf.prepare(4096), use_tuple);
     if (rec) {

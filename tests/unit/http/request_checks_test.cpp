@@ -147,8 +147,14 @@ TEST(ClassifyParseError, FramingErrorsAreBadFraming) {
     EXPECT_EQ(classify_parse_error(ec, "", limits), RequestProblem::bad_framing);
   EXPECT_EQ(classify_parse_error(bhttp::error::body_limit, "", limits), RequestProblem::body_too_large);
   EXPECT_EQ(classify_parse_error(bhttp::error::bad_method, "", limits), RequestProblem::malformed);
-  EXPECT_EQ(classify_parse_error(bhttp::error::bad_version, "/", limits), RequestProblem::version);
+  EXPECT_EQ(classify_parse_error(bhttp::error::bad_version, "/", limits), RequestProblem::malformed);
   EXPECT_EQ(status_for(RequestProblem::version), 505u);
+  for (const char* head :
+       {"GET / HTTP/2.0\r\n\r\n", "GET / HTTP/0.9\r\nHost: x\r\n\r\n", "GET / HTTP/1.2\r\n"})
+    EXPECT_TRUE(unsupported_version(head)) << head;
+  for (const char* head : {"GET / HTTP/1.1\r\n", "GET / HTTP/1.0\r\n", "GET / http/2.0\r\n",
+                           "GET / HTTP/1.10\r\n", "OPTIONS * HTTP: t\r\n\r\n", "GET /\r\n", ""})
+    EXPECT_FALSE(unsupported_version(head)) << head;
   EXPECT_EQ(status_for(RequestProblem::bad_framing), 400u);
 }
 
