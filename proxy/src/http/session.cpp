@@ -82,6 +82,17 @@ void skip_empty_lines(beast::flat_buffer& buf) {
   buf.consume(n);
 }
 
+// Refuses the request with `problem`'s status and closes the connection: the info line names the request id
+// of its access line (a new one when the head gave none), and says why (`detail`, when there is more to say).
+asio::awaitable<bool> reject(Exchange& x, RequestProblem problem, std::string_view detail = {}) {
+  x.outcome = "rejected";
+  if (x.request_id.empty()) x.request_id = util::random_request_id();
+  spdlog::info("rejected request {} from {}: {}{}{}{}", x.request_id, x.peer, describe(problem),
+               detail.empty() ? "" : " (", detail, detail.empty() ? "" : ")");
+  co_await x.send_error(status_for(problem), describe(problem), false);
+  co_return false;
+}
+
 // Handles one request on the connection. Returns whether the connection may carry another one.
 asio::awaitable<bool> handle_request(Exchange& x) {
   const auto& limits = x.cfg.limits;
@@ -99,23 +110,11 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     const auto* data = static_cast<const char*>(x.client_buf.data().data());
     auto scan = scan_request_head(std::string_view(data, x.client_buf.size()));
     head_in_buffer = scan == HeadScan::complete;
-    if (scan == HeadScan::bad) {
-      x.outcome = "rejected";
-      x.request_id = util::random_request_id();
-      spdlog::info("rejected request {} from {}: {} (bare CR or LF, folded line or control byte in the head)",
-                   x.request_id, x.peer, describe(RequestProblem::bad_framing));
-      co_await x.send_error(status_for(RequestProblem::bad_framing), describe(RequestProblem::bad_framing),
-                            false);
-      co_return false;
-    }
-    if (scan == HeadScan::complete && unsupported_version(std::string_view(data, x.client_buf.size()))) {
-      x.outcome = "rejected";
-      x.request_id = util::random_request_id();
-      spdlog::info("rejected request {} from {}: {}", x.request_id, x.peer,
-                   describe(RequestProblem::version));
-      co_await x.send_error(status_for(RequestProblem::version), describe(RequestProblem::version), false);
-      co_return false;
-    }
+    if (scan == HeadScan::bad)
+      co_return co_await reject(x, RequestProblem::bad_framing,
+                                "bare CR or LF, folded line or control byte in the head");
+    if (scan == HeadScan::complete && unsupported_version(std::string_view(data, x.client_buf.size())))
+      co_return co_await reject(x, RequestProblem::version);
     if (scan == HeadScan::complete || x.client_buf.size() > limits.header_bytes) break;
     auto [rec, rn] = co_await x.client.async_read_some(x.client_buf.prepare(4096), use_tuple);
     if (rec) {
@@ -150,12 +149,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     }
     RequestProblem problem = is_timeout(hec) ? RequestProblem::client_timeout
                                              : classify_parse_error(hec, parser.get().target(), limits);
-    x.outcome = "rejected";
-    x.request_id = util::random_request_id();  // the access line's, so that both lines can be matched
-    spdlog::info("rejected request {} from {}: {} ({})", x.request_id, x.peer, describe(problem),
-                 hec.message());
-    co_await x.send_error(status_for(problem), describe(problem), false);
-    co_return false;
+    co_return co_await reject(x, problem, hec.message());
   }
 
   auto& req = parser.get();
@@ -174,12 +168,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
     else
       problem = RequestProblem::bad_target;
   }
-  if (problem != RequestProblem::none) {
-    x.outcome = "rejected";
-    spdlog::info("rejected request {} from {}: {}", x.request_id, x.peer, describe(problem));
-    co_await x.send_error(status_for(problem), describe(problem), false);
-    co_return false;
-  }
+  if (problem != RequestProblem::none) co_return co_await reject(x, problem);
 
   // Max-Forwards: 0 on OPTIONS or TRACE (RFC 9110 section 7.6.2): this hop is the final recipient. OPTIONS
   // gets the methods the proxy relays; TRACE a 405, as from nginx (an echoed request can hand its cookies to
