@@ -249,6 +249,14 @@ Relay::Relay(Exchange& x, RequestParser& parser, const HeaderView& headers)
 
 Relay::~Relay() = default;
 
+bool Relay::cut_by_shutdown() {
+  if (!x_.worker.cut_by_shutdown()) return false;
+  x_.outcome = "shutdown";
+  spdlog::info("request {} {} {}: cut at the drain deadline after {} bytes", x_.request_id, x_.method,
+               x_.safe_target(), x_.bytes_sent);
+  return true;
+}
+
 asio::awaitable<unsigned> Relay::fail(beast::error_code ec, bool connecting) {
   x_.upstream_time = since(upstream_start_);
   x_.rule_metrics->upstream(0, std::chrono::duration<double>(x_.upstream_time).count());
@@ -256,11 +264,7 @@ asio::awaitable<unsigned> Relay::fail(beast::error_code ec, bool connecting) {
   failure_ = timed_out ? 504 : 502;
   failure_message_ = timed_out ? (connecting ? "upstream connect timeout" : "upstream timeout")
                                : (connecting ? "upstream unavailable" : "upstream connection failed");
-  if (x_.worker.cut_by_shutdown()) {
-    x_.outcome = "shutdown";
-    spdlog::info("request {} {} {}: cut at the drain deadline", x_.request_id, x_.method, x_.safe_target());
-    co_return 0;
-  }
+  if (cut_by_shutdown()) co_return 0;
   spdlog::warn(
       "request {} {} {}: upstream {} failed: {}", x_.request_id, x_.method, x_.safe_target(),
       x_.cfg.upstream.target.to_string(),
@@ -433,12 +437,7 @@ asio::awaitable<cache::Origin::Piece> Relay::read() {
     if (rec) {
       // Headers are gone already: the only honest signal left is an incomplete body.
       x_.upstream_time = since(upstream_start_);
-      if (x_.worker.cut_by_shutdown()) {
-        x_.outcome = "shutdown";
-        spdlog::info("request {} {} {}: cut at the drain deadline after {} bytes", x_.request_id, x_.method,
-                     x_.safe_target(), x_.bytes_sent);
-        co_return Piece{{}, false, true};
-      }
+      if (cut_by_shutdown()) co_return Piece{{}, false, true};
       x_.outcome = "upstream_error";
       spdlog::warn("request {} {} {}: upstream failed mid-body after {} bytes: {}", x_.request_id, x_.method,
                    x_.safe_target(), x_.bytes_sent, rec.message());

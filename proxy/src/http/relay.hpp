@@ -51,6 +51,9 @@ class Relay final : public cache::Origin, public cache::Downstream {
 
  private:
   asio::awaitable<unsigned> fail(beast::error_code ec, bool connecting);
+  // The backend connection failed because the drain deadline closed it: logged as such (outcome shutdown),
+  // not as the backend's failure. False otherwise.
+  bool cut_by_shutdown();
   // After a write to the client: false when it failed (the client is gone); else the head is out and
   // `body_bytes` more were sent.
   bool written(const beast::error_code& ec, std::size_t body_bytes);
