@@ -22,6 +22,18 @@ namespace orc::metrics {
 
 namespace {
 
+// The fields of /proc/self/stat, numbered as proc(5) does (1-based; fields 1 and 2, the pid and the command,
+// are left empty: the command may hold blanks and parentheses). Empty when the file cannot be read.
+std::vector<std::string> self_stat() {
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) return {};
+  std::istringstream in(line.substr(line.rfind(')') + 1));
+  std::vector<std::string> f{"", "", ""};
+  for (std::string v; in >> v;) f.push_back(v);
+  return f;
+}
+
 constexpr std::string_view kResultNames[kResults] = {"hit",  "miss",  "stale", "bypass",
                                                      "pass", "purge", "error"};
 constexpr std::string_view kMethodNames[kMethods] = {"GET",   "HEAD",   "POST",    "PUT",
@@ -324,6 +336,18 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   process_max_fds_ = gauge("process_max_fds", "Maximum number of open file descriptors (RLIMIT_NOFILE).");
   process_start_ =
       gauge("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.");
+  // Known once: the start tick (field 22 of /proc/self/stat) after the boot time (btime of /proc/stat).
+  if (const auto f = self_stat(); f.size() > 22) try {
+      std::ifstream boot("/proc/stat");
+      for (std::string key; boot >> key;)
+        if (key == "btime") {
+          double btime = 0;
+          boot >> btime;
+          process_start_->Set(btime + std::stod(f[22]) / static_cast<double>(::sysconf(_SC_CLK_TCK)));
+          break;
+        }
+    } catch (const std::exception&) {
+    }
   process_cpu_ = &prometheus::BuildCounter()
                       .Name("process_cpu_seconds_total")
                       .Help("Total user and system CPU time spent in seconds.")
@@ -358,9 +382,8 @@ RuleMetrics& Metrics::rule(std::string_view name) {
   return *ins->second;
 }
 
-void Metrics::raise_to(prometheus::Counter& c, std::uint64_t total) {
-  const double now = static_cast<double>(total);
-  if (now > c.Value()) c.Increment(now - c.Value());
+void Metrics::raise_to(prometheus::Counter& c, double total) {
+  if (total > c.Value()) c.Increment(total - c.Value());
 }
 
 void Metrics::enable_redis_topology(bool cluster, bool sentinel) {
@@ -410,33 +433,15 @@ void Metrics::set_redis_topology(const RedisTopology& totals) {
 }
 
 void Metrics::update_process() {
-  // /proc/self/stat: the fields after the command's closing parenthesis (proc(5)): state is field 3, utime
-  // 14, stime 15, starttime 22, vsize 23, rss 24.
-  std::ifstream stat("/proc/self/stat");
-  std::string line;
-  if (std::getline(stat, line)) {
-    std::istringstream in(line.substr(line.rfind(')') + 2));
-    std::vector<std::string> f{"", "", ""};  // fields 1 and 2 are before the parenthesis' end
-    for (std::string v; in >> v;) f.push_back(v);
-    if (f.size() > 24) try {
-        const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-        const double cpu = (std::stod(f[14]) + std::stod(f[15])) / ticks;
-        if (cpu > process_cpu_->Value()) process_cpu_->Increment(cpu - process_cpu_->Value());
-        process_vsize_->Set(std::stod(f[23]));
-        process_rss_->Set(std::stod(f[24]) * static_cast<double>(::sysconf(_SC_PAGESIZE)));
-        if (process_start_->Value() == 0) {
-          std::ifstream boot("/proc/stat");
-          for (std::string key; boot >> key;)
-            if (key == "btime") {
-              double btime = 0;
-              boot >> btime;
-              process_start_->Set(btime + std::stod(f[22]) / ticks);
-              break;
-            }
-        }
-      } catch (const std::exception&) {  // (a field that is not a number: left as it was)
-      }
-  }
+  // /proc/self/stat (proc(5)): utime is field 14, stime 15, vsize 23, rss 24.
+  const auto f = self_stat();
+  if (f.size() > 24) try {
+      const double cpu = (std::stod(f[14]) + std::stod(f[15])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+      raise_to(*process_cpu_, cpu);
+      process_vsize_->Set(std::stod(f[23]));
+      process_rss_->Set(std::stod(f[24]) * static_cast<double>(::sysconf(_SC_PAGESIZE)));
+    } catch (const std::exception&) {  // (a field that is not a number: left as it was)
+    }
   std::error_code ec;
   std::size_t fds = 0;
   for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);

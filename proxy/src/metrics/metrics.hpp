@@ -136,7 +136,7 @@ class Metrics {
   friend class RuleMetrics;
   Metrics();
   // Raises a counter that follows a total kept elsewhere to that total (never lowers it).
-  static void raise_to(prometheus::Counter& c, std::uint64_t total);
+  static void raise_to(prometheus::Counter& c, double total);
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* durations_;
