@@ -32,6 +32,16 @@ class CacheRedisTest : public CacheTest {
   // PATCHes detail_'s title to `title` through proxy 0; proxy 1 must serve the written version within 5 s
   // (its L1, if it holds the entry, hears of the purge).
   void write_through_a_reaches_b(const std::string& title);
+  // Pauses Redis's writes (CLIENT PAUSE WRITE: reads still work) and PATCHes detail_'s title through proxy 0,
+  // `a`: the backend accepts it and its purge fails (logged). Returns the simulator's version after the
+  // write, 0 on a failure (each reported). Redis stays paused.
+  std::uint64_t write_with_a_failed_purge(DaemonProcess& a, const std::string& title) {
+    EXPECT_EQ(redis_command(redis_->port(), {"CLIENT", "PAUSE", "60000", "WRITE"}), "+OK");
+    HttpResponse write = through(0, "PATCH", detail_, bearer(token_), R"({"title":")" + title + R"("})");
+    EXPECT_EQ(write.status, 200) << write.describe();
+    EXPECT_TRUE(a.wait_for_log("purge of .* failed", deadline_in(10s))) << a.stderr_text();
+    return write.status == 200 ? sim_version(write) : 0;
+  }
   // Two daemons without the L1 sharing this test's Redis (A: proxy 0, B: proxy 1), and detail_ a HIT through
   // B. Returns A (null on a failure) and the simulator's version B served.
   std::pair<DaemonProcess*, std::uint64_t> two_with_a_hit_on_b() {
@@ -136,12 +146,8 @@ TEST_F(CacheRedisTest, FailedPurgeIsReplayedAndItsReadsBypassMeanwhile) {
   ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
   const std::uint64_t before = sim_version(hit);
 
-  ASSERT_EQ(redis_command(redis_->port(), {"CLIENT", "PAUSE", "60000", "WRITE"}), "+OK");
-  HttpResponse write = through(0, "PATCH", detail_, bearer(token_), R"({"title":"purge-failed-write"})");
-  ASSERT_EQ(write.status, 200) << write.describe();
-  const std::uint64_t written = sim_version(write);
+  const std::uint64_t written = write_with_a_failed_purge(*proxy, "purge-failed-write");
   ASSERT_GT(written, before);
-  ASSERT_TRUE(proxy->wait_for_log("purge of .* failed", deadline_in(10s))) << proxy->stderr_text();
   const double owed_by_the_write = owed_tags().value_or(0);
   EXPECT_GE(owed_by_the_write, 1.0) << "the owed tags are not in the metric";
 
@@ -185,12 +191,8 @@ TEST_F(CacheRedisTest, AnOwedPurgeIsReplayedWithoutARequestAndReachesTheOtherIns
   auto [a, before] = two_with_a_hit_on_b();
   ASSERT_NE(a, nullptr);
 
-  ASSERT_EQ(redis_command(redis_->port(), {"CLIENT", "PAUSE", "60000", "WRITE"}), "+OK");
-  HttpResponse write = through(0, "PATCH", detail_, bearer(token_), R"({"title":"owed-by-a"})");
-  ASSERT_EQ(write.status, 200) << write.describe();
-  const std::uint64_t written = sim_version(write);
+  const std::uint64_t written = write_with_a_failed_purge(*a, "owed-by-a");
   ASSERT_GT(written, before);
-  ASSERT_TRUE(a->wait_for_log("purge of .* failed", deadline_in(10s))) << a->stderr_text();
   ASSERT_EQ(redis_command(redis_->port(), {"CLIENT", "UNPAUSE"}), "+OK");
 
   // No request reaches A from now on.
