@@ -159,6 +159,23 @@ TEST(ConfigLoader, InvalidYamlHasPosition) {
   EXPECT_NE(r.errors[0].message.find("invalid YAML"), std::string::npos);
 }
 
+// A `,` outside a flow collection stops yaml-cpp's parser: YAML::Load keeps what came before it and drops the
+// rest without a word, and YAML::LoadAll never returns (found by fuzz_config: the loader ran out of memory).
+// The loader reports it at its place and returns.
+TEST(ConfigLoader, AStrayCommaIsAnErrorAtItsPlace) {
+  auto first = load(", upstream: {url: http://a:1}\n");
+  ASSERT_FALSE(first.config);
+  ASSERT_FALSE(first.errors.empty());
+  EXPECT_EQ(first.errors[0].to_string(),
+            "test.yaml:1:1: error: invalid YAML: unexpected ',' (nothing from here on can be read)");
+
+  auto after = load("{upstream: {url: http://a:1}}\n, threads: 3\n");
+  ASSERT_FALSE(after.config) << "threads: 3 would be dropped";
+  ASSERT_EQ(after.errors.size(), 1u) << all_errors(after);
+  EXPECT_EQ(after.errors[0].line, 2);
+  EXPECT_EQ(after.errors[0].column, 1);
+}
+
 // yaml-cpp keeps a repeated key and finds the first, and ignores a second document: either would drop what
 // the operator wrote without a word. Both are errors at their position.
 TEST(ConfigLoader, ARepeatedKeyOrASecondDocumentIsAnError) {
@@ -188,6 +205,7 @@ TEST(ConfigLoader, ARepeatedKeyOrASecondDocumentIsAnError) {
   EXPECT_NE(second.errors[0].message.find("a second YAML document"), std::string::npos);
 
   EXPECT_TRUE(load("upstream: {url: http://a:1}\n---\n").config) << "an empty second document says nothing";
+  EXPECT_TRUE(load("upstream: {url: http://a:1}\n---\n...\n---\n~\n").config) << "nor do several";
   // An alias inside its own anchor is a cycle, and aliases of aliases a tree far larger than the file: the
   // walk ends (the keys are then refused as unknown or of the wrong type, not by a stack overflow).
   EXPECT_FALSE(load("upstream: {url: http://a:1}\nx: &a [*a]\n").config);
