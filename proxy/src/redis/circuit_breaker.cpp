@@ -53,6 +53,13 @@ void CircuitBreaker::record(bool success) {
   }
 }
 
+void CircuitBreaker::record_no_connection() {
+  if (state_ == State::half_open)
+    open_circuit();
+  else
+    record(false);
+}
+
 CircuitBreaker::State CircuitBreaker::state() const {
   if (state_ == State::open && clock_() >= open_until_) return State::half_open;
   return state_;

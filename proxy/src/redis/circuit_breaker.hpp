@@ -23,6 +23,11 @@ class CircuitBreaker {
   bool allow();
   // success: Redis answered (even with an error reply). failure: unavailable or timed out.
   void record(bool success);
+  // The caller that got true had no connection to send on (Redis down: the connections reconnect by
+  // themselves, with their own back-off). Closed, it counts as a failure; a probe that found none opens the
+  // circuit again for the same cool-down, not a doubled one: it learnt nothing of a slow Redis, and a Redis
+  // that was down for a while is tried again within one short cool-down of a connection being back.
+  void record_no_connection();
 
   // The state as callers see it now (open turns into half_open once the cool-down has passed).
   State state() const;

@@ -77,7 +77,7 @@ boost::asio::awaitable<RedisReply> RedisPool::asking(std::vector<std::string> ar
   if (!core->breaker.allow()) co_return RedisReply::failure(RedisStatus::unavailable, "circuit open");
   auto on = core->pick();
   if (!on) {
-    core->breaker.record(false);
+    core->breaker.record_no_connection();
     co_return RedisReply::failure(RedisStatus::unavailable, "no connection");
   }
   // Both are queued before either is answered, so no other command comes between them on `on`. The reply
@@ -104,13 +104,13 @@ boost::asio::awaitable<RedisReply> RedisPool::run(std::shared_ptr<Core> core, st
                                                   std::shared_ptr<RedisConnection> on) {
   if (core->closed) co_return RedisReply::failure(RedisStatus::unavailable, "pool closed");
   if (!core->breaker.allow()) co_return RedisReply::failure(RedisStatus::unavailable, "circuit open");
-  RedisReply reply;
-  if (auto conn = on && on->usable() ? on : core->pick()) {
-    // The shared_ptr keeps the connection alive until its completion has run.
-    reply = co_await conn->async_command(std::move(args), boost::asio::use_awaitable);
-  } else {
-    reply = RedisReply::failure(RedisStatus::unavailable, "no connection");
+  auto conn = on && on->usable() ? on : core->pick();
+  if (!conn) {
+    core->breaker.record_no_connection();
+    co_return RedisReply::failure(RedisStatus::unavailable, "no connection");
   }
+  // The shared_ptr keeps the connection alive until its completion has run.
+  RedisReply reply = co_await conn->async_command(std::move(args), boost::asio::use_awaitable);
   core->breaker.record(reply.status != RedisStatus::unavailable && reply.status != RedisStatus::timeout);
   co_return reply;
 }

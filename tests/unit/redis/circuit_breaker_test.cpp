@@ -73,6 +73,34 @@ TEST(RedisCircuitBreaker, FailedProbesDoubleTheCooldownUpToTheMaximum) {
   EXPECT_TRUE(b.allow());
 }
 
+// Redis down: the probe finds no connection to send on. The cool-down stays where it was, so once a
+// connection is back the next probe is at most one short cool-down away (it was 10 s after a long outage).
+TEST(RedisCircuitBreaker, AProbeWithoutAConnectionDoesNotLengthenTheCooldown) {
+  FakeClock clock;
+  CircuitBreaker b(2, 1s, 10s, clock.fn());
+  ASSERT_TRUE(b.allow());
+  b.record_no_connection();
+  EXPECT_EQ(b.state(), CircuitBreaker::State::closed) << "closed, it counts as a failure";
+  ASSERT_TRUE(b.allow());
+  b.record_no_connection();
+  ASSERT_EQ(b.state(), CircuitBreaker::State::open);
+  for (int i = 0; i < 5; ++i) {
+    clock.now += 1s;
+    ASSERT_TRUE(b.allow()) << "probe " << i;
+    b.record_no_connection();
+    EXPECT_EQ(b.opens(), 2u + i);
+  }
+  clock.now += 999ms;
+  EXPECT_FALSE(b.allow());
+  clock.now += 1ms;
+  ASSERT_TRUE(b.allow());
+  b.record(false);  // a connection, and no answer in time: that doubles it
+  clock.now += 1s;
+  EXPECT_FALSE(b.allow());
+  clock.now += 1s;
+  EXPECT_TRUE(b.allow());
+}
+
 TEST(RedisCircuitBreaker, FailuresReportedWhileOpenAreIgnored) {
   FakeClock clock;
   CircuitBreaker b(2, 1s, 10s, clock.fn());
