@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "cache/vary.hpp"
+#include "util/digest.hpp"
 #include "util/strings.hpp"
 
 namespace orc::cache {
@@ -38,17 +39,11 @@ std::string_view op_name(metrics::StorageOp op) {
 }
 
 // The request fields a Vary names, normalised (vary.hpp) so that values that mean the same select the same
-// variant. A value's line breaks are escaped: the material stays one line per field.
+// variant, each as the SHA-256 of its normalised form: the part goes into the stored entry's key material,
+// and a Vary may name a field that carries a credential (`Authorization`, `Cookie`), which is never stored.
 std::string vary_part(const std::vector<std::string>& names, const identity::HeaderLookup& headers) {
   std::string out;
-  for (const auto& n : names) {
-    out += "vary." + n + "=";
-    for (char c : vary_value(n, headers(n))) {
-      if (c == '\n' || c == '\r' || c == '\\') out += '\\';
-      out += c == '\n' ? 'n' : c == '\r' ? 'r' : c;
-    }
-    out += '\n';
-  }
+  for (const auto& n : names) out += "vary." + n + "=" + util::sha256_hex(vary_value(n, headers(n))) + '\n';
   return out;
 }
 

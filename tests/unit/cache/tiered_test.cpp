@@ -154,6 +154,23 @@ TEST_F(TieredTest, VaryVariantsAreFoundOnlyByTheirRequestFields) {
   EXPECT_FALSE(lookup(key_).entry);
 }
 
+// A backend's `Vary: Authorization` (or `Cookie`) splits the entry per credential; the stored entry keeps a
+// digest of each field's value, never the credential itself (found by a probe: the whole bearer token was in
+// the Redis value).
+TEST_F(TieredTest, AVaryOnACredentialFieldNeverStoresTheCredential) {
+  rule_.ttl = 60s;
+  const std::string token = "eyJhbGciOiJSUzI1NiJ9.secret-part.signature";
+  const HeaderList alice{{"authorization", "Bearer " + token}, {"cookie", "or_access=" + token}};
+  ASSERT_EQ(fill(key_, {{"Vary", "Authorization, Cookie"}}, alice, "alice's").outcome, Stored::stored);
+  auto found = lookup(key_, alice);
+  ASSERT_TRUE(found.entry);
+  EXPECT_EQ(found.entry->body, "alice's");
+  EXPECT_EQ(serialize(*found.entry).find("secret-part"), std::string::npos);
+  EXPECT_EQ(found.entry->material.find("secret-part"), std::string::npos);
+  EXPECT_FALSE(lookup(key_, {{"authorization", "Bearer other"}, {"cookie", "or_access=" + token}}).entry);
+  EXPECT_FALSE(lookup(key_, {{"authorization", "Bearer " + token}}).entry) << "no Cookie is another variant";
+}
+
 TEST_F(TieredTest, AForeignEntryUnderTheKeyIsNeverReturned) {
   rule_.ttl = 60s;
   ASSERT_EQ(fill(key_, {}).outcome, Stored::stored);
