@@ -308,6 +308,22 @@ bool rewrites_outside_the_key(const identity::HeaderLookup& header) {
   return false;
 }
 
+identity::HeaderLookup as_forwarded(const identity::HeaderLookup& header) {
+  static constexpr std::string_view kHopByHop[] = {
+      "Connection", "Keep-Alive", "Proxy-Connection",   "TE",
+      "Trailer",    "Upgrade",    "Proxy-Authenticate", "Proxy-Authorization"};
+  return [&header](std::string_view name) -> std::optional<std::string_view> {
+    for (auto hop : kHopByHop)
+      if (util::iequals(name, hop)) return std::nullopt;
+    if (auto connection = header("Connection"))
+      for (auto token : util::split_list(*connection, ','))
+        if (util::iequals(token, name) && !util::iequals(name, "Host") &&
+            !util::iequals(name, "Content-Length"))
+          return std::nullopt;
+    return header(name);
+  };
+}
+
 Plan plan(const PlanInput& in) {
   Plan p;
   const auto& req = in.request;
@@ -336,9 +352,11 @@ Plan plan(const PlanInput& in) {
       p.action = Action::invalidate;
       p.why =
           "forwarded; when the backend answers 2xx or 3xx the tags are purged before the response is sent";
-      // Claims only help render tags here: a write is never refused for its identity.
+      // Claims only help render tags here: a write is never refused for its identity. They are those of the
+      // credential the backend gets: `Connection: Authorization` makes the proxy drop the header, and the
+      // backend then reads the cookie, maybe another tenant's.
       p.identity = identity::resolve_scope(config::Scope::public_, cfg.identity, in.verifier,
-                                           cfg.cache.key_secret, req.header, query, in.now_s);
+                                           cfg.cache.key_secret, as_forwarded(req.header), query, in.now_s);
       p.tags = render_tags(rule, *p.match, query, p.identity, p.unrendered, &p);
       return p;
     }

@@ -141,6 +141,11 @@ std::optional<std::string> cached_uri_tag(const rules::Rulebook& book, std::stri
                                           const util::Query& query, std::string_view host,
                                           const identity::HeaderLookup& header);
 
+// The request's fields as the backend gets them: without the hop-by-hop ones (RFC 9110 section 7.6.1), which
+// the proxy removes, and without those its Connection header names (but Host and Content-Length, which the
+// proxy keeps). Views `header`: use it while that lives.
+identity::HeaderLookup as_forwarded(const identity::HeaderLookup& header);
+
 // Whether the request carries a header that can make the backend answer for another URL, host or method than
 // the key names (X-Original-URL, X-HTTP-Method-Override, Forwarded, ...), or a Connection field naming an
 // end-to-end field (the hop removes it, so the backend would not see what the key or Vary recorded).

@@ -11,6 +11,7 @@
 #include "cache/pending_purges.hpp"
 #include "metrics/metrics.hpp"
 #include "test_helpers.hpp"
+#include "util/strings.hpp"
 
 namespace orc::cache {
 namespace {
@@ -178,6 +179,39 @@ TEST_F(PlanTest, WritesRenderWhatTheyCanAndNameTheRest) {
   EXPECT_EQ(anonymous.action, Action::invalidate) << "a write is never refused for its identity";
   EXPECT_EQ(anonymous.tags, (std::vector<std::string>{"uri:/api/v1/risks/42"}));
   EXPECT_EQ(anonymous.unrendered, (std::vector<std::string>{"risk:{tenant}:{id}", "risk-counts:{tenant}"}));
+}
+
+// `Connection: Authorization` makes the proxy drop the header (RFC 9110 section 7.6.1), so the backend judges
+// the write by its next credential (the cookie, maybe another tenant's, found by a probe) or by none: the
+// tags are those of the credential the backend gets, never of the dropped one.
+TEST_F(PlanTest, AWriteIsJudgedByTheCredentialTheBackendGets) {
+  auto headers = auth(token_);
+  headers.emplace_back("Connection", "keep-alive, authorization");
+  auto p = run("PATCH", "/api/v1/risks/42", "", headers);
+  EXPECT_EQ(p.action, Action::invalidate);
+  EXPECT_EQ(p.tags, (std::vector<std::string>{"uri:/api/v1/risks/42"}));
+  EXPECT_EQ(p.unrendered, (std::vector<std::string>{"risk:{tenant}:{id}", "risk-counts:{tenant}"}));
+}
+
+TEST(AsForwarded, WithoutHopByHopFieldsAndWhatConnectionNames) {
+  const std::vector<std::pair<std::string, std::string>> sent{{"Connection", "keep-alive, Cookie , HOST"},
+                                                              {"Authorization", "Bearer a"},
+                                                              {"Cookie", "or_access=b"},
+                                                              {"Host", "api.test"},
+                                                              {"Proxy-Authorization", "Basic c"},
+                                                              {"Accept", "*/*"}};
+  const identity::HeaderLookup header = [&](std::string_view name) -> std::optional<std::string_view> {
+    for (const auto& [k, v] : sent)
+      if (util::iequals(k, name)) return std::string_view(v);
+    return std::nullopt;
+  };
+  const auto forwarded = as_forwarded(header);
+  EXPECT_EQ(forwarded("authorization"), "Bearer a");
+  EXPECT_EQ(forwarded("cookie"), std::nullopt);
+  EXPECT_EQ(forwarded("Host"), "api.test") << "the proxy keeps Host whatever Connection says";
+  EXPECT_EQ(forwarded("Proxy-Authorization"), std::nullopt);
+  EXPECT_EQ(forwarded("Connection"), std::nullopt);
+  EXPECT_EQ(forwarded("Accept"), "*/*");
 }
 
 TEST_F(PlanTest, ConditionalTagsAreRenderedApartWithTheirFields) {
