@@ -302,10 +302,9 @@ boost::asio::awaitable<StorageStatus> RedisStorage::purge(const std::vector<std:
   if (replication_.replicas == 0) {
     co_return replicated(co_await pool_->eval(purge_script_, std::move(keys), std::move(args)));
   }
-  std::vector<std::string> wait{"WAIT", std::to_string(replication_.replicas),
-                                std::to_string(replication_.timeout.count())};
-  co_return replicated(
-      co_await pool_->eval_then(purge_script_, std::move(keys), std::move(args), std::move(wait)));
+  co_return replicated(co_await pool_->eval_wait(purge_script_, std::move(keys), std::move(args),
+                                                 static_cast<int>(replication_.replicas),
+                                                 replication_.timeout));
 }
 
 // One script per tag on its generation's slot, each publishing that tag (PUBLISH reaches every node of a
@@ -320,9 +319,8 @@ boost::asio::awaitable<StorageStatus> RedisStorage::purge_on_cluster(const std::
       std::vector<std::string> args{lifetime, sealed::new_generation(), channel_,
                                     redis::encode_purge_message(std::vector<std::string>{tag})};
       if (replication_.replicas == 0) return cluster_->eval(purge_script_, std::move(keys), std::move(args));
-      std::vector<std::string> wait{"WAIT", std::to_string(replication_.replicas),
-                                    std::to_string(replication_.timeout.count())};
-      return cluster_->eval_then(purge_script_, std::move(keys), std::move(args), std::move(wait));
+      return cluster_->eval_wait(purge_script_, std::move(keys), std::move(args),
+                                 static_cast<int>(replication_.replicas), replication_.timeout);
     });
   }
   StorageStatus worst = StorageStatus::ok;

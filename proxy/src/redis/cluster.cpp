@@ -376,14 +376,14 @@ asio::awaitable<RedisReply> ClusterPool::eval(RedisScript& script, std::vector<s
       });
 }
 
-asio::awaitable<RedisReply> ClusterPool::eval_then(RedisScript& script, std::vector<std::string> keys,
-                                                   std::vector<std::string> args,
-                                                   std::vector<std::string> then) {
+asio::awaitable<RedisReply> ClusterPool::eval_wait(RedisScript& script, std::vector<std::string> keys,
+                                                   std::vector<std::string> args, int replicas,
+                                                   std::chrono::milliseconds timeout) {
   const int slot = keys.empty() ? 0 : key_slot(keys.front());
   return routed(core_, slot,
-                [&script, keys = std::move(keys), args = std::move(args), then = std::move(then)](
+                [&script, keys = std::move(keys), args = std::move(args), replicas, timeout](
                     RedisPool& pool, bool asking) -> asio::awaitable<RedisReply> {
-                  if (!asking) co_return co_await pool.eval_then(script, keys, args, then);
+                  if (!asking) co_return co_await pool.eval_wait(script, keys, args, replicas, timeout);
                   RedisReply r = co_await pool.asking(eval_source(script, keys, args));
                   if (!r.ok()) co_return r;
                   co_return RedisReply::failure(RedisStatus::timeout, "slot moving: not confirmed");

@@ -84,10 +84,11 @@ class ClusterPool {
   // EVALSHA of `script` on the master of the slot of `keys` (all in one slot: hash tags).
   boost::asio::awaitable<RedisReply> eval(RedisScript& script, std::vector<std::string> keys,
                                           std::vector<std::string> args);
-  // eval(), then `then` on the same connection (RedisPool::eval_then); under ASK (a slot moving) the script
+  // eval(), then WAIT on the same connection (RedisPool::eval_wait); under ASK (a slot moving) the script
   // runs and this answers `timeout`, so the caller retries later.
-  boost::asio::awaitable<RedisReply> eval_then(RedisScript& script, std::vector<std::string> keys,
-                                               std::vector<std::string> args, std::vector<std::string> then);
+  boost::asio::awaitable<RedisReply> eval_wait(RedisScript& script, std::vector<std::string> keys,
+                                               std::vector<std::string> args, int replicas,
+                                               std::chrono::milliseconds timeout);
 
   void close();
   // The map is known and every master in it is up.

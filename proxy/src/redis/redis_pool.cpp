@@ -2,6 +2,7 @@
 #include "redis/redis_pool.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -65,10 +66,10 @@ boost::asio::awaitable<RedisReply> RedisPool::eval(RedisScript& script, std::vec
   return run_script(core_, script, std::move(keys), std::move(args));
 }
 
-boost::asio::awaitable<RedisReply> RedisPool::eval_then(RedisScript& script, std::vector<std::string> keys,
-                                                        std::vector<std::string> args,
-                                                        std::vector<std::string> then) {
-  return run_script_then(core_, script, std::move(keys), std::move(args), std::move(then));
+boost::asio::awaitable<RedisReply> RedisPool::eval_wait(RedisScript& script, std::vector<std::string> keys,
+                                                        std::vector<std::string> args, int replicas,
+                                                        std::chrono::milliseconds timeout) {
+  return run_script_wait(core_, executor_, script, std::move(keys), std::move(args), replicas, timeout);
 }
 
 boost::asio::awaitable<RedisReply> RedisPool::asking(std::vector<std::string> args) {
@@ -88,16 +89,25 @@ boost::asio::awaitable<RedisReply> RedisPool::asking(std::vector<std::string> ar
   co_return reply;
 }
 
-boost::asio::awaitable<RedisReply> RedisPool::run_script_then(std::shared_ptr<Core> core, RedisScript& script,
+boost::asio::awaitable<RedisReply> RedisPool::run_script_wait(std::shared_ptr<Core> core,
+                                                              boost::asio::any_io_executor executor,
+                                                              RedisScript& script,
                                                               std::vector<std::string> keys,
-                                                              std::vector<std::string> args,
-                                                              std::vector<std::string> then) {
+                                                              std::vector<std::string> args, int replicas,
+                                                              std::chrono::milliseconds timeout) {
   auto on = core->closed ? nullptr : core->pick();
   if (!on) co_return RedisReply::failure(RedisStatus::unavailable, "no connection");
   RedisReply r = co_await run_script(core, script, std::move(keys), std::move(args), on);
   if (!r.ok()) co_return r;
   if (!on->usable()) co_return RedisReply::failure(RedisStatus::unavailable, "connection dropped");
-  co_return co_await run(core, std::move(then), on);
+  boost::asio::steady_timer nudge(executor, timeout + std::chrono::milliseconds(1));
+  nudge.async_wait([on](boost::system::error_code ec) {
+    if (!ec && on->usable()) on->async_command(std::vector<std::string>{"PING"}, [](RedisReply) {});
+  });
+  std::vector<std::string> wait{"WAIT", std::to_string(replicas), std::to_string(timeout.count())};
+  RedisReply reply = co_await run(core, std::move(wait), on);
+  nudge.cancel();
+  co_return reply;
 }
 
 boost::asio::awaitable<RedisReply> RedisPool::run(std::shared_ptr<Core> core, std::vector<std::string> args,

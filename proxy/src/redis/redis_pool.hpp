@@ -62,10 +62,16 @@ class RedisPool {
   boost::asio::awaitable<RedisReply> eval(RedisScript& script, std::vector<std::string> keys,
                                           std::vector<std::string> args);
 
-  // eval(), then `then` on the same connection once the script has answered; the reply of `then` (or the
-  // script's when that failed). For a command about the connection's own writes: WAIT.
-  boost::asio::awaitable<RedisReply> eval_then(RedisScript& script, std::vector<std::string> keys,
-                                               std::vector<std::string> args, std::vector<std::string> then);
+  // eval(), then `WAIT replicas timeout` on the same connection once the script has answered (the script's
+  // writes on that many replicas); the reply of WAIT (or the script's when that failed).
+  //
+  // Redis settles a WAIT that times out only when its event loop wakes: on an idle server at its next cron
+  // tick, up to 1/hz (100 ms by default) after the timeout, past redis.command_timeout, which would count
+  // against the connection and the breaker. Once the timeout has passed, a PING sent behind the WAIT wakes
+  // it, and the WAIT answers then.
+  boost::asio::awaitable<RedisReply> eval_wait(RedisScript& script, std::vector<std::string> keys,
+                                               std::vector<std::string> args, int replicas,
+                                               std::chrono::milliseconds timeout);
 
   // ASKING, then `args`, on one connection with nothing between them: Redis Cluster's answer to ASK (a slot
   // moving to this node). The reply of `args`.
@@ -102,10 +108,12 @@ class RedisPool {
                                                        std::vector<std::string> keys,
                                                        std::vector<std::string> args,
                                                        std::shared_ptr<RedisConnection> on = nullptr);
-  static boost::asio::awaitable<RedisReply> run_script_then(std::shared_ptr<Core> core, RedisScript& script,
+  static boost::asio::awaitable<RedisReply> run_script_wait(std::shared_ptr<Core> core,
+                                                            boost::asio::any_io_executor executor,
+                                                            RedisScript& script,
                                                             std::vector<std::string> keys,
-                                                            std::vector<std::string> args,
-                                                            std::vector<std::string> then);
+                                                            std::vector<std::string> args, int replicas,
+                                                            std::chrono::milliseconds timeout);
 
   boost::asio::any_io_executor executor_;
   std::shared_ptr<Core> core_;

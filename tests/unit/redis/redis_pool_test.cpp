@@ -384,5 +384,30 @@ TEST(RedisPool, CloseLetsTheIoContextRunOutOfWork) {
   EXPECT_EQ(run_command(io, pool, {"PING"}).status, RedisStatus::unavailable);
 }
 
+// Redis settles a WAIT that times out only when its event loop wakes: at its next cron tick on an idle
+// server (here every second, --hz 1), far past the command timeout, which would then drop the connection
+// and count against the breaker. The pool wakes it once the WAIT's own timeout has passed: each purge's WAIT
+// answers "0 replicas", and the connections stay up.
+TEST(RedisPool, AWaitForAReplicaThatIsNotThereAnswersAtItsOwnTimeout) {
+  test::RedisServer server({"--hz", "1"});
+  boost::asio::io_context io;
+  auto options = options_for(server.url(), 1);
+  options.command_timeout = 300ms;
+  RedisPool pool(io.get_executor(), options);
+  ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
+  RedisScript script("return redis.call('INCR', KEYS[1])");
+  const auto connects = pool.stats().connects;
+  for (int i = 0; i < 4; ++i) {
+    auto r = run_on(io, pool.eval_wait(script, {"purged"}, {}, 1, 20ms));
+    ASSERT_TRUE(r);
+    ASSERT_TRUE(r->ok()) << i << ": " << r->value.str;
+    EXPECT_TRUE(r->value.is_integer());
+    EXPECT_EQ(r->value.integer, 0) << "no replica acknowledged";
+  }
+  EXPECT_EQ(pool.stats().connects, connects) << "no connection was dropped";
+  EXPECT_EQ(pool.breaker_state(), CircuitBreaker::State::closed);
+  EXPECT_EQ(run_command(io, pool, {"GET", "purged"}).value.str, "4");
+}
+
 }  // namespace
 }  // namespace orc::redis
