@@ -57,10 +57,17 @@ SentinelWatcher::~SentinelWatcher() {
 
 void SentinelWatcher::start() {
   thread_.start("orc-sentinel", [this] { run(); });
+  if (options_.nodes.size() < 2 || !followers_.empty()) return;
+  for (const auto& node : options_.nodes) {
+    auto& t = *followers_.emplace_back(std::make_unique<sync::WaitingThread>());
+    t.start("orc-sent-sub", [this, &node, &t] { follow(node, t.waker()); });
+  }
 }
 
 void SentinelWatcher::stop() {
   thread_.stop();
+  for (auto& t : followers_) t->stop();
+  followers_.clear();
 }
 
 std::optional<MasterAddress> SentinelWatcher::ask(redisContext* c) const {
@@ -73,8 +80,12 @@ std::optional<MasterAddress> SentinelWatcher::ask(redisContext* c) const {
 }
 
 void SentinelWatcher::take(const Node& node, const MasterAddress& a) {
+  if (adopt(node, a)) last_warning_.clear();
+}
+
+bool SentinelWatcher::adopt(const Node& node, const MasterAddress& a) {
   const bool first = source_->version() == 0;
-  if (!source_->set(a)) return;
+  if (!source_->set(a)) return false;
   if (first)
     spdlog::info("redis sentinel {}:{}: master '{}' is at {}:{}", node.first, node.second, options_.master,
                  a.host, a.port);
@@ -83,7 +94,7 @@ void SentinelWatcher::take(const Node& node, const MasterAddress& a) {
                  options_.master, a.host, a.port);
     topology_stats().sentinel_failovers.fetch_add(1, std::memory_order_relaxed);
   }
-  last_warning_.clear();
+  return true;
 }
 
 void SentinelWatcher::warn_once(std::string message) {
@@ -126,6 +137,27 @@ void SentinelWatcher::run() {
       if (thread_.waker().pause(backoff.after(longest))) return;
       longest = {};
     }
+  }
+}
+
+void SentinelWatcher::follow(const Node& node, const sync::Waker& waker) {
+  using Clock = std::chrono::steady_clock;
+  sync::ReconnectBackoff backoff(options_.reconnect_max);
+  const auto pong_timeout = std::max(options_.connect_timeout, std::chrono::milliseconds(1000));
+  while (!waker.stopping()) {
+    const auto t0 = Clock::now();
+    sync::Connected outcome;
+    if (auto c = connect_to(node, outcome)) {
+      const bool stopped = sync::listen(
+          c.get(), "+switch-master", {},
+          [&](std::string_view payload) {
+            if (auto next = parse_switch_master(payload, options_.master)) adopt(node, *next);
+            return true;
+          },
+          options_.ping_interval, pong_timeout, waker);
+      if (stopped) return;
+    }
+    if (waker.pause(backoff.after(Clock::now() - t0))) return;  // the asking thread warns of what fails
   }
 }
 

@@ -3,7 +3,11 @@
 // One SentinelWatcher per process (a thread of hiredis's blocking API, like the purge listener): it asks a
 // sentinel `SENTINEL get-master-addr-by-name`, then stays subscribed to its `+switch-master` channel and
 // takes each new address the moment a failover ends. When that sentinel goes or stops answering its PING,
-// it asks the next one (the nodes in turn). The workers' connections (redis_connection.hpp) and the purge
+// it asks the next one (the nodes in turn). With several sentinels, a thread per sentinel also listens to
+// its `+switch-master`, and the first one heard is taken: the sentinel that led a failover announces it only
+// once every replica was told of the new master (or `failover-timeout` passed, 3 minutes by default), the
+// others within seconds of the promotion; meanwhile the former master may still take the purges, and lose
+// them when it becomes a replica. The workers' connections (redis_connection.hpp) and the purge
 // listener read the address from the MasterSource whenever they connect; a connection that finds it is not
 // on a master (ROLE at connect, READONLY on a write) drops and connects again.
 #pragma once
@@ -78,8 +82,12 @@ class SentinelWatcher {
   sync::Context connect_to(const Node& node, sync::Connected& outcome) const;
   // The master's address from a connected sentinel.
   std::optional<MasterAddress> ask(redisContext* c) const;
-  // An address `node` gave: into the source, logged when it changed.
+  // An address `node` gave: into the source, logged when it changed. adopt() is thread-safe; take() is the
+  // asking thread's (it also clears its last warning).
+  bool adopt(const Node& node, const MasterAddress& address);
   void take(const Node& node, const MasterAddress& address);
+  // A listener of `node`'s `+switch-master` only, until stop().
+  void follow(const Node& node, const sync::Waker& waker);
   // Logs `message` unless it is the last one logged (a lasting problem, round after round).
   void warn_once(std::string message);
 
@@ -87,6 +95,7 @@ class SentinelWatcher {
   std::shared_ptr<MasterSource> source_;
   std::string last_warning_;  // the watcher's thread, and ask_once() before it starts
   sync::WaitingThread thread_;
+  std::vector<std::unique_ptr<sync::WaitingThread>> followers_;  // one per sentinel, when there are several
 };
 
 }  // namespace orc::redis

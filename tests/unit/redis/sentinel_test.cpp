@@ -1,9 +1,16 @@
-// The Sentinel pieces that need no server: the `+switch-master` payload, the master's address as a source
-// that connections read, and the reconnect backoff the watcher shares with the purge listener (the watcher
-// and the failovers run against real sentinels in integration/cache_sentinel_test.cpp).
+// The Sentinel pieces: the `+switch-master` payload, the master's address as a source that connections read,
+// the reconnect backoff the watcher shares with the purge listener, and whose announcement the watcher takes
+// (the failovers run against real sentinels in integration/cache_sentinel_test.cpp).
 #include "redis/sentinel.hpp"
 
 #include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "redis/redis_test_util.hpp"
+#include "support/redis_server.hpp"
 
 namespace orc::redis {
 namespace {
@@ -49,6 +56,41 @@ TEST(Sentinel, AMasterSourceCountsItsChanges) {
   EXPECT_TRUE(source.set({"10.0.0.2", 6379}));
   EXPECT_EQ(source.version(), 2u);
   EXPECT_EQ(source.current(), (MasterAddress{"10.0.0.2", 6379}));
+}
+
+// The sentinel that led a failover announces it last (once every replica follows the new master, or after
+// `failover-timeout`): a scale-out probe saw the proxy purge the former master for 5 s after the other
+// sentinels had announced the switch. The watcher listens to every sentinel and takes the first announcement,
+// here from the second node (a plain Redis, on which the test publishes what a sentinel would), while it
+// asks and listens to the first (a real sentinel, which announces nothing).
+TEST(SentinelWatcher, TakesTheFirstSwitchAnnouncedByAnySentinel) {
+  test::RedisServer master;
+  auto sentinel = test::RedisServer::sentinel("orc-master", master.port(), 1, std::chrono::seconds(30));
+  test::RedisServer other;
+  auto source = std::make_shared<MasterSource>();
+  SentinelWatcher::Options options;
+  options.master = "orc-master";
+  options.nodes = {{"127.0.0.1", sentinel->port()}, {"127.0.0.1", other.port()}};
+  SentinelWatcher watcher(options, source);
+  ASSERT_TRUE(watcher.ask_once());
+  ASSERT_EQ(source->current(), (MasterAddress{"127.0.0.1", master.port()}));
+  watcher.start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto until = [&](const std::function<bool()>& done) {
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a poll of state, bounded by `deadline`
+    return done();
+  };
+  // Subscribed once a message reaches one receiver (one that is about no master, which it ignores).
+  ASSERT_TRUE(until([&] {
+    return test::redis_command(other.port(), {"PUBLISH", "+switch-master", "hello"}) ==
+           std::optional<std::string>(":1");
+  }));
+  const std::string payload = "orc-master 127.0.0.1 " + std::to_string(master.port()) + " 127.0.0.1 7001";
+  ASSERT_EQ(test::redis_command(other.port(), {"PUBLISH", "+switch-master", payload}), ":1");
+  EXPECT_TRUE(until([&] { return source->current() == MasterAddress{"127.0.0.1", 7001}; }));
+  EXPECT_EQ(source->version(), 2u);
+  watcher.stop();
 }
 
 }  // namespace
