@@ -748,15 +748,16 @@ asio::awaitable<StorageStatus> CacheFlow::purge(const std::vector<std::string>& 
 // answers again. One replay at a time per process; failures leave them owed.
 asio::awaitable<void> CacheFlow::replay_owed() {
   if (!p_.storage || p_.owed.empty() || !p_.storage->up()) co_return;
-  auto batch = p_.owed.claim();
+  auto batch = p_.owed.claim(p_.clock.now_ms());
   if (batch.tags.empty()) co_return;
   struct Release {
     PendingPurges& owed;
+    const util::Clock& clock;
     bool settled = false;
     ~Release() {
-      if (!settled) owed.release();
+      if (!settled) owed.release(clock.now_ms());
     }
-  } release{p_.owed};
+  } release{p_.owed, p_.clock};
   if (co_await purge_tiers(batch.tags) != StorageStatus::ok) co_return;
   p_.owed.settle(batch);
   release.settled = true;

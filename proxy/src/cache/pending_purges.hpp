@@ -32,12 +32,18 @@ class PendingPurges {
   bool empty() const { return count_.load(std::memory_order_acquire) == 0; }
   std::size_t size() const { return count_.load(std::memory_order_acquire); }
 
-  // Claims the replay for one caller at a time: the owed tags, or an empty batch when nothing is owed or
-  // another replay runs. Every claim is followed by settle() (on success) or release().
-  Batch claim();
+  // A replay that failed is not claimed again for this long: a Redis that answers every purge with an error
+  // (maxmemory with noeviction, a read-only replica) would otherwise get one from each request.
+  static constexpr std::int64_t kRetryWaitMs = 100;
+
+  // Claims the replay for one caller at a time: the owed tags, or an empty batch when nothing is owed,
+  // another replay runs, or the last one failed less than kRetryWaitMs before `now_ms`. Every claim is
+  // followed by settle() (on success) or release().
+  Batch claim(std::int64_t now_ms);
   // The batch was purged: forgets its tags unless a purge of one of them failed again after the claim.
   void settle(const Batch& batch);
-  void release();
+  // The replay failed (or was abandoned) at `now_ms`.
+  void release(std::int64_t now_ms);
 
  private:
   mutable std::mutex mutex_;
@@ -45,6 +51,7 @@ class PendingPurges {
   std::uint64_t seq_ = 0;
   std::atomic<std::size_t> count_{0};
   bool replaying_ = false;
+  std::int64_t retry_at_ms_ = 0;  // no claim before this, after a failed replay
   std::function<void(std::size_t)> on_size_;
   void changed();  // with mutex_ held
 };
