@@ -159,9 +159,13 @@ std::shared_ptr<const std::vector<std::string>> string_list_claim(const json::ob
   if (name.empty()) return nullptr;
   auto it = o.find(name);
   if (it == o.end() || !it->value().is_array()) return nullptr;
+  // An element that is no string makes the whole claim grant nothing (the backend's []string refuses a
+  // token with a number in it, and reads a null as ""): the backend decides such a caller's reads.
   auto out = std::make_shared<std::vector<std::string>>();
-  for (const auto& v : it->value().as_array())
-    if (v.is_string()) out->emplace_back(v.as_string());
+  for (const auto& v : it->value().as_array()) {
+    if (!v.is_string()) return nullptr;
+    out->emplace_back(v.as_string());
+  }
   return out;
 }
 

@@ -378,8 +378,12 @@ TEST_F(ResolveAuthzScope, TenantScopeWithAPermissionSharesByTheGrant) {
   // Without the permission in the key, an entry of the rule would be the tenant's unguarded one.
   EXPECT_EQ(as(config::Scope::tenant, member("u-1", "t-1", R"(["risks:read"])")).key_part, "tenant:t-1");
 
-  for (const std::string perms : {R"(["assets:read"])", R"([])", R"(["risk:*"])", R"("risks:read")",
-                                  R"({"risks:read":true})", R"(["risks:read:own",1])"}) {
+  for (const std::string perms :
+       {R"(["assets:read"])", R"([])", R"(["risk:*"])", R"("risks:read")", R"({"risks:read":true})",
+        R"(["risks:read:own",1])",
+        // The backend's []string refuses the token for a number; a null it reads
+        // as "". Either way, not a list of strings: it grants nothing here.
+        R"([1,"risks:read"])", R"([null,"risks:read"])", R"([["*"],"risks:read"])"}) {
     auto s = with(member("u-5", "t-1", perms));
     EXPECT_TRUE(s.bypass) << perms;
     EXPECT_EQ(s.bypass_reason, "no_permission") << perms;
