@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <memory>
 
 namespace orc::redis {
 
@@ -89,6 +90,35 @@ boost::asio::awaitable<RedisReply> RedisPool::asking(std::vector<std::string> ar
   co_return reply;
 }
 
+namespace {
+
+// PINGs sent behind a command on its connection: the first after `first`, then one every `every`, at most
+// `limit` of them, until stop(). Each wakes Redis's event loop (see eval_wait).
+class Nudge : public std::enable_shared_from_this<Nudge> {
+ public:
+  Nudge(boost::asio::any_io_executor executor, std::shared_ptr<RedisConnection> on, int limit)
+      : timer_(std::move(executor)), on_(std::move(on)), left_(limit) {}
+  void arm(std::chrono::milliseconds first, std::chrono::milliseconds every) {
+    timer_.expires_after(first);
+    timer_.async_wait([self = shared_from_this(), every](boost::system::error_code ec) {
+      if (ec || self->left_ <= 0 || !self->on_->usable()) return;
+      self->on_->async_command(std::vector<std::string>{"PING"}, [](RedisReply) {});
+      if (--self->left_ > 0) self->arm(every, every);
+    });
+  }
+  void stop() {
+    left_ = 0;
+    timer_.cancel();
+  }
+
+ private:
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<RedisConnection> on_;
+  int left_;
+};
+
+}  // namespace
+
 boost::asio::awaitable<RedisReply> RedisPool::run_script_wait(std::shared_ptr<Core> core,
                                                               boost::asio::any_io_executor executor,
                                                               RedisScript& script,
@@ -100,13 +130,15 @@ boost::asio::awaitable<RedisReply> RedisPool::run_script_wait(std::shared_ptr<Co
   RedisReply r = co_await run_script(core, script, std::move(keys), std::move(args), on);
   if (!r.ok()) co_return r;
   if (!on->usable()) co_return RedisReply::failure(RedisStatus::unavailable, "connection dropped");
-  boost::asio::steady_timer nudge(executor, timeout + std::chrono::milliseconds(1));
-  nudge.async_wait([on](boost::system::error_code ec) {
-    if (!ec && on->usable()) on->async_command(std::vector<std::string>{"PING"}, [](RedisReply) {});
-  });
+  // From the WAIT's timeout on (Redis counts it from when it reads the WAIT, a little after this), a PING
+  // every few milliseconds until it answers, for as long as the command may take.
+  const auto every = std::chrono::milliseconds(5);
+  auto nudge =
+      std::make_shared<Nudge>(executor, on, 1 + static_cast<int>(core->options->command_timeout / every));
+  nudge->arm(timeout + std::chrono::milliseconds(1), every);
   std::vector<std::string> wait{"WAIT", std::to_string(replicas), std::to_string(timeout.count())};
   RedisReply reply = co_await run(core, std::move(wait), on);
-  nudge.cancel();
+  nudge->stop();
   co_return reply;
 }
 

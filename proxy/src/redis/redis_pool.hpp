@@ -67,8 +67,8 @@ class RedisPool {
   //
   // Redis settles a WAIT that times out only when its event loop wakes: on an idle server at its next cron
   // tick, up to 1/hz (100 ms by default) after the timeout, past redis.command_timeout, which would count
-  // against the connection and the breaker. Once the timeout has passed, a PING sent behind the WAIT wakes
-  // it, and the WAIT answers then.
+  // against the connection and the breaker. Once the timeout has passed, PINGs sent behind the WAIT (one
+  // every 5 ms until it answers) wake it, and the WAIT answers then.
   boost::asio::awaitable<RedisReply> eval_wait(RedisScript& script, std::vector<std::string> keys,
                                                std::vector<std::string> args, int replicas,
                                                std::chrono::milliseconds timeout);
