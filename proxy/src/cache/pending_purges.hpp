@@ -37,7 +37,8 @@ class PendingPurges {
   static constexpr std::int64_t kRetryWaitMs = 100;
 
   // Claims the replay for one caller at a time: the owed tags, or an empty batch when nothing is owed,
-  // another replay runs, or the last one failed less than kRetryWaitMs before `now_ms`. Every claim is
+  // another replay runs, or the last one failed less than kRetryWaitMs before `now_ms` (a steady clock's
+  // milliseconds). Every claim is
   // followed by settle() (on success) or release().
   Batch claim(std::int64_t now_ms);
   // The batch was purged: forgets its tags unless a purge of one of them failed again after the claim.

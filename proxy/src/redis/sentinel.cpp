@@ -34,7 +34,7 @@ bool MasterSource::set(MasterAddress address) {
   return true;
 }
 
-std::optional<MasterAddress> parse_switch_master(std::string_view payload, std::string_view master) {
+std::optional<SwitchMaster> parse_switch_master(std::string_view payload, std::string_view master) {
   std::vector<std::string_view> words;
   while (!payload.empty()) {
     auto space = payload.find(' ');
@@ -45,7 +45,7 @@ std::optional<MasterAddress> parse_switch_master(std::string_view payload, std::
   if (words.size() != 5 || words[0] != master || words[3].empty()) return std::nullopt;
   auto port = port_of(words[4]);
   if (!port) return std::nullopt;
-  return MasterAddress{std::string(words[3]), *port};
+  return SwitchMaster{{std::string(words[1]), port_of(words[2]).value_or(0)}, {std::string(words[3]), *port}};
 }
 
 SentinelWatcher::SentinelWatcher(Options options, std::shared_ptr<MasterSource> source)
@@ -65,6 +65,9 @@ void SentinelWatcher::start() {
 }
 
 void SentinelWatcher::stop() {
+  // Each may be in a connect bounded by connect_timeout: all are told first, then joined.
+  thread_.request_stop();
+  for (auto& t : followers_) t->request_stop();
   thread_.stop();
   for (auto& t : followers_) t->stop();
   followers_.clear();
@@ -151,7 +154,8 @@ void SentinelWatcher::follow(const Node& node, const sync::Waker& waker) {
       const bool stopped = sync::listen(
           c.get(), "+switch-master", {},
           [&](std::string_view payload) {
-            if (auto next = parse_switch_master(payload, options_.master)) adopt(node, *next);
+            auto next = parse_switch_master(payload, options_.master);
+            if (next && source_->current() == next->from) adopt(node, next->to);
             return true;
           },
           options_.ping_interval, pong_timeout, waker);
@@ -183,7 +187,7 @@ bool SentinelWatcher::session(const Node& node) {
   return sync::listen(
       c.get(), "+switch-master", ask_again,
       [&](std::string_view payload) {
-        if (auto next = parse_switch_master(payload, options_.master)) take(node, *next);
+        if (auto next = parse_switch_master(payload, options_.master)) take(node, next->to);
         return true;
       },
       options_.ping_interval, pong_timeout, thread_.waker());

@@ -4,12 +4,14 @@
 // sentinel `SENTINEL get-master-addr-by-name`, then stays subscribed to its `+switch-master` channel and
 // takes each new address the moment a failover ends. When that sentinel goes or stops answering its PING,
 // it asks the next one (the nodes in turn). With several sentinels, a thread per sentinel also listens to
-// its `+switch-master`, and the first one heard is taken: the sentinel that led a failover announces it only
-// once every replica was told of the new master (or `failover-timeout` passed, 3 minutes by default), the
-// others within seconds of the promotion; meanwhile the former master may still take the purges, and lose
-// them when it becomes a replica. The workers' connections (redis_connection.hpp) and the purge
-// listener read the address from the MasterSource whenever they connect; a connection that finds it is not
-// on a master (ROLE at connect, READONLY on a write) drops and connects again.
+// its `+switch-master`, and takes a move away from the address in use at once, whichever sentinel announces
+// it: the sentinel that led a failover announces it only once every replica was told of the new master (or
+// `failover-timeout` passed, 3 minutes by default), the others within seconds of the promotion; meanwhile
+// the former master may still take the purges, and lose them when it becomes a replica. (A move away from
+// another address is a sentinel late with an older failover: those threads pass it over; the asking
+// thread's own sentinel is followed in everything it says.) The workers' connections (redis_connection.hpp)
+// and the purge listener read the address from the MasterSource whenever they connect; a connection that
+// finds it is not on a master (ROLE at connect, READONLY on a write) drops and connects again.
 #pragma once
 
 #include <atomic>
@@ -47,9 +49,13 @@ class MasterSource {
   std::atomic<std::uint64_t> version_{0};
 };
 
-// `<name> <old-ip> <old-port> <new-ip> <new-port>`, the payload of `+switch-master`: the new address when
-// it is about `master`.
-std::optional<MasterAddress> parse_switch_master(std::string_view payload, std::string_view master);
+// `<name> <old-ip> <old-port> <new-ip> <new-port>`, the payload of `+switch-master`, when it is about
+// `master`: the former address (`from`; its port 0 when unreadable) and the new one.
+struct SwitchMaster {
+  MasterAddress from;
+  MasterAddress to;
+};
+std::optional<SwitchMaster> parse_switch_master(std::string_view payload, std::string_view master);
 
 class SentinelWatcher {
  public:

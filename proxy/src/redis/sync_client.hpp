@@ -73,6 +73,8 @@ class WaitingThread {
   WaitingThread& operator=(const WaitingThread&) = delete;
   // `name`: the thread's name (util::name_this_thread).
   void start(std::string name, std::function<void()> body);
+  // Wakes the thread without waiting for it (stop() joins): several threads wind down side by side.
+  void request_stop() { waker_.stop(); }
   void stop();
   const Waker& waker() const { return waker_; }
 

@@ -18,8 +18,8 @@ namespace {
 TEST(Sentinel, SwitchMasterNamesTheNewAddressOfItsMasterOnly) {
   auto moved = parse_switch_master("orc-master 10.0.0.1 6379 10.0.0.2 6380", "orc-master");
   ASSERT_TRUE(moved);
-  EXPECT_EQ(moved->host, "10.0.0.2");
-  EXPECT_EQ(moved->port, 6380);
+  EXPECT_EQ(moved->to, (MasterAddress{"10.0.0.2", 6380}));
+  EXPECT_EQ(moved->from, (MasterAddress{"10.0.0.1", 6379}));
   EXPECT_FALSE(parse_switch_master("other 10.0.0.1 6379 10.0.0.2 6380", "orc-master")) << "another master";
   EXPECT_FALSE(parse_switch_master("orc-master-2 10.0.0.1 6379 10.0.0.2 6380", "orc-master"));
   for (const char* bad :
@@ -60,9 +60,10 @@ TEST(Sentinel, AMasterSourceCountsItsChanges) {
 
 // The sentinel that led a failover announces it last (once every replica follows the new master, or after
 // `failover-timeout`): a scale-out probe saw the proxy purge the former master for 5 s after the other
-// sentinels had announced the switch. The watcher listens to every sentinel and takes the first announcement,
-// here from the second node (a plain Redis, on which the test publishes what a sentinel would), while it
-// asks and listens to the first (a real sentinel, which announces nothing).
+// sentinels had announced the switch. The watcher listens to every sentinel and takes the first announcement
+// of a move away from the master in use, here from the second node (a plain Redis, on which the test
+// publishes what a sentinel would), while it asks and listens to the first (a real sentinel, which announces
+// nothing).
 TEST(SentinelWatcher, TakesTheFirstSwitchAnnouncedByAnySentinel) {
   test::RedisServer master;
   auto sentinel = test::RedisServer::sentinel("orc-master", master.port(), 1, std::chrono::seconds(30));
@@ -86,10 +87,14 @@ TEST(SentinelWatcher, TakesTheFirstSwitchAnnouncedByAnySentinel) {
     return test::redis_command(other.port(), {"PUBLISH", "+switch-master", "hello"}) ==
            std::optional<std::string>(":1");
   }));
+  // A sentinel late with an older failover (from an address no longer in use) is passed over; the move away
+  // from the master in use is taken.
+  const std::string stale = "orc-master 127.0.0.1 7002 127.0.0.1 7003";
+  ASSERT_EQ(test::redis_command(other.port(), {"PUBLISH", "+switch-master", stale}), ":1");
   const std::string payload = "orc-master 127.0.0.1 " + std::to_string(master.port()) + " 127.0.0.1 7001";
   ASSERT_EQ(test::redis_command(other.port(), {"PUBLISH", "+switch-master", payload}), ":1");
   EXPECT_TRUE(until([&] { return source->current() == MasterAddress{"127.0.0.1", 7001}; }));
-  EXPECT_EQ(source->version(), 2u);
+  EXPECT_EQ(source->version(), 2u) << "one move: the stale announcement was not taken";
   watcher.stop();
 }
 
