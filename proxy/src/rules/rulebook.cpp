@@ -253,6 +253,21 @@ CompileResult Rulebook::compile(const config::Config& cfg) {
           ok = false;
         }
       }
+      // Key material is stored with each entry: a credential never enters it raw.
+      for (const auto& h : rc.cache.key_headers) {
+        const bool source =
+            std::any_of(cfg.identity.credential.begin(), cfg.identity.credential.end(),
+                        [&](const config::CredentialSource& c) {
+                          return c.kind == config::CredentialSource::Kind::header && util::iequals(c.name, h);
+                        });
+        if (source || util::iequals(h, "Authorization") || util::iequals(h, "Proxy-Authorization") ||
+            util::iequals(h, "Cookie")) {
+          errors.push_back(at(rc.pos, "rule '" + rc.name + "': key.headers names '" + h +
+                                          "', which carries a credential: a key never holds one; use scope "
+                                          "'credential' (it keys on the credential's HMAC) or a JWT scope"));
+          ok = false;
+        }
+      }
       if (scope == config::Scope::credential && cfg.cache.key_secret.empty()) {
         errors.push_back(
             at(rc.cache.scope_pos.line ? rc.cache.scope_pos : rc.pos,

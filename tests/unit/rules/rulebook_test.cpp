@@ -524,6 +524,35 @@ TEST(RulebookErrors, CredentialScopeNeedsAKeySecret) {
       "'cache.key_secret' (or cache.key_secret_file)");
 }
 
+// Key material is stored with every entry: a header that carries a credential cannot be keyed on raw (a
+// security probe's point: the Vary variant stored the bearer token; a rule keying on the header would too).
+TEST(RulebookErrors, KeyHeadersNeverNameACredential) {
+  auto c = compile(kSecret + R"(identity:
+  credential: [{ header: Authorization }, { header: X-Api-Key }]
+rules:
+  - name: by-token
+    match: { path: /a }
+    cache: { key: { headers: [authorization] } }
+  - name: by-cookie
+    match: { path: /b }
+    cache: { key: { headers: [Accept-Language, Cookie] } }
+  - name: by-api-key
+    match: { path: /c }
+    cache: { key: { headers: [x-api-key] } }
+  - name: by-language
+    match: { path: /d }
+    cache: { key: { headers: [Accept-Language] } }
+)");
+  EXPECT_FALSE(c.rulebook);
+  ASSERT_EQ(c.errors.size(), 3u) << text(c.errors);
+  EXPECT_EQ(c.errors[0].to_string(),
+            "test.yaml:5:5: error: rule 'by-token': key.headers names 'authorization', which carries a "
+            "credential: a key never holds one; use scope 'credential' (it keys on the credential's HMAC) "
+            "or a JWT scope");
+  EXPECT_NE(c.errors[1].message.find("'Cookie'"), std::string::npos) << text(c.errors);
+  EXPECT_NE(c.errors[2].message.find("'x-api-key'"), std::string::npos) << text(c.errors);
+}
+
 TEST(RulebookErrors, InvalidateWithTenantOrUserNeedsJwt) {
   auto c = compile(kSecret + R"(rules:
   - name: w
