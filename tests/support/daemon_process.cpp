@@ -194,27 +194,40 @@ void DaemonProcess::reap() {
 std::optional<LogMatch> DaemonProcess::wait_for_log(const std::string& pattern, Deadline deadline,
                                                     std::size_t from) {
   const std::regex re(pattern);
-  std::unique_lock lock(mutex_);
+  // The lines are matched outside the lock: a regex over megabytes of access log takes seconds in a
+  // sanitizer build, and the reader, blocked meanwhile, would let the daemon's stderr pipe fill up (its
+  // access log then drops lines, the very lines waited for).
   std::size_t pos = from;
-  auto try_line = [&](std::size_t begin, std::size_t end) -> std::optional<LogMatch> {
-    std::string line = stderr_.substr(begin, end - begin);
-    std::smatch m;
-    if (!std::regex_search(line, m, re)) return std::nullopt;
-    LogMatch match;
-    for (const auto& g : m) match.groups.push_back(g.str());
-    match.line = std::move(line);
-    match.end_offset = std::min(end + 1, stderr_.size());
-    return match;
-  };
   for (;;) {
-    for (auto nl = stderr_.find('\n', pos); nl != std::string::npos; nl = stderr_.find('\n', pos)) {
-      auto match = try_line(pos, nl);
-      pos = nl + 1;
-      if (match) return match;
+    std::string chunk;
+    bool closed = false;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait_until(lock, deadline,
+                     [&] { return output_closed_ || stderr_.find('\n', pos) != std::string::npos; });
+      closed = output_closed_;
+      const auto last = stderr_.rfind('\n');
+      const std::size_t end =
+          closed ? stderr_.size() : (last == std::string::npos || last < pos ? pos : last + 1);
+      if (end > pos) chunk = stderr_.substr(pos, end - pos);
     }
-    if (output_closed_) return pos < stderr_.size() ? try_line(pos, stderr_.size()) : std::nullopt;
-    if (Clock::now() >= deadline) return std::nullopt;
-    cv_.wait_until(lock, deadline);
+    std::size_t at = 0;
+    while (at < chunk.size()) {
+      auto nl = chunk.find('\n', at);
+      const std::size_t line_end = nl == std::string::npos ? chunk.size() : nl;
+      std::string line = chunk.substr(at, line_end - at);
+      std::smatch m;
+      if (std::regex_search(line, m, re)) {
+        LogMatch match;
+        for (const auto& g : m) match.groups.push_back(g.str());
+        match.line = std::move(line);
+        match.end_offset = pos + std::min(line_end + 1, chunk.size());
+        return match;
+      }
+      at = line_end + 1;
+    }
+    pos += chunk.size();
+    if (closed || Clock::now() >= deadline) return std::nullopt;
   }
 }
 
