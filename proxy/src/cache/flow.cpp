@@ -748,20 +748,16 @@ asio::awaitable<StorageStatus> CacheFlow::purge(const std::vector<std::string>& 
 // answers again. One replay at a time per process; failures leave them owed.
 asio::awaitable<void> CacheFlow::replay_owed() {
   if (!p_.storage || p_.owed.empty() || !p_.storage->up()) co_return;
-  // The steady clock: a wall clock stepped back must not hold the replays.
-  const auto steady_ms = [&clock = p_.clock] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(clock.steady().time_since_epoch()).count();
-  };
-  auto batch = p_.owed.claim(steady_ms());
+  auto batch = p_.owed.claim(p_.clock.steady());
   if (batch.tags.empty()) co_return;
   struct Release {
     PendingPurges& owed;
-    const decltype(steady_ms)& now;
+    const util::Clock& clock;
     bool settled = false;
     ~Release() {
-      if (!settled) owed.release(now());
+      if (!settled) owed.release(clock.steady());
     }
-  } release{p_.owed, steady_ms};
+  } release{p_.owed, p_.clock};
   if (co_await purge_tiers(batch.tags) != StorageStatus::ok) co_return;
   p_.owed.settle(batch);
   release.settled = true;

@@ -17,10 +17,10 @@ bool PendingPurges::any(const std::vector<std::string>& tags) const {
   return false;
 }
 
-PendingPurges::Batch PendingPurges::claim(std::int64_t now_ms) {
+PendingPurges::Batch PendingPurges::claim(TimePoint now) {
   std::lock_guard lock(mutex_);
   Batch b;
-  if (replaying_ || owed_.empty() || now_ms < retry_at_ms_) return b;
+  if (replaying_ || owed_.empty() || now < retry_at_) return b;
   replaying_ = true;
   b.seq = seq_;
   b.tags.reserve(owed_.size());
@@ -43,10 +43,10 @@ void PendingPurges::changed() {
   if (on_size_) on_size_(owed_.size());
 }
 
-void PendingPurges::release(std::int64_t now_ms) {
+void PendingPurges::release(TimePoint now) {
   std::lock_guard lock(mutex_);
   replaying_ = false;
-  retry_at_ms_ = now_ms + kRetryWaitMs;
+  retry_at_ = now + kRetryWait;
 }
 
 }  // namespace orc::cache

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -32,19 +33,20 @@ class PendingPurges {
   bool empty() const { return count_.load(std::memory_order_acquire) == 0; }
   std::size_t size() const { return count_.load(std::memory_order_acquire); }
 
+  using TimePoint = std::chrono::steady_clock::time_point;
   // A replay that failed is not claimed again for this long: a Redis that answers every purge with an error
   // (maxmemory with noeviction, a read-only replica) would otherwise get one from each request.
-  static constexpr std::int64_t kRetryWaitMs = 100;
+  static constexpr std::chrono::milliseconds kRetryWait{100};
 
   // Claims the replay for one caller at a time: the owed tags, or an empty batch when nothing is owed,
-  // another replay runs, or the last one failed less than kRetryWaitMs before `now_ms` (a steady clock's
-  // milliseconds). Every claim is
-  // followed by settle() (on success) or release().
-  Batch claim(std::int64_t now_ms);
+  // another replay runs, or the last one failed less than kRetryWait before `now` (the steady clock: a wall
+  // clock stepped back must not hold the replays). Every claim is followed by settle() (on success) or
+  // release().
+  Batch claim(TimePoint now);
   // The batch was purged: forgets its tags unless a purge of one of them failed again after the claim.
   void settle(const Batch& batch);
-  // The replay failed (or was abandoned) at `now_ms`.
-  void release(std::int64_t now_ms);
+  // The replay failed (or was abandoned) at `now`.
+  void release(TimePoint now);
 
  private:
   mutable std::mutex mutex_;
@@ -52,7 +54,7 @@ class PendingPurges {
   std::uint64_t seq_ = 0;
   std::atomic<std::size_t> count_{0};
   bool replaying_ = false;
-  std::int64_t retry_at_ms_ = 0;  // no claim before this, after a failed replay
+  TimePoint retry_at_{};  // no claim before this, after a failed replay
   std::function<void(std::size_t)> on_size_;
   void changed();  // with mutex_ held
 };

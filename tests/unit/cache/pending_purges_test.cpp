@@ -19,7 +19,7 @@ TEST(PendingPurges, OwesTheTagsOfAFailedPurgeUntilAReplaySettlesThem) {
   EXPECT_TRUE(owed.any({"stats:t1", "risks:t1"}));
   EXPECT_FALSE(owed.any({"risks:t2"}));
 
-  auto batch = owed.claim(0);
+  auto batch = owed.claim({});
   ASSERT_EQ(batch.tags.size(), 2u);
   owed.settle(batch);
   EXPECT_TRUE(owed.empty());
@@ -30,27 +30,32 @@ TEST(PendingPurges, OwesTheTagsOfAFailedPurgeUntilAReplaySettlesThem) {
 // A failed replay is retried after kRetryWaitMs, not by the next request: a Redis that answers every purge
 // with an error (maxmemory with noeviction) got one EVAL per request (a probe counted 330 a second).
 TEST(PendingPurges, OneReplayAtATimeAndAReleasedClaimKeepsEverythingOwed) {
+  using std::chrono::milliseconds;
+  const PendingPurges::TimePoint t0{std::chrono::seconds(1)};
+  const auto failed_at = t0 + milliseconds(10);
   PendingPurges owed;
-  EXPECT_TRUE(owed.claim(1000).tags.empty()) << "nothing owed, nothing to claim";
+  EXPECT_TRUE(owed.claim(t0).tags.empty()) << "nothing owed, nothing to claim";
   owed.add({"a"});
-  auto first = owed.claim(1000);
+  auto first = owed.claim(t0);
   ASSERT_EQ(first.tags.size(), 1u);
-  EXPECT_TRUE(owed.claim(1000).tags.empty()) << "a second replay while one runs";
-  owed.release(1010);  // the replay's purge failed
+  EXPECT_TRUE(owed.claim(t0).tags.empty()) << "a second replay while one runs";
+  owed.release(failed_at);  // the replay's purge failed
   EXPECT_TRUE(owed.any({"a"}));
-  EXPECT_TRUE(owed.claim(1010 + PendingPurges::kRetryWaitMs - 1).tags.empty()) << "too soon after a failure";
-  auto again = owed.claim(1010 + PendingPurges::kRetryWaitMs);
+  EXPECT_TRUE(owed.claim(failed_at + PendingPurges::kRetryWait - milliseconds(1)).tags.empty())
+      << "too soon after a failure";
+  auto again = owed.claim(failed_at + PendingPurges::kRetryWait);
   EXPECT_EQ(again.tags, first.tags);
   owed.settle(again);
   EXPECT_TRUE(owed.empty());
   owed.add({"b"});
-  EXPECT_EQ(owed.claim(1010 + PendingPurges::kRetryWaitMs).tags.size(), 1u) << "a success waits for nothing";
+  EXPECT_EQ(owed.claim(failed_at + PendingPurges::kRetryWait).tags.size(), 1u)
+      << "a success waits for nothing";
 }
 
 TEST(PendingPurges, AFailureDuringAReplayStaysOwed) {
   PendingPurges owed;
   owed.add({"a", "b"});
-  auto batch = owed.claim(0);
+  auto batch = owed.claim({});
   owed.add({"b", "c"});  // another write's purge failed while the replay ran
   owed.settle(batch);
   EXPECT_FALSE(owed.any({"a"}));
