@@ -351,6 +351,34 @@ TEST(RedisPool, StoppedRedisFailsFastOpensTheBreakerAndRestartedRedisIsUsedAgain
   EXPECT_TRUE(run_command(io, pool, {"GET", "k"}).value.is_nil());  // a fresh server, nothing persisted
 }
 
+// Redis down for a while: each breaker probe finds no connection to send on, and the cool-down stays where it
+// was (the connections have their own back-off), so hits come back within one short cool-down of Redis.
+TEST(RedisPool, ProbesWithoutAConnectionKeepTheCooldownShort) {
+  test::RedisServer server;
+  boost::asio::io_context io;
+  std::chrono::steady_clock::time_point now{std::chrono::hours(1)};
+  auto options = options_for(server.url(), 2);
+  options.command_timeout = 1h;
+  options.breaker_threshold = 1;
+  options.breaker_cooldown = 200ms;
+  options.breaker_cooldown_max = 10s;
+  RedisPool pool(io.get_executor(), options, [&now] { return now; });
+  ASSERT_TRUE(run_until(io, [&] { return pool.up(); }));
+  server.stop();
+  ASSERT_TRUE(run_until(io, [&] { return pool.stats().connected == 0; })) << "the pool never saw Redis go";
+  EXPECT_EQ(run_command(io, pool, {"PING"}).status, RedisStatus::unavailable);
+  ASSERT_EQ(pool.breaker_state(), CircuitBreaker::State::open);
+  for (int i = 0; i < 5; ++i) {
+    now += 10s;
+    EXPECT_EQ(run_command(io, pool, {"PING"}).status, RedisStatus::unavailable) << "probe " << i;
+    EXPECT_EQ(pool.breaker_state(), CircuitBreaker::State::open) << "probe " << i;
+  }
+  now += 199ms;
+  EXPECT_EQ(pool.breaker_state(), CircuitBreaker::State::open);
+  now += 1ms;
+  EXPECT_EQ(pool.breaker_state(), CircuitBreaker::State::half_open) << "the cool-down did not grow";
+}
+
 TEST(RedisPool, DestroyingThePoolFailsPendingCommands) {
   test::RedisServer server;
   boost::asio::io_context io;
