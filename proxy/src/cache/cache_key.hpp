@@ -16,6 +16,9 @@ namespace orc::cache {
 struct CacheKey {
   std::string material;  // human-readable, one "name=value" per line; never contains a raw credential
   std::string key;       // <prefix>e:<sha256 of material>
+  // cache.key_secret of the configuration the key was made with (it outlives the request): the HMAC key of
+  // the digests of the request fields a Vary names (tiered.cpp). Empty: plain SHA-256 digests.
+  std::string_view secret;
 };
 
 // The query parameters the rule keys on, sorted by name (duplicates kept in request order), as "a=1&b=2".

@@ -395,6 +395,7 @@ Plan plan(const PlanInput& in) {
   p.tags = render_tags(rule, *p.match, query, p.identity, missing);
   if (!missing.empty()) return bypass(std::move(p), Bypass::tag_needs_identity);
   p.key = build_cache_key(rule, *p.match, *kq, req.header, p.identity.key_part, cfg.redis.key_prefix);
+  p.key.secret = cfg.cache.key_secret;
   // A write's purge of one of these tags failed: nothing cached under them may be served or stored until a
   // replay of that purge succeeds.
   if (in.owed && !in.owed->empty() && in.owed->any(p.tags))

@@ -39,11 +39,18 @@ std::string_view op_name(metrics::StorageOp op) {
 }
 
 // The request fields a Vary names, normalised (vary.hpp) so that values that mean the same select the same
-// variant, each as the SHA-256 of its normalised form: the part goes into the stored entry's key material,
-// and a Vary may name a field that carries a credential (`Authorization`, `Cookie`), which is never stored.
-std::string vary_part(const std::vector<std::string>& names, const identity::HeaderLookup& headers) {
+// variant, each as a digest of its normalised form: the part goes into the stored entry's key material, and a
+// Vary may name a field that carries a credential (`Authorization`, `Cookie`), which is never stored. The
+// digest is an HMAC with cache.key_secret when there is one, so that a reader of Redis cannot test guesses
+// of a value; a plain SHA-256 without.
+std::string vary_part(const std::vector<std::string>& names, const identity::HeaderLookup& headers,
+                      std::string_view secret) {
   std::string out;
-  for (const auto& n : names) out += "vary." + n + "=" + util::sha256_hex(vary_value(n, headers(n))) + '\n';
+  for (const auto& n : names) {
+    const auto value = vary_value(n, headers(n));
+    out += "vary." + n + "=" +
+           (secret.empty() ? util::sha256_hex(value) : util::hmac_sha256_hex(secret, value)) + '\n';
+  }
   return out;
 }
 
@@ -87,7 +94,7 @@ bool serves_on_error(const CacheEntry& e, std::int64_t now_ms) {
 }
 
 bool matches(const CacheEntry& e, const CacheKey& key, const identity::HeaderLookup& headers) {
-  return e.material == key.material + vary_part(e.vary_names, headers);
+  return e.material == key.material + vary_part(e.vary_names, headers, key.secret);
 }
 
 void count_storage_op(const Storage& s, metrics::StorageOp op, StorageStatus status,
@@ -143,7 +150,7 @@ asio::awaitable<Found> TieredCache::lookup(const CacheKey& k, const identity::He
   auto out = co_await fetch(key, tags);
   if (out.failed) co_return out;
   if (out.entry && out.entry->vary_marker) {
-    auto part = vary_part(out.entry->vary_names, headers);
+    auto part = vary_part(out.entry->vary_names, headers, k.secret);
     auto variant = co_await fetch(vary_key(key, part), tags);
     out.failed = variant.failed;
     out.from_l1 = variant.from_l1;
@@ -212,7 +219,7 @@ asio::awaitable<Stored> TieredCache::store(const config::CacheAction& rule, cons
   std::shared_ptr<CacheEntry> marker;
   Stored out{Stored::stored, e};
   if (!names.empty()) {
-    auto part = vary_part(names, req_headers);
+    auto part = vary_part(names, req_headers, key.secret);
     e->vary_names = names;  // a variant says which request fields chose it (a follower of its flight checks)
     e->material = key.material + part;
     entry_key = vary_key(key.key, part);

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 namespace orc::util {
 
@@ -20,8 +21,43 @@ std::string hex(const unsigned char* data, std::size_t n) {
 }  // namespace
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+  // A hit on a Vary entry computes one per named field: the MAC and a context keyed with the last key are
+  // kept per thread (OpenSSL 3's one-shot HMAC() fetches the algorithm and allocates a context each call).
+  struct Hmac {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    EVP_MAC_CTX* ctx = mac ? EVP_MAC_CTX_new(mac) : nullptr;
+    std::string key;  // what ctx is keyed with; `keyed` false: nothing yet
+    bool keyed = false;
+    ~Hmac() {
+      OPENSSL_cleanse(key.data(), key.size());
+      EVP_MAC_CTX_free(ctx);
+      EVP_MAC_free(mac);
+    }
+  };
+  thread_local Hmac h;
   unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
+  if (h.ctx && !key.empty()) {
+    bool ok;
+    if (h.keyed && h.key == key) {
+      ok = EVP_MAC_init(h.ctx, nullptr, 0, nullptr) == 1;  // the same key again
+    } else {
+      char digest[] = "SHA256";
+      OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                             OSSL_PARAM_construct_end()};
+      OPENSSL_cleanse(h.key.data(), h.key.size());
+      h.keyed = false;
+      ok = EVP_MAC_init(h.ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) == 1;
+      if (ok) {
+        h.key.assign(key);
+        h.keyed = true;
+      }
+    }
+    std::size_t len = 0;
+    if (ok && EVP_MAC_update(h.ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+        EVP_MAC_final(h.ctx, mac, &len, sizeof mac) == 1)
+      return hex(mac, len);
+  }
+  unsigned int len = 0;  // an empty key, or no context (out of memory): the one-shot form
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
   return hex(mac, len);

@@ -13,6 +13,8 @@
 
 #include "cache/cache_policy.hpp"
 #include "cache/memory_storage.hpp"
+#include "cache/vary.hpp"
+#include "util/digest.hpp"
 
 namespace orc::cache {
 namespace {
@@ -169,6 +171,30 @@ TEST_F(TieredTest, AVaryOnACredentialFieldNeverStoresTheCredential) {
   EXPECT_EQ(found.entry->material.find("secret-part"), std::string::npos);
   EXPECT_FALSE(lookup(key_, {{"authorization", "Bearer other"}, {"cookie", "or_access=" + token}}).entry);
   EXPECT_FALSE(lookup(key_, {{"authorization", "Bearer " + token}}).entry) << "no Cookie is another variant";
+}
+
+// With cache.key_secret the digests are HMACs: a reader of Redis cannot test a guess of a low-entropy value
+// (a Basic credential) against the stored material without the secret, and a new secret selects new
+// variants, as it does new `credential` keys.
+TEST_F(TieredTest, AVaryDigestIsKeyedWithTheKeySecret) {
+  rule_.ttl = 60s;
+  CacheKey keyed = key_;
+  keyed.secret = "key-secret";
+  const std::string basic = "Basic YWxpY2U6cGFzc3dvcmQ=";  // alice:password
+  const HeaderList alice{{"authorization", basic}};
+  ASSERT_EQ(fill(keyed, {{"Vary", "Authorization"}}, alice, "alice's").outcome, Stored::stored);
+  auto found = lookup(keyed, alice);
+  ASSERT_TRUE(found.entry);
+  EXPECT_EQ(found.entry->body, "alice's");
+  const auto value = vary_value("authorization", basic);
+  EXPECT_NE(found.entry->material.find(util::hmac_sha256_hex("key-secret", value)), std::string::npos);
+  EXPECT_EQ(found.entry->material.find(util::sha256_hex(value)), std::string::npos);
+  EXPECT_TRUE(matches(*found.entry, keyed, headers(alice))) << "a follower of the flight takes it";
+  CacheKey resecret = key_;
+  resecret.secret = "another-secret";
+  EXPECT_FALSE(matches(*found.entry, resecret, headers(alice)));
+  EXPECT_FALSE(lookup(resecret, alice).entry);
+  EXPECT_FALSE(lookup(key_, alice).entry) << "nor does the unkeyed digest";
 }
 
 TEST_F(TieredTest, AForeignEntryUnderTheKeyIsNeverReturned) {

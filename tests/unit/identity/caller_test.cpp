@@ -134,6 +134,23 @@ TEST(Hmac, Rfc4231TestCase1) {
             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
 }
 
+// The context is keyed once per thread and kept while the key stays the same: every call gives the MAC of
+// its own key, in any order of keys (RFC 4231 case 6 has a key longer than a block; an empty key takes the
+// one-shot form).
+TEST(Hmac, EachCallUsesItsOwnKey) {
+  const std::string long_key(131, '\xaa');
+  const std::string case6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(hmac_sha256_hex("Jefe", "what do ya want for nothing?"),
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    EXPECT_EQ(hmac_sha256_hex("Jefe", "what do ya want for nothing?"),
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    EXPECT_EQ(hmac_sha256_hex(long_key, case6),
+              "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    EXPECT_EQ(hmac_sha256_hex("", ""), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  }
+}
+
 TEST(Sha256, KnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
