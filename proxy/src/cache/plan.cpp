@@ -179,12 +179,13 @@ Plan bypass(Plan p, Bypass why) {
 // invalidates what is stored for its URI. An invalidate rule purges the URI with its tags; a write that
 // matches no rule, a pass rule or a cache rule purges the URI when a cache rule stores GETs of it. (A stream
 // rule's write is left alone: it is forwarded unbuffered, and its purge would hold its answer.)
-bool purges_uri(Plan& p, const PlanInput& in, const util::Query& query) {
+bool purges_uri(Plan& p, const PlanInput& in, const util::Query& query,
+                const identity::HeaderLookup& forwarded) {
   const auto& req = in.request;
   if (!in.rulebook || !in.caching || req.is_get() || req.is_head() || req.method == "OPTIONS" ||
       req.method == "TRACE")
     return false;
-  auto tag = cached_uri_tag(*in.rulebook, req.path, query, req.host, req.header);
+  auto tag = cached_uri_tag(*in.rulebook, req.path, query, req.host, forwarded);
   if (!tag) return false;
   p.action = Action::invalidate;
   p.tags = {std::move(*tag)};
@@ -329,11 +330,15 @@ Plan plan(const PlanInput& in) {
   const auto& req = in.request;
   // The query, split once: the rules' conditions, the credential, the key and the tags read this split.
   const util::Query query(req.query);
+  // A rule's `headers` condition holds on what the backend gets: without what Connection names (a read
+  // with such a field bypasses; a write is judged as the backend judges it).
+  const auto forwarded = as_forwarded(req.header);
   if (in.rulebook)
-    p.match = in.rulebook->match({req.method, req.path, &query, req.host,
-                                  [&req](std::string_view name) { return req.header(name).has_value(); }});
+    p.match =
+        in.rulebook->match({req.method, req.path, &query, req.host,
+                            [&forwarded](std::string_view name) { return forwarded(name).has_value(); }});
   if (!p.match) {
-    if (purges_uri(p, in, query)) return p;
+    if (purges_uri(p, in, query, forwarded)) return p;
     p.why = "no rule matches: the request is forwarded and never cached";
     return p;
   }
@@ -341,7 +346,7 @@ Plan plan(const PlanInput& in) {
   const auto& cfg = in.config;
   switch (rule.cfg.action) {
     case config::ActionKind::pass:
-      if (purges_uri(p, in, query)) return p;
+      if (purges_uri(p, in, query, forwarded)) return p;
       p.why = "forwarded untouched and never cached";
       return p;
     case config::ActionKind::stream:
@@ -356,7 +361,7 @@ Plan plan(const PlanInput& in) {
       // credential the backend gets: `Connection: Authorization` makes the proxy drop the header, and the
       // backend then reads the cookie, maybe another tenant's.
       p.identity = identity::resolve_scope(config::Scope::public_, cfg.identity, in.verifier,
-                                           cfg.cache.key_secret, as_forwarded(req.header), query, in.now_s);
+                                           cfg.cache.key_secret, forwarded, query, in.now_s);
       p.tags = render_tags(rule, *p.match, query, p.identity, p.unrendered, &p);
       return p;
     }
@@ -364,7 +369,7 @@ Plan plan(const PlanInput& in) {
       break;
   }
   if (!req.is_get() && !req.is_head()) {
-    if (purges_uri(p, in, query)) return p;
+    if (purges_uri(p, in, query, forwarded)) return p;
     p.why = "only GET and HEAD are served from the cache";
     return p;
   }

@@ -218,7 +218,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
       const util::Query query(q == std::string::npos ? std::string_view{}
                                                      : std::string_view(*target).substr(q + 1));
       return cache::cached_uri_tag(*x.rt.rulebook, std::string_view(*target).substr(0, q), query, facts.host,
-                                   facts.header);
+                                   cache::as_forwarded(facts.header));
     };
   Relay relay(x, parser, headers);
   auto served = co_await flow.serve(plan, request, relay, relay);

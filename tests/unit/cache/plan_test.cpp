@@ -38,6 +38,12 @@ class PlanTest : public ::testing::Test {
   - name: plan-write
     match: { method: POST, path: /api/v1/mitigations/:id/steps }
     invalidate: ["mits:{tenant}", { tag: "risk:{tenant}:{answer.risk_id}", fallback: "risk:{tenant}:all" }]
+  - name: bulk-import
+    match: { method: POST, path: /api/v1/imports, headers: [X-Bulk] }
+    invalidate: ["bulk:{tenant}"]
+  - name: import
+    match: { method: POST, path: /api/v1/imports }
+    invalidate: ["import:{tenant}"]
   - name: guarded
     match: { method: GET, path: /api/v1/guarded/:id }
     cache: { ttl: 5m, scope: tenant, permission: "risks:read", tags: ["risk:{tenant}:{id}"] }
@@ -191,6 +197,20 @@ TEST_F(PlanTest, AWriteIsJudgedByTheCredentialTheBackendGets) {
   EXPECT_EQ(p.action, Action::invalidate);
   EXPECT_EQ(p.tags, (std::vector<std::string>{"uri:/api/v1/risks/42"}));
   EXPECT_EQ(p.unrendered, (std::vector<std::string>{"risk:{tenant}:{id}", "risk-counts:{tenant}"}));
+}
+
+// A rule's `headers` condition holds on what the backend gets: `Connection: X-Bulk` makes the proxy drop the
+// field, the backend then handles a plain import, and the plain import's rule must purge.
+TEST_F(PlanTest, ARulesHeaderConditionIsReadOnWhatTheBackendGets) {
+  auto headers = auth(token_);
+  headers.emplace_back("X-Bulk", "1");
+  EXPECT_EQ(run("POST", "/api/v1/imports", "", headers, true).tags,
+            (std::vector<std::string>{"bulk:t-7", "uri:/api/v1/imports"}));
+  headers.emplace_back("Connection", "X-Bulk");
+  auto dropped = run("POST", "/api/v1/imports", "", headers, true);
+  ASSERT_NE(dropped.rule(), nullptr);
+  EXPECT_EQ(dropped.rule()->cfg.name, "import");
+  EXPECT_EQ(dropped.tags, (std::vector<std::string>{"import:t-7", "uri:/api/v1/imports"}));
 }
 
 TEST(AsForwarded, WithoutHopByHopFieldsAndWhatConnectionNames) {
