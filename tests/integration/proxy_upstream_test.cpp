@@ -160,5 +160,79 @@ TEST_F(ProxyTest, ABackendThatStopsReadingMidBodyGetsTheClientConnectionClosed) 
   EXPECT_EQ(extra, "") << "the rest of the body was answered as requests";
 }
 
+// A 101 for a request that asked for no upgrade (the proxy drops Upgrade, so none ever does): what follows on
+// that connection is another protocol. Found by a probe: the connection went back to the pool, and the next
+// request, of another client, was sent into the upgraded stream and answered (and stored) from it.
+TEST_F(ProxyTest, ABackendThatSwitchesProtocolsGets502AndItsConnectionIsNeverReused) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    if (req.target == "/switch") {
+      w.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x-stream\r\n\r\n");
+      return;  // the connection stays open, as an upgraded one would
+    }
+    answer_with_connection_id(req, w);
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+
+  HttpResponse switched = send_request(make_request("GET", "/switch"));
+  expect_json_error(switched, 502);
+  ASSERT_TRUE(access_line(switched));
+  HttpResponse next = send_request(make_request("GET", "/next"));
+  ASSERT_TRUE(next.ok()) << next.describe();
+  EXPECT_EQ(next.status, 200) << next.describe();
+  EXPECT_EQ(next.body, "conn=2") << "the next request went into the switched connection";
+}
+
+// RFC 9110 section 15: a status is 100..599; anything else is the backend's fault (502), never relayed.
+TEST_F(ProxyTest, AnInvalidStatusFromTheBackendGets502) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    const std::string code = req.target.substr(1);
+    w.write("HTTP/1.1 " + code + " Odd\r\nContent-Length: 2\r\nCache-Control: max-age=60\r\n\r\nok");
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  for (const char* code : {"999", "600", "099", "000"}) {
+    HttpResponse r = send_request(make_request("GET", std::string("/") + code));
+    expect_json_error(r, 502);
+  }
+  EXPECT_EQ(backend_.request_count(), 4u);
+}
+
+// RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing; the connection is
+// closed once the response is read, whatever its Connection says.
+TEST_F(ProxyTest, AnHttp10ResponseWithTransferEncodingEndsItsConnection) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    if (req.target == "/old") {
+      w.write(
+          "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "5\r\nhello\r\n0\r\n\r\n");
+      return;
+    }
+    answer_with_connection_id(req, w);
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+
+  HttpResponse old = send_request(make_request("GET", "/old"));
+  ASSERT_TRUE(old.ok()) << old.describe();
+  EXPECT_EQ(old.status, 200) << old.describe();
+  EXPECT_EQ(old.body, "hello");
+  ASSERT_TRUE(access_line(old));
+  HttpResponse next = send_request(make_request("GET", "/next"));
+  EXPECT_EQ(next.body, "conn=2") << next.describe();
+}
+
+// A backend that fails before the first byte of the body (a broken first chunk): the client has had nothing
+// yet, since the head waits for the first body bytes, so it gets a 502, and the log says 502.
+TEST_F(ProxyTest, ABodyThatBreaksBeforeItsFirstByteGets502) {
+  backend_.set_handler([](const BackendRequest&, ResponseWriter& w) {
+    w.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n");
+    w.close_connection();
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  HttpResponse r = send_request(make_request("GET", "/broken"));
+  expect_json_error(r, 502);
+  auto line = access_line(r);
+  ASSERT_TRUE(line);
+  EXPECT_NE(line->line.find(" 502 "), std::string::npos) << line->line;
+}
+
 }  // namespace
 }  // namespace orc::test

@@ -583,6 +583,46 @@ TEST_F(Rfc9111Test, AnUnusualTransferCodingIsAnswered502) {
   EXPECT_EQ(plain.body, "plain") << plain.describe();
 }
 
+// The cache's own requests (a verify here; a background refresh the same) read past interim responses as a
+// client's does (RFC 9110 section 15.2). Found by a probe: a verify took a 103 Early Hints for the answer,
+// counted a mismatch and put the connection back in the pool with the real 200 still coming, which the next
+// request then got (and stored) as its own.
+TEST_F(Rfc9111Test, TheCachesOwnRequestReadsPastAnEarlyHint) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    if (req.target == "/early") {
+      w.write("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n");
+      w.respond(200, "body of /early", rfc9111_fields({{"Cache-Control", "max-age=60"}}));
+      return;
+    }
+    w.respond(200, "body of " + req.target);
+  });
+  std::string yaml = config_yaml("rules:\n" + rfc9111_rule("early", "/early"), false, "", backend_.url());
+  yaml.replace(yaml.find("threads: 2"), 10, "threads: 1");
+  const std::string cache_line = "cache: { key_secret: test-secret";
+  ASSERT_NE(yaml.find(cache_line), std::string::npos) << yaml;
+  yaml.replace(yaml.find(cache_line), cache_line.size(),
+               "cache: { verify: { sample: 1, max_per_second: 1000 }, key_secret: test-secret");
+  yaml += "admin: { listen: 127.0.0.1:0, token: rfc9111-test-admin-token }\n";  // for metric_of
+  DaemonProcess* proxy = start_proxy(yaml, {}, "");
+  ASSERT_NE(proxy, nullptr);
+  const auto verifies = [&](const std::string& result) {
+    return metric_of(*proxy, R"(openrisk_cache_verify_total{result=")" + result + R"(",rule="early"})")
+        .value_or(0);
+  };
+
+  HttpResponse miss = fetch("/early");
+  ASSERT_EQ(miss.status, 200) << miss.describe();
+  EXPECT_EQ(miss.body, "body of /early");
+  HttpResponse hit = fetch("/early");
+  ASSERT_EQ(x_cache(hit), "HIT") << hit.describe();
+  ASSERT_TRUE(poll_until([&] { return verifies("match") + verifies("mismatch") >= 1; }, deadline_in(10s)))
+      << proxy->stderr_text();
+  EXPECT_EQ(verifies("match"), 1) << proxy->stderr_text();
+  EXPECT_EQ(verifies("mismatch"), 0);
+  HttpResponse other = fetch("/other");
+  EXPECT_EQ(other.body, "body of /other") << other.describe();
+}
+
 // RFC 5861 section 4 and RFC 9111 section 5.2.2.2: the response's own stale-if-error serves the expired entry
 // when the backend then fails (here: it closes the connection without an answer); with must-revalidate it
 // may not, and the failure reaches the client. Real time: the entries live 1 s, polled, not slept on.

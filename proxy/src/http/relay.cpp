@@ -43,6 +43,30 @@ bool dead_connection_error(const beast::error_code& ec) {
          ec == asio::error::broken_pipe || ec == asio::error::connection_aborted;
 }
 
+// Why the backend's final response cannot be relayed (the client gets 502, the connection is dropped), or
+// nothing when it can:
+// - 101: it switches the connection to another protocol, which the proxy never asks for (it drops Upgrade);
+//   what follows is not HTTP and must never reach another request (RFC 9110 section 15.2.2);
+// - a status outside 100..599 (RFC 9110 section 15);
+// - a transfer coding other than chunked alone ("gzip, chunked", or one close-delimited): the hop removes
+//   Transfer-Encoding, so its bytes would reach the client, or the cache, still coded and unreadable.
+std::optional<std::string> unrelayable(const bhttp::response_header<>& h) {
+  const unsigned code = h.result_int();
+  if (code == 101) return "101 Switching Protocols, for a request that asked for no upgrade";
+  if (code < 100 || code > 599) return "the invalid status " + std::to_string(code);
+  const auto codings = h.equal_range(bhttp::field::transfer_encoding);
+  if (codings.first != codings.second && (std::next(codings.first) != codings.second ||
+                                          !util::iequals(util::trim(codings.first->value()), "chunked")))
+    return "Transfer-Encoding '" + std::string(codings.first->value()) + "', which the proxy does not relay";
+  return std::nullopt;
+}
+
+// Whether the backend's connection may carry another request once this response is read whole: not after an
+// HTTP/1.0 response with Transfer-Encoding, whose framing RFC 9112 section 6.1 calls faulty.
+bool reusable_after(const bhttp::response_header<>& h) {
+  return h.version() >= 11 || h.find(bhttp::field::transfer_encoding) == h.end();
+}
+
 // One gather write of a message: the head if still pending, a piece of the body (framed as a chunk when the
 // body goes chunked: an empty piece is no chunk, which would end the body) and, when `last`, the last chunk.
 // The buffers point into `size_line`: built in place, never copied.
@@ -170,7 +194,8 @@ class DetachedGet final : public cache::Origin {
   unsigned failure() const override { return 0; }  // nobody to answer
   cache::HeaderList head() const override { return end_to_end_headers(rp_->get().base()); }
   asio::awaitable<Piece> read() override {
-    if (rp_->keep_alive() && buf_.size() == 0) worker_.pool().release(std::move(up_), rt_->config->upstream);
+    if (rp_->keep_alive() && reusable_after(rp_->get()) && buf_.size() == 0)
+      worker_.pool().release(std::move(up_), rt_->config->upstream);
     co_return Piece{rp_->get().body(), true};
   }
   std::optional<std::string_view> request_header(std::string_view name) const override {
@@ -192,8 +217,6 @@ class DetachedGet final : public cache::Origin {
       }
       up_ = std::move(conn);
       buf_.clear();
-      rp_.emplace();
-      rp_->body_limit(body_limit_);
       beast::error_code ec;
       std::array<asio::const_buffer, 1> head{asio::buffer(head_)};
       if (!send_now(up_->stream.socket(), head)) {
@@ -201,13 +224,36 @@ class DetachedGet final : public cache::Origin {
         auto [wec, wn] = co_await asio::async_write(up_->stream, head[0], use_tuple);
         ec = wec;
       }
+      bool answered = false;  // some byte of an answer came (an interim one counts)
       if (!ec) {
+        // Interim (1xx) responses are read past, as a client's request does (RFC 9110 section 15.2): a 103
+        // Early Hints taken for the answer would leave the real one on the connection, for the next request.
         up_->stream.expires_after(up.first_byte_timeout + up.read_timeout);
+        for (;;) {
+          rp_.emplace();
+          rp_->header_limit(kUpstreamHeaderLimit);
+          rp_->body_limit(body_limit_);
+          auto [rec, rn] = co_await bhttp::async_read_header(up_->stream, buf_, *rp_, use_tuple);
+          answered = answered || rp_->got_some();
+          ec = rec;
+          if (ec) break;
+          const unsigned code = rp_->get().result_int();
+          if (code < 100 || code >= 200 || code == 101) break;
+        }
+      }
+      if (!ec) {
+        if (auto why = unrelayable(rp_->get())) {
+          spdlog::warn(
+              "request {} GET {}: the cache's own request (a refresh or a verify) to upstream {} got {}",
+              request_id_, safe_target_, rt_->config->upstream.target.to_string(), *why);
+          up_.reset();  // what follows on that connection is never read
+          co_return 0;
+        }
         auto [rec, rn] = co_await bhttp::async_read(up_->stream, buf_, *rp_, use_tuple);
         ec = rec;
       }
       if (!ec) co_return rp_->get().result_int();
-      const bool retry = up_->reused && attempt == 0 && !rp_->got_some() && dead_connection_error(ec);
+      const bool retry = up_->reused && attempt == 0 && !answered && dead_connection_error(ec);
       up_.reset();
       if (retry) continue;
       failed(ec, false);
@@ -385,18 +431,13 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     break;
   }
 
-  // A transfer coding other than chunked alone ("gzip, chunked", or one close-delimited): the hop removes
-  // Transfer-Encoding, so its bytes would reach the client still coded and unreadable. Answered 502.
-  const auto codings = rp_->get().equal_range(bhttp::field::transfer_encoding);
-  if (codings.first != codings.second && (std::next(codings.first) != codings.second ||
-                                          !util::iequals(util::trim(codings.first->value()), "chunked"))) {
+  if (auto why = unrelayable(rp_->get())) {
     x_.upstream_time = since(upstream_start_);
     x_.rule_metrics->upstream(0, std::chrono::duration<double>(x_.upstream_time).count());
     failure_ = 502;
-    failure_message_ = "upstream sent a transfer coding the proxy does not relay";
-    spdlog::warn(
-        "request {} {} {}: upstream answered with Transfer-Encoding '{}', which the proxy does not relay",
-        x_.request_id, x_.method, x_.safe_target(), std::string_view(codings.first->value()));
+    failure_message_ = "upstream sent a response the proxy does not relay";
+    spdlog::warn("request {} {} {}: upstream answered with {}", x_.request_id, x_.method, x_.safe_target(),
+                 *why);
     up_.reset();  // the rest of that response is never read: the connection is not reused
     co_return 0;
   }
@@ -415,7 +456,7 @@ cache::HeaderList Relay::head() const {
 void Relay::release_upstream() {
   if (!up_) return;
   x_.upstream_time = since(upstream_start_);
-  if (rp_->is_done() && rp_->keep_alive() && bufs_->in.size() == 0)
+  if (rp_->is_done() && rp_->keep_alive() && reusable_after(rp_->get()) && bufs_->in.size() == 0)
     x_.worker.pool().release(std::move(up_), x_.cfg.upstream);
   up_.reset();
 }
@@ -441,6 +482,12 @@ asio::awaitable<cache::Origin::Piece> Relay::read() {
       x_.outcome = "upstream_error";
       spdlog::warn("request {} {} {}: upstream failed mid-body after {} bytes: {}", x_.request_id, x_.method,
                    x_.safe_target(), x_.bytes_sent, rec.message());
+      // Nothing reached the client yet (the head waits for the first body bytes): it gets a 502, not a
+      // closed connection, and the log says so.
+      if (head_pending_) {
+        head_pending_ = false;
+        co_await x_.send_error(502, "upstream connection failed", false);
+      }
       co_return Piece{{}, false, true};
     }
     const std::size_t got = bufs_->chunk.size() - up_res.body().size;
