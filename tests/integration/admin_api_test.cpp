@@ -168,7 +168,8 @@ TEST_F(AdminApiTest, TheProcessSeriesAreTheDaemons) {
   EXPECT_LT(*rss, 4e9);
   EXPECT_GE(*metric_sample(body, "process_virtual_memory_bytes"), *rss);
   std::size_t own = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(daemon_->pid()) + "/fd"))
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(daemon_->pid()) + "/fd"))
     own += 1;
   EXPECT_NEAR(*fds, static_cast<double>(own), 4.0) << "the daemon's descriptors, not the test's";
   EXPECT_GE(*max_fds, *fds);
@@ -404,6 +405,36 @@ TEST_F(AdminApiTest, ReloadWithAGoodFileSwapsTheRules) {
   ASSERT_TRUE(std::regex_search(before.body, b, sha));
   ASSERT_TRUE(std::regex_search(after.body, a, sha));
   EXPECT_NE(a[1].str(), b[1].str());
+}
+
+// A reload applies to requests that start after it, on connections opened before it too: a keep-alive
+// connection that waited through the reload serves its next request under the new rules (found by a probe:
+// it took the configuration from before its wait, one request late on every open connection, so a rule
+// turned to `pass` or a rotated JWT key was not yet in force there).
+TEST_F(AdminApiTest, AReloadAppliesToTheNextRequestOnAConnectionOpenedBeforeIt) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  RawClient client(daemon_->port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  for (const char* expected : {"MISS", "HIT"}) {
+    ASSERT_TRUE(client.send(make_request("GET", "/items/1")));
+    HttpResponse r = client.read_response();
+    ASSERT_EQ(r.status, 200) << r.describe();
+    ASSERT_EQ(r.headers.get("X-Cache"), expected) << r.describe();
+  }
+  std::string passing = config(true);
+  const std::string cached = "cache: { ttl: 5m, scope: public, tags: [\"item:{id}\"] }";
+  ASSERT_NE(passing.find(cached), std::string::npos) << passing;
+  passing.replace(passing.find(cached), cached.size(), "pass: true");
+  {
+    std::ofstream out(daemon_->config_path(), std::ios::trunc);
+    out << passing;
+  }
+  ASSERT_EQ(admin("POST", "/admin/reload").status, 200);
+  ASSERT_TRUE(client.send(make_request("GET", "/items/1")));
+  HttpResponse after = client.read_response();
+  ASSERT_EQ(after.status, 200) << after.describe();
+  EXPECT_NE(after.headers.get("X-Cache"), "HIT") << after.describe();
+  EXPECT_EQ(after.body, "{\"n\":2}") << "not answered by the backend";
 }
 
 // cache.verify applies on reload: off at start (a hit reaches no backend), on after it. The backend's body

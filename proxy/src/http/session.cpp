@@ -248,17 +248,21 @@ asio::awaitable<void> run_session(tcp::socket socket, Worker& worker) {
   bool first = true;
   for (;;) {
     auto rt = worker.runtime();
-    const auto* cfg = rt->config.get();
     if (buf.size() == 0) {
       // Between requests: wait for the first byte under the keep-alive (or first-request) deadline.
       if (worker.draining()) break;
       state.idle = true;
-      client.expires_after(first ? cfg->timeouts.client_header : cfg->timeouts.keepalive);
+      const auto& timeouts = rt->config->timeouts;
+      client.expires_after(first ? timeouts.client_header : timeouts.keepalive);
       auto [rec, n] = co_await client.async_read_some(buf.prepare(4096), use_tuple);
       state.idle = false;
       if (rec) break;  // closed, timed out, or cancelled by a drain: nothing in flight
       buf.commit(n);
+      // The request starts now: a reload while the connection waited applies to it (the rules, the JWT
+      // key, the limits), as to a request on a new connection.
+      rt = worker.runtime();
     }
+    const auto* cfg = rt->config.get();
     first = false;
     Exchange x{client, buf, worker, *rt, *cfg, peer, scratch};
     x.rule_metrics = rt->unmatched_metrics;
