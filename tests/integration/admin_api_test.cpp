@@ -437,6 +437,29 @@ TEST_F(AdminApiTest, AReloadAppliesToTheNextRequestOnAConnectionOpenedBeforeIt) 
   EXPECT_EQ(after.body, "{\"n\":2}") << "not answered by the backend";
 }
 
+// A write whose client broke off in the middle of its body never reached the backend whole: it cannot have
+// been applied, so nothing is purged (found by a probe: any anonymous client could empty the cache of every
+// cached path by aborting writes to it).
+TEST_F(AdminApiTest, AWriteWhoseBodyBrokeOffPurgesNothing) {
+  logging_ = "{ access_log: true }";  // its line says the exchange, purge included, is over
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(prime("1"));
+  {
+    RawClient client(daemon_->port());
+    ASSERT_TRUE(client.connected()) << client.error();
+    ASSERT_TRUE(
+        client.send("PATCH /items/1 HTTP/1.1\r\nHost: test.local\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 100\r\n\r\n{\"a\""));
+    client.shutdown_write();
+    HttpResponse r = client.read_response();
+    EXPECT_EQ(r.status, 400) << r.describe();
+    ASSERT_TRUE(r.headers.get("X-Request-ID")) << r.describe();
+    ASSERT_TRUE(daemon_->wait_for_log("id=" + std::string(*r.headers.get("X-Request-ID"))))
+        << daemon_->stderr_text();
+  }
+  EXPECT_EQ(get("/items/1").headers.get("X-Cache"), "HIT") << daemon_->stderr_text();
+}
+
 // cache.verify applies on reload: off at start (a hit reaches no backend), on after it. The backend's body
 // carries a counter, so the verify of the next hit finds the entry stale and GET /admin/verify lists it.
 TEST_F(AdminApiTest, ReloadTurnsVerifyModeOnAndAdminVerifyListsTheMismatch) {

@@ -73,7 +73,8 @@ class Origin {
   virtual unsigned failure() const = 0;
   // After open() returned 0: whether the request may have reached the backend (some of it was sent on a
   // connection, on any attempt, and no answer came: a timeout, a reset, an answer the proxy cannot relay, a
-  // client gone meanwhile). False only when no connection to the backend was made.
+  // client gone meanwhile). False when no connection to the backend was made, or when the client's body
+  // broke off (malformed, too slow, too large, the client gone): the backend never got a whole request.
   virtual bool may_have_arrived() const { return true; }
   // After open(): the response's end-to-end fields (never a hop-by-hop one).
   virtual HeaderList head() const = 0;
