@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
+#include "cache/plan.hpp"
 #include "cache/storage.hpp"
 #include "cache/verify.hpp"
 #include "config/config_loader.hpp"
@@ -123,17 +124,21 @@ asio::awaitable<Response> purge(http::Server& server, const Request& req) {
     if (!url) co_return error(req, 400, kNotAUri);
     const auto encoded = url->encoded_path();
     std::string path(encoded.data(), encoded.size());
+    std::optional<rules::Match> m;
+    if (rt->rulebook)
+      m = rt->rulebook->match({"GET", path, nullptr, "", [](std::string_view) { return true; }});
     if (auto rule = o.find("rule"); rule != o.end()) {
       // By rule and path: the path must be one that rule caches.
       if (!rt->rulebook) co_return error(req, 404, "no rules are loaded");
-      auto m = rt->rulebook->match({"GET", path, nullptr, "", [](std::string_view) { return true; }});
       if (!m || !rule->value().is_string() || m->rule->cfg.name != rule->value().as_string())
         co_return error(req, 404, "that path is not cached by that rule");
     }
     auto segments = rules::split_request_path(path);
     if (!segments || path.empty() || path[0] != '/')
       co_return error(req, 400, "expected a path starting with '/'");
-    tags.push_back("uri:" + rules::join_path(*segments));  // every entry of that path, any query and scope
+    // Every entry of that path, any query and scope: the tag its reads carry, in the rule's spelling of the
+    // path when a rule takes it (with routing.case_insensitive, /API/V1/RISKS fills /api/v1/risks's entries).
+    tags.push_back(m ? cache::uri_tag(*m) : "uri:" + rules::join_path(*segments));
   } else {
     co_return error(req, 400, "expected 'tags', 'url', or 'rule' with 'path'");
   }
