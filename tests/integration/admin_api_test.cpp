@@ -219,6 +219,52 @@ TEST_F(AdminApiTest, AStuckStderrDropsAccessLinesButNeverStallsARequest) {
   EXPECT_TRUE(written) << "no access line written after stderr was read again";
 }
 
+// The daemon's other lines (info, warnings) take the access lines' way: a stuck stderr never stalls a worker
+// that logs one. Found by a probe: each aborted write logs a line from its worker, written at once, so once
+// the pipe was full the first such line stopped the worker, and every request it held timed out.
+TEST_F(AdminApiTest, AStuckStderrNeverStallsAWorkerThatLogs) {
+  logging_ = "{ access_log: false, access_log_buffer: 64KiB }";
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(prime("1"));
+  daemon_->hold_stderr(true);
+  // Each aborted write logs an info line of about 150 bytes: far more than a pipe (64 KiB by default, at
+  // most 1 MiB) and the buffer hold.
+  constexpr int kMaxWrites = 20000;
+  int sent = 0;
+  double dropped = 0;
+  const std::string aborted =
+      "PATCH /items/1 HTTP/1.1\r\nHost: test.local\r\nContent-Length: 100\r\n\r\n{\"a\"";
+  while (sent < kMaxWrites && dropped == 0) {
+    for (int i = 0; i < 200; ++i, ++sent) {
+      RawClient client(daemon_->port());
+      ASSERT_TRUE(client.connected()) << client.error();
+      ASSERT_TRUE(client.send(aborted));
+      client.shutdown_write();
+      HttpResponse r = client.read_response();
+      ASSERT_EQ(r.status, 400) << "aborted write " << sent << " with stderr held: " << r.describe();
+    }
+    auto hit = get("/items/1");
+    ASSERT_EQ(hit.status, 200) << "after " << sent << " aborted writes with stderr held: " << hit.describe();
+    auto m = admin("GET", "/metrics", "", std::nullopt);
+    ASSERT_EQ(m.status, 200) << m.describe();
+    dropped = metric_sample(m.body, "openrisk_cache_access_log_dropped_total").value_or(-1);
+    ASSERT_GE(dropped, 0) << m.body;
+  }
+  EXPECT_GT(dropped, 0) << "no line dropped after " << sent << " aborted writes with stderr held";
+  daemon_->hold_stderr(false);
+  // Logging resumes (just after the release the buffer may still be full, until the writer took the batch).
+  const std::size_t from = daemon_->stderr_size();
+  bool written = false;
+  for (int i = 0; i < 50 && !written; ++i) {
+    RawClient client(daemon_->port());
+    ASSERT_TRUE(client.send(aborted));
+    client.shutdown_write();
+    EXPECT_EQ(client.read_response().status, 400);
+    written = daemon_->wait_for_log("while reading the body", deadline_in(1s), from).has_value();
+  }
+  EXPECT_TRUE(written) << "no line written after stderr was read again";
+}
+
 TEST_F(AdminApiTest, ReadinessFailsWhenTheBackendIsDown) {
   // No backend behind this daemon: /readyz says so with 503, /healthz stays 200.
   std::string y = "listen: 127.0.0.1:0\nupstream: { url: http://127.0.0.1:" + std::to_string(unused_port()) +

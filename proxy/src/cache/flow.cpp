@@ -704,11 +704,14 @@ asio::awaitable<void> CacheFlow::purge_write(const Plan& plan, const Request& re
     }
   }
   for (auto& t : located) add(std::move(t));
-  for (const auto& t : plan.unrendered)
+  if (!plan.unrendered.empty()) {  // one line a write, however many tags (an anonymous write names them all)
+    std::string names;
+    for (const auto& t : plan.unrendered) names += (names.empty() ? "'" : ", '") + t + "'";
     spdlog::warn(
-        "request {} {}: rule '{}' cannot render tag '{}' without a verified JWT; those entries stay "
-        "until they expire",
-        req.id, req.safe_target(), plan.rule()->cfg.name, t);
+        "request {} {}: rule '{}' cannot render tag(s) {} without a verified JWT; those entries stay until "
+        "they expire",
+        req.id, req.safe_target(), plan.rule()->cfg.name, names);
+  }
   const auto purged = co_await purge(tags);
   if (purged == StorageStatus::ok) {
     req.metrics.invalidation();

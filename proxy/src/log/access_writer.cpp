@@ -1,6 +1,6 @@
 // The writer thread swaps the whole buffer out and writes it with as few write(2) calls as the descriptor
-// allows, under spdlog's console mutex so that the daemon's other lines (synchronous, to the same stderr)
-// never land inside an access line.
+// allows, under spdlog's console mutex so that the daemon's lines written at once (before the writer
+// starts, after it stops: logging.cpp) never land inside a batch.
 #include "log/access_writer.hpp"
 
 #include <spdlog/details/console_globals.h>

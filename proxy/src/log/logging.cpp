@@ -1,13 +1,16 @@
 // spdlog setup. JSON mode escapes the message through a custom pattern flag so every line is valid JSON.
 #include "log/logging.hpp"
 
+#include <spdlog/details/console_globals.h>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <mutex>
 
 #include "util/strings.hpp"
 
@@ -33,13 +36,43 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
 // Built once, before any worker runs (init_bootstrap, or the first init): a reload only changes the level,
 // the format and whether access lines are written. spdlog forbids replacing the default logger while other
 // threads log through it (they hold its raw pointer), and a sink's formatter is swapped under the sink's own
-// mutex. The console sinks' mutex is also the one the access writer holds while it writes, so the two kinds
-// of lines never interleave.
+// mutex.
 std::shared_ptr<spdlog::logger> g_main;
 // The access log has a writer of its own (access_writer.hpp): workers never write access lines to stderr
 // themselves.
 std::unique_ptr<AccessWriter> g_access;
 std::atomic<bool> g_access_on{false};
+// The writer the daemon's other lines take while it runs (see StderrSink); null before init and after
+// shutdown.
+std::atomic<AccessWriter*> g_lines{nullptr};
+
+// The default logger's sink. While the writer runs, a line (a warning, an error, an info line) is appended
+// to its buffer like an access line: no thread that logs ever waits for stderr (a stuck log collector), the
+// two kinds of lines keep the order in which they were logged, and a line that finds the buffer full is
+// dropped and counted with the access lines. Before the writer starts (the command line, the first load)
+// and after it stops, a line is written at once, under spdlog's console mutex, which the writer holds while
+// it writes.
+class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    std::string_view text(line.data(), line.size());
+    if (auto* writer = g_lines.load(std::memory_order_acquire)) {
+      if (!text.empty() && text.back() == '\n') text.remove_suffix(1);  // the writer ends each line
+      writer->append(text, {}, {});
+      return;
+    }
+    std::lock_guard console(spdlog::details::console_mutex::mutex());
+    while (!text.empty()) {
+      const ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      text.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  void flush_() override {}
+};
 
 // The time stamp of every line: local time with milliseconds and the UTC offset (access_timestamp() writes
 // the same for access lines).
@@ -58,7 +91,7 @@ std::unique_ptr<spdlog::formatter> make_formatter(config::LogFormat format) {
 
 void init_bootstrap() {
   if (g_main) return;
-  g_main = std::make_shared<spdlog::logger>("main", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  g_main = std::make_shared<spdlog::logger>("main", std::make_shared<StderrSink>());
   g_main->set_formatter(make_formatter(config::LogFormat::text));
   g_main->set_level(spdlog::level::info);
   spdlog::set_default_logger(g_main);
@@ -72,6 +105,7 @@ void init(const config::LoggingConfig& cfg) {
   g_main->flush_on(spdlog::level::trace);
   g_access->set_limit(cfg.access_log_buffer);
   g_access_on.store(cfg.access_log, std::memory_order_relaxed);
+  g_lines.store(g_access.get(), std::memory_order_release);
 }
 
 AccessWriter* access_writer() {
@@ -84,6 +118,7 @@ std::uint64_t access_log_dropped() {
 
 void shutdown() {
   g_access_on.store(false, std::memory_order_relaxed);
+  g_lines.store(nullptr, std::memory_order_release);  // later lines are written at once
   if (g_access) g_access->stop();
 }
 

@@ -24,7 +24,7 @@ void init_bootstrap();
 // The access log's writer (one line per request); null when the access log is off. It lives as long as the
 // process.
 AccessWriter* access_writer();
-// Access lines dropped so far because the writer's buffer was full.
+// Lines dropped so far because the writer's buffer was full (access lines, and the others while it runs).
 std::uint64_t access_log_dropped();
 // Writes the access lines still buffered and stops the writer's thread. Call once no worker logs any more
 // (at exit); later access lines are not written.
