@@ -82,8 +82,8 @@ TEST_F(ProxyTest, AtTheDrainDeadlineInFlightRequestsEndAndEveryCoroutineUnwinds)
   EXPECT_NE(log.find("every request ended after the drain timeout"), std::string::npos) << log;
   EXPECT_EQ(log.find("stopping the workers"), std::string::npos) << log;
   // Logged as cut by the shutdown, not as the backend's failure.
-  EXPECT_NE(log.find("GET /hangs/a: cut at the drain deadline"), std::string::npos) << log;
-  EXPECT_NE(log.find("GET /hangs/b: cut at the drain deadline"), std::string::npos) << log;
+  EXPECT_NE(log.find("GET /hangs/a: cut by the shutdown"), std::string::npos) << log;
+  EXPECT_NE(log.find("GET /hangs/b: cut by the shutdown"), std::string::npos) << log;
   EXPECT_FALSE(daemon_->wait_for_log("upstream .* failed", Clock::now())) << "a backend failure was logged\n"
                                                                           << log;
   EXPECT_NE(log.find("GET /hangs/a 502 0 "), std::string::npos) << log;

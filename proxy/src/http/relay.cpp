@@ -298,7 +298,7 @@ Relay::~Relay() = default;
 bool Relay::cut_by_shutdown() {
   if (!x_.worker.cut_by_shutdown()) return false;
   x_.outcome = "shutdown";
-  spdlog::info("request {} {} {}: cut at the drain deadline after {} bytes", x_.request_id, x_.method,
+  spdlog::info("request {} {} {}: cut by the shutdown after {} bytes", x_.request_id, x_.method,
                x_.safe_target(), x_.bytes_sent);
   return true;
 }

@@ -226,11 +226,12 @@ bool Server::wait_drained() {
                    open_connections());
     for (auto& w : workers_) w->abort_all();
     std::unique_lock lock(done_mutex_);
+    const char* const after = cut ? "the second signal" : "the drain timeout";
     if (done_cv_.wait_for(lock, kUnwindGrace, [this] { return workers_done_ == workers_.size(); })) {
-      spdlog::info("every request ended after the drain timeout");
+      spdlog::info("every request ended after {}", after);
     } else {
-      spdlog::error("requests still running {} ms after the drain timeout: stopping the workers",
-                    kUnwindGrace.count());
+      spdlog::error("requests still running {} ms after {}: stopping the workers", kUnwindGrace.count(),
+                    after);
       for (auto& w : workers_) w->stop();
     }
   }
