@@ -12,6 +12,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <tuple>
 
@@ -115,6 +116,31 @@ class AdminApiTest : public ::testing::Test {
     if (!body.empty()) h.add("Content-Type", "application/json");
     return roundtrip(admin_port_, make_request(method, target, h, body));
   }
+  // Holds the daemon's stderr (a log collector that stopped reading) and calls `one(n)` (a request that logs
+  // a line; it checks its answer, and returns a pattern of that line) until the log counts a dropped line:
+  // far more lines than a pipe (64 KiB by default, at most 1 MiB) and the log's buffer hold. Then releases
+  // stderr and calls `one` until its line is written: logging resumes (just after the release the buffer may
+  // still be full, until the writer took the batch).
+  void hold_stderr_until_a_line_drops(const std::function<std::string(int)>& one) {
+    daemon_->hold_stderr(true);
+    constexpr int kMax = 20000;
+    int sent = 0;
+    double dropped = 0;
+    while (sent < kMax && dropped == 0 && !::testing::Test::HasFailure()) {
+      for (int i = 0; i < 200; ++i) one(sent++);
+      auto m = admin("GET", "/metrics", "", std::nullopt);
+      ASSERT_EQ(m.status, 200) << m.describe();
+      dropped = metric_sample(m.body, "openrisk_cache_access_log_dropped_total").value_or(-1);
+      ASSERT_GE(dropped, 0) << m.body;
+    }
+    EXPECT_GT(dropped, 0) << "no line dropped after " << sent << " requests with stderr held";
+    daemon_->hold_stderr(false);
+    const std::size_t from = daemon_->stderr_size();
+    bool written = false;
+    for (int i = 0; i < 50 && !written; ++i)
+      written = daemon_->wait_for_log(one(sent++), deadline_in(1s), from).has_value();
+    EXPECT_TRUE(written) << "no line written after stderr was read again";
+  }
   // Prime /items/<id>: a MISS, then a HIT with the same body.
   void prime(const std::string& id) {
     auto first = get("/items/" + id);
@@ -189,34 +215,12 @@ TEST_F(AdminApiTest, AStuckStderrDropsAccessLinesButNeverStallsARequest) {
   logging_ = "{ access_log: true, access_log_buffer: 64KiB }";
   ASSERT_NO_FATAL_FAILURE(start());
   ASSERT_NO_FATAL_FAILURE(prime("1"));
-  daemon_->hold_stderr(true);
-  // Far more than a pipe's buffer (64 KiB by default, at most 1 MiB) and the log's hold: each access line is
-  // about 150 bytes.
-  constexpr int kMaxRequests = 20000;
-  int sent = 0;
-  double dropped = 0;
-  while (sent < kMaxRequests && dropped == 0) {
-    for (int i = 0; i < 500; ++i, ++sent) {
-      auto r = get("/items/1");
-      ASSERT_EQ(r.status, 200) << "request " << sent << " with stderr held: " << r.describe();
-    }
-    auto m = admin("GET", "/metrics", "", std::nullopt);
-    ASSERT_EQ(m.status, 200) << m.describe();
-    dropped = metric_sample(m.body, "openrisk_cache_access_log_dropped_total").value_or(-1);
-    ASSERT_GE(dropped, 0) << m.body;
-  }
-  EXPECT_GT(dropped, 0) << "no access line dropped after " << sent << " requests with stderr held";
-  daemon_->hold_stderr(false);
-  // Logging resumes. Just after the release the buffer may still be full (its line is then dropped), until
-  // the writer has taken the batch: a later request's line gets written.
-  bool written = false;
-  for (int i = 0; i < 50 && !written; ++i) {
-    auto after = get("/items/1?after=" + std::to_string(i));
-    ASSERT_EQ(after.status, 200);
-    written = daemon_->wait_for_log("GET /items/1\\?after=" + std::to_string(i) + " 200", deadline_in(1s), 0)
-                  .has_value();
-  }
-  EXPECT_TRUE(written) << "no access line written after stderr was read again";
+  // Each access line is about 150 bytes.
+  hold_stderr_until_a_line_drops([&](int sent) {
+    auto r = get("/items/1?n=" + std::to_string(sent));
+    EXPECT_EQ(r.status, 200) << "request " << sent << " with stderr held: " << r.describe();
+    return "GET /items/1\\?n=" + std::to_string(sent) + " 200";
+  });
 }
 
 // The daemon's other lines (info, warnings) take the access lines' way: a stuck stderr never stalls a worker
@@ -226,43 +230,19 @@ TEST_F(AdminApiTest, AStuckStderrNeverStallsAWorkerThatLogs) {
   logging_ = "{ access_log: false, access_log_buffer: 64KiB }";
   ASSERT_NO_FATAL_FAILURE(start());
   ASSERT_NO_FATAL_FAILURE(prime("1"));
-  daemon_->hold_stderr(true);
-  // Each aborted write logs an info line of about 150 bytes: far more than a pipe (64 KiB by default, at
-  // most 1 MiB) and the buffer hold.
-  constexpr int kMaxWrites = 20000;
-  int sent = 0;
-  double dropped = 0;
-  const std::string aborted =
-      "PATCH /items/1 HTTP/1.1\r\nHost: test.local\r\nContent-Length: 100\r\n\r\n{\"a\"";
-  while (sent < kMaxWrites && dropped == 0) {
-    for (int i = 0; i < 200; ++i, ++sent) {
-      RawClient client(daemon_->port());
-      ASSERT_TRUE(client.connected()) << client.error();
-      ASSERT_TRUE(client.send(aborted));
-      client.shutdown_write();
-      HttpResponse r = client.read_response();
-      ASSERT_EQ(r.status, 400) << "aborted write " << sent << " with stderr held: " << r.describe();
-    }
-    auto hit = get("/items/1");
-    ASSERT_EQ(hit.status, 200) << "after " << sent << " aborted writes with stderr held: " << hit.describe();
-    auto m = admin("GET", "/metrics", "", std::nullopt);
-    ASSERT_EQ(m.status, 200) << m.describe();
-    dropped = metric_sample(m.body, "openrisk_cache_access_log_dropped_total").value_or(-1);
-    ASSERT_GE(dropped, 0) << m.body;
-  }
-  EXPECT_GT(dropped, 0) << "no line dropped after " << sent << " aborted writes with stderr held";
-  daemon_->hold_stderr(false);
-  // Logging resumes (just after the release the buffer may still be full, until the writer took the batch).
-  const std::size_t from = daemon_->stderr_size();
-  bool written = false;
-  for (int i = 0; i < 50 && !written; ++i) {
+  // Each aborted write logs an info line of about 150 bytes, and a hit after it must be served.
+  hold_stderr_until_a_line_drops([&](int sent) {
     RawClient client(daemon_->port());
-    ASSERT_TRUE(client.send(aborted));
+    EXPECT_TRUE(
+        client.send("PATCH /items/1 HTTP/1.1\r\nHost: test.local\r\nContent-Length: 100\r\n\r\n{\"a\""));
     client.shutdown_write();
-    EXPECT_EQ(client.read_response().status, 400);
-    written = daemon_->wait_for_log("while reading the body", deadline_in(1s), from).has_value();
-  }
-  EXPECT_TRUE(written) << "no line written after stderr was read again";
+    HttpResponse r = client.read_response();
+    EXPECT_EQ(r.status, 400) << "aborted write " << sent << " with stderr held: " << r.describe();
+    auto hit = get("/items/1");
+    EXPECT_EQ(hit.status, 200) << "after " << sent << " aborted writes with stderr held: " << hit.describe();
+    return "request " + std::string(r.headers.get("X-Request-ID").value_or("?")) +
+           " .*while reading the body";
+  });
 }
 
 TEST_F(AdminApiTest, ReadinessFailsWhenTheBackendIsDown) {
