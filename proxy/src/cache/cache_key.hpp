@@ -16,8 +16,9 @@ namespace orc::cache {
 struct CacheKey {
   std::string material;  // human-readable, one "name=value" per line; never contains a raw credential
   std::string key;       // <prefix>e:<sha256 of material>
-  // cache.key_secret of the configuration the key was made with (it outlives the request): the HMAC key of
-  // the digests of the request fields a Vary names (tiered.cpp). Empty: plain SHA-256 digests.
+  // cache.key_secret of the configuration the key was made with: the HMAC key of the digests of the request
+  // fields a Vary names (tiered.cpp). Empty: plain SHA-256 digests. A view, valid while the request holds
+  // that configuration: a copy of the key that outlives the request (a background refresh) owns the secret.
   std::string_view secret;
 };
 

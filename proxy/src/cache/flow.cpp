@@ -511,15 +511,16 @@ void CacheFlow::start_refresh(const Plan& plan, const Origin& origin) {
   auto lead = p_.coalescer.try_lead(plan.key.key, plan.tags);
   if (!lead) return;
   asio::co_spawn(p_.executor,
-                 refresh(origin.detached_get(plan.policy().max_body), plan.policy(), plan.key, plan.tags,
-                         std::move(*lead), heard),
+                 refresh(origin.detached_get(plan.policy().max_body), plan.policy(), plan.key,
+                         std::string(plan.key.secret), plan.tags, std::move(*lead), heard),
                  asio::detached);
 }
 
 // A fetch for the cache alone (stale-while-revalidate): the response is stored, never relayed.
 asio::awaitable<void> CacheFlow::refresh(std::unique_ptr<Origin> origin, config::CacheAction rule,
-                                         CacheKey key, std::vector<std::string> tags, Coalescer::Lead lead,
-                                         std::optional<std::uint64_t> heard) {
+                                         CacheKey key, std::string secret, std::vector<std::string> tags,
+                                         Coalescer::Lead lead, std::optional<std::uint64_t> heard) {
+  key.secret = secret;  // the key's view went into the request's configuration, which a reload may free
   TieredCache tiered(p_.clock, *p_.storage, p_.l1);
   Fill f{rule, key, tags, lead, heard};
   auto gens = co_await tiered.generations(tags, f.l1_epoch);
@@ -612,8 +613,11 @@ asio::awaitable<Served> CacheFlow::write(const Plan& plan, const Request& req, O
   if (status == 0) {
     // No answer, though the request may have reached the backend (a timeout, a reset): the backend may
     // have applied the write (a handler outlives its server's write timeout), so it purges as an accepted
-    // write whose answer gave no field, before the client has the error.
-    if (origin.may_have_arrived() && p_.storage) {
+    // write whose answer gave no field, before the client has the error. One whose client broke off its
+    // body purges only for a caller whose JWT verified: a backend that reads a body whole before it acts
+    // (OpenRisk's Fiber) never acted on it, one that streams it into its handler may have; an anonymous
+    // client must not empty the cache of a path for everyone by aborting writes to it.
+    if (origin.may_have_arrived() && p_.storage && (!origin.body_broke_off() || plan.identity.claims)) {
       spdlog::warn("request {} {}: no answer to the write from the backend: its tags are purged all the same",
                    req.id, req.safe_target());
       co_await purge_write(plan, req, origin, std::nullopt, "", false);

@@ -73,9 +73,11 @@ class Origin {
   virtual unsigned failure() const = 0;
   // After open() returned 0: whether the request may have reached the backend (some of it was sent on a
   // connection, on any attempt, and no answer came: a timeout, a reset, an answer the proxy cannot relay, a
-  // client gone meanwhile). False when no connection to the backend was made, or when the client's body
-  // broke off (malformed, too slow, too large, the client gone): the backend never got a whole request.
+  // client gone meanwhile). False only when no connection to the backend was made.
   virtual bool may_have_arrived() const { return true; }
+  // After open() returned 0: the client's body broke off (malformed, too slow, too large, the client gone)
+  // after the head and part of it went to the backend, which never got a whole request.
+  virtual bool body_broke_off() const { return false; }
   // After open(): the response's end-to-end fields (never a hop-by-hop one).
   virtual HeaderList head() const = 0;
   // The next piece of the body, valid until the next read(). `last`: the body is whole (the piece may be
@@ -225,9 +227,10 @@ class CacheFlow {
   // Spawns refresh() on the worker's executor unless the key's refresh is under way (not a coroutine: GCC 12
   // warns of a mismatched frame delete in read() otherwise).
   void start_refresh(const Plan& plan, const Origin& origin);
+  // `secret`: the key's, owned (the refresh outlives the request and its configuration).
   boost::asio::awaitable<void> refresh(std::unique_ptr<Origin> origin, config::CacheAction rule, CacheKey key,
-                                       std::vector<std::string> tags, Coalescer::Lead lead,
-                                       std::optional<std::uint64_t> heard);
+                                       std::string secret, std::vector<std::string> tags,
+                                       Coalescer::Lead lead, std::optional<std::uint64_t> heard);
   // After a fresh GET hit was sent: spawns verify() on the worker's executor when the rule does not opt out
   // and the verifier samples it (not a coroutine, like start_refresh). `asked_ms`: the time before the lookup
   // that found `entry` (a purge of its tags since then leaves the verify without a verdict).

@@ -383,9 +383,7 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
       RequestProblem body_problem = co_await relay_request_body(
           x_, parser_, head_sent ? std::string_view() : head, parser_.chunked(), *up_, send_ec, kept_);
       if (body_problem != RequestProblem::none) {
-        // The backend got the head and part of the body, never a whole request: it cannot have acted on it
-        // (a write's tags are not purged for it).
-        may_have_arrived_ = false;
+        body_broke_off_ = true;
         x_.outcome = "rejected";
         spdlog::info("request {} from {}: {} while reading the body", x_.request_id, x_.peer,
                      describe(body_problem));

@@ -32,6 +32,7 @@ class Relay final : public cache::Origin, public cache::Downstream {
   asio::awaitable<unsigned> open(const cache::Ask& ask) override;
   unsigned failure() const override { return failure_; }
   bool may_have_arrived() const override { return may_have_arrived_; }
+  bool body_broke_off() const override { return body_broke_off_; }
   cache::HeaderList head() const override;
   asio::awaitable<Piece> read() override;
   std::optional<std::string_view> request_header(std::string_view name) const override {
@@ -71,6 +72,7 @@ class Relay final : public cache::Origin, public cache::Downstream {
   bool head_pending_ = false;  // start() wrote the head into x_.scratch; the first write sends it
   unsigned failure_ = 0;
   bool may_have_arrived_ = false;
+  bool body_broke_off_ = false;
   std::string_view failure_message_;
   std::unique_ptr<UpstreamConnection> up_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> rp_;

@@ -90,6 +90,8 @@ TEST_F(PlanTest, ALookupHasTheKeyAndTheTagsWithTheUriTagLast) {
   ASSERT_EQ(p.action, Action::lookup);
   EXPECT_EQ(p.tags, (std::vector<std::string>{"risk:t-7:42", "uri:/api/v1/risks/42"}));
   EXPECT_NE(p.key.material.find("scope=tenant:t-7"), std::string::npos) << p.key.material;
+  EXPECT_EQ(p.key.secret, loaded_.config->cache.key_secret) << "the HMAC key of the key's Vary digests";
+  EXPECT_FALSE(p.key.secret.empty());
   EXPECT_TRUE(p.fill);
   EXPECT_FALSE(p.revalidate);
   EXPECT_FALSE(run("HEAD", "/api/v1/risks/42", "", auth(token_)).fill) << "a HEAD miss is only relayed";
