@@ -6,6 +6,8 @@
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 
+#include <stdexcept>
+
 namespace orc::util {
 
 namespace {
@@ -21,15 +23,13 @@ std::string hex(const unsigned char* data, std::size_t n) {
 }  // namespace
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
-  // A hit on a Vary entry computes one per named field: the MAC and a context keyed with the last key are
-  // kept per thread (OpenSSL 3's one-shot HMAC() fetches the algorithm and allocates a context each call).
+  // A hit on a Vary entry computes one per named field: the MAC and a context are kept per thread (OpenSSL
+  // 3's one-shot HMAC() fetches the algorithm and allocates a context each call). The key is given at every
+  // init: re-initialising with a NULL key to reuse it does not reset the state before OpenSSL 3.0.3.
   struct Hmac {
     EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     EVP_MAC_CTX* ctx = mac ? EVP_MAC_CTX_new(mac) : nullptr;
-    std::string key;  // what ctx is keyed with; `keyed` false: nothing yet
-    bool keyed = false;
     ~Hmac() {
-      OPENSSL_cleanse(key.data(), key.size());
       EVP_MAC_CTX_free(ctx);
       EVP_MAC_free(mac);
     }
@@ -37,29 +37,20 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   thread_local Hmac h;
   unsigned char mac[EVP_MAX_MD_SIZE];
   if (h.ctx && !key.empty()) {
-    bool ok;
-    if (h.keyed && h.key == key) {
-      ok = EVP_MAC_init(h.ctx, nullptr, 0, nullptr) == 1;  // the same key again
-    } else {
-      char digest[] = "SHA256";
-      OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
-                             OSSL_PARAM_construct_end()};
-      OPENSSL_cleanse(h.key.data(), h.key.size());
-      h.keyed = false;
-      ok = EVP_MAC_init(h.ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) == 1;
-      if (ok) {
-        h.key.assign(key);
-        h.keyed = true;
-      }
-    }
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
     std::size_t len = 0;
-    if (ok && EVP_MAC_update(h.ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+    if (EVP_MAC_init(h.ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) == 1 &&
+        EVP_MAC_update(h.ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
         EVP_MAC_final(h.ctx, mac, &len, sizeof mac) == 1)
       return hex(mac, len);
   }
   unsigned int len = 0;  // an empty key, or no context (out of memory): the one-shot form
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len) == nullptr ||
+      len == 0)
+    // Never a digest every caller would share (a key part, a Vary variant): the request fails instead.
+    throw std::runtime_error("HMAC-SHA256 failed");
   return hex(mac, len);
 }
 
@@ -81,7 +72,8 @@ std::string sha256_hex(std::string_view data) {
       EVP_DigestUpdate(sha.ctx, data.data(), data.size()) == 1 && EVP_DigestFinal_ex(sha.ctx, md, &len) == 1)
     return hex(md, len);
   len = 0;  // out of memory for the context: the one-shot form
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1 || len == 0)
+    throw std::runtime_error("SHA-256 failed");  // never one digest for every input (keys, Vary variants)
   return hex(md, len);
 }
 

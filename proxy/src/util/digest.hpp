@@ -7,6 +7,9 @@
 
 namespace orc::util {
 
+// Both throw std::runtime_error when OpenSSL fails (out of memory): never a digest shared by every input,
+// which would let keys and Vary variants of different callers meet. A request then fails (its connection
+// is closed).
 std::string sha256_hex(std::string_view data);
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 // Whether a secret and a candidate are equal, in time that depends on neither their contents nor the
