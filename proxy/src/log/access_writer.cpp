@@ -37,6 +37,7 @@ void AccessWriter::append(std::string_view prefix, std::string_view body, std::s
     const std::size_t batch = batch_bytes();
     wake = pending_.empty() || (pending_.size() < batch && pending_.size() + n >= batch);
     pending_.append(prefix).append(body).append(suffix).push_back('\n');
+    appended_ += n;
   }
   if (wake) cv_.notify_one();
 }
@@ -55,19 +56,31 @@ void AccessWriter::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void AccessWriter::flush(std::chrono::milliseconds bound) {
+  std::unique_lock lock(mutex_);
+  const auto target = appended_;
+  if (written_ >= target) return;
+  urgent_ = true;
+  cv_.notify_one();
+  done_.wait_for(lock, bound, [&] { return written_ >= target; });
+}
+
 void AccessWriter::run() {
   std::string batch;
   std::unique_lock lock(mutex_);
   for (;;) {
     cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-    cv_.wait_for(lock, kGather, [this] { return stopping_ || pending_.size() >= batch_bytes(); });
+    cv_.wait_for(lock, kGather, [this] { return stopping_ || urgent_ || pending_.size() >= batch_bytes(); });
+    urgent_ = false;
     batch.swap(pending_);  // the emptied batch's capacity serves the next lines
     const bool last = stopping_;
     lock.unlock();
     write_batch(batch);
+    lock.lock();
+    written_ += batch.size();
+    done_.notify_all();
     batch.clear();
     if (last) return;
-    lock.lock();
   }
 }
 

@@ -42,6 +42,10 @@ class AccessWriter {
   // Writes what is buffered and ends the thread; waits for it (at most as long as the descriptor blocks).
   // Lines appended later are kept in the buffer, never written.
   void stop();
+  // Has what is buffered written now, without the gathering wait, and waits until it is, or `bound` passed
+  // (a stuck descriptor): a line that may be the process's last (a critical one, std::terminate) reaches the
+  // log.
+  void flush(std::chrono::milliseconds bound);
 
  private:
   void run();
@@ -54,6 +58,10 @@ class AccessWriter {
   std::string pending_;  // under mutex_: whole lines, each ending in '\n'
   std::size_t limit_;    // under mutex_
   bool stopping_ = false;
+  bool urgent_ = false;           // under mutex_: flush() asked; the next batch goes without gathering
+  std::uint64_t appended_ = 0;    // under mutex_: bytes appended so far
+  std::uint64_t written_ = 0;     // under mutex_: bytes taken and written (or refused) so far
+  std::condition_variable done_;  // written_ moved
   std::atomic<std::uint64_t> dropped_{0};
   std::thread thread_;
 };

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
+#include <exception>
 #include <mutex>
 
 #include "util/strings.hpp"
@@ -46,6 +48,9 @@ std::atomic<bool> g_access_on{false};
 // shutdown.
 std::atomic<AccessWriter*> g_lines{nullptr};
 
+// How long a line that may be the process's last waits to be written (a stuck stderr bounds it).
+constexpr std::chrono::milliseconds kLastWords{1000};
+
 // The default logger's sink. While the writer runs, a line (a warning, an error, an info line) is appended
 // to its buffer like an access line: no thread that logs ever waits for stderr (a stuck log collector), the
 // two kinds of lines keep the order in which they were logged, and a line that finds the buffer full is
@@ -61,6 +66,7 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
     if (auto* writer = g_lines.load(std::memory_order_acquire)) {
       if (!text.empty() && text.back() == '\n') text.remove_suffix(1);  // the writer ends each line
       writer->append(text, {}, {});
+      if (msg.level >= spdlog::level::critical) writer->flush(kLastWords);  // the process may end next
       return;
     }
     std::lock_guard console(spdlog::details::console_mutex::mutex());
@@ -87,6 +93,14 @@ std::unique_ptr<spdlog::formatter> make_formatter(config::LogFormat format) {
   return f;
 }
 
+// An exception that escapes a thread ends the process without unwinding: what is buffered is written first.
+std::terminate_handler g_previous_terminate = nullptr;
+void flush_then_terminate() {
+  if (auto* writer = g_lines.load(std::memory_order_acquire)) writer->flush(kLastWords);
+  if (g_previous_terminate) g_previous_terminate();
+  std::abort();
+}
+
 }  // namespace
 
 void init_bootstrap() {
@@ -105,7 +119,8 @@ void init(const config::LoggingConfig& cfg) {
   g_main->flush_on(spdlog::level::trace);
   g_access->set_limit(cfg.access_log_buffer);
   g_access_on.store(cfg.access_log, std::memory_order_relaxed);
-  g_lines.store(g_access.get(), std::memory_order_release);
+  if (!g_lines.exchange(g_access.get(), std::memory_order_acq_rel))
+    g_previous_terminate = std::set_terminate(flush_then_terminate);
 }
 
 AccessWriter* access_writer() {

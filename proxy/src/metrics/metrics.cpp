@@ -292,8 +292,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   access_log_dropped_ = &prometheus::BuildCounter()
                              .Name(p + "access_log_dropped_total")
                              .Help(
-                                 "Access-log lines dropped because the log's queue was full (stderr "
-                                 "could not keep up).")
+                                 "Log lines (access lines, and the others while the daemon runs) dropped "
+                                 "because the log's buffer was full (stderr could not keep up).")
                              .Register(r)
                              .Add({});
   storage_info_ = &prometheus::BuildGauge()

@@ -112,6 +112,29 @@ TEST(AccessWriter, ADescriptorThatRefusesLosesItsLinesCounted) {
   ::close(full);
 }
 
+// flush() returns once what was appended before it is in the descriptor (a critical line, std::terminate),
+// and is bounded when the descriptor takes nothing.
+TEST(AccessWriter, FlushReturnsOnceTheLinesAreWrittenOrItsBoundPassed) {
+  Pipe pipe;
+  AccessWriter writer(pipe.fds[1], 1 << 20);
+  writer.append("critical", "", "");
+  writer.flush(std::chrono::seconds(10));
+  ASSERT_EQ(::fcntl(pipe.fds[0], F_SETFL, O_NONBLOCK), 0);
+  char buf[64];
+  const ssize_t n = ::read(pipe.fds[0], buf, sizeof buf);  // no wait: it is there already
+  ASSERT_EQ(n, 9);
+  EXPECT_EQ(std::string(buf, 9), "critical\n");
+  writer.flush(std::chrono::seconds(10));  // nothing buffered: at once
+
+  // A pipe nobody reads: fill it, then a flush gives up after its bound.
+  const std::string line(4000, 'x');
+  for (int i = 0; i < 64; ++i) writer.append(line, "", "");  // 256 KB, more than a pipe holds by default
+  writer.flush(std::chrono::milliseconds(100));              // returns, though the pipe cannot take it all
+  ASSERT_EQ(::fcntl(pipe.fds[0], F_SETFL, 0), 0);
+  EXPECT_EQ(pipe.read_bytes(64 * (line.size() + 1)).size(), 64 * (line.size() + 1)) << "lines were lost";
+  EXPECT_EQ(writer.dropped(), 0u);
+}
+
 TEST(AccessTimestamp, LocalTimeWithMillisecondsAndTheUtcOffset) {
   using namespace std::chrono;
   const system_clock::time_point t{seconds(1764217619) + milliseconds(466)};
