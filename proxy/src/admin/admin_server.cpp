@@ -124,9 +124,15 @@ asio::awaitable<Response> purge(http::Server& server, const Request& req) {
     if (!url) co_return error(req, 400, kNotAUri);
     const auto encoded = url->encoded_path();
     std::string path(encoded.data(), encoded.size());
+    // The rule that takes a GET of it: on the URL's host and query when it has them (a rule's header
+    // conditions count as met).
+    const auto query_text = url->encoded_query();
+    const util::Query query(std::string_view(query_text.data(), query_text.size()));
+    const auto host = url->encoded_host();
     std::optional<rules::Match> m;
     if (rt->rulebook)
-      m = rt->rulebook->match({"GET", path, nullptr, "", [](std::string_view) { return true; }});
+      m = rt->rulebook->match({"GET", path, &query, std::string_view(host.data(), host.size()),
+                               [](std::string_view) { return true; }});
     if (auto rule = o.find("rule"); rule != o.end()) {
       // By rule and path: the path must be one that rule caches.
       if (!rt->rulebook) co_return error(req, 404, "no rules are loaded");
