@@ -506,6 +506,19 @@ TEST_F(AdminApiTest, AWriteWhoseBodyBrokeOffPurgesNothing) {
   EXPECT_EQ(get("/items/1").headers.get("X-Cache"), "HIT") << daemon_->stderr_text();
 }
 
+// A write's answer is read ahead (its tags name an answer field): a backend that breaks off before the first
+// byte of it (a bad first chunk size) gets the client a 502, as on any other path, not a 200 head and a cut
+// (found by review).
+TEST_F(AdminApiTest, AnAnswerReadAheadThatBreaksBeforeItsFirstByteGets502) {
+  backend_.set_handler([](const BackendRequest&, ResponseWriter& w) {
+    w.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    w.close_connection();
+  });
+  ASSERT_NO_FATAL_FAILURE(start());
+  HttpResponse r = roundtrip(daemon_->port(), make_request("PATCH", "/items/1", {}, "{\"a\":1}"));
+  expect_json_error(r, 502);
+}
+
 // cache.verify applies on reload: off at start (a hit reaches no backend), on after it. The backend's body
 // carries a counter, so the verify of the next hit finds the entry stale and GET /admin/verify lists it.
 TEST_F(AdminApiTest, ReloadTurnsVerifyModeOnAndAdminVerifyListsTheMismatch) {

@@ -444,6 +444,12 @@ asio::awaitable<Served> CacheFlow::revalidated(Fill& f, const Request& req, Orig
 
 asio::awaitable<bool> CacheFlow::relay(Origin& origin, Downstream& down, std::span<const Field> fields,
                                        Fill* fill, const ReadAhead* ahead) {
+  if (ahead && ahead->broken && ahead->data.empty()) {
+    // The backend broke off before the first byte of the answer read ahead: nothing was sent yet, so the
+    // client gets a 502 (and the log says so), not the head and a cut.
+    co_await down.send_error(502, "upstream connection failed");
+    co_return false;
+  }
   if (!co_await down.start(fields)) co_return false;
   if (ahead) {
     if (ahead->last) co_return co_await send_last(down, ahead->data);
