@@ -205,8 +205,9 @@ json::object explain_object(const Loaded& loaded, const ExplainRequest& req) {
       // RFC 9111 section 4.4: a successful write also invalidates the cached GET of its own URI (its uri:
       // tag).
       const util::Query split(query);
+      const auto forwarded = cache::as_forwarded(headers);  // as the daemon reads them
       rules::RequestView get{"GET", path, &split, host,
-                             [&](std::string_view n) { return headers(n).has_value(); }};
+                             [&](std::string_view n) { return forwarded(n).has_value(); }};
       if (auto own = loaded.rulebook->match(get); own && own->rule->cfg.action == config::ActionKind::cache)
         out["also_purges_get_of"] = own->rule->cfg.name;
       out["why"] = std::string(plan.why);

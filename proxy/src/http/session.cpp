@@ -249,11 +249,13 @@ asio::awaitable<void> run_session(tcp::socket socket, Worker& worker) {
   for (;;) {
     auto rt = worker.runtime();
     if (buf.size() == 0) {
-      // Between requests: wait for the first byte under the keep-alive (or first-request) deadline.
+      // Between requests: wait for the first byte under the keep-alive (or first-request) deadline. The
+      // configuration is not held meanwhile: an idle connection keeps no reloaded-away one alive.
       if (worker.draining()) break;
       state.idle = true;
       const auto& timeouts = rt->config->timeouts;
       client.expires_after(first ? timeouts.client_header : timeouts.keepalive);
+      rt.reset();
       auto [rec, n] = co_await client.async_read_some(buf.prepare(4096), use_tuple);
       state.idle = false;
       if (rec) break;  // closed, timed out, or cancelled by a drain: nothing in flight
