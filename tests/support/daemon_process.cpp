@@ -231,6 +231,17 @@ std::optional<LogMatch> DaemonProcess::wait_for_log(const std::string& pattern, 
   }
 }
 
+std::optional<LogMatch> DaemonProcess::wait_for_nth_log(const std::string& pattern, std::size_t n,
+                                                        Deadline deadline) {
+  std::optional<LogMatch> match;
+  for (std::size_t from = 0; n > 0; --n) {
+    match = wait_for_log(pattern, deadline, from);
+    if (!match) return std::nullopt;
+    from = match->end_offset;
+  }
+  return match;
+}
+
 bool DaemonProcess::wait_listening(Deadline deadline) {
   auto match = wait_for_log(R"(listening on 127\.0\.0\.1:(\d+))", deadline);
   if (!match) return false;

@@ -50,6 +50,11 @@ class DaemonProcess {
   // anywhere in the line). Empty when the deadline passes or the daemon's stderr closes first.
   std::optional<LogMatch> wait_for_log(const std::string& pattern, Deadline deadline = deadline_in(),
                                        std::size_t from = 0);
+  // The `n`th line (from 1) that matches `pattern`, counted from the start of stderr. For a line logged once
+  // per event (a reload): the daemon writes its log in batches, so a line of an earlier event may come
+  // after an offset taken later, and matching from that offset would take it for the new one.
+  std::optional<LogMatch> wait_for_nth_log(const std::string& pattern, std::size_t n,
+                                           Deadline deadline = deadline_in());
   // Waits for "listening on 127.0.0.1:PORT" and remembers PORT.
   bool wait_listening(Deadline deadline = deadline_in());
   std::uint16_t port() const { return port_; }

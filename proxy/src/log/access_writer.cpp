@@ -56,6 +56,14 @@ void AccessWriter::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void AccessWriter::write_soon() {
+  {
+    std::lock_guard lock(mutex_);
+    urgent_ = true;
+  }
+  cv_.notify_one();
+}
+
 void AccessWriter::flush(std::chrono::milliseconds bound) {
   std::unique_lock lock(mutex_);
   const auto target = appended_;

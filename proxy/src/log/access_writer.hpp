@@ -42,6 +42,8 @@ class AccessWriter {
   // Writes what is buffered and ends the thread; waits for it (at most as long as the descriptor blocks).
   // Lines appended later are kept in the buffer, never written.
   void stop();
+  // Has what is buffered written now, without the gathering wait; does not wait for it.
+  void write_soon();
   // Has what is buffered written now, without the gathering wait, and waits until it is, or `bound` passed
   // (a stuck descriptor): a line that may be the process's last (a critical one, std::terminate) reaches the
   // log.

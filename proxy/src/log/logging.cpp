@@ -66,7 +66,11 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
     if (auto* writer = g_lines.load(std::memory_order_acquire)) {
       if (!text.empty() && text.back() == '\n') text.remove_suffix(1);  // the writer ends each line
       writer->append(text, {}, {});
-      if (msg.level >= spdlog::level::critical) writer->flush(kLastWords);  // the process may end next
+      // Written at once, not gathered with access lines: an operator reads them as they come.
+      if (msg.level >= spdlog::level::critical)
+        writer->flush(kLastWords);  // the process may end next
+      else
+        writer->write_soon();
       return;
     }
     std::lock_guard console(spdlog::details::console_mutex::mutex());
