@@ -133,6 +133,24 @@ TEST_F(HostileTest, ForwardedHostAndProtoReachTheBackendAsTheProxySetsThem) {
   EXPECT_EQ(req.headers.get("X-Forwarded-Proto").value_or(""), "http");
 }
 
+// Authorization is no list: with two lines the backend (Fiber) reads the first while the proxy read both
+// joined, so a write was applied under tags the proxy could not render (found by a probe). 400, as nginx
+// answers, and nothing reaches the backend.
+TEST_F(HostileTest, TwoAuthorizationLinesGet400AndReachNoBackend) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  for (const char* second : {"Bearer a", "", "Bearer b"}) {
+    HeaderList h;
+    h.add("Authorization", "Bearer a");
+    h.add("Authorization", second);
+    HttpResponse r = roundtrip(daemon_->port(), make_request("GET", "/items/1", h));
+    expect_json_error(r, 400);
+  }
+  EXPECT_EQ(backend_.request_count(), 0u);
+  HeaderList one;
+  one.add("Authorization", "Bearer a");
+  EXPECT_EQ(roundtrip(daemon_->port(), make_request("GET", "/items/1", one)).status, 200);
+}
+
 TEST_F(HostileTest, GetWithABodyIsNotCached) {
   ASSERT_NO_FATAL_FAILURE(start());
   // Content-Length body, then a chunked one: both forwarded (the backend may read them), neither stored.

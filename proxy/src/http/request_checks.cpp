@@ -116,8 +116,12 @@ RequestProblem check_request_head(const bhttp::request_header<>& head, bool chun
   std::size_t transfer_encodings = 0;
   std::size_t content_lengths = 0;
   std::size_t hosts = 0;
+  std::size_t authorizations = 0;
+  std::size_t proxy_authorizations = 0;
   for (const auto& f : head) {
     ++count;
+    if (f.name() == bhttp::field::authorization) ++authorizations;
+    if (f.name() == bhttp::field::proxy_authorization) ++proxy_authorizations;
     if (f.name() == bhttp::field::transfer_encoding) ++transfer_encodings;
     if (f.name() == bhttp::field::content_length) ++content_lengths;
     if (f.name() == bhttp::field::host) {
@@ -138,6 +142,11 @@ RequestProblem check_request_head(const bhttp::request_header<>& head, bool chun
   // Exactly one Host in HTTP/1.1, at most one in 1.0 (RFC 9112 3.2): with two, rules and backend could each
   // read a different one.
   if (hosts > 1 || (hosts == 0 && head.version() == 11)) return RequestProblem::malformed;
+  // One credential at most (Authorization is no list, RFC 9110 section 11.6.2; nginx: 400 too). With two,
+  // the backend reads the first (OpenRisk's Fiber) while the proxy would read both joined: a write's tags
+  // went unrendered though the backend applied it, and a blank first line the backend refuses did not stop
+  // a hit.
+  if (authorizations > 1 || proxy_authorizations > 1) return RequestProblem::malformed;
   // Transfer-Encoding in an HTTP/1.0 request: faulty framing (RFC 9112 6.1).
   if (transfer_encodings > 0 && head.version() == 10) return RequestProblem::bad_framing;
   // Any Transfer-Encoding must end in chunked, and must never come with a Content-Length (RFC 9112 6.1, 6.3).
