@@ -120,7 +120,6 @@ void init(const config::LoggingConfig& cfg) {
   if (!g_access) g_access = std::make_unique<AccessWriter>(STDERR_FILENO, cfg.access_log_buffer);
   g_main->set_formatter(make_formatter(cfg.format));
   g_main->set_level(spdlog::level::from_str(cfg.level));
-  g_main->flush_on(spdlog::level::trace);
   g_access->set_limit(cfg.access_log_buffer);
   g_access_on.store(cfg.access_log, std::memory_order_relaxed);
   if (!g_lines.exchange(g_access.get(), std::memory_order_acq_rel))
