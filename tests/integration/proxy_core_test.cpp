@@ -155,11 +155,13 @@ TEST_F(ProxyTest, ABodyThatCameWithItsHeadLeavesWithIt) {
   }
 }
 
+// A chunked body longer than limits.request_buffer streams to the backend, chunked, as it arrives: what was
+// read of it while it could still fit goes first, with the head.
 TEST_F(ProxyTest, ChunkedRequestBodyIsForwardedChunkedAndIntact) {
   backend_.set_handler(
       [](const BackendRequest& req, ResponseWriter& w) { w.respond(200, std::to_string(req.body.size())); });
   ASSERT_NO_FATAL_FAILURE(start_proxy());
-  const std::string big = pattern_body(10000);
+  const std::string big = pattern_body(40000);
   RawClient client(port());
   ASSERT_TRUE(client.connected()) << client.error();
   HeaderList h;
@@ -204,34 +206,91 @@ TEST_F(ProxyTest, ChunkedResponseIsRelayedChunked) {
   EXPECT_FALSE(r.chunk_sizes.empty());
 }
 
-// A whole chunked body that came with its head leaves with it, chunked, and the connection serves the next
-// request.
-TEST_F(ProxyTest, AChunkedBodySentWithItsHeadIsForwardedWithIt) {
+// A chunked body within limits.request_buffer is read whole, then leaves with its head in one write, with
+// its length in place of the chunks (as nginx's request buffering sends it); the connection serves the next
+// request. With the buffer off, the same body streams, chunked.
+TEST_F(ProxyTest, AChunkedBodyWithinTheBufferLeavesWholeWithItsLength) {
   backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
     w.respond(200, req.method + " " + std::to_string(req.body.size()) + " with head " +
                        std::to_string(req.with_head));
   });
+  for (const bool buffered : {true, false}) {
+    SCOPED_TRACE(buffered ? "request_buffer 16KiB" : "request_buffer 0");
+    ProxyConfig cfg = config();
+    if (!buffered) cfg.limits["request_buffer"] = "0";
+    ASSERT_NO_FATAL_FAILURE(start_proxy(cfg));
+    const std::size_t before = backend_.request_count();
+    RawClient client(port());
+    ASSERT_TRUE(client.connected()) << client.error();
+    HeaderList h;
+    h.add("Transfer-Encoding", "chunked");
+
+    ASSERT_TRUE(client.send(make_request("POST", "/upload", h) + "5\r\nhello\r\n3\r\n-ok\r\n0\r\n\r\n" +
+                            make_request("GET", "/after")));
+    HttpResponse r = client.read_response();
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_EQ(r.status, 200) << r.describe();
+    HttpResponse next = client.read_response();
+    ASSERT_TRUE(next.ok()) << next.describe();
+    EXPECT_EQ(next.body, "GET 0 with head 0");
+
+    ASSERT_EQ(backend_.request_count(), before + 2);
+    BackendRequest up = backend_.requests()[before];
+    EXPECT_EQ(up.body, "hello-ok");
+    if (buffered) {
+      EXPECT_FALSE(up.chunked) << up.headers.to_string();
+      EXPECT_EQ(up.headers.get("Content-Length"), "8") << up.headers.to_string();
+      EXPECT_EQ(up.with_head, 8u) << "the body should leave whole with the head, in one write";
+    } else {
+      EXPECT_TRUE(up.chunked) << up.headers.to_string();
+      EXPECT_FALSE(up.headers.has("Content-Length")) << up.headers.to_string();
+      EXPECT_GT(up.with_head, 0u) << "what came with the head should leave with it";
+    }
+    daemon_.reset();
+  }
+}
+
+// A body within limits.request_buffer is read whole before the backend is asked: one the client sends in
+// pieces reaches the backend in one write with its head, and a slow client holds no backend connection.
+TEST_F(ProxyTest, ABodyInPiecesIsReadWholeBeforeTheBackendIsAsked) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) { w.respond(200, req.body); });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  const std::string body = pattern_body(12000);
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  HeaderList h;
+  h.add("Content-Length", std::to_string(body.size()));
+  ASSERT_TRUE(client.send(make_request("PUT", "/upload/1", h)));
+  // The proxy's answer to a request on another connection: by then it has read the first one's head.
+  HttpResponse other = send_request(make_request("GET", "/other"));
+  ASSERT_TRUE(other.ok()) << other.describe();
+  ASSERT_TRUE(access_line(other));
+  EXPECT_EQ(backend_.request_count(), 1u) << "the body's request reached the backend before its body";
+  ASSERT_TRUE(client.send(body.substr(0, 5000)));
+  ASSERT_TRUE(client.send(body.substr(5000)));
+  HttpResponse r = client.read_response();
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.body, body);
+  ASSERT_EQ(backend_.request_count(), 2u);
+  EXPECT_EQ(backend_.requests()[1].with_head, body.size()) << "the body left in pieces";
+}
+
+// A body within limits.request_buffer that the client breaks off never reaches the backend: no connection is
+// taken for it, and the client gets its 400.
+TEST_F(ProxyTest, ASmallBodyThatBreaksOffNeverReachesTheBackend) {
   ASSERT_NO_FATAL_FAILURE(start_proxy());
   RawClient client(port());
   ASSERT_TRUE(client.connected()) << client.error();
   HeaderList h;
-  h.add("Transfer-Encoding", "chunked");
-
-  ASSERT_TRUE(client.send(make_request("POST", "/upload", h) + "5\r\nhello\r\n3\r\n-ok\r\n0\r\n\r\n" +
-                          make_request("GET", "/after")));
+  h.add("Content-Length", "100");
+  h.add("Content-Type", "application/json");
+  ASSERT_TRUE(client.send(make_request("PATCH", "/items/1", h) + "{\"a\""));
+  client.shutdown_write();
   HttpResponse r = client.read_response();
-  ASSERT_TRUE(r.ok()) << r.describe();
-  EXPECT_EQ(r.status, 200) << r.describe();
-  HttpResponse next = client.read_response();
-  ASSERT_TRUE(next.ok()) << next.describe();
-  EXPECT_EQ(next.body, "GET 0 with head 0");
-
-  ASSERT_EQ(backend_.request_count(), 2u);
-  BackendRequest up = backend_.requests()[0];
-  EXPECT_TRUE(up.chunked) << up.headers.to_string();
-  EXPECT_FALSE(up.headers.has("Content-Length")) << up.headers.to_string();
-  EXPECT_EQ(up.body, "hello-ok");
-  EXPECT_GT(up.with_head, 0u) << "the body should leave with the head, in one write";
+  EXPECT_EQ(r.status, 400) << r.describe();
+  ASSERT_TRUE(access_line(r)) << daemon_->stderr_text();
+  EXPECT_EQ(backend_.connections_accepted(), 0u) << "a backend connection was taken for a body never whole";
+  EXPECT_EQ(backend_.request_count(), 0u);
 }
 
 // A body the backend delimits by closing its connection reaches an HTTP/1.1 client chunked, so the client's

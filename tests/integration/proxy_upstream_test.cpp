@@ -87,6 +87,29 @@ TEST_F(ProxyTest, RequestWithBodyIsNotRetriedWhenPooledConnectionDies) {
   EXPECT_EQ(backend_.request_count(), 2u) << "the POST reached the backend more than once";
 }
 
+// An idempotent request with a body read whole (limits.request_buffer) is sent again, once, when its pooled
+// connection dies before an answer, as one without a body is (RFC 9110 section 9.2.2).
+TEST_F(ProxyTest, AnIdempotentRequestWithABodyIsRetriedWhenPooledConnectionDies) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    if (req.connection_id == 1 && req.index_on_connection == 1) {
+      w.close_connection();
+      return;
+    }
+    w.respond(200, "conn=" + std::to_string(req.connection_id) + " " + req.body);
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+
+  HttpResponse first = send_request(make_request("GET", "/one"));
+  ASSERT_TRUE(first.ok()) << first.describe();
+  ASSERT_TRUE(access_line(first));  // connection 1 is back in the pool: the PUT will use it
+  HttpResponse second = send_request(make_request("PUT", "/orders/1", {}, "{\"qty\":1}"));
+
+  ASSERT_TRUE(second.ok()) << second.describe();
+  EXPECT_EQ(second.status, 200) << second.describe();
+  EXPECT_EQ(second.body, "conn=2 {\"qty\":1}");
+  EXPECT_EQ(backend_.request_count(), 3u);
+}
+
 TEST_F(ProxyTest, UpstreamConnectionRefusedGives502) {
   ProxyConfig cfg = config();
   cfg.upstream["url"] = "http://127.0.0.1:" + std::to_string(unused_port());

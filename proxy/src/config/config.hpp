@@ -36,6 +36,7 @@ struct LimitsConfig {
   std::uint32_t header_count = 100;
   std::uint64_t uri_length = 8 * 1024;
   std::uint64_t request_body = 4 * 1024 * 1024;
+  std::uint64_t request_buffer = 16 * 1024;  // a body up to this is read whole before the backend is asked
   std::uint32_t max_connections = 10000;
 };
 

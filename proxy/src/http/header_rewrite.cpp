@@ -118,7 +118,7 @@ void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, 
         if (f.strip_validators || !f.if_modified_since.empty()) continue;
         break;
       case bhttp::field::content_length:
-        if (f.chunked) continue;
+        if (f.chunked || f.content_length) continue;
         break;
       case bhttp::field::via:
         via.add(field.value());
@@ -153,6 +153,7 @@ void write_forwarded_head(std::string& out, const bhttp::request_header<>& req, 
   append_field(out, "X-Forwarded-Proto", "http");
   append_field(out, "X-Forwarded-Host", host);
   append_field(out, "X-Request-ID", f.ctx.request_id);
+  if (f.content_length) append_field(out, "Content-Length", std::to_string(*f.content_length));
   if (f.chunked) append_field(out, "Transfer-Encoding", "chunked");
   out.append("\r\n");
 }

@@ -71,6 +71,8 @@ struct ForwardedRequest {
   std::string_view if_none_match;      // a revalidation's validators, in place of the client's ("": none)
   std::string_view if_modified_since;  //
   bool chunked = false;                // the body goes chunked (Content-Length, if any, stays behind)
+  std::optional<std::uint64_t> content_length;  // the body's length, in place of the client's Content-Length
+                                                // (a chunked body read whole leaves with one)
   ForwardContext ctx;
 };
 

@@ -93,50 +93,80 @@ struct Frame {
   std::array<asio::const_buffer, 5> buffers;
 };
 
-// Relays the request body from the client to the backend, piece by piece (chunked when `chunked`), the
-// first piece with `head` when it is not sent yet. Returns the problem on the client side (none when all
-// went well) and sets `upstream_ec` when the backend side failed.
-asio::awaitable<RequestProblem> relay_request_body(Exchange& x,
-                                                   bhttp::request_parser<bhttp::buffer_body>& parser,
-                                                   std::string_view head, bool chunked,
+// Reads more of the request body from the client into `into` (at most its size). Returns the bytes read, or
+// the problem on the client side.
+asio::awaitable<std::pair<RequestProblem, std::size_t>> read_body_piece(Exchange& x, RequestParser& parser,
+                                                                        std::span<char> into) {
+  parser.get().body().data = into.data();
+  parser.get().body().size = into.size();
+  x.client.expires_after(x.cfg.timeouts.client_body);
+  auto [ec, n] = co_await bhttp::async_read_some(x.client, x.client_buf, parser, use_tuple);
+  if (ec == bhttp::error::need_buffer) ec = {};
+  if (ec)
+    co_return std::pair{
+        is_timeout(ec) ? RequestProblem::client_timeout : classify_parse_error(ec, {}, x.cfg.limits),
+        std::size_t{0}};
+  co_return std::pair{RequestProblem::none, into.size() - parser.get().body().size};
+}
+
+// Reads the request body from the client into `out` until its end, or until `out` holds more than `limit`
+// bytes (a chunked body, whose length nothing announced, that outgrew it). Returns the problem on the client
+// side, if any.
+asio::awaitable<RequestProblem> buffer_request_body(Exchange& x, RequestParser& parser, std::size_t limit,
+                                                    std::string& out) {
+  constexpr std::size_t kStep = 16 * 1024;
+  while (!parser.is_done() && out.size() <= limit) {
+    const std::size_t have = out.size();
+    // A known length is read in place, whole; a chunked body grows a step at a time, a byte past the limit
+    // at most in the last step (which tells a body of exactly `limit` bytes from a longer one).
+    const auto remaining = parser.content_length_remaining();
+    out.resize(have +
+               (remaining ? std::max<std::uint64_t>(*remaining, 1) : std::min(kStep, limit + 1 - have)));
+    auto [problem, got] = co_await read_body_piece(x, parser, std::span(out).subspan(have));
+    out.resize(have + got);
+    if (problem != RequestProblem::none) co_return problem;
+  }
+  co_return RequestProblem::none;
+}
+
+// Relays the request body from the client to the backend, piece by piece (chunked when `chunked`): first
+// `prefix` (what was read of it already), with `head` when it is not sent yet. Returns the problem on the
+// client side (none when all went well) and sets `upstream_ec` when the backend side failed.
+asio::awaitable<RequestProblem> relay_request_body(Exchange& x, RequestParser& parser, std::string_view head,
+                                                   std::string_view prefix, bool chunked,
                                                    UpstreamConnection& up, beast::error_code& upstream_ec,
                                                    KeptBody& kept) {
   bool overflow = false;
   std::array<char, 16 * 1024> data;
   bool ended = false;  // the whole message went out
   while (!ended) {
-    std::size_t got = 0;
-    if (!parser.is_done()) {
-      parser.get().body().data = data.data();
-      parser.get().body().size = data.size();
-      x.client.expires_after(x.cfg.timeouts.client_body);
-      auto [ec, n] = co_await bhttp::async_read_some(x.client, x.client_buf, parser, use_tuple);
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) {
-        if (is_timeout(ec)) co_return RequestProblem::client_timeout;
-        co_return classify_parse_error(ec, {}, x.cfg.limits);
-      }
-      got = data.size() - parser.get().body().size;
+    std::string_view piece = prefix;
+    prefix = {};
+    if (piece.empty() && !parser.is_done()) {
+      auto [problem, got] = co_await read_body_piece(x, parser, data);
+      if (problem != RequestProblem::none) co_return problem;
+      piece = std::string_view(data.data(), got);
     }
+    const std::size_t got = piece.size();
     if (kept.limit && !overflow) {
       if (kept.data.size() + got > kept.limit)
         overflow = true;
       else
-        kept.data.append(data.data(), got);
+        kept.data.append(piece);
     }
     kept.whole = kept.limit && !overflow && parser.is_done();
     if (got == 0 && !parser.is_done()) continue;
     ended = parser.is_done();
     beast::error_code wec;
     if (head.empty() && !chunked) {  // the usual piece: one buffer, asio's smallest write operation
-      std::array<asio::const_buffer, 1> piece{asio::buffer(data.data(), got)};
-      if (!send_now(up.stream.socket(), piece)) {
+      std::array<asio::const_buffer, 1> piece_buf{asio::buffer(piece.data(), got)};
+      if (!send_now(up.stream.socket(), piece_buf)) {
         up.stream.expires_after(x.cfg.upstream.send_timeout);
-        auto [ec, wn] = co_await asio::async_write(up.stream, piece[0], use_tuple);
+        auto [ec, wn] = co_await asio::async_write(up.stream, piece_buf[0], use_tuple);
         wec = ec;
       }
     } else {
-      Frame frame(head, std::string_view(data.data(), got), chunked, ended);
+      Frame frame(head, piece, chunked, ended);
       if (!send_now(up.stream.socket(), frame.buffers)) {
         up.stream.expires_after(x.cfg.upstream.send_timeout);
         auto [ec, wn] = co_await asio::async_write(up.stream, frame.buffers, use_tuple);
@@ -318,6 +348,21 @@ asio::awaitable<unsigned> Relay::fail(beast::error_code ec, bool connecting) {
   co_return 0;
 }
 
+asio::awaitable<bool> Relay::send_continue() {
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  x_.client.expires_after(x_.cfg.timeouts.client_send);
+  auto [ec, n] = co_await asio::async_write(x_.client, asio::buffer(kContinue), use_tuple);
+  co_return !ec;
+}
+
+asio::awaitable<unsigned> Relay::body_refused(RequestProblem problem) {
+  body_broke_off_ = true;
+  x_.outcome = "rejected";
+  spdlog::info("request {} from {}: {} while reading the body", x_.request_id, x_.peer, describe(problem));
+  co_await x_.send_error(status_for(problem), describe(problem), false);
+  co_return 0;
+}
+
 asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
   auto& req = parser_.get();
   const bhttp::verb method = req.method();
@@ -326,19 +371,45 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
   const bool expect_continue =
       has_body_ && client_version == 11 && util::iequals(req[bhttp::field::expect], "100-continue");
 
+  // A body of at most limits.request_buffer bytes is read whole before a backend connection is taken (as
+  // nginx's request buffering does): a slow upload holds no backend connection, a body that breaks off never
+  // reaches the backend, and the message leaves in one write, a chunked one with its Content-Length. A longer
+  // body streams: the head goes as soon as the backend connection is there, the body follows as it arrives.
+  std::string body;        // what was read of the body before the backend was asked
+  bool continued = false;  // 100 Continue went to the client
+  if (has_body_ && x_.cfg.limits.request_buffer > 0 &&
+      (parser_.chunked() || *parser_.content_length() <= x_.cfg.limits.request_buffer)) {
+    if (expect_continue) {
+      if (!co_await send_continue()) co_return 0;
+      continued = true;
+    }
+    if (RequestProblem problem =
+            co_await buffer_request_body(x_, parser_, x_.cfg.limits.request_buffer, body);
+        problem != RequestProblem::none)
+      co_return co_await body_refused(problem);
+  }
+  const bool whole = !has_body_ || parser_.is_done();
+  if (whole) {
+    body_consumed_ = true;
+    if (ask.keep_body && body.size() <= ask.keep_body) kept_ = KeptBody{ask.keep_body, body, true};
+  }
+
   // The request's head as it leaves for the backend, in the connection's buffer (free until the response's
   // head is written there). A revalidation asks with the stored response's validators (RFC 9111 section
   // 4.3.1).
   std::string& head = x_.scratch;
   head.clear();
-  write_forwarded_head(head, req.base(),
-                       {.target = x_.origin_target,
-                        .authority = x_.cfg.upstream.authority,
-                        .strip_validators = ask.unconditional,
-                        .if_none_match = ask.if_none_match,
-                        .if_modified_since = ask.if_modified_since,
-                        .chunked = parser_.chunked(),
-                        .ctx = {x_.peer, x_.request_id}});
+  write_forwarded_head(
+      head, req.base(),
+      {.target = x_.origin_target,
+       .authority = x_.cfg.upstream.authority,
+       .strip_validators = ask.unconditional,
+       .if_none_match = ask.if_none_match,
+       .if_modified_since = ask.if_modified_since,
+       .chunked = parser_.chunked() && !whole,
+       .content_length =
+           has_body_ && parser_.chunked() && whole ? std::optional<std::uint64_t>(body.size()) : std::nullopt,
+       .ctx = {x_.peer, x_.request_id}});
   if (!bufs_) bufs_ = x_.worker.pool().take_buffers();
 
   for (int attempt = 0;; ++attempt) {
@@ -348,48 +419,37 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     up_ = std::move(conn);
     // From here the request is sent: the backend may act on it whatever happens next (a retry included).
     may_have_arrived_ = true;
-    const bool retryable = up_->reused && attempt == 0 && !has_body_ && idempotent(method);
+    // A pooled connection the backend closed meanwhile: an idempotent request whose message is here whole
+    // goes again, once, on a new connection (RFC 9110 section 9.2.2).
+    const bool retryable = up_->reused && attempt == 0 && whole && idempotent(method);
 
     beast::error_code send_ec;
-    if (!has_body_) {
-      std::array<asio::const_buffer, 1> whole{asio::buffer(head)};
-      if (!send_now(up_->stream.socket(), whole)) {
+    if (whole) {
+      std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(body)};
+      if (!send_now(up_->stream.socket(), message)) {
         up_->stream.expires_after(x_.cfg.upstream.send_timeout);
-        auto [wec, wn] = co_await asio::async_write(up_->stream, whole[0], use_tuple);
+        auto [wec, wn] = co_await asio::async_write(up_->stream, message, use_tuple);
         send_ec = wec;
       }
       if (send_ec && retryable && dead_connection_error(send_ec)) continue;
     } else {
-      // A body that came with its head (the usual small JSON write) leaves with the head: one write, and
-      // one wake-up of the backend. One still on its way (a client that waits for 100 Continue, a slow
-      // upload): the head goes first, as soon as the backend connection is there.
+      // A body that came with its head leaves with the head. One still on its way (a client that waits for
+      // 100 Continue, a slow upload): the head goes first, as soon as the backend connection is there.
       bool head_sent = false;
-      if (x_.client_buf.size() == 0) {
-        std::array<asio::const_buffer, 1> whole{asio::buffer(head)};
-        if (!send_now(up_->stream.socket(), whole)) {
+      if (body.empty() && x_.client_buf.size() == 0) {
+        std::array<asio::const_buffer, 1> alone{asio::buffer(head)};
+        if (!send_now(up_->stream.socket(), alone)) {
           up_->stream.expires_after(x_.cfg.upstream.send_timeout);
-          auto [wec, wn] = co_await asio::async_write(up_->stream, whole[0], use_tuple);
+          auto [wec, wn] = co_await asio::async_write(up_->stream, alone[0], use_tuple);
           if (wec) co_return co_await fail(wec, false);
         }
         head_sent = true;
       }
-      if (expect_continue) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        x_.client.expires_after(x_.cfg.timeouts.client_send);
-        auto [cec, cn] = co_await asio::async_write(x_.client, asio::buffer(kContinue), use_tuple);
-        if (cec) co_return 0;
-      }
+      if (expect_continue && !continued && !co_await send_continue()) co_return 0;
       kept_ = KeptBody{ask.keep_body, {}, false};
       RequestProblem body_problem = co_await relay_request_body(
-          x_, parser_, head_sent ? std::string_view() : head, parser_.chunked(), *up_, send_ec, kept_);
-      if (body_problem != RequestProblem::none) {
-        body_broke_off_ = true;
-        x_.outcome = "rejected";
-        spdlog::info("request {} from {}: {} while reading the body", x_.request_id, x_.peer,
-                     describe(body_problem));
-        co_await x_.send_error(status_for(body_problem), describe(body_problem), false);
-        co_return 0;
-      }
+          x_, parser_, head_sent ? std::string_view() : head, body, parser_.chunked(), *up_, send_ec, kept_);
+      if (body_problem != RequestProblem::none) co_return co_await body_refused(body_problem);
       // The backend may have failed before the body's end: what is left of it was never read, so the
       // connection cannot carry another request (it would be read from the body's bytes).
       body_consumed_ = parser_.is_done();

@@ -1,7 +1,8 @@
-// The cache flow's two ports (cache/flow.hpp) over Beast: Relay is one client request's backend (the request
-// relayed head, then body in chunks, the head and the first chunk in one write when they came together; the
-// response head read, 1xx relayed) and its client (the response relayed head, then body in chunks; a stored
-// entry or an error response written whole). Bodies are never held whole here, but for the first 64 KiB of a
+// The cache flow's two ports (cache/flow.hpp) over Beast: Relay is one client request's backend (a request
+// body of at most limits.request_buffer read whole first, then head and body sent in one write; a longer one
+// relayed head, then body in chunks; the response head read, 1xx relayed) and its client (the response
+// relayed head, then body in chunks; a stored entry or an error response written whole). Response bodies are
+// never held whole here, nor request bodies past limits.request_buffer, but for the first 64 KiB of a
 // write's body when its purge depends on it (cache::Ask::keep_body). The read buffers are lent by the
 // worker's upstream pool. DetachedGet is a GET for the cache alone (a background refresh), with no client.
 #pragma once
@@ -12,6 +13,7 @@
 
 #include "cache/flow.hpp"
 #include "http/exchange.hpp"
+#include "http/request_checks.hpp"
 #include "http/upstream_pool.hpp"
 
 namespace orc::http {
@@ -52,6 +54,11 @@ class Relay final : public cache::Origin, public cache::Downstream {
 
  private:
   asio::awaitable<unsigned> fail(beast::error_code ec, bool connecting);
+  // 100 Continue to a client that expects it before it sends the body. False when the client is gone.
+  asio::awaitable<bool> send_continue();
+  // The client's body broke off, outgrew limits.request_body or came too slowly: answered (when it can be)
+  // and logged; the connection closes. Returns open()'s "no response".
+  asio::awaitable<unsigned> body_refused(RequestProblem problem);
   // The backend connection failed because the drain deadline closed it: logged as such (outcome shutdown),
   // not as the backend's failure. False otherwise.
   bool cut_by_shutdown();

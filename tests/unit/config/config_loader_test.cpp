@@ -29,6 +29,7 @@ TEST(ConfigLoader, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.limits.header_count, 100u);
   EXPECT_EQ(c.limits.uri_length, 8u * 1024);
   EXPECT_EQ(c.limits.request_body, 4u * 1024 * 1024);
+  EXPECT_EQ(c.limits.request_buffer, 16u * 1024);
   EXPECT_EQ(c.upstream.connect_timeout, milliseconds(2000));
   EXPECT_EQ(c.logging.format, LogFormat::text);
   EXPECT_GE(c.effective_threads(), 1u);
@@ -46,7 +47,7 @@ upstream:
   send_timeout: 7s
   idle_timeout: 20s
   max_idle_connections: 8
-limits: { header_bytes: 32KiB, header_count: 50, uri_length: 4KiB, request_body: 1MiB, max_connections: 500 }
+limits: { header_bytes: 32KiB, header_count: 50, uri_length: 4KiB, request_body: 1MiB, request_buffer: 0, max_connections: 500 }
 timeouts: { client_header: 3s, keepalive: 30s, client_body: 9s, client_send: 11s, drain: 0 }
 logging: { level: debug, format: json, access_log: false, access_log_buffer: 1MiB, redact_query: [token, sig] }
 )");
@@ -67,6 +68,7 @@ logging: { level: debug, format: json, access_log: false, access_log_buffer: 1Mi
   EXPECT_EQ(c.limits.header_count, 50u);
   EXPECT_EQ(c.limits.uri_length, 4u * 1024);
   EXPECT_EQ(c.limits.request_body, 1u * 1024 * 1024);
+  EXPECT_EQ(c.limits.request_buffer, 0u) << "0 turns request buffering off";
   EXPECT_EQ(c.limits.max_connections, 500u);
   EXPECT_EQ(c.timeouts.client_header, milliseconds(3000));
   EXPECT_EQ(c.timeouts.keepalive, milliseconds(30000));

@@ -334,6 +334,10 @@ std::string beast_forwarded_head(const bhttp::request_header<>& req, const Forwa
     up.erase(bhttp::field::content_length);
     up.chunked(true);
   }
+  if (f.content_length) {
+    up.erase(bhttp::field::transfer_encoding);
+    up.content_length(*f.content_length);
+  }
   std::ostringstream out;
   out << up.base();
   return out.str();
@@ -399,6 +403,9 @@ TEST(WriteForwardedHead, TheSameFieldsAsBeastWrote) {
       {"a chunked POST",
        request(bhttp::verb::post, body),
        {.target = "/w", .authority = "b:1", .chunked = true, .ctx = ctx}},
+      {"a chunked POST read whole: its length in place of the chunks",
+       request(bhttp::verb::post, body),
+       {.target = "/w", .authority = "b:1", .content_length = 42, .ctx = ctx}},
       {"a refresh of a HEAD",
        request(bhttp::verb::head, everything),
        {.method = "GET", .target = "/r", .authority = "b:1", .strip_validators = true, .ctx = ctx}},
