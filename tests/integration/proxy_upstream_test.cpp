@@ -110,6 +110,33 @@ TEST_F(ProxyTest, AnIdempotentRequestWithABodyIsRetriedWhenPooledConnectionDies)
   EXPECT_EQ(backend_.request_count(), 3u);
 }
 
+// A request the backend answered with an interim response (103) before it closed the connection has
+// reached it: it is never sent again, whatever its method.
+TEST_F(ProxyTest, ARequestAnsweredWithAnInterimResponseIsNotRetried) {
+  backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) {
+    if (req.connection_id == 1 && req.index_on_connection == 1) {
+      w.write("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
+      w.close_connection();
+      return;
+    }
+    w.respond(200, "conn=" + std::to_string(req.connection_id));
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+
+  HttpResponse first = send_request(make_request("GET", "/one"));
+  ASSERT_TRUE(first.ok()) << first.describe();
+  ASSERT_TRUE(access_line(first));  // connection 1 is back in the pool: the PUT will use it
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  ASSERT_TRUE(client.send(make_request("PUT", "/orders/1", {}, "{\"qty\":1}")));
+  HttpResponse interim = client.read_response();
+  ASSERT_TRUE(interim.ok()) << interim.describe();
+  EXPECT_EQ(interim.status, 103) << interim.describe();
+  HttpResponse final_response = client.read_response();
+  expect_json_error(final_response, 502);
+  EXPECT_EQ(backend_.request_count(), 2u) << "the PUT was sent again after the backend had answered 103";
+}
+
 TEST_F(ProxyTest, UpstreamConnectionRefusedGives502) {
   ProxyConfig cfg = config();
   cfg.upstream["url"] = "http://127.0.0.1:" + std::to_string(unused_port());

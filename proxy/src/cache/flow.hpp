@@ -75,8 +75,9 @@ class Origin {
   // connection, on any attempt, and no answer came: a timeout, a reset, an answer the proxy cannot relay, a
   // client gone meanwhile). False only when no connection to the backend was made.
   virtual bool may_have_arrived() const { return true; }
-  // After open() returned 0: the client's body broke off (malformed, too slow, too large, the client gone)
-  // after the head and part of it went to the backend, which never got a whole request.
+  // After open() returned 0: the client's body broke off (malformed, too slow, too large, the client gone).
+  // With may_have_arrived(), the head and part of the body went to the backend, which never got a whole
+  // request (a body within limits.request_buffer breaks off before any of it is sent).
   virtual bool body_broke_off() const { return false; }
   // After open(): the response's end-to-end fields (never a hop-by-hop one).
   virtual HeaderList head() const = 0;

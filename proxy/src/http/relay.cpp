@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <iterator>
@@ -321,7 +322,20 @@ Relay::Relay(Exchange& x, RequestParser& parser, const HeaderView& headers)
       headers_(headers),
       has_body_(parser.chunked() || (parser.content_length() && *parser.content_length() > 0)),
       body_consumed_(!has_body_),
-      client_keep_alive_(parser.get().keep_alive() && !x.worker.draining()) {}
+      client_keep_alive_(parser.get().keep_alive() && !x.worker.draining()) {
+  if (!parser.chunked()) return;  // only a chunked body has a trailer section
+  for (const auto& f : parser.get()) head_fields_.push_back(&f);
+  std::sort(head_fields_.begin(), head_fields_.end());
+}
+
+void Relay::drop_trailers() {
+  if (head_fields_.empty()) return;
+  // Known by their nodes, not their places: Beast inserts a field next to the head's of the same name.
+  auto& fields = parser_.get().base();
+  for (auto it = fields.begin(); it != fields.end();)
+    it =
+        std::binary_search(head_fields_.begin(), head_fields_.end(), &*it) ? std::next(it) : fields.erase(it);
+}
 
 Relay::~Relay() = default;
 
@@ -391,8 +405,12 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
   const bool whole = !has_body_ || parser_.is_done();
   if (whole) {
     body_consumed_ = true;
-    if (ask.keep_body && body.size() <= ask.keep_body) kept_ = KeptBody{ask.keep_body, body, true};
+    drop_trailers();
+    // Kept for request_body() (a conditional purge), where it is then sent from.
+    if (has_body_ && ask.keep_body && body.size() <= ask.keep_body)
+      kept_ = KeptBody{ask.keep_body, std::move(body), true};
   }
+  const std::string_view whole_body = kept_.whole ? kept_.data : body;
 
   // The request's head as it leaves for the backend, in the connection's buffer (free until the response's
   // head is written there). A revalidation asks with the stored response's validators (RFC 9111 section
@@ -424,8 +442,10 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     const bool retryable = up_->reused && attempt == 0 && whole && idempotent(method);
 
     beast::error_code send_ec;
+    bool interim = false;  // a 1xx came: the backend has the request, which is never sent again
     if (whole) {
-      std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(body)};
+      std::array<asio::const_buffer, 2> message{asio::buffer(head),
+                                                asio::buffer(whole_body.data(), whole_body.size())};
       if (!send_now(up_->stream.socket(), message)) {
         up_->stream.expires_after(x_.cfg.upstream.send_timeout);
         auto [wec, wn] = co_await asio::async_write(up_->stream, message, use_tuple);
@@ -453,6 +473,7 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
       // The backend may have failed before the body's end: what is left of it was never read, so the
       // connection cannot carry another request (it would be read from the body's bytes).
       body_consumed_ = parser_.is_done();
+      if (body_consumed_) drop_trailers();
     }
 
     if (!send_ec) {
@@ -470,6 +491,7 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
         }
         unsigned code = rp_->get().result_int();
         if (code < 100 || code >= 200 || code == 101) break;
+        interim = true;
         if (code != 100 && client_version == 11) {
           bhttp::response<bhttp::empty_body> info{rp_->get().result(), 11};
           info.base() = rp_->get().base();
@@ -482,7 +504,7 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
     }
 
     if (send_ec) {
-      if (retryable && bufs_->in.size() == 0 && dead_connection_error(send_ec)) {
+      if (retryable && !interim && bufs_->in.size() == 0 && dead_connection_error(send_ec)) {
         spdlog::debug("request {}: pooled upstream connection was closed ({}); retrying on a new one",
                       x_.request_id, send_ec.message());
         continue;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cache/flow.hpp"
 #include "http/exchange.hpp"
@@ -59,6 +60,10 @@ class Relay final : public cache::Origin, public cache::Downstream {
   // The client's body broke off, outgrew limits.request_body or came too slowly: answered (when it can be)
   // and logged; the connection closes. Returns open()'s "no response".
   asio::awaitable<unsigned> body_refused(RequestProblem problem);
+  // Once the request body is read whole: the fields of a chunked body's trailer section, which Beast's
+  // parser adds to the head's, are dropped (as nginx drops them). None ever reaches the backend, the plan,
+  // the purges or the log: they passed none of the head's checks (one Host, one Authorization, the limits).
+  void drop_trailers();
   // The backend connection failed because the drain deadline closed it: logged as such (outcome shutdown),
   // not as the backend's failure. False otherwise.
   bool cut_by_shutdown();
@@ -74,8 +79,9 @@ class Relay final : public cache::Origin, public cache::Downstream {
   const bool has_body_;
   bool body_consumed_;
   bool client_keep_alive_;
-  bool no_body_ = false;       // the response has none (HEAD, 204, 304)
-  bool chunked_ = false;       // the body goes to the client chunked
+  std::vector<const bhttp::fields::value_type*> head_fields_;  // a chunked request's head fields, sorted
+  bool no_body_ = false;                                       // the response has none (HEAD, 204, 304)
+  bool chunked_ = false;                                       // the body goes to the client chunked
   bool head_pending_ = false;  // start() wrote the head into x_.scratch; the first write sends it
   unsigned failure_ = 0;
   bool may_have_arrived_ = false;
