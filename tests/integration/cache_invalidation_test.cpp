@@ -199,6 +199,30 @@ TEST_P(CacheRulebookTest, RiskEditsPurgeTheCountsOnlyWhenACountMayMove) {
   EXPECT_EQ(skipped(), 1) << "a purge that happened was counted as skipped";
 }
 
+// A chunked write whose purge depends on its body (risk-patch's unless_body_only) reaches the backend whole:
+// read within limits.request_buffer, it leaves with its length, and the flow reads the same body for the
+// condition (found by a probe: the body moved to the kept copy before its length was taken, and the write
+// left with Content-Length: 0, its body then read as the next request).
+TEST_P(CacheRulebookTest, AChunkedConditionalWriteReachesTheBackendWhole) {
+  const std::string detail = "/api/v1/risks/" + risk_;
+  prime({"/api/v1/stats", detail});
+  const auto skipped = [&] {
+    return metric_of(*proxies_.at(0), R"(openrisk_cache_purges_skipped_total{rule="risk-patch"})")
+        .value_or(0);
+  };
+  HeaderList h = bearer(token_);
+  h.add("Content-Type", "application/json");
+  h.add("Transfer-Encoding", "chunked");
+  HttpResponse w = through(0, "PATCH", detail, h,
+                           make_chunk(R"({"title":"chunked-)") + make_chunk(R"(rename"})") + "0\r\n\r\n");
+  ASSERT_TRUE(is_2xx(w)) << w.describe();
+  EXPECT_EQ(skipped(), 1) << "the condition did not read the title-only body";
+  EXPECT_EQ(x_cache(get("/api/v1/stats", token_)), "HIT");
+  EXPECT_NE(get(detail, token_).body.find("chunked-rename"), std::string::npos);
+  HttpResponse direct = http(sim_port(), "GET", detail, bearer(token_));
+  EXPECT_NE(direct.body.find("chunked-rename"), std::string::npos) << direct.describe();
+}
+
 // The backend routes paths in any case (Fiber's default; shared/openrisk-api.md section 11), and so does the
 // shipped rulebook (routing.case_insensitive): a read spelled in capitals is the entry of the rule's
 // spelling, and a write spelled in capitals purges what the same write in lower case purges.

@@ -31,6 +31,10 @@ struct UpstreamConfig {
   std::uint32_t max_idle_connections = 64;
 };
 
+// The most limits.header_bytes may be: a head, or a trailer section, over 64 KiB could carry a field value
+// longer than Beast's field container holds (it throws).
+inline constexpr std::uint64_t kMaxHeaderBytes = 60 * 1024;
+
 struct LimitsConfig {
   std::uint64_t header_bytes = 16 * 1024;
   std::uint32_t header_count = 100;

@@ -121,7 +121,7 @@ void read_config(const YAML::Node& root, Config& c, Errors& errors, const std::s
   up.finish();
 
   Section lim = top.sub("limits");
-  lim.size("header_bytes", c.limits.header_bytes);
+  lim.size_between("header_bytes", c.limits.header_bytes, 1, kMaxHeaderBytes);
   lim.count("header_count", c.limits.header_count, 1, 10000);
   lim.size("uri_length", c.limits.uri_length);
   lim.size("request_body", c.limits.request_body);

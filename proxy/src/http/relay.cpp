@@ -417,17 +417,17 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
   // 4.3.1).
   std::string& head = x_.scratch;
   head.clear();
-  write_forwarded_head(
-      head, req.base(),
-      {.target = x_.origin_target,
-       .authority = x_.cfg.upstream.authority,
-       .strip_validators = ask.unconditional,
-       .if_none_match = ask.if_none_match,
-       .if_modified_since = ask.if_modified_since,
-       .chunked = parser_.chunked() && !whole,
-       .content_length =
-           has_body_ && parser_.chunked() && whole ? std::optional<std::uint64_t>(body.size()) : std::nullopt,
-       .ctx = {x_.peer, x_.request_id}});
+  write_forwarded_head(head, req.base(),
+                       {.target = x_.origin_target,
+                        .authority = x_.cfg.upstream.authority,
+                        .strip_validators = ask.unconditional,
+                        .if_none_match = ask.if_none_match,
+                        .if_modified_since = ask.if_modified_since,
+                        .chunked = parser_.chunked() && !whole,
+                        .content_length = has_body_ && parser_.chunked() && whole
+                                              ? std::optional<std::uint64_t>(whole_body.size())
+                                              : std::nullopt,
+                        .ctx = {x_.peer, x_.request_id}});
   if (!bufs_) bufs_ = x_.worker.pool().take_buffers();
 
   for (int attempt = 0;; ++attempt) {
@@ -661,7 +661,7 @@ asio::awaitable<bool> Relay::send_error(unsigned status, std::string_view why) {
 
 asio::awaitable<bool> Relay::send(const cache::Reply& r) {
   const bool head_only = parser_.get().method() == bhttp::verb::head;
-  const bool keep_alive = parser_.get().keep_alive() && !x_.worker.draining();
+  const bool keep_alive = parser_.get().keep_alive() && body_consumed_ && !x_.worker.draining();
   // The head written straight into the connection's buffer, then head and body in one gather write: at once
   // when the socket takes it all (send_now.hpp), else the rest awaited.
   std::string& head = x_.scratch;

@@ -222,9 +222,10 @@ RequestProblem classify_parse_error(boost::beast::error_code ec, std::string_vie
     return RequestProblem::header_too_large;
   }
   if (ec == bhttp::error::body_limit) return RequestProblem::body_too_large;
+  // buffer_overflow: a chunk-size line or a trailer section longer than the connection's read buffer.
   if (ec == bhttp::error::bad_transfer_encoding || ec == bhttp::error::bad_content_length ||
       ec == bhttp::error::multiple_content_length || ec == bhttp::error::bad_chunk ||
-      ec == bhttp::error::bad_chunk_extension)
+      ec == bhttp::error::bad_chunk_extension || ec == bhttp::error::buffer_overflow)
     return RequestProblem::bad_framing;
   if (ec == bhttp::error::bad_target) return RequestProblem::bad_target;
   return RequestProblem::malformed;

@@ -71,6 +71,9 @@ std::optional<std::string_view> HeaderView::operator()(std::string_view name) co
 namespace {
 
 constexpr std::size_t kLingerBytes = 1024 * 1024;
+// A connection's read buffer: the largest head (limits.header_bytes) and one more read of it.
+constexpr std::size_t kClientBufferLimit = config::kMaxHeaderBytes + 4096;
+static_assert(kClientBufferLimit <= 64 * 1024, "a field of this size is more than Beast's fields hold");
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
 // RFC 9112 section 2.2: empty lines (CRLF) received before a request line are ignored (a client may end a
@@ -173,11 +176,14 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   // Max-Forwards: 0 on OPTIONS or TRACE (RFC 9110 section 7.6.2): this hop is the final recipient. OPTIONS
   // gets the methods the proxy relays; TRACE a 405, as from nginx (an echoed request can hand its cookies to
   // a script). A value above 0 goes on decremented (write_forwarded_head).
+  // Answered without reading a body: the connection then closes, or the body would be read as the next
+  // request (found by a probe: an OPTIONS with Max-Forwards: 0 smuggled a DELETE in its body).
+  const bool has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
   if (max_forwards_of(req.base()) == 0) {
     x.outcome = "rejected";
     const bool trace = req.method() == bhttp::verb::trace;
-    co_return co_await x.send_own(
-        make_final_response(trace ? 405 : 200, x.request_id, req.keep_alive() && !x.worker.draining()));
+    co_return co_await x.send_own(make_final_response(trace ? 405 : 200, x.request_id,
+                                                      req.keep_alive() && !has_body && !x.worker.draining()));
   }
 
   // The plan decides (cache/plan.hpp); the worker's cache flow carries it out (cache/flow.hpp) over a Relay:
@@ -193,7 +199,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
                             origin_target.substr(0, q),
                             q == std::string::npos ? std::string_view{} : origin_target.substr(q + 1),
                             req[bhttp::field::host],
-                            parser.chunked() || (parser.content_length() && *parser.content_length() > 0),
+                            has_body,
                             std::cref(headers)};
   auto plan = cache::plan({facts, x.cfg, storage != nullptr, x.rt.rulebook.get(), x.rt.verifier.get(), &owed,
                            x.worker.server().clock().now_s()});
@@ -243,7 +249,10 @@ asio::awaitable<void> run_session(tcp::socket socket, Worker& worker) {
   const std::string peer = ec ? std::string("-") : remote.address().to_string();
   client.socket().set_option(tcp::no_delay(true), ec);
 
-  beast::flat_buffer buf;
+  // Bounded: a chunk-size line or a trailer section (which no header limit of the parser covers) cannot
+  // outgrow it (400), and a trailer field can never reach the 64 KiB at which Beast's field container throws.
+  // limits.header_bytes (at most 60 KiB) plus one 4 KiB read of the head fit.
+  beast::flat_buffer buf(kClientBufferLimit);
   std::string scratch;
   bool first = true;
   for (;;) {

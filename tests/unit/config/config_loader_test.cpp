@@ -228,6 +228,16 @@ TEST(ConfigLoader, UriLimitMustFitInHeaderLimit) {
             "test.yaml:1:43: error: 'limits.uri_length' (8KiB) must not exceed 'limits.header_bytes' (4KiB)");
 }
 
+// A head over 64 KiB could carry a field value longer than the HTTP parser's field container holds.
+TEST(ConfigLoader, TheHeaderLimitIsAtMost60KiB) {
+  auto r = load("limits: { header_bytes: 64KiB }\n");
+  ASSERT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].to_string(),
+            "test.yaml:1:25: error: 'limits.header_bytes': expected a size from 1B to 60KiB, got '64KiB'");
+  EXPECT_TRUE(load("limits: { header_bytes: 60KiB, uri_length: 8KiB }\n").config) << "60KiB is allowed";
+}
+
 // check refused nothing, and serve then failed to bind: the admin listener on the main listener's port.
 TEST(ConfigLoader, TheAdminListenerNeedsAPortOfItsOwn) {
   for (const char* admin : {"127.0.0.1:8080", "0.0.0.0:8080", ":8080"}) {
