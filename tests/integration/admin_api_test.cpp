@@ -188,6 +188,24 @@ TEST_F(AdminApiTest, HealthAndMetricsNeedNoToken) {
             std::string::npos);
 }
 
+// A request the proxy refuses itself (a malformed head) is counted as `rejected`, not as `error`, which is
+// the proxy's own 502 / 504 (found by a probe: client garbage showed as proxy failures).
+TEST_F(AdminApiTest, ARefusedRequestIsCountedRejectedNotError) {
+  logging_ = "{ access_log: true }";
+  ASSERT_NO_FATAL_FAILURE(start());
+  HttpResponse r = roundtrip(daemon_->port(), "GET /items/1 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  EXPECT_EQ(r.status, 400) << r.describe();
+  ASSERT_TRUE(r.headers.get("X-Request-ID")) << r.describe();
+  ASSERT_TRUE(daemon_->wait_for_log("id=" + std::string(*r.headers.get("X-Request-ID"))))
+      << daemon_->stderr_text();
+  auto metrics = admin("GET", "/metrics", "", std::nullopt);
+  EXPECT_NE(
+      metrics.body.find(R"(openrisk_cache_requests_total{method="GET",result="rejected",rule="none"} 1)"),
+      std::string::npos)
+      << metrics.body;
+  EXPECT_EQ(metrics.body.find(R"(result="error",rule="none"} 1)"), std::string::npos) << metrics.body;
+}
+
 // The process_* series every Prometheus client exports, as this daemon's /proc says.
 TEST_F(AdminApiTest, TheProcessSeriesAreTheDaemons) {
   ASSERT_NO_FATAL_FAILURE(start());

@@ -35,7 +35,7 @@ std::vector<std::string> self_stat() {
 }
 
 constexpr std::string_view kResultNames[kResults] = {"hit",  "miss",  "stale", "bypass",
-                                                     "pass", "purge", "error"};
+                                                     "pass", "purge", "error", "rejected"};
 constexpr std::string_view kMethodNames[kMethods] = {"GET",   "HEAD",   "POST",    "PUT",
                                                      "PATCH", "DELETE", "OPTIONS", "other"};
 constexpr std::string_view kClassNames[6] = {"1xx", "2xx", "3xx", "4xx", "5xx", "error"};
@@ -62,7 +62,8 @@ std::string_view to_string(Result r) {
 }
 
 Result result_of(std::string_view cache, std::string_view outcome) {
-  if (outcome == "rejected" || outcome == "upstream_error") return Result::error;
+  if (outcome == "rejected") return Result::rejected;
+  if (outcome == "upstream_error") return Result::error;
   if (cache == "hit") return Result::hit;
   if (cache == "miss") return Result::miss;
   if (cache == "stale") return Result::stale;

@@ -19,8 +19,8 @@
 
 namespace orc::metrics {
 
-enum class Result { hit, miss, stale, bypass, pass, purge, error };
-inline constexpr std::size_t kResults = 7;
+enum class Result { hit, miss, stale, bypass, pass, purge, error, rejected };
+inline constexpr std::size_t kResults = 8;
 std::string_view to_string(Result r);
 // The cache / outcome fields of a request, mapped to the metric's result label.
 Result result_of(std::string_view cache, std::string_view outcome);
