@@ -164,12 +164,21 @@ void json_escape_append(std::string& out, std::string_view s) {
         out += "\\t";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == '\x7f') {
           escape_byte(out, static_cast<unsigned char>(c));
         } else if (static_cast<unsigned char>(c) < 0x80) {
           out += c;
         } else if (auto n = utf8_sequence(s.substr(i))) {
-          out.append(s.substr(i, n));  // well-formed UTF-8 passes as it is
+          // Well-formed UTF-8 passes as it is, but for what a reader may take for a line break or a terminal
+          // control: the C1 controls U+0080..U+009F (NEL, CSI) and the line and paragraph separators U+2028
+          // and U+2029 (Python's splitlines, JavaScript).
+          const auto second = static_cast<unsigned char>(s[i + 1]);
+          if (n == 2 && c == '\xc2' && second < 0xa0)
+            escape_byte(out, second);  // U+0080..U+009F: the second byte is the code point
+          else if (n == 3 && c == '\xe2' && s[i + 1] == '\x80' && (s[i + 2] == '\xa8' || s[i + 2] == '\xa9'))
+            out += s[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
+          else
+            out.append(s.substr(i, n));
           i += n - 1;
         } else {
           // A byte that is not part of well-formed UTF-8 (a raw byte of a request target, say): written as

@@ -23,9 +23,10 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 // The byte of the %XX escape that starts at s[i] (s[i] == '%'), or -1 when two hex digits do not follow.
 int percent_escape_at(std::string_view s, std::size_t i);
-// Escapes a string for inclusion in a JSON string literal (without the quotes). Well-formed UTF-8 passes as
-// it is; a byte that is not part of it (raw bytes of a request target) is written as \u00XX, so the result is
-// always valid JSON.
+// Escapes a string for inclusion in a JSON string literal (without the quotes), on one line whatever reads
+// it. Well-formed UTF-8 passes as it is, but for the C0 and C1 controls, DEL, U+2028 and U+2029 (\uXXXX); a
+// byte that is not part of it (raw bytes of a request target) is written as \u00XX, so the result is always
+// valid JSON.
 std::string json_escape(std::string_view s);
 // json_escape(s) appended to `out`.
 void json_escape_append(std::string& out, std::string_view s);

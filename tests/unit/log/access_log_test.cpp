@@ -98,5 +98,31 @@ TEST(FormatAccess, JsonLineOfRawHighBytesIsValidJson) {
       << "each stray byte reads back as the code point of its value";
 }
 
+// Nothing a client sends splits a line for any reader: C0 and C1 controls, DEL and the Unicode line and
+// paragraph separators are escaped in both formats (found by a probe: NEL, U+2028 and U+2029 passed as
+// well-formed UTF-8, and Python's splitlines read one line as several). Other UTF-8 passes.
+TEST(FormatAccess, NoCharacterAReaderTakesForALineBreakPassesUnescaped) {
+  const std::string target =
+      "/a\xc2\x85"
+      "b\xe2\x80\xa8"
+      "c\xe2\x80\xa9"
+      "d\xc2\x9b"
+      "e\x7f"
+      "f\xc2\xa0"
+      "g\xe2\x80\xa7";
+  for (auto format : {config::LogFormat::text, config::LogFormat::json}) {
+    const auto line = format_access(sample(target), {}, format);
+    EXPECT_NE(line.find("/a\\u0085b\\u2028c\\u2029d\\u009be\\u007ff\xc2\xa0g\xe2\x80\xa7"), std::string::npos)
+        << line;
+    EXPECT_EQ(line.find("\xc2\x85"), std::string::npos) << line;
+    if (format == config::LogFormat::json) {
+      boost::system::error_code ec;
+      auto v = boost::json::parse("{" + line + "}", ec);
+      ASSERT_FALSE(ec) << ec.message() << ": " << line;
+      EXPECT_EQ(v.at("path").as_string(), target) << "the escapes read back as the same characters";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace orc::log
