@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <regex>
+#include <thread>
 #include <tuple>
 
 #include "integration/proxy_fixture.hpp"
@@ -204,6 +205,25 @@ TEST_F(AdminApiTest, ARefusedRequestIsCountedRejectedNotError) {
       std::string::npos)
       << metrics.body;
   EXPECT_EQ(metrics.body.find(R"(result="error",rule="none"} 1)"), std::string::npos) << metrics.body;
+}
+
+// The admin listener's read buffer is bounded: a chunked request's 64 KiB trailer field gets 400 rather than
+// an exception out of the admin thread's event loop, and the endpoints answer on.
+TEST_F(AdminApiTest, AnOversizedTrailerGets400AndTheAdminEndpointsAnswerOn) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  RawClient client(admin_port_);
+  ASSERT_TRUE(client.connected()) << client.error();
+  const std::string request =
+      "POST /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "2\r\n{}\r\n0\r\nX: " +
+      std::string(65535, 'y') + "\r\n\r\n";
+  std::thread sender([&] { client.send(request); });  // may fail once the listener closes
+  HttpResponse r = client.read_response();
+  sender.join();
+  EXPECT_EQ(r.status, 400) << r.describe();
+  auto health = admin("GET", "/healthz", "", std::nullopt);
+  EXPECT_EQ(health.status, 200) << daemon_->stderr_text();
+  EXPECT_EQ(daemon_->stderr_text().find("[critical]"), std::string::npos) << daemon_->stderr_text();
 }
 
 // The process_* series every Prometheus client exports, as this daemon's /proc says.

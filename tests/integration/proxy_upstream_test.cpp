@@ -284,5 +284,32 @@ TEST_F(ProxyTest, ABodyThatBreaksBeforeItsFirstByteGets502) {
   EXPECT_NE(line->line.find(" 502 "), std::string::npos) << line->line;
 }
 
+// A backend's chunk-size line or trailer section is bounded by the relay's 64 KiB read buffer: a trailer
+// field of 64 KiB made Beast's field container throw out of the worker's event loop, which stopped the worker
+// for good. The response fails (its client's connection is cut), and the worker serves on.
+TEST_F(ProxyTest, ABackendsTrailerOrChunkLineOverTheReadBufferFailsOnlyItsResponse) {
+  const std::string huge(70000, 'y');
+  backend_.set_handler([&](const BackendRequest& req, ResponseWriter& w) {
+    if (req.target == "/after") {
+      w.respond(200, "after");
+      return;
+    }
+    w.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    w.write(req.target == "/trailer" ? "0\r\nX: " + huge.substr(0, 65535) + "\r\n\r\n"
+                                     : "5;a=" + huge + "\r\n");
+    w.close_connection();
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  for (const char* target : {"/trailer", "/chunk-line"}) {
+    SCOPED_TRACE(target);
+    HttpResponse r = send_request(make_request("GET", target));
+    EXPECT_FALSE(r.ok() && r.status == 200 && r.body == "hello") << "a broken response was relayed whole";
+    HttpResponse after = send_request(make_request("GET", "/after"));  // one worker: it must still serve
+    ASSERT_TRUE(after.ok()) << after.describe() << daemon_->stderr_text();
+    EXPECT_EQ(after.body, "after");
+  }
+  EXPECT_EQ(daemon_->stderr_text().find("[critical]"), std::string::npos) << daemon_->stderr_text();
+}
+
 }  // namespace
 }  // namespace orc::test

@@ -308,7 +308,7 @@ class DetachedGet final : public cache::Origin {
   std::string head_;
   HeaderView headers_;
   std::unique_ptr<UpstreamConnection> up_;
-  beast::flat_buffer buf_;
+  beast::flat_buffer buf_{ReadBuffers::kReadCapacity};  // bounded as a relay's (ReadBuffers)
   std::uint64_t body_limit_;
   std::string request_id_, safe_target_;
   std::optional<bhttp::response_parser<bhttp::string_body>> rp_;  // one per attempt
