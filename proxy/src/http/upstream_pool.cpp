@@ -94,8 +94,7 @@ UpstreamPool::LentBuffers UpstreamPool::take_buffers() {
 void UpstreamPool::GiveBack::operator()(ReadBuffers* b) const {
   std::unique_ptr<ReadBuffers> owned(b);
   auto spares = to.lock();
-  if (!spares || spares->list.size() >= kSpareBuffers || owned->in.capacity() > ReadBuffers::kReadCapacity)
-    return;
+  if (!spares || spares->list.size() >= kSpareBuffers) return;
   owned->in.clear();  // keeps the capacity
   spares->list.push_back(std::move(owned));
 }
