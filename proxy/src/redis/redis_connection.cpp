@@ -57,6 +57,10 @@ struct ReplyRoot {
   RedisValue value;
 };
 
+void reply_free(void* reply) {
+  delete static_cast<ReplyRoot*>(reply);  // NOLINT(cppcoreguidelines-owning-memory)
+}
+
 RedisValue* value_for(const redisReadTask* task, void*& made) {
   if (task->parent == nullptr) {
     auto* root = new ReplyRoot;  // NOLINT(cppcoreguidelines-owning-memory): freed by reply_free
@@ -72,43 +76,55 @@ RedisValue* value_for(const redisReadTask* task, void*& made) {
   return element;
 }
 
-void* reply_string(const redisReadTask* task, char* str, size_t len) {
+// More elements than any reply this process asks for has (an MGET of an entry and its tags' generations,
+// CLUSTER SLOTS): a longer array is refused, not allocated (`*2147483647` is 14 bytes).
+constexpr int kMaxReplyElements = 1 << 20;
+
+// The builders run inside hiredis's C reader: nothing may be thrown through it. A value they cannot build is
+// refused (nullptr): hiredis then fails the connection as out of memory, its commands fail, and it
+// reconnects.
+template <typename Build>
+void* build_reply(const redisReadTask* task, Build&& build) noexcept {
   void* made = nullptr;
-  RedisValue* v = value_for(task, made);
-  v->type = task->type == REDIS_REPLY_ERROR ? RedisValue::Type::error : RedisValue::Type::string;
-  v->str.assign(str, len);
-  if (task->parent == nullptr) {
-    auto* root = static_cast<ReplyRoot*>(made);
-    root->head.str = v->str.data();
-    root->head.len = v->str.size();
+  try {
+    RedisValue& value = *value_for(task, made);  // sets `made` first
+    build(value, made);
+    return made;
+  } catch (...) {
+    if (task->parent == nullptr) reply_free(made);
+    return nullptr;
   }
-  return made;
+}
+
+void* reply_string(const redisReadTask* task, char* str, size_t len) {
+  return build_reply(task, [&](RedisValue& v, void* made) {
+    v.type = task->type == REDIS_REPLY_ERROR ? RedisValue::Type::error : RedisValue::Type::string;
+    v.str.assign(str, len);
+    if (task->parent == nullptr) {
+      auto* root = static_cast<ReplyRoot*>(made);
+      root->head.str = v.str.data();
+      root->head.len = v.str.size();
+    }
+  });
 }
 
 void* reply_array(const redisReadTask* task, int elements) {
-  void* made = nullptr;
-  RedisValue* v = value_for(task, made);
-  v->type = RedisValue::Type::array;
-  v->elements.resize(static_cast<std::size_t>(std::max(elements, 0)));
-  return made;
+  if (elements > kMaxReplyElements) return nullptr;
+  return build_reply(task, [&](RedisValue& v, void*) {
+    v.type = RedisValue::Type::array;
+    v.elements.resize(static_cast<std::size_t>(std::max(elements, 0)));
+  });
 }
 
 void* reply_integer(const redisReadTask* task, long long value) {
-  void* made = nullptr;
-  RedisValue* v = value_for(task, made);
-  v->type = RedisValue::Type::integer;
-  v->integer = value;
-  return made;
+  return build_reply(task, [&](RedisValue& v, void*) {
+    v.type = RedisValue::Type::integer;
+    v.integer = value;
+  });
 }
 
 void* reply_nil(const redisReadTask* task) {
-  void* made = nullptr;
-  value_for(task, made)->type = RedisValue::Type::nil;
-  return made;
-}
-
-void reply_free(void* reply) {
-  delete static_cast<ReplyRoot*>(reply);  // NOLINT(cppcoreguidelines-owning-memory)
+  return build_reply(task, [&](RedisValue& v, void*) { v.type = RedisValue::Type::nil; });
 }
 
 redisReplyObjectFunctions kReplyFunctions{&reply_string, &reply_array, &reply_integer, &reply_nil,

@@ -7,7 +7,13 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 #include <thread>
 
@@ -137,6 +143,64 @@ TEST(RedisPool, ServerOverItsClientLimitLeavesThePoolDown) {
   EXPECT_GE(pool.stats().connects, 2u) << "a refused connection should have dropped and connected again";
   EXPECT_FALSE(pool.stats().connected > 0 && run_command(io, pool, {"PING"}).ok());
   EXPECT_TRUE(run_command(io, blocker, {"PING"}).ok());
+}
+
+// A server that answers every connection's first bytes with `reply`, then closes it; counts connections.
+class OneReplyServer {
+ public:
+  explicit OneReplyServer(std::string reply) : reply_(std::move(reply)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(fd_, 8), 0);
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;  // shut down
+        ++accepted_;
+        char buf[4096];
+        if (::recv(c, buf, sizeof buf, 0) > 0) (void)::send(c, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+        ::close(c);
+      }
+    });
+  }
+  ~OneReplyServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  int accepted() const { return accepted_.load(); }
+
+ private:
+  std::string reply_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+// A reply announcing more array elements than any reply the proxy asks for (14 bytes claim 2^31 - 1) is
+// refused, not allocated: the command fails, the connection is dropped, and the worker's event loop runs on. Before, the allocation threw out of hiredis's reader and the worker's run() (a hostile
+// Redis, or anything answering at redis.url, could stop every worker).
+TEST(RedisPool, AnArrayLongerThanAnyReplyIsRefusedNotAllocated) {
+  OneReplyServer server("*2147483647\r\n");
+  boost::asio::io_context io;
+  auto options = options_for(server.url(), 1);
+  options.reconnect_initial = 10ms;
+  options.reconnect_max = 20ms;
+  RedisPool pool(io.get_executor(), options);
+  ASSERT_TRUE(run_until(io, [&] { return pool.stats().connected == 1; }));
+  RedisReply first;
+  ASSERT_NO_THROW(first = run_command(io, pool, {"PING"}));
+  EXPECT_FALSE(first.ok());
+  EXPECT_EQ(server.accepted(), 1);
+  EXPECT_EQ(pool.stats().connected, 0u) << "the connection that got the reply was kept";
 }
 
 TEST(RedisPool, PipelinesCommandsOnOneConnection) {
