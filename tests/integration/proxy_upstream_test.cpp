@@ -110,6 +110,33 @@ TEST_F(ProxyTest, AnIdempotentRequestWithABodyIsRetriedWhenPooledConnectionDies)
   EXPECT_EQ(backend_.request_count(), 3u);
 }
 
+// An interim response is relayed as a final one's head is: hop-by-hop fields and Content-Length dropped (a
+// 1xx has no content, RFC 9110 section 8.6: a client that honoured it would take the final response's first
+// bytes for it), this hop's Via and X-Request-ID added (found by a probe).
+TEST_F(ProxyTest, AnInterimResponseIsRelayedWithoutContentLengthAndWithThisHopsFields) {
+  backend_.set_handler([](const BackendRequest&, ResponseWriter& w) {
+    w.write(
+        "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nContent-Length: 0\r\n"
+        "Via: 1.1 origin-edge\r\nConnection: X-Hop\r\nX-Hop: 1\r\n\r\n");
+    w.respond(200, "final");
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  RawClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  ASSERT_TRUE(client.send(make_request("GET", "/hints")));
+  HttpResponse interim = client.read_response();
+  ASSERT_TRUE(interim.ok()) << interim.describe();
+  ASSERT_EQ(interim.status, 103) << interim.describe();
+  EXPECT_EQ(interim.headers.get("Link"), "</a.css>; rel=preload") << interim.describe();
+  EXPECT_FALSE(interim.headers.has("Content-Length")) << interim.describe();
+  EXPECT_FALSE(interim.headers.has("X-Hop")) << interim.describe();
+  EXPECT_EQ(interim.headers.get("Via"), "1.1 origin-edge, 1.1 openrisk-cache") << interim.describe();
+  HttpResponse final_response = client.read_response();
+  ASSERT_TRUE(final_response.ok()) << final_response.describe();
+  EXPECT_EQ(final_response.body, "final");
+  EXPECT_EQ(interim.headers.get("X-Request-ID"), final_response.headers.get("X-Request-ID"));
+}
+
 // A request the backend answered with an interim response (103) before it closed the connection has
 // reached it: it is never sent again, whatever its method.
 TEST_F(ProxyTest, ARequestAnsweredWithAnInterimResponseIsNotRetried) {

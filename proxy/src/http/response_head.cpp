@@ -47,9 +47,11 @@ void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive,
   out.append(bhttp::obsolete_reason(static_cast<bhttp::status>(r.status))).append("\r\n");
   const bool own_range = !r.content_range.empty();
   FoldedList via, cache_status;
+  bool dated = false;
   if (r.headers)
     for (const auto& [name, value] : *r.headers) {
       if (r.status == 304 && !cache::sent_with_304(name)) continue;
+      dated = dated || util::iequals(name, "Date");
       if (util::iequals(name, "Via")) {
         via.add(value);
         continue;
@@ -64,6 +66,9 @@ void write_stored_head(std::string& out, const cache::Reply& r, bool keep_alive,
   if (!r.etag.empty()) append_field(out, "ETag", r.etag);
   via.write(out, "Via", kViaValue);
   append_field(out, "X-Request-ID", request_id);
+  // An answer without a Date (a revalidated one that was not stored, say) gets the time it leaves: RFC 9110
+  // section 6.6.1, as a relayed one does.
+  if (!dated) append_field(out, "Date", http_date_now());
   append_field(out, "Age", r.age);
   append_field(out, "X-Cache", r.x_cache);
   cache_status.write(out, "Cache-Status", r.cache_status);
