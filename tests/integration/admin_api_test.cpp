@@ -220,7 +220,8 @@ TEST_F(AdminApiTest, AnOversizedTrailerGets400AndTheAdminEndpointsAnswerOn) {
   std::thread sender([&] { client.send(request); });  // may fail once the listener closes
   HttpResponse r = client.read_response();
   sender.join();
-  EXPECT_EQ(r.status, 400) << r.describe();
+  // The listener closes with the rest of the request unread: the reset may beat its 400 to the client.
+  EXPECT_TRUE(!r.ok() || r.status == 400) << r.describe();
   auto health = admin("GET", "/healthz", "", std::nullopt);
   EXPECT_EQ(health.status, 200) << daemon_->stderr_text();
   EXPECT_EQ(daemon_->stderr_text().find("[critical]"), std::string::npos) << daemon_->stderr_text();

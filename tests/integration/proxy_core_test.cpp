@@ -275,9 +275,10 @@ TEST_F(ProxyTest, ABodyInPiecesIsReadWholeBeforeTheBackendIsAsked) {
   EXPECT_EQ(backend_.requests()[1].with_head, body.size()) << "the body left in pieces";
 }
 
-// The fields of a chunked body's trailer section are dropped, whether the body was read whole (within
-// limits.request_buffer) or streamed: Beast's parser adds them to the head's fields, where they would reach
-// the backend having passed none of the head's checks (a second Host, an Authorization the plan never saw).
+// The fields of a chunked body's trailer section are dropped: Beast's parser adds them to the head's fields,
+// where, with the body read whole (within limits.request_buffer), they would reach the backend having passed
+// none of the head's checks (a second Host, an Authorization the plan never saw). A streamed body,
+// re-chunked, never carried them; its case guards that.
 TEST_F(ProxyTest, AChunkedBodysTrailerFieldsNeverReachTheBackend) {
   backend_.set_handler([](const BackendRequest& req, ResponseWriter& w) { w.respond(200, req.body); });
   ASSERT_NO_FATAL_FAILURE(start_proxy());

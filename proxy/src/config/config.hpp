@@ -35,6 +35,9 @@ struct UpstreamConfig {
 // longer than Beast's field container holds (it throws).
 inline constexpr std::uint64_t kMaxHeaderBytes = 60 * 1024;
 
+// The most limits.request_buffer may be: that much memory per connection reading a body.
+inline constexpr std::uint64_t kMaxRequestBuffer = 16 * 1024 * 1024;
+
 struct LimitsConfig {
   std::uint64_t header_bytes = 16 * 1024;
   std::uint32_t header_count = 100;

@@ -125,7 +125,7 @@ void read_config(const YAML::Node& root, Config& c, Errors& errors, const std::s
   lim.count("header_count", c.limits.header_count, 1, 10000);
   lim.size("uri_length", c.limits.uri_length);
   lim.size("request_body", c.limits.request_body);
-  lim.size("request_buffer", c.limits.request_buffer, /*allow_zero=*/true);
+  lim.size_between("request_buffer", c.limits.request_buffer, 0, kMaxRequestBuffer);
   lim.count("max_connections", c.limits.max_connections, 1, 1000000);
   lim.finish();
 

@@ -118,11 +118,12 @@ asio::awaitable<RequestProblem> buffer_request_body(Exchange& x, RequestParser& 
   constexpr std::size_t kStep = 16 * 1024;
   while (!parser.is_done() && out.size() <= limit) {
     const std::size_t have = out.size();
-    // A known length is read in place, whole; a chunked body grows a step at a time, a byte past the limit
-    // at most in the last step (which tells a body of exactly `limit` bytes from a longer one).
+    // The body grows a step at a time, as its bytes come: an announced length allocates nothing ahead of
+    // them. A chunked body's last step goes a byte past the limit at most (which tells a body of exactly
+    // `limit` bytes from a longer one).
     const auto remaining = parser.content_length_remaining();
-    out.resize(have +
-               (remaining ? std::max<std::uint64_t>(*remaining, 1) : std::min(kStep, limit + 1 - have)));
+    out.resize(have + (remaining ? std::clamp<std::uint64_t>(*remaining, 1, kStep)
+                                 : std::min(kStep, limit + 1 - have)));
     auto [problem, got] = co_await read_body_piece(x, parser, std::span(out).subspan(have));
     out.resize(have + got);
     if (problem != RequestProblem::none) co_return problem;

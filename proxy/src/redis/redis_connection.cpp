@@ -51,7 +51,7 @@ class ConnectLog {
 // and a second copy, to_value() a third). The root of a reply is a ReplyRoot, whose first member is a
 // redisReply header: hiredis reads `type` and `str` of a reply no command waits for (the error a server
 // sends a connection over its client limit) as a redisReply. The elements of an array live in their
-// parent's `elements`, sized when the array is read; hiredis frees only roots.
+// parent's `elements`, grown as they are read; hiredis frees only roots.
 struct ReplyRoot {
   redisReply head{};
   RedisValue value;
@@ -71,7 +71,12 @@ RedisValue* value_for(const redisReadTask* task, void*& made) {
   const redisReadTask* parent = task->parent;
   auto* array = parent->parent == nullptr ? &static_cast<ReplyRoot*>(parent->obj)->value
                                           : static_cast<RedisValue*>(parent->obj);
-  auto* element = &array->elements[static_cast<std::size_t>(task->idx)];
+  // Elements come in order, each once its predecessor is whole: the array grows as they arrive, so memory
+  // follows the bytes received, not the count announced. Nothing points into it meanwhile (hiredis keeps
+  // the objects of the element's ancestors only, which live in other arrays).
+  const auto idx = static_cast<std::size_t>(task->idx);
+  if (array->elements.size() <= idx) array->elements.resize(idx + 1);
+  auto* element = &array->elements[idx];
   made = element;
   return element;
 }
@@ -112,7 +117,7 @@ void* reply_array(const redisReadTask* task, int elements) {
   if (elements > kMaxReplyElements) return nullptr;
   return build_reply(task, [&](RedisValue& v, void*) {
     v.type = RedisValue::Type::array;
-    v.elements.resize(static_cast<std::size_t>(std::max(elements, 0)));
+    v.elements.reserve(static_cast<std::size_t>(std::clamp(elements, 0, 64)));  // more as they come
   });
 }
 

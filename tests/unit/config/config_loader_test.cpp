@@ -238,6 +238,15 @@ TEST(ConfigLoader, TheHeaderLimitIsAtMost60KiB) {
   EXPECT_TRUE(load("limits: { header_bytes: 60KiB, uri_length: 8KiB }\n").config) << "60KiB is allowed";
 }
 
+TEST(ConfigLoader, TheRequestBufferIsAtMost16MiB) {
+  auto r = load("limits: { request_buffer: 17MiB }\n");
+  ASSERT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_NE(r.errors[0].to_string().find("'limits.request_buffer': expected a size from 0B to 16MiB"),
+            std::string::npos)
+      << all_errors(r);
+}
+
 // check refused nothing, and serve then failed to bind: the admin listener on the main listener's port.
 TEST(ConfigLoader, TheAdminListenerNeedsAPortOfItsOwn) {
   for (const char* admin : {"127.0.0.1:8080", "0.0.0.0:8080", ":8080"}) {

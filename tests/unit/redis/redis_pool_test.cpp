@@ -145,7 +145,8 @@ TEST(RedisPool, ServerOverItsClientLimitLeavesThePoolDown) {
   EXPECT_TRUE(run_command(io, blocker, {"PING"}).ok());
 }
 
-// A server that answers every connection's first bytes with `reply`, then closes it; counts connections.
+// A server that answers every connection's first bytes with `reply` and keeps it open (only the client can
+// drop it); counts connections.
 class OneReplyServer {
  public:
   explicit OneReplyServer(std::string reply) : reply_(std::move(reply)) {
@@ -165,13 +166,14 @@ class OneReplyServer {
         ++accepted_;
         char buf[4096];
         if (::recv(c, buf, sizeof buf, 0) > 0) (void)::send(c, reply_.data(), reply_.size(), MSG_NOSIGNAL);
-        ::close(c);
+        open_.push_back(c);
       }
     });
   }
   ~OneReplyServer() {
     ::shutdown(fd_, SHUT_RDWR);
     thread_.join();
+    for (int c : open_) ::close(c);
     ::close(fd_);
   }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
@@ -182,12 +184,14 @@ class OneReplyServer {
   int fd_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<int> accepted_{0};
+  std::vector<int> open_;  // the accept thread's until it is joined
   std::thread thread_;
 };
 
 // A reply announcing more array elements than any reply the proxy asks for (14 bytes claim 2^31 - 1) is
-// refused, not allocated: the command fails, the connection is dropped, and the worker's event loop runs on. Before, the allocation threw out of hiredis's reader and the worker's run() (a hostile
-// Redis, or anything answering at redis.url, could stop every worker).
+// refused, not allocated: the command fails, the connection is dropped, and the worker's event loop runs on.
+// Before, the allocation threw out of hiredis's reader and the worker's run() (a hostile Redis, or anything
+// answering at redis.url, could stop every worker).
 TEST(RedisPool, AnArrayLongerThanAnyReplyIsRefusedNotAllocated) {
   OneReplyServer server("*2147483647\r\n");
   boost::asio::io_context io;
