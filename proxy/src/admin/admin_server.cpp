@@ -320,10 +320,10 @@ asio::awaitable<Response> route(http::Server& server, const AdminServer::Reload&
 
 asio::awaitable<void> session(tcp::socket socket, http::Server& server, AdminServer::Reload reload) {
   beast::tcp_stream stream(std::move(socket));
-  // Bounded: a chunk-size line or a trailer section (which the header limit does not cover) gets 400 past it,
-  // and a trailer field never reaches the 64 KiB at which Beast's field container throws out of the admin
-  // thread's event loop.
-  beast::flat_buffer buf(16 * 1024);
+  // Bounded (below config::kMaxReadBuffer): a chunk-size line or a trailer section gets 400 past it.
+  constexpr std::size_t kReadBuffer = 16 * 1024;
+  static_assert(kReadBuffer <= config::kMaxReadBuffer);
+  beast::flat_buffer buf(kReadBuffer);
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(8 * 1024);

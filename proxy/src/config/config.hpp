@@ -31,9 +31,14 @@ struct UpstreamConfig {
   std::uint32_t max_idle_connections = 64;
 };
 
-// The most limits.header_bytes may be: a head, or a trailer section, over 64 KiB could carry a field value
-// longer than Beast's field container holds (it throws).
-inline constexpr std::uint64_t kMaxHeaderBytes = 60 * 1024;
+// The most any buffer an HTTP parser reads from may hold (the clients', the backend's, the admin listener's):
+// Beast's field container throws, out of the event loop that parses, for a field of 64 KiB or more, and no
+// header limit of its parser covers a chunk-size line or a trailer section. A buffer this small never holds
+// such a field.
+inline constexpr std::size_t kMaxReadBuffer = 64 * 1024;
+// The most limits.header_bytes may be: the largest head, and one more 4 KiB read of it, fit a client's read
+// buffer.
+inline constexpr std::uint64_t kMaxHeaderBytes = kMaxReadBuffer - 4096;
 
 // The most limits.request_buffer may be: that much memory per connection reading a body.
 inline constexpr std::uint64_t kMaxRequestBuffer = 16 * 1024 * 1024;

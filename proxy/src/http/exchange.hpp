@@ -37,6 +37,11 @@ inline bool is_timeout(const beast::error_code& ec) {
 
 using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
 
+// Whether a parsed request head announces a body: chunked, or a Content-Length above 0.
+inline bool announces_body(const RequestParser& p) {
+  return p.chunked() || (p.content_length() && *p.content_length() > 0);
+}
+
 // Everything one request needs, in one place, so the steps stay small.
 struct Exchange {
   beast::tcp_stream& client;

@@ -23,6 +23,8 @@ namespace orc::http {
 namespace {
 
 constexpr std::size_t kUpstreamHeaderLimit = 64 * 1024;
+// The pieces a request body is read and relayed in, as a response's are (ReadBuffers::kChunk).
+constexpr std::size_t kBodyPiece = ReadBuffers::kChunk;
 
 bool idempotent(bhttp::verb v) {
   switch (v) {
@@ -115,7 +117,7 @@ asio::awaitable<std::pair<RequestProblem, std::size_t>> read_body_piece(Exchange
 // side, if any.
 asio::awaitable<RequestProblem> buffer_request_body(Exchange& x, RequestParser& parser, std::size_t limit,
                                                     std::string& out) {
-  constexpr std::size_t kStep = 16 * 1024;
+  constexpr std::size_t kStep = kBodyPiece;
   while (!parser.is_done() && out.size() <= limit) {
     const std::size_t have = out.size();
     // The body grows a step at a time, as its bytes come: an announced length allocates nothing ahead of
@@ -139,7 +141,7 @@ asio::awaitable<RequestProblem> relay_request_body(Exchange& x, RequestParser& p
                                                    UpstreamConnection& up, beast::error_code& upstream_ec,
                                                    KeptBody& kept) {
   bool overflow = false;
-  std::array<char, 16 * 1024> data;
+  std::array<char, kBodyPiece> data;
   bool ended = false;  // the whole message went out
   while (!ended) {
     std::string_view piece = prefix;
@@ -321,7 +323,7 @@ Relay::Relay(Exchange& x, RequestParser& parser, const HeaderView& headers)
     : x_(x),
       parser_(parser),
       headers_(headers),
-      has_body_(parser.chunked() || (parser.content_length() && *parser.content_length() > 0)),
+      has_body_(announces_body(parser)),
       body_consumed_(!has_body_),
       client_keep_alive_(parser.get().keep_alive() && !x.worker.draining()) {
   if (!parser.chunked()) return;  // only a chunked body has a trailer section
@@ -452,7 +454,6 @@ asio::awaitable<unsigned> Relay::open(const cache::Ask& ask) {
         auto [wec, wn] = co_await asio::async_write(up_->stream, message, use_tuple);
         send_ec = wec;
       }
-      if (send_ec && retryable && dead_connection_error(send_ec)) continue;
     } else {
       // A body that came with its head leaves with the head. One still on its way (a client that waits for
       // 100 Continue, a slow upload): the head goes first, as soon as the backend connection is there.
@@ -664,6 +665,8 @@ asio::awaitable<bool> Relay::send_error(unsigned status, std::string_view why) {
 
 asio::awaitable<bool> Relay::send(const cache::Reply& r) {
   const bool head_only = parser_.get().method() == bhttp::verb::head;
+  // body_consumed_: a request whose body was never read closes (the plan bypasses lookups of requests with a
+  // body today, so none is answered from the cache; this keeps that true whatever the plan becomes).
   const bool keep_alive = parser_.get().keep_alive() && body_consumed_ && !x_.worker.draining();
   // The head written straight into the connection's buffer, then head and body in one gather write: at once
   // when the socket takes it all (send_now.hpp), else the rest awaited.

@@ -71,9 +71,6 @@ std::optional<std::string_view> HeaderView::operator()(std::string_view name) co
 namespace {
 
 constexpr std::size_t kLingerBytes = 1024 * 1024;
-// A connection's read buffer: the largest head (limits.header_bytes) and one more read of it.
-constexpr std::size_t kClientBufferLimit = config::kMaxHeaderBytes + 4096;
-static_assert(kClientBufferLimit <= 64 * 1024, "a field of this size is more than Beast's fields hold");
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
 // RFC 9112 section 2.2: empty lines (CRLF) received before a request line are ignored (a client may end a
@@ -178,7 +175,7 @@ asio::awaitable<bool> handle_request(Exchange& x) {
   // a script). A value above 0 goes on decremented (write_forwarded_head).
   // Answered without reading a body: the connection then closes, or the body would be read as the next
   // request (found by a probe: an OPTIONS with Max-Forwards: 0 smuggled a DELETE in its body).
-  const bool has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+  const bool has_body = announces_body(parser);
   if (max_forwards_of(req.base()) == 0) {
     x.outcome = "rejected";
     const bool trace = req.method() == bhttp::verb::trace;
@@ -249,10 +246,9 @@ asio::awaitable<void> run_session(tcp::socket socket, Worker& worker) {
   const std::string peer = ec ? std::string("-") : remote.address().to_string();
   client.socket().set_option(tcp::no_delay(true), ec);
 
-  // Bounded: a chunk-size line or a trailer section (which no header limit of the parser covers) cannot
-  // outgrow it (400), and a trailer field can never reach the 64 KiB at which Beast's field container throws.
-  // limits.header_bytes (at most 60 KiB) plus one 4 KiB read of the head fit.
-  beast::flat_buffer buf(kClientBufferLimit);
+  // Bounded (config::kMaxReadBuffer): a chunk-size line or a trailer section cannot outgrow it (400), and
+  // the largest head (limits.header_bytes) and one more 4 KiB read of it fit.
+  beast::flat_buffer buf(config::kMaxReadBuffer);
   std::string scratch;
   bool first = true;
   for (;;) {

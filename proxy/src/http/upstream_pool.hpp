@@ -42,11 +42,10 @@ struct UpstreamConnection {
 // it is made large: a small one means tiny reads) and the chunk each body piece is handed on in. The pool
 // keeps them between requests: glibc consolidates its fast bins on every free of 64 KiB or more, whatever
 // util/allocator sets, and the buffers need no allocation at all once a worker has its spares.
-// The read buffer is bounded at its capacity: a backend's chunk-size line or trailer section (which no
-// header limit of the parser covers) cannot outgrow it, and a trailer field never reaches the 64 KiB at which
-// Beast's field container throws, out of the worker's event loop (the response fails instead).
+// The read buffer is bounded at its capacity (config::kMaxReadBuffer): a backend's chunk-size line or
+// trailer section cannot outgrow it (the response fails instead).
 struct ReadBuffers {
-  static constexpr std::size_t kReadCapacity = 64 * 1024;
+  static constexpr std::size_t kReadCapacity = config::kMaxReadBuffer;
   static constexpr std::size_t kChunk = 16 * 1024;
   beast::flat_buffer in{kReadCapacity};
   std::array<char, kChunk> chunk;
