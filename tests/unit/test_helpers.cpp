@@ -1,6 +1,8 @@
 // Shared unit-test helpers: a temporary directory, the test RSA keys, and JWTs signed in the test.
 #include "test_helpers.hpp"
 
+#include "http/header_rewrite.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -10,10 +12,20 @@
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
+#include <vector>
 
 #include "support/paths.hpp"
 
 namespace orc::test {
+
+void strip_hop_by_hop(boost::beast::http::fields& fields) {
+  // Found first, erased after: the Connection values the test views must outlive it.
+  const http::HopByHop hop(fields);
+  std::vector<boost::beast::http::fields::const_iterator> doomed;
+  for (auto it = fields.begin(); it != fields.end(); ++it)
+    if (hop(*it)) doomed.push_back(it);
+  for (auto it : doomed) fields.erase(it);
+}
 
 namespace fs = std::filesystem;
 

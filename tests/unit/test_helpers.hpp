@@ -5,9 +5,15 @@
 #include <string>
 #include <string_view>
 
+#include <boost/beast/http/fields.hpp>
+
 typedef struct evp_pkey_st EVP_PKEY;
 
 namespace orc::test {
+
+// Removes the hop-by-hop headers of `fields` as http::HopByHop names them: the Beast-built references of the
+// head writers' tests (the proxy itself skips them as it writes a head).
+void strip_hop_by_hop(boost::beast::http::fields& fields);
 
 // A fresh directory under the system temp dir, removed with everything in it on destruction.
 class TempDir {

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <vector>
 
 #include "cache/cache_policy.hpp"
 #include "util/strings.hpp"
@@ -36,15 +35,6 @@ bool HopByHop::operator()(const bhttp::fields::value_type& f) const {
   const auto name = f.name_string();
   return std::any_of(named_.begin(), named_.end(),
                      [&](std::string_view n) { return util::iequals(n, name); });
-}
-
-void strip_hop_by_hop(bhttp::fields& fields) {
-  // Found first, erased after: the Connection values the test views must outlive it.
-  const HopByHop hop(fields);
-  std::vector<bhttp::fields::const_iterator> doomed;
-  for (auto it = fields.begin(); it != fields.end(); ++it)
-    if (hop(*it)) doomed.push_back(it);
-  for (auto it : doomed) fields.erase(it);
 }
 
 void FoldedList::add(std::string_view value) {

@@ -29,9 +29,6 @@ class HopByHop {
   std::vector<std::string_view> named_;
 };
 
-// Removes the hop-by-hop headers (HopByHop).
-void strip_hop_by_hop(bhttp::fields& fields);
-
 // Appends "Name: value\r\n": a field of a head written by hand.
 inline void append_field(std::string& out, std::string_view name, std::string_view value) {
   out.append(name).append(": ").append(value).append("\r\n");

@@ -6,8 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "test_helpers.hpp"
+
 namespace orc::http {
 namespace {
+
+using test::strip_hop_by_hop;
 
 TEST(StripHopByHop, RemovesStandardHopByHopHeaders) {
   bhttp::fields f;

@@ -19,10 +19,13 @@
 
 #include "cache/cache_policy.hpp"
 #include "http/header_rewrite.hpp"
+#include "test_helpers.hpp"
 #include "util/strings.hpp"
 
 namespace orc::http {
 namespace {
+
+using test::strip_hop_by_hop;
 
 namespace bhttp = boost::beast::http;
 
