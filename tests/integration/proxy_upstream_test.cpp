@@ -196,22 +196,17 @@ TEST_F(ProxyTest, SilentUpstreamGives504AfterFirstByteTimeout) {
 // the client's connection, for the rest of the body was never read and must not be taken for requests.
 TEST_F(ProxyTest, ABackendThatStopsReadingMidBodyGetsTheClientConnectionClosed) {
   // A listener that never accepts: the kernel takes the connection and some bytes, then the window closes.
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(listener, 4), 0);
-  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::uint16_t listener_port = 0;
+  std::string error;
+  const int listener = BufferedSocket::listen_local(listener_port, 4, error);
+  ASSERT_GE(listener, 0) << error;
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{listener};
 
   ProxyConfig cfg = config();
-  cfg.upstream["url"] = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  cfg.upstream["url"] = "http://127.0.0.1:" + std::to_string(listener_port);
   cfg.upstream["send_timeout"] = "300ms";
   cfg.limits["request_body"] = "64MiB";
   ASSERT_NO_FATAL_FAILURE(start_proxy(cfg));

@@ -34,6 +34,8 @@ class BufferedSocket {
 
   // Connects to 127.0.0.1:port; an invalid socket (and `error` set) on failure.
   static BufferedSocket connect_local(std::uint16_t port, std::string& error);
+  // A listening socket on 127.0.0.1 at a free port (set in `port`); -1 (and `error` set) on failure.
+  static int listen_local(std::uint16_t& port, int backlog, std::string& error);
 
   bool valid() const { return fd_ >= 0; }
   int fd() const { return fd_; }

@@ -59,20 +59,11 @@ TestBackend::TestBackend()
     : TestBackend([](const BackendRequest&, ResponseWriter& w) { w.respond(200, "ok"); }) {}
 
 TestBackend::TestBackend(Handler handler) : handler_(std::move(handler)) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
-  if (listen_fd_ < 0 || wake_fd_ < 0)
-    throw std::runtime_error(std::string("backend socket: ") + std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
-      ::listen(listen_fd_, 128) < 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) < 0)
-    throw std::runtime_error(std::string("backend listen: ") + std::strerror(errno));
-  port_ = ntohs(addr.sin_port);
+  if (wake_fd_ < 0) throw std::runtime_error(std::string("backend eventfd: ") + std::strerror(errno));
+  std::string error;
+  listen_fd_ = BufferedSocket::listen_local(port_, 128, error);
+  if (listen_fd_ < 0) throw std::runtime_error("backend " + error);
   acceptor_ = std::thread([this] { accept_loop(); });
 }
 
